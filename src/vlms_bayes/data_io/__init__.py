@@ -1,0 +1,1 @@
+"""Input and output: catalogues, caches, the data folder and atomic output writing."""

@@ -1,0 +1,206 @@
+"""Atomic output writing and the ``run.json`` provenance record.
+
+Outputs are never half-written: a single file is written to a temporary file in the same
+folder and renamed over its target (:func:`atomic_write`); a whole command writes into a
+staging folder that is moved into place only when the command succeeds
+(:class:`StagedOutputDir`). A failed command leaves the output folder as it was before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
+    """Open a temporary file beside ``path`` and rename it over ``path`` on success.
+
+    Parameters
+    ----------
+    path : path-like
+        Final location of the file.
+    mode : {"w", "wb"}
+        Text or binary mode.
+
+    Yields
+    ------
+    file object
+        Write to it; on an exception the temporary file is removed and ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    with atomic_write(path) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as indented JSON (NumPy scalars and arrays allowed), atomically."""
+    return write_text(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def write_csv(path: str | os.PathLike[str], frame: Any, **kwargs: Any) -> Path:
+    """Write a pandas DataFrame as CSV atomically (``index=False`` unless given)."""
+    kwargs.setdefault("index", False)
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, **kwargs)
+    return Path(path)
+
+
+def save_figure(path: str | os.PathLike[str], fig: Any, **kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
+    path = Path(path)
+    kwargs.setdefault("dpi", 150)
+    kwargs.setdefault("bbox_inches", "tight")
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format=path.suffix.lstrip(".") or "png", **kwargs)
+    return path
+
+
+class StagedOutputDir:
+    """Write a command's outputs into a staging folder; publish them only on success.
+
+    Use as a context manager; :attr:`path` is the staging folder to write into. On a clean
+    exit each staged file is moved into the final folder (created if needed), replacing
+    files of the same name and leaving other files there alone. On an exception the
+    staging folder is deleted and the final folder is untouched (not even created).
+
+    Parameters
+    ----------
+    outdir : path-like
+        The final output folder.
+    """
+
+    def __init__(self, outdir: str | os.PathLike[str]) -> None:
+        self.outdir = Path(outdir).expanduser().resolve()
+        self.path: Path | None = None
+
+    def __enter__(self) -> Path:
+        parent = self.outdir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.outdir.name}.staging.", dir=parent))
+        return self.path
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.path is not None
+        try:
+            if exc_type is None:
+                self._publish()
+        finally:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def _publish(self) -> None:
+        assert self.path is not None
+        if not self.outdir.exists():
+            os.replace(self.path, self.outdir)
+            self.path.mkdir()  # so that the rmtree in __exit__ has something to remove
+            return
+        for src in sorted(self.path.rglob("*")):
+            if src.is_dir():
+                continue
+            dest = self.outdir / src.relative_to(self.path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions of Python, the platform and the main scientific packages."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from vlms_bayes import __version__
+
+    pkgs = {}
+    for name in ("numpy", "scipy", "pandas", "astropy", "scikit-learn", "pymc", "arviz",
+                 "jax", "numpyro", "numba", "astroquery", "pooch", "matplotlib"):
+        try:
+            pkgs[name] = version(name)
+        except PackageNotFoundError:
+            pkgs[name] = None
+    return {
+        "vlms_bayes": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": pkgs,
+    }
+
+
+def run_record(
+    *,
+    command: str,
+    config: Mapping[str, Any],
+    seeds: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    timings_s: Mapping[str, float] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the ``run.json`` record of a command.
+
+    Parameters
+    ----------
+    command : str
+        The subcommand (``run``, ``baseline``, ...).
+    config : mapping
+        Every setting that influenced the result.
+    seeds : mapping, optional
+        Random seeds used, by purpose.
+    inputs : mapping, optional
+        Input files: name -> ``{"path", "sha256", "date", ...}``.
+    timings_s : mapping, optional
+        Wall time of each step in seconds.
+    extra : mapping, optional
+        Anything else to record (e.g. a backend fallback).
+
+    Returns
+    -------
+    dict
+        The record, ready for :func:`write_json`.
+    """
+    return {
+        "command": command,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "environment": environment_info(),
+        "config": dict(config),
+        "seeds": dict(seeds or {}),
+        "inputs": dict(inputs or {}),
+        "timings_s": dict(timings_s or {}),
+        **dict(extra or {}),
+    }

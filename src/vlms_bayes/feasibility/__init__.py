@@ -1,0 +1,1 @@
+"""Dynamical feasibility: Kozai–Lidov, tides, disk migration and stability limits."""

@@ -1,0 +1,1 @@
+"""Inference: samplers, memberships, model comparison and frequentist baselines."""

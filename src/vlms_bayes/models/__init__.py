@@ -1,0 +1,1 @@
+"""Probabilistic models built from data; nothing here samples."""

@@ -119,14 +119,15 @@ def epsilon_rot(m0_msun: Array, m1_msun: Array, m_out_msun: Array, a_au: Array,
     return rate * t_lk
 
 
-def kl_energy(j: Array, kozai_k: Array, sin2_omega: Array, eps_gr: Array, eps_tide: Array,
-              eps_rot: Array) -> Array:
+def kl_energy(j2: Array, e2: Array, kozai_k: Array, sin2_omega: Array, eps_gr: Array,
+              eps_tide: Array, eps_rot: Array) -> Array:
     """Dimensionless test-particle quadrupole + short-range energy Φ / Φ0.
 
     Parameters
     ----------
-    j : array
-        sqrt(1 - e²) of the inner orbit, 0 < j <= 1.
+    j2, e2 : array
+        j² = 1 - e² and e² of the inner orbit, passed separately (e2 + j2 = 1) so that
+        neither loses precision near e = 0 or e = 1.
     kozai_k : array
         Kozai constant K = j cos i (conserved).
     sin2_omega : array
@@ -134,31 +135,44 @@ def kl_energy(j: Array, kozai_k: Array, sin2_omega: Array, eps_gr: Array, eps_ti
     eps_gr, eps_tide, eps_rot : array
         Short-range strengths (0 switches a force off).
     """
-    e2 = 1.0 - j * j
-    sin2_i = 1.0 - kozai_k * kozai_k / (j * j)
-    quad = 0.125 * (1.0 - 6.0 * e2 - 3.0 * kozai_k * kozai_k + 15.0 * e2 * sin2_i * sin2_omega)
-    j2 = j * j
+    j = j2**0.5
     j3 = j2 * j
     j9 = j3 * j3 * j3
+    sin2_i = 1.0 - kozai_k * kozai_k / j2
+    quad = 0.125 * (1.0 - 6.0 * e2 - 3.0 * kozai_k * kozai_k + 15.0 * e2 * sin2_i * sin2_omega)
     return quad - eps_gr / j - eps_tide / 15.0 * (1.0 + 3.0 * e2 + 0.375 * e2 * e2) / j9 \
         - eps_rot / 3.0 / j3
 
 
-def kl_energy_gap(j: Array, kozai_k: Array, energy0: Array, eps_gr: Array, eps_tide: Array,
-                  eps_rot: Array) -> Array:
+def kl_energy_gap(j2: Array, e2: Array, j2_0: Array, e2_0: Array, kozai_k: Array,
+                  sin2_omega0: Array, eps_gr: Array, eps_tide: Array, eps_rot: Array) -> Array:
     """Energy at ω = 90° minus the initial energy: zero where the orbit reaches ω = 90°.
 
-    D(j) = Φ(j, ω = 90°) - Φ0; D(j0) >= 0, and the maximum eccentricity is at the first
-    root of D below j0 (the outer crossing of ω = 90°).
+    D = Φ(e, ω = 90°) - Φ(e0, ω0), written without cancellation as
+    D = δ A(e) + (15/8) e0² cos²ω0 sin²i0, with δ = e² - e0² and A collecting the
+    quadrupole and short-range terms (j0 - j = δ / (j0 + j)). D >= 0 at e0, and the
+    maximum eccentricity is at its first root above e0 (the outer crossing of ω = 90°).
     """
-    e2 = 1.0 - j * j
-    j2 = j * j
-    j3 = j2 * j
-    j9 = j3 * j3 * j3
+    j = j2**0.5
+    j0 = j2_0**0.5
+    d = e2 - e2_0
     k2 = kozai_k * kozai_k
-    quad = 0.125 * (1.0 + 9.0 * e2 - 3.0 * k2 - 15.0 * e2 * k2 / j2)
-    return quad - eps_gr / j - eps_tide / 15.0 * (1.0 + 3.0 * e2 + 0.375 * e2 * e2) / j9 \
-        - eps_rot / 3.0 / j3 - energy0
+    quad = 0.125 * d * (9.0 - 15.0 * k2 / (j2 * j2_0)) \
+        + 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0)
+    dj = d / (j0 + j)  # j0 - j
+    gr = eps_gr * dj / (j * j0)
+    j3 = j2 * j
+    j3_0 = j2_0 * j0
+    rot = eps_rot / 3.0 * dj * (j2_0 + j0 * j + j2) / (j3 * j3_0)
+    g0 = 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0
+    s8 = j2_0 * j2_0 * j2_0 * j2_0 + j2_0 * j2_0 * j2_0 * j0 * j + j2_0 * j2_0 * j2_0 * j2 \
+        + j2_0 * j2_0 * j0 * j3 + j2_0 * j2_0 * j2 * j2 + j3_0 * j2 * j2 * j \
+        + j2_0 * j2 * j2 * j2 + j0 * j2 * j2 * j3 + j2 * j2 * j2 * j2
+    j9 = j3 * j3 * j3
+    j9_0 = j3_0 * j3_0 * j3_0
+    tide = eps_tide / 15.0 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j9_0 + g0 * dj * s8) \
+        / (j9 * j9_0)
+    return quad - gr - tide - rot
 
 
 def emax_test_particle(cos_i0: Array) -> Array:
@@ -176,20 +190,23 @@ def gr_quench_threshold(cos_i0: Array) -> Array:
     return 2.25 * (1.0 - (5.0 / 3.0) * cos_i0 * cos_i0)
 
 
-#: Smallest j searched for the maximum eccentricity (1 - e ≈ 5e-15).
+#: Smallest e² searched (e0 = 0 starts here) and smallest j searched for e_max.
+E2_FLOOR: float = 1e-30
 J_FLOOR: float = 1e-7
 
 
 def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
-            eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 40,
+            eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 60,
             fori_loop: Any = None) -> tuple[Array, Array]:
     """Maximum eccentricity of the quadrupole test-particle KL cycle with short-range forces.
 
     The energy :func:`kl_energy` and the Kozai constant K = j cos i are conserved; e is
-    largest where the orbit crosses ω = 90°. The gap D(j) (:func:`kl_energy_gap`) is
-    non-negative at the initial j0; the maximum is at its first root below j0, found on a
-    logarithmic grid of ``n_scan`` points between j0 and max(|K|, :data:`J_FLOOR`), then
-    refined by ``n_bisect`` geometric bisections. No root means e reaches the floor.
+    largest where the orbit crosses ω = 90°. The gap D (:func:`kl_energy_gap`) is
+    non-negative at e0; the maximum is at its first root above e0. The search variable is
+    y = ln(e²/j²), from which e² = 1/(1 + exp(-y)) and j² = 1/(1 + exp(y)) are both exact
+    to rounding at either end: a uniform grid of ``n_scan`` points from e0 (or
+    :data:`E2_FLOOR`) to j = max(|K|, :data:`J_FLOOR`) brackets the root, ``n_bisect``
+    bisections refine it. No root means e reaches that end.
 
     Parameters
     ----------
@@ -217,32 +234,40 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
     e0, cos_i0, sin2_omega0, eps_gr, eps_tide, eps_rot = xp.broadcast_arrays(
         *(xp.asarray(x, dtype=float) for x in (e0, cos_i0, sin2_omega0, eps_gr, eps_tide,
                                                eps_rot)))
-    j0 = xp.sqrt(1.0 - e0 * e0)
-    kk = j0 * cos_i0
-    energy0 = kl_energy(j0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
-    jmin = xp.maximum(xp.abs(kk), J_FLOOR)
-    frac = xp.arange(1, n_scan + 1) / n_scan
-    grid = j0[..., None] * xp.exp(xp.log(jmin / j0)[..., None] * frac)
+    e2_0 = e0 * e0
+    j2_0 = (1.0 - e0) * (1.0 + e0)
+    kk = j2_0**0.5 * cos_i0
+    y0 = xp.log(xp.maximum(e2_0, E2_FLOOR) / j2_0)
+    j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
+    y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
+    step = (y_end - y0) / n_scan
 
-    d = kl_energy_gap(grid, kk[..., None], energy0[..., None], eps_gr[..., None],
-                      eps_tide[..., None], eps_rot[..., None])
+    def gap(y: Array, *c: Array) -> Array:
+        ex = xp.exp(y)
+        return kl_energy_gap(1.0 / (1.0 + ex), ex / (1.0 + ex), *c)
+
+    consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
+    grid = y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1)
+    d = gap(grid, *(c[..., None] for c in consts))
     neg = d < 0
     any_neg = xp.any(neg, axis=-1)
     idx = xp.argmax(neg, axis=-1)
-    lo = xp.take_along_axis(grid, idx[..., None], axis=-1)[..., 0]
+    hi = xp.take_along_axis(grid, idx[..., None], axis=-1)[..., 0]
     prev = xp.take_along_axis(grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
-    hi = xp.where(idx == 0, j0, prev)
-    def step(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
+    lo = xp.where(idx == 0, y0, prev)
+
+    def bisect(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
         lo, hi = bracket
-        mid = xp.sqrt(lo * hi)
-        below = kl_energy_gap(mid, kk, energy0, eps_gr, eps_tide, eps_rot) < 0
-        return xp.where(below, mid, lo), xp.where(below, hi, mid)
+        mid = 0.5 * (lo + hi)
+        below = gap(mid, *consts) < 0
+        return xp.where(below, lo, mid), xp.where(below, mid, hi)
 
     if fori_loop is None:
         for it in range(n_bisect):
-            lo, hi = step(it, (lo, hi))
+            lo, hi = bisect(it, (lo, hi))
     else:
-        lo, hi = fori_loop(0, n_bisect, step, (lo, hi))
-    j_max = xp.where(any_neg, hi, jmin)
-    e_max = xp.sqrt(1.0 - j_max * j_max)
-    return e_max, j_max * j_max / (1.0 + e_max)
+        lo, hi = fori_loop(0, n_bisect, bisect, (lo, hi))
+    y_max = xp.where(any_neg, lo, y_end)
+    ex = xp.exp(y_max)
+    e_max = (ex / (1.0 + ex)) ** 0.5
+    return e_max, 1.0 / (1.0 + ex) / (1.0 + e_max)

@@ -24,15 +24,15 @@ _eps_oct = _nj(kozai.epsilon_oct)
 _eps_gr = _nj(kozai.epsilon_gr)
 _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
-_energy = _nj(kozai.kl_energy)
 _gap = _nj(kozai.kl_energy_gap)
 _ps_ratio = _nj(tides.pseudo_synchronous_ratio)
 _dadt = _nj(tides.dadt_ctl_per_yr)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
 _J_FLOOR = kozai.J_FLOOR
+_E2_FLOOR = kozai.E2_FLOOR
 _N_SCAN = 32
-_N_BISECT = 40
+_N_BISECT = 60
 _P = {k: i for i, k in enumerate(montecarlo.PARAM_FIELDS)}
 _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["tide_on"],
       _P["rot_on"], _P["spin1_per_yr"], _P["lag1_yr"], _P["lag0_yr"], _P["tide_model"],
@@ -44,35 +44,46 @@ _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P
 
 
 @numba.njit
+def _gap_y(y: float, j2_0: float, e2_0: float, kk: float, s2: float, eg: float, et: float,
+           er: float) -> float:
+    ex = math.exp(y)
+    return _gap(1.0 / (1.0 + ex), ex / (1.0 + ex), j2_0, e2_0, kk, s2, eg, et, er)
+
+
+@numba.njit
 def _emax(e0: float, cos_i0: float, sin2w: float, eg: float, et: float,
           er: float) -> tuple[float, float]:
-    j0 = math.sqrt(1.0 - e0 * e0)
-    kk = j0 * cos_i0
-    en0 = _energy(j0, kk, sin2w, eg, et, er)
-    jmin = max(abs(kk), _J_FLOOR)
-    ratio = math.log(jmin / j0)
-    hi = j0
-    lo = j0
+    """Scalar restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax`."""
+    e2_0 = e0 * e0
+    j2_0 = (1.0 - e0) * (1.0 + e0)
+    kk = j2_0**0.5 * cos_i0
+    y0 = math.log(max(e2_0, _E2_FLOOR) / j2_0)
+    j2_end = min(max(kk * kk, _J_FLOOR * _J_FLOOR), j2_0)
+    y_end = max(math.log(max(1.0 - j2_end, _E2_FLOOR) / j2_end), y0)
+    step = (y_end - y0) / _N_SCAN
+    lo = y0
+    hi = y0
     found = False
     for k in range(1, _N_SCAN + 1):
-        g = j0 * math.exp(ratio * (k / _N_SCAN))
-        if _gap(g, kk, en0, eg, et, er) < 0:
-            lo = g
+        g = y0 + step * k
+        if _gap_y(g, j2_0, e2_0, kk, sin2w, eg, et, er) < 0:
+            hi = g
             found = True
             break
-        hi = g
-    if not found:
-        jm = jmin
-    else:
+        lo = g
+    if found:
         for _ in range(_N_BISECT):
-            mid = math.sqrt(lo * hi)
-            if _gap(mid, kk, en0, eg, et, er) < 0:
-                lo = mid
-            else:
+            mid = 0.5 * (lo + hi)
+            if _gap_y(mid, j2_0, e2_0, kk, sin2w, eg, et, er) < 0:
                 hi = mid
-        jm = hi
-    e_max = math.sqrt(1.0 - jm * jm)
-    return e_max, jm * jm / (1.0 + e_max)
+            else:
+                lo = mid
+        y_max = lo
+    else:
+        y_max = y_end
+    ex = math.exp(y_max)
+    e_max = (ex / (1.0 + ex)) ** 0.5
+    return e_max, 1.0 / (1.0 + ex) / (1.0 + e_max)
 
 
 @numba.njit

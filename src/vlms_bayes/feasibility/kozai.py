@@ -155,28 +155,30 @@ def kl_energy_gap(j2: Array, e2: Array, j2_0: Array, e2_0: Array, kozai_k: Array
     """
     j = j2**0.5
     j0 = j2_0**0.5
+    w = 1.0 / (j * j0)  # the only divisions: w and dj
+    w2 = w * w
+    w3 = w2 * w
+    w9 = w3 * w3 * w3
     d = e2 - e2_0
     k2 = kozai_k * kozai_k
-    quad = 0.125 * d * (9.0 - 15.0 * k2 / (j2 * j2_0)) \
+    quad = 0.125 * d * (9.0 - 15.0 * k2 * w2) \
         + 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0)
     dj = d / (j0 + j)  # j0 - j
-    gr = eps_gr * dj / (j * j0)
-    j3 = j2 * j
+    gr = eps_gr * dj * w
+    rot = eps_rot / 3.0 * dj * (j2_0 + j0 * j + j2) * w3
     j3_0 = j2_0 * j0
-    rot = eps_rot / 3.0 * dj * (j2_0 + j0 * j + j2) / (j3 * j3_0)
+    j3 = j2 * j
     g0 = 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0
     s8 = j2_0 * j2_0 * j2_0 * j2_0 + j2_0 * j2_0 * j2_0 * j0 * j + j2_0 * j2_0 * j2_0 * j2 \
         + j2_0 * j2_0 * j0 * j3 + j2_0 * j2_0 * j2 * j2 + j3_0 * j2 * j2 * j \
         + j2_0 * j2 * j2 * j2 + j0 * j2 * j2 * j3 + j2 * j2 * j2 * j2
-    j9 = j3 * j3 * j3
-    j9_0 = j3_0 * j3_0 * j3_0
-    tide = eps_tide / 15.0 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j9_0 + g0 * dj * s8) \
-        / (j9 * j9_0)
+    tide = eps_tide / 15.0 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j3_0 * j3_0 * j3_0
+                              + g0 * dj * s8) * w9
     return quad - gr - tide - rot
 
 
 def emax_test_particle(cos_i0: Array) -> Array:
-    """Test-particle quadrupole e_max = sqrt(1 - (5/3) cos² i0) for e0 = 0 (0 if |cos i0| too big)."""
+    """Test-particle quadrupole e_max = sqrt(1 - (5/3) cos² i0) for e0 = 0 (0 below i_crit)."""
     x = 1.0 - (5.0 / 3.0) * cos_i0 * cos_i0
     return (x * (x > 0)) ** 0.5
 

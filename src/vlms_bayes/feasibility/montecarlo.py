@@ -436,7 +436,7 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
             counts = _map_jax(params, settings, table, mg.ravel(), ag.ravel(), draws,
                               config.chunk_cells)
             used = "jax"
-        except Exception as exc:  # noqa: BLE001 - any JAX failure triggers the fallback
+        except Exception as exc:
             if backend == "jax":
                 raise
             reason = f"{type(exc).__name__}: {exc}"

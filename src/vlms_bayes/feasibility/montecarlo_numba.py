@@ -51,39 +51,51 @@ def _gap_y(y: float, j2_0: float, e2_0: float, kk: float, s2: float, eg: float, 
 
 
 @numba.njit
-def _emax(e0: float, cos_i0: float, sin2w: float, eg: float, et: float,
-          er: float) -> tuple[float, float]:
-    """Scalar restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax`."""
+def _emax_batch(e0: np.ndarray, cos_i0: np.ndarray, sin2w: np.ndarray, eg: np.ndarray,
+                et: np.ndarray, er: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax` over a batch of draws.
+
+    The draws advance in lockstep (scan point by scan point, bisection by bisection), so
+    the independent evaluations overlap in the CPU pipeline, as in the vectorised JAX code.
+    """
+    n = e0.size
     e2_0 = e0 * e0
     j2_0 = (1.0 - e0) * (1.0 + e0)
     kk = j2_0**0.5 * cos_i0
-    y0 = math.log(max(e2_0, _E2_FLOOR) / j2_0)
-    j2_end = min(max(kk * kk, _J_FLOOR * _J_FLOOR), j2_0)
-    y_end = max(math.log(max(1.0 - j2_end, _E2_FLOOR) / j2_end), y0)
-    step = (y_end - y0) / _N_SCAN
-    lo = y0
-    hi = y0
-    found = False
+    y0 = np.empty(n)
+    step = np.empty(n)
+    for i in range(n):
+        y0[i] = math.log(max(e2_0[i], _E2_FLOOR) / j2_0[i])
+        j2_end = min(max(kk[i] * kk[i], _J_FLOOR * _J_FLOOR), j2_0[i])
+        y_end = max(math.log(max(1.0 - j2_end, _E2_FLOOR) / j2_end), y0[i])
+        step[i] = (y_end - y0[i]) / _N_SCAN
+    lo = y0.copy()
+    hi = y0 + step * _N_SCAN
+    found = np.zeros(n, dtype=np.bool_)
     for k in range(1, _N_SCAN + 1):
-        g = y0 + step * k
-        if _gap_y(g, j2_0, e2_0, kk, sin2w, eg, et, er) < 0:
-            hi = g
-            found = True
-            break
-        lo = g
-    if found:
-        for _ in range(_N_BISECT):
-            mid = 0.5 * (lo + hi)
-            if _gap_y(mid, j2_0, e2_0, kk, sin2w, eg, et, er) < 0:
-                hi = mid
-            else:
-                lo = mid
-        y_max = lo
-    else:
-        y_max = y_end
-    ex = math.exp(y_max)
-    e_max = (ex / (1.0 + ex)) ** 0.5
-    return e_max, 1.0 / (1.0 + ex) / (1.0 + e_max)
+        for i in range(n):
+            if not found[i]:
+                g = y0[i] + step[i] * k
+                if _gap_y(g, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
+                    hi[i] = g
+                    found[i] = True
+                else:
+                    lo[i] = g
+    for _ in range(_N_BISECT):
+        for i in range(n):
+            if found[i]:
+                mid = 0.5 * (lo[i] + hi[i])
+                if _gap_y(mid, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
+                    hi[i] = mid
+                else:
+                    lo[i] = mid
+    e_max = np.empty(n)
+    ome = np.empty(n)
+    for i in range(n):
+        ex = math.exp(lo[i])  # lo = y_end when no root was found
+        e_max[i] = (ex / (1.0 + ex)) ** 0.5
+        ome[i] = 1.0 / (1.0 + ex) / (1.0 + e_max[i])
+    return e_max, ome
 
 
 @numba.njit
@@ -101,37 +113,49 @@ def _lookup(mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, mu: float,
 
 
 @numba.njit
-def _outcome(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray,
-             m_out: float, a_out: float, e_out: float, cos_i: float, incl: float,
-             sin2w: float, a0: float, e0: float) -> tuple:
+def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray,
+                   m_out: float, a_out: float, dr: np.ndarray) -> np.ndarray:
+    """Per-draw physics of one cell, rows as :data:`_OUT_KEYS` (booleans as 0/1)."""
     m0, m1 = p[_M0], p[_M1]
-    t_kl = _kl_time(m0, m1, m_out, a0, a_out, e_out)
-    eps_oct = _eps_oct(m0, m1, a0, a_out, e_out)
-    eg = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
-    et = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_R0],
-                              p[_K20])
-    er = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_SPIN])
-    e_max, ome = _emax(e0, cos_i, sin2w, eg, et, er)
-    r_p = a0 * ome
-    a_f = r_p * (1.0 + e_max)
-    if p[_TMODEL] == 0.0:
-        spin = _ps_ratio(e_max)
-        rate = _dadt(a0, e_max, m1, m0, p[_R1], p[_LAG1], spin) \
-            + _dadt(a0, e_max, m0, m1, p[_R0], p[_LAG0], 0.0)
-        t_tide = -1.0 / rate
-    else:
-        t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
-    st = _ma01(a0, a_out, m_out / (m0 + m1), e_out, incl)
-    mu = m_out / (m0 + m_out)
-    if p[_STYPE] == 0.0:
-        ratio = _lookup(mu_nodes, e_nodes, z, mu, min(e_out, 0.8))
-        if e_out > 0.8:
-            ratio = ratio * ((1.0 - e_out) / 0.2)
-    else:
-        ratio = max(0.464 - 0.380 * mu - 0.631 * e_out + 0.586 * mu * e_out
-                    + 0.150 * e_out * e_out - 0.198 * mu * e_out * e_out, 0.0)
-    return (t_kl, eps_oct, eg, et, e_max, ome, r_p, a_f, t_tide, st, ratio,
-            a0 < ratio * a_out)
+    n = dr.shape[1]
+    out = np.empty((12, n))
+    eg = np.empty(n)
+    et = np.empty(n)
+    er = np.empty(n)
+    for k in range(n):
+        e_out, a0 = dr[0, k], dr[4, k]
+        out[0, k] = _kl_time(m0, m1, m_out, a0, a_out, e_out)
+        out[1, k] = _eps_oct(m0, m1, a0, a_out, e_out)
+        eg[k] = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
+        et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_R0],
+                                     p[_K20])
+        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_SPIN])
+    e_max, ome = _emax_batch(dr[5], dr[1], dr[3], eg, et, er)
+    for k in range(n):
+        e_out, incl, a0 = dr[0, k], dr[2, k], dr[4, k]
+        r_p = a0 * ome[k]
+        a_f = r_p * (1.0 + e_max[k])
+        if p[_TMODEL] == 0.0:
+            spin = _ps_ratio(e_max[k])
+            rate = _dadt(a0, e_max[k], m1, m0, p[_R1], p[_LAG1], spin) \
+                + _dadt(a0, e_max[k], m0, m1, p[_R0], p[_LAG0], 0.0)
+            t_tide = -1.0 / rate
+        else:
+            t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
+        mu = m_out / (m0 + m_out)
+        if p[_STYPE] == 0.0:
+            ratio = _lookup(mu_nodes, e_nodes, z, mu, min(e_out, 0.8))
+            if e_out > 0.8:
+                ratio = ratio * ((1.0 - e_out) / 0.2)
+        else:
+            ratio = max(0.464 - 0.380 * mu - 0.631 * e_out + 0.586 * mu * e_out
+                        + 0.150 * e_out * e_out - 0.198 * mu * e_out * e_out, 0.0)
+        out[2, k], out[3, k], out[4, k], out[5, k] = eg[k], et[k], e_max[k], ome[k]
+        out[6, k], out[7, k], out[8, k] = r_p, a_f, t_tide
+        out[9, k] = 1.0 if _ma01(a0, a_out, m_out / (m0 + m1), e_out, incl) else 0.0
+        out[10, k] = ratio
+        out[11, k] = 1.0 if a0 < ratio * a_out else 0.0
+    return out
 
 
 @numba.njit(parallel=True)
@@ -143,12 +167,11 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
     out = np.zeros((n_cells, n_out), dtype=np.int32)
     flags = np.zeros((n_cells, 7), dtype=np.bool_)
     for c in numba.prange(n_cells):
+        o = _cell_outcomes(p, mu_nodes, e_nodes, z, m_cells[c], a_cells[c], dr)
         for k in range(dr.shape[1]):
-            o = _outcome(p, mu_nodes, e_nodes, z, m_cells[c], a_cells[c], dr[0, k], dr[1, k],
-                         dr[2, k], dr[3, k], dr[4, k], dr[5, k])
-            t_kl, eps_oct, r_p, a_f, t_tide = o[0], o[1], o[6], o[7], o[8]
-            flags[c, 0] = o[9]
-            flags[c, 1] = o[11]
+            t_kl, eps_oct, r_p, a_f, t_tide = o[0, k], o[1, k], o[6, k], o[7, k], o[8, k]
+            flags[c, 0] = o[9, k] > 0.5
+            flags[c, 1] = o[11, k] > 0.5
             flags[c, 2] = t_kl <= p[_T]
             flags[c, 3] = a_f <= p[_AHI]
             flags[c, 4] = r_p >= p[_RD]
@@ -197,23 +220,10 @@ _OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_m
              "r_p_au", "a_f_au", "t_tide_yr", "stable_triple", "ac_ratio", "stable_stype")
 
 
-@numba.njit
-def _outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray,
-              m_out: float, a_out: float, dr: np.ndarray) -> np.ndarray:
-    out = np.empty((12, dr.shape[1]))
-    for k in range(dr.shape[1]):
-        o = _outcome(p, mu_nodes, e_nodes, z, m_out, a_out, dr[0, k], dr[1, k], dr[2, k],
-                     dr[3, k], dr[4, k], dr[5, k])
-        out[0, k], out[1, k], out[2, k], out[3, k] = o[0], o[1], o[2], o[3]
-        out[4, k], out[5, k], out[6, k], out[7, k] = o[4], o[5], o[6], o[7]
-        out[8, k], out[9, k], out[10, k], out[11, k] = o[8], 1.0 if o[9] else 0.0, o[10], 1.0 if o[11] else 0.0
-    return out
-
-
 def draw_outcomes(params: np.ndarray, table: Any, m_out: float, a_out: float,
                   draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-draw physics of one cell (same keys as the JAX ``draw_outcomes``)."""
-    arr = _outcomes(np.asarray(params, float), *_table_arrays(table), float(m_out),
+    arr = _cell_outcomes(np.asarray(params, float), *_table_arrays(table), float(m_out),
                     float(a_out), _draw_matrix(draws))
     out = dict(zip(_OUT_KEYS, arr, strict=True))
     for k in ("stable_triple", "stable_stype"):

@@ -17,7 +17,7 @@ from vlms_bayes.feasibility.montecarlo import CRITERIA
 def cli_run(tmp_path_factory, shared_data_dir_or_none):
     out = tmp_path_factory.mktemp("feas") / "out"
     argv = ["feasibility", "--grid", "8", "--draws", "40", "--seed", "3", "--backend", "numba",
-            "--outdir", str(out)]
+            "--secular-check", "12", "--outdir", str(out)]
     if shared_data_dir_or_none is not None:
         argv += ["--data-dir", str(shared_data_dir_or_none)]
     assert main(argv) == 0
@@ -27,7 +27,7 @@ def cli_run(tmp_path_factory, shared_data_dir_or_none):
 def test_outputs_exist_and_are_consistent(cli_run):
     for name in ("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                  "fig_feasibility_sensitivity.png", "disk_migration.csv",
-                 "fig_disk_migration.png", "run.json"):
+                 "fig_disk_migration.png", "run.json", "secular_check.csv"):
         assert (cli_run / name).is_file(), name
     z = np.load(cli_run / "feasibility_map.npz")
     assert z["feasible_fraction"].shape == (8, 8)
@@ -45,6 +45,10 @@ def test_outputs_exist_and_are_consistent(cli_run):
     # the main map is the (1 Gyr, 2.7 r_t) row of the study
     row = sens[(sens.horizon_gyr == 1.0) & (sens.threshold == 2.7)]
     assert row["mean_fraction"].item() == pytest.approx(z["feasible_fraction"].mean())
+    chk = pd.read_csv(cli_run / "secular_check.csv")
+    assert len(chk) == 12 and chk["finished"].all()
+    conf = rec["headline"]["secular_confusion"]
+    assert sum(conf.values()) == 12
     d = pd.read_csv(cli_run / "disk_migration.csv")
     assert (d["regime"] == "Type II").all()  # Saturn-mass TOI-6894 b opens a gap
     assert (d["tau_type2_kanagawa_yr"] > d["tau_type1_yr"]).all()

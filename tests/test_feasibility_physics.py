@@ -195,3 +195,27 @@ def test_disk_lifetime_and_migration_integral():
 
     got = disk.migration_time_to_yr(2.0, 0.1, tau)[0]
     assert got == pytest.approx(2 * tau(2.0) * (1 - np.sqrt(0.1 / 2.0)), rel=1e-4)
+
+
+def test_secular_integrator_quadrupole_limit_and_conservation():
+    from vlms_bayes.feasibility import secular
+
+    one = np.ones(2)
+    p = secular.TripleParams(one, 1e-6 * one, one, 20 * one, 0 * one, 0.005 * one,
+                             5e-4 * one, 0.29 * one, 0.37 * one, 0 * one, 0 * one,
+                             np.array([0.0, 1.0]), 0 * one)
+    y0 = secular.initial_state(0.01 * one, np.radians(80) * one, 0.3 * one, 2.0 * one, one)
+    t_kl = kozai.kl_timescale_yr(1.0, 1e-6, 1.0, 1.0, 20.0, 0.0)
+    out = secular.integrate_batch(y0, p, 6 * t_kl * one, 0 * one, rtol=1e-10)
+    # no GR: test-particle e_max; GR on (ε_GR ≈ 3e-3 here): a lower e_max, as the closed form
+    e_tp, _ = kozai.kl_emax(0.01, np.cos(np.radians(80)), np.sin(0.3) ** 2, 0.0, 0.0, 0.0)
+    assert e_tp == pytest.approx(kozai.emax_test_particle(np.cos(np.radians(80))), abs=1e-4)
+    assert out.e_max[0] == pytest.approx(e_tp, abs=2e-4)
+    eg = kozai.epsilon_gr(1.0, 1e-6, 1.0, 1.0, 20.0, 0.0)
+    e_gr, _ = kozai.kl_emax(0.01, np.cos(np.radians(80)), np.sin(0.3) ** 2, eg, 0.0, 0.0)
+    assert out.e_max[1] == pytest.approx(e_gr, abs=2e-3)
+    np.testing.assert_allclose(out.energy_end, out.energy0, rtol=1e-8)
+    jv, ev = out.y[:, :3], out.y[:, 3:6]
+    np.testing.assert_allclose((jv**2).sum(1) + (ev**2).sum(1), 1.0, atol=1e-8)
+    np.testing.assert_allclose((jv * ev).sum(1), 0.0, atol=1e-8)
+    np.testing.assert_allclose(jv[:, 2], y0[:, 2], rtol=1e-7)  # Kozai constant (no octupole)

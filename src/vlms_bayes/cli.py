@@ -181,6 +181,9 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                    help="include the companion's rotational bulge in e_max")
     g.add_argument("--stability", choices=("quarles", "holman_wiegert"), default="quarles")
     g.add_argument("--backend", choices=("jax", "numba", "auto"), default="auto")
+    g.add_argument("--secular-check", type=int, default=1000, metavar="N",
+                   help="integrate N stable draws with the secular equations and compare "
+                        "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
     g.add_argument("--data-dir", metavar="DIR", type=Path,
                    help="folder with the Quarles et al. (2020) tables "
                         "(default: $VLMS_BAYES_DATA_DIR, cache or download)")
@@ -210,7 +213,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with StagedOutputDir(args.outdir) as stage:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
-                                      backend=args.backend, data_dir=args.data_dir)
+                                      backend=args.backend, data_dir=args.data_dir,
+                                      secular_triples=args.secular_check)
         import dataclasses
 
         write_json(stage / "run.json", run_record(

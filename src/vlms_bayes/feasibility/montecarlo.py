@@ -191,7 +191,7 @@ def make_draws(config: FeasibilityConfig, seed: int | np.random.Generator,
         k = rng.integers(0, int(ok.sum()), size=n)
         a0, e0 = a_s[ok][k], e_s[ok][k]
     return {"e_out": e_out, "cos_i": cos_i, "incl_rad": np.arccos(cos_i),
-            "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0}
+            "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0, "omega_rad": omega}
 
 
 def kernel_params(config: FeasibilityConfig) -> np.ndarray:

@@ -54,6 +54,9 @@ class FeasibilityResult:
     disk_best_type2_time_yr: float
     disk_lifetime_median_yr: float
     files: tuple[str, ...]
+    secular_confusion: dict[str, int] | None = None
+    secular_agreement: float | None = None
+    secular_lines: tuple[str, ...] = ()
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
@@ -77,6 +80,7 @@ class FeasibilityResult:
         lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
                      f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
                      f"{self.disk_lifetime_median_yr:.3g} yr")
+        lines.extend(self.secular_lines)
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
@@ -186,7 +190,8 @@ def write_map_npz(path: Path, result: MapResult) -> None:
 def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
                     backend: str = "auto", data_dir: Any = None,
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
-                    table: Any = None) -> tuple[FeasibilityResult, MapResult]:
+                    table: Any = None,
+                    secular_triples: int = 1000) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
     Parameters
@@ -205,6 +210,9 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         Initial (a0, e0) samples instead of the configured distribution.
     table : StabilityTable, optional
         Pre-loaded stability table.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic verdicts
+        (``secular_check.csv``, confusion matrix in the result); 0 skips the check.
 
     Returns
     -------
@@ -214,6 +222,11 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     from vlms_bayes.plots import feasibility as plots
 
     out = Path(outdir_path)
+    if table is None:
+        from vlms_bayes.feasibility.stability import load_stability_table
+
+        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
     res = feasibility_map(config, seed=seed, table=table, backend=backend,
                           initial_ae=initial_ae, data_dir=data_dir)
     f = res.fractions()
@@ -249,4 +262,12 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                "fig_feasibility_sensitivity.png", "disk_migration.csv",
                "fig_disk_migration.png"))
+    if secular_triples > 0:
+        from vlms_bayes.feasibility.secular_check import run_secular_check
+
+        chk = run_secular_check(config, table, seed=seed, n_triples=secular_triples)
+        write_csv(out / "secular_check.csv", chk.table)
+        result = dataclasses.replace(
+            result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
+            secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
     return result, res

@@ -179,7 +179,7 @@ def integrate(y0: Array, p: TripleParams, t_end_yr: Array, r_dis_au: Array, *,
     t_lk0 = _strengths(p, jnp.exp(y0[6]))[0]
 
     def cond(s: tuple) -> Array:
-        t, _, h, _, dis, n = s
+        t, _, _, _, dis, n = s
         return (t < t_end_yr) & (~dis) & (n < max_steps)
 
     def body(s: tuple) -> tuple:

@@ -48,7 +48,7 @@ def test_failed_download_is_a_clear_error(monkeypatch, tmp_path):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(pooch, "retrieve", refuse)
-    with pytest.raises(DataUnavailableError, match="Could not download.*network unreachable"):
+    with pytest.raises(DataUnavailableError, match=r"Could not download.*network unreachable"):
         files.fetch_data_file("gaia_dr2_rv_sample.fits.gz", data_dir_=tmp_path / "empty")
 
 

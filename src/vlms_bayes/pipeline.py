@@ -28,7 +28,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_csv, write_json
+from vlms_bayes.data_io.outputs import (
+    StagedOutputDir,
+    run_record,
+    write_csv,
+    write_json,
+    write_text,
+)
 from vlms_bayes.data_io.schema import complete_case
 from vlms_bayes.data_io.stack import StackedDataset
 
@@ -282,39 +288,46 @@ def compute_baselines(
                                   n_boot=config.n_boot, seed=seed)
     ks = bl.ks_test_by_q_split(cc, q_split=config.q_split, fixed_e=config.fixed_e)
 
-    in_win = frame["in_window"].to_numpy(bool)
+    # train on every in-window companion with log q, log a and M* (e and [Fe/H] may be
+    # missing: the classifier imputes them with indicators), score every object
+    in_win = (frame["in_window"] & np.isfinite(frame[["logq", "loga", "st_mass"]]).all(axis=1)
+              ).to_numpy(bool)
     feats_all = bl.build_features(frame)
     train = frame.loc[in_win].reset_index(drop=True)
     feats_train = feats_all.loc[in_win].reset_index(drop=True)
     if config.label_file:
         labels = bl.labels_from_file(train, config.label_file, column=config.label_column)
+        label_source = f"file {config.label_file} (column {config.label_column})"
     else:
         labels = bl.heuristic_labels(train, q_split=config.q_split)
-    logistic = bl.fit_logistic(feats_train, labels, C=config.logistic_c, seed=seed)
+        label_source = "heuristic"
+    logistic = bl.fit_logistic(feats_train, labels, C=config.logistic_c, seed=seed,
+                               label_source=label_source, q_split=config.q_split)
 
     objects = frame[["name", "hostname", "source", "discoverymethod", "st_mass", "pl_bmassj",
                      "mass_kind", "q", "logq", "pl_orbsmax", "loga", "pl_orbeccen",
                      "ecc_status", "st_metfe", "in_window", "is_reference"]].copy()
     objects["P_binary_like_logistic"] = logistic.predict_proba(feats_all)
-    resp = pd.Series(np.nan, index=cc["name"])
-    resp[:] = gmm.responsibilities[:, -1]
-    objects["gmm_resp_high_logq"] = objects["name"].map(resp)
-    label_source = (f"file {config.label_file} (column {config.label_column})"
-                    if config.label_file else f"heuristic: q > {config.q_split:g} (circular)")
+    if 2 in gmm.components:
+        # responsibility of the larger-log-q component of the K = 2 mixture, for every
+        # object with log q and log a (the reference object too), whichever K won
+        objects["gmm2_resp_high_logq"] = gmm.predict_responsibilities(
+            frame[["logq", "loga"]].to_numpy(float), k=2)[:, -1]
+    else:
+        objects["gmm2_resp_high_logq"] = np.nan
     return {"gmm": gmm, "beta": beta, "ks": ks, "logistic": logistic, "objects": objects,
-            "n_complete_case": len(cc), "n_train": len(train), "label_source": label_source}
+            "n_complete_case": len(cc), "n_train": len(train)}
 
 
 def write_baselines(staging: Path, results: dict[str, Any]) -> None:
     """Write the baseline output files into a (staged) folder."""
     write_json(staging / "gmm_summary.json", results["gmm"].summary())
     write_csv(staging / "beta_e_params.csv", results["beta"], float_format="%.6g")
-    from vlms_bayes.data_io.outputs import write_text
 
     write_text(staging / "ks_test_e.txt", results["ks"].to_text())
     lg = results["logistic"]
-    write_json(staging / "logistic_summary.json",
-               {**lg.summary(), "label_source": results["label_source"]})
+    write_json(staging / "logistic_summary.json", lg.summary())
+    write_text(staging / "logistic_auroc.txt", lg.auroc_text() + "\n")
     write_csv(staging / "logistic_coefficients.csv", lg.coefficients, float_format="%.6g")
     write_csv(staging / "objects_with_probs.csv", results["objects"], float_format="%.6g")
 
@@ -345,7 +358,7 @@ def run_all(
     seed: int = 42,
 ) -> CommandResult:
     """``vlms-bayes run``: data, baselines, figures and ``SUMMARY.txt`` in one folder."""
-    from vlms_bayes.data_io.outputs import save_figure, write_text
+    from vlms_bayes.data_io.outputs import save_figure
     from vlms_bayes.report import summary_text
 
     timer = StepTimer()

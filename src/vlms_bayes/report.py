@@ -58,8 +58,8 @@ def baseline_report(results: dict[str, Any]) -> str:
     lines += beta_lines(results["beta"])
     lines.append(f"KS two-sample test on e: D = {_fmt(ks.statistic)}, p = {_fmt(ks.pvalue)} "
                  f"(n = {ks.n_low} low-q, {ks.n_high} high-q)")
-    lines.append(f"Logistic classifier ({results['label_source']}): 5-fold AUROC = "
-                 f"{_fmt(lg.get('auroc_mean'))} ± {_fmt(lg.get('auroc_sd'))}")
+    lines.append(f"Logistic classifier (n = {lg['n_train']}, {lg['n_positive']} positive): "
+                 f"{results['logistic'].auroc_text()}")
     return "\n".join(lines)
 
 

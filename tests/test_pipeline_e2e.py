@@ -91,6 +91,11 @@ def test_run_json_and_summary(run_dir, ps_snapshot):
     g = json.loads((run_dir / "gmm_summary.json").read_text())
     assert f"preferred K = {g['winner']}" in summary
     assert sha256_of(ps_snapshot) in summary
+    assert "date 2025-08-07" in summary  # snapshot date from the file name
+    # the per-method make-up of the K = 2 components adds up to the GMM sample
+    comp_lines = [ln for ln in summary.splitlines() if "K=2 component with" in ln]
+    assert len(comp_lines) == 2
+    assert sum(int(n) for ln in comp_lines for n in re.findall(r" (\d+)(?:,|$)", ln)) == g["n"]
     lg = json.loads((run_dir / "logistic_summary.json").read_text())
     toi = pd.read_csv(run_dir / "objects_with_probs.csv").query("is_reference").iloc[0]
     assert f"{toi.P_binary_like_logistic:.3g}" in summary

@@ -315,7 +315,15 @@ def compute_baselines(
             frame[["logq", "loga"]].to_numpy(float), k=2)[:, -1]
     else:
         objects["gmm2_resp_high_logq"] = np.nan
+    # which discovery methods each K = 2 component holds (hard assignment): the naive split
+    # in (log q, log a) can follow the surveys rather than origin
+    gmm_methods = None
+    if 2 in gmm.components:
+        comp = np.where(gmm.predict_responsibilities(X, k=2)[:, -1] >= 0.5, "high_logq",
+                        "low_logq")
+        gmm_methods = pd.crosstab(cc["discoverymethod"].to_numpy(), comp)
     return {"gmm": gmm, "beta": beta, "ks": ks, "logistic": logistic, "objects": objects,
+            "gmm_methods": gmm_methods,
             "n_complete_case": len(cc), "n_train": len(train)}
 
 

@@ -54,6 +54,11 @@ def baseline_report(results: dict[str, Any]) -> str:
     ks = results["ks"]
     lg = results["logistic"].summary()
     lines = gmm_lines(gmm)
+    tab = results.get("gmm_methods")
+    if tab is not None:
+        for comp in tab.columns:
+            parts = ", ".join(f"{m} {int(n)}" for m, n in tab[comp].items() if n)
+            lines.append(f"  K=2 component with {comp.replace('_', ' ')}: {parts}")
     lines.append("Beta MLE of e by q subset (5–95% bootstrap):")
     lines += beta_lines(results["beta"])
     lines.append(f"KS two-sample test on e: D = {_fmt(ks.statistic)}, p = {_fmt(ks.pvalue)} "

@@ -21,6 +21,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,15 @@ class PsCompParsData:
         }
 
 
+def _file_date(path: Path) -> str:
+    """The snapshot date in a file name (``..._2025-08-07.csv``), else its modification date."""
+    m = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
+    if m:
+        return m.group(1)
+    mtime = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC).date().isoformat()
+    return f"file modified {mtime}"
+
+
 def _cache_paths(query: ArchiveQuery, folder: Path) -> tuple[Path, Path]:
     stem = f"pscomppars_query_{query.key}"
     return folder / f"{stem}.csv", folder / f"{stem}.json"
@@ -349,8 +359,7 @@ def load_pscomppars(
         path = Path(path)
         frame = validate_pscomppars(read_pscomppars_csv(path), source=str(path),
                                     window=(mstar_min, mstar_max), reference=reference)
-        mtime = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC).date().isoformat()
-        return PsCompParsData(frame, "file", path, sha256_of(path), mtime, None)
+        return PsCompParsData(frame, "file", path, sha256_of(path), _file_date(path), None)
     query = build_query(mstar_min=mstar_min, mstar_max=mstar_max, reference=reference)
     folders = [f for f in (data_dir(data_dir_), cache_dir()) if f is not None]
     if not refresh:

@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference.baselines._common import as_int_seed
+from vlms_bayes.inference.baselines._common import as_int_seed, single_threaded
 
 DEFAULT_FEATURES: tuple[str, ...] = ("logq", "loga")
 
@@ -99,7 +99,8 @@ class GmmResult:
         out = np.full((arr.shape[0], k), np.nan)
         ok = np.isfinite(arr).all(axis=1)
         if ok.any():
-            out[ok] = self._models[k].predict_proba(arr[ok])[:, self._orders[k]]
+            with single_threaded():
+                out[ok] = self._models[k].predict_proba(arr[ok])[:, self._orders[k]]
         return out
 
     def prob_larger_logq(self) -> NDArray[np.float64]:
@@ -197,7 +198,7 @@ def fit_gmm_bic(
             continue
         gm = GaussianMixture(n_components=k, covariance_type="full", n_init=n_init,
                              random_state=rs, max_iter=max_iter)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, single_threaded():
             warnings.simplefilter("always", ConvergenceWarning)
             gm.fit(arr)
         order = np.argsort(gm.means_[:, 0], kind="stable")
@@ -206,12 +207,14 @@ def fit_gmm_bic(
         comps[k] = {"weights": gm.weights_[order], "means": gm.means_[order],
                     "covariances": gm.covariances_[order], "converged": bool(gm.converged_),
                     "n_iter": int(gm.n_iter_)}
-        notes[k] = "EM did not converge" if (caught or not gm.converged_) else ""
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        notes[k] = "EM did not converge" if (warned or not gm.converged_) else ""
     fitted = {k: v for k, v in bic.items() if np.isfinite(v)}
     winner = min(fitted, key=fitted.__getitem__) if fitted else None
     if winner is None:
         resp = np.zeros((n, 0))
     else:
-        resp = models[winner].predict_proba(arr)[:, orders[winner]]
+        with single_threaded():
+            resp = models[winner].predict_proba(arr)[:, orders[winner]]
     return GmmResult(features=cols, n=n, bic=bic, winner=winner, components=comps,
                      notes=notes, responsibilities=resp, _models=models, _orders=orders)

@@ -2,7 +2,7 @@
 
 This reproduces the original system's demographic baseline (scikit-learn
 ``GaussianMixture``, full covariances, several initialisations) with a fixed seed and with
-the components in a stable order: ascending mean of the first feature (log q), so that the
+the components in a stable order: ascending mean log q (else of the first feature), so that the
 last column of :attr:`GmmResult.responsibilities` is always "the component with the larger
 log q". A K is fitted only when there are more objects than free parameters; otherwise its
 BIC is NaN and the reason is recorded, so a tiny sample gives an honest, not a crashed, result.
@@ -49,8 +49,8 @@ class GmmResult:
     notes : dict
         K -> why it was not fitted or a convergence remark ("" when none).
     responsibilities : numpy.ndarray
-        (n, winner) membership probabilities, columns in ascending mean of the first
-        feature; shape (n, 0) when nothing was fitted.
+        (n, winner) membership probabilities, columns in ascending mean ``logq`` (the first
+        feature when there is no ``logq``); shape (n, 0) when nothing was fitted.
     """
 
     features: tuple[str, ...]
@@ -73,7 +73,8 @@ class GmmResult:
             "winner": self.winner,
             "delta_bic_1_minus_2": _nan_to_none(
                 self.bic.get(1, np.nan) - self.bic.get(2, np.nan)),
-            "component_order": f"ascending mean {self.features[0]}",
+            "component_order": "ascending mean "
+                               + ("logq" if "logq" in self.features else self.features[0]),
             "models": {},
             "notes": {str(k): v for k, v in self.notes.items() if v},
         }
@@ -182,6 +183,7 @@ def fit_gmm_bic(
     arr, cols = _as_matrix(X, features)
     n, d = arr.shape
     rs = as_int_seed(seed)
+    sort_col = cols.index("logq") if "logq" in cols else 0
     bic: dict[int, float] = {}
     comps: dict[int, dict[str, Any]] = {}
     notes: dict[int, str] = {}
@@ -201,7 +203,7 @@ def fit_gmm_bic(
         with warnings.catch_warnings(record=True) as caught, single_threaded():
             warnings.simplefilter("always", ConvergenceWarning)
             gm.fit(arr)
-        order = np.argsort(gm.means_[:, 0], kind="stable")
+        order = np.argsort(gm.means_[:, sort_col], kind="stable")
         models[k], orders[k] = gm, order
         bic[k] = float(gm.bic(arr))
         comps[k] = {"weights": gm.weights_[order], "means": gm.means_[order],

@@ -242,7 +242,10 @@ class LogisticResult:
             "auroc_reason": self.auroc_reason,
             "fit_reason": self.fit_reason,
             "features": list(self.feature_names),
-            "coefficients": self.coefficients.to_dict(orient="records"),
+            "coefficients": [
+                {k: (num(v) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in self.coefficients.to_dict(orient="records")
+            ],
         }
 
     def auroc_text(self) -> str:

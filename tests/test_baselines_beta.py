@@ -148,3 +148,15 @@ def test_bootstrap_reproducible():
     pd.testing.assert_frame_equal(a, b)
     c = fit_beta_by_q_split(f, n_boot=100, seed=10)
     assert not np.allclose(a["alpha_p5"], c["alpha_p5"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_solution_satisfies_likelihood_equations(seed):
+    from scipy.special import digamma
+
+    rng = np.random.default_rng(seed)
+    e = rng.beta(rng.uniform(0.3, 5), rng.uniform(0.3, 8), rng.integers(5, 60))
+    e = np.clip(e, 1e-9, 1 - 1e-9)
+    a, b = beta_mle_from_stats(np.log(e).mean(), np.log1p(-e).mean())
+    np.testing.assert_allclose(digamma(a) - digamma(a + b), np.log(e).mean(), atol=1e-8)
+    np.testing.assert_allclose(digamma(b) - digamma(a + b), np.log1p(-e).mean(), atol=1e-8)

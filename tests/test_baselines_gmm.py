@@ -94,3 +94,10 @@ def test_predict_responsibilities_scores_reference(cc):
     X = st[["logq", "loga"]].to_numpy().copy()
     X[0] = np.nan
     assert np.isnan(res.predict_responsibilities(X)[0]).all()
+
+
+def test_order_follows_logq_wherever_it_is(cc):
+    a = fit_gmm_bic(cc, features=("logq", "loga"), seed=0)
+    b = fit_gmm_bic(cc, features=("loga", "logq"), seed=0)
+    np.testing.assert_allclose(a.responsibilities, b.responsibilities, atol=1e-6)
+    assert b.summary()["component_order"] == "ascending mean logq"

@@ -140,3 +140,13 @@ def test_labels_from_file(tmp_path, stacked):
         labels_from_file(cc, dup)
     with pytest.raises(InputDataError, match="does not exist"):
         labels_from_file(cc, tmp_path / "none.csv")
+
+
+def test_summary_is_strict_json(stacked, methods):
+    import json
+
+    cc = complete_case(stacked)
+    for y in (heuristic_labels(cc), np.zeros(len(cc))):
+        s = fit_logistic(build_features(cc, methods=methods), y, seed=0).summary()
+        text = json.dumps(s, allow_nan=False)
+        assert '"label_source": "heuristic"' in text

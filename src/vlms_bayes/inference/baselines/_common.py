@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,19 @@ from vlms_bayes.errors import InputDataError
 
 #: Fewer objects than this in a subset: parameters are not estimated (NaN plus a reason).
 MIN_SUBSET_N: int = 3
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Limit BLAS and OpenMP to one thread for the tiny fits of the baselines.
+
+    On a busy machine, multithreaded BLAS on 2×2 matrices is 10–20× slower than one thread
+    (thread wake-up dominates); the baselines fit a few hundred objects at most.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
 
 
 def as_int_seed(seed: int | np.random.Generator) -> int:

@@ -2,7 +2,7 @@
 
 This reproduces the original system's demographic baseline (scikit-learn
 ``GaussianMixture``, full covariances, several initialisations) with a fixed seed and with
-the components in a stable order: ascending mean of the first feature (log q), so that the
+the components in a stable order: ascending mean log q (else of the first feature), so that the
 last column of :attr:`GmmResult.responsibilities` is always "the component with the larger
 log q". A K is fitted only when there are more objects than free parameters; otherwise its
 BIC is NaN and the reason is recorded, so a tiny sample gives an honest, not a crashed, result.
@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference.baselines._common import as_int_seed
+from vlms_bayes.inference.baselines._common import as_int_seed, single_threaded
 
 DEFAULT_FEATURES: tuple[str, ...] = ("logq", "loga")
 
@@ -49,8 +49,8 @@ class GmmResult:
     notes : dict
         K -> why it was not fitted or a convergence remark ("" when none).
     responsibilities : numpy.ndarray
-        (n, winner) membership probabilities, columns in ascending mean of the first
-        feature; shape (n, 0) when nothing was fitted.
+        (n, winner) membership probabilities, columns in ascending mean ``logq`` (the first
+        feature when there is no ``logq``); shape (n, 0) when nothing was fitted.
     """
 
     features: tuple[str, ...]
@@ -73,7 +73,8 @@ class GmmResult:
             "winner": self.winner,
             "delta_bic_1_minus_2": _nan_to_none(
                 self.bic.get(1, np.nan) - self.bic.get(2, np.nan)),
-            "component_order": f"ascending mean {self.features[0]}",
+            "component_order": "ascending mean "
+                               + ("logq" if "logq" in self.features else self.features[0]),
             "models": {},
             "notes": {str(k): v for k, v in self.notes.items() if v},
         }
@@ -99,7 +100,8 @@ class GmmResult:
         out = np.full((arr.shape[0], k), np.nan)
         ok = np.isfinite(arr).all(axis=1)
         if ok.any():
-            out[ok] = self._models[k].predict_proba(arr[ok])[:, self._orders[k]]
+            with single_threaded():
+                out[ok] = self._models[k].predict_proba(arr[ok])[:, self._orders[k]]
         return out
 
     def prob_larger_logq(self) -> NDArray[np.float64]:
@@ -181,6 +183,7 @@ def fit_gmm_bic(
     arr, cols = _as_matrix(X, features)
     n, d = arr.shape
     rs = as_int_seed(seed)
+    sort_col = cols.index("logq") if "logq" in cols else 0
     bic: dict[int, float] = {}
     comps: dict[int, dict[str, Any]] = {}
     notes: dict[int, str] = {}
@@ -197,21 +200,23 @@ def fit_gmm_bic(
             continue
         gm = GaussianMixture(n_components=k, covariance_type="full", n_init=n_init,
                              random_state=rs, max_iter=max_iter)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, single_threaded():
             warnings.simplefilter("always", ConvergenceWarning)
             gm.fit(arr)
-        order = np.argsort(gm.means_[:, 0], kind="stable")
+        order = np.argsort(gm.means_[:, sort_col], kind="stable")
         models[k], orders[k] = gm, order
         bic[k] = float(gm.bic(arr))
         comps[k] = {"weights": gm.weights_[order], "means": gm.means_[order],
                     "covariances": gm.covariances_[order], "converged": bool(gm.converged_),
                     "n_iter": int(gm.n_iter_)}
-        notes[k] = "EM did not converge" if (caught or not gm.converged_) else ""
+        warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        notes[k] = "EM did not converge" if (warned or not gm.converged_) else ""
     fitted = {k: v for k, v in bic.items() if np.isfinite(v)}
     winner = min(fitted, key=fitted.__getitem__) if fitted else None
     if winner is None:
         resp = np.zeros((n, 0))
     else:
-        resp = models[winner].predict_proba(arr)[:, orders[winner]]
+        with single_threaded():
+            resp = models[winner].predict_proba(arr)[:, orders[winner]]
     return GmmResult(features=cols, n=n, bic=bic, winner=winner, components=comps,
                      notes=notes, responsibilities=resp, _models=models, _orders=orders)

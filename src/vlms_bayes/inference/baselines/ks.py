@@ -94,7 +94,8 @@ def ks_test_by_q_split(
             res = ks_2samp(lo, hi, method=method)
     note = ""
     if min(lo.size, hi.size) < MIN_SUBSET_N:
-        note = (f"a subset has fewer than {MIN_SUBSET_N} objects: the test has almost no "
-                "power and the p-value cannot be small")
+        note = (f"a subset has fewer than {MIN_SUBSET_N} objects: the test has little "
+                "power and its p-value rests on those few objects; do not read it as "
+                "evidence of a difference")
     return KsResult(statistic=float(res.statistic), pvalue=float(res.pvalue),
                     method=str(method), note=note, **common)

@@ -29,7 +29,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference.baselines._common import as_int_seed, require_columns
+from vlms_bayes.inference.baselines._common import (
+    as_int_seed,
+    require_columns,
+    single_threaded,
+)
 
 #: Features every scored row must have (never imputed).
 CORE_FEATURES: tuple[str, ...] = ("logq", "loga", "log_mstar")
@@ -214,7 +218,8 @@ class LogisticResult:
             return prob
         ok = x.loc[:, list(CORE_FEATURES)].notna().all(axis=1).to_numpy()
         if ok.any():
-            prob[ok] = self._pipeline.predict_proba(x.loc[ok])[:, 1]
+            with single_threaded():
+                prob[ok] = self._pipeline.predict_proba(x.loc[ok])[:, 1]
         return prob
 
     def summary(self) -> dict[str, Any]:
@@ -237,7 +242,10 @@ class LogisticResult:
             "auroc_reason": self.auroc_reason,
             "fit_reason": self.fit_reason,
             "features": list(self.feature_names),
-            "coefficients": self.coefficients.to_dict(orient="records"),
+            "coefficients": [
+                {k: (num(v) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in self.coefficients.to_dict(orient="records")
+            ],
         }
 
     def auroc_text(self) -> str:
@@ -332,7 +340,7 @@ def fit_logistic(
         return LogisticResult(auroc_folds=(), auroc_mean=np.nan, auroc_sd=np.nan,
                               auroc_reason=reason, coefficients=coef, fit_reason=reason, **base)
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, single_threaded():
         warnings.simplefilter("always", ConvergenceWarning)
         pipe = _make_pipeline(C, rs).fit(x, y)
         folds: list[float] = []
@@ -345,7 +353,7 @@ def fit_logistic(
             for tr, te in cv.split(x, y):
                 m = clone(pipe).fit(x.iloc[tr], y[tr])
                 folds.append(float(roc_auc_score(y[te], m.predict_proba(x.iloc[te])[:, 1])))
-    if caught:
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         notes.append("the optimiser reported non-convergence")
     _, scaler, clf = pipe.named_steps.values()
     cstd = clf.coef_.ravel()

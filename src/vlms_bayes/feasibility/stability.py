@@ -144,6 +144,11 @@ def _bilinear(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> Array:
     return (1 - tx) * ((1 - ty) * z00 + ty * z01) + tx * ((1 - ty) * z10 + ty * z11)
 
 
+def _count(bad: NDArray[np.bool_]) -> str:
+    n = int(bad.sum())
+    return f" ({n} of {bad.size} values)" if bad.size > 1 else ""
+
+
 def check_quarles_domain(mu: ArrayLike, e_bin: ArrayLike) -> tuple[NDArray, NDArray]:
     """Validate (mu, e_bin) for a Quarles et al. (2020) lookup and broadcast them.
 
@@ -164,18 +169,18 @@ def check_quarles_domain(mu: ArrayLike, e_bin: ArrayLike) -> tuple[NDArray, NDAr
     mu_a, e_a = np.broadcast_arrays(np.asarray(mu, float), np.asarray(e_bin, float))
     bad_mu = ~(np.isfinite(mu_a) & (mu_a > 0) & (mu_a < 1))
     if bad_mu.any():
-        v = mu_a[bad_mu].flat[0]
+        v = float(mu_a[bad_mu].flat[0])
         raise InputDataError(
             f"Mass ratio mu = M_B/(M_A+M_B) = {v!r} is outside the valid range 0 < mu < 1 "
-            f"({int(bad_mu.sum())} value(s)); check the masses (both must be positive) or "
+            f"{_count(bad_mu)}; check the masses (both must be positive) or "
             "the mass quotient q = M_B/M_A > 0."
         )
     bad_e = ~(np.isfinite(e_a) & (e_a >= 0) & (e_a <= E_NODES[-1]))
     if bad_e.any():
-        v = e_a[bad_e].flat[0]
+        v = float(e_a[bad_e].flat[0])
         raise InputDataError(
             f"Binary eccentricity e_bin = {v!r} is outside the range of the Quarles et al. "
-            f"(2020) tables, 0 <= e_bin <= 0.8 ({int(bad_e.sum())} value(s)); the "
+            f"(2020) tables, 0 <= e_bin <= 0.8{_count(bad_e)}; the "
             "stability limit is not tabulated there."
         )
     return mu_a, e_a
@@ -346,3 +351,38 @@ def load_stability_table(
     from vlms_bayes.data_io.quarles import load_stability_table as _load
 
     return _load(incl_deg, data_dir=data_dir, interpolate=interpolate)
+
+
+def stability_curves(
+    tables: Any,
+    *,
+    mu_values: ArrayLike = (0.1, 0.3, 0.5, 0.7, 0.9),
+    e_bin: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """a_c / a_bin against e_bin at fixed mu, by Quarles et al. and Holman & Wiegert.
+
+    Parameters
+    ----------
+    tables : mapping of inclination -> StabilityTable
+        Tables to evaluate.
+    mu_values : array_like
+        Mass ratios of the curves.
+    e_bin : array_like, optional
+        Eccentricities (default: 161 points over [0, 0.8]).
+
+    Returns
+    -------
+    dict
+        ``e_bin`` (n_e,), ``mu`` (n_mu,), ``quarles`` {incl: (n_mu, n_e)}, ``hw99``
+        (n_mu, n_e) and ``hw99_valid`` (n_mu, n_e) bool.
+    """
+    e = np.linspace(0.0, 0.8, 161) if e_bin is None else np.asarray(e_bin, float)
+    mu = np.asarray(mu_values, float)
+    mu_g, e_g = np.meshgrid(mu, e, indexing="ij")
+    return {
+        "e_bin": e,
+        "mu": mu,
+        "quarles": {incl: ac_ratio(t, mu_g, e_g) for incl, t in tables.items()},
+        "hw99": np.asarray(holman_wiegert_stype(mu_g, e_g), float),
+        "hw99_valid": check_hw99_domain(mu_g, e_g, kind="S"),
+    }

@@ -54,5 +54,5 @@ def plot_stability_curves(curves: dict[str, Any]) -> Any:
     labels += ["Quarles et al. (2020)", "Holman & Wiegert (1999, prograde, coplanar)"]
     axes[0].legend(handles, labels, fontsize=7, loc="upper right")
     fig.suptitle("Critical semi-major axis of an S-type orbit around star A "
-                 "(μ = M_B / (M_A + M_B))", fontsize=10)
+                 r"($\mu = M_B / (M_A + M_B)$)", fontsize=10)
     return fig

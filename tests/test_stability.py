@@ -210,3 +210,14 @@ def test_hw99_prograde_circumstellar_agrees_with_quarles_at_low_e(tables):
     mu, e = np.meshgrid(np.linspace(0.1, 0.9, 9), np.linspace(0.0, 0.5, 6), indexing="ij")
     diff = ac_ratio(tables[0], mu, e) - holman_wiegert_stype(mu, e)
     assert np.max(np.abs(diff)) < 0.03
+
+
+def test_grid_check_rejects_unsuitable_tables(tables):
+    t = tables[0]
+    with pytest.raises(InputDataError, match="not increasing"):
+        ac_ratio(t._replace(mu_nodes=t.mu_nodes[::-1].copy()), 0.3, 0.2)
+    with pytest.raises(InputDataError, match="uniform"):
+        skewed = np.r_[0.0, np.geomspace(1e-4, 1.0, 100)]
+        ac_ratio(t._replace(mu_nodes=skewed), 0.3, 0.2)
+    with pytest.raises(InputDataError, match="do not match"):
+        ac_ratio(t._replace(e_nodes=t.e_nodes[:-1]), 0.3, 0.2)

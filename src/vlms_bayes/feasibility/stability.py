@@ -118,29 +118,70 @@ def build_stability_table(raw: ArrayLike, incl_deg: float) -> StabilityTable:
                           float(incl_deg))
 
 
-def _cell_weights(
-    nodes: Array, x: Array, xp: Any
-) -> tuple[Array, Array]:
-    """Lower cell index and fractional position of ``x`` (already clamped) in ``nodes``."""
+def _cell_index(nodes: Array, x: Array, xp: Any) -> Array:
+    """Lower cell index of ``x`` (already clamped) in increasing ``nodes``, in O(1).
+
+    A guess from uniform spacing between the end nodes, corrected by one cell each way:
+    exact when every node lies within one uniform cell of its uniform position (true of
+    the published grids, checked by :func:`check_table_grid`). Same arithmetic for NumPy
+    and JAX, hence the same cell for the same input.
+    """
     n = nodes.shape[0]
-    i = xp.clip(xp.searchsorted(nodes, x, side="right") - 1, 0, n - 2)
-    x0 = nodes[i]
-    x1 = nodes[i + 1]
-    t = (x - x0) / (x1 - x0)
-    return i, t
+    scale = (n - 1) / (nodes[-1] - nodes[0])
+    itype = np.intp if xp is np else xp.int32
+    g = xp.clip(((x - nodes[0]) * scale).astype(itype), 0, n - 2)
+    g = g - ((x < nodes[g]) & (g > 0))
+    return g + ((x >= nodes[g + 1]) & (g < n - 2))
+
+
+def check_table_grid(table: StabilityTable) -> None:
+    """Check that a table's grid suits the O(1) cell search of the lookups.
+
+    Raises
+    ------
+    InputDataError
+        If the nodes are not strictly increasing, the shapes disagree, or a node lies a
+        whole uniform cell or more away from its uniform position.
+    """
+    for name, nodes, axis in (("mu", table.mu_nodes, 0), ("e_bin", table.e_nodes, 1)):
+        nd = np.asarray(nodes, float)
+        if nd.ndim != 1 or nd.size < 2 or np.asarray(table.ratio).shape[axis] != nd.size:
+            raise InputDataError(
+                f"The {name} nodes of the stability table do not match its ratio array "
+                f"(shape {np.shape(table.ratio)})."
+            )
+        if not np.all(np.diff(nd) > 0):
+            raise InputDataError(f"The {name} nodes of the stability table are not increasing.")
+        uniform = np.linspace(nd[0], nd[-1], nd.size)
+        if np.max(np.abs(nd - uniform)) >= 0.999 * (nd[-1] - nd[0]) / (nd.size - 1):
+            raise InputDataError(
+                f"The {name} nodes of the stability table are too far from uniform spacing "
+                "for the lookup; resample the table onto a near-uniform grid."
+            )
+
+
+def _locate(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> tuple[Array, ...]:
+    """Cell indices (i, j) and fractional positions (tx, ty) of clamped (mu, e_bin)."""
+    mu_nodes, e_nodes = table.mu_nodes, table.e_nodes
+    mu_c = xp.clip(mu, mu_nodes[0], mu_nodes[-1])
+    e_c = xp.clip(e_bin, e_nodes[0], e_nodes[-1])
+    i = _cell_index(mu_nodes, mu_c, xp)
+    j = _cell_index(e_nodes, e_c, xp)
+    tx = (mu_c - mu_nodes[i]) / (mu_nodes[i + 1] - mu_nodes[i])
+    ty = (e_c - e_nodes[j]) / (e_nodes[j + 1] - e_nodes[j])
+    return i, j, tx, ty
 
 
 def _bilinear(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> Array:
     """Bilinear interpolation on the grid; identical arithmetic for NumPy and JAX."""
-    mu_nodes, e_nodes, z = table.mu_nodes, table.e_nodes, table.ratio
-    mu_c = xp.clip(mu, mu_nodes[0], mu_nodes[-1])
-    e_c = xp.clip(e_bin, e_nodes[0], e_nodes[-1])
-    i, tx = _cell_weights(mu_nodes, mu_c, xp)
-    j, ty = _cell_weights(e_nodes, e_c, xp)
-    z00 = z[i, j]
-    z10 = z[i + 1, j]
-    z01 = z[i, j + 1]
-    z11 = z[i + 1, j + 1]
+    i, j, tx, ty = _locate(table, mu, e_bin, xp)
+    n_e = table.e_nodes.shape[0]
+    z = table.ratio.reshape(-1)
+    k = i * n_e + j
+    z00 = z[k]
+    z01 = z[k + 1]
+    z10 = z[k + n_e]
+    z11 = z[k + n_e + 1]
     return (1 - tx) * ((1 - ty) * z00 + ty * z01) + tx * ((1 - ty) * z10 + ty * z11)
 
 
@@ -215,16 +256,15 @@ def ac_ratio(table: StabilityTable, mu: ArrayLike, e_bin: ArrayLike) -> NDArray[
     """
     mu_a, e_a = check_quarles_domain(mu, e_bin)
     tab = StabilityTable(*(np.asarray(a, float) for a in table[:3]), table.incl_deg)
+    check_table_grid(tab)
     out = _bilinear(tab, mu_a, e_a, np)
-    mu_c = np.clip(mu_a, tab.mu_nodes[0], tab.mu_nodes[-1])
-    e_c = np.clip(e_a, tab.e_nodes[0], tab.e_nodes[-1])
-    i, tx = _cell_weights(tab.mu_nodes, mu_c, np)
-    j, ty = _cell_weights(tab.e_nodes, e_c, np)
     z = tab.ratio
     hull = np.ones(out.shape, dtype=bool)
-    for di, dj, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
-                      (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):
-        hull &= (w == 0) | (z[i + di, j + dj] > 0)
+    if not np.all(z > 0):  # some nodes hold the fill value: check the corners used
+        i, j, tx, ty = _locate(tab, mu_a, e_a, np)
+        for di, dj, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
+                          (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):
+            hull &= (w == 0) | (z[i + di, j + dj] > 0)
     if not np.all(hull):
         k = np.flatnonzero(~hull.ravel())[0]
         raise InputDataError(
@@ -239,8 +279,10 @@ def ac_ratio_jax(table: StabilityTable, mu: Array, e_bin: Array) -> Array:
     """JAX version of :func:`ac_ratio`: traceable under ``jit``/``vmap``, no validation.
 
     Inputs are clamped to the tabulated domain (mu to [0.001, 0.999], e_bin to
-    [0, 0.8]); NaN propagates. Inside the domain the numbers equal :func:`ac_ratio` (to
-    the floating-point precision in force: float32 unless ``jax_enable_x64`` is set).
+    [0, 0.8]); NaN propagates. The grid is assumed to pass :func:`check_table_grid` (all
+    tables from :func:`build_stability_table` do). Inside the domain the numbers equal
+    :func:`ac_ratio` (to the floating-point precision in force: float32 unless
+    ``jax_enable_x64`` is set).
 
     Parameters
     ----------

@@ -267,6 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)
         print(f"vlms-bayes {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"vlms-bayes {args.command}: interrupted; no output was published.",
               file=sys.stderr)

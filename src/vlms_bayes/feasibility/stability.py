@@ -18,7 +18,7 @@ binary (A, B) with mass ratio mu = M_B / (M_A + M_B) and eccentricity e_bin:
 
 Everything here is a pure function of arrays; file reading lives in
 :mod:`vlms_bayes.data_io.quarles`, inputs in physical units in
-:mod:`vlms_bayes.feasibility.stability_inputs`.
+:mod:`vlms_bayes.feasibility.stability_limits`.
 """
 
 from __future__ import annotations

@@ -42,10 +42,10 @@ def main() -> None:
             r = planet_survives(m_a_msun=M_A, m_b_msun=M_B, a_bin_au=a_bin, e_bin=E_BIN,
                                 a_planet_au=factor * a_c, lambda_deg=lam,
                                 n_binary_orbits=args.orbits)
-            state = "survived" if r.survived else f"LOST at {r.t_end_binary_orbits:7.0f}"
+            state = "survived" if r.survived else "LOST at "
             print(f"  a_p = {factor:.1f} a_c = {factor * a_c:.3f} AU, lambda = {lam:5.1f} deg: "
-                  f"{state:>16} binary orbits; max e_p = {r.max_e_planet:.3f}; "
-                  f"wall {r.wall_s:.2f} s")
+                  f"{state:>8} {r.t_end_binary_orbits:6.0f} binary orbits; "
+                  f"max e_p = {r.max_e_planet:.3f}; wall {r.wall_s:.2f} s")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"total wall {time.perf_counter() - t_all:.1f} s; peak RSS {rss:.0f} MiB")
 

@@ -244,3 +244,17 @@ def test_grid_equals_published_griddata(quarles_dir, tables, incl):
     want = griddata((raw[:, 0], raw[:, 1]), raw[:, 2], (mu_g.ravel()[sel], e_g.ravel()[sel]),
                     method="linear", fill_value=0.0)
     np.testing.assert_allclose(tables[incl].ratio.ravel()[sel], want, rtol=0, atol=1e-13)
+
+
+def test_bilinear_bounded_by_cell_corners(tables):
+    """Property: a bilinear value lies between the smallest and largest corner of its cell."""
+    t = tables[45]
+    rng = np.random.default_rng(3)
+    mu = rng.uniform(0.001, 0.999, 5000)
+    e = rng.uniform(0.0, 0.8, 5000)
+    i = np.searchsorted(t.mu_nodes, mu, side="right") - 1
+    j = np.minimum(np.searchsorted(t.e_nodes, e, side="right") - 1, t.e_nodes.size - 2)
+    corners = np.stack([t.ratio[i, j], t.ratio[i + 1, j], t.ratio[i, j + 1],
+                        t.ratio[i + 1, j + 1]])
+    got = ac_ratio(t, mu, e)
+    assert np.all(got >= corners.min(0) - 1e-15) and np.all(got <= corners.max(0) + 1e-15)

@@ -114,3 +114,22 @@ def test_subprocess_json(ddir):
     res = json.loads(proc.stdout)
     assert {"mu", "a_bin_au", "a_c_au", "a_c_au_hw99"} <= set(res)
     assert res["a_c_au"] == pytest.approx(2.773, abs=0.002)
+
+
+def test_hw99_outside_fit_range_warns(ddir, capsys, caplog):
+    assert main(["stability", "--mu", "0.05", "--ebin", "0.2", "--abin-au", "10", "--json",
+                 "--data-dir", ddir]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["hw99_in_range"] is False
+    assert "extrapolation" in caplog.text
+    assert res["a_c_ratio"] > 0
+
+
+def test_interpolated_inclination_records_both_tables(ddir, tmp_path, capsys):
+    csv = tmp_path / "b.csv"
+    csv.write_text("mu,e_bin,a_bin_au,incl_deg\n0.3,0.2,10,20\n")
+    outdir = tmp_path / "o"
+    assert main(["stability", "--table", str(csv), "--incl-interp", "--outdir", str(outdir),
+                 "--data-dir", ddir]) == 0
+    run = json.loads((outdir / "run.json").read_text())
+    assert {table_file_name(0), table_file_name(30)} <= set(run["inputs"])

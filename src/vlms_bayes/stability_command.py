@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,16 @@ CITATIONS = {
 
 
 def _inputs_record(incls: Sequence[float], data_dir: PathLike | None) -> dict[str, Any]:
+    used: set[int] = set()
+    for i in incls:
+        if i in TABULATED_INCLINATIONS_DEG:
+            used.add(int(i))
+        elif 0 < i < 30:
+            used.update((0, 30))
+        elif 30 < i < 45:
+            used.update((30, 45))
     rec = {}
-    for incl in sorted({int(i) for i in incls if i in TABULATED_INCLINATIONS_DEG}):
+    for incl in sorted(used):
         name = table_file_name(incl)
         path = table_path(incl, data_dir=data_dir)
         rec[name] = {"path": str(path), "sha256": sha256_of(path),
@@ -81,6 +90,14 @@ def stability_for_binary(
     res = stability_limits(e_bin=e_bin, table=table,
                            **{k: v for k, v in binary.items() if v is not None})
     out: dict[str, Any] = {k: np.asarray(v).item() for k, v in res.items()}
+    if not out["hw99_in_range"]:
+        warnings.warn(
+            f"(mu, e_bin) = ({out['mu']:.4g}, {out['e_bin']:.4g}) is outside the range "
+            "0.1 <= mu <= 0.9, 0 <= e_bin <= 0.8 where Holman & Wiegert (1999) fitted "
+            "their formula; its a_c is an extrapolation.",
+            UserWarning,
+            stacklevel=2,
+        )
     out["incl_interpolated"] = float(incl_deg) not in TABULATED_INCLINATIONS_DEG
     mu_lo, mu_hi, e_hi = HW99_STYPE_RANGE
     out["hw99_range"] = {"mu": [mu_lo, mu_hi], "e_bin": [0.0, e_hi]}

@@ -18,7 +18,7 @@ binary (A, B) with mass ratio mu = M_B / (M_A + M_B) and eccentricity e_bin:
 
 Everything here is a pure function of arrays; file reading lives in
 :mod:`vlms_bayes.data_io.quarles`, inputs in physical units in
-:mod:`vlms_bayes.feasibility.stability_inputs`.
+:mod:`vlms_bayes.feasibility.stability_limits`.
 """
 
 from __future__ import annotations
@@ -196,9 +196,12 @@ def _bilinear(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> Array:
     k = i * n_e + j
     z00 = z[k]
     z01 = z[k + 1]
-    z10 = z[k + n_e]
-    z11 = z[k + n_e + 1]
-    return (1 - tx) * ((1 - ty) * z00 + ty * z01) + tx * ((1 - ty) * z10 + ty * z11)
+    lo = z00 + ty * (z01 - z00)  # along e_bin at the lower mu node
+    k = k + n_e
+    z10 = z[k]
+    z11 = z[k + 1]
+    hi = z10 + ty * (z11 - z10)  # along e_bin at the upper mu node
+    return lo + tx * (hi - lo)
 
 
 def _count(bad: NDArray[np.bool_]) -> str:

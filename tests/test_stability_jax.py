@@ -42,7 +42,10 @@ def test_jax_equals_numpy_float64(table, points):
 
 def test_jax_equals_numpy_float32(table, points):
     mu, e = points
-    got = np.asarray(jax.jit(ac_ratio_jax)(table, mu.astype(np.float32), e.astype(np.float32)))
+    # other code in the same process may have enabled x64 globally; pin it off here
+    with jax.enable_x64(False):
+        got = np.asarray(jax.jit(ac_ratio_jax)(table, mu.astype(np.float32),
+                                               e.astype(np.float32)))
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, ac_ratio(table, mu, e), rtol=0, atol=2e-6)
 

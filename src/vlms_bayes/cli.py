@@ -213,6 +213,91 @@ def _run_stability(args: argparse.Namespace) -> int:
                 log.info("wrote %s", path)
     for w in caught:
         log.warning("warning: %s", w.message)
+
+def _add_feasibility(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("feasibility",
+                       help="Kozai-Lidov + tides migration feasibility map over outer perturbers",
+                       description="For a target companion (TOI-6894 b by default) and a grid "
+                                   "of outer perturbers (mass, separation), the fraction of "
+                                   "random draws in which Kozai-Lidov cycles plus tides bring "
+                                   "the companion to its observed orbit within the horizon; "
+                                   "with a sensitivity study and the disk-migration band.")
+    g = p.add_argument_group("target (default: TOI-6894 b, Bryant et al. 2025)")
+    g.add_argument("--name", default="TOI-6894 b", help="label of the target")
+    g.add_argument("--mstar", type=float, default=0.207, metavar="MSUN", help="host mass")
+    g.add_argument("--rstar-rsun", type=float, default=0.2276, metavar="RSUN",
+                   help="host radius")
+    g.add_argument("--mc-mj", type=float, default=0.168, metavar="MJ", help="companion mass")
+    g.add_argument("--rp-rj", type=float, default=0.855, metavar="RJ", help="companion radius")
+    g.add_argument("--a-au", type=float, default=0.02604, metavar="AU",
+                   help="observed semi-major axis")
+    g = p.add_argument_group("map")
+    g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")
+    g.add_argument("--draws", type=int, default=200, help="draws per cell (default 200)")
+    g.add_argument("--horizon-gyr", type=float, default=1.0, help="time horizon (default 1)")
+    g.add_argument("--mout-range", type=float, nargs=2, default=(0.01, 0.6),
+                   metavar=("LO", "HI"), help="perturber masses, Msun (default 0.01 0.6)")
+    g.add_argument("--aout-range", type=float, nargs=2, default=(5.0, 5000.0),
+                   metavar=("LO", "HI"), help="perturber separations, AU (default 5 5000)")
+    g.add_argument("--a0-range", type=float, nargs=2, default=(0.1, 5.0), metavar=("LO", "HI"),
+                   help="initial a of the companion, log-uniform, AU (default 0.1 5)")
+    g.add_argument("--e0-max", type=float, default=0.1,
+                   help="initial e uniform in [0, E0_MAX] (default 0.1)")
+    g.add_argument("--disruption-factor", type=float, default=2.7,
+                   help="survival requires periastron >= this many r_t (default 2.7)")
+    g.add_argument("--tide-model", choices=("ctl", "constant_q"), default="ctl")
+    g.add_argument("--qprime-planet", type=float, default=1e5)
+    g.add_argument("--qprime-star", type=float, default=1e6)
+    g.add_argument("--no-tidal-precession", action="store_true",
+                   help="leave the tidal bulges out of e_max (GR is always in)")
+    g.add_argument("--rotation", action="store_true",
+                   help="include the companion's rotational bulge in e_max")
+    g.add_argument("--stability", choices=("quarles", "holman_wiegert"), default="quarles")
+    g.add_argument("--backend", choices=("jax", "numba", "auto"), default="auto")
+    g.add_argument("--secular-check", type=int, default=1000, metavar="N",
+                   help="integrate N stable draws with the secular equations and compare "
+                        "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g.add_argument("--data-dir", metavar="DIR", type=Path,
+                   help="folder with the Quarles et al. (2020) tables "
+                        "(default: $VLMS_BAYES_DATA_DIR, cache or download)")
+    add_output_options(p, default_outdir="results_feasibility")
+    p.set_defaults(handler=_run_feasibility)
+
+
+def _run_feasibility(args: argparse.Namespace) -> int:
+    import time
+
+    from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
+    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target
+    from vlms_bayes.feasibility.report import run_feasibility
+
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no TPU/GPU probing
+    target = Target(name=args.name, m_star_msun=args.mstar, r_star_rsun=args.rstar_rsun,
+                    mass_mj=args.mc_mj, radius_rj=args.rp_rj, a_au=args.a_au)
+    config = FeasibilityConfig(
+        target=target, n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,
+        horizon_gyr=args.horizon_gyr, m_out_range_msun=tuple(args.mout_range),
+        a_out_range_au=tuple(args.aout_range), a0_range_au=tuple(args.a0_range),
+        e0_max=args.e0_max, disruption_factor=args.disruption_factor,
+        tide_model=args.tide_model, q_prime_planet=args.qprime_planet,
+        q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
+        include_rotation=args.rotation, stability=args.stability)
+    config.check()
+    t0 = time.perf_counter()
+    with StagedOutputDir(args.outdir) as stage:
+        result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
+                                      backend=args.backend, data_dir=args.data_dir,
+                                      secular_triples=args.secular_check)
+        import dataclasses
+
+        write_json(stage / "run.json", run_record(
+            command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
+            timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
+            extra={"backend": {"requested": args.backend, "used": res.backend,
+                               "fallback_reason": res.fallback_reason},
+                   "headline": dataclasses.asdict(result)}))
+    print("\n".join(result.summary_lines()))
+    print(f"outputs in {Path(args.outdir).resolve()}")
     return 0
 
 
@@ -221,6 +306,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_baseline,
     _add_run,
     _add_stability,
+    _add_feasibility,
 )
 
 

@@ -1,0 +1,453 @@
+"""Monte Carlo feasibility map of Kozai–Lidov + tides migration over a perturber grid.
+
+For each cell of a (m_out, a_out) grid and each random draw (outer eccentricity, mutual
+inclination, argument of pericentre, initial a and e of the companion) the kernel
+evaluates seven criteria, in the order of the physical cascade:
+
+0. ``stable_triple``  Mardling & Aarseth (2001) stability of the triple;
+1. ``stable_stype``   the companion's orbit inside the host–perturber binary is stable
+   (Quarles et al. 2020 tables, or Holman & Wiegert 1999);
+2. ``kl_time``        t_KL <= horizon;
+3. ``reach``          e_max (with GR, tidal and rotational bulges) is high enough that the
+   angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
+4. ``survive``        periastron at e_max outside the disruption distance f r_t;
+5. ``land``           no overshoot: a_F >= a_obs (1 - tol);
+6. ``circularise``    the tidal migration time at e_max <= horizon.
+
+A draw is feasible when it passes all seven. Random numbers: one NumPy generator seeded
+with ``seed`` produces the draws once (:func:`make_draws`); every cell sees the same draws
+(common random numbers), so differences between cells are physical, not sampling noise,
+and memory does not grow with the grid. Both backends take the same draw arrays:
+
+* ``jax``: the kernel is written for one draw (:func:`_draw_flags`), ``vmap``-ped over
+  draws and cells and chunked over cells with ``lax.map``; float64 inside
+  ``jax.enable_x64(True)`` (the entry point sets it; the library never flips it globally);
+* ``numba``: :mod:`vlms_bayes.feasibility.montecarlo_numba`, parallel over cells.
+
+``backend="auto"`` uses JAX and falls back to numba with one log line; the backend used
+and the reason are returned in :class:`MapResult` (and recorded in ``run.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.feasibility import kozai, tides, triple_stability
+from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSUN_AU
+
+log = logging.getLogger(__name__)
+
+CRITERIA: tuple[str, ...] = ("stable_triple", "stable_stype", "kl_time", "reach", "survive",
+                             "land", "circularise")
+BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
+DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0")
+#: Index of each kernel parameter in the parameter vector shared by both backends.
+PARAM_FIELDS: tuple[str, ...] = (
+    "m0", "m1", "r0_au", "r1_au", "a_obs_au", "k2_1", "k2_0", "tide_on", "rot_on",
+    "spin1_per_yr", "lag1_yr", "lag0_yr", "tide_model", "q_prime_1", "horizon_yr",
+    "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The companion whose origin is tested (default TOI-6894 b, Bryant et al. 2025)."""
+
+    name: str = "TOI-6894 b"
+    m_star_msun: float = 0.207
+    r_star_rsun: float = 0.2276
+    mass_mj: float = 0.168
+    radius_rj: float = 0.855
+    a_au: float = 0.02604
+
+    def check(self) -> None:
+        """Raise :class:`InputDataError` for a non-physical target."""
+        for name in ("m_star_msun", "r_star_rsun", "mass_mj", "radius_rj", "a_au"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise InputDataError(f"Target {self.name!r}: {name} = {v!r} must be a positive "
+                                     "number; give it with the matching command option.")
+
+
+@dataclass(frozen=True)
+class FeasibilityConfig:
+    """Every setting of the feasibility map (recorded in ``run.json``)."""
+
+    target: Target = field(default_factory=Target)
+    n_m_out: int = 100
+    n_a_out: int = 100
+    m_out_range_msun: tuple[float, float] = (0.01, 0.6)
+    a_out_range_au: tuple[float, float] = (5.0, 5000.0)
+    n_draws: int = 200
+    horizon_gyr: float = 1.0
+    disruption_factor: float = 2.7
+    a_tol: float = 0.1
+    a0_range_au: tuple[float, float] = (0.1, 5.0)
+    e0_max: float = 0.1
+    tide_model: Literal["ctl", "constant_q"] = "ctl"
+    q_prime_planet: float = 1e5
+    q_prime_star: float = 1e6
+    k2_planet: float = 0.37
+    k2_star: float = 0.29
+    include_tides: bool = True
+    include_rotation: bool = False
+    planet_spin_period_hr: float = 10.0
+    stability: Literal["quarles", "holman_wiegert"] = "quarles"
+    quarles_incl_deg: float = 0.0
+    sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
+    sens_disruption_factors: tuple[float, ...] = (2.0, 2.7, 3.0)
+    sens_seed_rcrit_rstar: tuple[float, ...] = (3.0, 5.0, 7.0)
+    chunk_cells: int = 256
+
+    def check(self) -> None:
+        """Raise :class:`InputDataError` naming the first bad setting."""
+        self.target.check()
+        if self.n_m_out < 2 or self.n_a_out < 2 or self.n_draws < 1:
+            raise InputDataError("The grid needs at least 2 x 2 cells and 1 draw per cell; got "
+                                 f"{self.n_m_out} x {self.n_a_out} x {self.n_draws}.")
+        for name in ("m_out_range_msun", "a_out_range_au", "a0_range_au"):
+            lo, hi = getattr(self, name)
+            if not (0 < lo < hi):
+                raise InputDataError(f"{name} = ({lo}, {hi}) must satisfy 0 < low < high.")
+        if self.a0_range_au[0] <= self.target.a_au:
+            raise InputDataError(
+                f"Initial semi-major axes must start outside the observed orbit "
+                f"(a = {self.target.a_au} AU); a0_range_au = {self.a0_range_au}.")
+        if not 0 <= self.e0_max < 1:
+            raise InputDataError(f"e0_max = {self.e0_max} must lie in [0, 1).")
+        if self.tide_model not in ("ctl", "constant_q"):
+            raise InputDataError(f"tide_model must be 'ctl' or 'constant_q', not "
+                                 f"{self.tide_model!r}.")
+        if self.stability not in ("quarles", "holman_wiegert"):
+            raise InputDataError(f"stability must be 'quarles' or 'holman_wiegert', not "
+                                 f"{self.stability!r}.")
+        if not (self.horizon_gyr > 0 and self.disruption_factor > 0 and 0 < self.a_tol < 1):
+            raise InputDataError("horizon_gyr and disruption_factor must be positive and "
+                                 f"0 < a_tol < 1 (got {self.horizon_gyr}, "
+                                 f"{self.disruption_factor}, {self.a_tol}).")
+
+    @property
+    def m_out_grid(self) -> np.ndarray:
+        """Log-spaced perturber masses (Msun)."""
+        return np.geomspace(*self.m_out_range_msun, self.n_m_out)
+
+    @property
+    def a_out_grid(self) -> np.ndarray:
+        """Log-spaced perturber separations (AU)."""
+        return np.geomspace(*self.a_out_range_au, self.n_a_out)
+
+    def disruption_radius_au(self) -> float:
+        """r_t = R_p (M⋆/M_p)^(1/3) of the target."""
+        t = self.target
+        return float(tides.disruption_radius_au(t.radius_rj * RJUP_AU, t.mass_mj * MJUP_MSUN,
+                                                t.m_star_msun))
+
+
+def make_draws(config: FeasibilityConfig, seed: int | np.random.Generator,
+               initial_ae: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The random draws shared by every cell and both backends.
+
+    e_out thermal (f(e) = 2e, capped at 0.99), isotropic mutual inclination, uniform
+    argument of pericentre, a0 log-uniform in ``a0_range_au`` and e0 uniform in
+    [0, ``e0_max``] — or (a0, e0) resampled from ``initial_ae`` (e.g. posterior draws of
+    the binary-like population).
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Settings (``n_draws`` and the distributions).
+    seed : int or numpy.random.Generator
+        The one source of randomness.
+    initial_ae : (array, array), optional
+        Samples of the companion's initial semi-major axis (AU) and eccentricity.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Arrays of length ``n_draws`` named as :data:`DRAW_FIELDS`.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = config.n_draws
+    e_out = np.minimum(np.sqrt(rng.uniform(size=n)), 0.99)
+    cos_i = rng.uniform(-1.0, 1.0, size=n)
+    omega = rng.uniform(0.0, 2 * np.pi, size=n)
+    if initial_ae is None:
+        lo, hi = np.log(config.a0_range_au)
+        a0 = np.exp(rng.uniform(lo, hi, size=n))
+        e0 = rng.uniform(0.0, config.e0_max, size=n)
+    else:
+        a_s, e_s = (np.asarray(x, float).ravel() for x in initial_ae)
+        ok = np.isfinite(a_s) & np.isfinite(e_s) & (a_s > config.target.a_au) & (e_s >= 0) \
+            & (e_s < 1)
+        if a_s.shape != e_s.shape or not ok.any():
+            raise InputDataError("initial_ae must be two equal-length arrays (a0 in AU beyond "
+                                 "the observed orbit, 0 <= e0 < 1) with at least one valid pair.")
+        k = rng.integers(0, int(ok.sum()), size=n)
+        a0, e0 = a_s[ok][k], e_s[ok][k]
+    return {"e_out": e_out, "cos_i": cos_i, "incl_rad": np.arccos(cos_i),
+            "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0, "omega_rad": omega}
+
+
+def kernel_params(config: FeasibilityConfig) -> np.ndarray:
+    """The float parameter vector (:data:`PARAM_FIELDS`) both kernels read."""
+    t = config.target
+    m0, m1 = t.m_star_msun, t.mass_mj * MJUP_MSUN
+    n_obs = np.sqrt(G_AU3_MSUN_YR2 * (m0 + m1) / t.a_au**3)
+    vals = {
+        "m0": m0, "m1": m1, "r0_au": t.r_star_rsun * RSUN_AU, "r1_au": t.radius_rj * RJUP_AU,
+        "a_obs_au": t.a_au, "k2_1": config.k2_planet, "k2_0": config.k2_star,
+        "tide_on": float(config.include_tides), "rot_on": float(config.include_rotation),
+        "spin1_per_yr": 2 * np.pi / (config.planet_spin_period_hr / 24.0 / 365.25),
+        # tidal lags fixed at the frequency of the final orbit (tides.lag_from_qprime)
+        "lag1_yr": tides.lag_from_qprime(config.q_prime_planet, n_obs),
+        "lag0_yr": tides.lag_from_qprime(config.q_prime_star, n_obs),
+        "tide_model": 0.0 if config.tide_model == "ctl" else 1.0,
+        "q_prime_1": config.q_prime_planet, "horizon_yr": config.horizon_gyr * 1e9,
+        "r_dis_au": config.disruption_factor * config.disruption_radius_au(),
+        "a_lo_au": t.a_au * (1 - config.a_tol), "a_hi_au": t.a_au * (1 + config.a_tol),
+        "stype_mode": 0.0 if config.stability == "quarles" else 1.0,
+        "eps_oct_flag": kozai.EPS_OCT_FLAG,
+    }
+    return np.array([vals[k] for k in PARAM_FIELDS], float)
+
+
+def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
+    """Horizons (yr), survival floors (AU) and the seed's r_crit values (AU) of the study."""
+    r_t = config.disruption_radius_au()
+    r_star = config.target.r_star_rsun * RSUN_AU
+    return (np.asarray(config.sens_horizons_gyr, float) * 1e9,
+            np.asarray(config.sens_disruption_factors, float) * r_t,
+            np.asarray(config.sens_seed_rcrit_rstar, float) * r_star)
+
+
+def n_outputs(n_h: int, n_r: int, n_c: int) -> int:
+    """Length of one cell's count vector: 7 marginal, 7 cascade, H·R, H·C, 1 octupole."""
+    return 2 * len(CRITERIA) + n_h * n_r + n_h * n_c + 1
+
+
+# ----------------------------------------------------------------------------------------
+# JAX kernel (one draw), batched at the edge
+# ----------------------------------------------------------------------------------------
+def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[str, Any]:
+    """Physics of one draw (JAX scalars); ``p`` is the parameter vector, ``d`` the draw."""
+    import jax
+    import jax.numpy as jnp
+
+    from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
+
+    P = dict(zip(PARAM_FIELDS, (p[i] for i in range(len(PARAM_FIELDS))), strict=True))
+    m0, m1 = P["m0"], P["m1"]
+    e_out, a0, e0 = d["e_out"], d["a0_au"], d["e0"]
+    t_kl = kozai.kl_timescale_yr(m0, m1, m_out, a0, a_out, e_out)
+    eps_oct = kozai.epsilon_oct(m0, m1, a0, a_out, e_out)
+    eps_gr = kozai.epsilon_gr(m0, m1, m_out, a0, a_out, e_out)
+    eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
+                                                 P["k2_1"], P["r0_au"], P["k2_0"])
+    eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
+                                              P["k2_1"], P["spin1_per_yr"])
+    e_max, ome = kozai.kl_emax(e0, d["cos_i"], d["sin2_omega"], eps_gr, eps_tide, eps_rot,
+                               xp=jnp, fori_loop=jax.lax.fori_loop)
+    r_p = a0 * ome
+    a_f = r_p * (1.0 + e_max)
+    spin = tides.pseudo_synchronous_ratio(e_max)
+    rate = tides.dadt_ctl_per_yr(a0, e_max, m1, m0, P["r1_au"], P["lag1_yr"], spin) \
+        + tides.dadt_ctl_per_yr(a0, e_max, m0, m1, P["r0_au"], P["lag0_yr"], 0.0)
+    t_ctl = -1.0 / rate
+    t_cq = tides.circularisation_time_constant_q_yr(a_f, m1, m0, P["r1_au"], P["q_prime_1"])
+    t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
+    stable_triple = triple_stability.ma01_stable(a0, a_out, m_out / (m0 + m1), e_out,
+                                                 d["incl_rad"])
+    mu = m_out / (m0 + m_out)
+    quarles = ac_ratio_jax(table, mu, jnp.minimum(e_out, 0.8)) \
+        * jnp.where(e_out > 0.8, (1.0 - e_out) / 0.2, 1.0)
+    ratio = jnp.where(P["stype_mode"] == 0.0, quarles,
+                      jnp.maximum(holman_wiegert_stype(mu, e_out), 0.0))
+    return {"t_kl_yr": t_kl, "eps_oct": eps_oct, "eps_gr": eps_gr, "eps_tide": eps_tide,
+            "e_max": e_max, "one_minus_e_max": ome, "r_p_au": r_p, "a_f_au": a_f,
+            "t_tide_yr": t_tide, "stable_triple": stable_triple,
+            "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out}
+
+
+def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any, a_out: Any,
+                 d: Any) -> Any:
+    """Count vector (:func:`n_outputs`) of one draw: 0/1 for each output."""
+    import jax.numpy as jnp
+
+    horizons, r_dis, r_crit = settings
+    o = _draw_outcome(p, table, m_out, a_out, d)
+    T, rd = p[PARAM_FIELDS.index("horizon_yr")], p[PARAM_FIELDS.index("r_dis_au")]
+    a_lo, a_hi = p[PARAM_FIELDS.index("a_lo_au")], p[PARAM_FIELDS.index("a_hi_au")]
+    base = o["stable_triple"] & o["stable_stype"] & (o["a_f_au"] <= a_hi) \
+        & (o["a_f_au"] >= a_lo)
+    flags = jnp.stack([o["stable_triple"], o["stable_stype"], o["t_kl_yr"] <= T,
+                       o["a_f_au"] <= a_hi, o["r_p_au"] >= rd, o["a_f_au"] >= a_lo,
+                       o["t_tide_yr"] <= T])
+    cascade = jnp.cumprod(flags.astype(jnp.int32))
+    t_ok = (o["t_kl_yr"] <= horizons) & (o["t_tide_yr"] <= horizons)
+    sens = base & t_ok[:, None] & (o["r_p_au"] >= r_dis)[None, :]
+    seed = (o["t_kl_yr"] <= horizons)[:, None] & (o["r_p_au"] <= r_crit)[None, :]
+    octu = cascade[-1].astype(bool) \
+        & (o["eps_oct"] > p[PARAM_FIELDS.index("eps_oct_flag")])
+    return jnp.concatenate([flags.astype(jnp.int32), cascade, sens.ravel().astype(jnp.int32),
+                            seed.ravel().astype(jnp.int32), octu[None].astype(jnp.int32)])
+
+
+def _map_jax(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
+             m_cells: np.ndarray, a_cells: np.ndarray, draws: dict[str, np.ndarray],
+             chunk: int) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        n_cells = m_cells.size
+        n_chunks = -(-n_cells // chunk)
+        pad = n_chunks * chunk - n_cells
+        m_pad = np.concatenate([m_cells, np.full(pad, m_cells[-1])]).reshape(n_chunks, chunk)
+        a_pad = np.concatenate([a_cells, np.full(pad, a_cells[-1])]).reshape(n_chunks, chunk)
+        out = _jitted_map()(jnp.asarray(params), tuple(jnp.asarray(s) for s in settings),
+                            table, jnp.asarray(m_pad), jnp.asarray(a_pad),
+                            {k: jnp.asarray(v) for k, v in draws.items()})
+        return np.asarray(out).reshape(n_chunks * chunk, -1)[:n_cells]
+
+
+_JIT_CACHE: dict[str, Any] = {}
+
+
+def _jitted_map() -> Any:
+    if "map" not in _JIT_CACHE:
+        import jax
+
+        def cell(p, settings, table, m_out, a_out, draws):
+            per_draw = jax.vmap(lambda d: _draw_counts(p, settings, table, m_out, a_out, d))
+            return per_draw(draws).sum(axis=0)
+
+        def run(p, settings, table, m_chunks, a_chunks, draws):
+            chunk_fn = jax.vmap(cell, in_axes=(None, None, None, 0, 0, None))
+            return jax.lax.map(lambda ma: chunk_fn(p, settings, table, ma[0], ma[1], draws),
+                               (m_chunks, a_chunks))
+
+        _JIT_CACHE["map"] = jax.jit(run)
+    return _JIT_CACHE["map"]
+
+
+def draw_outcomes(config: FeasibilityConfig, table: Any, m_out: float, a_out: float,
+                  draws: dict[str, np.ndarray], *,
+                  backend: Literal["jax", "numba"] = "jax") -> dict[str, np.ndarray]:
+    """Per-draw physics (t_KL, e_max, periastron, a_F, tidal time, stability) in one cell.
+
+    For inspection and for holding the two backends to the same numbers.
+    """
+    params = kernel_params(config)
+    if backend == "numba":
+        from vlms_bayes.feasibility import montecarlo_numba
+
+        return montecarlo_numba.draw_outcomes(params, table, m_out, a_out, draws)
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        f = jax.jit(jax.vmap(lambda d: _draw_outcome(jnp.asarray(params), table, m_out, a_out,
+                                                     d)))
+        out = f({k: jnp.asarray(v) for k, v in draws.items()})
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+@dataclass
+class MapResult:
+    """Counts of the feasibility map and how they were computed.
+
+    ``counts`` has shape (n_m_out, n_a_out, n_outputs); :meth:`fractions` splits it.
+    """
+
+    config: FeasibilityConfig
+    counts: np.ndarray
+    backend: str
+    fallback_reason: str | None
+    wall_s: float
+    seed: int | None
+
+    def fractions(self) -> dict[str, np.ndarray]:
+        """Pass fractions: marginal and cascade (n_crit, M, A), sensitivity, seed, octupole."""
+        c = self.config
+        nh, nr, nc = (len(c.sens_horizons_gyr), len(c.sens_disruption_factors),
+                      len(c.sens_seed_rcrit_rstar))
+        f = self.counts / c.n_draws
+        k = len(CRITERIA)
+        mv = np.moveaxis
+        return {
+            "marginal": mv(f[..., :k], -1, 0),
+            "cascade": mv(f[..., k:2 * k], -1, 0),
+            "feasible": f[..., 2 * k - 1],
+            "sensitivity": mv(f[..., 2 * k:2 * k + nh * nr], -1, 0).reshape(nh, nr, *f.shape[:2]),
+            "seed_rule": mv(f[..., 2 * k + nh * nr:2 * k + nh * (nr + nc)], -1, 0).reshape(
+                nh, nc, *f.shape[:2]),
+            "octupole_flag": f[..., -1],
+        }
+
+
+def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
+                    backend: Literal["jax", "numba", "auto"] = "auto",
+                    initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
+                    data_dir: Any = None) -> MapResult:
+    """Compute the feasibility map (entry point; runs JAX in float64).
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Grid, draws, physics settings.
+    seed : int
+        Seed of the one random generator (:func:`make_draws`).
+    table : StabilityTable, optional
+        Quarles et al. (2020) table; loaded for ``config.quarles_incl_deg`` if omitted.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend; "auto" tries JAX, then numba (logged, recorded).
+    initial_ae : (array, array), optional
+        Initial (a0, e0) samples, e.g. from a fitted posterior.
+    data_dir : path-like, optional
+        Data folder for the stability table.
+
+    Returns
+    -------
+    MapResult
+    """
+    if backend not in BACKENDS:
+        raise InputDataError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    config.check()
+    if table is None:
+        from vlms_bayes.feasibility.stability import load_stability_table
+
+        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+    draws = make_draws(config, seed, initial_ae)
+    params = kernel_params(config)
+    settings = sensitivity_settings(config)
+    mg, ag = np.meshgrid(config.m_out_grid, config.a_out_grid, indexing="ij")
+    t0 = time.perf_counter()
+    reason = None
+    used = backend
+    if backend in ("jax", "auto"):
+        try:
+            counts = _map_jax(params, settings, table, mg.ravel(), ag.ravel(), draws,
+                              config.chunk_cells)
+            used = "jax"
+        except Exception as exc:
+            if backend == "jax":
+                raise
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("JAX backend failed (%s); falling back to numba.", reason)
+            used = "numba"
+    if used == "numba":
+        from vlms_bayes.feasibility import montecarlo_numba
+
+        counts = montecarlo_numba.map_counts(params, settings, table, mg.ravel(), ag.ravel(),
+                                             draws)
+    wall = time.perf_counter() - t0
+    counts = np.asarray(counts).reshape(config.n_m_out, config.n_a_out, -1)
+    return MapResult(config, counts, used, reason, wall,
+                     seed if isinstance(seed, int | np.integer) else None)

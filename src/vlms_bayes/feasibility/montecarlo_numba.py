@@ -1,0 +1,231 @@
+"""numba backend of the feasibility map: the JAX kernel's physics, parallel over cells.
+
+The formulas are the very functions of :mod:`~vlms_bayes.feasibility.kozai`,
+:mod:`~vlms_bayes.feasibility.tides` and :mod:`~vlms_bayes.feasibility.triple_stability`
+compiled with ``numba.njit``; the e_max search (same grid, same bisections) and the
+bilinear stability lookup (same arithmetic as
+:func:`vlms_bayes.feasibility.stability.ac_ratio_jax`) are restated here as scalar loops.
+A test holds this backend to the JAX one on the same draws.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+from vlms_bayes.feasibility import kozai, montecarlo, tides, triple_stability
+
+_nj = numba.njit(cache=False)
+_kl_time = _nj(kozai.kl_timescale_yr)
+_eps_oct = _nj(kozai.epsilon_oct)
+_eps_gr = _nj(kozai.epsilon_gr)
+_eps_tide = _nj(kozai.epsilon_tide)
+_eps_rot = _nj(kozai.epsilon_rot)
+_gap = _nj(kozai.kl_energy_gap)
+_ps_ratio = _nj(tides.pseudo_synchronous_ratio)
+_dadt = _nj(tides.dadt_ctl_per_yr)
+_tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
+_ma01 = _nj(triple_stability.ma01_stable)
+_J_FLOOR = kozai.J_FLOOR
+_E2_FLOOR = kozai.E2_FLOOR
+_N_SCAN = 32
+_N_BISECT = 60
+_P = {k: i for i, k in enumerate(montecarlo.PARAM_FIELDS)}
+_I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["tide_on"],
+      _P["rot_on"], _P["spin1_per_yr"], _P["lag1_yr"], _P["lag0_yr"], _P["tide_model"],
+      _P["q_prime_1"], _P["stype_mode"])
+(_M0, _M1, _R0, _R1, _K21, _K20, _TIDE, _ROT, _SPIN, _LAG1, _LAG0, _TMODEL, _QP1,
+ _STYPE) = _I
+_T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P["a_hi_au"],
+                             _P["eps_oct_flag"])
+
+
+@numba.njit
+def _gap_y(y: float, j2_0: float, e2_0: float, kk: float, s2: float, eg: float, et: float,
+           er: float) -> float:
+    ex = math.exp(y)
+    return _gap(1.0 / (1.0 + ex), ex / (1.0 + ex), j2_0, e2_0, kk, s2, eg, et, er)
+
+
+@numba.njit
+def _emax_batch(e0: np.ndarray, cos_i0: np.ndarray, sin2w: np.ndarray, eg: np.ndarray,
+                et: np.ndarray, er: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax` over a batch of draws.
+
+    The draws advance in lockstep (scan point by scan point, bisection by bisection), so
+    the independent evaluations overlap in the CPU pipeline, as in the vectorised JAX code.
+    """
+    n = e0.size
+    e2_0 = e0 * e0
+    j2_0 = (1.0 - e0) * (1.0 + e0)
+    kk = j2_0**0.5 * cos_i0
+    y0 = np.empty(n)
+    step = np.empty(n)
+    for i in range(n):
+        y0[i] = math.log(max(e2_0[i], _E2_FLOOR) / j2_0[i])
+        j2_end = min(max(kk[i] * kk[i], _J_FLOOR * _J_FLOOR), j2_0[i])
+        y_end = max(math.log(max(1.0 - j2_end, _E2_FLOOR) / j2_end), y0[i])
+        step[i] = (y_end - y0[i]) / _N_SCAN
+    lo = y0.copy()
+    hi = y0 + step * _N_SCAN
+    found = np.zeros(n, dtype=np.bool_)
+    for k in range(1, _N_SCAN + 1):
+        for i in range(n):
+            if not found[i]:
+                g = y0[i] + step[i] * k
+                if _gap_y(g, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
+                    hi[i] = g
+                    found[i] = True
+                else:
+                    lo[i] = g
+    for _ in range(_N_BISECT):
+        for i in range(n):
+            if found[i]:
+                mid = 0.5 * (lo[i] + hi[i])
+                if _gap_y(mid, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
+                    hi[i] = mid
+                else:
+                    lo[i] = mid
+    e_max = np.empty(n)
+    ome = np.empty(n)
+    for i in range(n):
+        ex = math.exp(lo[i])  # lo = y_end when no root was found
+        e_max[i] = (ex / (1.0 + ex)) ** 0.5
+        ome[i] = 1.0 / (1.0 + ex) / (1.0 + e_max[i])
+    return e_max, ome
+
+
+@numba.njit
+def _lookup(mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, mu: float,
+            e: float) -> float:
+    """Bilinear lookup with the arithmetic of ``stability._bilinear``."""
+    mu_c = min(max(mu, mu_nodes[0]), mu_nodes[-1])
+    e_c = min(max(e, e_nodes[0]), e_nodes[-1])
+    i = min(max(np.searchsorted(mu_nodes, mu_c, side="right") - 1, 0), mu_nodes.size - 2)
+    j = min(max(np.searchsorted(e_nodes, e_c, side="right") - 1, 0), e_nodes.size - 2)
+    tx = (mu_c - mu_nodes[i]) / (mu_nodes[i + 1] - mu_nodes[i])
+    ty = (e_c - e_nodes[j]) / (e_nodes[j + 1] - e_nodes[j])
+    return (1 - tx) * ((1 - ty) * z[i, j] + ty * z[i, j + 1]) \
+        + tx * ((1 - ty) * z[i + 1, j] + ty * z[i + 1, j + 1])
+
+
+@numba.njit
+def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray,
+                   m_out: float, a_out: float, dr: np.ndarray) -> np.ndarray:
+    """Per-draw physics of one cell, rows as :data:`_OUT_KEYS` (booleans as 0/1)."""
+    m0, m1 = p[_M0], p[_M1]
+    n = dr.shape[1]
+    out = np.empty((12, n))
+    eg = np.empty(n)
+    et = np.empty(n)
+    er = np.empty(n)
+    for k in range(n):
+        e_out, a0 = dr[0, k], dr[4, k]
+        out[0, k] = _kl_time(m0, m1, m_out, a0, a_out, e_out)
+        out[1, k] = _eps_oct(m0, m1, a0, a_out, e_out)
+        eg[k] = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
+        et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_R0],
+                                     p[_K20])
+        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_SPIN])
+    e_max, ome = _emax_batch(dr[5], dr[1], dr[3], eg, et, er)
+    for k in range(n):
+        e_out, incl, a0 = dr[0, k], dr[2, k], dr[4, k]
+        r_p = a0 * ome[k]
+        a_f = r_p * (1.0 + e_max[k])
+        if p[_TMODEL] == 0.0:
+            spin = _ps_ratio(e_max[k])
+            rate = _dadt(a0, e_max[k], m1, m0, p[_R1], p[_LAG1], spin) \
+                + _dadt(a0, e_max[k], m0, m1, p[_R0], p[_LAG0], 0.0)
+            t_tide = -1.0 / rate
+        else:
+            t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
+        mu = m_out / (m0 + m_out)
+        if p[_STYPE] == 0.0:
+            ratio = _lookup(mu_nodes, e_nodes, z, mu, min(e_out, 0.8))
+            if e_out > 0.8:
+                ratio = ratio * ((1.0 - e_out) / 0.2)
+        else:
+            ratio = max(0.464 - 0.380 * mu - 0.631 * e_out + 0.586 * mu * e_out
+                        + 0.150 * e_out * e_out - 0.198 * mu * e_out * e_out, 0.0)
+        out[2, k], out[3, k], out[4, k], out[5, k] = eg[k], et[k], e_max[k], ome[k]
+        out[6, k], out[7, k], out[8, k] = r_p, a_f, t_tide
+        out[9, k] = 1.0 if _ma01(a0, a_out, m_out / (m0 + m1), e_out, incl) else 0.0
+        out[10, k] = ratio
+        out[11, k] = 1.0 if a0 < ratio * a_out else 0.0
+    return out
+
+
+@numba.njit(parallel=True)
+def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndarray,
+         mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, m_cells: np.ndarray,
+         a_cells: np.ndarray, dr: np.ndarray, n_out: int) -> np.ndarray:
+    n_cells = m_cells.size
+    nh, nr, nc = horizons.size, r_dis.size, r_crit.size
+    out = np.zeros((n_cells, n_out), dtype=np.int32)
+    flags = np.zeros((n_cells, 7), dtype=np.bool_)
+    for c in numba.prange(n_cells):
+        o = _cell_outcomes(p, mu_nodes, e_nodes, z, m_cells[c], a_cells[c], dr)
+        for k in range(dr.shape[1]):
+            t_kl, eps_oct, r_p, a_f, t_tide = o[0, k], o[1, k], o[6, k], o[7, k], o[8, k]
+            flags[c, 0] = o[9, k] > 0.5
+            flags[c, 1] = o[11, k] > 0.5
+            flags[c, 2] = t_kl <= p[_T]
+            flags[c, 3] = a_f <= p[_AHI]
+            flags[c, 4] = r_p >= p[_RD]
+            flags[c, 5] = a_f >= p[_ALO]
+            flags[c, 6] = t_tide <= p[_T]
+            alive = True
+            for q in range(7):
+                out[c, q] += flags[c, q]
+                alive = alive and flags[c, q]
+                out[c, 7 + q] += alive
+            base = flags[c, 0] and flags[c, 1] and flags[c, 3] and flags[c, 5]
+            off = 14
+            for h in range(nh):
+                t_ok = t_kl <= horizons[h] and t_tide <= horizons[h]
+                for r in range(nr):
+                    out[c, off + h * nr + r] += base and t_ok and r_p >= r_dis[r]
+            off += nh * nr
+            for h in range(nh):
+                for r in range(nc):
+                    out[c, off + h * nc + r] += t_kl <= horizons[h] and r_p <= r_crit[r]
+            out[c, n_out - 1] += alive and eps_oct > p[_OCT]
+    return out
+
+
+def _draw_matrix(draws: dict[str, np.ndarray]) -> np.ndarray:
+    return np.ascontiguousarray(np.stack([np.asarray(draws[k], float)
+                                          for k in montecarlo.DRAW_FIELDS]))
+
+
+def _table_arrays(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(np.ascontiguousarray(np.asarray(a, float)) for a in table[:3])
+
+
+def map_counts(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
+               m_cells: np.ndarray, a_cells: np.ndarray,
+               draws: dict[str, np.ndarray]) -> np.ndarray:
+    """Count vectors of all cells, shape (n_cells, n_outputs) (see ``montecarlo``)."""
+    h, r, c = (np.ascontiguousarray(np.asarray(s, float)) for s in settings)
+    n_out = montecarlo.n_outputs(h.size, r.size, c.size)
+    return _map(np.asarray(params, float), h, r, c, *_table_arrays(table),
+                np.ascontiguousarray(m_cells, float), np.ascontiguousarray(a_cells, float),
+                _draw_matrix(draws), n_out)
+
+
+_OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_max",
+             "r_p_au", "a_f_au", "t_tide_yr", "stable_triple", "ac_ratio", "stable_stype")
+
+
+def draw_outcomes(params: np.ndarray, table: Any, m_out: float, a_out: float,
+                  draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-draw physics of one cell (same keys as the JAX ``draw_outcomes``)."""
+    arr = _cell_outcomes(np.asarray(params, float), *_table_arrays(table), float(m_out),
+                    float(a_out), _draw_matrix(draws))
+    out = dict(zip(_OUT_KEYS, arr, strict=True))
+    for k in ("stable_triple", "stable_stype"):
+        out[k] = out[k].astype(bool)
+    return out

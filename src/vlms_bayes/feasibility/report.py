@@ -1,0 +1,273 @@
+"""Run the feasibility study into a folder: map, sensitivity, disk band, figures, numbers.
+
+:func:`run_feasibility` is the Python API of ``vlms-bayes feasibility`` (and the step that
+``vlms-bayes run`` calls): it writes ``feasibility_map.npz``, ``fig3_feasibility.png``,
+``feasibility_sensitivity.csv`` + ``fig_feasibility_sensitivity.png`` and
+``disk_migration.csv`` + ``fig_disk_migration.png`` into a folder that the caller has
+staged, and returns a :class:`FeasibilityResult` with the headline numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.data_io.outputs import atomic_write, write_csv
+from vlms_bayes.feasibility import disk
+from vlms_bayes.feasibility.montecarlo import (
+    CRITERIA,
+    FeasibilityConfig,
+    MapResult,
+    feasibility_map,
+)
+from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
+
+log = logging.getLogger(__name__)
+
+#: Disk-to-star mass ratios of the disk-migration band.
+DISK_FRACTIONS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
+
+
+@dataclass(frozen=True)
+class FeasibilityResult:
+    """Headline numbers of a feasibility run (for the console and SUMMARY.txt)."""
+
+    target: str
+    mean_feasible_fraction: float
+    max_cell_fraction: float
+    best_m_out_msun: float
+    best_a_out_au: float
+    cells_feasible: float
+    feasible_m_out_range_msun: tuple[float, float] | None
+    feasible_a_out_range_au: tuple[float, float] | None
+    limiting_share: dict[str, float]
+    backend: str
+    fallback_reason: str | None
+    map_wall_s: float
+    disk_best_type2_time_yr: float
+    disk_lifetime_median_yr: float
+    files: tuple[str, ...]
+    secular_confusion: dict[str, int] | None = None
+    secular_agreement: float | None = None
+    secular_lines: tuple[str, ...] = ()
+
+    def summary_lines(self) -> list[str]:
+        """Plain-text lines describing the result (computed, not canned)."""
+        lim = sorted(self.limiting_share.items(), key=lambda kv: -kv[1])
+        lim_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in lim if v > 0)
+        lines = [
+            f"Migration feasibility of {self.target} (KL + tides, backend {self.backend}):",
+            f"  mean feasible fraction over the perturber grid: {self.mean_feasible_fraction:.4f}",
+            f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%",
+            f"  best cell: {self.max_cell_fraction:.3f} at m_out = {self.best_m_out_msun:.3g} "
+            f"Msun, a_out = {self.best_a_out_au:.3g} AU",
+        ]
+        if self.feasible_m_out_range_msun is not None:
+            (m_lo, m_hi), (a_lo, a_hi) = (self.feasible_m_out_range_msun,
+                                          self.feasible_a_out_range_au)
+            lines.append(f"  feasible (>= 1% of draws) for m_out {m_lo:.3g}-{m_hi:.3g} Msun, "
+                         f"a_out {a_lo:.3g}-{a_hi:.3g} AU")
+        else:
+            lines.append("  no cell reaches 1% of draws")
+        lines.append(f"  limiting criterion (share of cells): {lim_txt}")
+        lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
+                     f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
+                     f"{self.disk_lifetime_median_yr:.3g} yr")
+        lines.extend(self.secular_lines)
+        if self.fallback_reason:
+            lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
+        return lines
+
+
+def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
+    """Index of the cascade stage that loses the largest share of the surviving draws.
+
+    Parameters
+    ----------
+    cascade : numpy.ndarray, shape (n_criteria, ...)
+        Fractions passing criteria 0..k, for each k.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Per cell, argmin over k of cascade[k] / cascade[k-1] among stages still reached.
+    """
+    prev = np.concatenate([np.ones_like(cascade[:1]), cascade[:-1]], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = np.where(prev > 0, cascade / prev, np.inf)
+    return np.argmin(cond, axis=0)
+
+
+def sensitivity_table(result: MapResult) -> pd.DataFrame:
+    """Coverage of the map for every horizon × periastron threshold of the study."""
+    cfg = result.config
+    f = result.fractions()
+    r_star_au = cfg.target.r_star_rsun * RSUN_AU
+    rows = []
+    for ih, h in enumerate(cfg.sens_horizons_gyr):
+        for ir, k in enumerate(cfg.sens_disruption_factors):
+            rows.append(_coverage(f["sensitivity"][ih, ir], h, "survival floor (ours)", k, "r_t",
+                                  k * cfg.disruption_radius_au()))
+        for ic, k in enumerate(cfg.sens_seed_rcrit_rstar):
+            rows.append(_coverage(f["seed_rule"][ih, ic], h, "seed rule r_p <= r_crit", k,
+                                  "R_star", k * r_star_au))
+    return pd.DataFrame(rows)
+
+
+def _coverage(frac: np.ndarray, h: float, rule: str, value: float, unit: str,
+              au: float) -> dict[str, Any]:
+    return {"horizon_gyr": h, "rule": rule, "threshold": value, "threshold_unit": unit,
+            "threshold_au": au, "mean_fraction": float(frac.mean()),
+            "max_fraction": float(frac.max()), "cells_any": float((frac > 0).mean()),
+            "cells_ge_1pct": float((frac >= 0.01).mean())}
+
+
+def disk_table(config: FeasibilityConfig, *, h: float = 0.05, alpha: float = 1.0,
+               alpha_visc: float = 1e-3, r_out_au: float = 30.0) -> pd.DataFrame:
+    """Type I / gap opening / Type II timescales vs a for a band of disk masses."""
+    t = config.target
+    ms, mp = t.m_star_msun, t.mass_mj * MJUP_MSUN
+    q = mp / ms
+    a = np.geomspace(max(1.2 * t.a_au, 0.03), 10.0, 60)
+    gap = float(disk.gap_opening_parameter(q, h=h, alpha_visc=alpha_visc))
+    rows = []
+    for fd in DISK_FRACTIONS:
+        s0 = disk.sigma0_msun_au2(ms, fd, alpha=alpha, r_out_au=r_out_au)
+
+        def sig(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return s0 * r ** (-alpha)
+
+        def t1(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return disk.type1_time_yr(r, ms, mp, sig(r, s0), h=h, alpha=alpha)
+
+        def t2(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return disk.type2_time_yr(r, ms, mp, sig(r, s0), h=h, alpha=alpha,
+                                      alpha_visc=alpha_visc)
+
+        applicable = t2 if gap <= 1 else t1
+        for ai, tau1, tau2, tv, tm in zip(
+                a, t1(a), t2(a),
+                disk.viscous_time_yr(a, ms, mp, sig(a), h=h, alpha_visc=alpha_visc),
+                disk.migration_time_to_yr(a, t.a_au, applicable), strict=True):
+            rows.append({"a_au": ai, "disk_to_star": fd,
+                         "sigma_g_cm2": float(disk.msun_per_au2_to_g_per_cm2(sig(ai))),
+                         "tau_type1_yr": tau1, "tau_type2_kanagawa_yr": tau2,
+                         "tau_viscous_yr": tv, "gap_parameter": gap, "gap_opens": gap <= 1,
+                         "regime": "Type II" if gap <= 1 else "Type I",
+                         "t_migrate_to_target_yr": tm, "h": h, "alpha_sigma": alpha,
+                         "alpha_visc": alpha_visc})
+    return pd.DataFrame(rows)
+
+
+def write_map_npz(path: Path, result: MapResult) -> None:
+    """Write ``feasibility_map.npz`` (grid axes, fractions, settings, seed) atomically."""
+    f = result.fractions()
+    cfg = result.config
+    settings = dataclasses.asdict(cfg)
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(
+            fh, m_out_msun=cfg.m_out_grid, a_out_au=cfg.a_out_grid,
+            feasible_fraction=f["feasible"], marginal_pass=f["marginal"],
+            cascade_pass=f["cascade"], criteria=np.array(CRITERIA),
+            limiting_criterion=limiting_criterion(f["cascade"]),
+            sensitivity_fraction=f["sensitivity"],
+            sensitivity_horizons_gyr=np.array(cfg.sens_horizons_gyr),
+            sensitivity_disruption_factors=np.array(cfg.sens_disruption_factors),
+            seed_rule_fraction=f["seed_rule"],
+            seed_rule_rcrit_rstar=np.array(cfg.sens_seed_rcrit_rstar),
+            octupole_flag_fraction=f["octupole_flag"],
+            settings_json=np.array(json.dumps(settings)), seed=np.array(result.seed or -1),
+            backend=np.array(result.backend))
+
+
+def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
+                    backend: str = "auto", data_dir: Any = None,
+                    initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
+                    table: Any = None,
+                    secular_triples: int = 1000) -> tuple[FeasibilityResult, MapResult]:
+    """Compute and write the feasibility outputs into an existing (staged) folder.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target, grid and physics settings.
+    outdir_path : path-like
+        Folder to write into (the caller stages and publishes it).
+    seed : int
+        Random seed of the draws.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    data_dir : path-like, optional
+        Data folder with the Quarles et al. (2020) tables.
+    initial_ae : (array, array), optional
+        Initial (a0, e0) samples instead of the configured distribution.
+    table : StabilityTable, optional
+        Pre-loaded stability table.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic verdicts
+        (``secular_check.csv``, confusion matrix in the result); 0 skips the check.
+
+    Returns
+    -------
+    FeasibilityResult, MapResult
+        Headline numbers and the full map.
+    """
+    from vlms_bayes.plots import feasibility as plots
+
+    out = Path(outdir_path)
+    if table is None:
+        from vlms_bayes.feasibility.stability import load_stability_table
+
+        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+    res = feasibility_map(config, seed=seed, table=table, backend=backend,
+                          initial_ae=initial_ae, data_dir=data_dir)
+    f = res.fractions()
+    write_map_npz(out / "feasibility_map.npz", res)
+    sens = sensitivity_table(res)
+    write_csv(out / "feasibility_sensitivity.csv", sens)
+    dtab = disk_table(config)
+    write_csv(out / "disk_migration.csv", dtab)
+    lim = limiting_criterion(f["cascade"])
+    plots.plot_feasibility_map(out / "fig3_feasibility.png", res, lim)
+    plots.plot_sensitivity(out / "fig_feasibility_sensitivity.png", res)
+    plots.plot_disk(out / "fig_disk_migration.png", dtab, config)
+
+    feas = f["feasible"]
+    k = np.unravel_index(np.argmax(feas), feas.shape)
+    ok = feas >= 0.01
+    m_rng = a_rng = None
+    if ok.any():
+        mi, ai = np.nonzero(ok)
+        m_rng = (float(config.m_out_grid[mi.min()]), float(config.m_out_grid[mi.max()]))
+        a_rng = (float(config.a_out_grid[ai.min()]), float(config.a_out_grid[ai.max()]))
+    share = {c: float((lim == i).mean()) for i, c in enumerate(CRITERIA)}
+    from_1au = dtab[np.isclose(dtab["a_au"], dtab["a_au"].iloc[
+        (dtab["a_au"] - 1.0).abs().argmin()])]
+    result = FeasibilityResult(
+        target=config.target.name, mean_feasible_fraction=float(feas.mean()),
+        max_cell_fraction=float(feas[k]), best_m_out_msun=float(config.m_out_grid[k[0]]),
+        best_a_out_au=float(config.a_out_grid[k[1]]), cells_feasible=float((feas > 0).mean()),
+        feasible_m_out_range_msun=m_rng, feasible_a_out_range_au=a_rng, limiting_share=share,
+        backend=res.backend, fallback_reason=res.fallback_reason, map_wall_s=res.wall_s,
+        disk_best_type2_time_yr=float(from_1au["t_migrate_to_target_yr"].min()),
+        disk_lifetime_median_yr=float(disk.disk_lifetime_quantile_yr(0.5)),
+        files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
+               "fig_feasibility_sensitivity.png", "disk_migration.csv",
+               "fig_disk_migration.png"))
+    if secular_triples > 0:
+        from vlms_bayes.feasibility.secular_check import run_secular_check
+
+        chk = run_secular_check(config, table, seed=seed, n_triples=secular_triples)
+        write_csv(out / "secular_check.csv", chk.table)
+        result = dataclasses.replace(
+            result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
+            secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
+    return result, res

@@ -1,0 +1,66 @@
+"""The feasibility command and its Python API write complete, consistent outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vlms_bayes.cli import main
+from vlms_bayes.feasibility import report
+from vlms_bayes.feasibility.montecarlo import CRITERIA
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, shared_data_dir_or_none):
+    out = tmp_path_factory.mktemp("feas") / "out"
+    argv = ["feasibility", "--grid", "8", "--draws", "40", "--seed", "3", "--backend", "numba",
+            "--secular-check", "12", "--outdir", str(out)]
+    if shared_data_dir_or_none is not None:
+        argv += ["--data-dir", str(shared_data_dir_or_none)]
+    assert main(argv) == 0
+    return out
+
+
+def test_outputs_exist_and_are_consistent(cli_run):
+    for name in ("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
+                 "fig_feasibility_sensitivity.png", "disk_migration.csv",
+                 "fig_disk_migration.png", "run.json", "secular_check.csv"):
+        assert (cli_run / name).is_file(), name
+    z = np.load(cli_run / "feasibility_map.npz")
+    assert z["feasible_fraction"].shape == (8, 8)
+    assert list(z["criteria"]) == list(CRITERIA)
+    np.testing.assert_array_equal(z["cascade_pass"][-1], z["feasible_fraction"])
+    assert int(z["seed"]) == 3
+    settings = json.loads(str(z["settings_json"]))
+    assert settings["target"]["name"] == "TOI-6894 b"
+    rec = json.loads((cli_run / "run.json").read_text())
+    assert rec["backend"] == {"requested": "numba", "used": "numba", "fallback_reason": None}
+    assert rec["seeds"]["draws"] == 3
+    sens = pd.read_csv(cli_run / "feasibility_sensitivity.csv")
+    assert len(sens) == 3 * 6
+    assert sens["mean_fraction"].between(0, 1).all()
+    # the main map is the (1 Gyr, 2.7 r_t) row of the study
+    row = sens[(sens.horizon_gyr == 1.0) & (sens.threshold == 2.7)]
+    assert row["mean_fraction"].item() == pytest.approx(z["feasible_fraction"].mean())
+    chk = pd.read_csv(cli_run / "secular_check.csv")
+    assert len(chk) == 12 and chk["finished"].all()
+    conf = rec["headline"]["secular_confusion"]
+    assert sum(conf.values()) == 12
+    d = pd.read_csv(cli_run / "disk_migration.csv")
+    assert (d["regime"] == "Type II").all()  # Saturn-mass TOI-6894 b opens a gap
+    assert (d["tau_type2_kanagawa_yr"] > d["tau_type1_yr"]).all()
+
+
+def test_limiting_criterion_picks_largest_loss():
+    cascade = np.array([[1.0, 0.9], [0.5, 0.9], [0.5, 0.1], [0.4, 0.1]])[:, :, None]
+    np.testing.assert_array_equal(report.limiting_criterion(cascade)[:, 0], [1, 2])
+
+
+def test_bad_input_is_a_clean_error(tmp_path, capsys):
+    rc = main(["feasibility", "--mc-mj", "-1", "--outdir", str(tmp_path / "x")])
+    assert rc == 2
+    assert "mass_mj" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

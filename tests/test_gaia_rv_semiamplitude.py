@@ -111,7 +111,8 @@ def test_invalid_targets_are_nan(prior):
     assert np.isnan(out["rv_semiamp_p50"]).all()
 
 
-def _simulate_candidates(n_sys, *, seed, n_transits=20, dt=1038.0, mu=np.log(0.5), smu=0.05):
+def _simulate_candidates(n_sys, *, seed, n_transits=20, dt=1038.0, mu=-0.6931471805599453,
+                         smu=0.05):
     rng = np.random.default_rng(seed)
     pr = rs.draw_prior(n_sys, seed=seed + 1)
     k = np.exp(pr.ln_k)

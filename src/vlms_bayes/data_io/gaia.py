@@ -111,7 +111,8 @@ def standardise_columns(frame: pd.DataFrame, *, source: str = "table") -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        The frame with DR3 names (a DR3 column wins if both are present).
+        The frame with DR3 names (a DR3 column wins if both are present) and, when DR2
+        names were mapped, a boolean column ``gaia_dr2``.
 
     Raises
     ------
@@ -121,6 +122,8 @@ def standardise_columns(frame: pd.DataFrame, *, source: str = "table") -> pd.Dat
     renames = {old: new for old, new in DR2_TO_DR3.items()
                if old in frame.columns and new not in frame.columns}
     frame = frame.rename(columns=renames)
+    if renames and "gaia_dr2" not in frame.columns:
+        frame["gaia_dr2"] = True  # DR2 rows: 668-day baseline when rv_time_duration is absent
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputDataError(
@@ -152,7 +155,7 @@ def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             frame[col] = frame[col].to_numpy().astype(dt.newbyteorder("="))
     frame = standardise_columns(frame, source=str(path))
     if columns is not None:
-        keep = [c for c in columns if c in frame.columns]
+        keep = [c for c in [*columns, "gaia_dr2"] if c in frame.columns]
         frame = frame[keep]
     return frame
 

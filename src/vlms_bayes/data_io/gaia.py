@@ -155,7 +155,7 @@ def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             frame[col] = frame[col].to_numpy().astype(dt.newbyteorder("="))
     frame = standardise_columns(frame, source=str(path))
     if columns is not None:
-        keep = [c for c in [*columns, "gaia_dr2"] if c in frame.columns]
+        keep = [c for c in dict.fromkeys([*columns, "gaia_dr2"]) if c in frame.columns]
         frame = frame[keep]
     return frame
 

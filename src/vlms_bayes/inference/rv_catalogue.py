@@ -10,6 +10,7 @@ partitioned Parquet dataset in bounded memory (one partition in memory per worke
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -117,7 +118,7 @@ def score_frame(frame: pd.DataFrame, noise_model: NoiseModel, *,
                                          one_minus_cdf=config.one_minus_cdf)
     out["rv_ln_uncert"], out["rv_ln_uncert_err"] = mu, sd
     out["rv_pval"], out["rv_pval_err"] = p, perr
-    out["rv_pval_method"] = pd.Series([config.pvalue] * nrow, index=out.index, dtype=object)
+    out["rv_pval_method"] = pd.Series([config.pvalue] * nrow, index=out.index, dtype="str")
     out["rv_out_of_grid"] = oog
     dr2 = frame["gaia_dr2"].to_numpy(bool) if "gaia_dr2" in frame else np.zeros(nrow, bool)
     dt = (frame[BASELINE_COLUMN].to_numpy(np.float64) if BASELINE_COLUMN in frame
@@ -171,7 +172,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1,
                                threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         with cluster, Client(cluster) as client:
             yield client
     else:

@@ -125,12 +125,16 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
                                   config=config, scheduler=scheduler, progress=progress)
         t_score = time.perf_counter() - t0
         if csv:
-            parquet_to_csv(stage / CATALOGUE_DIR, stage / CATALOGUE_CSV, scheduler=scheduler)
+            parquet_to_csv(stage / CATALOGUE_DIR, stage / CATALOGUE_CSV)
         if figures:
+            import pyarrow.parquet as pq
+
+            from vlms_bayes.inference.rv_catalogue import dataset_files
             from vlms_bayes.plots.gaia_rv import plot_pvalue_distribution
 
-            pv = pd.read_parquet(stage / CATALOGUE_DIR, columns=["rv_pval"])["rv_pval"]
-            save_figure(stage / "fig_pvalues.png", plot_pvalue_distribution(pv.to_numpy()))
+            pv = np.concatenate([pq.read_table(f, columns=["rv_pval"]).column(0).to_numpy()
+                                 for f in dataset_files(stage / CATALOGUE_DIR)])
+            save_figure(stage / "fig_pvalues.png", plot_pvalue_distribution(pv))
         n = max(summary["n_scored"], 1)
         summary["fraction_detected"] = summary["n_detected_p_lt_0.001"] / n
         summary["fraction_candidates"] = summary["n_candidates_p_lt_0.01"] / n

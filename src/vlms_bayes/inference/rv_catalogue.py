@@ -223,7 +223,6 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
         Summary counts (sources, scored, detections, candidates, K inferred, out of grid).
     """
     import dask
-    import dask.dataframe as dd
 
     ddf = gaia_dataframe(inputs)
     meta = score_frame(ddf._meta, noise_model, config=config)
@@ -242,26 +241,54 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
             dask.compute(write, scheduler=scheduler)
     else:
         dask.compute(write, scheduler=scheduler)
-    cols = ["rv_pval", "rv_semiamp_p50", "rv_out_of_grid"]
-    back = dd.read_parquet(Path(parquet_dir), columns=cols)
-    p = back["rv_pval"]
-    stats = dask.compute(
-        back.shape[0], p.notnull().sum(), (p < rp.DETECTION_PVAL).sum(),
-        (p < config.candidate_pval).sum(), back["rv_semiamp_p50"].notnull().sum(),
-        back["rv_out_of_grid"].sum(), scheduler=scheduler)
+    return catalogue_summary(parquet_dir, candidate_pval=config.candidate_pval)
+
+
+def dataset_files(parquet_dir: str | os.PathLike[str]) -> list[Path]:
+    """Parquet files of a dataset folder in partition order (``part.2`` before ``part.10``)."""
+    import re
+
+    def key(p: Path) -> tuple:
+        return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name))
+
+    return sorted(Path(parquet_dir).glob("*.parquet"), key=key)
+
+
+def catalogue_summary(parquet_dir: str | os.PathLike[str], *,
+                      candidate_pval: float = rp.CANDIDATE_PVAL) -> dict[str, int]:
+    """Counts over a scored dataset, streamed batch by batch (bounded memory)."""
+    import pyarrow.parquet as pq
+
     keys = ("n_sources", "n_scored", "n_detected_p_lt_0.001", "n_candidates_p_lt_0.01",
             "n_k_inferred", "n_out_of_grid")
-    return {k: int(v) for k, v in zip(keys, stats, strict=True)}
+    tot = dict.fromkeys(keys, 0)
+    for f in dataset_files(parquet_dir):
+        for batch in pq.ParquetFile(f).iter_batches(
+                columns=["rv_pval", "rv_semiamp_p50", "rv_out_of_grid"]):
+            p = batch.column("rv_pval").to_numpy(zero_copy_only=False)
+            k = batch.column("rv_semiamp_p50").to_numpy(zero_copy_only=False)
+            oog = batch.column("rv_out_of_grid").to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                vals = (p.size, np.isfinite(p).sum(), (p < rp.DETECTION_PVAL).sum(),
+                        (p < candidate_pval).sum(), np.isfinite(k).sum(), oog.sum())
+            for name, v in zip(keys, vals, strict=True):
+                tot[name] += int(v)
+    return tot
 
 
-def parquet_to_csv(parquet_dir: str | os.PathLike[str], csv_path: str | os.PathLike[str], *,
-                   scheduler: Any = "threads") -> Path:
-    """Stream a scored Parquet dataset into one CSV file (partition by partition)."""
-    import dask.dataframe as dd
+def parquet_to_csv(parquet_dir: str | os.PathLike[str], csv_path: str | os.PathLike[str]
+                   ) -> Path:
+    """Stream a scored Parquet dataset into one CSV file (batch by batch, atomically)."""
+    import pyarrow.parquet as pq
 
-    ddf = dd.read_parquet(Path(parquet_dir))
-    ddf.to_csv(str(csv_path), single_file=True, index=False, compute_kwargs={
-        "scheduler": scheduler})
+    from vlms_bayes.data_io.outputs import atomic_write
+
+    with atomic_write(csv_path) as fh:
+        header = True
+        for f in dataset_files(parquet_dir):
+            for batch in pq.ParquetFile(f).iter_batches():
+                batch.to_pandas().to_csv(fh, index=False, header=header)
+                header = False
     return Path(csv_path)
 
 

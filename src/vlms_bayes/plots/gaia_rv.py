@@ -12,13 +12,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def _figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0):
+def _figure(ncols: int = 1, *, width: float = 5.5, height: float = 4.5):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, height))
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, axes
 

@@ -232,3 +232,11 @@ def test_detection_probability(test_model):
     fixed_n = det.gaia_detection_probability(0.15, 6.8, 0.9, 0.1, 0.05,
                                              noise_model=test_model, n_transits=20, n_draws=50)
     assert fixed_n > 0.9
+
+
+def test_gaia_excluded_mask():
+    prob = np.array([0.5, 0.995, 1.0])
+    assert det.gaia_excluded(prob, 0.4).tolist() == [False, True, True]
+    assert not det.gaia_excluded(prob, None).any()  # no Gaia RV for the host
+    assert not det.gaia_excluded(prob, np.nan).any()
+    assert not det.gaia_excluded(prob, 1e-5).any()  # host noise significant: no exclusion

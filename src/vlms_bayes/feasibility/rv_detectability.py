@@ -325,3 +325,33 @@ def gaia_detection_probability(
     prob = det.mean(axis=1)
     prob[~np.isfinite(mu)] = np.nan
     return prob.reshape(shape)
+
+
+def gaia_excluded(detection_probability: ArrayLike, host_pval: float | None, *,
+                  min_probability: float = 0.99,
+                  detect_pval: float = rp.DETECTION_PVAL) -> NDArray[np.bool_]:
+    """Perturbers that Gaia RV would have revealed although the host shows no excess noise.
+
+    Parameters
+    ----------
+    detection_probability : array_like
+        From :func:`gaia_detection_probability` (e.g. over a perturber grid).
+    host_pval : float or None
+        The host's own ``rv_pval``. None or NaN when the host has no Gaia RV (most VLMS
+        hosts, TOI-6894 included, are too faint for Gaia RVS): then nothing is excluded.
+    min_probability : float
+        Detection probability above which a perturber counts as excluded.
+    detect_pval : float
+        Threshold below which the host's noise is significant (then nothing is excluded:
+        the excess may be the perturber).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the perturber is excluded by Gaia.
+    """
+    prob = np.asarray(detection_probability, float)
+    if host_pval is None or not np.isfinite(host_pval) or host_pval < detect_pval:
+        return np.zeros(prob.shape, bool)
+    with np.errstate(invalid="ignore"):
+        return prob >= min_probability

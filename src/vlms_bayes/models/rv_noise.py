@@ -192,9 +192,10 @@ def fit_bins(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike, n_transits:
         rows = tqdm(rows, desc="noise model rows", unit="row")
     for r in rows:
         rng = np.random.default_rng(config.seed)
-        in_row = (g > medges[r]) & (g < medges[r + 1])
+        idx_row = np.flatnonzero((g > medges[r]) & (g < medges[r + 1]))
+        c_row = c[idx_row]
         for m in range(config.num_color):
-            idx = np.flatnonzero(in_row & (c >= cedges[m]) & (c <= cedges[m + 1]))
+            idx = idx_row[(c_row >= cedges[m]) & (c_row <= cedges[m + 1])]
             counts[r, m] = idx.size
             if idx.size < config.min_count:
                 continue

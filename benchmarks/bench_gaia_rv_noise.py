@@ -44,7 +44,7 @@ def main() -> None:
     model = rn.NoiseModel(cfg, sig, counts, theta)
     m = min(n, 1_000_000)
     t0 = time.perf_counter()
-    mu, sd, oog = model.predict(c[:m], g[:m])
+    mu, _, oog = model.predict(c[:m], g[:m])
     t_pred = time.perf_counter() - t0
     truth = np.log(sigma[:m])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

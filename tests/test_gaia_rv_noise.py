@@ -173,3 +173,23 @@ def test_adql_builder():
         assert piece in q2
     with pytest.raises(InputDataError):
         build_adql_query(method=3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fraction", "ratio", "tol"), [(0.0, 0.983, 0.01), (0.5, 1.001, 0.015),
+                                                        (0.9, 1.042, 0.03)])
+def test_estimator_binary_contamination(fraction, ratio, tol):
+    """Spec §3.2 [V]: σ̂/σ with binaries mixed in (K log-U[0.1, 100], P log-U[1, 1e4])."""
+    from vlms_bayes.feasibility.rv_detectability import synthetic_eps
+
+    rng = np.random.default_rng(31)
+    vals = []
+    for _ in range(20):
+        m = 1000
+        n = rng.integers(8, 40, m)
+        k = np.where(rng.uniform(size=m) < fraction, 10 ** rng.uniform(-1, 2, m), 0.0)
+        eps = synthetic_eps(k, 10 ** rng.uniform(0, 4, m), rng.beta(0.867, 3.03, m),
+                            rng.uniform(0, 2 * np.pi, m), rng.uniform(0, 2 * np.pi, m), n,
+                            np.full(m, 1038.0), np.ones(m), rng)
+        vals.append(rn.estimate_sigma(n, rn.eps_to_s2(eps, n))[0])
+    assert np.mean(vals) == pytest.approx(ratio, abs=tol)

@@ -298,6 +298,142 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                    "headline": dataclasses.asdict(result)}))
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")
+
+def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gaia-rv", help="Gaia RV binarity: noise model, p-values, K posteriors, completeness",
+        description="Excess Gaia RV noise as a binarity test (Chance et al. 2024, 'paired'): "
+                    "fit the per colour-magnitude noise model, score a catalogue (p-values, "
+                    "semi-amplitude percentiles) on Dask, and run injection-recovery.")
+    gsub = p.add_subparsers(dest="gaia_rv_command", metavar="STEP", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--outdir", type=Path, required=True, metavar="DIR",
+                       help="output folder (shared by the three steps)")
+        q.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address (tcp://host:8786) or 'synchronous' / "
+                            "'threads' / 'processes'; default: a local Dask cluster")
+        q.add_argument("--workers", type=int, metavar="N",
+                       help="workers of the local cluster (default: CPU count)")
+        q.add_argument("--processes", action="store_true",
+                       help="local cluster with process workers (default: threads)")
+        q.add_argument("--no-progress", action="store_true", help="no progress bars")
+        q.add_argument("--no-figures", action="store_true", help="skip the figures")
+
+    f = gsub.add_parser("fit-noise", help="fit the per-bin noise model and its GP")
+    f.add_argument("--input", nargs="+", required=True, metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    common(f)
+    g = f.add_argument_group("noise grid")
+    g.add_argument("--color-grid", nargs=3, type=float, metavar=("MIN", "MAX", "N"),
+                   help="BP-RP bins (default: 0 5.5 45)")
+    g.add_argument("--mag-grid", nargs=3, type=float, metavar=("MIN", "MAX", "N"),
+                   help="G bins (default: 4.5 16 30)")
+    g.add_argument("--targets-per-fit", type=int, help="stars per subset (default: 1000)")
+    g.add_argument("--num-iter", type=int, help="subsets per bin (default: 50)")
+    g.add_argument("--noise-seed", type=int, help="subset seed (default: 11239)")
+    g.add_argument("--min-nb-transits", type=int, help="minimum N (default: 3)")
+    g.add_argument("--strict-min-nb-transits", action="store_true",
+                   help="use N > min (reference code) instead of N >= min")
+    g.add_argument("--min-count", type=int, help="minimum stars per bin (default: 50)")
+    g.add_argument("--rv-floor", type=float, metavar="KMS",
+                   help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
+    g.add_argument("--median-unbias", action="store_true",
+                   help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--test-config", action="store_true",
+                   help="the reference pipeline's 2x3 test grid (for the DR2 sample)")
+    f.set_defaults(handler=_run_gaia_rv)
+
+    s = gsub.add_parser("score", help="p-values and K percentiles for a catalogue")
+    s.add_argument("--input", nargs="+", required=True, metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    s.add_argument("--noise-model", type=Path, metavar="FILE",
+                   help="noise model (default: DIR/noise_model.npz)")
+    common(s)
+    s.add_argument("--pvalue", choices=("marginalised", "plugin"), default="marginalised",
+                   help="rv_pval definition (default: marginalised)")
+    s.add_argument("--no-k", action="store_true", help="skip the semi-amplitude inference")
+    s.add_argument("--n-samples", type=int, default=5000, help="prior samples (default 5000)")
+    s.add_argument("--k-seed", type=int, default=0, help="prior seed (default 0)")
+    s.add_argument("--batch-size", type=int, default=1024, help="targets per JAX batch")
+    s.add_argument("--kepler-dtype", choices=("float64", "float32"), default="float64")
+    s.add_argument("--dt-round-days", type=float, metavar="DAYS",
+                   help="share Kepler solves between baselines rounded to DAYS (approximate)")
+    s.add_argument("--one-minus-cdf", action="store_true",
+                   help="reference-code p-value numerics (1 - CDF, underflows to 0)")
+    s.add_argument("--no-csv", action="store_true", help="Parquet only")
+    s.set_defaults(handler=_run_gaia_rv)
+
+    c = gsub.add_parser("completeness", help="injection-recovery and completeness maps")
+    c.add_argument("--input", nargs="+", metavar="FILES",
+                   help="scored catalogue (default: DIR/gaia_rv_catalogue.parquet)")
+    common(c)
+    c.add_argument("--mode", choices=("code", "paper", "both"), default="both")
+    c.add_argument("--n-sims", type=int, default=100_000, help="systems per mode")
+    c.add_argument("--sim-seed", type=int, default=948302)
+    c.add_argument("--angle-bug", action="store_true",
+                   help="reference code's exp(uniform) angles (code mode)")
+    c.add_argument("--m1", type=float, default=1.0, metavar="MSUN",
+                   help="primary mass in paper mode (default 1)")
+    c.add_argument("--k-sims", type=int, default=2000,
+                   help="simulated candidates whose K is inferred (default 2000; 0: none)")
+    c.add_argument("--mag-slices", nargs="+", type=float, default=[6, 8, 10, 12, 14],
+                   help="G slices (+-0.5) for the 99%% contours")
+    c.set_defaults(handler=_run_gaia_rv)
+
+
+def _run_gaia_rv(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vlms_bayes import gaia_rv
+    from vlms_bayes.inference.rv_catalogue import ScoreConfig, dask_client
+    from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
+
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
+    progress = not args.no_progress
+    figures = not args.no_figures
+    step = args.gaia_rv_command
+    if step == "completeness":
+        modes = ("code", "paper") if args.mode == "both" else (args.mode,)
+        res = gaia_rv.run_completeness(
+            args.outdir, inputs=args.input, modes=modes, n_sims=args.n_sims,
+            seed=args.sim_seed, angle_bug=args.angle_bug, m1_msun=args.m1,
+            k_sims=args.k_sims, mag_slices=args.mag_slices, figures=figures,
+            progress=progress)
+        print(res.report)
+        return 0
+    with dask_client(args.scheduler, n_workers=args.workers,
+                     processes=args.processes) as sched:
+        if step == "fit-noise":
+            cfg = TEST_CONFIG if args.test_config else NoiseGridConfig()
+            upd = {}
+            if args.color_grid:
+                upd.update(min_color=args.color_grid[0], max_color=args.color_grid[1],
+                           num_color=int(args.color_grid[2]))
+            if args.mag_grid:
+                upd.update(min_mag=args.mag_grid[0], max_mag=args.mag_grid[1],
+                           num_mag=int(args.mag_grid[2]))
+            for opt, name in (("targets_per_fit", "targets_per_fit"), ("num_iter", "num_iter"),
+                              ("noise_seed", "seed"), ("min_nb_transits", "min_nb_transits"),
+                              ("min_count", "min_count"), ("rv_floor", "rv_floor_kms")):
+                if getattr(args, opt) is not None:
+                    upd[name] = getattr(args, opt)
+            if args.strict_min_nb_transits:
+                upd["strict_min_nb_transits"] = True
+            if args.median_unbias:
+                upd["median_unbias"] = True
+            res = gaia_rv.run_fit_noise(args.input, args.outdir, config=replace(cfg, **upd),
+                                        scheduler=sched, figures=figures, progress=progress)
+        else:
+            cfg = ScoreConfig(pvalue=args.pvalue, infer_k=not args.no_k,
+                              n_samples=args.n_samples, seed=args.k_seed,
+                              batch_size=args.batch_size, kepler_dtype=args.kepler_dtype,
+                              dt_round_days=args.dt_round_days,
+                              one_minus_cdf=args.one_minus_cdf)
+            res = gaia_rv.run_score(args.input, args.outdir, noise_model=args.noise_model,
+                                    config=cfg, scheduler=sched, csv=not args.no_csv,
+                                    figures=figures, progress=progress)
+    print(res.report)
     return 0
 
 
@@ -307,6 +443,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_run,
     _add_stability,
     _add_feasibility,
+    _add_gaia_rv,
 )
 
 

@@ -13,7 +13,7 @@ from vlms_bayes.models.simulate import simulate_catalogue
 pm = pytest.importorskip("pymc")
 pt = pytest.importorskip("pytensor.tensor")
 
-N_NODES = 48
+N_NODES = 32
 
 
 def _random_params(rng, k, data):

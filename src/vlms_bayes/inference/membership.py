@@ -54,7 +54,7 @@ def e_measured_logterm(
     e_obs: NDArray[np.float64], s_e: NDArray[np.float64],
     alpha: NDArray[np.float64], beta: NDArray[np.float64], *, z_max: float = 20.0,
 ) -> NDArray[np.float64]:
-    """log ∫ Beta(e | α, β) N(e_obs | e, s_e) de for M objects and P parameter sets.
+    """Log ∫ Beta(e | α, β) N(e_obs | e, s_e) de for M objects and P parameter sets.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def object_log_terms(
     data: ModelData, draws: dict[str, NDArray[np.float64]], *,
     n_nodes: int = N_INCL_NODES, chunk: int = 256,
 ) -> NDArray[np.float64]:
-    """log w_k + log p_k(data_i) with latent e integrated out, shape (S, N, K)."""
+    """Log w_k + log p_k(data_i) with latent e integrated out, shape (S, N, K)."""
     nodes, logw = node_arrays(data.y_logq, data.msini, n_nodes)
     s, k = draws["mu_logq"].shape
     out = np.empty((s, data.n, k))

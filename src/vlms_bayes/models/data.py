@@ -115,6 +115,7 @@ def model_data_from_stacked(
     *,
     measurement: MeasurementConfig | None = None,
     include_reference: bool = False,
+    min_rows: int = 3,
 ) -> tuple[ModelData, pd.DataFrame]:
     """Select the model's rows of the stacked dataset and build its arrays.
 
@@ -126,6 +127,8 @@ def model_data_from_stacked(
         Error floors and the treatment of fixed-zero eccentricities.
     include_reference : bool
         Also fit the reference object when it lies outside the host-mass window.
+    min_rows : int
+        Fewest rows accepted (a population fit needs a few; scoring one object needs 1).
 
     Returns
     -------
@@ -161,7 +164,7 @@ def model_data_from_stacked(
         raise InputDataError(
             f"{bad.sum()} row(s) have no finite logq/loga although they have a mass and an a "
             f"(e.g. {names}); check pl_bmassj, st_mass and pl_orbsmax of those rows.")
-    if len(rows) < 3:
+    if len(rows) < min_rows:
         raise InputDataError(
             f"Only {len(rows)} object(s) have a companion mass and a semi-major axis in the "
             "host-mass window; widen --mstar-min/--mstar-max or check the catalogue.")

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 #: Default number of Gauss–Legendre nodes over the inclination.
-N_INCL_NODES: int = 48
+N_INCL_NODES: int = 32
 
 
 def inclination_nodes(n: int = N_INCL_NODES) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

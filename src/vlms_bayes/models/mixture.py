@@ -80,13 +80,22 @@ def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
 def component_log_terms(data: ModelData, params: dict[str, Any], *, e_true: Any = None,
                         e_limit_true: Any = None, n_nodes: int = N_INCL_NODES) -> Any:
     """PyTensor (N, K) matrix of log w_k + log p_k(object i), latent e's included."""
-    nodes, logw_nodes = node_arrays(data.y_logq, data.msini, n_nodes)
-    terms = qa_component_logpdf(
-        pt.as_tensor(nodes), pt.as_tensor(logw_nodes), pt.as_tensor(data.y_loga),
-        pt.as_tensor(data.s_logq), pt.as_tensor(data.s_loga),
-        params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
-        params["rho"], log=pt.log, logsumexp=pt.logsumexp,
-    )
+    # true-mass objects need one node, minimum-mass objects the inclination quadrature
+    parts, order = [], []
+    for sel, nn in ((~data.msini, 1), (data.msini, n_nodes)):
+        idx = np.flatnonzero(sel)
+        if not len(idx):
+            continue
+        nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], nn)
+        parts.append(qa_component_logpdf(
+            pt.as_tensor(nodes), pt.as_tensor(logw_nodes), pt.as_tensor(data.y_loga[idx]),
+            pt.as_tensor(data.s_logq[idx]), pt.as_tensor(data.s_loga[idx]),
+            params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
+            params["rho"], log=pt.log, logsumexp=pt.logsumexp,
+        ))
+        order.append(idx)
+    inverse = np.argsort(np.concatenate(order))
+    terms = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)[inverse]
     terms = terms + params["log_w"][None, :]
     alpha, beta = params["e_alpha"], params["e_beta"]
     for idx, e in ((data.idx_measured, e_true), (data.idx_limit, e_limit_true)):

@@ -141,10 +141,86 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stability(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stability", help="stability limit of a companion around one star of a binary",
+        description="Critical semi-major axis a_c of an S-type (circumstellar) orbit around "
+                    "star A of a binary, from the Quarles et al. (2020) N-body tables and the "
+                    "Holman & Wiegert (1999) fit. Give one binary (masses or mu or q, e_bin, "
+                    "a_bin or period), or a CSV of binaries with --table, and/or --figure.",
+    )
+    g = p.add_argument_group("binary (one of --ma/--mb, --mu, --q; one of --abin-au, --pbin-*)")
+    g.add_argument("--ma", type=float, metavar="MSUN", help="mass of star A (the host)")
+    g.add_argument("--mb", type=float, metavar="MSUN", help="mass of star B (the perturber)")
+    g.add_argument("--mu", type=float, help="mass ratio mu = M_B/(M_A+M_B)")
+    g.add_argument("--q", type=float, help="mass quotient q = M_B/M_A")
+    g.add_argument("--mtot", type=float, metavar="MSUN",
+                   help="total mass M_A+M_B (with --mu/--q and a period)")
+    g.add_argument("--ebin", type=float, help="binary eccentricity, 0 <= e_bin <= 0.8")
+    size = g.add_mutually_exclusive_group()
+    size.add_argument("--abin-au", type=float, metavar="AU", help="binary semi-major axis")
+    size.add_argument("--pbin-yr", type=float, metavar="YR", help="binary period in years")
+    size.add_argument("--pbin-day", type=float, metavar="DAY", help="binary period in days")
+    p.add_argument("--incl", type=float, default=0.0, metavar="DEG",
+                   help="planet inclination to the binary plane; tabulated: 0, 30, 45, 180 "
+                        "(default: 0)")
+    p.add_argument("--incl-interp", action="store_true",
+                   help="allow an untabulated inclination between 0 and 45 deg, interpolated "
+                        "linearly between the neighbouring tables (warns)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (one binary)")
+    p.add_argument("--table", type=Path, metavar="CSV",
+                   help="CSV of binaries (columns m_a_msun, m_b_msun | mu | q, e_bin, "
+                        "a_bin_au | p_bin_yr | p_bin_day, optional incl_deg, m_tot_msun); "
+                        "writes OUTDIR/stability_limits.csv")
+    p.add_argument("--figure", action="store_true",
+                   help="write OUTDIR/fig_stability.png (a_c/a_bin vs e_bin per inclination)")
+    p.add_argument("--outdir", type=Path, default=Path("results"), metavar="DIR",
+                   help="output folder for --table/--figure (default: ./results)")
+    p.add_argument("--data-dir", metavar="DIR", type=Path,
+                   help="folder searched for the Quarles et al. tables before any download "
+                        "(default: $VLMS_BAYES_DATA_DIR)")
+    p.set_defaults(handler=_run_stability)
+
+
+def _run_stability(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from vlms_bayes import stability_command as sc
+    from vlms_bayes.errors import InputDataError
+
+    binary = {"m_a_msun": args.ma, "m_b_msun": args.mb, "mu": args.mu, "q": args.q,
+              "m_tot_msun": args.mtot, "a_bin_au": args.abin_au, "p_bin_yr": args.pbin_yr,
+              "p_bin_day": args.pbin_day}
+    one = args.ebin is not None or any(v is not None for v in binary.values())
+    if not (one or args.table or args.figure):
+        raise InputDataError("Nothing to do: give one binary (e.g. --ma 1.133 --mb 0.972 "
+                             "--ebin 0.524 --pbin-yr 79.91), --table CSV, or --figure.")
+    if one and args.ebin is None:
+        raise InputDataError("Give the binary eccentricity with --ebin (0 <= e_bin <= 0.8).")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        if one:
+            res = sc.stability_for_binary(e_bin=args.ebin, incl_deg=args.incl,
+                                          interpolate_incl=args.incl_interp,
+                                          data_dir=args.data_dir, **binary)
+            print(json.dumps(res, indent=2) if args.json else sc.format_stability_report(res))
+        if args.table or args.figure:
+            out = sc.run_stability_outputs(
+                outdir=args.outdir, table_csv=args.table, figure=args.figure,
+                incl_deg=args.incl, interpolate_incl=args.incl_interp, data_dir=args.data_dir)
+            for path in out["paths"].values():
+                log.info("wrote %s", path)
+    for w in caught:
+        log.warning("warning: %s", w.message)
+    return 0
+
+
 _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_baseline,
     _add_run,
+    _add_stability,
 )
 
 
@@ -191,6 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)
         print(f"vlms-bayes {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"vlms-bayes {args.command}: interrupted; no output was published.",
               file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Figures from computed results; nothing here recomputes science."""

@@ -18,7 +18,11 @@ import numpy as np
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.membership import (
-    Membership, draws_from_posterior, object_log_terms, responsibilities, summarise_memberships,
+    Membership,
+    draws_from_posterior,
+    object_log_terms,
+    responsibilities,
+    summarise_memberships,
 )
 from vlms_bayes.models.data import E_LIMIT, E_MEASURED, E_NONE, MeasurementConfig, ModelData
 from vlms_bayes.orbits import log10_errors, logq_errors, mass_ratio

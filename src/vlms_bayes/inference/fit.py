@@ -40,7 +40,11 @@ from vlms_bayes.errors import DiagnosticsError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
 from vlms_bayes.inference.membership import (
-    Membership, draws_from_posterior, object_log_terms, pointwise_loglik, responsibilities,
+    Membership,
+    draws_from_posterior,
+    object_log_terms,
+    pointwise_loglik,
+    responsibilities,
     summarise_memberships,
 )
 from vlms_bayes.inference.sampling import check_backend

@@ -437,6 +437,128 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="Bayesian K-population mixture over (log q, log a, e)",
+                       description="Fit the hierarchical mixture of planet-like and "
+                                   "binary-like populations with NUTS, gate the sampler "
+                                   "diagnostics, and write posterior.nc, memberships and "
+                                   "the reference object's P(binary-like).")
+    add_data_options(p)
+    g = p.add_argument_group("model and sampler")
+    g.add_argument("--components", type=int, default=2, metavar="K",
+                   help="number of populations (default: 2)")
+    g.add_argument("--backend", default="numpyro", metavar="NAME",
+                   help="NUTS backend: numpyro (default), pymc or nutpie")
+    g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
+    g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
+    g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
+    g.add_argument("--target-accept", type=float, default=0.9,
+                   help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
+    g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3], metavar="K",
+                   help="also fit these K for the PSIS-LOO comparison (default: 1 2 3; "
+                        "give none to skip)")
+    g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
+                   help="e = 0 without an uncertainty: unknown (default) or measured")
+    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
+    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
+    g.add_argument("--e-err-floor", type=float, default=0.02)
+    g.add_argument("--include-reference", action="store_true",
+                   help="fit the reference object even when its host is outside the window")
+    g.add_argument("--allow-bad-diagnostics", action="store_true",
+                   help="write the outputs even when the diagnostics gate fails")
+    add_output_options(p, default_outdir="results_fit")
+    p.set_defaults(handler=_run_fit)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from vlms_bayes import pipeline
+    from vlms_bayes.bayes_commands import fit_command
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.models.data import MeasurementConfig
+
+    cfg = FitConfig(
+        n_components=args.components, backend=args.backend, chains=args.chains,
+        draws=args.draws, tune=args.tune, target_accept=args.target_accept,
+        allow_bad_diagnostics=args.allow_bad_diagnostics,
+        loo_components=tuple(args.loo_components), include_reference=args.include_reference,
+        measurement=MeasurementConfig(
+            logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
+            e_err_floor=args.e_err_floor, fixed_zero=args.fixed_e),
+    )
+    out = fit_command(pipeline.DataConfig.from_args(args), cfg, outdir=args.outdir,
+                      seed=args.seed)
+    print(out.report)
+    return 0
+
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="P(binary-like) of any object under a fitted posterior",
+                       description="Score one object with a posterior from 'vlms-bayes fit', "
+                                   "propagating its measurement errors. Without values, "
+                                   "scores TOI-6894 b (Bryant et al. 2025).")
+    p.add_argument("--posterior", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes fit'")
+    p.add_argument("--name", default=None, help="label of the object")
+    p.add_argument("--mstar", type=float, metavar="MSUN", help="host mass")
+    p.add_argument("--mstar-err", type=float, metavar="MSUN")
+    p.add_argument("--mc-mj", type=float, metavar="MJ", help="companion mass (or m sin i)")
+    p.add_argument("--mc-err", type=float, metavar="MJ")
+    p.add_argument("--a-au", type=float, metavar="AU", help="semi-major axis")
+    p.add_argument("--a-err", type=float, metavar="AU")
+    p.add_argument("--e", type=float, help="eccentricity")
+    p.add_argument("--e-err", type=float, help="eccentricity uncertainty")
+    p.add_argument("--e-max", type=float, help="eccentricity upper limit (instead of --e)")
+    p.add_argument("--msini", action="store_true", help="the mass is a minimum mass")
+    p.set_defaults(handler=_run_classify)
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from vlms_bayes.bayes_commands import TOI_6894B, classify_command
+
+    given = [args.mstar, args.mc_mj, args.a_au]
+    if all(v is None for v in given):
+        values = dict(TOI_6894B)
+        name = args.name or "TOI-6894 b"
+    elif any(v is None for v in given):
+        from vlms_bayes.errors import InputDataError
+
+        raise InputDataError("Give all of --mstar, --mc-mj and --a-au (or none of them to "
+                             "score TOI-6894 b).")
+    else:
+        values = {"m_star_msun": args.mstar, "m_star_err": args.mstar_err,
+                  "mass_mj": args.mc_mj, "mass_err": args.mc_err, "a_au": args.a_au,
+                  "a_err": args.a_err, "e": args.e, "e_err": args.e_err,
+                  "e_upper_limit": args.e_max}
+        name = args.name or "new object"
+    out = classify_command(args.posterior, name=name, msini=args.msini, **values)
+    print(out.report)
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="Bayesian fit vs frequentist baselines, side by side",
+                       description="Compare a 'vlms-bayes fit' folder with a 'vlms-bayes "
+                                   "baseline' folder (same data): BIC vs LOO, Beta fits, KS vs "
+                                   "posterior, logistic vs posterior memberships; Markdown, "
+                                   "JSON and figures.")
+    p.add_argument("--posterior", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes fit'")
+    p.add_argument("--baselines", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes baseline' or 'vlms-bayes run'")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--outdir", type=Path, default=Path("results_compare"), metavar="DIR")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from vlms_bayes.bayes_commands import compare_command
+
+    out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
+                          figures=not args.no_figures)
+    print(out.report)
+    return 0
+
+
 _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_baseline,
@@ -444,6 +566,9 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_stability,
     _add_feasibility,
     _add_gaia_rv,
+    _add_fit,
+    _add_classify,
+    _add_compare,
 )
 
 

@@ -141,6 +141,79 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stability(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stability", help="stability limit of a companion around one star of a binary",
+        description="Critical semi-major axis a_c of an S-type (circumstellar) orbit around "
+                    "star A of a binary, from the Quarles et al. (2020) N-body tables and the "
+                    "Holman & Wiegert (1999) fit. Give one binary (masses or mu or q, e_bin, "
+                    "a_bin or period), or a CSV of binaries with --table, and/or --figure.",
+    )
+    g = p.add_argument_group("binary (one of --ma/--mb, --mu, --q; one of --abin-au, --pbin-*)")
+    g.add_argument("--ma", type=float, metavar="MSUN", help="mass of star A (the host)")
+    g.add_argument("--mb", type=float, metavar="MSUN", help="mass of star B (the perturber)")
+    g.add_argument("--mu", type=float, help="mass ratio mu = M_B/(M_A+M_B)")
+    g.add_argument("--q", type=float, help="mass quotient q = M_B/M_A")
+    g.add_argument("--mtot", type=float, metavar="MSUN",
+                   help="total mass M_A+M_B (with --mu/--q and a period)")
+    g.add_argument("--ebin", type=float, help="binary eccentricity, 0 <= e_bin <= 0.8")
+    size = g.add_mutually_exclusive_group()
+    size.add_argument("--abin-au", type=float, metavar="AU", help="binary semi-major axis")
+    size.add_argument("--pbin-yr", type=float, metavar="YR", help="binary period in years")
+    size.add_argument("--pbin-day", type=float, metavar="DAY", help="binary period in days")
+    p.add_argument("--incl", type=float, default=0.0, metavar="DEG",
+                   help="planet inclination to the binary plane; tabulated: 0, 30, 45, 180 "
+                        "(default: 0)")
+    p.add_argument("--incl-interp", action="store_true",
+                   help="allow an untabulated inclination between 0 and 45 deg, interpolated "
+                        "linearly between the neighbouring tables (warns)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (one binary)")
+    p.add_argument("--table", type=Path, metavar="CSV",
+                   help="CSV of binaries (columns m_a_msun, m_b_msun | mu | q, e_bin, "
+                        "a_bin_au | p_bin_yr | p_bin_day, optional incl_deg, m_tot_msun); "
+                        "writes OUTDIR/stability_limits.csv")
+    p.add_argument("--figure", action="store_true",
+                   help="write OUTDIR/fig_stability.png (a_c/a_bin vs e_bin per inclination)")
+    p.add_argument("--outdir", type=Path, default=Path("results"), metavar="DIR",
+                   help="output folder for --table/--figure (default: ./results)")
+    p.add_argument("--data-dir", metavar="DIR", type=Path,
+                   help="folder searched for the Quarles et al. tables before any download "
+                        "(default: $VLMS_BAYES_DATA_DIR)")
+    p.set_defaults(handler=_run_stability)
+
+
+def _run_stability(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from vlms_bayes import stability_command as sc
+    from vlms_bayes.errors import InputDataError
+
+    binary = {"m_a_msun": args.ma, "m_b_msun": args.mb, "mu": args.mu, "q": args.q,
+              "m_tot_msun": args.mtot, "a_bin_au": args.abin_au, "p_bin_yr": args.pbin_yr,
+              "p_bin_day": args.pbin_day}
+    one = args.ebin is not None or any(v is not None for v in binary.values())
+    if not (one or args.table or args.figure):
+        raise InputDataError("Nothing to do: give one binary (e.g. --ma 1.133 --mb 0.972 "
+                             "--ebin 0.524 --pbin-yr 79.91), --table CSV, or --figure.")
+    if one and args.ebin is None:
+        raise InputDataError("Give the binary eccentricity with --ebin (0 <= e_bin <= 0.8).")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        if one:
+            res = sc.stability_for_binary(e_bin=args.ebin, incl_deg=args.incl,
+                                          interpolate_incl=args.incl_interp,
+                                          data_dir=args.data_dir, **binary)
+            print(json.dumps(res, indent=2) if args.json else sc.format_stability_report(res))
+        if args.table or args.figure:
+            out = sc.run_stability_outputs(
+                outdir=args.outdir, table_csv=args.table, figure=args.figure,
+                incl_deg=args.incl, interpolate_incl=args.incl_interp, data_dir=args.data_dir)
+            for path in out["paths"].values():
+                log.info("wrote %s", path)
+    for w in caught:
+        log.warning("warning: %s", w.message)
+
 def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("feasibility",
                        help="Kozai-Lidov + tides migration feasibility map over outer perturbers",
@@ -225,6 +298,264 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                    "headline": dataclasses.asdict(result)}))
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")
+
+def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gaia-rv", help="Gaia RV binarity: noise model, p-values, K posteriors, completeness",
+        description="Excess Gaia RV noise as a binarity test (Chance et al. 2024, 'paired'): "
+                    "fit the per colour-magnitude noise model, score a catalogue (p-values, "
+                    "semi-amplitude percentiles) on Dask, and run injection-recovery.")
+    gsub = p.add_subparsers(dest="gaia_rv_command", metavar="STEP", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--outdir", type=Path, required=True, metavar="DIR",
+                       help="output folder (shared by the three steps)")
+        q.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address (tcp://host:8786) or 'synchronous' / "
+                            "'threads' / 'processes'; default: a local Dask cluster")
+        q.add_argument("--workers", type=int, metavar="N",
+                       help="workers of the local cluster (default: CPU count)")
+        q.add_argument("--processes", action="store_true",
+                       help="local cluster with process workers (default: threads)")
+        q.add_argument("--no-progress", action="store_true", help="no progress bars")
+        q.add_argument("--no-figures", action="store_true", help="skip the figures")
+
+    f = gsub.add_parser("fit-noise", help="fit the per-bin noise model and its GP")
+    f.add_argument("--input", nargs="+", required=True, metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    common(f)
+    g = f.add_argument_group("noise grid")
+    g.add_argument("--color-grid", nargs=3, type=float, metavar=("MIN", "MAX", "N"),
+                   help="BP-RP bins (default: 0 5.5 45)")
+    g.add_argument("--mag-grid", nargs=3, type=float, metavar=("MIN", "MAX", "N"),
+                   help="G bins (default: 4.5 16 30)")
+    g.add_argument("--targets-per-fit", type=int, help="stars per subset (default: 1000)")
+    g.add_argument("--num-iter", type=int, help="subsets per bin (default: 50)")
+    g.add_argument("--noise-seed", type=int, help="subset seed (default: 11239)")
+    g.add_argument("--min-nb-transits", type=int, help="minimum N (default: 3)")
+    g.add_argument("--strict-min-nb-transits", action="store_true",
+                   help="use N > min (reference code) instead of N >= min")
+    g.add_argument("--min-count", type=int, help="minimum stars per bin (default: 50)")
+    g.add_argument("--rv-floor", type=float, metavar="KMS",
+                   help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
+    g.add_argument("--median-unbias", action="store_true",
+                   help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--test-config", action="store_true",
+                   help="the reference pipeline's 2x3 test grid (for the DR2 sample)")
+    f.set_defaults(handler=_run_gaia_rv)
+
+    s = gsub.add_parser("score", help="p-values and K percentiles for a catalogue")
+    s.add_argument("--input", nargs="+", required=True, metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    s.add_argument("--noise-model", type=Path, metavar="FILE",
+                   help="noise model (default: DIR/noise_model.npz)")
+    common(s)
+    s.add_argument("--pvalue", choices=("marginalised", "plugin"), default="marginalised",
+                   help="rv_pval definition (default: marginalised)")
+    s.add_argument("--no-k", action="store_true", help="skip the semi-amplitude inference")
+    s.add_argument("--n-samples", type=int, default=5000, help="prior samples (default 5000)")
+    s.add_argument("--k-seed", type=int, default=0, help="prior seed (default 0)")
+    s.add_argument("--batch-size", type=int, default=1024, help="targets per JAX batch")
+    s.add_argument("--kepler-dtype", choices=("float64", "float32"), default="float64")
+    s.add_argument("--dt-round-days", type=float, metavar="DAYS",
+                   help="share Kepler solves between baselines rounded to DAYS (approximate)")
+    s.add_argument("--one-minus-cdf", action="store_true",
+                   help="reference-code p-value numerics (1 - CDF, underflows to 0)")
+    s.add_argument("--no-csv", action="store_true", help="Parquet only")
+    s.set_defaults(handler=_run_gaia_rv)
+
+    c = gsub.add_parser("completeness", help="injection-recovery and completeness maps")
+    c.add_argument("--input", nargs="+", metavar="FILES",
+                   help="scored catalogue (default: DIR/gaia_rv_catalogue.parquet)")
+    common(c)
+    c.add_argument("--mode", choices=("code", "paper", "both"), default="both")
+    c.add_argument("--n-sims", type=int, default=100_000, help="systems per mode")
+    c.add_argument("--sim-seed", type=int, default=948302)
+    c.add_argument("--angle-bug", action="store_true",
+                   help="reference code's exp(uniform) angles (code mode)")
+    c.add_argument("--m1", type=float, default=1.0, metavar="MSUN",
+                   help="primary mass in paper mode (default 1)")
+    c.add_argument("--k-sims", type=int, default=2000,
+                   help="simulated candidates whose K is inferred (default 2000; 0: none)")
+    c.add_argument("--mag-slices", nargs="+", type=float, default=[6, 8, 10, 12, 14],
+                   help="G slices (+-0.5) for the 99%% contours")
+    c.set_defaults(handler=_run_gaia_rv)
+
+
+def _run_gaia_rv(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vlms_bayes import gaia_rv
+    from vlms_bayes.inference.rv_catalogue import ScoreConfig, dask_client
+    from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
+
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
+    progress = not args.no_progress
+    figures = not args.no_figures
+    step = args.gaia_rv_command
+    if step == "completeness":
+        modes = ("code", "paper") if args.mode == "both" else (args.mode,)
+        res = gaia_rv.run_completeness(
+            args.outdir, inputs=args.input, modes=modes, n_sims=args.n_sims,
+            seed=args.sim_seed, angle_bug=args.angle_bug, m1_msun=args.m1,
+            k_sims=args.k_sims, mag_slices=args.mag_slices, figures=figures,
+            progress=progress)
+        print(res.report)
+        return 0
+    with dask_client(args.scheduler, n_workers=args.workers,
+                     processes=args.processes) as sched:
+        if step == "fit-noise":
+            cfg = TEST_CONFIG if args.test_config else NoiseGridConfig()
+            upd = {}
+            if args.color_grid:
+                upd.update(min_color=args.color_grid[0], max_color=args.color_grid[1],
+                           num_color=int(args.color_grid[2]))
+            if args.mag_grid:
+                upd.update(min_mag=args.mag_grid[0], max_mag=args.mag_grid[1],
+                           num_mag=int(args.mag_grid[2]))
+            for opt, name in (("targets_per_fit", "targets_per_fit"), ("num_iter", "num_iter"),
+                              ("noise_seed", "seed"), ("min_nb_transits", "min_nb_transits"),
+                              ("min_count", "min_count"), ("rv_floor", "rv_floor_kms")):
+                if getattr(args, opt) is not None:
+                    upd[name] = getattr(args, opt)
+            if args.strict_min_nb_transits:
+                upd["strict_min_nb_transits"] = True
+            if args.median_unbias:
+                upd["median_unbias"] = True
+            res = gaia_rv.run_fit_noise(args.input, args.outdir, config=replace(cfg, **upd),
+                                        scheduler=sched, figures=figures, progress=progress)
+        else:
+            cfg = ScoreConfig(pvalue=args.pvalue, infer_k=not args.no_k,
+                              n_samples=args.n_samples, seed=args.k_seed,
+                              batch_size=args.batch_size, kepler_dtype=args.kepler_dtype,
+                              dt_round_days=args.dt_round_days,
+                              one_minus_cdf=args.one_minus_cdf)
+            res = gaia_rv.run_score(args.input, args.outdir, noise_model=args.noise_model,
+                                    config=cfg, scheduler=sched, csv=not args.no_csv,
+                                    figures=figures, progress=progress)
+    print(res.report)
+    return 0
+
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="Bayesian K-population mixture over (log q, log a, e)",
+                       description="Fit the hierarchical mixture of planet-like and "
+                                   "binary-like populations with NUTS, gate the sampler "
+                                   "diagnostics, and write posterior.nc, memberships and "
+                                   "the reference object's P(binary-like).")
+    add_data_options(p)
+    g = p.add_argument_group("model and sampler")
+    g.add_argument("--components", type=int, default=2, metavar="K",
+                   help="number of populations (default: 2)")
+    g.add_argument("--backend", default="numpyro", metavar="NAME",
+                   help="NUTS backend: numpyro (default), pymc or nutpie")
+    g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
+    g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
+    g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
+    g.add_argument("--target-accept", type=float, default=0.9,
+                   help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
+    g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3], metavar="K",
+                   help="also fit these K for the PSIS-LOO comparison (default: 1 2 3; "
+                        "give none to skip)")
+    g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
+                   help="e = 0 without an uncertainty: unknown (default) or measured")
+    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
+    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
+    g.add_argument("--e-err-floor", type=float, default=0.02)
+    g.add_argument("--include-reference", action="store_true",
+                   help="fit the reference object even when its host is outside the window")
+    g.add_argument("--allow-bad-diagnostics", action="store_true",
+                   help="write the outputs even when the diagnostics gate fails")
+    add_output_options(p, default_outdir="results_fit")
+    p.set_defaults(handler=_run_fit)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from vlms_bayes import pipeline
+    from vlms_bayes.bayes_commands import fit_command
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.models.data import MeasurementConfig
+
+    cfg = FitConfig(
+        n_components=args.components, backend=args.backend, chains=args.chains,
+        draws=args.draws, tune=args.tune, target_accept=args.target_accept,
+        allow_bad_diagnostics=args.allow_bad_diagnostics,
+        loo_components=tuple(args.loo_components), include_reference=args.include_reference,
+        measurement=MeasurementConfig(
+            logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
+            e_err_floor=args.e_err_floor, fixed_zero=args.fixed_e),
+    )
+    out = fit_command(pipeline.DataConfig.from_args(args), cfg, outdir=args.outdir,
+                      seed=args.seed)
+    print(out.report)
+    return 0
+
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="P(binary-like) of any object under a fitted posterior",
+                       description="Score one object with a posterior from 'vlms-bayes fit', "
+                                   "propagating its measurement errors. Without values, "
+                                   "scores TOI-6894 b (Bryant et al. 2025).")
+    p.add_argument("--posterior", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes fit'")
+    p.add_argument("--name", default=None, help="label of the object")
+    p.add_argument("--mstar", type=float, metavar="MSUN", help="host mass")
+    p.add_argument("--mstar-err", type=float, metavar="MSUN")
+    p.add_argument("--mc-mj", type=float, metavar="MJ", help="companion mass (or m sin i)")
+    p.add_argument("--mc-err", type=float, metavar="MJ")
+    p.add_argument("--a-au", type=float, metavar="AU", help="semi-major axis")
+    p.add_argument("--a-err", type=float, metavar="AU")
+    p.add_argument("--e", type=float, help="eccentricity")
+    p.add_argument("--e-err", type=float, help="eccentricity uncertainty")
+    p.add_argument("--e-max", type=float, help="eccentricity upper limit (instead of --e)")
+    p.add_argument("--msini", action="store_true", help="the mass is a minimum mass")
+    p.set_defaults(handler=_run_classify)
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    from vlms_bayes.bayes_commands import TOI_6894B, classify_command
+
+    given = [args.mstar, args.mc_mj, args.a_au]
+    if all(v is None for v in given):
+        values = dict(TOI_6894B)
+        name = args.name or "TOI-6894 b"
+    elif any(v is None for v in given):
+        from vlms_bayes.errors import InputDataError
+
+        raise InputDataError("Give all of --mstar, --mc-mj and --a-au (or none of them to "
+                             "score TOI-6894 b).")
+    else:
+        values = {"m_star_msun": args.mstar, "m_star_err": args.mstar_err,
+                  "mass_mj": args.mc_mj, "mass_err": args.mc_err, "a_au": args.a_au,
+                  "a_err": args.a_err, "e": args.e, "e_err": args.e_err,
+                  "e_upper_limit": args.e_max}
+        name = args.name or "new object"
+    out = classify_command(args.posterior, name=name, msini=args.msini, **values)
+    print(out.report)
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="Bayesian fit vs frequentist baselines, side by side",
+                       description="Compare a 'vlms-bayes fit' folder with a 'vlms-bayes "
+                                   "baseline' folder (same data): BIC vs LOO, Beta fits, KS vs "
+                                   "posterior, logistic vs posterior memberships; Markdown, "
+                                   "JSON and figures.")
+    p.add_argument("--posterior", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes fit'")
+    p.add_argument("--baselines", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes baseline' or 'vlms-bayes run'")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--outdir", type=Path, default=Path("results_compare"), metavar="DIR")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from vlms_bayes.bayes_commands import compare_command
+
+    out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
+                          figures=not args.no_figures)
+    print(out.report)
     return 0
 
 
@@ -232,7 +563,12 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_baseline,
     _add_run,
+    _add_stability,
     _add_feasibility,
+    _add_gaia_rv,
+    _add_fit,
+    _add_classify,
+    _add_compare,
 )
 
 
@@ -279,6 +615,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)
         print(f"vlms-bayes {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"vlms-bayes {args.command}: interrupted; no output was published.",
               file=sys.stderr)

@@ -18,7 +18,7 @@ binary (A, B) with mass ratio mu = M_B / (M_A + M_B) and eccentricity e_bin:
 
 Everything here is a pure function of arrays; file reading lives in
 :mod:`vlms_bayes.data_io.quarles`, inputs in physical units in
-:mod:`vlms_bayes.feasibility.stability_inputs`.
+:mod:`vlms_bayes.feasibility.stability_limits`.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ def build_stability_table(raw: ArrayLike, incl_deg: float) -> StabilityTable:
 
     Reproduces ``griddata((mu, e), a, (mu_grid, e_grid), method="linear", fill_value=0)``
     of Quarles et al. (2020): Delaunay-based linear interpolation, 0 outside the convex
-    hull of the rows.
+    hull of the rows (equal to the notebook's call to ~3e-16 for all four tables). Nodes
+    that carry a table row take its value directly (what linear interpolation returns
+    there); griddata runs only for the nodes without one, which is hundreds of times
+    faster on this degenerate grid.
 
     Parameters
     ----------
@@ -110,38 +113,100 @@ def build_stability_table(raw: ArrayLike, incl_deg: float) -> StabilityTable:
             f"The Quarles et al. (2020) table for inclination {incl_deg} deg has a "
             f"non-finite value in row {bad} ({data[bad].tolist()}); use the published file."
         )
-    mu_g, e_g = np.meshgrid(MU_NODES, E_NODES, indexing="ij")
-    ratio = griddata(
-        (data[:, 0], data[:, 1]), data[:, 2], (mu_g, e_g), method="linear", fill_value=0.0
-    )
+    # Linear interpolation at a data point returns that point's value, so nodes that
+    # carry a table row take it directly; griddata (whose point location is very slow on
+    # this degenerate, cocircular grid) is run only for the nodes without a row.
+    ratio = np.full((MU_NODES.size, E_NODES.size), np.nan)
+    i = np.searchsorted(MU_NODES, data[:, 0] - 1e-9)
+    j = np.searchsorted(E_NODES, data[:, 1] - 1e-9)
+    i_ok, j_ok = np.minimum(i, MU_NODES.size - 1), np.minimum(j, E_NODES.size - 1)
+    on_node = (np.abs(MU_NODES[i_ok] - data[:, 0]) < 1e-9) & (np.abs(E_NODES[j_ok] - data[:, 1])
+                                                               < 1e-9)
+    ratio[i_ok[on_node], j_ok[on_node]] = data[on_node, 2]
+    missing = np.isnan(ratio)
+    if missing.any():
+        mu_g, e_g = np.meshgrid(MU_NODES, E_NODES, indexing="ij")
+        ratio[missing] = griddata(
+            (data[:, 0], data[:, 1]), data[:, 2], (mu_g[missing], e_g[missing]),
+            method="linear", fill_value=0.0,
+        )
     return StabilityTable(MU_NODES.copy(), E_NODES.copy(), np.asarray(ratio, float),
                           float(incl_deg))
 
 
-def _cell_weights(
-    nodes: Array, x: Array, xp: Any
-) -> tuple[Array, Array]:
-    """Lower cell index and fractional position of ``x`` (already clamped) in ``nodes``."""
+def _cell_index(nodes: Array, x: Array, xp: Any) -> Array:
+    """Lower cell index of ``x`` (already clamped) in increasing ``nodes``, in O(1).
+
+    A guess from uniform spacing between the end nodes, corrected by one cell each way:
+    exact when every node lies within one uniform cell of its uniform position (true of
+    the published grids, checked by :func:`check_table_grid`). Same arithmetic for NumPy
+    and JAX, hence the same cell for the same input.
+    """
     n = nodes.shape[0]
-    i = xp.clip(xp.searchsorted(nodes, x, side="right") - 1, 0, n - 2)
-    x0 = nodes[i]
-    x1 = nodes[i + 1]
-    t = (x - x0) / (x1 - x0)
-    return i, t
+    scale = (n - 1) / (nodes[-1] - nodes[0])
+    itype = np.intp if xp is np else xp.int32
+    g = xp.clip(((x - nodes[0]) * scale).astype(itype), 0, n - 2)
+    g = g - ((x < nodes[g]) & (g > 0))
+    return g + ((x >= nodes[g + 1]) & (g < n - 2))
+
+
+def check_table_grid(table: StabilityTable) -> None:
+    """Check that a table's grid suits the O(1) cell search of the lookups.
+
+    Raises
+    ------
+    InputDataError
+        If the nodes are not strictly increasing, the shapes disagree, or a node lies a
+        whole uniform cell or more away from its uniform position.
+    """
+    for name, nodes, axis in (("mu", table.mu_nodes, 0), ("e_bin", table.e_nodes, 1)):
+        nd = np.asarray(nodes, float)
+        if nd.ndim != 1 or nd.size < 2 or np.asarray(table.ratio).shape[axis] != nd.size:
+            raise InputDataError(
+                f"The {name} nodes of the stability table do not match its ratio array "
+                f"(shape {np.shape(table.ratio)})."
+            )
+        if not np.all(np.diff(nd) > 0):
+            raise InputDataError(f"The {name} nodes of the stability table are not increasing.")
+        uniform = np.linspace(nd[0], nd[-1], nd.size)
+        if np.max(np.abs(nd - uniform)) >= 0.999 * (nd[-1] - nd[0]) / (nd.size - 1):
+            raise InputDataError(
+                f"The {name} nodes of the stability table are too far from uniform spacing "
+                "for the lookup; resample the table onto a near-uniform grid."
+            )
+
+
+def _locate(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> tuple[Array, ...]:
+    """Cell indices (i, j) and fractional positions (tx, ty) of clamped (mu, e_bin)."""
+    mu_nodes, e_nodes = table.mu_nodes, table.e_nodes
+    mu_c = xp.clip(mu, mu_nodes[0], mu_nodes[-1])
+    e_c = xp.clip(e_bin, e_nodes[0], e_nodes[-1])
+    i = _cell_index(mu_nodes, mu_c, xp)
+    j = _cell_index(e_nodes, e_c, xp)
+    tx = (mu_c - mu_nodes[i]) / (mu_nodes[i + 1] - mu_nodes[i])
+    ty = (e_c - e_nodes[j]) / (e_nodes[j + 1] - e_nodes[j])
+    return i, j, tx, ty
 
 
 def _bilinear(table: StabilityTable, mu: Array, e_bin: Array, xp: Any) -> Array:
     """Bilinear interpolation on the grid; identical arithmetic for NumPy and JAX."""
-    mu_nodes, e_nodes, z = table.mu_nodes, table.e_nodes, table.ratio
-    mu_c = xp.clip(mu, mu_nodes[0], mu_nodes[-1])
-    e_c = xp.clip(e_bin, e_nodes[0], e_nodes[-1])
-    i, tx = _cell_weights(mu_nodes, mu_c, xp)
-    j, ty = _cell_weights(e_nodes, e_c, xp)
-    z00 = z[i, j]
-    z10 = z[i + 1, j]
-    z01 = z[i, j + 1]
-    z11 = z[i + 1, j + 1]
-    return (1 - tx) * ((1 - ty) * z00 + ty * z01) + tx * ((1 - ty) * z10 + ty * z11)
+    i, j, tx, ty = _locate(table, mu, e_bin, xp)
+    n_e = table.e_nodes.shape[0]
+    z = table.ratio.reshape(-1)
+    k = i * n_e + j
+    z00 = z[k]
+    z01 = z[k + 1]
+    lo = z00 + ty * (z01 - z00)  # along e_bin at the lower mu node
+    k = k + n_e
+    z10 = z[k]
+    z11 = z[k + 1]
+    hi = z10 + ty * (z11 - z10)  # along e_bin at the upper mu node
+    return lo + tx * (hi - lo)
+
+
+def _count(bad: NDArray[np.bool_]) -> str:
+    n = int(bad.sum())
+    return f" ({n} of {bad.size} values)" if bad.size > 1 else ""
 
 
 def check_quarles_domain(mu: ArrayLike, e_bin: ArrayLike) -> tuple[NDArray, NDArray]:
@@ -164,18 +229,18 @@ def check_quarles_domain(mu: ArrayLike, e_bin: ArrayLike) -> tuple[NDArray, NDAr
     mu_a, e_a = np.broadcast_arrays(np.asarray(mu, float), np.asarray(e_bin, float))
     bad_mu = ~(np.isfinite(mu_a) & (mu_a > 0) & (mu_a < 1))
     if bad_mu.any():
-        v = mu_a[bad_mu].flat[0]
+        v = float(mu_a[bad_mu].flat[0])
         raise InputDataError(
             f"Mass ratio mu = M_B/(M_A+M_B) = {v!r} is outside the valid range 0 < mu < 1 "
-            f"({int(bad_mu.sum())} value(s)); check the masses (both must be positive) or "
+            f"{_count(bad_mu)}; check the masses (both must be positive) or "
             "the mass quotient q = M_B/M_A > 0."
         )
     bad_e = ~(np.isfinite(e_a) & (e_a >= 0) & (e_a <= E_NODES[-1]))
     if bad_e.any():
-        v = e_a[bad_e].flat[0]
+        v = float(e_a[bad_e].flat[0])
         raise InputDataError(
             f"Binary eccentricity e_bin = {v!r} is outside the range of the Quarles et al. "
-            f"(2020) tables, 0 <= e_bin <= 0.8 ({int(bad_e.sum())} value(s)); the "
+            f"(2020) tables, 0 <= e_bin <= 0.8{_count(bad_e)}; the "
             "stability limit is not tabulated there."
         )
     return mu_a, e_a
@@ -210,16 +275,15 @@ def ac_ratio(table: StabilityTable, mu: ArrayLike, e_bin: ArrayLike) -> NDArray[
     """
     mu_a, e_a = check_quarles_domain(mu, e_bin)
     tab = StabilityTable(*(np.asarray(a, float) for a in table[:3]), table.incl_deg)
+    check_table_grid(tab)
     out = _bilinear(tab, mu_a, e_a, np)
-    mu_c = np.clip(mu_a, tab.mu_nodes[0], tab.mu_nodes[-1])
-    e_c = np.clip(e_a, tab.e_nodes[0], tab.e_nodes[-1])
-    i, tx = _cell_weights(tab.mu_nodes, mu_c, np)
-    j, ty = _cell_weights(tab.e_nodes, e_c, np)
     z = tab.ratio
     hull = np.ones(out.shape, dtype=bool)
-    for di, dj, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
-                      (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):
-        hull &= (w == 0) | (z[i + di, j + dj] > 0)
+    if not np.all(z > 0):  # some nodes hold the fill value: check the corners used
+        i, j, tx, ty = _locate(tab, mu_a, e_a, np)
+        for di, dj, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)),
+                          (0, 1, (1 - tx) * ty), (1, 1, tx * ty)):
+            hull &= (w == 0) | (z[i + di, j + dj] > 0)
     if not np.all(hull):
         k = np.flatnonzero(~hull.ravel())[0]
         raise InputDataError(
@@ -234,8 +298,10 @@ def ac_ratio_jax(table: StabilityTable, mu: Array, e_bin: Array) -> Array:
     """JAX version of :func:`ac_ratio`: traceable under ``jit``/``vmap``, no validation.
 
     Inputs are clamped to the tabulated domain (mu to [0.001, 0.999], e_bin to
-    [0, 0.8]); NaN propagates. Inside the domain the numbers equal :func:`ac_ratio` (to
-    the floating-point precision in force: float32 unless ``jax_enable_x64`` is set).
+    [0, 0.8]); NaN propagates. The grid is assumed to pass :func:`check_table_grid` (all
+    tables from :func:`build_stability_table` do). Inside the domain the numbers equal
+    :func:`ac_ratio` (to the floating-point precision in force: float32 unless
+    ``jax_enable_x64`` is set).
 
     Parameters
     ----------
@@ -346,3 +412,38 @@ def load_stability_table(
     from vlms_bayes.data_io.quarles import load_stability_table as _load
 
     return _load(incl_deg, data_dir=data_dir, interpolate=interpolate)
+
+
+def stability_curves(
+    tables: Any,
+    *,
+    mu_values: ArrayLike = (0.1, 0.3, 0.5, 0.7, 0.9),
+    e_bin: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """a_c / a_bin against e_bin at fixed mu, by Quarles et al. and Holman & Wiegert.
+
+    Parameters
+    ----------
+    tables : mapping of inclination -> StabilityTable
+        Tables to evaluate.
+    mu_values : array_like
+        Mass ratios of the curves.
+    e_bin : array_like, optional
+        Eccentricities (default: 161 points over [0, 0.8]).
+
+    Returns
+    -------
+    dict
+        ``e_bin`` (n_e,), ``mu`` (n_mu,), ``quarles`` {incl: (n_mu, n_e)}, ``hw99``
+        (n_mu, n_e) and ``hw99_valid`` (n_mu, n_e) bool.
+    """
+    e = np.linspace(0.0, 0.8, 161) if e_bin is None else np.asarray(e_bin, float)
+    mu = np.asarray(mu_values, float)
+    mu_g, e_g = np.meshgrid(mu, e, indexing="ij")
+    return {
+        "e_bin": e,
+        "mu": mu,
+        "quarles": {incl: ac_ratio(t, mu_g, e_g) for incl, t in tables.items()},
+        "hw99": np.asarray(holman_wiegert_stype(mu_g, e_g), float),
+        "hw99_valid": check_hw99_domain(mu_g, e_g, kind="S"),
+    }

@@ -1,0 +1,380 @@
+"""NASA Exoplanet Archive PSCompPars: query builder, archive call, cache and file reader.
+
+Three steps, each testable alone (the astroquery pattern):
+
+1. :func:`build_query` is pure: it returns the table, the column list and the ADQL
+   ``WHERE`` clause (host-mass window, plus the reference object by name so that it is
+   carried even when its host lies outside the window).
+2. :func:`query_archive` sends it through
+   :class:`astroquery.ipac.nexsci.nasa_exoplanet_archive.NasaExoplanetArchive` (TAP).
+3. :func:`read_pscomppars_csv` parses an archive CSV (with or without its ``#`` header)
+   and :func:`validate_pscomppars` checks columns and values.
+
+:func:`load_pscomppars` ties them together with a cache: a query result is saved as CSV in
+the cache folder with a JSON sidecar holding the ADQL and the query date; ``refresh=True``
+re-queries.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.data_io.files import cache_dir, data_dir, sha256_of
+from vlms_bayes.data_io.outputs import write_csv, write_json
+from vlms_bayes.errors import DataUnavailableError, InputDataError
+
+TABLE = "pscomppars"
+
+#: Columns the analysis needs from PSCompPars (all present in the default column set).
+COLUMNS: tuple[str, ...] = (
+    "pl_name", "hostname", "discoverymethod", "disc_year",
+    "st_mass", "st_masserr1", "st_masserr2", "st_masslim",
+    "st_rad", "st_raderr1", "st_raderr2",
+    "st_met", "st_meterr1", "st_meterr2", "st_metratio",
+    "pl_bmassj", "pl_bmassjerr1", "pl_bmassjerr2", "pl_bmassjlim", "pl_bmassprov",
+    "pl_radj", "pl_radjerr1", "pl_radjerr2",
+    "pl_orbper", "pl_orbpererr1", "pl_orbpererr2", "pl_orbperlim",
+    "pl_orbsmax", "pl_orbsmaxerr1", "pl_orbsmaxerr2", "pl_orbsmaxlim",
+    "pl_orbeccen", "pl_orbeccenerr1", "pl_orbeccenerr2", "pl_orbeccenlim",
+    "pl_controv_flag", "sy_dist", "sy_gaiamag",
+)
+
+#: Columns without which no row can be used; the others may be absent from a local file.
+REQUIRED: tuple[str, ...] = (
+    "pl_name", "hostname", "discoverymethod", "st_mass", "pl_bmassj", "pl_bmassprov",
+    "pl_orbsmax", "pl_orbper", "pl_orbeccen",
+)
+
+NUMERIC: tuple[str, ...] = tuple(
+    c for c in COLUMNS
+    if c not in ("pl_name", "hostname", "discoverymethod", "st_metratio", "pl_bmassprov")
+)
+
+
+@dataclass(frozen=True)
+class ArchiveQuery:
+    """A PSCompPars query: table, selected columns and ADQL ``WHERE`` clause."""
+
+    table: str
+    select: str
+    where: str
+
+    @property
+    def adql(self) -> str:
+        """The full ADQL statement."""
+        return f"SELECT {self.select} FROM {self.table} WHERE {self.where}"
+
+    @property
+    def key(self) -> str:
+        """A short hash of the statement, used to name the cache file."""
+        return hashlib.sha256(self.adql.encode()).hexdigest()[:12]
+
+
+def _adql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def build_query(
+    *,
+    mstar_min: float = 0.06,
+    mstar_max: float = 0.20,
+    reference: str | None = "TOI-6894 b",
+    columns: tuple[str, ...] = COLUMNS,
+) -> ArchiveQuery:
+    """Build the ADQL query for companions of hosts in a mass window.
+
+    Parameters
+    ----------
+    mstar_min, mstar_max : float
+        Host-mass window in solar masses (inclusive).
+    reference : str or None
+        A planet name fetched in addition to the window (its host may lie outside).
+    columns : tuple of str
+        Columns to select.
+
+    Returns
+    -------
+    ArchiveQuery
+        Table, select list and ``WHERE`` clause.
+    """
+    if not (np.isfinite(mstar_min) and np.isfinite(mstar_max)) or mstar_min >= mstar_max:
+        raise InputDataError(
+            f"The host-mass window [{mstar_min}, {mstar_max}] Msun is empty; give "
+            "--mstar-min smaller than --mstar-max."
+        )
+    where = f"(st_mass >= {mstar_min:g} AND st_mass <= {mstar_max:g})"
+    if reference:
+        where = f"({where} OR pl_name = {_adql_str(reference)})"
+    return ArchiveQuery(table=TABLE, select=",".join(columns), where=where)
+
+
+def query_archive(query: ArchiveQuery) -> pd.DataFrame:
+    """Send a query to the NASA Exoplanet Archive TAP service and return a DataFrame.
+
+    Parameters
+    ----------
+    query : ArchiveQuery
+        From :func:`build_query`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per planet, plain (unitless) columns, masked values as NaN.
+
+    Raises
+    ------
+    DataUnavailableError
+        If the archive cannot be reached; the message says how to work offline.
+    """
+    from astroquery.ipac.nexsci.nasa_exoplanet_archive import NasaExoplanetArchive
+
+    try:
+        table = NasaExoplanetArchive.query_criteria(
+            table=query.table, select=query.select, where=query.where
+        )
+    except Exception as exc:  # requests/pyvo/astroquery raise many types
+        raise DataUnavailableError(
+            f"The NASA Exoplanet Archive query failed ({type(exc).__name__}: {exc}). "
+            "To work offline, download PSCompPars as CSV from the archive and pass it with "
+            "--ps FILE, or put a cached query in the data folder."
+        ) from exc
+    return table_to_frame(table)
+
+
+def table_to_frame(table: Any) -> pd.DataFrame:
+    """Convert an astropy (Q)Table from astroquery to a plain DataFrame (units dropped).
+
+    Masked entries become NaN (numbers) or None (strings).
+    """
+    from astropy.table import Table
+
+    frame = Table(table, masked=True).to_pandas()
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        else:
+            frame[col] = frame[col].astype(float)
+    return frame
+
+
+def read_pscomppars_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a PSCompPars CSV as downloaded from the archive, ``#`` header or not.
+
+    Raises
+    ------
+    InputDataError
+        If the file is missing or is not a CSV file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(
+            f"PSCompPars file {path} does not exist. Give the path of a CSV downloaded from "
+            "the NASA Exoplanet Archive (table pscomppars) with --ps, or leave --ps out to "
+            "query the archive."
+        )
+    try:
+        skip = 0
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.startswith("#"):
+                    break
+                skip += 1
+        frame = pd.read_csv(path, skiprows=skip, low_memory=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputDataError(
+            f"{path} is not a readable CSV file ({type(exc).__name__}: {exc}). Export "
+            "PSCompPars from the archive in CSV format and pass it with --ps."
+        ) from exc
+    if frame.shape[1] < 2:
+        raise InputDataError(
+            f"{path} does not look like a CSV table (found {frame.shape[1]} column). Export "
+            "PSCompPars from the archive in CSV format and pass it with --ps."
+        )
+    return frame
+
+
+def _bad_rows(frame: pd.DataFrame, mask: pd.Series, n: int = 5) -> str:
+    names = frame.loc[mask, "pl_name"].astype(str).tolist() if "pl_name" in frame else []
+    rows = [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())[:n]]  # 1-based + header
+    label = ", ".join(f"line {r} ({nm})" for r, nm in zip(rows, names, strict=False))
+    more = f" and {int(mask.sum()) - n} more" if mask.sum() > n else ""
+    return label + more
+
+
+def validate_pscomppars(
+    frame: pd.DataFrame,
+    *,
+    source: str = "PSCompPars",
+    window: tuple[float, float] | None = None,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """Check columns and values of a PSCompPars frame; return it with numeric dtypes.
+
+    Masses must be positive everywhere. Eccentricities must lie in [0, 1) for the rows the
+    analysis uses (host inside ``window``, or the ``reference`` object): the archive itself
+    carries a few unusable rows elsewhere (e.g. KOI-351 h with e = -0.011 in the
+    2025-08-07 snapshot), which must not stop an analysis of other hosts.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Raw frame from the archive or a file.
+    source : str
+        Name used in error messages (the file path).
+    window : (float, float), optional
+        Host-mass window of the analysis; None checks every row.
+    reference : str, optional
+        Name of the reference object, checked wherever its host lies.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the numeric columns converted to float and absent optional columns
+        added as NaN.
+
+    Raises
+    ------
+    InputDataError
+        Missing required columns, non-numeric or negative masses, e outside [0, 1).
+    """
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"{source} lacks the required column(s) {', '.join(missing)}. A PSCompPars CSV "
+            f"must provide at least: {', '.join(REQUIRED)} (archive column names; the "
+            "default column set of the archive's PSCompPars download has them all)."
+        )
+    out = frame.copy()
+    for col in COLUMNS:
+        if col not in out.columns:
+            out[col] = np.nan
+    for col in NUMERIC:
+        raw = out[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            raise InputDataError(
+                f"{source}: column {col} has non-numeric values at {_bad_rows(out, bad)}. "
+                "Fix or remove those rows."
+            )
+        out[col] = num.astype(float)
+    for col in ("st_mass", "pl_bmassj"):
+        bad = out[col] <= 0
+        if bad.any():
+            raise InputDataError(
+                f"{source}: column {col} must be positive but is <= 0 at "
+                f"{_bad_rows(out, bad)}. Fix or remove those rows."
+            )
+    e = out["pl_orbeccen"]
+    relevant = pd.Series(True, index=out.index)
+    if window is not None:
+        relevant = out["st_mass"].between(*window)
+        if reference:
+            relevant |= out["pl_name"].astype(str) == reference
+    bad = ((e < 0) | (e >= 1)) & relevant
+    if bad.any():
+        raise InputDataError(
+            f"{source}: column pl_orbeccen must lie in [0, 1) for a bound orbit but does "
+            f"not at {_bad_rows(out, bad)}. Fix or remove those rows."
+        )
+    for col in ("pl_name", "hostname", "discoverymethod", "pl_bmassprov", "st_metratio"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
+@dataclass(frozen=True)
+class PsCompParsData:
+    """A loaded PSCompPars table and where it came from."""
+
+    frame: pd.DataFrame
+    origin: str
+    path: Path | None
+    sha256: str | None
+    query_date: str | None
+    adql: str | None
+
+    def provenance(self) -> dict[str, Any]:
+        """A record for ``run.json`` and ``SUMMARY.txt``."""
+        return {
+            "origin": self.origin, "path": str(self.path) if self.path else None,
+            "sha256": self.sha256, "date": self.query_date, "adql": self.adql,
+            "rows": len(self.frame),
+        }
+
+
+def _file_date(path: Path) -> str:
+    """The snapshot date in a file name (``..._2025-08-07.csv``), else its modification date."""
+    m = re.search(r"(\d{4}-\d{2}-\d{2})", path.name)
+    if m:
+        return m.group(1)
+    mtime = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.UTC).date().isoformat()
+    return f"file modified {mtime}"
+
+
+def _cache_paths(query: ArchiveQuery, folder: Path) -> tuple[Path, Path]:
+    stem = f"pscomppars_query_{query.key}"
+    return folder / f"{stem}.csv", folder / f"{stem}.json"
+
+
+def load_pscomppars(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    mstar_min: float = 0.06,
+    mstar_max: float = 0.20,
+    reference: str | None = "TOI-6894 b",
+    data_dir_: str | os.PathLike[str] | None = None,
+    refresh: bool = False,
+) -> PsCompParsData:
+    """Load PSCompPars from a local file, the cache, or the archive.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A local archive CSV; when given, nothing is queried.
+    mstar_min, mstar_max : float
+        Host-mass window for the archive query.
+    reference : str or None
+        Reference object fetched in addition to the window.
+    data_dir_ : path-like, optional
+        Data folder searched for a cached query result before the cache folder.
+    refresh : bool
+        Re-query the archive even if a cached result exists.
+
+    Returns
+    -------
+    PsCompParsData
+        The validated frame with its provenance.
+    """
+    if path is not None:
+        path = Path(path)
+        frame = validate_pscomppars(read_pscomppars_csv(path), source=str(path),
+                                    window=(mstar_min, mstar_max), reference=reference)
+        return PsCompParsData(frame, "file", path, sha256_of(path), _file_date(path), None)
+    query = build_query(mstar_min=mstar_min, mstar_max=mstar_max, reference=reference)
+    folders = [f for f in (data_dir(data_dir_), cache_dir()) if f is not None]
+    if not refresh:
+        for folder in folders:
+            csv, meta = _cache_paths(query, folder)
+            if csv.is_file() and meta.is_file():
+                info = json.loads(meta.read_text())
+                frame = validate_pscomppars(pd.read_csv(csv, low_memory=False), source=str(csv),
+                                            window=(mstar_min, mstar_max), reference=reference)
+                return PsCompParsData(frame, "cache", csv, sha256_of(csv),
+                                      info.get("query_date"), query.adql)
+    frame = validate_pscomppars(query_archive(query), source="the archive reply",
+                                window=(mstar_min, mstar_max), reference=reference)
+    csv, meta = _cache_paths(query, cache_dir())
+    write_csv(csv, frame)
+    date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_json(meta, {"adql": query.adql, "query_date": date, "rows": len(frame)})
+    return PsCompParsData(frame, "archive", csv, sha256_of(csv), date, query.adql)

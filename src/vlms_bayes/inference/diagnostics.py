@@ -1,0 +1,153 @@
+"""The sampler-diagnostics gate: R-hat, bulk/tail ESS, divergences and BFMI.
+
+:func:`diagnose` computes the numbers over every posterior variable (latent
+eccentricities included) and says whether each passes; :func:`sample_with_gate` runs a
+sampler and, if the gate fails, retries once with a higher target acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateConfig:
+    """Thresholds of the gate.
+
+    Parameters
+    ----------
+    max_rhat : float
+        Largest rank-normalised split R-hat allowed (Vehtari et al. 2021 recommend 1.01).
+    min_ess_bulk, min_ess_tail : float
+        Smallest bulk and tail effective sample sizes allowed (capped at 10% of the total
+        number of draws, so that tiny test runs are judged on their own scale).
+    max_divergences : int
+        Largest number of divergent transitions allowed after warm-up.
+    min_bfmi : float
+        Smallest Bayesian fraction of missing information of any chain.
+    """
+
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400.0
+    min_ess_tail: float = 400.0
+    max_divergences: int = 0
+    min_bfmi: float = 0.3
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict for fit_summary.json."""
+        return asdict(self)
+
+
+@dataclass
+class Diagnostics:
+    """Outcome of the gate for one posterior."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float
+    n_draws_total: int
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    worst_variables: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for fit_summary.json."""
+        return asdict(self)
+
+
+def _extreme(tree: Any, fn: Callable[[np.ndarray], float]) -> tuple[float, str]:
+    best, name = None, ""
+    ds = tree.to_dataset() if hasattr(tree, "to_dataset") else tree
+    for var, da in ds.data_vars.items():
+        vals = np.asarray(da.values, float)
+        if not vals.size:
+            continue
+        v = fn(vals)
+        if best is None or fn(np.array([best, v])) == v:
+            best, name = v, var
+    return float(best if best is not None else np.nan), name
+
+
+def diagnose(dt: Any, *, gate: GateConfig | None = None,
+             var_names: list[str] | None = None) -> Diagnostics:
+    """Compute the gate's diagnostics of a sampled DataTree.
+
+    Parameters
+    ----------
+    dt : xarray.DataTree
+        Output of :func:`vlms_bayes.inference.sampling.sample`.
+    gate : GateConfig, optional
+        Thresholds.
+    var_names : list of str, optional
+        Posterior variables to check (default: all).
+
+    Returns
+    -------
+    Diagnostics
+    """
+    import arviz as az
+
+    g = gate or GateConfig()
+    post = dt["posterior"]
+    n_total = int(post.sizes["chain"] * post.sizes["draw"])
+    kw = {"var_names": var_names} if var_names else {}
+    rhat, rhat_var = _extreme(az.rhat(dt, **kw), np.nanmax)
+    ess_b, ess_b_var = _extreme(az.ess(dt, method="bulk", **kw), np.nanmin)
+    ess_t, ess_t_var = _extreme(az.ess(dt, method="tail", **kw), np.nanmin)
+    div = int(np.asarray(dt["sample_stats"]["diverging"].values).sum())
+    bfmi = float(np.min(np.asarray(az.bfmi(dt)["energy"].values)))
+    need_b = min(g.min_ess_bulk, 0.1 * n_total)
+    need_t = min(g.min_ess_tail, 0.1 * n_total)
+    fails = []
+    if not rhat <= g.max_rhat:
+        fails.append(f"R-hat {rhat:.3f} > {g.max_rhat} ({rhat_var})")
+    if not ess_b >= need_b:
+        fails.append(f"bulk ESS {ess_b:.0f} < {need_b:.0f} ({ess_b_var})")
+    if not ess_t >= need_t:
+        fails.append(f"tail ESS {ess_t:.0f} < {need_t:.0f} ({ess_t_var})")
+    if div > g.max_divergences:
+        fails.append(f"{div} divergent transitions > {g.max_divergences}")
+    if not bfmi >= g.min_bfmi:
+        fails.append(f"BFMI {bfmi:.2f} < {g.min_bfmi}")
+    return Diagnostics(
+        max_rhat=rhat, min_ess_bulk=ess_b, min_ess_tail=ess_t, divergences=div,
+        min_bfmi=bfmi, n_draws_total=n_total, passed=not fails, failures=fails,
+        worst_variables={"rhat": rhat_var, "ess_bulk": ess_b_var, "ess_tail": ess_t_var},
+    )
+
+
+def sample_with_gate(
+    run: Callable[[float], Any], *, target_accept: float = 0.9,
+    retry_target_accept: float = 0.98, gate: GateConfig | None = None,
+) -> tuple[Any, Diagnostics, list[dict[str, Any]]]:
+    """Run ``run(target_accept)``; if the gate fails, retry once with a higher target.
+
+    Returns
+    -------
+    dt : xarray.DataTree
+        The last run's posterior.
+    diagnostics : Diagnostics
+        Its gate outcome.
+    attempts : list of dict
+        Target acceptance and gate outcome of every attempt (for fit_summary.json).
+    """
+    attempts = []
+    dt = run(target_accept)
+    diag = diagnose(dt, gate=gate)
+    attempts.append({"target_accept": target_accept, **diag.to_dict()})
+    if not diag.passed and retry_target_accept > target_accept:
+        log.warning("diagnostics failed (%s); retrying once with target_accept=%.3f",
+                    "; ".join(diag.failures), retry_target_accept)
+        dt = run(retry_target_accept)
+        diag = diagnose(dt, gate=gate)
+        attempts.append({"target_accept": retry_target_accept, **diag.to_dict()})
+    return dt, diag, attempts

@@ -1,0 +1,307 @@
+"""``vlms-bayes fit`` as a Python function: build, sample, gate, score, write.
+
+:func:`run_fit` writes into an already-staged folder (see
+:class:`vlms_bayes.data_io.outputs.StagedOutputDir`), so ``vlms-bayes run`` can call it
+beside the baselines; :func:`fit_command` is the stand-alone command with its own staging
+folder and ``run.json``.
+
+Outputs
+-------
+``posterior.nc``
+    ArviZ DataTree: posterior, sample_stats, observed_data, constant_data (the model's
+    arrays) and log_likelihood (marginal, per object, for LOO). Tagged as ours.
+``fit_summary.json``
+    Diagnostics gate, every sampling attempt, configuration, posterior summaries of the
+    population parameters, the reference object's P(binary-like), LOO results.
+``memberships.csv``
+    name, P_binary_like, its 90% interval and each population's mean responsibility.
+``objects_with_probs.csv``
+    When the baselines' file is in the folder, the Bayesian columns are added next to
+    ``P_binary_like_logistic``.
+``stacked_used.csv``
+    The exact stacked rows the model used.
+``loo_comparison.csv``
+    PSIS-LOO of K = 1, 2, 3 (when asked for).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.data_io.outputs import write_csv, write_json
+from vlms_bayes.errors import DiagnosticsError, InputDataError
+from vlms_bayes.inference.classify import MODEL_TAG, classify_data
+from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
+from vlms_bayes.inference.membership import (
+    Membership,
+    draws_from_posterior,
+    object_log_terms,
+    pointwise_loglik,
+    responsibilities,
+    summarise_memberships,
+)
+from vlms_bayes.inference.sampling import check_backend
+from vlms_bayes.models.data import MeasurementConfig, ModelData, model_data_from_stacked
+from vlms_bayes.models.mixture import MixturePriors, population_names
+
+log = logging.getLogger(__name__)
+
+POP_PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
+              "e_conc", "e_alpha", "e_beta")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitConfig:
+    """Settings of a fit (all recorded in run.json / fit_summary.json)."""
+
+    n_components: int = 2
+    backend: str = "numpyro"
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    target_accept: float = 0.9
+    retry_target_accept: float = 0.98
+    allow_bad_diagnostics: bool = False
+    loo_components: tuple[int, ...] = ()
+    include_reference: bool = False
+    measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
+    priors: MixturePriors = field(default_factory=MixturePriors)
+    gate: GateConfig = field(default_factory=GateConfig)
+
+    def __post_init__(self) -> None:
+        check_backend(self.backend)
+        for k in (self.n_components, *self.loo_components):
+            if int(k) != k or k < 1:
+                raise InputDataError(f"Numbers of populations must be integers >= 1, got {k!r}.")
+        for name in ("chains", "draws", "tune"):
+            if getattr(self, name) < 1:
+                raise InputDataError(f"--{name} must be at least 1.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for run.json."""
+        return {
+            "n_components": self.n_components, "backend": self.backend, "chains": self.chains,
+            "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
+            "retry_target_accept": self.retry_target_accept,
+            "allow_bad_diagnostics": self.allow_bad_diagnostics,
+            "loo_components": list(self.loo_components),
+            "include_reference": self.include_reference,
+            "measurement": self.measurement.to_dict(), "priors": self.priors.to_dict(),
+            "gate": self.gate.to_dict(),
+        }
+
+
+@dataclass
+class FitResult:
+    """What :func:`run_fit` computed (the files are in the folder it was given)."""
+
+    posterior: Any
+    data: ModelData
+    memberships: pd.DataFrame
+    diagnostics: Diagnostics
+    reference: pd.DataFrame
+    loo: pd.DataFrame | None
+    summary: dict[str, Any]
+    timings_s: dict[str, float]
+    report: str
+
+
+def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed: int,
+                  ) -> tuple[Any, Diagnostics, list[dict[str, Any]]]:
+    """Build and sample one K, gate it, and attach log-likelihood and data groups."""
+    import xarray as xr
+
+    from vlms_bayes.inference.sampling import sample
+    from vlms_bayes.models.mixture import build_mixture_model
+
+    model = build_mixture_model(data, n_components=n_components, priors=config.priors)
+
+    def run(target_accept: float) -> Any:
+        return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,
+                      chains=config.chains, random_seed=seed, target_accept=target_accept)
+
+    dt, diag, attempts = sample_with_gate(
+        run, target_accept=config.target_accept,
+        retry_target_accept=config.retry_target_accept, gate=config.gate)
+    post = dt["posterior"]
+    terms = object_log_terms(data, draws_from_posterior(post))
+    nc, nd = post.sizes["chain"], post.sizes["draw"]
+    ll = pointwise_loglik(terms).reshape(nc, nd, data.n)
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values,
+              "object": list(data.names)}
+    dt["log_likelihood"] = xr.DataTree(xr.Dataset(
+        {"obs": (("chain", "draw", "object"), ll)}, coords=coords))
+    dt["constant_data"] = xr.DataTree(xr.Dataset({
+        "y_logq": ("object", data.y_logq), "s_logq": ("object", data.s_logq),
+        "y_loga": ("object", data.y_loga), "s_loga": ("object", data.s_loga),
+        "msini": ("object", data.msini.astype(np.int8)), "e_kind": ("object", data.e_kind),
+        "e_obs_all": ("object", data.e_obs), "s_e": ("object", data.s_e),
+        "e_limit": ("object", data.e_limit),
+    }, coords={"object": list(data.names)}))
+    dt.attrs["vlms_bayes_model"] = MODEL_TAG
+    dt.attrs["n_components"] = int(n_components)
+    return dt, diag, attempts
+
+
+def membership_frame(m: Membership, k: int, methods: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Membership table: P_binary_like with its 90% interval and every population's mean."""
+    frame = pd.DataFrame({"name": list(m.names), "P_binary_like": m.p_mean,
+                          "P_binary_like_lo90": m.p_lo, "P_binary_like_hi90": m.p_hi})
+    for j, pop in enumerate(population_names(k)):
+        frame[f"P_{pop}"] = m.p_all[:, j]
+    if methods:
+        frame.insert(1, "discoverymethod", list(methods))
+    return frame
+
+
+def posterior_table(post: Any) -> dict[str, Any]:
+    """Mean, sd and 5/50/95% quantiles of each population parameter."""
+    out: dict[str, Any] = {}
+    for name in POP_PARAMS:
+        if name not in post:
+            continue
+        v = np.asarray(post[name].values, float).reshape(-1, post[name].shape[-1])
+        q = np.quantile(v, [0.05, 0.5, 0.95], axis=0)
+        pops = [str(p) for p in post[name]["population"].values]
+        out[name] = {p: {"mean": v[:, j].mean(), "sd": v[:, j].std(), "q05": q[0, j],
+                         "q50": q[1, j], "q95": q[2, j]} for j, p in enumerate(pops)}
+    return out
+
+
+def score_reference(dt: Any, stacked: pd.DataFrame, config: FitConfig) -> pd.DataFrame:
+    """P(binary-like) of the stacked dataset's reference row(s), in or out of the window."""
+    if "is_reference" not in stacked.columns:
+        return pd.DataFrame()
+    ref = stacked.loc[stacked["is_reference"].fillna(False).astype(bool)].copy()
+    if ref.empty:
+        return pd.DataFrame()
+    ref["in_window"] = True
+    data, _ = model_data_from_stacked(ref, measurement=config.measurement, min_rows=1)
+    m = classify_data(dt["posterior"], data)
+    return membership_frame(m, dt.attrs["n_components"])
+
+
+def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path,
+            seed: int) -> FitResult:
+    """Fit the mixture to a stacked dataset and write the outputs into ``outdir_path``.
+
+    Parameters
+    ----------
+    stacked : pandas.DataFrame
+        The stacked dataset (e.g. from ``vlms_bayes.pipeline.load_dataset``).
+    config : FitConfig
+        Fit settings.
+    outdir_path : path-like
+        An existing (staged) folder to write into.
+    seed : int
+        Sampler seed (the LOO fits use seed + K).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DiagnosticsError
+        When the gate fails after the retry and ``allow_bad_diagnostics`` is False.
+    """
+    out = Path(outdir_path)
+    timings: dict[str, float] = {}
+    data, rows = model_data_from_stacked(stacked, measurement=config.measurement,
+                                         include_reference=config.include_reference)
+    k = config.n_components
+    t0 = time.perf_counter()
+    dt, diag, attempts = fit_posterior(data, config, n_components=k, seed=seed)
+    timings["fit_main_s"] = time.perf_counter() - t0
+    if not diag.passed and not config.allow_bad_diagnostics:
+        raise DiagnosticsError(
+            f"The sampler diagnostics failed the gate after a retry at target_accept="
+            f"{config.retry_target_accept}: {'; '.join(diag.failures)}. The posterior is not "
+            "trustworthy and nothing was written; run longer (--draws/--tune), or pass "
+            "--allow-bad-diagnostics to write it anyway.")
+    if not diag.passed:
+        log.warning("DIAGNOSTICS FAILED (written anyway, --allow-bad-diagnostics): %s",
+                    "; ".join(diag.failures))
+    post = dt["posterior"]
+    resp = responsibilities(object_log_terms(data, draws_from_posterior(post)))
+    members = membership_frame(summarise_memberships(data.names, resp), k, data.methods)
+    reference = score_reference(dt, stacked, config)
+
+    loo_table = None
+    if config.loo_components:
+        from vlms_bayes.inference.comparison import loo_compare
+
+        fits = {f"K={k}": dt}
+        for kk in sorted(set(config.loo_components) - {k}):
+            t1 = time.perf_counter()
+            fits[f"K={kk}"], d_kk, _ = fit_posterior(data, config, n_components=kk,
+                                                     seed=seed + kk)
+            timings[f"fit_K{kk}_s"] = time.perf_counter() - t1
+            if not d_kk.passed:
+                log.warning("K=%d fit for LOO failed the gate: %s", kk, "; ".join(d_kk.failures))
+        loo_table = loo_compare(fits)
+        write_csv(out / "loo_comparison.csv", loo_table)
+
+    summary = {
+        "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "diagnostics": diag.to_dict(), "attempts": attempts,
+        "config": config.to_dict(), "seed": seed,
+        "population_parameters": posterior_table(post),
+        "reference": reference.to_dict(orient="records"),
+        "loo": None if loo_table is None else loo_table.to_dict(orient="records"),
+        "timings_s": timings,
+    }
+    dt.to_netcdf(out / "posterior.nc", engine="h5netcdf")
+    write_json(out / "fit_summary.json", summary)
+    write_csv(out / "memberships.csv", members)
+    write_csv(out / "stacked_used.csv", rows)
+    _merge_into_objects_with_probs(out / "objects_with_probs.csv", members)
+    report = fit_report(summary, members, reference, loo_table)
+    return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
+
+
+def _merge_into_objects_with_probs(path: Path, members: pd.DataFrame) -> None:
+    if not path.is_file():
+        return
+    base = pd.read_csv(path)
+    if "name" not in base.columns:
+        return
+    cols = ["name", "P_binary_like", "P_binary_like_lo90", "P_binary_like_hi90"]
+    base = base.drop(columns=[c for c in cols[1:] if c in base.columns])
+    write_csv(path, base.merge(members[cols], on="name", how="left"))
+
+
+def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.DataFrame,
+               loo: pd.DataFrame | None) -> str:
+    """Plain-text report of a fit, computed from its results."""
+    d = summary["diagnostics"]
+    lines = [
+        f"Mixture fit: K={summary['n_components']} on {summary['n_objects']} objects; "
+        f"diagnostics {'PASSED' if d['passed'] else 'FAILED: ' + '; '.join(d['failures'])}",
+        f"  max R-hat {d['max_rhat']:.3f}, min bulk/tail ESS {d['min_ess_bulk']:.0f}/"
+        f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}, min BFMI {d['min_bfmi']:.2f}",
+    ]
+    pp = summary["population_parameters"]
+    for name in ("w", "mu_logq", "mu_loga", "e_mean"):
+        if name in pp:
+            txt = ", ".join(f"{p} {v['q50']:.3g} [{v['q05']:.3g}, {v['q95']:.3g}]"
+                            for p, v in pp[name].items())
+            lines.append(f"  {name}: {txt}")
+    n_bin = int((members["P_binary_like"] > 0.5).sum())
+    lines.append(f"  objects with P(binary-like) > 0.5: {n_bin} of {len(members)}")
+    for _, r in reference.iterrows():
+        lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
+                     f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")
+    if loo is not None:
+        for _, r in loo.iterrows():
+            lines.append(f"  LOO {r['model']}: elpd {r['elpd_loo']:.1f} ± {r['se']:.1f}, "
+                         f"Δ {r['elpd_diff']:.1f} ± {r['dse']:.1f}, "
+                         f"Pareto k > 0.7: {r['n_pareto_k_gt_0.7']}")
+    return "\n".join(lines)

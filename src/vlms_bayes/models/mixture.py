@@ -1,0 +1,187 @@
+"""The hierarchical K-population mixture over (log q, log a, e) as a PyMC model.
+
+This module only *builds* the model; :func:`vlms_bayes.inference.sampling.sample` runs it.
+
+Model
+-----
+For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
+
+* true (log10 q, log10 a) ~ N2(μ_k, Σ_k), Σ_k from scales σ_q,k, σ_a,k ~ HalfNormal and a
+  correlation ρ_k with the 2-D LKJ(η) prior (equivalently (ρ_k + 1)/2 ~ Beta(η, η));
+  means μ_q ~ N(m_q, s_q) *ordered* (μ_q,1 < … < μ_q,K: the last population is the
+  binary-like one, so the labels cannot switch), μ_a ~ N(m_a, s_a);
+* true e ~ Beta(α_k, β_k) with α = m κ, β = (1 − m) κ, mean m_k ~ Beta(a_m, b_m) and
+  concentration κ_k ~ LogNormal(log κ0, s_κ).
+
+Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of
+log q and log a are convolved analytically with the population normals; minimum masses
+are marginalised over an isotropic inclination by quadrature
+(:mod:`vlms_bayes.models.likelihood`); each measured eccentricity has a latent true value
+e_i ∈ (0, 1) with e_obs ~ N(e_i, s_e); each upper limit has a latent e_i ∈ (0, limit)
+(integrating it out gives the Beta CDF at the limit: a censored term). The discrete
+membership is marginalised: the potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
+
+Extension point for selection effects: :func:`component_log_terms` returns the (N, K)
+matrix of per-object, per-population log terms; a per-method detection term
+log p_det,m(i) − log ξ_m,k(θ) can be added to it before the log-sum-exp without touching
+anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from vlms_bayes.errors import VlmsBayesError
+from vlms_bayes.models.data import ModelData
+from vlms_bayes.models.likelihood import N_INCL_NODES, node_arrays, qa_component_logpdf
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixturePriors:
+    """Hyper-parameters of the priors (weakly informative; see module docstring)."""
+
+    weight_concentration: float = 1.5
+    mu_logq_mean: float = -2.5
+    mu_logq_sd: float = 1.5
+    mu_loga_mean: float = -1.0
+    mu_loga_sd: float = 1.5
+    scale_sd: float = 1.0
+    lkj_eta: float = 2.0
+    e_mean_a: float = 1.5
+    e_mean_b: float = 3.0
+    e_conc_median: float = 5.0
+    e_conc_log_sd: float = 0.8
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict for run.json."""
+        return asdict(self)
+
+
+def population_names(k: int) -> list[str]:
+    """Names of the populations, in increasing mean log q."""
+    if k == 1:
+        return ["all"]
+    if k == 2:
+        return ["planet_like", "binary_like"]
+    return [f"pop{j}" for j in range(k - 1)] + ["binary_like"]
+
+
+def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
+    """Strictly increasing starting means of log q from the data's quantiles."""
+    qs = np.quantile(np.asarray(y_logq, float), (np.arange(k) + 0.5) / k)
+    return qs + 1e-3 * np.arange(k)
+
+
+def component_log_terms(data: ModelData, params: dict[str, Any], *, e_true: Any = None,
+                        e_limit_true: Any = None, n_nodes: int = N_INCL_NODES) -> Any:
+    """PyTensor (N, K) matrix of log w_k + log p_k(object i), latent e's included."""
+    # true-mass objects need one node, minimum-mass objects the inclination quadrature
+    parts, order = [], []
+    for sel, nn in ((~data.msini, 1), (data.msini, n_nodes)):
+        idx = np.flatnonzero(sel)
+        if not len(idx):
+            continue
+        nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], nn)
+        parts.append(qa_component_logpdf(
+            pt.as_tensor(nodes), pt.as_tensor(logw_nodes), pt.as_tensor(data.y_loga[idx]),
+            pt.as_tensor(data.s_logq[idx]), pt.as_tensor(data.s_loga[idx]),
+            params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
+            params["rho"], log=pt.log, logsumexp=pt.logsumexp,
+        ))
+        order.append(idx)
+    inverse = np.argsort(np.concatenate(order))
+    terms = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)[inverse]
+    terms = terms + params["log_w"][None, :]
+    alpha, beta = params["e_alpha"], params["e_beta"]
+    for idx, e in ((data.idx_measured, e_true), (data.idx_limit, e_limit_true)):
+        if len(idx):
+            lp_e = pm.logp(pm.Beta.dist(alpha=alpha, beta=beta), e[:, None])
+            terms = pt.inc_subtensor(terms[idx], lp_e)
+    return terms
+
+
+def build_mixture_model(
+    data: ModelData,
+    *,
+    n_components: int = 2,
+    priors: MixturePriors | None = None,
+    n_incl_nodes: int = N_INCL_NODES,
+) -> pm.Model:
+    """Build the K-population mixture model for one sample (no sampling).
+
+    Parameters
+    ----------
+    data : ModelData
+        The fitted objects (:func:`vlms_bayes.models.data.model_data_from_stacked`).
+    n_components : int
+        Number of populations K ≥ 1 (2: planet-like and binary-like).
+    priors : MixturePriors, optional
+        Prior hyper-parameters.
+    n_incl_nodes : int
+        Quadrature nodes over the inclination of minimum-mass objects.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``w`` (K > 1), ``mu_logq``, ``mu_loga``, ``sigma_logq``,
+        ``sigma_loga``, ``rho_beta``, ``e_mean``, ``e_conc``, latent ``e_true`` and
+        ``e_true_limit``; deterministics ``rho``, ``e_alpha``, ``e_beta``; potential
+        ``mixture``; observed ``e_obs``.
+
+    Raises
+    ------
+    VlmsBayesError
+        If ``n_components`` < 1.
+    """
+    k = int(n_components)
+    if k < 1 or k != n_components:
+        raise VlmsBayesError(f"The number of populations must be an integer >= 1, got "
+                             f"{n_components!r}.")
+    pr = priors or MixturePriors()
+    idx_m, idx_l = data.idx_measured, data.idx_limit
+    coords = {"population": population_names(k), "object": list(data.names),
+              "e_measured": [data.names[i] for i in idx_m],
+              "e_limit": [data.names[i] for i in idx_l]}
+    with pm.Model(coords=coords) as model:
+        if k > 1:
+            w = pm.Dirichlet("w", a=np.full(k, pr.weight_concentration), dims="population")
+            log_w = pt.log(w)
+            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population",
+                             transform=pm.distributions.transforms.ordered,
+                             initval=ordered_initial_means(data.y_logq, k))
+        else:
+            log_w = pt.zeros(1)
+            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population")
+        mu_a = pm.Normal("mu_loga", pr.mu_loga_mean, pr.mu_loga_sd, dims="population",
+                         initval=np.full(k, float(np.median(data.y_loga))))
+        sd_q = pm.HalfNormal("sigma_logq", pr.scale_sd, dims="population",
+                             initval=np.full(k, 0.5))
+        sd_a = pm.HalfNormal("sigma_loga", pr.scale_sd, dims="population",
+                             initval=np.full(k, 0.5))
+        rho_b = pm.Beta("rho_beta", pr.lkj_eta, pr.lkj_eta, dims="population")
+        rho = pm.Deterministic("rho", 2.0 * rho_b - 1.0, dims="population")
+        e_mean = pm.Beta("e_mean", pr.e_mean_a, pr.e_mean_b, dims="population")
+        e_conc = pm.LogNormal("e_conc", np.log(pr.e_conc_median), pr.e_conc_log_sd,
+                              dims="population")
+        alpha = pm.Deterministic("e_alpha", e_mean * e_conc, dims="population")
+        beta = pm.Deterministic("e_beta", (1.0 - e_mean) * e_conc, dims="population")
+        e_true = e_lim = None
+        if len(idx_m):
+            e_true = pm.Uniform("e_true", 0.0, 1.0, dims="e_measured",
+                                initval=np.clip(data.e_obs[idx_m], 0.02, 0.95))
+            pm.Normal("e_obs", mu=e_true, sigma=data.s_e[idx_m], observed=data.e_obs[idx_m],
+                      dims="e_measured")
+        if len(idx_l):
+            e_lim = pm.Uniform("e_true_limit", 0.0, data.e_limit[idx_l], dims="e_limit",
+                               initval=0.5 * data.e_limit[idx_l])
+        params = {"log_w": log_w, "mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
+                  "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
+        terms = component_log_terms(data, params, e_true=e_true, e_limit_true=e_lim,
+                                    n_nodes=n_incl_nodes)
+        pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
+    return model

@@ -1,0 +1,469 @@
+"""Per (colour, magnitude) bin model of Gaia's per-transit RV noise σ (Chance et al., paired).
+
+Gaia publishes ε = ``radial_velocity_error``, the error of the median of N epoch RVs,
+ε² = (π/2N)·s² + f², so the per-transit sample variance is s² = (2N/π)(ε² − f²)
+(:func:`eps_to_s2`, floor f = ``rv_floor_kms``). In every (colour, G) bin σ is estimated by
+iterative χ² clipping about the median of s² (:func:`estimate_sigma`) on ``num_iter``
+bootstrap subsets (:func:`fit_bins`, the reference pipeline's RNG protocol), and a 2-D
+Gaussian process smooths the per-bin mean ln σ̂ (:func:`fit_gp`). :class:`NoiseModel`
+predicts ln σ and its uncertainty for any source, flags sources outside the calibrated
+grid, and is saved as a NumPy ``.npz`` file (format in :meth:`NoiseModel.save`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, special
+
+from vlms_bayes.errors import InputDataError
+
+FORMAT_VERSION = 1
+
+
+def eps_to_s2(eps_kms: ArrayLike, n_transits: ArrayLike, *, rv_floor_kms: float = 0.11
+              ) -> NDArray[np.float64]:
+    """Per-transit sample variance s² = (2N/π)(ε² − f²) in km²/s² (negative when ε < f)."""
+    eps = np.asarray(eps_kms, np.float64)
+    n = np.asarray(n_transits, np.float64)
+    return 2.0 * n / np.pi * (eps**2 - rv_floor_kms**2)
+
+
+def s2_to_eps(s2: ArrayLike, n_transits: ArrayLike, *, rv_floor_kms: float = 0.11
+              ) -> NDArray[np.float64]:
+    """Inverse of :func:`eps_to_s2`: ε = √(π s² / 2N + f²) in km/s."""
+    s2 = np.asarray(s2, np.float64)
+    n = np.asarray(n_transits, np.float64)
+    return np.sqrt(np.pi * s2 / (2.0 * n) + rv_floor_kms**2)
+
+
+def estimate_sigma(n_transits: ArrayLike, s2: ArrayLike, *, clip_pval: float = 1e-3,
+                   maxiter: int = 100) -> tuple[float, int]:
+    """σ̂ of one set of stars by iterative χ² clipping about the median of s².
+
+    Parameters
+    ----------
+    n_transits, s2 : array_like
+        Transit counts and per-transit sample variances of the stars.
+    clip_pval : float
+        Stars with p ≤ ``clip_pval`` under χ²(N−1) are removed each pass.
+    maxiter : int
+        Maximum number of passes.
+
+    Returns
+    -------
+    sigma : float
+        √ of the median s² of the last pass (km/s).
+    n_kept : int
+        Number of stars kept in the last pass.
+    """
+    n = np.asarray(n_transits, np.float64)
+    s2 = np.asarray(s2, np.float64)
+    var = np.nan
+    for _ in range(maxiter):
+        var = float(np.median(s2))
+        pv = special.chdtrc(n - 1.0, (n - 1.0) * s2 / var)
+        keep = pv > clip_pval
+        if keep.all():
+            break
+        n, s2 = n[keep], s2[keep]
+        if n.size == 0:
+            return np.nan, 0
+    return float(np.sqrt(var)) if var > 0 else np.nan, int(n.size)
+
+
+@dataclass(frozen=True)
+class NoiseGridConfig:
+    """Grid and estimator settings of the noise model (defaults: the DR3 configuration).
+
+    Attributes
+    ----------
+    min_color, max_color, num_color : float, float, int
+        BP−RP bin edges (``num_color + 1`` equally spaced).
+    min_mag, max_mag, num_mag : float, float, int
+        G bin edges.
+    targets_per_fit : int
+        Stars drawn with replacement per subset.
+    num_iter : int
+        Subsets per bin.
+    seed : int
+        PCG64 seed, reused for every magnitude row (reference protocol).
+    min_nb_transits : int
+        Minimum N of calibration stars.
+    strict_min_nb_transits : bool
+        Use N > ``min_nb_transits`` (reference code) instead of N ≥.
+    min_count : int
+        Bins with fewer calibration stars are empty.
+    rv_floor_kms : float
+        Floor f of the ε formula (0.11 DR2/reference code; 0.113 in the paper for DR3).
+    clip_pval, maxiter : float, int
+        Clipping threshold and maximum passes of :func:`estimate_sigma`.
+    median_unbias : bool
+        Divide each bin's variance by median(χ²_{N−1})/(N−1) at the bin's median N (off in
+        the reference catalogue).
+    """
+
+    min_color: float = 0.0
+    max_color: float = 5.5
+    num_color: int = 45
+    min_mag: float = 4.5
+    max_mag: float = 16.0
+    num_mag: int = 30
+    targets_per_fit: int = 1000
+    num_iter: int = 50
+    seed: int = 11239
+    min_nb_transits: int = 3
+    strict_min_nb_transits: bool = False
+    min_count: int = 50
+    rv_floor_kms: float = 0.11
+    clip_pval: float = 1e-3
+    maxiter: int = 100
+    median_unbias: bool = False
+
+    @property
+    def color_edges(self) -> NDArray[np.float64]:
+        """BP−RP bin edges."""
+        return np.linspace(self.min_color, self.max_color, self.num_color + 1)
+
+    @property
+    def mag_edges(self) -> NDArray[np.float64]:
+        """G bin edges."""
+        return np.linspace(self.min_mag, self.max_mag, self.num_mag + 1)
+
+
+#: The reference pipeline's test configuration (spec §3.1, ``tests/noise_model/noise.yaml``).
+TEST_CONFIG = NoiseGridConfig(min_color=0.2, max_color=1.3, num_color=3, min_mag=6.5,
+                              max_mag=7.0, num_mag=2, targets_per_fit=500, num_iter=3)
+
+
+def calibration_mask(g_mag: NDArray, bp_rp: NDArray, eps_kms: NDArray, n_transits: NDArray,
+                     config: NoiseGridConfig) -> NDArray[np.bool_]:
+    """Stars usable for the noise model (finite values, N cut, strictly inside the colours)."""
+    n = np.asarray(n_transits, np.float64)
+    ncut = n > config.min_nb_transits if config.strict_min_nb_transits else (
+        n >= config.min_nb_transits)
+    with np.errstate(invalid="ignore"):
+        return (np.isfinite(g_mag) & np.isfinite(bp_rp) & np.isfinite(eps_kms) & ncut
+                & (bp_rp > config.min_color) & (bp_rp < config.max_color))
+
+
+def fit_bins(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike, n_transits: ArrayLike,
+             *, config: NoiseGridConfig, progress: bool = False
+             ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """σ̂ on random subsets of every bin (spec §3.3 protocol).
+
+    Parameters
+    ----------
+    g_mag, bp_rp, eps_kms, n_transits : array_like
+        Columns of the catalogue, in table order.
+    config : NoiseGridConfig
+        Grid and estimator settings.
+    progress : bool
+        Show a tqdm bar over magnitude rows.
+
+    Returns
+    -------
+    sigma_hat : numpy.ndarray, shape (num_mag, num_color, num_iter)
+        σ̂ in km/s (NaN for bins with fewer than ``min_count`` stars).
+    counts : numpy.ndarray, shape (num_mag, num_color)
+        Calibration stars per bin.
+    """
+    g = np.asarray(g_mag, np.float64)
+    c = np.asarray(bp_rp, np.float64)
+    eps = np.asarray(eps_kms, np.float64)
+    n = np.asarray(n_transits, np.float64)
+    base = calibration_mask(g, c, eps, n, config)
+    g, c, n = g[base], c[base], n[base]
+    s2 = eps_to_s2(eps[base], n, rv_floor_kms=config.rv_floor_kms)
+    medc = special.chdtri(np.arange(1.0, 1000.0), 0.5) / np.arange(1.0, 1000.0)
+    cedges, medges = config.color_edges, config.mag_edges
+    sig = np.full((config.num_mag, config.num_color, config.num_iter), np.nan)
+    counts = np.zeros((config.num_mag, config.num_color), np.int64)
+    rows = range(config.num_mag)
+    if progress:
+        from tqdm.auto import tqdm
+
+        rows = tqdm(rows, desc="noise model rows", unit="row")
+    for r in rows:
+        rng = np.random.default_rng(config.seed)
+        idx_row = np.flatnonzero((g > medges[r]) & (g < medges[r + 1]))
+        c_row = c[idx_row]
+        for m in range(config.num_color):
+            idx = idx_row[(c_row >= cedges[m]) & (c_row <= cedges[m + 1])]
+            counts[r, m] = idx.size
+            if idx.size < config.min_count:
+                continue
+            for k in range(config.num_iter):
+                pick = idx[rng.choice(idx.size, size=config.targets_per_fit)]
+                sig[r, m, k], _ = estimate_sigma(n[pick], s2[pick], clip_pval=config.clip_pval,
+                                                 maxiter=config.maxiter)
+            if config.median_unbias:
+                nmed = int(np.clip(np.median(n[idx]) - 1, 1, medc.size))
+                sig[r, m] /= np.sqrt(medc[nmed - 1])
+    return sig, counts
+
+
+# ---------------------------------------------------------------------------------------
+# Gaussian process (squared exponential with a Cholesky metric; spec §3.5)
+# ---------------------------------------------------------------------------------------
+#: Initial GP parameters [log_amp, ℓ_c, ℓ_m, ρ, log_jitter, mean] of the reference fit.
+GP_INIT = np.array([np.log(0.1), np.log(0.1), np.log(0.1), np.log(0.1), np.log(1e-4), 0.0])
+
+
+def _kernel_parts(theta: NDArray, x1: NDArray, x2: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    a, b, rho = np.exp(theta[1]), np.exp(theta[2]), theta[3]
+    d0 = x1[:, None, 0] - x2[None, :, 0]
+    d1 = x1[:, None, 1] - x2[None, :, 1]
+    r0 = d0 / a
+    r1 = (d1 - rho * r0) / b
+    k = np.exp(theta[0]) * np.exp(-0.5 * (r0**2 + r1**2))
+    return k, r0, r1
+
+
+def gp_neg_log_likelihood(theta: NDArray, x: NDArray, y: NDArray, e: NDArray
+                          ) -> tuple[float, NDArray[np.float64]]:
+    """Negative log marginal likelihood of the GP and its analytic gradient.
+
+    Parameters
+    ----------
+    theta : numpy.ndarray, shape (6,)
+        [log_amp, ℓ_c, ℓ_m, ρ (linear), log_jitter, mean].
+    x : numpy.ndarray, shape (n, 2)
+        Bin centres (colour, G).
+    y, e : numpy.ndarray, shape (n,)
+        Mean and scatter of ln σ̂ per bin.
+
+    Returns
+    -------
+    value : float
+    grad : numpy.ndarray, shape (6,)
+    """
+    k, r0, r1 = _kernel_parts(theta, x, x)
+    b, rho = np.exp(theta[2]), theta[3]
+    jit2 = np.exp(2 * theta[4])
+    cov = k + np.diag(e**2 + jit2)
+    resid = y - theta[5]
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return 1e25, np.zeros(6)
+    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, resid))
+    nll = 0.5 * resid @ alpha + np.log(np.diag(chol)).sum() + 0.5 * y.size * np.log(2 * np.pi)
+    inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(y.size)))
+    outer = np.outer(alpha, alpha) - inv
+    dks = [
+        k,
+        -0.5 * k * (-2 * r0**2 + 2 * r1 * rho * r0 / b),
+        k * r1**2,
+        k * r1 * r0 / b,
+        np.diag(np.full(y.size, 2 * jit2)),
+    ]
+    grad = np.array([-0.5 * np.sum(outer * dk) for dk in dks] + [-alpha.sum()])
+    return float(nll), grad
+
+
+def fit_gp(x: NDArray, y: NDArray, e: NDArray, *, init: NDArray | None = None,
+           method: str = "BFGS") -> tuple[NDArray[np.float64], float]:
+    """Maximum-likelihood GP parameters (BFGS from the reference initial values).
+
+    Returns
+    -------
+    theta : numpy.ndarray, shape (6,)
+    nll : float
+        Objective at the optimum.
+    """
+    x0 = GP_INIT if init is None else np.asarray(init, float)
+    res = optimize.minimize(gp_neg_log_likelihood, x0, args=(x, y, e), jac=True, method=method)
+    return res.x, float(res.fun)
+
+
+@dataclass
+class NoiseModel:
+    """A fitted noise model: per-bin σ̂ subsets, GP smoothing and prediction.
+
+    Attributes
+    ----------
+    config : NoiseGridConfig
+    sigma_hat : numpy.ndarray, shape (num_mag, num_color, num_iter)
+    counts : numpy.ndarray, shape (num_mag, num_color)
+    theta : numpy.ndarray, shape (6,)
+        GP parameters [log_amp, ℓ_c, ℓ_m, ρ, log_jitter, mean].
+    n_transits_hist : numpy.ndarray
+        Counts of calibration-catalogue sources with N = 0, 1, 2, ... (for simulations).
+    meta : dict
+        Free-form provenance (input files, timings).
+    """
+
+    config: NoiseGridConfig
+    sigma_hat: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    theta: NDArray[np.float64]
+    n_transits_hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        x, y, e, _ = self.training_data()
+        self._x, self._y, self._e = x, y, e
+        k, _, _ = _kernel_parts(self.theta, x, x)
+        cov = k + np.diag(e**2 + np.exp(2 * self.theta[4]))
+        self._chol = np.linalg.cholesky(cov)
+        self._alpha = np.linalg.solve(self._chol.T, np.linalg.solve(self._chol, y - self.theta[5]))
+
+    # -- training data ------------------------------------------------------------------
+    @property
+    def color_centres(self) -> NDArray[np.float64]:
+        """BP−RP bin centres."""
+        ed = self.config.color_edges
+        return 0.5 * (ed[1:] + ed[:-1])
+
+    @property
+    def mag_centres(self) -> NDArray[np.float64]:
+        """G bin centres."""
+        ed = self.config.mag_edges
+        return 0.5 * (ed[1:] + ed[:-1])
+
+    def bin_stats(self) -> tuple[NDArray, NDArray, NDArray]:
+        """Per-bin mean and std (ddof 0) of ln σ̂, shape (num_mag, num_color), and validity."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ln = np.log(self.sigma_hat)
+            y = np.mean(ln, axis=-1)
+            e = np.std(ln, axis=-1)
+        return y, e, np.isfinite(y) & np.isfinite(e)
+
+    def training_data(self) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+        """GP inputs x (colour, G), targets y, errors e and the (mag, colour) validity mask."""
+        y, e, valid = self.bin_stats()
+        gg, cc = np.meshgrid(self.mag_centres, self.color_centres, indexing="ij")
+        if not valid.any():
+            raise InputDataError(
+                "No noise-model bin has enough calibration stars (min_count="
+                f"{self.config.min_count}); use a coarser grid or a larger catalogue.")
+        x = np.column_stack([cc[valid], gg[valid]])
+        return x, y[valid], e[valid], valid
+
+    # -- prediction ---------------------------------------------------------------------
+    def predict(self, bp_rp: ArrayLike, g_mag: ArrayLike, *, chunk: int = 5000
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """Predict ln σ, its uncertainty and an out-of-grid flag for sources.
+
+        Parameters
+        ----------
+        bp_rp, g_mag : array_like
+            Colour and G magnitude (broadcast together).
+        chunk : int
+            Rows per GP evaluation.
+
+        Returns
+        -------
+        ln_sigma : numpy.ndarray
+            GP mean of ln σ (``rv_ln_uncert``), NaN where an input is not finite.
+        ln_sigma_err : numpy.ndarray
+            √(latent variance + jitter²) (``rv_ln_uncert_err``).
+        out_of_grid : numpy.ndarray of bool
+            Outside [first, last] bin centre in colour or magnitude (or not finite).
+        """
+        c, g = np.broadcast_arrays(np.asarray(bp_rp, np.float64), np.asarray(g_mag, np.float64))
+        shape = c.shape
+        c, g = c.ravel(), g.ravel()
+        ok = np.isfinite(c) & np.isfinite(g)
+        mu = np.full(c.size, np.nan)
+        sd = np.full(c.size, np.nan)
+        idx = np.flatnonzero(ok)
+        amp, jit2 = np.exp(self.theta[0]), np.exp(2 * self.theta[4])
+        for s in range(0, idx.size, chunk):
+            sel = idx[s:s + chunk]
+            xs = np.column_stack([c[sel], g[sel]])
+            ks, _, _ = _kernel_parts(self.theta, xs, self._x)
+            mu[sel] = self.theta[5] + ks @ self._alpha
+            w = np.linalg.solve(self._chol, ks.T)
+            sd[sel] = np.sqrt(np.maximum(amp - np.sum(w**2, axis=0), 0.0) + jit2)
+        cc, mc = self.color_centres, self.mag_centres
+        with np.errstate(invalid="ignore"):
+            oog = ~ok | (c < cc[0]) | (c > cc[-1]) | (g < mc[0]) | (g > mc[-1])
+        return mu.reshape(shape), sd.reshape(shape), oog.reshape(shape)
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save as a NumPy ``.npz`` file (written atomically).
+
+        File format (version 1), arrays:
+
+        - ``format_version`` (int), ``config_json`` (str: the :class:`NoiseGridConfig`
+          fields), ``meta_json`` (str);
+        - ``sigma_hat`` (num_mag, num_color, num_iter) σ̂ subsets in km/s;
+        - ``counts`` (num_mag, num_color) calibration stars per bin;
+        - ``theta`` (6,) GP parameters [log_amp, ℓ_c, ℓ_m, ρ, log_jitter, mean];
+        - ``color_centres``, ``mag_centres``; ``grid_ln_sigma`` and ``grid_ln_sigma_err``
+          (num_mag, num_color): GP prediction at the bin centres; ``valid`` mask;
+        - ``n_transits_hist``: sources with N = 0, 1, 2, ... in the fitted catalogue.
+
+        The model is rebuilt from ``config_json``, ``sigma_hat``, ``counts`` and ``theta``;
+        the grid arrays are for readers in other languages.
+        """
+        from vlms_bayes.data_io.outputs import atomic_write
+
+        gg, cc = np.meshgrid(self.mag_centres, self.color_centres, indexing="ij")
+        grid_mu, grid_sd, _ = self.predict(cc, gg)
+        _, _, valid = self.bin_stats()
+        path = Path(path)
+        with atomic_write(path, "wb") as fh:
+            np.savez_compressed(
+                fh, format_version=FORMAT_VERSION, config_json=json.dumps(asdict(self.config)),
+                meta_json=json.dumps(self.meta, default=str), sigma_hat=self.sigma_hat,
+                counts=self.counts, theta=self.theta, color_centres=self.color_centres,
+                mag_centres=self.mag_centres, grid_ln_sigma=grid_mu, grid_ln_sigma_err=grid_sd,
+                valid=valid, n_transits_hist=self.n_transits_hist)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> NoiseModel:
+        """Load a model written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                version = int(z["format_version"])
+                if version != FORMAT_VERSION:
+                    raise InputDataError(f"{path}: noise-model format {version} is not "
+                                         f"supported (expected {FORMAT_VERSION}).")
+                return cls(config=NoiseGridConfig(**json.loads(str(z["config_json"]))),
+                           sigma_hat=z["sigma_hat"], counts=z["counts"], theta=z["theta"],
+                           n_transits_hist=z["n_transits_hist"],
+                           meta=json.loads(str(z["meta_json"])))
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputDataError(f"Could not read the noise model {path}: {exc}. Fit one with "
+                                 "`vlms-bayes gaia-rv fit-noise`.") from exc
+
+
+def fit_noise_model(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike,
+                    n_transits: ArrayLike, *, config: NoiseGridConfig = NoiseGridConfig(),
+                    progress: bool = False, meta: dict[str, Any] | None = None) -> NoiseModel:
+    """Fit the per-bin σ̂ and the smoothing GP in one call.
+
+    Parameters
+    ----------
+    g_mag, bp_rp, eps_kms, n_transits : array_like
+        Catalogue columns in table order.
+    config : NoiseGridConfig
+        Grid and estimator settings.
+    progress : bool
+        Progress bar over magnitude rows.
+    meta : dict, optional
+        Provenance stored with the model.
+
+    Returns
+    -------
+    NoiseModel
+    """
+    sig, counts = fit_bins(g_mag, bp_rp, eps_kms, n_transits, config=config, progress=progress)
+    n = np.asarray(n_transits, np.float64)
+    n = n[np.isfinite(n)].astype(np.int64)
+    hist = np.bincount(np.clip(n, 0, 1000)) if n.size else np.zeros(0, np.int64)
+    tmp = NoiseModel(config, sig, counts, GP_INIT.copy(), hist)
+    x, y, e, _ = tmp.training_data()
+    theta, nll = fit_gp(x, y, e)
+    return NoiseModel(config, sig, counts, theta, hist, {**(meta or {}), "gp_nll": nll})

@@ -1,0 +1,122 @@
+"""Text reports composed from computed results: ``SUMMARY.txt`` and command read-outs.
+
+Every sentence here is built from numbers passed in; nothing is fixed text about findings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+
+def _fmt(x: Any, nd: int = 3) -> str:
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(xf):
+        return "n/a"
+    return f"{xf:.{nd}g}"
+
+
+def gmm_lines(gmm_summary: dict[str, Any]) -> list[str]:
+    """Lines describing the GMM/BIC comparison."""
+    bic = gmm_summary.get("bic", {})
+    winner = gmm_summary.get("winner")
+    parts = ", ".join(f"K={k}: {_fmt(v, 6)}" for k, v in bic.items())
+    lines = [f"GMM in (log q, log a), n = {gmm_summary.get('n')}: BIC {parts}; "
+             f"preferred K = {winner}"]
+    if len(bic) >= 2:
+        vals = sorted(float(v) for v in bic.values())
+        lines.append(f"  BIC margin between the best two: {vals[1] - vals[0]:.2f}")
+    return lines
+
+
+def beta_lines(beta: pd.DataFrame) -> list[str]:
+    """Lines describing the Beta eccentricity fits per subset."""
+    lines = []
+    for _, r in beta.iterrows():
+        note = f" [{r['note']}]" if isinstance(r.get("note"), str) and r["note"] else ""
+        lines.append(
+            f"  {r['subset']}: n = {int(r['n'])}, alpha = {_fmt(r['alpha'])} "
+            f"[{_fmt(r.get('alpha_p5'))}, {_fmt(r.get('alpha_p95'))}], beta = {_fmt(r['beta'])} "
+            f"[{_fmt(r.get('beta_p5'))}, {_fmt(r.get('beta_p95'))}], "
+            f"mean e = {_fmt(r.get('mean_e'))}{note}"
+        )
+    return lines
+
+
+def baseline_report(results: dict[str, Any]) -> str:
+    """Short read-out of the baselines for the terminal."""
+    gmm = results["gmm"].summary()
+    ks = results["ks"]
+    lg = results["logistic"].summary()
+    lines = gmm_lines(gmm)
+    tab = results.get("gmm_methods")
+    if tab is not None:
+        for comp in tab.columns:
+            parts = ", ".join(f"{m} {int(n)}" for m, n in tab[comp].items() if n)
+            lines.append(f"  K=2 component with {comp.replace('_', ' ')}: {parts}")
+    lines.append("Beta MLE of e by q subset (5–95% bootstrap):")
+    lines += beta_lines(results["beta"])
+    lines.append(f"KS two-sample test on e: D = {_fmt(ks.statistic)}, p = {_fmt(ks.pvalue)} "
+                 f"(n = {ks.n_low} low-q, {ks.n_high} high-q)")
+    lines.append(f"Logistic classifier (n = {lg['n_train']}, {lg['n_positive']} positive): "
+                 f"{results['logistic'].auroc_text()}")
+    return "\n".join(lines)
+
+
+def summary_text(
+    *,
+    data: Any,
+    counts: dict[str, Any],
+    results: dict[str, Any],
+    seed: int,
+    config: dict[str, Any],
+) -> str:
+    """Compose ``SUMMARY.txt`` from the loaded data and computed results."""
+    from vlms_bayes import __version__
+    from vlms_bayes.pipeline import format_counts
+
+    objects = results["objects"]
+    ref = objects.loc[objects["is_reference"]]
+    lines = [
+        f"vlms-bayes {__version__} — summary",
+        "=" * 60,
+        "",
+        "DATA",
+        format_counts(counts, window=data.stacked.window),
+    ]
+    if len(data.stacked.duplicates):
+        lines.append(f"  duplicates dropped (BD catalogue rows also in PSCompPars): "
+                     f"{len(data.stacked.duplicates)}")
+    lines += [f"  note: {n}" for n in data.stacked.notes]
+    lines += ["", "FREQUENTIST BASELINES (complete-case view)"]
+    lines += baseline_report(results).splitlines()
+    lg = results["logistic"].summary()
+    if lg.get("warning"):
+        lines.append(f"  caution: {lg['warning']}")
+    if len(ref):
+        r = ref.iloc[0]
+        lines += [
+            "",
+            f"REFERENCE OBJECT: {r['name']}",
+            f"  host {r['st_mass']:.3g} Msun ({'inside' if r['in_window'] else 'outside'} the "
+            f"window), Mc = {r['pl_bmassj']:.3g} MJ, q = {r['q']:.3g}, a = "
+            f"{r['pl_orbsmax']:.4g} AU, e = {_fmt(r['pl_orbeccen'])}",
+            f"  P(binary-like), logistic baseline: {_fmt(r['P_binary_like_logistic'])}",
+        ]
+    lines += ["", "DATA SOURCES"]
+    for key, prov in data.inputs.items():
+        lines.append(f"  {key}: {prov.get('origin')} {prov.get('path') or ''}")
+        lines.append(f"    date {prov.get('date')}, sha256 {prov.get('sha256')}, "
+                     f"{prov.get('rows')} rows")
+        if prov.get("url"):
+            lines.append(f"    url {prov['url']}")
+        if prov.get("adql"):
+            lines.append(f"    adql {prov['adql']}")
+    lines += ["", f"seed {seed}; host window {config['data']['mstar_min']}–"
+                  f"{config['data']['mstar_max']} Msun; see run.json for every setting."]
+    return "\n".join(lines) + "\n"

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
+from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
     MapResult,
+    Target,
     feasibility_map,
 )
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
@@ -84,6 +86,52 @@ class FeasibilityResult:
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
+
+
+def target_from_frame(frame: pd.DataFrame, name: str, **overrides: float) -> Target:
+    """The target's parameters from the stacked catalogue (``pipeline.load_dataset``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stacked dataset (columns ``name``, ``st_mass``, ``st_rad``, ``pl_bmassj``,
+        ``pl_orbsmax``).
+    name : str
+        Companion name (case and spaces ignored).
+    **overrides : float
+        Target fields that replace the catalogue values (e.g. ``radius_rj``; the stacked
+        dataset has no companion radius, so it must be given unless the target is
+        TOI-6894 b, whose published 0.855 RJ is used).
+
+    Returns
+    -------
+    Target
+
+    Raises
+    ------
+    InputDataError
+        If the name is absent or a needed value is missing.
+    """
+    def norm(s: Any) -> str:
+        return "".join(str(s).lower().split())
+
+    rows = frame[frame["name"].map(norm) == norm(name)]
+    if rows.empty:
+        raise InputDataError(
+            f"Target {name!r} is not in the stacked catalogue ({len(frame)} rows); check the "
+            "spelling (e.g. 'TOI-6894 b') or give --mstar --mc-mj --a-au --rstar-rsun --rp-rj.")
+    row = rows.iloc[0]
+    vals = {"m_star_msun": row.get("st_mass"), "r_star_rsun": row.get("st_rad"),
+            "mass_mj": row.get("pl_bmassj"), "a_au": row.get("pl_orbsmax")}
+    vals["radius_rj"] = Target().radius_rj if norm(name) == norm(Target().name) else None
+    vals.update(overrides)
+    missing = [k for k, v in vals.items() if v is None or not np.isfinite(float(v))]
+    if missing:
+        raise InputDataError(
+            f"Target {row['name']!r} has no value for {', '.join(missing)} in the catalogue; "
+            "give it with the matching option (--mstar, --rstar-rsun, --mc-mj, --a-au, "
+            "--rp-rj).")
+    return Target(name=str(row["name"]), **{k: float(v) for k, v in vals.items()})
 
 
 def limiting_criterion(cascade: np.ndarray) -> np.ndarray:

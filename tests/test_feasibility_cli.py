@@ -84,3 +84,13 @@ def test_target_from_catalogue(tmp_path, ps_snapshot, shared_data_dir):
     assert report.target_from_frame(frame, "x b", radius_rj=1.1).radius_rj == 1.1
     with pytest.raises(report.InputDataError, match="not in the stacked catalogue"):
         report.target_from_frame(frame, "Y b")
+
+
+def test_initial_ae_from_file(tmp_path):
+    pd.DataFrame({"a_au": [0.5, 1.0, 2.0], "e": [0.0, 0.05, 0.1]}).to_csv(tmp_path / "ae.csv")
+    a, e = report.read_initial_ae(tmp_path / "ae.csv")
+    np.testing.assert_array_equal(a, [0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(e, [0.0, 0.05, 0.1])
+    pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / "bad.csv")
+    with pytest.raises(report.InputDataError, match="a_au"):
+        report.read_initial_ae(tmp_path / "bad.csv")

@@ -246,6 +246,9 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                    help="initial a of the companion, log-uniform, AU (default 0.1 5)")
     g.add_argument("--e0-max", type=float, default=0.1,
                    help="initial e uniform in [0, E0_MAX] (default 0.1)")
+    g.add_argument("--initial-ae", metavar="CSV", type=Path,
+                   help="draw the initial (a, e) from samples instead (CSV with columns a_au "
+                        "and e, e.g. posterior draws of the binary-like population)")
     g.add_argument("--disruption-factor", type=float, default=2.7,
                    help="survival requires periastron >= this many r_t (default 2.7)")
     g.add_argument("--tide-model", choices=("ctl", "constant_q"), default="ctl")
@@ -294,13 +297,20 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability)
     config.check()
+    initial_ae = None
+    if args.initial_ae is not None:
+        from vlms_bayes.feasibility.report import read_initial_ae
+
+        initial_ae = read_initial_ae(args.initial_ae)
     t0 = time.perf_counter()
     with StagedOutputDir(args.outdir) as stage:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
                                       backend=args.backend, data_dir=args.data_dir,
-                                      secular_triples=args.secular_check)
+                                      secular_triples=args.secular_check,
+                                      initial_ae=initial_ae)
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
+            inputs={} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": args.backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},

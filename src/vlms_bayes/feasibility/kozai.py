@@ -198,7 +198,7 @@ J_FLOOR: float = 1e-7
 
 
 def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
-            eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 60,
+            eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 50,
             fori_loop: Any = None) -> tuple[Array, Array]:
     """Maximum eccentricity of the quadrupole test-particle KL cycle with short-range forces.
 

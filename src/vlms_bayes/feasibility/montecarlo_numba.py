@@ -32,7 +32,7 @@ _ma01 = _nj(triple_stability.ma01_stable)
 _J_FLOOR = kozai.J_FLOOR
 _E2_FLOOR = kozai.E2_FLOOR
 _N_SCAN = 32
-_N_BISECT = 60
+_N_BISECT = 50
 _P = {k: i for i, k in enumerate(montecarlo.PARAM_FIELDS)}
 _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["tide_on"],
       _P["rot_on"], _P["spin1_per_yr"], _P["lag1_yr"], _P["lag0_yr"], _P["tide_model"],

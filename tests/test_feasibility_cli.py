@@ -64,3 +64,33 @@ def test_bad_input_is_a_clean_error(tmp_path, capsys):
     assert rc == 2
     assert "mass_mj" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_target_from_catalogue(tmp_path, ps_snapshot, shared_data_dir):
+    out = tmp_path / "t"
+    rc = main(["feasibility", "--ps", str(ps_snapshot), "--no-bd", "--data-dir",
+               str(shared_data_dir), "--target", "toi-6894 B", "--grid", "3", "--draws", "5",
+               "--secular-check", "0", "--backend", "numba", "--outdir", str(out)])
+    assert rc == 0
+    tgt = json.loads((out / "run.json").read_text())["config"]["target"]
+    assert tgt["name"] == "TOI-6894 b"
+    assert tgt["m_star_msun"] == pytest.approx(0.207, abs=1e-3)
+    assert tgt["a_au"] == pytest.approx(0.02604, abs=1e-4)
+    assert tgt["radius_rj"] == pytest.approx(0.855)
+    frame = pd.DataFrame({"name": ["X b"], "st_mass": [0.1], "st_rad": [0.12],
+                          "pl_bmassj": [1.0], "pl_orbsmax": [0.05]})
+    with pytest.raises(report.InputDataError, match="radius_rj"):
+        report.target_from_frame(frame, "X b")
+    assert report.target_from_frame(frame, "x b", radius_rj=1.1).radius_rj == 1.1
+    with pytest.raises(report.InputDataError, match="not in the stacked catalogue"):
+        report.target_from_frame(frame, "Y b")
+
+
+def test_initial_ae_from_file(tmp_path):
+    pd.DataFrame({"a_au": [0.5, 1.0, 2.0], "e": [0.0, 0.05, 0.1]}).to_csv(tmp_path / "ae.csv")
+    a, e = report.read_initial_ae(tmp_path / "ae.csv")
+    np.testing.assert_array_equal(a, [0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(e, [0.0, 0.05, 0.1])
+    pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / "bad.csv")
+    with pytest.raises(report.InputDataError, match="a_au"):
+        report.read_initial_ae(tmp_path / "bad.csv")

@@ -291,15 +291,18 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                                    "random draws in which Kozai-Lidov cycles plus tides bring "
                                    "the companion to its observed orbit within the horizon; "
                                    "with a sensitivity study and the disk-migration band.")
-    g = p.add_argument_group("target (default: TOI-6894 b, Bryant et al. 2025)")
-    g.add_argument("--name", default="TOI-6894 b", help="label of the target")
-    g.add_argument("--mstar", type=float, default=0.207, metavar="MSUN", help="host mass")
-    g.add_argument("--rstar-rsun", type=float, default=0.2276, metavar="RSUN",
-                   help="host radius")
-    g.add_argument("--mc-mj", type=float, default=0.168, metavar="MJ", help="companion mass")
-    g.add_argument("--rp-rj", type=float, default=0.855, metavar="RJ", help="companion radius")
-    g.add_argument("--a-au", type=float, default=0.02604, metavar="AU",
-                   help="observed semi-major axis")
+    add_data_options(p)
+    g = p.add_argument_group("target (default: TOI-6894 b with its archive parameters, Bryant "
+                             "et al. 2025); options given override the catalogue values")
+    g.add_argument("--target", metavar="NAME",
+                   help="take M*, R*, Mc and a of this companion from the stacked catalogue "
+                        "(data options above); give --rp-rj unless it is TOI-6894 b")
+    g.add_argument("--name", help="label of the target (default: TOI-6894 b or --target)")
+    g.add_argument("--mstar", type=float, metavar="MSUN", help="host mass (0.207)")
+    g.add_argument("--rstar-rsun", type=float, metavar="RSUN", help="host radius (0.2276)")
+    g.add_argument("--mc-mj", type=float, metavar="MJ", help="companion mass (0.168)")
+    g.add_argument("--rp-rj", type=float, metavar="RJ", help="companion radius (0.855)")
+    g.add_argument("--a-au", type=float, metavar="AU", help="observed semi-major axis (0.02604)")
     g = p.add_argument_group("map")
     g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")
     g.add_argument("--draws", type=int, default=200, help="draws per cell (default 200)")
@@ -312,6 +315,9 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                    help="initial a of the companion, log-uniform, AU (default 0.1 5)")
     g.add_argument("--e0-max", type=float, default=0.1,
                    help="initial e uniform in [0, E0_MAX] (default 0.1)")
+    g.add_argument("--initial-ae", metavar="CSV", type=Path,
+                   help="draw the initial (a, e) from samples instead (CSV with columns a_au "
+                        "and e, e.g. posterior draws of the binary-like population)")
     g.add_argument("--disruption-factor", type=float, default=2.7,
                    help="survival requires periastron >= this many r_t (default 2.7)")
     g.add_argument("--tide-model", choices=("ctl", "constant_q"), default="ctl")
@@ -326,23 +332,31 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
-    g.add_argument("--data-dir", metavar="DIR", type=Path,
-                   help="folder with the Quarles et al. (2020) tables "
-                        "(default: $VLMS_BAYES_DATA_DIR, cache or download)")
     add_output_options(p, default_outdir="results_feasibility")
     p.set_defaults(handler=_run_feasibility)
 
 
 def _run_feasibility(args: argparse.Namespace) -> int:
+    import dataclasses
     import time
 
     from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
     from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target
-    from vlms_bayes.feasibility.report import run_feasibility
+    from vlms_bayes.feasibility.report import run_feasibility, target_from_frame
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no TPU/GPU probing
-    target = Target(name=args.name, m_star_msun=args.mstar, r_star_rsun=args.rstar_rsun,
-                    mass_mj=args.mc_mj, radius_rj=args.rp_rj, a_au=args.a_au)
+    given = {"m_star_msun": args.mstar, "r_star_rsun": args.rstar_rsun, "mass_mj": args.mc_mj,
+             "radius_rj": args.rp_rj, "a_au": args.a_au}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.target:
+        from vlms_bayes import pipeline
+
+        frame = pipeline.load_dataset(pipeline.DataConfig.from_args(args))
+        target = target_from_frame(frame, args.target, **given)
+    else:
+        target = dataclasses.replace(Target(), **given)
+    if args.name:
+        target = dataclasses.replace(target, name=args.name)
     config = FeasibilityConfig(
         target=target, n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,
         horizon_gyr=args.horizon_gyr, m_out_range_msun=tuple(args.mout_range),
@@ -352,21 +366,28 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability)
     config.check()
+    initial_ae = None
+    if args.initial_ae is not None:
+        from vlms_bayes.feasibility.report import read_initial_ae
+
+        initial_ae = read_initial_ae(args.initial_ae)
     t0 = time.perf_counter()
     with StagedOutputDir(args.outdir) as stage:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
                                       backend=args.backend, data_dir=args.data_dir,
-                                      secular_triples=args.secular_check)
-        import dataclasses
-
+                                      secular_triples=args.secular_check,
+                                      initial_ae=initial_ae)
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
+            inputs={} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": args.backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},
                    "headline": dataclasses.asdict(result)}))
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")
+    return 0
+
 
 def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

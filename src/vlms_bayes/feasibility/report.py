@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
+from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
     MapResult,
+    Target,
     feasibility_map,
 )
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
@@ -54,6 +56,7 @@ class FeasibilityResult:
     disk_best_type2_time_yr: float
     disk_lifetime_median_yr: float
     files: tuple[str, ...]
+    octupole_flagged_share: float = float("nan")
     secular_confusion: dict[str, int] | None = None
     secular_agreement: float | None = None
     secular_lines: tuple[str, ...] = ()
@@ -77,6 +80,8 @@ class FeasibilityResult:
         else:
             lines.append("  no cell reaches 1% of draws")
         lines.append(f"  limiting criterion (share of cells): {lim_txt}")
+        lines.append(f"  feasible draws with eps_oct > 0.01 (quadrupole verdict not "
+                     f"conservative): {100 * self.octupole_flagged_share:.0f}%")
         lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
                      f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
                      f"{self.disk_lifetime_median_yr:.3g} yr")
@@ -84,6 +89,65 @@ class FeasibilityResult:
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
+
+
+def target_from_frame(frame: pd.DataFrame, name: str, **overrides: float) -> Target:
+    """The target's parameters from the stacked catalogue (``pipeline.load_dataset``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stacked dataset (columns ``name``, ``st_mass``, ``st_rad``, ``pl_bmassj``,
+        ``pl_orbsmax``).
+    name : str
+        Companion name (case and spaces ignored).
+    **overrides : float
+        Target fields that replace the catalogue values (e.g. ``radius_rj``; the stacked
+        dataset has no companion radius, so it must be given unless the target is
+        TOI-6894 b, whose published 0.855 RJ is used).
+
+    Returns
+    -------
+    Target
+
+    Raises
+    ------
+    InputDataError
+        If the name is absent or a needed value is missing.
+    """
+    def norm(s: Any) -> str:
+        return "".join(str(s).lower().split())
+
+    rows = frame[frame["name"].map(norm) == norm(name)]
+    if rows.empty:
+        raise InputDataError(
+            f"Target {name!r} is not in the stacked catalogue ({len(frame)} rows); check the "
+            "spelling (e.g. 'TOI-6894 b') or give --mstar --mc-mj --a-au --rstar-rsun --rp-rj.")
+    row = rows.iloc[0]
+    vals = {"m_star_msun": row.get("st_mass"), "r_star_rsun": row.get("st_rad"),
+            "mass_mj": row.get("pl_bmassj"), "a_au": row.get("pl_orbsmax")}
+    vals["radius_rj"] = Target().radius_rj if norm(name) == norm(Target().name) else None
+    vals.update(overrides)
+    missing = [k for k, v in vals.items() if v is None or not np.isfinite(float(v))]
+    if missing:
+        raise InputDataError(
+            f"Target {row['name']!r} has no value for {', '.join(missing)} in the catalogue; "
+            "give it with the matching option (--mstar, --rstar-rsun, --mc-mj, --a-au, "
+            "--rp-rj).")
+    return Target(name=str(row["name"]), **{k: float(v) for k, v in vals.items()})
+
+
+def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Initial (a0 [AU], e0) samples from a CSV with columns ``a_au`` and ``e``."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"Cannot read the initial (a, e) samples {path}: {exc}") from exc
+    missing = [c for c in ("a_au", "e") if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; it needs 'a_au' "
+                             f"(AU) and 'e' (has: {', '.join(map(str, frame.columns))}).")
+    return frame["a_au"].to_numpy(float), frame["e"].to_numpy(float)
 
 
 def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
@@ -258,6 +322,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         feasible_m_out_range_msun=m_rng, feasible_a_out_range_au=a_rng, limiting_share=share,
         backend=res.backend, fallback_reason=res.fallback_reason, map_wall_s=res.wall_s,
         disk_best_type2_time_yr=float(from_1au["t_migrate_to_target_yr"].min()),
+        octupole_flagged_share=float(f["octupole_flag"].sum() / max(feas.sum(), 1e-300)),
         disk_lifetime_median_yr=float(disk.disk_lifetime_quantile_yr(0.5)),
         files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                "fig_feasibility_sensitivity.png", "disk_migration.csv",

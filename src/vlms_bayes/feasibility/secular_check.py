@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.feasibility import kozai, secular, tides
 from vlms_bayes.feasibility import montecarlo as mc
-from vlms_bayes.feasibility import secular, tides
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,22 @@ class SecularCheck:
                 f"{c['analytic_only']}, integrated only {c['integrated_only']}, neither "
                 f"{c['neither']}; agreement {100 * self.agreement:.1f}%",
                 f"  median |e_max(analytic) - e_max(integrated)| = "
-                f"{np.median(np.abs(self.table.e_max - self.table.e_max_int)):.2e}"]
+                f"{np.median(np.abs(self.table.e_max - self.table.e_max_int)):.2e}; "
+                f"{100 * self.table.finished.mean():.1f}% of the runs reached their end time",
+                *self._octupole_lines()]
+
+    def _octupole_lines(self) -> list[str]:
+        t = self.table[self.table.analytic_feasible]
+        weak = t[t.eps_oct < kozai.EPS_OCT_FLAG]
+        strong = t[t.eps_oct >= kozai.EPS_OCT_FLAG]
+        if t.empty:
+            return []
+        return [f"  analytic-feasible draws confirmed by the integration: "
+                f"{100 * weak.integrated_feasible.mean() if len(weak) else np.nan:.0f}% of "
+                f"{len(weak)} with eps_oct < {kozai.EPS_OCT_FLAG:g}, "
+                f"{100 * strong.integrated_feasible.mean() if len(strong) else np.nan:.0f}% of "
+                f"{len(strong)} with eps_oct >= {kozai.EPS_OCT_FLAG:g} (octupole-driven "
+                "disruption: the quadrupole verdict is not conservative there)"]
 
 
 def _pair_outcomes(config: mc.FeasibilityConfig, table: Any, m_out: np.ndarray,

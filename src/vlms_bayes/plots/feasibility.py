@@ -62,7 +62,7 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray) -> Pa
     pc = ax.pcolormesh(a, m, feas, shading="nearest", cmap="viridis", vmin=0, vmax=vmax)
     fig.colorbar(pc, ax=ax, label="feasible fraction of draws")
     floor = 2.0 / res.config.n_draws  # contours below two draws per cell are noise
-    levels = [lv for lv in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if floor <= lv < feas.max()]
+    levels = [lv for lv in (0.01, 0.03, 0.1, 0.3) if floor <= lv < feas.max()]
     if levels:
         cs = ax.contour(a, m, feas, levels=levels, colors="white", linewidths=0.8)
         ax.clabel(cs, fmt="%g", fontsize=7)
@@ -77,8 +77,6 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray) -> Pa
     cmap = ListedColormap(_LIMIT_COLOURS)
     norm = BoundaryNorm(np.arange(len(CRITERIA) + 1) - 0.5, cmap.N)
     ax2.pcolormesh(a, m, limiting, shading="nearest", cmap=cmap, norm=norm)
-    if levels:
-        ax2.contour(a, m, feas, levels=levels[:1], colors="black", linewidths=1.0)
     ax2.set(xscale="log", xlabel="perturber separation a_out [AU]",
             title="limiting criterion (largest loss in the cascade)")
     handles = [Patch(color=_LIMIT_COLOURS[i], label=c) for i, c in enumerate(CRITERIA)

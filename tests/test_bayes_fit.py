@@ -133,7 +133,7 @@ def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
     res = compare_command(out, base, outdir=tmp_path / "cmp")
     for f in ("comparison.md", "comparison.json", "membership_disagreements.csv",
               "fig_bayes_memberships.png", "fig_bayes_ecc_ppc.png", "fig_bayes_rank.png",
-              "fig_bayes_corner.png", "run.json"):
+              "fig_bayes_corner.png", "fig_bayes_prior_predictive.png", "run.json"):
         assert (tmp_path / "cmp" / f).is_file(), f
     js = res.result["json"]
     assert js["model_choice"]["loo_best"] == "K=2"

@@ -67,9 +67,10 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("baselines")
     g.add_argument("--q-split", type=float, default=0.01,
                    help="mass-ratio split for the eccentricity subsets (default: 0.01)")
-    g.add_argument("--fixed-e", choices=("exclude", "measured"), default="exclude",
+    g.add_argument("--fixed-e", choices=("exclude", "unknown", "measured"), default="exclude",
                    help="eccentricities fixed at 0 without an uncertainty: exclude them from "
-                        "the e fits (default, honest) or treat them as measured (original)")
+                        "the e fits ('exclude' or 'unknown', the default: the Bayesian model "
+                        "treats them as unknown) or treat them as measured (the original)")
     g.add_argument("--n-boot", type=int, default=500,
                    help="bootstrap resamples for the Beta parameters (default: 500)")
     g.add_argument("--label-file", type=Path, metavar="CSV",
@@ -82,6 +83,53 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------------------
 # subcommands
 # ----------------------------------------------------------------------------------------
+def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True) -> None:
+    """Options of the Bayesian mixture fit (shared by ``fit`` and ``run``).
+
+    ``run`` shares one ``--fixed-e`` between the baselines and the fit (``fixed_e=False``).
+    """
+    g = p.add_argument_group("Bayesian model and sampler")
+    g.add_argument("--components", type=int, default=2, metavar="K",
+                   help="number of populations (default: 2)")
+    g.add_argument("--backend", default="numpyro", metavar="NAME",
+                   help="NUTS backend: numpyro (default), pymc or nutpie")
+    g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
+    g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
+    g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
+    g.add_argument("--target-accept", type=float, default=0.9,
+                   help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
+    g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3], metavar="K",
+                   help="also fit these K for the PSIS-LOO comparison (default: 1 2 3; "
+                        "give none to skip)")
+    if fixed_e:
+        g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
+                       help="e = 0 without an uncertainty: unknown (default) or measured")
+    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
+    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
+    g.add_argument("--e-err-floor", type=float, default=0.02)
+    g.add_argument("--include-reference", action="store_true",
+                   help="fit the reference object even when its host is outside the window")
+    g.add_argument("--allow-bad-diagnostics", action="store_true",
+                   help="write the outputs even when the diagnostics gate fails")
+
+
+def fit_config_from_args(args: argparse.Namespace) -> object:
+    """The :class:`~vlms_bayes.inference.fit.FitConfig` of parsed fit options."""
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.models.data import MeasurementConfig
+
+    return FitConfig(
+        n_components=args.components, backend=args.backend, chains=args.chains,
+        draws=args.draws, tune=args.tune, target_accept=args.target_accept,
+        allow_bad_diagnostics=args.allow_bad_diagnostics,
+        loo_components=tuple(args.loo_components), include_reference=args.include_reference,
+        measurement=MeasurementConfig(
+            logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
+            e_err_floor=args.e_err_floor,
+            fixed_zero="measured" if args.fixed_e == "measured" else "unknown"),
+    )
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="fetch or load the catalogues, stack them, report counts",
                        description="Fetch or load PSCompPars and the Brown Dwarf catalogue, "
@@ -122,10 +170,27 @@ def _run_baseline(args: argparse.Namespace) -> int:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the whole analysis: data, baselines, figures, summary",
-                       description="Run the whole analysis into one output folder.")
+    p = sub.add_parser("run", help="the whole analysis: data, baselines, Bayesian fit, "
+                                   "comparison, feasibility map, figures, summary",
+                       description="Run the whole analysis into one output folder: stack the "
+                                   "catalogues, the frequentist baselines, the Bayesian mixture "
+                                   "(with the PSIS-LOO comparison of K), the comparison report, "
+                                   "the feasibility map of the reference object, the figures "
+                                   "and SUMMARY.txt.")
     add_data_options(p)
     add_baseline_options(p)
+    add_fit_options(p, fixed_e=False)
+    p.add_argument("--skip-fit", action="store_true",
+                   help="leave out the Bayesian fit and the comparison")
+    g = p.add_argument_group("feasibility map of the reference object")
+    g.add_argument("--skip-feasibility", action="store_true", help="leave out the map")
+    g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")
+    g.add_argument("--mc-draws", type=int, default=200, help="draws per cell (default 200)")
+    g.add_argument("--horizon-gyr", type=float, default=1.0, help="time horizon (default 1)")
+    g.add_argument("--feasibility-backend", choices=("jax", "numba", "auto"), default="auto")
+    g.add_argument("--secular-check", type=int, default=200, metavar="N",
+                   help="draws integrated with the secular equations to check the analytic "
+                        "criteria (default 200; 0 skips)")
     add_output_options(p)
     p.set_defaults(handler=_run_run)
 
@@ -133,9 +198,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _run_run(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
 
+    feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
+        grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
+        backend=args.feasibility_backend, secular_triples=args.secular_check)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
-        outdir=args.outdir, seed=args.seed,
+        fit_config=None if args.skip_fit else fit_config_from_args(args),
+        feasibility=feas, outdir=args.outdir, seed=args.seed,
     )
     print(result.report)
     return 0
@@ -465,28 +534,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                                    "diagnostics, and write posterior.nc, memberships and "
                                    "the reference object's P(binary-like).")
     add_data_options(p)
-    g = p.add_argument_group("model and sampler")
-    g.add_argument("--components", type=int, default=2, metavar="K",
-                   help="number of populations (default: 2)")
-    g.add_argument("--backend", default="numpyro", metavar="NAME",
-                   help="NUTS backend: numpyro (default), pymc or nutpie")
-    g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
-    g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
-    g.add_argument("--target-accept", type=float, default=0.9,
-                   help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
-    g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3], metavar="K",
-                   help="also fit these K for the PSIS-LOO comparison (default: 1 2 3; "
-                        "give none to skip)")
-    g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
-                   help="e = 0 without an uncertainty: unknown (default) or measured")
-    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
-    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
-    g.add_argument("--e-err-floor", type=float, default=0.02)
-    g.add_argument("--include-reference", action="store_true",
-                   help="fit the reference object even when its host is outside the window")
-    g.add_argument("--allow-bad-diagnostics", action="store_true",
-                   help="write the outputs even when the diagnostics gate fails")
+    add_fit_options(p)
     add_output_options(p, default_outdir="results_fit")
     p.set_defaults(handler=_run_fit)
 
@@ -494,20 +542,9 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 def _run_fit(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
     from vlms_bayes.bayes_commands import fit_command
-    from vlms_bayes.inference.fit import FitConfig
-    from vlms_bayes.models.data import MeasurementConfig
 
-    cfg = FitConfig(
-        n_components=args.components, backend=args.backend, chains=args.chains,
-        draws=args.draws, tune=args.tune, target_accept=args.target_accept,
-        allow_bad_diagnostics=args.allow_bad_diagnostics,
-        loo_components=tuple(args.loo_components), include_reference=args.include_reference,
-        measurement=MeasurementConfig(
-            logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
-            e_err_floor=args.e_err_floor, fixed_zero=args.fixed_e),
-    )
-    out = fit_command(pipeline.DataConfig.from_args(args), cfg, outdir=args.outdir,
-                      seed=args.seed)
+    out = fit_command(pipeline.DataConfig.from_args(args), fit_config_from_args(args),
+                      outdir=args.outdir, seed=args.seed)
     print(out.report)
     return 0
 
@@ -611,13 +648,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
+    """Progress lines of vlms-bayes on stderr; other libraries only warn (or debug with -v)."""
     level = logging.INFO
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     elif getattr(args, "quiet", False):
         level = logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if level == logging.DEBUG else logging.WARNING,
+                        format="%(name)s: %(message)s", stream=sys.stderr)
+    if not any(getattr(h, "_vlms_bayes", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._vlms_bayes = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
     log.setLevel(level)
+    log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

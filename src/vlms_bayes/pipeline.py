@@ -123,7 +123,8 @@ class BaselineConfig:
     def from_args(cls, args: argparse.Namespace) -> BaselineConfig:
         """Build from the parsed baseline options of the command line."""
         return cls(
-            q_split=args.q_split, fixed_e=args.fixed_e, n_boot=args.n_boot,
+            q_split=args.q_split, n_boot=args.n_boot,
+            fixed_e="measured" if args.fixed_e == "measured" else "exclude",
             label_file=None if args.label_file is None else str(args.label_file),
             label_column=args.label_column,
         )
@@ -361,11 +362,81 @@ def run_baseline(
     return CommandResult(Path(outdir), baseline_report(results), {})
 
 
+@dataclass(frozen=True)
+class FeasibilityOptions:
+    """Settings of the feasibility map that ``run`` makes for the reference object.
+
+    Attributes
+    ----------
+    grid : int
+        Cells per axis of the (M_out, a_out) grid.
+    draws : int
+        Monte Carlo draws per cell.
+    horizon_gyr : float
+        Time horizon in Gyr.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic criteria.
+    """
+
+    grid: int = 100
+    draws: int = 200
+    horizon_gyr: float = 1.0
+    backend: str = "auto"
+    secular_triples: int = 200
+
+
+def reference_target(frame: pd.DataFrame) -> Any:
+    """The feasibility :class:`~vlms_bayes.feasibility.montecarlo.Target` of the reference row.
+
+    Host mass, companion mass, a and host radius come from the stacked row (with the
+    user's overrides); the companion's radius, which the stacked dataset does not carry,
+    keeps the default of :class:`Target` (TOI-6894 b's 0.855 R_J).
+    """
+    from vlms_bayes.feasibility.montecarlo import Target
+
+    ref = frame.loc[frame["is_reference"]]
+    if ref.empty:
+        return Target()
+    r = ref.iloc[0]
+    kw: dict[str, Any] = {"name": str(r["name"]), "m_star_msun": float(r["st_mass"]),
+                          "mass_mj": float(r["pl_bmassj"]), "a_au": float(r["pl_orbsmax"])}
+    if np.isfinite(r["st_rad"]):
+        kw["r_star_rsun"] = float(r["st_rad"])
+    return Target(**kw)
+
+
 def run_all(
-    data_config: DataConfig, config: BaselineConfig, *, outdir: str | os.PathLike[str],
+    data_config: DataConfig,
+    config: BaselineConfig,
+    *,
+    outdir: str | os.PathLike[str],
     seed: int = 42,
+    fit_config: Any = None,
+    feasibility: FeasibilityOptions | None = None,
 ) -> CommandResult:
-    """``vlms-bayes run``: data, baselines, figures and ``SUMMARY.txt`` in one folder."""
+    """``vlms-bayes run``: everything into one folder.
+
+    Stacked data, frequentist baselines, catalogue figures, then (unless None) the Bayesian
+    fit with memberships and the comparison report, then (unless None) the feasibility map
+    of the reference object, and finally ``SUMMARY.txt`` and ``run.json``.
+
+    Parameters
+    ----------
+    data_config, config : DataConfig, BaselineConfig
+        Data and baseline settings.
+    outdir : path-like
+        Output folder (published only when every step succeeded).
+    seed : int
+        Seed of every random step (the fit and the map use it too).
+    fit_config : vlms_bayes.inference.fit.FitConfig, optional
+        Settings of the Bayesian fit; None leaves the fit and the comparison out.
+    feasibility : FeasibilityOptions, optional
+        Settings of the feasibility map; None leaves it out.
+    """
+    import dataclasses
+
     from vlms_bayes.data_io.outputs import save_figure
     from vlms_bayes.report import summary_text
 
@@ -374,6 +445,8 @@ def run_all(
         data = load_data(data_config)
     with timer.step("baselines"):
         results = compute_baselines(data.frame, config, seed=seed)
+    config_record: dict[str, Any] = {"data": asdict(data_config), "baseline": asdict(config)}
+    extra: dict[str, Any] = {}
     with StagedOutputDir(outdir) as staging:
         with timer.step("figures"):
             import matplotlib
@@ -385,12 +458,44 @@ def run_all(
             save_figure(staging / "fig2_ae.png", plot_e_vs_a(data.frame))
         _write_stacked(staging, data)
         write_baselines(staging, results)
+        if fit_config is not None:
+            from vlms_bayes.inference.compare_report import build_comparison, write_comparison
+            from vlms_bayes.inference.fit import run_fit
+
+            config_record["fit"] = fit_config.to_dict()
+            with timer.step("bayesian fit"):
+                results["fit"] = run_fit(data.frame, fit_config, outdir_path=staging, seed=seed)
+            with timer.step("comparison"):
+                cmp = build_comparison(staging, staging, q_split=config.q_split)
+                write_comparison(staging, cmp, figures=True, posterior_dir=staging)
+                results["comparison"] = cmp
+        if feasibility is not None:
+            from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
+            from vlms_bayes.feasibility.report import run_feasibility
+
+            fcfg = FeasibilityConfig(target=reference_target(data.frame),
+                                     n_m_out=feasibility.grid, n_a_out=feasibility.grid,
+                                     n_draws=feasibility.draws,
+                                     horizon_gyr=feasibility.horizon_gyr)
+            fcfg.check()
+            config_record["feasibility"] = {**dataclasses.asdict(fcfg),
+                                            **dataclasses.asdict(feasibility)}
+            with timer.step("feasibility"):
+                fres, fmap = run_feasibility(fcfg, outdir_path=staging, seed=seed,
+                                             backend=feasibility.backend,
+                                             data_dir=data_config.data_dir,
+                                             secular_triples=feasibility.secular_triples)
+            results["feasibility"] = fres
+            extra["feasibility_backend"] = {"requested": feasibility.backend,
+                                            "used": fmap.backend,
+                                            "fallback_reason": fmap.fallback_reason}
         counts = count_table(data.frame)
-        config_record = {"data": asdict(data_config), "baseline": asdict(config)}
         summary = summary_text(data=data, counts=counts, results=results, seed=seed,
                                config=config_record)
         write_text(staging / "SUMMARY.txt", summary)
         write_json(staging / "run.json", run_record(
-            command="run", config=config_record, seeds={"baseline": seed}, inputs=data.inputs,
-            timings_s=timer.timings_s, extra={"counts": counts, "notes": data.stacked.notes}))
+            command="run", config=config_record,
+            seeds={"baseline": seed, "sampler": seed, "feasibility": seed},
+            inputs=data.inputs, timings_s=timer.timings_s,
+            extra={"counts": counts, "notes": data.stacked.notes, **extra}))
     return CommandResult(Path(outdir), summary, {"counts": counts})

@@ -108,6 +108,27 @@ def summary_text(
             f"{r['pl_orbsmax']:.4g} AU, e = {_fmt(r['pl_orbeccen'])}",
             f"  P(binary-like), logistic baseline: {_fmt(r['P_binary_like_logistic'])}",
         ]
+    fit = results.get("fit")
+    if fit is not None:
+        lines += ["", "BAYESIAN MIXTURE (hierarchical, measurement errors, m sin i, e limits)"]
+        lines += [f"  {ln}" if ln else "" for ln in fit.report.splitlines()]
+    cmp = results.get("comparison")
+    if cmp is not None:
+        lines += ["", "BAYESIAN vs FREQUENTIST (details in comparison.md)"]
+        cj = cmp["json"]
+        mc = cj.get("model_choice", {})
+        lines.append(f"  number of populations: BIC prefers K = {mc.get('bic_winner_K')}, "
+                     f"PSIS-LOO prefers {mc.get('loo_best') or 'n/a (no LOO fits)'}")
+        for key in ("eccentricity", "memberships"):
+            sec = cj.get(key, {})
+            scalars = {k: v for k, v in sec.items() if isinstance(v, int | float | str | bool)}
+            if scalars:
+                lines.append(f"  {key}: " + ", ".join(f"{k} = {_fmt(v)}"
+                                                      for k, v in scalars.items()))
+    feas = results.get("feasibility")
+    if feas is not None:
+        lines += ["", "MIGRATION FEASIBILITY (Kozai-Lidov + tides; details in feasibility files)"]
+        lines += [f"  {ln}" for ln in feas.summary_lines()]
     lines += ["", "DATA SOURCES"]
     for key, prov in data.inputs.items():
         lines.append(f"  {key}: {prov.get('origin')} {prov.get('path') or ''}")

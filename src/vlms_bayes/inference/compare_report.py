@@ -149,7 +149,8 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
            "diagnostics": fit["diagnostics"]}
     md = _markdown(out, beta_table, dis)
     return {"json": out, "disagreements": dis, "markdown": md, "merged": merged,
-            "dt": dt, "members": members, "q_split": q_split}
+            "dt": dt, "members": members, "q_split": q_split,
+            "fit_config": fit.get("config", {})}
 
 
 def _fmt(x: Any, nd: int = 3) -> str:
@@ -221,3 +222,8 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
                 bp.plot_ecc_predictive(cmp["dt"], cmp["members"]))
     save_figure(folder / "fig_bayes_rank.png", bp.plot_rank(cmp["dt"]))
     save_figure(folder / "fig_bayes_corner.png", bp.plot_corner(cmp["dt"]))
+    from vlms_bayes.models.mixture import MixturePriors, prior_draws
+
+    priors = MixturePriors(**cmp["fit_config"].get("priors", {}))
+    save_figure(folder / "fig_bayes_prior_predictive.png",
+                bp.plot_prior_predictive(prior_draws(priors, random_seed=0)))

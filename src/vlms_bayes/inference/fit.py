@@ -118,14 +118,17 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     """Build and sample one K, gate it, and attach log-likelihood and data groups."""
     import xarray as xr
 
+    from vlms_bayes.inference.init import initial_values
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.mixture import build_mixture_model
 
     model = build_mixture_model(data, n_components=n_components, priors=config.priors)
+    init = initial_values(data, n_components, random_seed=seed)
 
     def run(target_accept: float) -> Any:
         return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,
-                      chains=config.chains, random_seed=seed, target_accept=target_accept)
+                      chains=config.chains, random_seed=seed, target_accept=target_accept,
+                      initvals=init)
 
     dt, diag, attempts = sample_with_gate(
         run, target_accept=config.target_accept,

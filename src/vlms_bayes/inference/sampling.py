@@ -63,6 +63,7 @@ def sample(
     random_seed: int = 0,
     target_accept: float = 0.9,
     initvals: dict[str, Any] | None = None,
+    jitter: bool = False,
     progressbar: bool = False,
 ) -> Any:
     """Sample a PyMC model with NUTS.
@@ -81,6 +82,11 @@ def sample(
         NUTS target acceptance probability (higher: smaller steps, fewer divergences).
     initvals : dict, optional
         Starting values by variable name (constrained space).
+    jitter : bool
+        Jitter the starting point of each chain (PyMC's uniform(-1, 1) in the
+        unconstrained space). Off by default: with a data-driven start (see
+        :func:`vlms_bayes.inference.init.initial_values`) jitter of that size can push chains
+        into the label-swapped or method-split modes of a mixture.
     progressbar : bool
         Show the sampler's progress bar.
 
@@ -110,9 +116,11 @@ def sample(
         jax.config.update("jax_enable_x64", True)
         method = "parallel" if jax.local_device_count() >= chains else "vectorized"
         dt = pm.sample(nuts_sampler="numpyro",
-                       nuts={"chain_method": method, "target_accept": target_accept}, **kwargs)
+                       nuts={"chain_method": method, "target_accept": target_accept,
+                             "jitter": jitter}, **kwargs)
     elif backend == "pymc":
         dt = pm.sample(nuts={"target_accept": target_accept},
+                       init="jitter+adapt_diag" if jitter else "adapt_diag",
                        cores=min(chains, os.cpu_count() or 1), **kwargs)
     else:
         try:

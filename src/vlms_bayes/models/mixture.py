@@ -185,3 +185,32 @@ def build_mixture_model(
                                     n_nodes=n_incl_nodes)
         pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
     return model
+
+
+def prior_draws(priors: MixturePriors | None = None, *, n: int = 2000,
+                random_seed: int | np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    """Draws of one population's parameters from the priors (for the prior-predictive figure).
+
+    Returns
+    -------
+    dict
+        ``mu_logq, mu_loga, sigma_logq, sigma_loga, rho, e_alpha, e_beta`` (each shape (n,))
+        and prior-predictive true values ``logq, loga, e`` of one object per draw.
+    """
+    pr = priors or MixturePriors()
+    rng = np.random.default_rng(random_seed)
+    d = {
+        "mu_logq": rng.normal(pr.mu_logq_mean, pr.mu_logq_sd, n),
+        "mu_loga": rng.normal(pr.mu_loga_mean, pr.mu_loga_sd, n),
+        "sigma_logq": np.abs(rng.normal(0, pr.scale_sd, n)),
+        "sigma_loga": np.abs(rng.normal(0, pr.scale_sd, n)),
+        "rho": 2 * rng.beta(pr.lkj_eta, pr.lkj_eta, n) - 1,
+    }
+    m = rng.beta(pr.e_mean_a, pr.e_mean_b, n)
+    kappa = np.exp(rng.normal(np.log(pr.e_conc_median), pr.e_conc_log_sd, n))
+    d["e_alpha"], d["e_beta"] = m * kappa, (1 - m) * kappa
+    z1, z2 = rng.standard_normal((2, n))
+    d["logq"] = d["mu_logq"] + d["sigma_logq"] * z1
+    d["loga"] = d["mu_loga"] + d["sigma_loga"] * (d["rho"] * z1 + np.sqrt(1 - d["rho"]**2) * z2)
+    d["e"] = rng.beta(d["e_alpha"], d["e_beta"])
+    return d

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 from vlms_bayes.errors import InputDataError
 
@@ -250,12 +250,15 @@ def gp_neg_log_likelihood(theta: NDArray, x: NDArray, y: NDArray, e: NDArray
     cov = k + np.diag(e**2 + jit2)
     resid = y - theta[5]
     try:
-        chol = np.linalg.cholesky(cov)
+        chol = linalg.cholesky(cov, lower=True)
     except np.linalg.LinAlgError:
         return 1e25, np.zeros(6)
-    alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, resid))
+    alpha = linalg.cho_solve((chol, True), resid)
     nll = 0.5 * resid @ alpha + np.log(np.diag(chol)).sum() + 0.5 * y.size * np.log(2 * np.pi)
-    inv = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(y.size)))
+    inv_lower, info = linalg.lapack.dpotri(chol, lower=1)  # (K + D)^-1 from its Cholesky factor
+    if info != 0:
+        return 1e25, np.zeros(6)
+    inv = np.tril(inv_lower) + np.tril(inv_lower, -1).T
     outer = np.outer(alpha, alpha) - inv
     dks = [
         k,
@@ -312,8 +315,8 @@ class NoiseModel:
         self._x, self._y, self._e = x, y, e
         k, _, _ = _kernel_parts(self.theta, x, x)
         cov = k + np.diag(e**2 + np.exp(2 * self.theta[4]))
-        self._chol = np.linalg.cholesky(cov)
-        self._alpha = np.linalg.solve(self._chol.T, np.linalg.solve(self._chol, y - self.theta[5]))
+        self._chol = linalg.cholesky(cov, lower=True)
+        self._alpha = linalg.cho_solve((self._chol, True), y - self.theta[5])
 
     # -- training data ------------------------------------------------------------------
     @property
@@ -381,7 +384,7 @@ class NoiseModel:
             xs = np.column_stack([c[sel], g[sel]])
             ks, _, _ = _kernel_parts(self.theta, xs, self._x)
             mu[sel] = self.theta[5] + ks @ self._alpha
-            w = np.linalg.solve(self._chol, ks.T)
+            w = linalg.solve_triangular(self._chol, ks.T, lower=True)
             sd[sel] = np.sqrt(np.maximum(amp - np.sum(w**2, axis=0), 0.0) + jit2)
         cc, mc = self.color_centres, self.mag_centres
         with np.errstate(invalid="ignore"):

@@ -40,7 +40,12 @@ class PopulationTruth:
 
 @dataclass(frozen=True, kw_only=True)
 class ObservationSettings:
-    """How simulated objects are observed (fractions and error ranges)."""
+    """How simulated objects are observed (fractions and error ranges).
+
+    ``clip_e`` clips measured eccentricities to [0, 0.99] like a catalogue would (the
+    model's Gaussian measurement term is then slightly misspecified near 0); turn it off
+    for exact agreement with the model.
+    """
 
     f_msini: float = 0.3
     f_e_measured: float = 0.5
@@ -50,6 +55,7 @@ class ObservationSettings:
     loga_err: tuple[float, float] = (0.01, 0.05)
     e_err: tuple[float, float] = (0.02, 0.1)
     methods: tuple[str, ...] = field(default=("Radial Velocity", "Transit", "Microlensing"))
+    clip_e: bool = True
 
 
 def simulate_catalogue(
@@ -103,6 +109,8 @@ def simulate_catalogue(
                        ["measured", "upper_limit", "fixed_zero"], "missing")
     s_e = rng.uniform(*ob.e_err, n)
     e_meas = true_e + s_e * rng.standard_normal(n)
+    if ob.clip_e:  # catalogues report e in [0, 1): a mild departure from the Gaussian model
+        e_meas = np.clip(e_meas, 0.0, 0.99)
     e_lim = np.minimum(true_e + rng.uniform(0.05, 0.3, n), 0.99)
     e_col = np.select([status == "measured", status == "upper_limit", status == "fixed_zero"],
                       [e_meas, e_lim, 0.0], np.nan)

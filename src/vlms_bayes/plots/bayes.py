@@ -124,3 +124,23 @@ def plot_corner(dt: Any, names: tuple[str, ...] = ("w", "mu_logq", "mu_loga", "e
             if j == 0 and i > 0:
                 ax.set_ylabel(li, fontsize=6)
     return fig
+
+
+def plot_prior_predictive(draws: dict[str, np.ndarray]) -> Any:
+    """Prior-predictive true (log q, log a) and e of one population (from ``prior_draws``)."""
+    fig, axes = _figure(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    axes[0].plot(draws["logq"], draws["loga"], ".", ms=2, alpha=0.3)
+    axes[0].set_xlabel("log10 q")
+    axes[0].set_ylabel("log10 a [AU]")
+    axes[0].set_xlim(-7, 1)
+    axes[0].set_ylim(-4, 3)
+    axes[1].hist(draws["e"], bins=40, density=True, color="0.4")
+    axes[1].set_xlabel("e (prior predictive)")
+    grid = np.linspace(0.001, 0.999, 200)
+    for a, b in zip(draws["e_alpha"][:40], draws["e_beta"][:40], strict=True):
+        axes[2].plot(grid, stats.beta.pdf(grid, a, b), lw=0.6, alpha=0.5)
+    axes[2].set_ylim(0, 8)
+    axes[2].set_xlabel("e")
+    axes[2].set_title("40 prior Beta(α, β) densities")
+    fig.suptitle("Prior predictive of one population")
+    return fig

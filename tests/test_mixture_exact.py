@@ -27,10 +27,6 @@ def _random_params(rng, k, data):
         "e_mean": rng.uniform(0.1, 0.6, k),
         "e_conc": rng.uniform(0.8, 20.0, k),
     }
-    if len(data.idx_measured):
-        p["e_true"] = rng.uniform(0.01, 0.95, len(data.idx_measured))
-    if len(data.idx_limit):
-        p["e_true_limit"] = rng.uniform(0.05, 0.95) * data.e_limit[data.idx_limit]
     if k == 1:
         p.pop("w")
     return p
@@ -40,7 +36,7 @@ def _untransformed_logp(model):
     """logp of the model as a function of the constrained values (no Jacobians)."""
     import pytensor
 
-    fn = model.compile_logp(jacobian=False)
+    fn = model.compile_logp(jacobian=False, mode="FAST_COMPILE")
     ins, outs, names = [], [], []
     for rv in model.free_RVs:
         x = rv.type()
@@ -48,7 +44,7 @@ def _untransformed_logp(model):
         ins.append(x)
         outs.append(x if tr is None else tr.forward(x, *rv.owner.inputs))
         names.append((rv.name, model.rvs_to_values[rv].name))
-    fwd = pytensor.function(ins, outs, on_unused_input="ignore")
+    fwd = pytensor.function(ins, outs, on_unused_input="ignore", mode="FAST_COMPILE")
 
     def logp(p):
         vals = fwd(*[np.asarray(p[n], float) for n, _ in names])
@@ -68,8 +64,6 @@ def _prior_logp(p, pr: MixturePriors, data, k):
     lp += stats.beta.logpdf(p["rho_beta"], pr.lkj_eta, pr.lkj_eta).sum()
     lp += stats.beta.logpdf(p["e_mean"], pr.e_mean_a, pr.e_mean_b).sum()
     lp += stats.lognorm.logpdf(p["e_conc"], s=pr.e_conc_log_sd, scale=pr.e_conc_median).sum()
-    if len(data.idx_limit):
-        lp -= np.log(data.e_limit[data.idx_limit]).sum()
     return lp
 
 
@@ -90,29 +84,33 @@ def _object_density_k(data, i, p, k):
                for i_j, w_j in zip(inc, wt, strict=True))
 
 
+def _e_convolved(e_obs, s_e, a, b):
+    """∫ Beta(e | a, b) N(e_obs | e, s_e) de by QUADPACK (algebraic endpoint weight)."""
+    val, _ = integrate.quad(lambda e: stats.norm.pdf(e_obs, e, s_e), 0, 1, weight="alg",
+                            wvar=(a - 1, b - 1), epsabs=0, epsrel=1e-13, limit=500)
+    return val / special.beta(a, b)
+
+
 def _scipy_logp(data, p, pr, k):
     lp = _prior_logp(p, pr, data, k)
     w = p.get("w", np.ones(1))
     alpha, beta = p["e_mean"] * p["e_conc"], (1 - p["e_mean"]) * p["e_conc"]
-    e_lat = np.full(data.n, np.nan)
-    e_lat[data.idx_measured] = p.get("e_true", [])
-    e_lat[data.idx_limit] = p.get("e_true_limit", [])
     for i in range(data.n):
         dens = 0.0
         for j in range(k):
             f = _object_density_k(data, i, p, j)
-            if data.e_kind[i] != E_NONE:
-                f *= stats.beta.pdf(e_lat[i], alpha[j], beta[j])
+            if data.e_kind[i] == E_MEASURED:
+                f *= _e_convolved(data.e_obs[i], data.s_e[i], alpha[j], beta[j])
+            elif data.e_kind[i] == E_LIMIT:
+                f *= stats.beta.cdf(data.e_limit[i], alpha[j], beta[j])
             dens += w[j] * f
         lp += np.log(dens)
-    idx = data.idx_measured
-    lp += stats.norm.logpdf(data.e_obs[idx], e_lat[idx], data.s_e[idx]).sum()
     return lp
 
 
 @pytest.fixture(scope="module")
 def sim_data():
-    frame = simulate_catalogue(30, random_seed=11)
+    frame = simulate_catalogue(24, random_seed=11)
     data, _ = model_data_from_stacked(frame)
     assert data.msini.any() and len(data.idx_measured) and len(data.idx_limit)
     assert (data.e_kind == E_NONE).any()
@@ -125,7 +123,7 @@ def test_log_density_matches_scipy(sim_data, k):
     model = build_mixture_model(sim_data, n_components=k, priors=pr, n_incl_nodes=N_NODES)
     logp = _untransformed_logp(model)
     rng = np.random.default_rng(100 + k)
-    for _ in range(3):
+    for _ in range(2):
         p = _random_params(rng, k, sim_data)
         got = logp(p)
         want = _scipy_logp(sim_data, p, pr, k)
@@ -152,29 +150,36 @@ def _draws_from(p, k):
     return out
 
 
-@pytest.mark.parametrize(("kind", "latent"), [(E_LIMIT, "e_true_limit"),
-                                              (E_MEASURED, "e_true")])
-def test_latent_eccentricity_integrates_to_marginal(kind, latent):
-    """∫ exp(model logp) over the latent e equals the censored / convolved marginal term."""
-    from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
+def test_numpy_twin_matches_model_terms(sim_data):
+    """Memberships/LOO (NumPy, exact Beta CDF) use the model's own per-object terms."""
+    import pytensor
 
-    data = _single_object(kind, msini=True)
+    from vlms_bayes.inference.membership import object_log_terms
+    from vlms_bayes.models.mixture import component_log_terms
+
     k = 2
-    pr = MixturePriors()
-    model = build_mixture_model(data, n_components=k, priors=pr)
-    logp = _untransformed_logp(model)
-    p = _random_params(np.random.default_rng(5), k, data)
-    upper = data.e_limit[0] if kind == E_LIMIT else 1.0
+    p = _random_params(np.random.default_rng(21), k, sim_data)
+    d = _draws_from(p, k)
+    params = {"log_w": np.log(d["w"][0]), "mu_logq": d["mu_logq"][0],
+              "mu_loga": d["mu_loga"][0], "sigma_logq": d["sigma_logq"][0],
+              "sigma_loga": d["sigma_loga"][0], "rho": d["rho"][0],
+              "e_alpha": pt.as_tensor(d["e_alpha"][0]), "e_beta": pt.as_tensor(d["e_beta"][0])}
+    params = {n: pt.as_tensor(v) for n, v in params.items()}
+    model_terms = pytensor.function([], component_log_terms(sim_data, params),
+                                    mode="FAST_COMPILE")()
+    np.testing.assert_allclose(object_log_terms(sim_data, d)[0], model_terms, rtol=1e-8)
 
-    def integrand(e):
-        q = dict(p)
-        q[latent] = np.array([e])
-        return np.exp(logp(q) - prior)
 
-    prior = _prior_logp(p, pr, data, k)  # includes the latent's Uniform(0, limit) density
-    val, _ = integrate.quad(integrand, 0.0, upper, epsabs=0, epsrel=1e-11, limit=200)
-    marginal = pointwise_loglik(object_log_terms(data, _draws_from(p, k)))[0, 0]
-    assert np.log(val) == pytest.approx(marginal, rel=1e-7)
+@pytest.mark.parametrize(("alpha", "beta", "limit"), [
+    (0.4, 3.0, 0.1), (0.9, 2.0, 0.5), (5.0, 20.0, 0.3), (2.0, 0.7, 0.95), (30.0, 200.0, 0.12),
+])
+def test_censored_term_matches_beta_cdf(alpha, beta, limit):
+    from vlms_bayes.models.likelihood import limit_e_constants, limit_e_logterm
+
+    c = limit_e_constants(np.array([limit]))
+    got = limit_e_logterm(c, np.array([alpha]), np.array([beta]), log=np.log,
+                          gammaln=special.gammaln, logsumexp=special.logsumexp)[0, 0]
+    assert got == pytest.approx(np.log(special.betainc(alpha, beta, limit)), rel=1e-8, abs=1e-10)
 
 
 @pytest.mark.parametrize(("alpha", "beta", "e_obs", "s_e"), [
@@ -183,17 +188,16 @@ def test_latent_eccentricity_integrates_to_marginal(kind, latent):
 ])
 def test_measured_e_term_matches_quad(alpha, beta, e_obs, s_e):
     from vlms_bayes.inference.membership import e_measured_logterm
+    from vlms_bayes.models.likelihood import measured_e_constants, measured_e_logterm
 
-    def f(e):
-        return stats.norm.pdf(e_obs, e, s_e)
-
-    # QUADPACK's algebraic weight handles the Beta's endpoint singularities exactly
-    val, _ = integrate.quad(f, 0, 1, weight="alg", wvar=(alpha - 1, beta - 1),
-                            epsabs=0, epsrel=1e-12, limit=500)
-    val /= special.beta(alpha, beta)
+    want = np.log(_e_convolved(e_obs, s_e, alpha, beta))
     got = e_measured_logterm(np.array([e_obs]), np.array([s_e]), np.array([alpha]),
                              np.array([beta]))[0, 0]
-    assert got == pytest.approx(np.log(val), rel=1e-7, abs=1e-9)
+    assert got == pytest.approx(want, rel=1e-8, abs=1e-10)
+    c = measured_e_constants(np.array([e_obs]), np.array([s_e]))
+    got_model = measured_e_logterm(c, np.array([alpha]), np.array([beta]), log=np.log,
+                                   gammaln=special.gammaln, logsumexp=special.logsumexp)[0, 0]
+    assert got_model == pytest.approx(want, rel=1e-8, abs=1e-10)
 
 
 @pytest.mark.parametrize("y_logq", [-3.0, -2.2, -1.0])

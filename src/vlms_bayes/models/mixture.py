@@ -16,10 +16,12 @@ For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
 Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of
 log q and log a are convolved analytically with the population normals; minimum masses
 are marginalised over an isotropic inclination by quadrature
-(:mod:`vlms_bayes.models.likelihood`); each measured eccentricity has a latent true value
-e_i ∈ (0, 1) with e_obs ~ N(e_i, s_e); each upper limit has a latent e_i ∈ (0, limit)
-(integrating it out gives the Beta CDF at the limit: a censored term). The discrete
-membership is marginalised: the potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
+(:mod:`vlms_bayes.models.likelihood`); each measured eccentricity contributes
+∫ Beta(e | α_k, β_k) N(e_obs | e, s_e) de and each upper limit the Beta CDF at the limit
+(a censored term), both integrated numerically in logit e so that no latent true e is
+sampled (latent e's with a hierarchical Beta make a funnel that NUTS cannot cross when a
+population has few eccentricities). The discrete membership is marginalised: the
+potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
 
 Extension point for selection effects: :func:`component_log_terms` returns the (N, K)
 matrix of per-object, per-population log terms; a per-method detection term
@@ -38,7 +40,15 @@ import pytensor.tensor as pt
 
 from vlms_bayes.errors import VlmsBayesError
 from vlms_bayes.models.data import ModelData
-from vlms_bayes.models.likelihood import N_INCL_NODES, node_arrays, qa_component_logpdf
+from vlms_bayes.models.likelihood import (
+    N_INCL_NODES,
+    limit_e_constants,
+    limit_e_logterm,
+    measured_e_constants,
+    measured_e_logterm,
+    node_arrays,
+    qa_component_logpdf,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,9 +87,9 @@ def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
     return qs + 1e-3 * np.arange(k)
 
 
-def component_log_terms(data: ModelData, params: dict[str, Any], *, e_true: Any = None,
-                        e_limit_true: Any = None, n_nodes: int = N_INCL_NODES) -> Any:
-    """PyTensor (N, K) matrix of log w_k + log p_k(object i), latent e's included."""
+def component_log_terms(data: ModelData, params: dict[str, Any], *,
+                        n_nodes: int = N_INCL_NODES) -> Any:
+    """PyTensor (N, K) matrix of log w_k + log p_k(data_i), true values integrated out."""
     # true-mass objects need one node, minimum-mass objects the inclination quadrature
     parts, order = [], []
     for sel, nn in ((~data.msini, 1), (data.msini, n_nodes)):
@@ -98,10 +108,15 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *, e_true: Any 
     terms = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)[inverse]
     terms = terms + params["log_w"][None, :]
     alpha, beta = params["e_alpha"], params["e_beta"]
-    for idx, e in ((data.idx_measured, e_true), (data.idx_limit, e_limit_true)):
-        if len(idx):
-            lp_e = pm.logp(pm.Beta.dist(alpha=alpha, beta=beta), e[:, None])
-            terms = pt.inc_subtensor(terms[idx], lp_e)
+    ops = {"log": pt.log, "gammaln": pt.gammaln, "logsumexp": pt.logsumexp}
+    idx = data.idx_measured
+    if len(idx):
+        c = measured_e_constants(data.e_obs[idx], data.s_e[idx])
+        terms = pt.inc_subtensor(terms[idx], measured_e_logterm(c, alpha, beta, **ops))
+    idx = data.idx_limit
+    if len(idx):
+        c = limit_e_constants(data.e_limit[idx])
+        terms = pt.inc_subtensor(terms[idx], limit_e_logterm(c, alpha, beta, **ops))
     return terms
 
 
@@ -129,9 +144,8 @@ def build_mixture_model(
     -------
     pymc.Model
         Free variables ``w`` (K > 1), ``mu_logq``, ``mu_loga``, ``sigma_logq``,
-        ``sigma_loga``, ``rho_beta``, ``e_mean``, ``e_conc``, latent ``e_true`` and
-        ``e_true_limit``; deterministics ``rho``, ``e_alpha``, ``e_beta``; potential
-        ``mixture``; observed ``e_obs``.
+        ``sigma_loga``, ``rho_beta``, ``e_mean``, ``e_conc``; deterministics ``rho``,
+        ``e_alpha``, ``e_beta``; potential ``mixture`` (the marginal likelihood).
 
     Raises
     ------
@@ -170,19 +184,9 @@ def build_mixture_model(
                               dims="population")
         alpha = pm.Deterministic("e_alpha", e_mean * e_conc, dims="population")
         beta = pm.Deterministic("e_beta", (1.0 - e_mean) * e_conc, dims="population")
-        e_true = e_lim = None
-        if len(idx_m):
-            e_true = pm.Uniform("e_true", 0.0, 1.0, dims="e_measured",
-                                initval=np.clip(data.e_obs[idx_m], 0.02, 0.95))
-            pm.Normal("e_obs", mu=e_true, sigma=data.s_e[idx_m], observed=data.e_obs[idx_m],
-                      dims="e_measured")
-        if len(idx_l):
-            e_lim = pm.Uniform("e_true_limit", 0.0, data.e_limit[idx_l], dims="e_limit",
-                               initval=0.5 * data.e_limit[idx_l])
         params = {"log_w": log_w, "mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
-        terms = component_log_terms(data, params, e_true=e_true, e_limit_true=e_lim,
-                                    n_nodes=n_incl_nodes)
+        terms = component_log_terms(data, params, n_nodes=n_incl_nodes)
         pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
     return model
 

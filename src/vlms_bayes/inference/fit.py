@@ -265,7 +265,13 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     write_json(out / "fit_summary.json", summary)
     write_csv(out / "memberships.csv", members)
     write_csv(out / "stacked_used.csv", rows)
-    _merge_into_objects_with_probs(out / "objects_with_probs.csv", members)
+    # the reference object is scored under the posterior even when its host lies outside
+    # the window (it is then not among the fitted members)
+    scored = members
+    if not reference.empty and "name" in reference.columns:
+        extra = reference.loc[~reference["name"].isin(members["name"])]
+        scored = pd.concat([members, extra], ignore_index=True)
+    _merge_into_objects_with_probs(out / "objects_with_probs.csv", scored)
     report = fit_report(summary, members, reference, loo_table)
     return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
 

@@ -90,10 +90,15 @@ def test_e_vs_a_figure(stacked):
 
 
 def test_figures_do_not_touch_pyplot_state(stacked):
+    # other code in the same test process may have pyplot figures open: compare before/after
+    def open_figures():
+        plt = sys.modules.get("matplotlib.pyplot")
+        return list(plt.get_fignums()) if plt is not None else []
+
+    before = open_figures()
     plot_mass_mass(stacked)
     plot_e_vs_a(stacked)
-    if "matplotlib.pyplot" in sys.modules:
-        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    assert open_figures() == before
 
 
 def test_empty_selection_still_draws():

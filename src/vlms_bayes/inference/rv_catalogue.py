@@ -172,7 +172,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1,
                                threads_per_worker=1, processes=processes,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         with cluster, Client(cluster) as client:
             yield client
     else:

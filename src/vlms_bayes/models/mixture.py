@@ -42,6 +42,7 @@ from vlms_bayes.errors import VlmsBayesError
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.likelihood import (
     N_INCL_NODES,
+    grid_steps,
     limit_e_constants,
     limit_e_logterm,
     measured_e_constants,
@@ -109,9 +110,10 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     terms = terms + params["log_w"][None, :]
     alpha, beta = params["e_alpha"], params["e_beta"]
     ops = {"log": pt.log, "gammaln": pt.gammaln, "logsumexp": pt.logsumexp}
-    idx = data.idx_measured
-    if len(idx):
-        c = measured_e_constants(data.e_obs[idx], data.s_e[idx])
+    steps = grid_steps(data.s_e[data.idx_measured])
+    for h in np.unique(steps):  # one logit grid per error scale (cost ∝ Σ objects × nodes)
+        idx = data.idx_measured[steps == h]
+        c = measured_e_constants(data.e_obs[idx], data.s_e[idx], h=h)
         terms = pt.inc_subtensor(terms[idx], measured_e_logterm(c, alpha, beta, **ops))
     idx = data.idx_limit
     if len(idx):

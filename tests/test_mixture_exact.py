@@ -24,8 +24,8 @@ def _random_params(rng, k, data):
         "sigma_logq": rng.uniform(0.1, 0.8, k),
         "sigma_loga": rng.uniform(0.1, 0.8, k),
         "rho_beta": rng.uniform(0.2, 0.8, k),
-        "e_mean": rng.uniform(0.1, 0.6, k),
-        "e_conc": rng.uniform(0.8, 20.0, k),
+        "e_alpha": rng.uniform(0.3, 5.0, k),
+        "e_beta": rng.uniform(0.8, 20.0, k),
     }
     if k == 1:
         p.pop("w")
@@ -62,8 +62,8 @@ def _prior_logp(p, pr: MixturePriors, data, k):
     lp += stats.halfnorm.logpdf(p["sigma_logq"], scale=pr.scale_sd).sum()
     lp += stats.halfnorm.logpdf(p["sigma_loga"], scale=pr.scale_sd).sum()
     lp += stats.beta.logpdf(p["rho_beta"], pr.lkj_eta, pr.lkj_eta).sum()
-    lp += stats.beta.logpdf(p["e_mean"], pr.e_mean_a, pr.e_mean_b).sum()
-    lp += stats.lognorm.logpdf(p["e_conc"], s=pr.e_conc_log_sd, scale=pr.e_conc_median).sum()
+    lp += stats.lognorm.logpdf(p["e_alpha"], s=pr.e_shape_log_sd, scale=pr.e_alpha_median).sum()
+    lp += stats.lognorm.logpdf(p["e_beta"], s=pr.e_shape_log_sd, scale=pr.e_beta_median).sum()
     return lp
 
 
@@ -104,7 +104,7 @@ def _e_convolved(e_obs, s_e, a, b):
 def _scipy_logp(data, p, pr, k):
     lp = _prior_logp(p, pr, data, k)
     w = p.get("w", np.ones(1))
-    alpha, beta = p["e_mean"] * p["e_conc"], (1 - p["e_mean"]) * p["e_conc"]
+    alpha, beta = p["e_alpha"], p["e_beta"]
     for i in range(data.n):
         dens = 0.0
         for j in range(k):
@@ -154,8 +154,8 @@ def _draws_from(p, k):
     out = {n: np.atleast_2d(np.asarray(p[n], float)) for n in ("mu_logq", "mu_loga",
                                                                "sigma_logq", "sigma_loga")}
     out["rho"] = np.atleast_2d(2 * p["rho_beta"] - 1)
-    out["e_alpha"] = np.atleast_2d(p["e_mean"] * p["e_conc"])
-    out["e_beta"] = np.atleast_2d((1 - p["e_mean"]) * p["e_conc"])
+    out["e_alpha"] = np.atleast_2d(p["e_alpha"])
+    out["e_beta"] = np.atleast_2d(p["e_beta"])
     out["w"] = np.atleast_2d(p.get("w", np.ones(k)))
     return out
 

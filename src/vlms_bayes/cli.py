@@ -240,7 +240,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                    help="e = 0 without an uncertainty: unknown (default) or measured")
     g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
     g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
-    g.add_argument("--e-err-floor", type=float, default=0.02)
+    g.add_argument("--e-err-floor", type=float, default=0.05,
+                   help="smallest eccentricity uncertainty (default: 0.05)")
     g.add_argument("--include-reference", action="store_true",
                    help="fit the reference object even when its host is outside the window")
     g.add_argument("--allow-bad-diagnostics", action="store_true",

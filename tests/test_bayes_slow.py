@@ -59,7 +59,7 @@ def test_recovery_coverage_and_auroc(n):
         for name in PARAMS:
             v = np.asarray(post[name].values).reshape(-1, 2)
             lo, hi = np.quantile(v, [0.05, 0.95], axis=0)
-            t = np.asarray(getattr(truth, name))
+            t = np.asarray(getattr(truth, name)) if name != "e_mean" else np.asarray(truth.e_mean)
             hits.extend(((lo <= t) & (t <= hi)).tolist())
         resp = responsibilities(object_log_terms(data, draws_from_posterior(post)))
         labels = frame.set_index("name").loc[list(data.names), "true_label"].to_numpy()

@@ -24,8 +24,8 @@ def _random_params(rng, k, data):
         "sigma_logq": rng.uniform(0.1, 0.8, k),
         "sigma_loga": rng.uniform(0.1, 0.8, k),
         "rho_beta": rng.uniform(0.2, 0.8, k),
-        "e_mean": rng.uniform(0.1, 0.6, k),
-        "e_conc": rng.uniform(0.8, 20.0, k),
+        "e_alpha": rng.uniform(0.3, 5.0, k),
+        "e_beta": rng.uniform(0.8, 20.0, k),
     }
     if k == 1:
         p.pop("w")
@@ -62,8 +62,8 @@ def _prior_logp(p, pr: MixturePriors, data, k):
     lp += stats.halfnorm.logpdf(p["sigma_logq"], scale=pr.scale_sd).sum()
     lp += stats.halfnorm.logpdf(p["sigma_loga"], scale=pr.scale_sd).sum()
     lp += stats.beta.logpdf(p["rho_beta"], pr.lkj_eta, pr.lkj_eta).sum()
-    lp += stats.beta.logpdf(p["e_mean"], pr.e_mean_a, pr.e_mean_b).sum()
-    lp += stats.lognorm.logpdf(p["e_conc"], s=pr.e_conc_log_sd, scale=pr.e_conc_median).sum()
+    lp += stats.lognorm.logpdf(p["e_alpha"], s=pr.e_shape_log_sd, scale=pr.e_alpha_median).sum()
+    lp += stats.lognorm.logpdf(p["e_beta"], s=pr.e_shape_log_sd, scale=pr.e_beta_median).sum()
     return lp
 
 
@@ -85,7 +85,17 @@ def _object_density_k(data, i, p, k):
 
 
 def _e_convolved(e_obs, s_e, a, b):
-    """∫ Beta(e | a, b) N(e_obs | e, s_e) de by QUADPACK (algebraic endpoint weight)."""
+    """∫ Beta(e | a, b) N(e_obs | e, s_e) de by QUADPACK.
+
+    Endpoint singularities (a or b < 1) use the algebraic weight (QAWS); smooth Betas use
+    adaptive quadrature with breakpoints at the Beta mode and the measurement (QAWS loses
+    accuracy for large exponents).
+    """
+    if min(a, b) >= 1:
+        pts = [x for x in ((a - 1) / (a + b - 2) if a + b > 2 else 0.5, e_obs) if 0 < x < 1]
+        val, _ = integrate.quad(lambda e: stats.beta.pdf(e, a, b) * stats.norm.pdf(e_obs, e, s_e),
+                                0, 1, points=pts, epsabs=0, epsrel=1e-13, limit=500)
+        return val
     val, _ = integrate.quad(lambda e: stats.norm.pdf(e_obs, e, s_e), 0, 1, weight="alg",
                             wvar=(a - 1, b - 1), epsabs=0, epsrel=1e-13, limit=500)
     return val / special.beta(a, b)
@@ -94,7 +104,7 @@ def _e_convolved(e_obs, s_e, a, b):
 def _scipy_logp(data, p, pr, k):
     lp = _prior_logp(p, pr, data, k)
     w = p.get("w", np.ones(1))
-    alpha, beta = p["e_mean"] * p["e_conc"], (1 - p["e_mean"]) * p["e_conc"]
+    alpha, beta = p["e_alpha"], p["e_beta"]
     for i in range(data.n):
         dens = 0.0
         for j in range(k):
@@ -144,8 +154,8 @@ def _draws_from(p, k):
     out = {n: np.atleast_2d(np.asarray(p[n], float)) for n in ("mu_logq", "mu_loga",
                                                                "sigma_logq", "sigma_loga")}
     out["rho"] = np.atleast_2d(2 * p["rho_beta"] - 1)
-    out["e_alpha"] = np.atleast_2d(p["e_mean"] * p["e_conc"])
-    out["e_beta"] = np.atleast_2d((1 - p["e_mean"]) * p["e_conc"])
+    out["e_alpha"] = np.atleast_2d(p["e_alpha"])
+    out["e_beta"] = np.atleast_2d(p["e_beta"])
     out["w"] = np.atleast_2d(p.get("w", np.ones(k)))
     return out
 
@@ -185,16 +195,22 @@ def test_censored_term_matches_beta_cdf(alpha, beta, limit):
 @pytest.mark.parametrize(("alpha", "beta", "e_obs", "s_e"), [
     (0.7, 3.0, 0.05, 0.02), (2.0, 2.0, 0.5, 0.1), (30.0, 200.0, 0.2, 0.05),
     (1.2, 0.6, 0.97, 0.03), (0.5, 5.0, 0.0, 0.02), (3.0, 8.0, -0.05, 0.08),
+    (30.0, 200.0, 0.3, 0.3), (4.0, 40.0, 0.1, 0.12), (0.3, 1.5, 0.6, 0.5),
 ])
 def test_measured_e_term_matches_quad(alpha, beta, e_obs, s_e):
     from vlms_bayes.inference.membership import e_measured_logterm
-    from vlms_bayes.models.likelihood import measured_e_constants, measured_e_logterm
+    from vlms_bayes.models.likelihood import (
+        grid_steps,
+        measured_e_constants,
+        measured_e_logterm,
+    )
 
     want = np.log(_e_convolved(e_obs, s_e, alpha, beta))
     got = e_measured_logterm(np.array([e_obs]), np.array([s_e]), np.array([alpha]),
                              np.array([beta]))[0, 0]
     assert got == pytest.approx(want, rel=1e-8, abs=1e-10)
-    c = measured_e_constants(np.array([e_obs]), np.array([s_e]))
+    c = measured_e_constants(np.array([e_obs]), np.array([s_e]),
+                             h=grid_steps(np.array([s_e]))[0])
     got_model = measured_e_logterm(c, np.array([alpha]), np.array([beta]), log=np.log,
                                    gammaln=special.gammaln, logsumexp=special.logsumexp)[0, 0]
     assert got_model == pytest.approx(want, rel=1e-8, abs=1e-10)

@@ -23,7 +23,7 @@ def run_dir(ps_snapshot, shared_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("e2e") / "results"
     rc = main(["-q", "run", "--ps", str(ps_snapshot), "--data-dir", str(shared_data_dir),
                "--outdir", str(out), "--seed", "7", "--n-boot", "100",
-               "--skip-fit", "--skip-feasibility"])
+               "--skip-feasibility"])
     assert rc == 0
     return out
 
@@ -33,7 +33,7 @@ def full_run_dir(ps_snapshot, shared_data_dir, tmp_path_factory):
     """The whole command with a small sampler and map (every step, minutes not hours)."""
     out = tmp_path_factory.mktemp("e2e_full") / "results"
     rc = main(["-q", "run", "--ps", str(ps_snapshot), "--data-dir", str(shared_data_dir),
-               "--outdir", str(out), "--seed", "3", "--n-boot", "50",
+               "--outdir", str(out), "--seed", "3", "--n-boot", "50", "--fit",
                "--chains", "2", "--draws", "150", "--tune", "150", "--loo-components",
                "--allow-bad-diagnostics", "--grid", "6", "--mc-draws", "16",
                "--secular-check", "0", "--feasibility-backend", "numba"])

@@ -106,7 +106,8 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True) -> None
                        help="e = 0 without an uncertainty: unknown (default) or measured")
     g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
     g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
-    g.add_argument("--e-err-floor", type=float, default=0.02)
+    g.add_argument("--e-err-floor", type=float, default=0.05,
+                   help="smallest eccentricity uncertainty (default: 0.05)")
     g.add_argument("--include-reference", action="store_true",
                    help="fit the reference object even when its host is outside the window")
     g.add_argument("--allow-bad-diagnostics", action="store_true",
@@ -180,8 +181,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     add_data_options(p)
     add_baseline_options(p)
     add_fit_options(p, fixed_e=False)
-    p.add_argument("--skip-fit", action="store_true",
-                   help="leave out the Bayesian fit and the comparison")
+    p.add_argument("--fit", action="store_true",
+                   help="also run the Bayesian fit and the comparison (off by default until "
+                        "the fit passes its diagnostics gate on the real snapshot; see "
+                        "`vlms-bayes fit`)")
     g = p.add_argument_group("feasibility map of the reference object")
     g.add_argument("--skip-feasibility", action="store_true", help="leave out the map")
     g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")
@@ -203,7 +206,7 @@ def _run_run(args: argparse.Namespace) -> int:
         backend=args.feasibility_backend, secular_triples=args.secular_check)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
-        fit_config=None if args.skip_fit else fit_config_from_args(args),
+        fit_config=fit_config_from_args(args) if args.fit else None,
         feasibility=feas, outdir=args.outdir, seed=args.seed,
     )
     print(result.report)

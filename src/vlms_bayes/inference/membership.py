@@ -83,6 +83,12 @@ def e_measured_logterm(
     b_max = b_mat.max(axis=1, keepdims=True)
     body = np.exp(a_mat - a_max) @ np.exp(b_mat - b_max).T
     log_body = np.log(np.maximum(body, 1e-300)) + a_max + b_max.T
+    # Euler–Maclaurin end terms h²/12 (α f(z_min) + β f(z_max)): the integrand is ~e^{αz}
+    # and ~e^{−βz} at the ends of the grid
+    em = np.log(h / 12.0) - np.log(0.5)
+    em_lo = em + a_mat[:, :1] + b_mat[:, 0][None, :] + np.log(alpha)[None, :]
+    em_hi = em + a_mat[:, -1:] + b_mat[:, -1][None, :] + np.log(beta)[None, :]
+    log_body = np.logaddexp(log_body, np.logaddexp(em_lo, em_hi))
     e_lo, e_hi = e[0], e[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         return _add_tails(log_body, e_obs, s_e, alpha, beta, e_lo, e_hi)

@@ -55,7 +55,7 @@ class MeasurementConfig:
 
     logq_err_floor: float = 0.05
     loga_err_floor: float = 0.02
-    e_err_floor: float = 0.02
+    e_err_floor: float = 0.05
     fixed_zero: Literal["unknown", "measured"] = "unknown"
 
     def __post_init__(self) -> None:

@@ -117,8 +117,8 @@ Z_MAX: float = 20.0
 N_LIMIT_NODES: int = 48
 
 
-def logit_grid(s_min: float, *, z_max: float = Z_MAX
-               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def logit_grid(s_min: float, *, z_max: float = Z_MAX, h: float | None = None,
+               ) -> tuple[NDArray[np.float64], ...]:
     """Trapezoid grid in z = logit e: nodes e_g and log(weight × de/dz).
 
     The step is at most half the narrowest measurement width in z (σ/(e(1−e)) ≥ 4σ), so the
@@ -130,7 +130,7 @@ def logit_grid(s_min: float, *, z_max: float = Z_MAX
     e, log_e, log1m_e, log_wjac : numpy.ndarray
         Nodes, their logs, log(1 − e) and the log of the trapezoid weight times e(1 − e).
     """
-    h = min(0.05, 2.0 * float(s_min))
+    h = min(0.05, 2.0 * float(s_min)) if h is None else float(h)
     z = np.arange(-z_max, z_max + 0.5 * h, h)
     log_e = -np.logaddexp(0.0, -z)
     log1m_e = -np.logaddexp(0.0, z)
@@ -139,19 +139,33 @@ def logit_grid(s_min: float, *, z_max: float = Z_MAX
     return np.exp(log_e), log_e, log1m_e, log_wjac
 
 
-def measured_e_constants(e_obs: NDArray[np.float64], s_e: NDArray[np.float64]
-                         ) -> dict[str, NDArray[np.float64]]:
+def grid_steps(s_e: NDArray[np.float64], *, h_max: float = 0.08) -> NDArray[np.float64]:
+    """Logit-grid step for each measured e: the largest h_max / 2^j not above 2 s_e.
+
+    Objects with similar errors share a grid; wide errors get coarser grids (h ≤ 0.08
+    resolves Beta densities with concentrations of a few hundred in z).
+    """
+    j = np.ceil(np.log2(h_max / (2.0 * np.asarray(s_e, float))))
+    return h_max / 2.0 ** np.maximum(j, 0)
+
+
+def measured_e_constants(e_obs: NDArray[np.float64], s_e: NDArray[np.float64],
+                         *, h: float | None = None) -> dict[str, NDArray[np.float64]]:
     """Data-only parts of the measured-e integral (computed once per dataset)."""
     e_obs, s_e = np.asarray(e_obs, float), np.asarray(s_e, float)
-    e, log_e, log1m_e, log_wjac = logit_grid(float(np.min(s_e)))
+    e, log_e, log1m_e, log_wjac = logit_grid(float(np.min(s_e)), h=h)
 
     def log_norm(x: Any) -> NDArray[np.float64]:
         return -0.5 * ((e_obs[:, None] - x) / s_e[:, None]) ** 2 - np.log(
             s_e[:, None] * np.sqrt(2 * np.pi))
 
+    a = log_norm(e[None, :]) + log_wjac[None, :]             # (M, G)
+    h = float(np.exp(log_wjac[1] - log_e[1] - log1m_e[1]))
     return {
-        "log_e": log_e, "log1m_e": log1m_e,
-        "a": log_norm(e[None, :]) + log_wjac[None, :],       # (M, G)
+        "log_e": log_e, "log1m_e": log1m_e, "a": a,
+        # log of (h²/12) × integrand/Beta at the two end nodes (Euler–Maclaurin end term)
+        "em_lo": a[:, 0] - np.log(0.5) + np.log(h / 12.0),
+        "em_hi": a[:, -1] - np.log(0.5) + np.log(h / 12.0),
         "log_n0": log_norm(0.0)[:, 0], "log_n1": log_norm(1.0)[:, 0],  # (M,)
         "log_e_lo": log_e[0], "log1m_e_hi": log1m_e[-1],
     }
@@ -192,7 +206,10 @@ def measured_e_logterm(c: dict[str, Any], alpha: Any, beta: Any, *,
     body = logsumexp(c["a"][:, None, :] + b[None, :, :], axis=-1)          # (M, K)
     tail_lo = c["log_n0"][:, None] + alpha * c["log_e_lo"] - log(alpha) - lb
     tail_hi = c["log_n1"][:, None] + beta * c["log1m_e_hi"] - log(beta) - lb
-    stack = [body[..., None], tail_lo[..., None], tail_hi[..., None]]
+    em_lo = c["em_lo"][:, None] + log(alpha) + b[None, :, 0]
+    em_hi = c["em_hi"][:, None] + log(beta) + b[None, :, -1]
+    stack = [body[..., None], tail_lo[..., None], tail_hi[..., None], em_lo[..., None],
+             em_hi[..., None]]
     return logsumexp(_concat(stack), axis=-1)
 
 

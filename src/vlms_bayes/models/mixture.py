@@ -10,8 +10,12 @@ For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
   correlation ρ_k with the 2-D LKJ(η) prior (equivalently (ρ_k + 1)/2 ~ Beta(η, η));
   means μ_q ~ N(m_q, s_q) *ordered* (μ_q,1 < … < μ_q,K: the last population is the
   binary-like one, so the labels cannot switch), μ_a ~ N(m_a, s_a);
-* true e ~ Beta(α_k, β_k) with α = m κ, β = (1 − m) κ, mean m_k ~ Beta(a_m, b_m) and
-  concentration κ_k ~ LogNormal(log κ0, s_κ).
+* true e ~ Beta(α_k, β_k) with log-normal priors on α and β (medians 1 and 3, log sd 1:
+  centred near Kipping 2013's α = 0.87, β = 3.0); the mean m = α/(α+β) and concentration
+  κ = α + β are reported as deterministics. (A mean–concentration parametrisation with
+  m ~ Beta, κ ~ LogNormal let the planet-like population of the real sample, where many
+  close-in orbits have e ≈ 0 with small errors, collapse to α → 0 along a ridge that
+  NUTS could not sample: R-hat > 2 and hundreds of divergences.)
 
 Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of
 log q and log a are convolved analytically with the population normals; minimum masses
@@ -42,6 +46,7 @@ from vlms_bayes.errors import VlmsBayesError
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.likelihood import (
     N_INCL_NODES,
+    grid_steps,
     limit_e_constants,
     limit_e_logterm,
     measured_e_constants,
@@ -62,10 +67,9 @@ class MixturePriors:
     mu_loga_sd: float = 1.5
     scale_sd: float = 1.0
     lkj_eta: float = 2.0
-    e_mean_a: float = 1.5
-    e_mean_b: float = 3.0
-    e_conc_median: float = 5.0
-    e_conc_log_sd: float = 0.8
+    e_alpha_median: float = 1.0
+    e_beta_median: float = 3.0
+    e_shape_log_sd: float = 1.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict for run.json."""
@@ -109,9 +113,10 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     terms = terms + params["log_w"][None, :]
     alpha, beta = params["e_alpha"], params["e_beta"]
     ops = {"log": pt.log, "gammaln": pt.gammaln, "logsumexp": pt.logsumexp}
-    idx = data.idx_measured
-    if len(idx):
-        c = measured_e_constants(data.e_obs[idx], data.s_e[idx])
+    steps = grid_steps(data.s_e[data.idx_measured])
+    for h in np.unique(steps):  # one logit grid per error scale (cost ∝ Σ objects × nodes)
+        idx = data.idx_measured[steps == h]
+        c = measured_e_constants(data.e_obs[idx], data.s_e[idx], h=h)
         terms = pt.inc_subtensor(terms[idx], measured_e_logterm(c, alpha, beta, **ops))
     idx = data.idx_limit
     if len(idx):
@@ -179,11 +184,12 @@ def build_mixture_model(
                              initval=np.full(k, 0.5))
         rho_b = pm.Beta("rho_beta", pr.lkj_eta, pr.lkj_eta, dims="population")
         rho = pm.Deterministic("rho", 2.0 * rho_b - 1.0, dims="population")
-        e_mean = pm.Beta("e_mean", pr.e_mean_a, pr.e_mean_b, dims="population")
-        e_conc = pm.LogNormal("e_conc", np.log(pr.e_conc_median), pr.e_conc_log_sd,
-                              dims="population")
-        alpha = pm.Deterministic("e_alpha", e_mean * e_conc, dims="population")
-        beta = pm.Deterministic("e_beta", (1.0 - e_mean) * e_conc, dims="population")
+        alpha = pm.LogNormal("e_alpha", np.log(pr.e_alpha_median), pr.e_shape_log_sd,
+                             dims="population")
+        beta = pm.LogNormal("e_beta", np.log(pr.e_beta_median), pr.e_shape_log_sd,
+                            dims="population")
+        pm.Deterministic("e_mean", alpha / (alpha + beta), dims="population")
+        pm.Deterministic("e_conc", alpha + beta, dims="population")
         params = {"log_w": log_w, "mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
         terms = component_log_terms(data, params, n_nodes=n_incl_nodes)
@@ -210,9 +216,8 @@ def prior_draws(priors: MixturePriors | None = None, *, n: int = 2000,
         "sigma_loga": np.abs(rng.normal(0, pr.scale_sd, n)),
         "rho": 2 * rng.beta(pr.lkj_eta, pr.lkj_eta, n) - 1,
     }
-    m = rng.beta(pr.e_mean_a, pr.e_mean_b, n)
-    kappa = np.exp(rng.normal(np.log(pr.e_conc_median), pr.e_conc_log_sd, n))
-    d["e_alpha"], d["e_beta"] = m * kappa, (1 - m) * kappa
+    d["e_alpha"] = np.exp(rng.normal(np.log(pr.e_alpha_median), pr.e_shape_log_sd, n))
+    d["e_beta"] = np.exp(rng.normal(np.log(pr.e_beta_median), pr.e_shape_log_sd, n))
     z1, z2 = rng.standard_normal((2, n))
     d["logq"] = d["mu_logq"] + d["sigma_logq"] * z1
     d["loga"] = d["mu_loga"] + d["sigma_loga"] * (d["rho"] * z1 + np.sqrt(1 - d["rho"]**2) * z2)

@@ -150,3 +150,12 @@ def test_bad_eccentricity_outside_window_is_ignored(ps_snapshot):
     assert (data.frame["pl_orbeccen"] < 0).sum() == 1
     with pytest.raises(InputDataError, match="KOI-351 h"):
         psm.load_pscomppars(path=ps_snapshot, mstar_min=1.0, mstar_max=1.5)
+
+
+def test_error_line_numbers_count_the_comment_header(tmp_path):
+    p = tmp_path / "ps.csv"
+    p.write_text("# archive header\n# second line\n" + _minimal(pl_bmassj=[0.3, -1.0])
+                 .to_csv(index=False))
+    # header on line 3, first data row on line 4, the bad row (Y b) on line 5
+    with pytest.raises(InputDataError, match=r"pl_bmassj must be positive.*line 5 \(Y b\)"):
+        psm.load_pscomppars(path=p)

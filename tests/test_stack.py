@@ -163,3 +163,21 @@ def test_builtin_reference_and_overrides(ps_snapshot):
     assert ref.source == "reference" and ref.pl_orbsmax == 0.05 and ref.st_mass == 0.207
     assert ref.loga == pytest.approx(np.log10(0.05))
     assert any("overridden" in n for n in st.notes)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [("Mstar", "heavy", r"Mstar has non-numeric values at line 3 \(B\)"),
+     ("msini", -2.0, r"msini must be positive.*line 3 \(B\)"),
+     ("ecc", 1.0, r"ecc must lie in \[0, 1\).*line 3 \(B\)")],
+)
+def test_bd_catalogue_bad_values(tmp_path, column, value, match):
+    frame = pd.DataFrame({"host_star": ["A", "B"], "method": ["rv", "rv"],
+                          "mass": [np.nan, np.nan], "msini": [20.0, 30.0],
+                          "period": [10.0, 20.0], "ecc": [0.1, 0.2], "Mstar": [0.1, 0.15]})
+    frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    p = tmp_path / "bd.csv"
+    frame.to_csv(p, index=False)
+    with pytest.raises(InputDataError, match=match):
+        load_bdcat(path=p)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.files import REGISTRY, fetch_data_file, sha256_of
+from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import InputDataError
 
 DEFAULT_FILE = "BD_catalogue_20-11-23.csv"
@@ -89,38 +90,9 @@ def validate_bdcat(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
             "uncertainty columns where available), as in the file BD_catalogue_20-11-23.csv."
         )
     out = frame.copy()
-    for col in NUMERIC:
-        if col not in out.columns:
-            out[col] = np.nan
-            continue
-        raw = out[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        if bad.any():
-            rows = ", ".join(f"line {int(i) + 2} ({out.loc[i, 'host_star']})"
-                             for i in out.index[bad][:5])
-            raise InputDataError(
-                f"{source}: column {col} has non-numeric values at {rows}. Fix or remove "
-                "those rows."
-            )
-        out[col] = num.astype(float)
-    for col in ("mass", "msini", "Mstar"):
-        bad = out[col] <= 0
-        if bad.any():
-            rows = ", ".join(f"line {int(i) + 2} ({out.loc[i, 'host_star']})"
-                             for i in out.index[bad][:5])
-            raise InputDataError(
-                f"{source}: column {col} must be positive but is <= 0 at {rows}. Fix or "
-                "remove those rows."
-            )
-    bad = (out["ecc"] < 0) | (out["ecc"] >= 1)
-    if bad.any():
-        rows = ", ".join(f"line {int(i) + 2} ({out.loc[i, 'host_star']})"
-                         for i in out.index[bad][:5])
-        raise InputDataError(
-            f"{source}: column ecc must lie in [0, 1) but does not at {rows}. Fix or remove "
-            "those rows."
-        )
+    coerce_numeric(out, NUMERIC, source=source, label="host_star")
+    require_positive(out, ("mass", "msini", "Mstar"), source=source, label="host_star")
+    require_eccentricity(out, "ecc", source=source, label="host_star")
     return out
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from vlms_bayes.data_io.files import cache_dir, data_dir, sha256_of
 from vlms_bayes.data_io.outputs import write_csv, write_json
+from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import DataUnavailableError, InputDataError
 
 TABLE = "pscomppars"
@@ -190,6 +191,7 @@ def read_pscomppars_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
                     break
                 skip += 1
         frame = pd.read_csv(path, skiprows=skip, low_memory=False)
+        frame.attrs["first_data_line"] = skip + 2
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputDataError(
             f"{path} is not a readable CSV file ({type(exc).__name__}: {exc}). Export "
@@ -201,14 +203,6 @@ def read_pscomppars_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
             "PSCompPars from the archive in CSV format and pass it with --ps."
         )
     return frame
-
-
-def _bad_rows(frame: pd.DataFrame, mask: pd.Series, n: int = 5) -> str:
-    names = frame.loc[mask, "pl_name"].astype(str).tolist() if "pl_name" in frame else []
-    rows = [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())[:n]]  # 1-based + header
-    label = ", ".join(f"line {r} ({nm})" for r, nm in zip(rows, names, strict=False))
-    more = f" and {int(mask.sum()) - n} more" if mask.sum() > n else ""
-    return label + more
 
 
 def validate_pscomppars(
@@ -258,35 +252,14 @@ def validate_pscomppars(
     for col in COLUMNS:
         if col not in out.columns:
             out[col] = np.nan
-    for col in NUMERIC:
-        raw = out[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        if bad.any():
-            raise InputDataError(
-                f"{source}: column {col} has non-numeric values at {_bad_rows(out, bad)}. "
-                "Fix or remove those rows."
-            )
-        out[col] = num.astype(float)
-    for col in ("st_mass", "pl_bmassj"):
-        bad = out[col] <= 0
-        if bad.any():
-            raise InputDataError(
-                f"{source}: column {col} must be positive but is <= 0 at "
-                f"{_bad_rows(out, bad)}. Fix or remove those rows."
-            )
-    e = out["pl_orbeccen"]
-    relevant = pd.Series(True, index=out.index)
+    coerce_numeric(out, NUMERIC, source=source, label="pl_name")
+    require_positive(out, ("st_mass", "pl_bmassj"), source=source, label="pl_name")
+    relevant = None
     if window is not None:
         relevant = out["st_mass"].between(*window)
         if reference:
             relevant |= out["pl_name"].astype(str) == reference
-    bad = ((e < 0) | (e >= 1)) & relevant
-    if bad.any():
-        raise InputDataError(
-            f"{source}: column pl_orbeccen must lie in [0, 1) for a bound orbit but does "
-            f"not at {_bad_rows(out, bad)}. Fix or remove those rows."
-        )
+    require_eccentricity(out, "pl_orbeccen", source=source, label="pl_name", rows=relevant)
     for col in ("pl_name", "hostname", "discoverymethod", "pl_bmassprov", "st_metratio"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out

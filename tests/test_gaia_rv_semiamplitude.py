@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-jax.config.update("jax_enable_x64", True)  # test entry point: float64 kernels
 jax.config.update("jax_compilation_cache_dir",
                   str(Path(tempfile.gettempdir()) / "vlms_bayes_jax_cache"))
 
@@ -20,6 +19,13 @@ from vlms_bayes.inference import rv_kernels as rk  # noqa: E402
 from vlms_bayes.inference import rv_pvalues as rp  # noqa: E402
 from vlms_bayes.inference import rv_semiamplitude as rs  # noqa: E402
 from vlms_bayes.models.rv_noise import s2_to_eps  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 kernels for this module's tests only (no process-wide switch)."""
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.mark.parametrize(("k", "lam", "x", "ref"), [(19, 5, 30, -3.44228), (2, 100, 50, -8.02893),

@@ -139,7 +139,8 @@ def infer_semiamplitudes(
 ) -> dict[str, NDArray[np.float64]]:
     """K percentiles and ESS for many targets (JAX, vmapped, bucketed).
 
-    Enables ``jax_enable_x64`` (weights and cumulative sums are float64).
+    Runs inside ``jax.enable_x64(True)`` (weights and cumulative sums are float64); the
+    process-wide setting is left as it was.
 
     Parameters
     ----------
@@ -168,7 +169,20 @@ def infer_semiamplitudes(
         ``rv_semiamp_p5`` … ``rv_semiamp_p95`` (km/s) and ``rv_semiamp_ess``; NaN for
         targets with N < 3, s² ≤ 0 or non-finite inputs.
     """
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):
+        return _infer_semiamplitudes(
+            eps_kms, n_transits, dt_days, ln_sigma, ln_sigma_err, prior=prior,
+            n_samples=n_samples, seed=seed, rv_floor_kms=rv_floor_kms, batch_size=batch_size,
+            kepler_dtype=kepler_dtype, dt_round_days=dt_round_days, progress=progress)
+
+
+def _infer_semiamplitudes(
+    eps_kms: ArrayLike, n_transits: ArrayLike, dt_days: ArrayLike, ln_sigma: ArrayLike,
+    ln_sigma_err: ArrayLike, *, prior: PriorSamples | None, n_samples: int, seed: int,
+    rv_floor_kms: float, batch_size: int, kepler_dtype: str, dt_round_days: float | None,
+    progress: bool,
+) -> dict[str, NDArray[np.float64]]:
+    """Body of :func:`infer_semiamplitudes`; call it with x64 enabled."""
     prior = prior or draw_prior(n_samples, seed=seed)
     n = np.asarray(n_transits, np.float64)
     eps, dt, mu, smu = (np.asarray(a, np.float64) for a in (eps_kms, dt_days, ln_sigma,

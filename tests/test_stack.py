@@ -7,7 +7,15 @@ import pytest
 from vlms_bayes import orbits
 from vlms_bayes.data_io.bdcat import load_bdcat, map_method
 from vlms_bayes.data_io.pscomppars import load_pscomppars
-from vlms_bayes.data_io.schema import STACKED_COLUMNS, complete_case, model_view
+from vlms_bayes.data_io.schema import (
+    ECC_STATUSES,
+    MASS_KINDS,
+    ORIGINAL_COLUMNS,
+    SOURCES,
+    STACKED_COLUMNS,
+    complete_case,
+    model_view,
+)
 from vlms_bayes.data_io.stack import bd_to_stacked, find_duplicates, stack_catalogues
 from vlms_bayes.errors import InputDataError
 
@@ -33,6 +41,16 @@ def test_counts_per_source_and_method(real):
         "Microlensing": 48, "Radial Velocity": 35, "Transit": 35, "Imaging": 6, "Astrometry": 1}
     assert not f.name.duplicated().any()
     assert list(f.columns) == list(STACKED_COLUMNS)
+
+
+def test_values_stay_in_the_schema_vocabulary(real):
+    f = real[3].frame
+    assert set(ORIGINAL_COLUMNS) <= set(f.columns)
+    assert set(f.mass_kind) <= set(MASS_KINDS)
+    assert set(f.ecc_status) <= set(ECC_STATUSES)
+    assert set(f.source) <= set(SOURCES)
+    errs = [c for c in f.columns if c.endswith(("_err_hi", "_err_lo"))]
+    assert (f[errs].fillna(0) >= 0).all().all()  # errors are stored as positive numbers
 
 
 def test_flags_match_the_raw_catalogue(real):

@@ -219,3 +219,33 @@ def test_secular_integrator_quadrupole_limit_and_conservation():
     np.testing.assert_allclose((jv**2).sum(1) + (ev**2).sum(1), 1.0, atol=1e-8)
     np.testing.assert_allclose((jv * ev).sum(1), 0.0, atol=1e-8)
     np.testing.assert_allclose(jv[:, 2], y0[:, 2], rtol=1e-7)  # Kozai constant (no octupole)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(0.015, 5.0), e=st.floats(0.01, 0.99), lq=st.floats(4.0, 8.0))
+def test_tidal_times_positive_and_monotone(a, e, lq):
+    n = np.sqrt(4 * np.pi**2 * (M0 + MP) / A**3)
+    lag = tides.lag_from_qprime(10**lq, n)
+    spin = tides.pseudo_synchronous_ratio(e)
+    t = -1 / tides.dadt_ctl_per_yr(a, e, MP, M0, RP, lag, spin)
+    assert t > 0  # (a synchronised planet on a circular orbit, e = 0, raises no net tide)
+    # farther (at fixed e) and less dissipative (larger Q') -> slower
+    assert -1 / tides.dadt_ctl_per_yr(1.2 * a, e, MP, M0, RP, lag, spin) > t
+    assert -1 / tides.dadt_ctl_per_yr(a, e, MP, M0, RP, lag / 2, spin) > t
+    # at fixed a, higher e (smaller periastron) -> faster
+    e2 = min(e + 0.005, 0.995)
+    assert -1 / tides.dadt_ctl_per_yr(a, e2, MP, M0, RP, lag,
+                                      tides.pseudo_synchronous_ratio(e2)) <= t * (1 + 1e-12)
+    assert tides.decay_time_constant_q_yr(a, M0, MP, RS, 10**lq) > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(r=st.floats(0.05, 20.0), fd=st.floats(1e-4, 0.1), mp_mj=st.floats(0.01, 10.0))
+def test_disk_times_positive_and_ordered(r, fd, mp_mj):
+    ms, mp = 0.2, mp_mj * MJUP_MSUN
+    s = disk.sigma0_msun_au2(ms, fd) / r
+    t1 = disk.type1_time_yr(r, ms, mp, s)
+    t2 = disk.type2_time_yr(r, ms, mp, s)
+    assert 0 < t1 <= t2
+    assert disk.type1_time_yr(r, ms, mp, 2 * s) < t1  # heavier disk -> faster
+    assert disk.gap_opening_parameter(2 * mp / ms) < disk.gap_opening_parameter(mp / ms)

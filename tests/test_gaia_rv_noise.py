@@ -193,3 +193,21 @@ def test_estimator_binary_contamination(fraction, ratio, tol):
                             np.full(m, 1038.0), np.ones(m), rng)
         vals.append(rn.estimate_sigma(n, rn.eps_to_s2(eps, n))[0])
     assert np.mean(vals) == pytest.approx(ratio, abs=tol)
+
+
+@pytest.mark.slow
+def test_grid_lookup_within_tolerance_of_exact_gp(dr2_model):
+    """The sharp 6-point test GP needs the finest table (2e6 nodes): slow."""
+    rng = np.random.default_rng(9)
+    c = rng.uniform(-0.5, 2.0, 3000)
+    g = rng.uniform(5.5, 8.0, 3000)
+    exact = dr2_model.predict(c, g, method="exact")
+    grid = dr2_model.predict(c, g, method="grid")
+    assert dr2_model._grid is not None
+    np.testing.assert_allclose(grid[0], exact[0], atol=rn.GRID_TOL)
+    np.testing.assert_allclose(grid[1], exact[1], atol=rn.GRID_TOL)
+    np.testing.assert_array_equal(grid[2], exact[2])
+    far = dr2_model.predict([4.0], [12.0], method="grid")  # outside the table: exact GP
+    assert far[0][0] == dr2_model.predict([4.0], [12.0])[0][0]
+    with pytest.raises(InputDataError):
+        dr2_model.predict(c, g, method="spline")

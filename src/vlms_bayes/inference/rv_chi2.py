@@ -11,12 +11,16 @@ loops over sources in parallel (``numba.prange``). SciPy's ``chdtrc`` is the ref
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
 from numpy.typing import NDArray
 
 _SQRT_PI = math.sqrt(math.pi)
+#: The parallel kernels use every core; calls from several Python threads (Dask threaded
+#: workers) are serialised, since numba's fallback ``workqueue`` layer is not thread-safe.
+_KERNEL_LOCK = threading.Lock()
 MAX_DOF = 2000
 
 
@@ -94,7 +98,8 @@ def chi2_sf(dof: NDArray, x: NDArray) -> NDArray[np.float64]:
     dof = np.ascontiguousarray(dof, np.float64)
     x = np.ascontiguousarray(x, np.float64)
     out = np.empty(dof.size)
-    _sf_kernel(dof, x, out)
+    with _KERNEL_LOCK:
+        _sf_kernel(dof, x, out)
     return out
 
 
@@ -104,5 +109,6 @@ def marginal_pvalues(dof: NDArray, s2: NDArray, mu: NDArray, smu: NDArray, z: ND
     args = [np.ascontiguousarray(a, np.float64) for a in (dof, s2, mu, smu, z)]
     p = np.empty(args[0].size)
     err = np.empty(args[0].size)
-    _marginal_kernel(*args, p, err)
+    with _KERNEL_LOCK:
+        _marginal_kernel(*args, p, err)
     return p, err

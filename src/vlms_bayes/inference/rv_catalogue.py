@@ -224,6 +224,8 @@ def gaia_dataframe(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
 
     files = resolve_inputs(inputs)
     meta = _read_one(files[0], columns).iloc[:0]
+    if columns is not None:  # only the requested columns that the table has
+        columns = list(meta.columns)
     return dd.from_map(_read_one, files, columns=columns, meta=meta)
 
 

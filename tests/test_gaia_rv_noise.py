@@ -193,3 +193,51 @@ def test_estimator_binary_contamination(fraction, ratio, tol):
                             np.full(m, 1038.0), np.ones(m), rng)
         vals.append(rn.estimate_sigma(n, rn.eps_to_s2(eps, n))[0])
     assert np.mean(vals) == pytest.approx(ratio, abs=tol)
+
+
+@pytest.mark.slow
+def test_grid_lookup_within_tolerance_of_exact_gp(dr2_model):
+    """The sharp 6-point test GP needs the finest table (2e6 nodes): slow."""
+    rng = np.random.default_rng(9)
+    c = rng.uniform(-0.5, 2.0, 3000)
+    g = rng.uniform(5.5, 8.0, 3000)
+    exact = dr2_model.predict(c, g, method="exact")
+    grid = dr2_model.predict(c, g, method="grid")
+    assert dr2_model._grid is not None
+    np.testing.assert_allclose(grid[0], exact[0], atol=rn.GRID_TOL)
+    np.testing.assert_allclose(grid[1], exact[1], atol=rn.GRID_TOL)
+    np.testing.assert_array_equal(grid[2], exact[2])
+    far = dr2_model.predict([4.0], [12.0], method="grid")  # outside the table: exact GP
+    assert far[0][0] == dr2_model.predict([4.0], [12.0])[0][0]
+    with pytest.raises(InputDataError):
+        dr2_model.predict(c, g, method="spline")
+
+
+def test_numba_chi2_sf_matches_scipy():
+    from scipy import special
+
+    from vlms_bayes.inference import rv_chi2
+
+    k = np.repeat(np.arange(1, 301), 200).astype(float)
+    x = np.tile(np.logspace(-4, 3.5, 200), 300) * (1 + k / 10)
+    ref = special.chdtrc(k, x)
+    got = rv_chi2.chi2_sf(k, x)
+    ok = ref > 1e-290
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=1e-11, atol=1e-300)
+    assert rv_chi2.chi2_sf(np.array([5.0, 5.0]), np.array([0.0, -1.0])).tolist() == [1.0, 1.0]
+    assert np.isnan(rv_chi2.chi2_sf(np.array([5.0]), np.array([np.nan]))[0])
+
+
+def test_pvalue_backends_agree():
+    rng = np.random.default_rng(4)
+    m = 5000
+    n = rng.integers(1, 120, m)
+    eps = rng.uniform(0.05, 10.0, m)
+    mu, smu = rng.normal(-0.5, 0.7, m), rng.uniform(0, 0.5, m)
+    a, ae = rp.pvalue_marginalised(eps, n, mu, smu)
+    b, be = rp.pvalue_marginalised(eps, n, mu, smu, backend="scipy")
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(ae, be, rtol=1e-7, atol=1e-15)
+    np.testing.assert_allclose(rp.pvalue_plugin(eps, n, mu), rp.pvalue_plugin(
+        eps, n, mu, backend="scipy"), rtol=1e-10, atol=1e-300)
+    assert np.isnan(a[n < 3]).all()

@@ -240,3 +240,16 @@ def test_gaia_excluded_mask():
     assert not det.gaia_excluded(prob, None).any()  # no Gaia RV for the host
     assert not det.gaia_excluded(prob, np.nan).any()
     assert not det.gaia_excluded(prob, 1e-5).any()  # host noise significant: no exclusion
+
+
+def test_completeness_from_raw_dr2_catalogue(tmp_path, dr2_path, capsys):
+    out = tmp_path / "c"
+    assert main(["gaia-rv", "completeness", "--input", str(dr2_path), "--mode", "code",
+                 "--n-sims", "2000", "--k-sims", "0", "--outdir", str(out), "--no-progress",
+                 "--no-figures"]) == 0
+    sims = pd.read_parquet(out / "completeness_sims_code.parquet")
+    assert (sims.rv_time_duration == 668.0).all()  # DR2 baseline fallback
+    rc = main(["gaia-rv", "completeness", "--input", str(dr2_path), "--mode", "paper",
+               "--n-sims", "100", "--outdir", str(tmp_path / "d"), "--no-progress"])
+    assert rc == 2
+    assert "score" in capsys.readouterr().err

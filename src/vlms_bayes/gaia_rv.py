@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.data_io.gaia import resolve_inputs
+from vlms_bayes.data_io.gaia import DR2_BASELINE_DAYS, DR3_BASELINE_DAYS, resolve_inputs
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
     run_record,
@@ -111,7 +111,12 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
     ``noise_model`` defaults to the model just fitted in ``outdir``.
     """
-    from vlms_bayes.inference.rv_catalogue import ScoreConfig, parquet_to_csv, score_catalogue
+    from vlms_bayes.inference.rv_catalogue import (
+        ScoreConfig,
+        parquet_to_csv,
+        resolve_gp_method,
+        score_catalogue,
+    )
 
     config = config or ScoreConfig()
     path = Path(noise_model) if noise_model else Path(outdir) / NOISE_MODEL_FILE
@@ -119,6 +124,7 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
         raise InputDataError(f"No noise model at {path}. Run `vlms-bayes gaia-rv fit-noise "
                              "--outdir DIR` first or pass --noise-model FILE.")
     model = NoiseModel.load(path)
+    config = resolve_gp_method(config, inputs)
     t0 = time.perf_counter()
     with StagedOutputDir(outdir) as stage:
         summary = score_catalogue(inputs, stage / CATALOGUE_DIR, noise_model=model,
@@ -225,6 +231,8 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
     floor = NoiseModel.load(model_path).config.rv_floor_kms if model_path.is_file() else 0.11
     dt = (cat["rv_time_duration"].to_numpy(float) if "rv_time_duration" in cat
           else np.full(len(cat), np.nan))
+    dr2 = cat["gaia_dr2"].to_numpy(bool) if "gaia_dr2" in cat else np.zeros(len(cat), bool)
+    dt = np.where(np.isfinite(dt), dt, np.where(dr2, DR2_BASELINE_DAYS, DR3_BASELINE_DAYS))
     summary: dict[str, Any] = {"eps_cull_kms": eps_max}
     t0 = time.perf_counter()
     with StagedOutputDir(outdir) as stage:

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from vlms_bayes.inference import rv_chi2
 from vlms_bayes.models.rv_noise import eps_to_s2
 
 #: Detection threshold ("excess noise, likely binary").
@@ -50,8 +51,8 @@ def _prepare(eps_kms: ArrayLike, n_transits: ArrayLike, rv_floor_kms: float
 
 
 def pvalue_plugin(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: ArrayLike, *,
-                  rv_floor_kms: float = 0.11, one_minus_cdf: bool = False
-                  ) -> NDArray[np.float64]:
+                  rv_floor_kms: float = 0.11, one_minus_cdf: bool = False,
+                  backend: str = "numba") -> NDArray[np.float64]:
     """Plug-in p-value SF_{χ²(N−1)}((N−1) s² / σ²).
 
     Parameters
@@ -66,6 +67,8 @@ def pvalue_plugin(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: ArrayLike
         Floor f of the ε formula.
     one_minus_cdf : bool
         Compute 1 − CDF like the reference code (underflows to 0).
+    backend : {"numba", "scipy"}
+        Closed-form integer-dof SF in numba (default, parallel) or SciPy's ``chdtrc``.
 
     Returns
     -------
@@ -75,14 +78,24 @@ def pvalue_plugin(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: ArrayLike
     n, s2, bad = _prepare(eps_kms, n_transits, rv_floor_kms)
     lns = np.asarray(ln_sigma, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        p = _sf(n - 1.0, (n - 1.0) * s2 * np.exp(-2.0 * lns), one_minus_cdf)
-    return np.where(bad | ~np.isfinite(lns), np.nan, p)
+        x = (n - 1.0) * s2 * np.exp(-2.0 * lns)
+        n, x, bad = np.broadcast_arrays(n, x, bad | ~np.isfinite(lns))
+        if one_minus_cdf or backend == "scipy":
+            p = _sf(n - 1.0, x, one_minus_cdf)
+        else:
+            p = np.full(n.shape, np.nan)
+            fast = ~bad & (n - 1.0 <= rv_chi2.MAX_DOF) & (n == np.round(n))
+            p[fast] = rv_chi2.chi2_sf(n[fast] - 1.0, x[fast])
+            slow = ~bad & ~fast
+            p[slow] = _sf(n[slow] - 1.0, x[slow], False)
+    return np.where(bad, np.nan, p)
 
 
 def pvalue_marginalised(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: ArrayLike,
                         ln_sigma_err: ArrayLike, *, rv_floor_kms: float = 0.11,
                         z: NDArray | None = None, one_minus_cdf: bool = False,
-                        chunk: int = 200_000) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+                        chunk: int = 200_000, backend: str = "numba"
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Marginalised p-value: mean of SF over fixed draws of ln σ ~ N(μ, s_μ).
 
     Parameters
@@ -98,7 +111,10 @@ def pvalue_marginalised(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: Arr
     one_minus_cdf : bool
         Reference-code numerics (1 − CDF).
     chunk : int
-        Sources per vectorised block (bounds memory to ``chunk × len(z)`` doubles).
+        Sources per vectorised block of the SciPy path (bounds memory to
+        ``chunk × len(z)`` doubles).
+    backend : {"numba", "scipy"}
+        Closed-form integer-dof SF in numba (default; parallel, no temporaries) or SciPy.
 
     Returns
     -------
@@ -115,14 +131,27 @@ def pvalue_marginalised(eps_kms: ArrayLike, n_transits: ArrayLike, ln_sigma: Arr
     p = np.full(n.size, np.nan)
     perr = np.full(n.size, np.nan)
     bad = bad | ~np.isfinite(mu) | ~np.isfinite(smu)
-    for s in range(0, n.size, chunk):
+    if backend not in ("numba", "scipy"):
+        raise ValueError(f"backend must be 'numba' or 'scipy', not {backend!r}")
+    todo = np.ones(n.size, bool)
+    if backend == "numba" and not one_minus_cdf:
+        fast = np.flatnonzero(~bad & (n - 1.0 <= rv_chi2.MAX_DOF) & (n == np.round(n)))
+        p[fast], perr[fast] = rv_chi2.marginal_pvalues(n[fast] - 1.0, s2[fast], mu[fast],
+                                                       smu[fast], zz)
+        todo[fast] = False
+    rest = np.flatnonzero(todo & ~bad)
+    n, s2, mu, smu = n[rest], s2[rest], mu[rest], smu[rest]
+    p_rest = np.empty(rest.size)
+    perr_rest = np.empty(rest.size)
+    for s in range(0, rest.size, chunk):
         sl = slice(s, s + chunk)
         dof = (n[sl] - 1.0)[:, None]
         with np.errstate(invalid="ignore", over="ignore"):
             x = dof * s2[sl, None] * np.exp(-2.0 * (mu[sl, None] + smu[sl, None] * zz[None, :]))
             terms = _sf(dof, x, one_minus_cdf)
-        p[sl] = terms.mean(axis=1)
-        perr[sl] = terms.std(axis=1)
+        p_rest[sl] = terms.mean(axis=1)
+        perr_rest[sl] = terms.std(axis=1)
+    p[rest], perr[rest] = p_rest, perr_rest
     p[bad] = np.nan
     perr[bad] = np.nan
     return p.reshape(shape), perr.reshape(shape)

@@ -123,8 +123,12 @@ def _posterior_one(xstat, dof, mu, smu, lam1, k2, k, z, q):
     return k[idx], ess
 
 
-_posterior_batch = jax.jit(jax.vmap(_posterior_one, in_axes=(0, 0, 0, 0, 0, None, None, None,
-                                                             None)))
+@jax.jit
+def _posterior_batch(xstat, dof, mu, smu, key_idx, lam1_table, k2, k, z, q):
+    def one(xs, d, m, sm, i):
+        return _posterior_one(xs, d, m, sm, lam1_table[i], k2, k, z, q)
+
+    return jax.vmap(one)(xstat, dof, mu, smu, key_idx)
 
 
 def _pow2(n: int, lo: int = 8) -> int:
@@ -236,9 +240,13 @@ def _infer_semiamplitudes(
         pad = _pow2(sel.size)
         fill = np.concatenate([np.arange(sel.size), np.zeros(pad - sel.size, int)])
         src = sel[fill]
+        kpad = _pow2(lam1.shape[0], 1)  # pad the key table: few distinct shapes to compile
+        table = np.zeros((kpad, prior.size))
+        table[:lam1.shape[0]] = lam1
         kq, e = _posterior_batch(jnp.asarray(xf[src]), jnp.asarray(nf[src] - 1.0),
                                  jnp.asarray(muf[src]), jnp.asarray(smuf[src]),
-                                 jnp.asarray(lam1[inv.ravel()[fill]]), k2, kvals, zz, qq)
+                                 jnp.asarray(inv.ravel()[fill]), jnp.asarray(table), k2, kvals,
+                                 zz, qq)
         res[sel] = np.asarray(kq)[:sel.size]
         ess[sel] = np.asarray(e)[:sel.size]
     for j, c in enumerate(COLUMNS):

@@ -62,8 +62,8 @@ def _prior_logp(p, pr: MixturePriors, data, k):
     lp += stats.halfnorm.logpdf(p["sigma_logq"], scale=pr.scale_sd).sum()
     lp += stats.halfnorm.logpdf(p["sigma_loga"], scale=pr.scale_sd).sum()
     lp += stats.beta.logpdf(p["rho_beta"], pr.lkj_eta, pr.lkj_eta).sum()
-    lp += stats.lognorm.logpdf(p["e_alpha"], s=pr.e_shape_log_sd, scale=pr.e_alpha_median).sum()
-    lp += stats.lognorm.logpdf(p["e_beta"], s=pr.e_shape_log_sd, scale=pr.e_beta_median).sum()
+    lp += stats.lognorm.logpdf(p["e_alpha"], s=pr.e_alpha_log_sd, scale=pr.e_alpha_median).sum()
+    lp += stats.lognorm.logpdf(p["e_beta"], s=pr.e_beta_log_sd, scale=pr.e_beta_median).sum()
     return lp
 
 

@@ -95,6 +95,22 @@ def test_loo_prefers_two_populations(fitted):
     assert res.loo.set_index("model").loc["K=1", "elpd_diff"] < 0
 
 
+def test_loo_table_is_not_rounded(fitted):
+    """ELPDs equal an independent log-mean-exp of the pointwise likelihood to within the
+    PSIS correction, and the differences are exact differences (no display rounding)."""
+    from scipy.special import logsumexp
+
+    _, res = fitted
+    t = res.loo.set_index("model")
+    ll = res.posterior["log_likelihood"]["obs"].values.reshape(-1, res.data.n)
+    lppd = float(np.sum(logsumexp(ll, axis=0) - np.log(ll.shape[0])))
+    elpd = float(t.loc["K=2", "elpd_loo"])
+    assert elpd < lppd and lppd - elpd < 3 * float(t.loc["K=2", "p_loo"]) + 1
+    assert elpd != round(elpd, 0)  # a raw float, not ArviZ's display rounding
+    assert np.isclose(t.loc["K=1", "elpd_diff"],
+                      t.loc["K=1", "elpd_loo"] - t.loc["K=2", "elpd_loo"], rtol=1e-12)
+
+
 def test_classify_cli(fitted, capsys):
     out, _ = fitted
     assert main(["classify", "--posterior", str(out)]) == 0

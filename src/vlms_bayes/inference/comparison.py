@@ -48,7 +48,9 @@ def loo_compare(fits: dict[str, Any]) -> pd.DataFrame:
 
     with warnings.catch_warnings():  # Pareto-k warnings: reported as numbers instead
         warnings.simplefilter("ignore", UserWarning)
-        cmp = az.compare(fits, var_name="obs", round_to=None)
+        # "none" (a string) returns raw numbers; round_to=None means "rcParams rounding"
+        # in ArviZ 1.x and gave ELPDs like -220.0 for -218.43
+        cmp = az.compare(fits, var_name="obs", round_to="none")
     cmp = cmp.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     keep = [c for c in ("rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse",
                         "warning") if c in cmp.columns]

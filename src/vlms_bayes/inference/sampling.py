@@ -3,8 +3,8 @@
 ``sample(model, backend=...)`` is the one entry point; backends are imported lazily:
 
 * ``"numpyro"`` (default): PyMC's model compiled to JAX and sampled by NumPyro's NUTS.
-  JAX runs in float64 (this entry point sets ``jax_enable_x64``; the library never does at
-  import). Chains run in parallel on host "devices" when JAX has not been imported yet
+  JAX runs in float64 inside a scoped ``jax.enable_x64(True)`` (the process-wide setting
+  is left alone). Chains run in parallel on host "devices" when JAX has not been imported yet
   (this function then sets ``XLA_FLAGS=--xla_force_host_platform_device_count=<chains>``),
   else vectorised on one device.
 * ``"pymc"``: PyMC's own NUTS (C backend), chains in parallel processes.
@@ -113,11 +113,11 @@ def sample(
         prepare_jax(chains)
         import jax
 
-        jax.config.update("jax_enable_x64", True)
         method = "parallel" if jax.local_device_count() >= chains else "vectorized"
-        dt = pm.sample(nuts_sampler="numpyro",
-                       nuts={"chain_method": method, "target_accept": target_accept,
-                             "jitter": jitter}, **kwargs)
+        with jax.enable_x64(True):  # scoped: the rest of the process keeps its setting
+            dt = pm.sample(nuts_sampler="numpyro",
+                           nuts={"chain_method": method, "target_accept": target_accept,
+                                 "jitter": jitter}, **kwargs)
     elif backend == "pymc":
         dt = pm.sample(nuts={"target_accept": target_accept},
                        init="jitter+adapt_diag" if jitter else "adapt_diag",

@@ -19,10 +19,10 @@ For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
   population of the real sample spread along a ridge from Beta(0.03, 1) to Beta(5, 270)
   — all with mean e ≈ 0.02 — and NUTS diverged on it (30–40 divergences in 4000 draws,
   not cured by a dense mass matrix); with log sd 0.5 the ridge is bounded, the posterior
-  mean e is unchanged (0.025 vs 0.023) and the sampler reports no divergences. (A mean–concentration parametrisation with
-  m ~ Beta, κ ~ LogNormal let the planet-like population of the real sample, where many
-  close-in orbits have e ≈ 0 with small errors, collapse to α → 0 along a ridge that
-  NUTS could not sample: R-hat > 2 and hundreds of divergences.)
+  mean e is unchanged (0.025 vs 0.023) and the sampler reports no divergences.
+  (A mean–concentration parametrisation with m ~ Beta, κ ~ LogNormal let the same
+  population collapse to α → 0 along a ridge that NUTS could not sample: R-hat > 2 and
+  hundreds of divergences.)
 
 Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of
 log q and log a are convolved analytically with the population normals; minimum masses

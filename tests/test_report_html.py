@@ -56,9 +56,9 @@ def _run(out: Path, ps: Path, data: Path, *extra: str) -> Path:
 
 @pytest.fixture(scope="module")
 def small_run(ps_snapshot, shared_data_dir, tmp_path_factory):
-    """`vlms-bayes run` with the baselines and a tiny feasibility map, without the fit."""
+    """`vlms-bayes run` with data, baselines and figures only (seconds, not minutes)."""
     return _run(tmp_path_factory.mktemp("report") / "results", ps_snapshot, shared_data_dir,
-                *_no_fit_flags())
+                *_no_fit_flags(), "--skip-feasibility")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def _check_complete(run_dir: Path, page: str) -> None:
 
 
 def test_every_figure_inlined_and_every_file_mentioned(small_run, report):
-    assert len(list(small_run.glob("*.png"))) >= 5  # catalogue and feasibility figures
+    assert len(list(small_run.glob("*.png"))) >= 2  # the catalogue figures
     _check_complete(small_run, report[1])
 
 
@@ -116,11 +116,33 @@ def test_headlines_without_fit_come_from_baselines_and_map(small_run, report):
     ks = dict(ln.split(" = ", 1) for ln in (small_run / "ks_test_e.txt").read_text()
               .splitlines() if " = " in ln)
     assert f"D = {fmt(ks['statistic D'])}, p = {fmt(ks['p-value'])}" in text
-    z = np.load(small_run / "feasibility_map.npz")
-    f = z["feasible_fraction"]
-    assert f"{fmt(100 * float(np.mean(f)), 2)}% mean fraction" in text
-    assert f"{fmt(100 * float(np.mean(f >= 0.01)), 2)}% of the cells reach" in text
-    assert "No Bayesian fit in this folder" in text  # the notice in the Bayesian section
+    assert "No Bayesian fit in this folder" in text  # the notices of the missing parts
+    assert "--skip-feasibility" in text and "No feasibility map in this folder" in text
+
+
+def test_feasibility_text_from_a_known_map(small_run, tmp_path):
+    """A map with known fractions: the page states its mean, share of cells and ranges."""
+    for p in small_run.iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    m = np.geomspace(0.01, 0.6, 5)
+    a = np.geomspace(5.0, 5000.0, 6)
+    f = np.zeros((5, 6))
+    f[1, 2], f[3, 4], f[2, 3] = 0.2, 0.05, 0.005  # the last one is below 1%
+    crit = np.array(["stable_triple", "kl_time", "reach"])
+    lim = np.full(f.shape, 2)
+    lim[0, :] = 0
+    settings = {"target": {"name": "Test b", "m_star_msun": 0.2, "mass_mj": 0.3, "a_au": 0.03},
+                "n_draws": 10, "horizon_gyr": 1.0}
+    np.savez(tmp_path / "feasibility_map.npz", feasible_fraction=f, m_out_msun=m, a_out_au=a,
+             criteria=crit, limiting_criterion=lim, settings_json=np.array(json.dumps(settings)),
+             backend=np.array("numba"))
+    text = _text(render_report(tmp_path))
+    assert f"bring Test b to its orbit in a {fmt(100 * f.mean(), 2)}% mean fraction" in text
+    assert f"{fmt(100 * 2 / 30, 2)}% of the cells reach ≥ 1% of draws" in text
+    assert (f"for perturbers of {fmt(m[1])}–{fmt(m[3])} M☉ at {fmt(a[2])}–{fmt(a[4])} AU "
+            f"(best cell 20% at {fmt(m[1])} M☉, {fmt(a[2])} AU)") in text
+    assert "reach 80%, stable_triple 20%" in text
+    assert "grid of 5 × 6 perturbers" in text
 
 
 def test_reference_and_sources(small_run, report):
@@ -135,15 +157,17 @@ def test_reference_and_sources(small_run, report):
         assert src["sha256"] in text and str(src["date"]) in text
 
 
-def test_missing_parts_give_notices(small_run, tmp_path):
-    """A folder without map: notices say how to get it; an unknown table is still shown."""
+def test_unknown_and_missing_files(small_run, tmp_path):
+    """Files the sections do not know are still shown; a missing table gets a notice."""
     for p in small_run.iterdir():
-        if p.is_file() and "feasib" not in p.name and "disk" not in p.name:
+        if p.name != "vlms_companions_stacked.csv":
             shutil.copy(p, tmp_path / p.name)
     pd.DataFrame({"x": [1.5, 2.5]}).to_csv(tmp_path / "some_new_table.csv", index=False)
+    (tmp_path / "notes.txt").write_text("a note from a newer step")
     text = _text(render_report(tmp_path))
-    assert "--skip-feasibility" in text and "No feasibility map in this folder" in text
+    assert "vlms_companions_stacked.csv is missing from this folder" in text
     assert "Other outputs" in text and "some_new_table.csv" in text
+    assert "a note from a newer step" in text
 
 
 @pytest.mark.slow

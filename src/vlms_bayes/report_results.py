@@ -151,7 +151,8 @@ def feasibility_section(run: RunFolder) -> str:
                         for k, v in sorted(share.items(), key=lambda kv: -kv[1]))
     f = np.asarray(z["feasible_fraction"])
     parts.append(
-        f"<p>Target {esc(tgt.get('name'))} (M★ = {fmt(tgt.get('m_star_msun'))} M☉, M<sub>c"
+        f"<h3>feasibility_map.npz</h3><p>Target {esc(tgt.get('name'))} (M★ = "
+        f"{fmt(tgt.get('m_star_msun'))} M☉, M<sub>c"
         f"</sub> = {fmt(tgt.get('mass_mj'))} M<sub>J</sub>, a = {fmt(tgt.get('a_au'), 4)} AU); "
         f"grid of {f.shape[0]} × {f.shape[1]} perturbers (mass × separation) with "
         f"{settings.get('n_draws')} draws per cell, horizon {fmt(settings.get('horizon_gyr'))} "

@@ -186,7 +186,8 @@ def baseline_section(run: RunFolder) -> str:
     gmm = run.json("gmm_summary.json")
     if gmm:
         bic = pd.DataFrame({"K": list(gmm["bic"]), "BIC": list(gmm["bic"].values())})
-        parts.append(f"<p>Gaussian mixtures in (log q, log a) on {gmm.get('n')} objects: BIC "
+        parts.append("<h3>gmm_summary.json</h3><p>Gaussian mixtures in (log q, log a) on "
+                     f"{gmm.get('n')} objects: BIC "
                      f"prefers K = {gmm.get('winner')}.</p>" + table(bic))
     beta = run.csv("beta_e_params.csv")
     if beta is not None:
@@ -201,10 +202,11 @@ def baseline_section(run: RunFolder) -> str:
         parts.append(f"<h3>ks_test_e.txt</h3><pre>{esc(ks)}</pre>")
     lg = run.json("logistic_summary.json")
     if lg:
-        parts.append(f"<h3>Logistic classifier</h3><p>{esc(lg.get('model', ''))} on "
+        parts.append(f"<h3>logistic_summary.json</h3><p>{esc(lg.get('model', ''))} on "
                      f"{lg.get('n_train')} objects ({lg.get('n_positive')} positive, labels "
                      f"{esc(lg.get('label_source'))}): cross-validated AUROC "
-                     f"{fmt(lg.get('auroc_mean'))} ± {fmt(lg.get('auroc_sd'))}.</p>")
+                     f"{fmt(lg.get('auroc_mean'))} ± {fmt(lg.get('auroc_sd'))} (also in "
+                     "<code>logistic_auroc.txt</code>).</p>")
         if lg.get("warning"):
             parts.append(notice(esc(lg["warning"])))
         run.text("logistic_auroc.txt")

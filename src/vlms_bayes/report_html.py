@@ -77,6 +77,8 @@ def fmt(x: Any, nd: int = 3) -> str:
         return str(x)
     if math.isnan(xf):
         return "n/a"
+    if math.isinf(xf):
+        return "∞" if xf > 0 else "-∞"
     if xf == int(xf) and abs(xf) < 1e6:
         return str(int(xf))
     return f"{xf:.{nd}g}"

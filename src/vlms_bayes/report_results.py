@@ -141,14 +141,14 @@ def feasibility_section(run: RunFolder) -> str:
     z = run.npz("feasibility_map.npz")
     if z is None:
         return parts[0] + notice(_NO_FEAS)
-    settings = json.loads(str(z["settings_json"]))
+    settings = json.loads(str(z.get("settings_json", "{}")))
     tgt = settings.get("target", {})
     s = feasibility_numbers(z)
-    crit = [str(c) for c in z["criteria"]]
-    lim = np.asarray(z["limiting_criterion"]).ravel()
+    crit = [str(c) for c in z.get("criteria", [])]
+    lim = np.asarray(z.get("limiting_criterion", [])).ravel()
     share = {crit[k]: float(np.mean(lim == k)) for k in np.unique(lim) if 0 <= k < len(crit)}
     lim_txt = ", ".join(f"{esc(k)} {fmt(100 * v, 2)}%"
-                        for k, v in sorted(share.items(), key=lambda kv: -kv[1]))
+                        for k, v in sorted(share.items(), key=lambda kv: -kv[1])) or "n/a"
     f = np.asarray(z["feasible_fraction"])
     parts.append(
         f"<h3>feasibility_map.npz</h3><p>Target {esc(tgt.get('name'))} (M★ = "

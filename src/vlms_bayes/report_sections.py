@@ -103,7 +103,8 @@ def feasibility_text(run: RunFolder) -> str:
     if z is None:
         return "No feasibility map in this folder."
     s = feasibility_numbers(z)
-    target = json.loads(str(z["settings_json"])).get("target", {}).get("name", "the target")
+    settings = json.loads(str(z.get("settings_json", "{}")))
+    target = settings.get("target", {}).get("name", "the target")
     txt = (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
            f"<b>{fmt(100 * s['mean'], 2)}%</b> mean fraction of draws over the perturber grid; "
            f"{fmt(100 * s['share_cells'], 2)}% of the cells reach ≥ 1% of draws")

@@ -64,7 +64,8 @@ def bayes_section(run: RunFolder) -> str:
             f"{esc(p)} {fmt(s['q50'])} [{fmt(s['q05'])}, {fmt(s['q95'])}]"
             for p, s in em.items()) + " (median [5%, 95%]).</p>")
     parts.append(reference_text(run, fit))
-    parts.append("<h3>Population parameters</h3>" + table(_pop_table(fit), max_rows=12))
+    parts.append("<h3>fit_summary.json: population parameters</h3>"
+                 + table(_pop_table(fit), max_rows=12))
     loo = run.csv("loo_comparison.csv")
     if loo is not None:
         parts.append("<h3>loo_comparison.csv</h3><p>PSIS-LOO by K, best first; "
@@ -111,7 +112,7 @@ def comparison_section(run: RunFolder) -> str:
     mc, mb = cmp.get("model_choice", {}), cmp.get("memberships", {})
     agree = mc.get("agree")
     parts.append(
-        f"<p>BIC prefers K = {mc.get('bic_winner_K')}, PSIS-LOO prefers "
+        f"<h3>comparison.json</h3><p>BIC prefers K = {mc.get('bic_winner_K')}, PSIS-LOO prefers "
         f"{esc(mc.get('loo_best') or 'n/a (no LOO fits)')}"
         + ("" if agree is None else f": they {'agree' if agree else '<b>disagree</b>'}")
         + f". Memberships: {mb.get('n_common')} objects in both, Spearman ρ = "

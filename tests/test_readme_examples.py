@@ -201,3 +201,28 @@ def test_readme_example_runs(block, workspace, monkeypatch):
             json.loads(path.read_text())
         if path.suffix == ".png":
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_snapshot_counts_match_the_data(workspace, monkeypatch):
+    """The counts the README quotes for the 2025-08-07 snapshot are those `data` finds."""
+    import pandas as pd
+
+    data_block = next(b for b in BLOCKS if b.code.startswith("vlms-bayes data "))
+    for earlier in BLOCKS[:data_block.index + 1]:
+        if earlier.index not in workspace.done and not earlier.slow:
+            workspace.run_block(earlier, monkeypatch)
+    st = pd.read_csv(workspace.root / "results" / "vlms_companions_stacked.csv")
+    w = st[st.in_window]
+    ps = w[w.source == "PSCompPars"]
+    meth = ps.discoverymethod.str.lower().value_counts()
+    ecc = w.ecc_status.value_counts()
+    claim = (f"the window holds {len(w)} companions: {len(ps)} from PSCompPars "
+             f"({meth['microlensing']} microlensing, {meth['radial velocity']} radial velocity, "
+             f"{meth['transit']} transit, {meth['imaging']} imaging, {meth['astrometry']} "
+             f"astrometry) and {len(w) - len(ps)} brown dwarfs from the BD catalogue; "
+             f"{(w.mass_kind == 'msini').sum()} masses are minimum masses, "
+             f"{(w.mass_kind == 'mass_radius').sum()} come from a mass–radius relation; "
+             f"{ecc['missing']} have no eccentricity, {ecc['upper_limit']} only an upper limit "
+             f"and {ecc['fixed_zero']} an assumed e = 0.")
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert claim in text

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from vlms_bayes.cli import main
+from vlms_bayes.errors import InputDataError
 from vlms_bayes.report_html import fmt, render_report
 
 REQUIRE_BROWSER = os.environ.get("VLMS_BAYES_REQUIRE_BROWSER", "") not in ("", "0", "false")
@@ -160,14 +161,22 @@ def test_reference_and_sources(small_run, report):
 def test_unknown_and_missing_files(small_run, tmp_path):
     """Files the sections do not know are still shown; a missing table gets a notice."""
     for p in small_run.iterdir():
-        if p.name != "vlms_companions_stacked.csv":
+        if p.name != "duplicates_dropped.csv":
             shutil.copy(p, tmp_path / p.name)
     pd.DataFrame({"x": [1.5, 2.5]}).to_csv(tmp_path / "some_new_table.csv", index=False)
     (tmp_path / "notes.txt").write_text("a note from a newer step")
     text = _text(render_report(tmp_path))
-    assert "vlms_companions_stacked.csv is missing from this folder" in text
     assert "Other outputs" in text and "some_new_table.csv" in text
     assert "a note from a newer step" in text
+    stacked = tmp_path / "vlms_companions_stacked.csv"
+    saved = stacked.rename(tmp_path / "elsewhere.bin")
+    assert "vlms_companions_stacked.csv is missing from this folder" in _text(
+        render_report(tmp_path))
+    (tmp_path / "run.json").unlink()  # e.g. rendered before run.json is written
+    with pytest.raises(InputDataError, match=r"no run\.json"):
+        render_report(tmp_path)
+    saved.rename(stacked)
+    assert "run.json is missing from this folder" in _text(render_report(tmp_path))
 
 
 @pytest.mark.slow

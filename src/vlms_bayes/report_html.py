@@ -264,11 +264,15 @@ def render_report(run_dir: str | os.PathLike[str]) -> str:
         raise InputDataError(f"{run.path} is not a folder; give the output folder of "
                              "'vlms-bayes run' with --run DIR.")
     record = run.json("run.json")
-    if record is None:
+    if record is None and not run.has("vlms_companions_stacked.csv"):
         raise InputDataError(f"{run.path} has no run.json, so it is not the output folder of a "
                              "finished 'vlms-bayes run'; run it first (vlms-bayes run --outdir "
                              f"{run.path}).")
-    body = [rs.headlines(run), rs.data_section(run, record), rs.baseline_section(run),
+    missing = "" if record is not None else notice(
+        "run.json is missing from this folder: the data sources, settings and timings cannot "
+        "be shown.", kind="warning")
+    record = record or {}
+    body = [missing, rs.headlines(run), rs.data_section(run, record), rs.baseline_section(run),
             rr.bayes_section(run), rr.comparison_section(run), rr.feasibility_section(run),
             rs.sources_section(run, record), rs.run_section(run, record)]
     body.append(_other_outputs(run))

@@ -625,6 +625,27 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="(re)build report.html of a 'vlms-bayes run' folder",
+                       description="Write report.html into the output folder of 'vlms-bayes "
+                                   "run': one self-contained page with the headline numbers, "
+                                   "every figure and table of the folder and a generated "
+                                   "explanation of each, and the data sources.")
+    p.add_argument("--run", type=Path, required=True, metavar="DIR",
+                   help="output folder of 'vlms-bayes run'")
+    p.add_argument("--output", type=Path, metavar="FILE",
+                   help="where to write the page (default: DIR/report.html)")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from vlms_bayes.report_html import write_report
+
+    path = write_report(args.run, output=args.output)
+    print(f"wrote {path}")
+    return 0
+
+
 _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_baseline,
@@ -635,6 +656,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_fit,
     _add_classify,
     _add_compare,
+    _add_report,
 )
 
 

@@ -1,0 +1,306 @@
+"""``report.html``: one self-contained page that a scientist can read without the code.
+
+:func:`write_report` reads a finished ``vlms-bayes run`` output folder and writes
+``report.html`` into it: the three headline numbers first, then every figure (inlined as
+base64 ``data:`` URIs) and every table (rendered from the CSV and JSON files) with a short
+explanation generated from the numbers in the folder (:mod:`vlms_bayes.report_sections`),
+the data sources with their dates and hashes, and a notice for each optional part the run
+left out. The page has a small inline style sheet, no scripts and no external resources,
+so it can be mailed or archived as one file.
+
+Every file of the folder appears somewhere: the files the sections know are explained
+there; any other figure or table (e.g. from a newer step) is listed under "Other outputs".
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import pandas as pd
+
+from vlms_bayes.data_io.outputs import write_text
+from vlms_bayes.errors import InputDataError
+
+REPORT_NAME = "report.html"
+
+_PAGE = Template("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="vlms-bayes $version">
+<title>$title</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 1rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #1d1d1f; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.2rem; }
+.headlines { background: #f3f6fa; border-left: 4px solid #3a6ea5; padding: .6rem 1.2rem; }
+.headlines li { margin: .4rem 0; }
+.notice { background: #fff6e0; border-left: 4px solid #d69e2e; padding: .5rem 1rem; }
+.warning { background: #fde8e8; border-left: 4px solid #c53030; padding: .5rem 1rem; }
+figure { margin: 1.2rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .92rem; color: #333; }
+table { border-collapse: collapse; font-size: .85rem; margin: .6rem 0; }
+th, td { border: 1px solid #ddd; padding: .15rem .45rem; text-align: right; }
+th { background: #f0f0f0; } td.t { text-align: left; }
+.scroll { overflow-x: auto; }
+code, pre { font-size: .85rem; } pre { background: #f7f7f7; padding: .5rem; overflow-x: auto; }
+.meta { color: #555; font-size: .9rem; }
+</style>
+</head>
+<body>
+<h1>$title</h1>
+<p class="meta">$meta</p>
+$body
+</body>
+</html>
+""")
+
+
+def fmt(x: Any, nd: int = 3) -> str:
+    """A number with ``nd`` significant digits (``n/a`` for NaN/None); other values as text."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x)
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(xf):
+        return "n/a"
+    if math.isinf(xf):
+        return "∞" if xf > 0 else "-∞"
+    if xf == int(xf) and abs(xf) < 1e6:
+        return str(int(xf))
+    return f"{xf:.{nd}g}"
+
+
+def esc(text: Any) -> str:
+    """HTML-escaped text."""
+    return html.escape(str(text))
+
+
+class RunFolder:
+    """Read access to a run output folder that remembers which files were shown.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder written by ``vlms-bayes run``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.shown: set[str] = {REPORT_NAME}
+
+    def has(self, name: str) -> bool:
+        """Whether the folder holds the file ``name``."""
+        return (self.path / name).is_file()
+
+    def json(self, name: str) -> Any:
+        """A JSON file's content (None when absent)."""
+        if not self.has(name):
+            return None
+        self.shown.add(name)
+        try:
+            return json.loads((self.path / name).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputDataError(f"{self.path / name} is not valid JSON ({exc}); re-run the "
+                                 "step that wrote it (vlms-bayes run --outdir ...).") from exc
+
+    def csv(self, name: str) -> pd.DataFrame | None:
+        """A CSV file as a DataFrame (None when absent)."""
+        if not self.has(name):
+            return None
+        self.shown.add(name)
+        return pd.read_csv(self.path / name, low_memory=False)
+
+    def text(self, name: str) -> str | None:
+        """A text file's content (None when absent)."""
+        if not self.has(name):
+            return None
+        self.shown.add(name)
+        return (self.path / name).read_text(encoding="utf-8", errors="replace")
+
+    def npz(self, name: str) -> dict[str, Any] | None:
+        """A NumPy ``.npz`` archive as a dict of arrays (None when absent)."""
+        import numpy as np
+
+        if not self.has(name):
+            return None
+        self.shown.add(name)
+        with np.load(self.path / name, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def files(self) -> list[str]:
+        """Names of the plain files in the folder (no hidden files), sorted."""
+        return sorted(p.name for p in self.path.iterdir()
+                      if p.is_file() and not p.name.startswith("."))
+
+
+def figure(run: RunFolder, name: str, caption: str) -> str:
+    """An ``<figure>`` with the PNG ``name`` inlined as a data URI ('' when absent)."""
+    if not run.has(name):
+        return ""
+    run.shown.add(name)
+    data = base64.b64encode((run.path / name).read_bytes()).decode("ascii")
+    mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+    return (f'<figure id="{esc(name)}"><img src="data:{mime};base64,{data}" '
+            f'alt="{esc(name)}"><figcaption><b>{esc(name)}</b>: {caption}</figcaption>'
+            "</figure>\n")
+
+
+def table(frame: pd.DataFrame, *, max_rows: int | None = None, nd: int = 4,
+          caption: str = "") -> str:
+    """An HTML table of ``frame``; numbers to ``nd`` significant digits.
+
+    With ``max_rows`` and a longer frame the first ``max_rows`` rows are shown and the
+    whole table follows in a collapsed ``<details>`` element.
+    """
+    def rows_html(df: pd.DataFrame) -> str:
+        out = []
+        for _, r in df.iterrows():
+            cells = []
+            for v in r.tolist():
+                num = isinstance(v, int | float) and not isinstance(v, bool)
+                cells.append(f"<td>{esc(fmt(v, nd))}</td>" if num
+                             else f'<td class="t">{esc("" if pd.isna(v) else v)}</td>')
+            out.append("<tr>" + "".join(cells) + "</tr>")
+        return "\n".join(out)
+
+    head = "<tr>" + "".join(f"<th>{esc(c)}</th>" for c in frame.columns) + "</tr>"
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    if max_rows is None or len(frame) <= max_rows:
+        return (f'<div class="scroll"><table>{cap}<thead>{head}</thead><tbody>'
+                f"{rows_html(frame)}</tbody></table></div>\n")
+    short = (f'<div class="scroll"><table>{cap}<thead>{head}</thead><tbody>'
+             f"{rows_html(frame.head(max_rows))}</tbody></table></div>")
+    full = (f'<details><summary>all {len(frame)} rows</summary><div class="scroll"><table>'
+            f"<thead>{head}</thead><tbody>{rows_html(frame)}</tbody></table></div></details>")
+    return f"{short}<p class=\"meta\">first {max_rows} of {len(frame)} rows</p>{full}\n"
+
+
+def csv_table(run: RunFolder, name: str, explanation: str, *, max_rows: int | None = 25,
+              columns: Iterable[str] | None = None) -> str:
+    """A CSV file of the folder as a captioned table ('' when absent)."""
+    df = run.csv(name)
+    if df is None:
+        return ""
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
+    return (f'<h3 id="{esc(name)}">{esc(name)}</h3><p>{explanation}</p>'
+            + table(df, max_rows=max_rows))
+
+
+def notice(text: str, *, kind: str = "notice") -> str:
+    """A highlighted paragraph (``notice`` or ``warning``)."""
+    return f'<p class="{kind}">{text}</p>\n'
+
+
+def _other_outputs(run: RunFolder) -> str:
+    """Figures and tables that no section explained, so that nothing in the folder is hidden."""
+    rest = [n for n in run.files() if n not in run.shown]
+    if not rest:
+        return ""
+    parts = ["<h2>Other outputs</h2><p>Files of this folder that the sections above do not "
+             "discuss, shown as they are.</p>"]
+    listed = []
+    for name in rest:
+        suffix = Path(name).suffix.lower()
+        if suffix in (".png", ".svg"):
+            parts.append(figure(run, name, "figure written by a step this report version "
+                                           "does not describe."))
+        elif suffix == ".csv":
+            parts.append(csv_table(run, name, "table written by a step this report version "
+                                              "does not describe."))
+        elif suffix in (".txt", ".md") and (run.path / name).stat().st_size < 20_000:
+            parts.append(f"<h3>{esc(name)}</h3><pre>{esc(run.text(name))}</pre>")
+        elif suffix == ".json" and (run.path / name).stat().st_size < 20_000:
+            parts.append(f"<h3>{esc(name)}</h3><pre>"
+                         f"{esc(json.dumps(run.json(name), indent=1))}</pre>")
+        else:
+            listed.append(f"<li><code>{esc(name)}</code> "
+                          f"({(run.path / name).stat().st_size:,} bytes)</li>")
+            run.shown.add(name)
+    if listed:
+        parts.append("<p>Further files (binary or large, not rendered):</p><ul>"
+                     + "".join(listed) + "</ul>")
+    return "\n".join(parts)
+
+
+def render_report(run_dir: str | os.PathLike[str]) -> str:
+    """The HTML text of the report of a run folder.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Output folder of ``vlms-bayes run``.
+
+    Returns
+    -------
+    str
+        A complete, self-contained HTML document.
+
+    Raises
+    ------
+    InputDataError
+        When the folder does not exist or is not a run folder (no ``run.json``).
+    """
+    from vlms_bayes import __version__
+    from vlms_bayes import report_results as rr
+    from vlms_bayes import report_sections as rs
+
+    run = RunFolder(run_dir)
+    if not run.path.is_dir():
+        raise InputDataError(f"{run.path} is not a folder; give the output folder of "
+                             "'vlms-bayes run' with --run DIR.")
+    record = run.json("run.json")
+    if record is None and not run.has("vlms_companions_stacked.csv"):
+        raise InputDataError(f"{run.path} has no run.json, so it is not the output folder of a "
+                             "finished 'vlms-bayes run'; run it first (vlms-bayes run --outdir "
+                             f"{run.path}).")
+    missing = "" if record is not None else notice(
+        "run.json is missing from this folder: the data sources, settings and timings cannot "
+        "be shown.", kind="warning")
+    record = record or {}
+    body = [missing, rs.headlines(run), rs.data_section(run, record), rs.baseline_section(run),
+            rr.bayes_section(run), rr.comparison_section(run), rr.feasibility_section(run),
+            rs.sources_section(run, record), rs.run_section(run, record)]
+    body.append(_other_outputs(run))
+    meta = (f"Output folder <code>{esc(run.path.resolve())}</code>; command "
+            f"<code>{esc(record.get('command', '?'))}</code> finished "
+            f"{esc(record.get('created_utc', '?'))} with vlms-bayes "
+            f"{esc(record.get('environment', {}).get('vlms_bayes', '?'))}; "
+            f"page generated by vlms-bayes {esc(__version__)}. Every sentence below is "
+            "computed from the files of this folder.")
+    return _PAGE.substitute(version=esc(__version__), meta=meta, body="\n".join(body),
+                            title="vlms-bayes report: giant companions of very-low-mass stars")
+
+
+def write_report(run_dir: str | os.PathLike[str], *,
+                 output: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``report.html`` for a finished run folder (atomically) and return its path.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Output folder of ``vlms-bayes run`` (``run.json`` and whatever steps it ran).
+    output : path-like, optional
+        Where to write the page; default ``run_dir/report.html``.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    text = render_report(run_dir)
+    return write_text(Path(output) if output is not None else Path(run_dir) / REPORT_NAME, text)

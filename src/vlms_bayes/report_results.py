@@ -1,0 +1,201 @@
+"""Sections of ``report.html`` for the Bayesian fit, the comparison and the feasibility map.
+
+Like :mod:`vlms_bayes.report_sections`, every sentence is computed from the run's files.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
+from vlms_bayes.report_sections import _NO_FEAS, _NO_FIT, feasibility_numbers
+
+
+def _pop_table(fit: dict) -> pd.DataFrame:
+    rows = []
+    for par, by_pop in fit.get("population_parameters", {}).items():
+        for pop, s in by_pop.items():
+            rows.append({"parameter": par, "population": pop, "median": s.get("q50"),
+                         "5%": s.get("q05"), "95%": s.get("q95"), "sd": s.get("sd")})
+    return pd.DataFrame(rows)
+
+
+def reference_text(run: RunFolder, fit: dict) -> str:
+    """The reference object's classification by the posterior and by the logistic baseline."""
+    out = []
+    obj = run.csv("objects_with_probs.csv")
+    for r in fit.get("reference") or []:
+        txt = (f"<b>{esc(r['name'])}: P(binary-like) = {fmt(r['P_binary_like'])}</b> (90% "
+               f"interval {fmt(r['P_binary_like_lo90'])}–{fmt(r['P_binary_like_hi90'])})")
+        if obj is not None and "P_binary_like_logistic" in obj.columns:
+            row = obj[obj["name"] == r["name"]]
+            if len(row):
+                txt += (f"; the logistic baseline gives "
+                        f"{fmt(row['P_binary_like_logistic'].iloc[0])}")
+        width = r["P_binary_like_hi90"] - r["P_binary_like_lo90"]
+        txt += (". The interval is wide: the data do not settle its origin." if width > 0.5
+                else ".")
+        out.append(f"<p>{txt}</p>")
+    return "\n".join(out)
+
+
+def bayes_section(run: RunFolder) -> str:
+    """Diagnostics, population parameters, LOO, memberships and the sampler figures."""
+    parts = ['<h2 id="bayes">Bayesian mixture</h2>']
+    fit = run.json("fit_summary.json")
+    if fit is None:
+        return parts[0] + notice(_NO_FIT)
+    d = fit.get("diagnostics", {})
+    pops = fit.get("populations", [])
+    parts.append(
+        f"<p>K = {fit.get('n_components')} populations ({esc(', '.join(pops))}) fitted to "
+        f"{fit.get('n_objects')} objects with {d.get('n_draws_total')} posterior draws. "
+        f"Diagnostics {'passed' if d.get('passed') else '<b>failed</b>'}: max R-hat "
+        f"{fmt(d.get('max_rhat'), 4)}, min bulk/tail ESS {fmt(d.get('min_ess_bulk'))}/"
+        f"{fmt(d.get('min_ess_tail'))}, {fmt(d.get('divergences'))} divergences, min BFMI "
+        f"{fmt(d.get('min_bfmi'))}.</p>")
+    pp = fit.get("population_parameters", {})
+    em = pp.get("e_mean", {})
+    if em:
+        parts.append("<p>Mean eccentricity by population: " + "; ".join(
+            f"{esc(p)} {fmt(s['q50'])} [{fmt(s['q05'])}, {fmt(s['q95'])}]"
+            for p, s in em.items()) + " (median [5%, 95%]).</p>")
+    parts.append(reference_text(run, fit))
+    parts.append("<h3>fit_summary.json: population parameters</h3>"
+                 + table(_pop_table(fit), max_rows=12))
+    loo = run.csv("loo_comparison.csv")
+    if loo is not None:
+        parts.append("<h3>loo_comparison.csv</h3><p>PSIS-LOO by K, best first; "
+                     f"{int(loo['n_pareto_k_gt_0.7'].sum())} observations with Pareto k &gt; "
+                     "0.7 in total (k &gt; 0.7 makes the estimate unreliable).</p>" + table(loo))
+    mem = run.csv("memberships.csv")
+    if mem is not None:
+        wide = ((mem["P_binary_like_hi90"] - mem["P_binary_like_lo90"]) > 0.5).sum()
+        parts.append(f"<h3>memberships.csv</h3><p>P(binary-like) for {len(mem)} objects: "
+                     f"{int((mem['P_binary_like'] > 0.5).sum())} above 0.5, "
+                     f"{int((mem['P_binary_like'] > 0.9).sum())} above 0.9, {int(wide)} with "
+                     "a 90% interval wider than 0.5.</p>"
+                     + table(mem.sort_values("P_binary_like", ascending=False), max_rows=12))
+    parts.append(csv_table(run, "stacked_used.csv", "the rows the model was fitted to.",
+                           max_rows=5))
+    if run.has("posterior.nc"):
+        run.shown.add("posterior.nc")
+        size = (run.path / "posterior.nc").stat().st_size
+        parts.append(f"<p><code>posterior.nc</code> ({size:,} bytes) holds every draw "
+                     "(ArviZ, NetCDF); <code>vlms-bayes classify --posterior DIR</code> scores "
+                     "new objects with it.</p>")
+    parts.append(figure(run, "fig_bayes_rank.png",
+                        f"rank plots of the chains (uniform ranks mean the chains agree); max "
+                        f"R-hat {fmt(d.get('max_rhat'), 4)} "
+                        f"(worst: {esc(d.get('worst_variables', {}).get('rhat', '?'))})."))
+    parts.append(figure(run, "fig_bayes_corner.png",
+                        "joint posterior of the population parameters."))
+    parts.append(figure(run, "fig_bayes_ecc_ppc.png",
+                        "posterior predictive eccentricity distribution of each population "
+                        "against the measured eccentricities; mean e " + ", ".join(
+                            f"{esc(p)} {fmt(s['q50'])}" for p, s in em.items()) + "."))
+    parts.append(figure(run, "fig_bayes_prior_predictive.png",
+                        "what the priors alone predict, to show they are weak against the "
+                        "data."))
+    return "\n".join(p for p in parts if p)
+
+
+def comparison_section(run: RunFolder) -> str:
+    """Bayesian mixture against the baselines (``comparison.json`` and its figures)."""
+    parts = ['<h2 id="comparison">Bayesian vs frequentist</h2>']
+    cmp = run.json("comparison.json")
+    if cmp is None:
+        return parts[0] + notice(_NO_FIT)
+    mc, mb = cmp.get("model_choice", {}), cmp.get("memberships", {})
+    agree = mc.get("agree")
+    parts.append(
+        f"<h3>comparison.json</h3><p>BIC prefers K = {mc.get('bic_winner_K')}, PSIS-LOO prefers "
+        f"{esc(mc.get('loo_best') or 'n/a (no LOO fits)')}"
+        + ("" if agree is None else f": they {'agree' if agree else '<b>disagree</b>'}")
+        + f". Memberships: {mb.get('n_common')} objects in both, Spearman ρ = "
+        f"{fmt(mb.get('spearman_rho'))}, the two agree at 0.5 for "
+        f"{fmt(100 * (mb.get('agreement_at_0.5') or float('nan')), 2)}% of them and disagree "
+        f"for {mb.get('n_disagree')}.</p>")
+    beta = pd.DataFrame(cmp.get("beta", []))
+    if len(beta):
+        parts.append("<h3>Eccentricity distributions: baseline Beta MLE vs posterior</h3>"
+                     + table(beta))
+    run.text("comparison.md")
+    parts.append("<p>The same comparison as Markdown is in <code>comparison.md</code>.</p>")
+    parts.append(csv_table(run, "membership_disagreements.csv",
+                           "objects that the two methods put on opposite sides of 0.5, with "
+                           "the reason.", max_rows=10,
+                           columns=["name", "P_binary_like", "P_binary_like_logistic",
+                                    "discoverymethod", "why"]))
+    parts.append(figure(run, "fig_bayes_memberships.png",
+                        f"posterior P(binary-like) against the logistic baseline's (Spearman ρ "
+                        f"= {fmt(mb.get('spearman_rho'))})."))
+    return "\n".join(p for p in parts if p)
+
+
+def feasibility_section(run: RunFolder) -> str:
+    """The feasibility map, the sensitivity study, the disk band and the secular check."""
+    parts = ['<h2 id="feasibility">Migration feasibility</h2>']
+    z = run.npz("feasibility_map.npz")
+    if z is None:
+        return parts[0] + notice(_NO_FEAS)
+    settings = json.loads(str(z.get("settings_json", "{}")))
+    tgt = settings.get("target", {})
+    s = feasibility_numbers(z)
+    crit = [str(c) for c in z.get("criteria", [])]
+    lim = np.asarray(z.get("limiting_criterion", [])).ravel()
+    share = {crit[k]: float(np.mean(lim == k)) for k in np.unique(lim) if 0 <= k < len(crit)}
+    lim_txt = ", ".join(f"{esc(k)} {fmt(100 * v, 2)}%"
+                        for k, v in sorted(share.items(), key=lambda kv: -kv[1])) or "n/a"
+    f = np.asarray(z["feasible_fraction"])
+    parts.append(
+        f"<h3>feasibility_map.npz</h3><p>Target {esc(tgt.get('name'))} (M★ = "
+        f"{fmt(tgt.get('m_star_msun'))} M☉, M<sub>c"
+        f"</sub> = {fmt(tgt.get('mass_mj'))} M<sub>J</sub>, a = {fmt(tgt.get('a_au'), 4)} AU); "
+        f"grid of {f.shape[0]} × {f.shape[1]} perturbers (mass × separation) with "
+        f"{settings.get('n_draws')} draws per cell, horizon {fmt(settings.get('horizon_gyr'))} "
+        f"Gyr, backend {esc(z.get('backend', '?'))}. Mean feasible fraction "
+        f"{fmt(100 * s['mean'], 2)}%, best cell {fmt(100 * s['best'], 2)}%. The criterion "
+        f"that stops most draws, by share of cells: {lim_txt}.</p>")
+    parts.append(figure(run, "fig3_feasibility.png",
+                        f"feasible fraction over perturber mass and separation; "
+                        f"{fmt(100 * s['share_cells'], 2)}% of cells reach ≥ 1% of draws."))
+    sens = run.csv("feasibility_sensitivity.csv")
+    if sens is not None:
+        lo, hi = sens["mean_fraction"].min(), sens["mean_fraction"].max()
+        parts.append(f"<h3>feasibility_sensitivity.csv</h3><p>Over horizons "
+                     f"{esc(sorted(set(sens['horizon_gyr'])))} Gyr and the periastron "
+                     f"thresholds, the mean feasible fraction ranges from {fmt(100 * lo, 2)}% "
+                     f"to {fmt(100 * hi, 2)}%.</p>" + table(sens))
+        parts.append(figure(run, "fig_feasibility_sensitivity.png",
+                            f"mean feasible fraction per horizon and threshold, "
+                            f"{fmt(100 * lo, 2)}–{fmt(100 * hi, 2)}%."))
+    disk = run.csv("disk_migration.csv")
+    if disk is not None:
+        from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
+
+        a1 = disk["a_au"].iloc[(disk["a_au"] - 1.0).abs().argmin()]
+        from1 = disk[np.isclose(disk["a_au"], a1)]
+        t1 = float(from1["t_migrate_to_target_yr"].min())
+        life = float(disk_lifetime_quantile_yr(0.5))
+        rel = ("well within" if t1 < 0.1 * life else "within" if t1 < life
+               else "<b>longer than</b>")
+        n2 = int(disk["gap_opens"].astype(str).str.lower().eq("true").sum())
+        parts.append(f"<h3>disk_migration.csv</h3><p>Disk migration over {len(disk)} (start a, "
+                     f"disk mass) cases; the companion opens a gap (Type II) in {n2} of them. "
+                     f"From a = {fmt(a1)} AU the fastest delivery to the observed orbit takes "
+                     f"{fmt(t1)} yr, {rel} "
+                     f"the median disk lifetime of very-low-mass stars ({fmt(life)} yr).</p>"
+                     + table(disk, max_rows=8))
+        parts.append(figure(run, "fig_disk_migration.png",
+                            f"migration timescales against the starting a; from {fmt(a1)} AU "
+                            f"the fastest delivery takes {fmt(t1)} yr."))
+    chk = run.csv("secular_check.csv")
+    if chk is not None:
+        parts.append(f"<h3>secular_check.csv</h3><p>{len(chk)} draws integrated with the "
+                     "secular equations to check the analytic criteria.</p>"
+                     + table(chk, max_rows=10))
+    return "\n".join(p for p in parts if p)

@@ -17,6 +17,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vlms_bayes import __version__
 
@@ -335,8 +336,60 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g = p.add_argument_group(
+        "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
+        "included, are too faint and have none)",
+        "mark perturbers that Gaia's RV noise would have revealed with >= 99%% probability, "
+        "given that the host's own p-value (vlms-bayes gaia-rv score) is not significant")
+    g.add_argument("--gaia-host-pval", type=float, metavar="P",
+                   help="the host's rv_pval (turns the option on; must be >= 0.001)")
+    g.add_argument("--gaia-n-transits", type=int, metavar="N", help="the host's rv_nb_transits")
+    g.add_argument("--gaia-noise-model", metavar="FILE",
+                   help="noise_model.npz from 'vlms-bayes gaia-rv fit-noise' (with --gaia-g "
+                        "and --gaia-bp-rp)")
+    g.add_argument("--gaia-g", type=float, metavar="MAG", help="the host's phot_g_mean_mag")
+    g.add_argument("--gaia-bp-rp", type=float, metavar="MAG", help="the host's bp_rp")
+    g.add_argument("--gaia-ln-sigma", type=float, nargs=2, metavar=("MU", "ERR"),
+                   help="the host's rv_ln_uncert and rv_ln_uncert_err instead of a noise model")
+    g.add_argument("--gaia-baseline-days", type=float, default=1038.0,
+                   help="RV time span (default 1038, DR3)")
+    g.add_argument("--gaia-draws", type=int, default=300,
+                   help="orbits per cell, common to all cells (default 300)")
+    g.add_argument("--gaia-min-prob", type=float, default=0.99,
+                   help="detection probability that excludes a perturber (default 0.99)")
     add_output_options(p, default_outdir="results_feasibility")
     p.set_defaults(handler=_run_feasibility)
+
+
+def _gaia_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    if args.gaia_noise_model is None or args.gaia_ln_sigma is not None:
+        return {}
+    from vlms_bayes.data_io.files import sha256_of
+
+    return {"gaia_noise_model": {"path": str(Path(args.gaia_noise_model).resolve()),
+                                 "sha256": sha256_of(args.gaia_noise_model)}}
+
+
+def _gaia_host_from_args(args: argparse.Namespace) -> Any:
+    """A GaiaHost from the --gaia-* options, None when none is given."""
+    from vlms_bayes.errors import InputDataError
+    from vlms_bayes.feasibility.gaia_exclusion import GaiaHost
+
+    given = [args.gaia_host_pval, args.gaia_n_transits, args.gaia_noise_model, args.gaia_g,
+             args.gaia_bp_rp, args.gaia_ln_sigma]
+    if all(v is None for v in given):
+        return None
+    if args.gaia_host_pval is None:
+        raise InputDataError("The --gaia-* options need --gaia-host-pval, the host's rv_pval "
+                             "(a host without Gaia RVs excludes nothing: leave them out).")
+    mu, err = args.gaia_ln_sigma if args.gaia_ln_sigma is not None else (None, None)
+    host = GaiaHost(host_pval=args.gaia_host_pval, n_transits=args.gaia_n_transits,
+                    g_mag=args.gaia_g, bp_rp=args.gaia_bp_rp,
+                    noise_model=args.gaia_noise_model, ln_sigma=mu, ln_sigma_err=err,
+                    baseline_days=args.gaia_baseline_days, n_draws=args.gaia_draws,
+                    min_probability=args.gaia_min_prob)
+    host.check()
+    return host
 
 
 def _run_feasibility(args: argparse.Namespace) -> int:
@@ -369,6 +422,7 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability)
     config.check()
+    gaia = _gaia_host_from_args(args)
     initial_ae = None
     if args.initial_ae is not None:
         from vlms_bayes.feasibility.report import read_initial_ae
@@ -379,13 +433,15 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
                                       backend=args.backend, data_dir=args.data_dir,
                                       secular_triples=args.secular_check,
-                                      initial_ae=initial_ae)
+                                      initial_ae=initial_ae, gaia=gaia)
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
-            inputs={} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)},
+            inputs={**({} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)}),
+                    **_gaia_inputs(args)},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": args.backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},
+                   "gaia_rv_exclusion": result.gaia_settings,
                    "headline": dataclasses.asdict(result)}))
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")

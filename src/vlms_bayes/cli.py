@@ -349,6 +349,8 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                         "and --gaia-bp-rp)")
     g.add_argument("--gaia-g", type=float, metavar="MAG", help="the host's phot_g_mean_mag")
     g.add_argument("--gaia-bp-rp", type=float, metavar="MAG", help="the host's bp_rp")
+    g.add_argument("--gaia-rv-method", type=int, choices=(1, 2),
+                   help="the host's rv_method_used (for a per-method noise model)")
     g.add_argument("--gaia-ln-sigma", type=float, nargs=2, metavar=("MU", "ERR"),
                    help="the host's rv_ln_uncert and rv_ln_uncert_err instead of a noise model")
     g.add_argument("--gaia-baseline-days", type=float, default=1038.0,
@@ -387,7 +389,7 @@ def _gaia_host_from_args(args: argparse.Namespace) -> Any:
                     g_mag=args.gaia_g, bp_rp=args.gaia_bp_rp,
                     noise_model=args.gaia_noise_model, ln_sigma=mu, ln_sigma_err=err,
                     baseline_days=args.gaia_baseline_days, n_draws=args.gaia_draws,
-                    min_probability=args.gaia_min_prob)
+                    min_probability=args.gaia_min_prob, rv_method_used=args.gaia_rv_method)
     host.check()
     return host
 
@@ -489,6 +491,14 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
     g.add_argument("--median-unbias", action="store_true",
                    help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--split-method", action="store_true",
+                   help="calibrate rv_method_used 1 and 2 separately (DR3 tables; off by "
+                        "default as in the reference pipeline)")
+    g.add_argument("--smoothing", choices=("gp", "legacy"),
+                   help="gp: 2-D Gaussian process (default, DR3 pipeline); legacy: pre-DR3 "
+                        "nearest-neighbour + Gaussian-filter fill of empty bins")
+    g.add_argument("--smoothing-scales", nargs=2, type=float, metavar=("COLOR", "MAG"),
+                   help="legacy filter widths in mag (default 0.25 0.25)")
     g.add_argument("--test-config", action="store_true",
                    help="the reference pipeline's 2x3 test grid (for the DR2 sample)")
     f.set_defaults(handler=_run_gaia_rv)
@@ -575,6 +585,13 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                 upd["strict_min_nb_transits"] = True
             if args.median_unbias:
                 upd["median_unbias"] = True
+            if args.smoothing:
+                upd["smoothing"] = args.smoothing
+            if args.split_method:
+                upd["split_method"] = True
+            if args.smoothing_scales:
+                upd.update(color_smoothing_scale=args.smoothing_scales[0],
+                           mag_smoothing_scale=args.smoothing_scales[1])
             res = gaia_rv.run_fit_noise(args.input, args.outdir, config=replace(cfg, **upd),
                                         scheduler=sched, figures=figures, progress=progress)
         else:

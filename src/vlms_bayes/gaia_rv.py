@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.data_io.gaia import DR2_BASELINE_DAYS, DR3_BASELINE_DAYS, resolve_inputs
+from vlms_bayes.data_io.gaia import (
+    DR2_BASELINE_DAYS,
+    DR3_BASELINE_DAYS,
+    REQUIRED_COLUMNS,
+    resolve_inputs,
+)
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
     run_record,
@@ -67,38 +72,68 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
     config = config or NoiseGridConfig()
     t0 = time.perf_counter()
-    cols = read_columns(inputs, scheduler=scheduler)
+    extra_cols = ("rv_method_used",) if config.split_method else ()
+    cols = read_columns(inputs, (*REQUIRED_COLUMNS, *extra_cols), scheduler=scheduler)
     t_read = time.perf_counter() - t0
-    model = fit_noise_model(cols["phot_g_mean_mag"], cols["bp_rp"],
-                            cols["radial_velocity_error"], cols["rv_nb_transits"],
-                            config=config, progress=progress,
-                            meta={"n_rows": len(cols)})
+    args = (cols["phot_g_mean_mag"], cols["bp_rp"], cols["radial_velocity_error"],
+            cols["rv_nb_transits"])
+    if config.split_method:
+        from vlms_bayes.models.rv_noise_split import fit_split_noise_model
+
+        if "rv_method_used" not in cols:
+            raise InputDataError("--split-method needs the Gaia DR3 rv_method_used column, "
+                                 "which the input lacks.")
+        model = fit_split_noise_model(*args, cols["rv_method_used"], config=config,
+                                      progress=progress, meta={"n_rows": len(cols)})
+        parts = [(f"_method{k}", k, m) for k, m in model.models.items()]
+    else:
+        model = fit_noise_model(*args, config=config, progress=progress,
+                                meta={"n_rows": len(cols)})
+        parts = [("", None, model)]
     t_fit = time.perf_counter() - t0 - t_read
-    y, e, valid = model.bin_stats()
-    gg, cc = np.meshgrid(model.mag_centres, model.color_centres, indexing="ij")
-    grid_mu, grid_sd, _ = model.predict(cc, gg)
-    bins = pd.DataFrame({
-        "mag_row": np.repeat(np.arange(config.num_mag), config.num_color),
-        "color_col": np.tile(np.arange(config.num_color), config.num_mag),
-        "g_centre": gg.ravel(), "bp_rp_centre": cc.ravel(), "count": model.counts.ravel(),
-        "valid": valid.ravel(), "mean_ln_sigma": y.ravel(), "std_ln_sigma": e.ravel(),
-        "sigma_kms": np.exp(y.ravel()), "gp_ln_sigma": grid_mu.ravel(),
-        "gp_ln_sigma_err": grid_sd.ravel()})
+    tables = []
+    valid_total = n_bins = 0
+    for _, k, sub in parts:
+        y, e, valid = sub.bin_stats()
+        gg, cc = np.meshgrid(sub.mag_centres, sub.color_centres, indexing="ij")
+        grid_mu, grid_sd, _ = sub.predict(cc, gg)
+        tab = pd.DataFrame({
+            "mag_row": np.repeat(np.arange(config.num_mag), config.num_color),
+            "color_col": np.tile(np.arange(config.num_color), config.num_mag),
+            "g_centre": gg.ravel(), "bp_rp_centre": cc.ravel(), "count": sub.counts.ravel(),
+            "valid": valid.ravel(), "mean_ln_sigma": y.ravel(), "std_ln_sigma": e.ravel(),
+            "sigma_kms": np.exp(y.ravel()), "gp_ln_sigma": grid_mu.ravel(),
+            "gp_ln_sigma_err": grid_sd.ravel()})
+        if k is not None:
+            tab.insert(0, "rv_method_used", k)
+        tables.append(tab)
+        valid_total += int(valid.sum())
+        n_bins += int(valid.size)
+    bins = pd.concat(tables, ignore_index=True)
+    nll = {f"method{k}": sub.meta["gp_nll"] for _, k, sub in parts} if config.split_method \
+        else model.meta["gp_nll"]
+    theta = {f"method{k}": sub.theta for _, k, sub in parts} if config.split_method \
+        else model.theta
     with StagedOutputDir(outdir) as stage:
         model.save(stage / NOISE_MODEL_FILE)
         write_csv(stage / "noise_bins.csv", bins)
         if figures:
             from vlms_bayes.plots.gaia_rv import plot_noise_model
 
-            save_figure(stage / "fig_noise_model.png", plot_noise_model(
-                config.color_edges, config.mag_edges, y, grid_mu, model.counts))
+            for suffix, _, sub in parts:
+                y, _, _ = sub.bin_stats()
+                gg, cc = np.meshgrid(sub.mag_centres, sub.color_centres, indexing="ij")
+                save_figure(stage / f"fig_noise_model{suffix}.png", plot_noise_model(
+                    config.color_edges, config.mag_edges, y, sub.predict(cc, gg)[0],
+                    sub.counts))
         write_json(stage / "run_fit_noise.json", run_record(
             command="gaia-rv fit-noise", config=asdict(config), seeds={"subsets": config.seed},
             inputs=_inputs_record(inputs), timings_s={"read": t_read, "fit": t_fit},
-            extra={"gp_theta": model.theta, "gp_nll": model.meta["gp_nll"]}))
-    summary = {"n_rows": len(cols), "n_valid_bins": int(valid.sum()),
-               "n_bins": int(valid.size), "gp_nll": model.meta["gp_nll"]}
-    report = (f"Noise model fitted on {len(cols)} sources: {int(valid.sum())}/{valid.size} "
+            extra={"gp_theta": theta, "gp_nll": nll}))
+    summary = {"n_rows": len(cols), "n_valid_bins": valid_total, "n_bins": n_bins,
+               "gp_nll": nll}
+    split = " (per rv_method_used)" if config.split_method else ""
+    report = (f"Noise model{split} fitted on {len(cols)} sources: {valid_total}/{n_bins} "
               f"bins calibrated; saved to {Path(outdir) / NOISE_MODEL_FILE}.")
     return CommandResult(Path(outdir), report, summary)
 

@@ -218,6 +218,8 @@ class GaiaHost:
         Detection probability above which a perturber is excluded.
     rv_floor_kms : float, optional
         ε floor (default: the noise model's, else 0.11 km/s).
+    rv_method_used : int, optional
+        The host's ``rv_method_used``, needed with a per-method noise model.
     """
 
     host_pval: float
@@ -232,6 +234,7 @@ class GaiaHost:
     n_draws: int = 300
     min_probability: float = MIN_PROBABILITY
     rv_floor_kms: float | None = None
+    rv_method_used: int | None = None
 
     def check(self) -> None:
         """Raise :class:`InputDataError` for unusable host data (with what to do)."""
@@ -272,7 +275,13 @@ class GaiaHost:
         from vlms_bayes.models.rv_noise import NoiseModel
 
         model = NoiseModel.load(Path(self.noise_model))
-        mu, smu, oog = model.predict(self.bp_rp, self.g_mag)
+        split = {} if not getattr(model, "split_methods", None) else {
+            "rv_method_used": self.rv_method_used}
+        mu, smu, oog = model.predict(self.bp_rp, self.g_mag, **split)
+        if not np.isfinite(mu):
+            raise InputDataError(f"The noise model {self.noise_model} gives no ln sigma for "
+                                 f"the host (G = {self.g_mag}, BP-RP = {self.bp_rp}, "
+                                 f"rv_method_used = {self.rv_method_used}).")
         floor = model.config.rv_floor_kms if self.rv_floor_kms is None else self.rv_floor_kms
         return float(mu), float(smu), floor, bool(oog)
 

@@ -55,6 +55,15 @@ class MethodSplitNoiseModel:
         return self.models[self.split_methods[0]].config
 
     @property
+    def n_transits_hist(self) -> NDArray[np.int64]:
+        """Sources with N = 0, 1, 2, ... over both methods (for simulations)."""
+        hists = [m.n_transits_hist for m in self.models.values()]
+        out = np.zeros(max(h.size for h in hists), np.int64)
+        for h in hists:
+            out[:h.size] += h
+        return out
+
+    @property
     def meta(self) -> dict[str, Any]:
         """Provenance of each method's model."""
         return {f"method{k}": m.meta for k, m in self.models.items()}

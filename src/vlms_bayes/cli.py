@@ -540,6 +540,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="primary mass in paper mode (default 1)")
     c.add_argument("--k-sims", type=int, default=2000,
                    help="simulated candidates whose K is inferred (default 2000; 0: none)")
+    c.add_argument("--k-sigma-factor", type=float, metavar="F",
+                   help="K recovery with the sigma estimate degraded: s_lnsigma = ln F "
+                        "(paper Fig. 4 bottom: 1.5)")
     c.add_argument("--mag-slices", nargs="+", type=float, default=[6, 8, 10, 12, 14],
                    help="G slices (+-0.5) for the 99%% contours")
     c.set_defaults(handler=_run_gaia_rv)
@@ -561,7 +564,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
         res = gaia_rv.run_completeness(
             args.outdir, inputs=args.input, modes=modes, n_sims=args.n_sims,
             seed=args.sim_seed, angle_bug=args.angle_bug, m1_msun=args.m1,
-            k_sims=args.k_sims, mag_slices=args.mag_slices, figures=figures,
+            k_sims=args.k_sims, mag_slices=args.mag_slices,
+            k_sigma_factor=args.k_sigma_factor, figures=figures,
             progress=progress)
         print(res.report)
         return 0

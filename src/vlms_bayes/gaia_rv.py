@@ -241,16 +241,22 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
                      seed: int = 948302, angle_bug: bool = False, m1_msun: float = 1.0,
                      k_sims: int = 2000, k_samples: int = 5000,
                      mag_slices: Sequence[float] = (6, 8, 10, 12, 14),
+                     k_sigma_factor: float | None = None,
                      figures: bool = True, progress: bool = False) -> CommandResult:
     """Injection–recovery simulations and completeness maps from a scored catalogue.
 
     ``inputs`` defaults to the catalogue scored in ``outdir``; it must carry the score
-    columns (``rv_ln_uncert`` …) for the paper mode.
+    columns (``rv_ln_uncert`` …) for the paper mode. ``k_sigma_factor`` (e.g. 1.5) repeats
+    the K recovery of the paper's Fig. 4 (bottom) with the σ estimate degraded: the
+    inference assumes s_lnσ = ln(factor) instead of the simulated 0.05.
     """
     from vlms_bayes.feasibility import rv_detectability as det
     from vlms_bayes.inference.rv_catalogue import read_columns
     from vlms_bayes.inference.rv_semiamplitude import infer_semiamplitudes
 
+    if k_sigma_factor is not None and not k_sigma_factor > 1.0:
+        raise InputDataError(f"k_sigma_factor = {k_sigma_factor} must be > 1 (e.g. 1.5 for a "
+                             "50% uncertain sigma).")
     bad = [m for m in modes if m not in ("code", "paper")]
     if bad:
         raise InputDataError(f"Unknown simulation mode(s) {bad}; choose 'code' and/or 'paper'.")
@@ -289,12 +295,14 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
             summary[mode] = {"n_sims": n_sims, "fraction_detected": float(sims.detected.mean())}
             if mode == "code" and k_sims > 0:
                 cand = np.flatnonzero(sims["rv_pval"].to_numpy() < 0.01)[:k_sims]
+                s_ln = sims["rv_ln_uncert_err"].to_numpy()[cand]
+                if k_sigma_factor is not None:  # paper Fig. 4 bottom: degraded sigma
+                    s_ln = np.full(cand.size, np.log(k_sigma_factor))
                 res = infer_semiamplitudes(
                     sims["radial_velocity_error"].to_numpy()[cand],
                     sims["rv_nb_transits"].to_numpy()[cand],
                     sims["rv_time_duration"].to_numpy()[cand],
-                    sims["rv_ln_uncert"].to_numpy()[cand],
-                    sims["rv_ln_uncert_err"].to_numpy()[cand], n_samples=k_samples,
+                    sims["rv_ln_uncert"].to_numpy()[cand], s_ln, n_samples=k_samples,
                     rv_floor_kms=floor, progress=progress)
                 for c, v in res.items():
                     sims[c] = np.nan
@@ -303,6 +311,7 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
                 inside = (res["rv_semiamp_p16"] <= k) & (k <= res["rv_semiamp_p84"])
                 summary[mode]["k_inferred"] = int(cand.size)
                 summary[mode]["k_coverage_16_84"] = float(np.mean(inside)) if cand.size else None
+                summary[mode]["k_sigma_factor"] = k_sigma_factor
                 if figures and cand.size:
                     from vlms_bayes.plots.gaia_rv import plot_k_recovery
 
@@ -326,7 +335,8 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
             command="gaia-rv completeness",
             config={"modes": list(modes), "n_sims": n_sims, "angle_bug": angle_bug,
                     "m1_msun": m1_msun, "k_sims": k_sims, "k_samples": k_samples,
-                    "mag_slices": list(mag_slices), "input": str(src)},
+                    "mag_slices": list(mag_slices), "k_sigma_factor": k_sigma_factor,
+                    "input": str(src)},
             seeds={"simulations": seed, "prior": 0},
             timings_s={"total": time.perf_counter() - t0}))
     parts = [f"{m}: {100 * summary[m]['fraction_detected']:.1f}% of {n_sims} recovered"

@@ -69,12 +69,15 @@ def test_brighter_host_detects_more(bright_grid):
     assert faint.sum() < prob.sum()
 
 
-def test_grid_matches_the_independent_simulation(registered_file):
+def test_grid_matches_the_independent_simulation(registered_file, tmp_path):
     """Common-random-number grid vs rv_detectability's independent per-cell simulation."""
     t = read_gaia_table(registered_file("gaia_dr2_rv_sample.fits.gz"))
     model = rn.fit_noise_model(t.phot_g_mean_mag, t.bp_rp, t.radial_velocity_error,
                                t.rv_nb_transits, config=rn.TEST_CONFIG)
     mu, smu, _ = model.predict(0.9, 6.8)
+    host = ge.GaiaHost(host_pval=0.3, n_transits=20, g_mag=6.8, bp_rp=0.9,
+                       noise_model=str(model.save(tmp_path / "m.npz")))
+    assert host.noise() == (pytest.approx(float(mu)), pytest.approx(float(smu)), 0.11, False)
     m_out = np.array([0.003, 0.03, 0.1])
     a_out = np.array([0.3, 3.0])
     grid = ge.detection_probability_grid(0.15, m_out, a_out, ln_sigma=float(mu),

@@ -447,7 +447,8 @@ class NoiseModel:
             nodes) until 4000
             random test points agree within :data:`GRID_TOL` in ln σ and its error (exact
             GP outside the table, or everywhere if no table passes). ``auto``: grid for
-            more than 200 000 sources.
+            more than 200 000 sources. Ignored with ``smoothing="legacy"`` (bilinear
+            lookup of the filled bin grid, :mod:`vlms_bayes.models.rv_noise_legacy`).
 
         Returns
         -------

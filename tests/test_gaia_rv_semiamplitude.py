@@ -73,8 +73,8 @@ def test_lambda_dense_circular_limit():
     s = 2000
     n = 200
     per = jnp.asarray(np.full(s, 1.7))
-    lam1 = rs._lambda1_one(n, 1000.0, jax.random.key(1), per, jnp.zeros(s), jnp.zeros(s),
-                           jnp.zeros(s), rows=n)
+    lam1 = rs._lambda1_batch(jnp.array([n]), jnp.array([1000.0]), jax.random.key(1), per,
+                             jnp.zeros(s), jnp.zeros(s), jnp.zeros(s), rows=n)[0]
     assert float(jnp.mean(lam1)) == pytest.approx(n / 2, rel=0.02)
 
 

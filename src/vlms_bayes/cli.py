@@ -17,6 +17,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vlms_bayes import __version__
 
@@ -335,8 +336,62 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g = p.add_argument_group(
+        "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
+        "included, are too faint and have none)",
+        "mark perturbers that Gaia's RV noise would have revealed with >= 99%% probability, "
+        "given that the host's own p-value (vlms-bayes gaia-rv score) is not significant")
+    g.add_argument("--gaia-host-pval", type=float, metavar="P",
+                   help="the host's rv_pval (turns the option on; must be >= 0.001)")
+    g.add_argument("--gaia-n-transits", type=int, metavar="N", help="the host's rv_nb_transits")
+    g.add_argument("--gaia-noise-model", metavar="FILE",
+                   help="noise_model.npz from 'vlms-bayes gaia-rv fit-noise' (with --gaia-g "
+                        "and --gaia-bp-rp)")
+    g.add_argument("--gaia-g", type=float, metavar="MAG", help="the host's phot_g_mean_mag")
+    g.add_argument("--gaia-bp-rp", type=float, metavar="MAG", help="the host's bp_rp")
+    g.add_argument("--gaia-rv-method", type=int, choices=(1, 2),
+                   help="the host's rv_method_used (for a per-method noise model)")
+    g.add_argument("--gaia-ln-sigma", type=float, nargs=2, metavar=("MU", "ERR"),
+                   help="the host's rv_ln_uncert and rv_ln_uncert_err instead of a noise model")
+    g.add_argument("--gaia-baseline-days", type=float, default=1038.0,
+                   help="RV time span (default 1038, DR3)")
+    g.add_argument("--gaia-draws", type=int, default=300,
+                   help="orbits per cell, common to all cells (default 300)")
+    g.add_argument("--gaia-min-prob", type=float, default=0.99,
+                   help="detection probability that excludes a perturber (default 0.99)")
     add_output_options(p, default_outdir="results_feasibility")
     p.set_defaults(handler=_run_feasibility)
+
+
+def _gaia_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    if args.gaia_noise_model is None or args.gaia_ln_sigma is not None:
+        return {}
+    from vlms_bayes.data_io.files import sha256_of
+
+    return {"gaia_noise_model": {"path": str(Path(args.gaia_noise_model).resolve()),
+                                 "sha256": sha256_of(args.gaia_noise_model)}}
+
+
+def _gaia_host_from_args(args: argparse.Namespace) -> Any:
+    """A GaiaHost from the --gaia-* options, None when none is given."""
+    from vlms_bayes.errors import InputDataError
+    from vlms_bayes.feasibility.gaia_exclusion import GaiaHost
+
+    given = [args.gaia_host_pval, args.gaia_n_transits, args.gaia_noise_model, args.gaia_g,
+             args.gaia_bp_rp, args.gaia_ln_sigma]
+    if all(v is None for v in given):
+        return None
+    if args.gaia_host_pval is None:
+        raise InputDataError("The --gaia-* options need --gaia-host-pval, the host's rv_pval "
+                             "(a host without Gaia RVs excludes nothing: leave them out).")
+    mu, err = args.gaia_ln_sigma if args.gaia_ln_sigma is not None else (None, None)
+    host = GaiaHost(host_pval=args.gaia_host_pval, n_transits=args.gaia_n_transits,
+                    g_mag=args.gaia_g, bp_rp=args.gaia_bp_rp,
+                    noise_model=args.gaia_noise_model, ln_sigma=mu, ln_sigma_err=err,
+                    baseline_days=args.gaia_baseline_days, n_draws=args.gaia_draws,
+                    min_probability=args.gaia_min_prob, rv_method_used=args.gaia_rv_method)
+    host.check()
+    return host
 
 
 def _run_feasibility(args: argparse.Namespace) -> int:
@@ -369,6 +424,7 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability)
     config.check()
+    gaia = _gaia_host_from_args(args)
     initial_ae = None
     if args.initial_ae is not None:
         from vlms_bayes.feasibility.report import read_initial_ae
@@ -379,13 +435,15 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
                                       backend=args.backend, data_dir=args.data_dir,
                                       secular_triples=args.secular_check,
-                                      initial_ae=initial_ae)
+                                      initial_ae=initial_ae, gaia=gaia)
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
-            inputs={} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)},
+            inputs={**({} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)}),
+                    **_gaia_inputs(args)},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": args.backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},
+                   "gaia_rv_exclusion": result.gaia_settings,
                    "headline": dataclasses.asdict(result)}))
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")
@@ -433,6 +491,14 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
     g.add_argument("--median-unbias", action="store_true",
                    help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--split-method", action="store_true",
+                   help="calibrate rv_method_used 1 and 2 separately (DR3 tables; off by "
+                        "default as in the reference pipeline)")
+    g.add_argument("--smoothing", choices=("gp", "legacy"),
+                   help="gp: 2-D Gaussian process (default, DR3 pipeline); legacy: pre-DR3 "
+                        "nearest-neighbour + Gaussian-filter fill of empty bins")
+    g.add_argument("--smoothing-scales", nargs=2, type=float, metavar=("COLOR", "MAG"),
+                   help="legacy filter widths in mag (default 0.25 0.25)")
     g.add_argument("--test-config", action="store_true",
                    help="the reference pipeline's 2x3 test grid (for the DR2 sample)")
     f.set_defaults(handler=_run_gaia_rv)
@@ -474,6 +540,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="primary mass in paper mode (default 1)")
     c.add_argument("--k-sims", type=int, default=2000,
                    help="simulated candidates whose K is inferred (default 2000; 0: none)")
+    c.add_argument("--k-sigma-factor", type=float, metavar="F",
+                   help="K recovery with the sigma estimate degraded: s_lnsigma = ln F "
+                        "(paper Fig. 4 bottom: 1.5)")
     c.add_argument("--mag-slices", nargs="+", type=float, default=[6, 8, 10, 12, 14],
                    help="G slices (+-0.5) for the 99%% contours")
     c.set_defaults(handler=_run_gaia_rv)
@@ -495,7 +564,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
         res = gaia_rv.run_completeness(
             args.outdir, inputs=args.input, modes=modes, n_sims=args.n_sims,
             seed=args.sim_seed, angle_bug=args.angle_bug, m1_msun=args.m1,
-            k_sims=args.k_sims, mag_slices=args.mag_slices, figures=figures,
+            k_sims=args.k_sims, mag_slices=args.mag_slices,
+            k_sigma_factor=args.k_sigma_factor, figures=figures,
             progress=progress)
         print(res.report)
         return 0
@@ -519,6 +589,13 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                 upd["strict_min_nb_transits"] = True
             if args.median_unbias:
                 upd["median_unbias"] = True
+            if args.smoothing:
+                upd["smoothing"] = args.smoothing
+            if args.split_method:
+                upd["split_method"] = True
+            if args.smoothing_scales:
+                upd.update(color_smoothing_scale=args.smoothing_scales[0],
+                           mag_smoothing_scale=args.smoothing_scales[1])
             res = gaia_rv.run_fit_noise(args.input, args.outdir, config=replace(cfg, **upd),
                                         scheduler=sched, figures=figures, progress=progress)
         else:

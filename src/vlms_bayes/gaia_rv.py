@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.data_io.gaia import DR2_BASELINE_DAYS, DR3_BASELINE_DAYS, resolve_inputs
+from vlms_bayes.data_io.gaia import (
+    DR2_BASELINE_DAYS,
+    DR3_BASELINE_DAYS,
+    REQUIRED_COLUMNS,
+    resolve_inputs,
+)
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
     run_record,
@@ -67,38 +72,68 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
     config = config or NoiseGridConfig()
     t0 = time.perf_counter()
-    cols = read_columns(inputs, scheduler=scheduler)
+    extra_cols = ("rv_method_used",) if config.split_method else ()
+    cols = read_columns(inputs, (*REQUIRED_COLUMNS, *extra_cols), scheduler=scheduler)
     t_read = time.perf_counter() - t0
-    model = fit_noise_model(cols["phot_g_mean_mag"], cols["bp_rp"],
-                            cols["radial_velocity_error"], cols["rv_nb_transits"],
-                            config=config, progress=progress,
-                            meta={"n_rows": len(cols)})
+    args = (cols["phot_g_mean_mag"], cols["bp_rp"], cols["radial_velocity_error"],
+            cols["rv_nb_transits"])
+    if config.split_method:
+        from vlms_bayes.models.rv_noise_split import fit_split_noise_model
+
+        if "rv_method_used" not in cols:
+            raise InputDataError("--split-method needs the Gaia DR3 rv_method_used column, "
+                                 "which the input lacks.")
+        model = fit_split_noise_model(*args, cols["rv_method_used"], config=config,
+                                      progress=progress, meta={"n_rows": len(cols)})
+        parts = [(f"_method{k}", k, m) for k, m in model.models.items()]
+    else:
+        model = fit_noise_model(*args, config=config, progress=progress,
+                                meta={"n_rows": len(cols)})
+        parts = [("", None, model)]
     t_fit = time.perf_counter() - t0 - t_read
-    y, e, valid = model.bin_stats()
-    gg, cc = np.meshgrid(model.mag_centres, model.color_centres, indexing="ij")
-    grid_mu, grid_sd, _ = model.predict(cc, gg)
-    bins = pd.DataFrame({
-        "mag_row": np.repeat(np.arange(config.num_mag), config.num_color),
-        "color_col": np.tile(np.arange(config.num_color), config.num_mag),
-        "g_centre": gg.ravel(), "bp_rp_centre": cc.ravel(), "count": model.counts.ravel(),
-        "valid": valid.ravel(), "mean_ln_sigma": y.ravel(), "std_ln_sigma": e.ravel(),
-        "sigma_kms": np.exp(y.ravel()), "gp_ln_sigma": grid_mu.ravel(),
-        "gp_ln_sigma_err": grid_sd.ravel()})
+    tables = []
+    valid_total = n_bins = 0
+    for _, k, sub in parts:
+        y, e, valid = sub.bin_stats()
+        gg, cc = np.meshgrid(sub.mag_centres, sub.color_centres, indexing="ij")
+        grid_mu, grid_sd, _ = sub.predict(cc, gg)
+        tab = pd.DataFrame({
+            "mag_row": np.repeat(np.arange(config.num_mag), config.num_color),
+            "color_col": np.tile(np.arange(config.num_color), config.num_mag),
+            "g_centre": gg.ravel(), "bp_rp_centre": cc.ravel(), "count": sub.counts.ravel(),
+            "valid": valid.ravel(), "mean_ln_sigma": y.ravel(), "std_ln_sigma": e.ravel(),
+            "sigma_kms": np.exp(y.ravel()), "gp_ln_sigma": grid_mu.ravel(),
+            "gp_ln_sigma_err": grid_sd.ravel()})
+        if k is not None:
+            tab.insert(0, "rv_method_used", k)
+        tables.append(tab)
+        valid_total += int(valid.sum())
+        n_bins += int(valid.size)
+    bins = pd.concat(tables, ignore_index=True)
+    nll = {f"method{k}": sub.meta["gp_nll"] for _, k, sub in parts} if config.split_method \
+        else model.meta["gp_nll"]
+    theta = {f"method{k}": sub.theta for _, k, sub in parts} if config.split_method \
+        else model.theta
     with StagedOutputDir(outdir) as stage:
         model.save(stage / NOISE_MODEL_FILE)
         write_csv(stage / "noise_bins.csv", bins)
         if figures:
             from vlms_bayes.plots.gaia_rv import plot_noise_model
 
-            save_figure(stage / "fig_noise_model.png", plot_noise_model(
-                config.color_edges, config.mag_edges, y, grid_mu, model.counts))
+            for suffix, _, sub in parts:
+                y, _, _ = sub.bin_stats()
+                gg, cc = np.meshgrid(sub.mag_centres, sub.color_centres, indexing="ij")
+                save_figure(stage / f"fig_noise_model{suffix}.png", plot_noise_model(
+                    config.color_edges, config.mag_edges, y, sub.predict(cc, gg)[0],
+                    sub.counts))
         write_json(stage / "run_fit_noise.json", run_record(
             command="gaia-rv fit-noise", config=asdict(config), seeds={"subsets": config.seed},
             inputs=_inputs_record(inputs), timings_s={"read": t_read, "fit": t_fit},
-            extra={"gp_theta": model.theta, "gp_nll": model.meta["gp_nll"]}))
-    summary = {"n_rows": len(cols), "n_valid_bins": int(valid.sum()),
-               "n_bins": int(valid.size), "gp_nll": model.meta["gp_nll"]}
-    report = (f"Noise model fitted on {len(cols)} sources: {int(valid.sum())}/{valid.size} "
+            extra={"gp_theta": theta, "gp_nll": nll}))
+    summary = {"n_rows": len(cols), "n_valid_bins": valid_total, "n_bins": n_bins,
+               "gp_nll": nll}
+    split = " (per rv_method_used)" if config.split_method else ""
+    report = (f"Noise model{split} fitted on {len(cols)} sources: {valid_total}/{n_bins} "
               f"bins calibrated; saved to {Path(outdir) / NOISE_MODEL_FILE}.")
     return CommandResult(Path(outdir), report, summary)
 
@@ -206,16 +241,22 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
                      seed: int = 948302, angle_bug: bool = False, m1_msun: float = 1.0,
                      k_sims: int = 2000, k_samples: int = 5000,
                      mag_slices: Sequence[float] = (6, 8, 10, 12, 14),
+                     k_sigma_factor: float | None = None,
                      figures: bool = True, progress: bool = False) -> CommandResult:
     """Injection–recovery simulations and completeness maps from a scored catalogue.
 
     ``inputs`` defaults to the catalogue scored in ``outdir``; it must carry the score
-    columns (``rv_ln_uncert`` …) for the paper mode.
+    columns (``rv_ln_uncert`` …) for the paper mode. ``k_sigma_factor`` (e.g. 1.5) repeats
+    the K recovery of the paper's Fig. 4 (bottom) with the σ estimate degraded: the
+    inference assumes s_lnσ = ln(factor) instead of the simulated 0.05.
     """
     from vlms_bayes.feasibility import rv_detectability as det
     from vlms_bayes.inference.rv_catalogue import read_columns
     from vlms_bayes.inference.rv_semiamplitude import infer_semiamplitudes
 
+    if k_sigma_factor is not None and not k_sigma_factor > 1.0:
+        raise InputDataError(f"k_sigma_factor = {k_sigma_factor} must be > 1 (e.g. 1.5 for a "
+                             "50% uncertain sigma).")
     bad = [m for m in modes if m not in ("code", "paper")]
     if bad:
         raise InputDataError(f"Unknown simulation mode(s) {bad}; choose 'code' and/or 'paper'.")
@@ -254,12 +295,14 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
             summary[mode] = {"n_sims": n_sims, "fraction_detected": float(sims.detected.mean())}
             if mode == "code" and k_sims > 0:
                 cand = np.flatnonzero(sims["rv_pval"].to_numpy() < 0.01)[:k_sims]
+                s_ln = sims["rv_ln_uncert_err"].to_numpy()[cand]
+                if k_sigma_factor is not None:  # paper Fig. 4 bottom: degraded sigma
+                    s_ln = np.full(cand.size, np.log(k_sigma_factor))
                 res = infer_semiamplitudes(
                     sims["radial_velocity_error"].to_numpy()[cand],
                     sims["rv_nb_transits"].to_numpy()[cand],
                     sims["rv_time_duration"].to_numpy()[cand],
-                    sims["rv_ln_uncert"].to_numpy()[cand],
-                    sims["rv_ln_uncert_err"].to_numpy()[cand], n_samples=k_samples,
+                    sims["rv_ln_uncert"].to_numpy()[cand], s_ln, n_samples=k_samples,
                     rv_floor_kms=floor, progress=progress)
                 for c, v in res.items():
                     sims[c] = np.nan
@@ -268,6 +311,7 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
                 inside = (res["rv_semiamp_p16"] <= k) & (k <= res["rv_semiamp_p84"])
                 summary[mode]["k_inferred"] = int(cand.size)
                 summary[mode]["k_coverage_16_84"] = float(np.mean(inside)) if cand.size else None
+                summary[mode]["k_sigma_factor"] = k_sigma_factor
                 if figures and cand.size:
                     from vlms_bayes.plots.gaia_rv import plot_k_recovery
 
@@ -291,7 +335,8 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
             command="gaia-rv completeness",
             config={"modes": list(modes), "n_sims": n_sims, "angle_bug": angle_bug,
                     "m1_msun": m1_msun, "k_sims": k_sims, "k_samples": k_samples,
-                    "mag_slices": list(mag_slices), "input": str(src)},
+                    "mag_slices": list(mag_slices), "k_sigma_factor": k_sigma_factor,
+                    "input": str(src)},
             seeds={"simulations": seed, "prior": 0},
             timings_s={"total": time.perf_counter() - t0}))
     parts = [f"{m}: {100 * summary[m]['fraction_detected']:.1f}% of {n_sims} recovered"

@@ -22,6 +22,7 @@ import pandas as pd
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
+from vlms_bayes.feasibility.gaia_exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
@@ -60,6 +61,10 @@ class FeasibilityResult:
     secular_confusion: dict[str, int] | None = None
     secular_agreement: float | None = None
     secular_lines: tuple[str, ...] = ()
+    gaia_excluded_share: float | None = None
+    gaia_excluded_cells_share: float | None = None
+    gaia_lines: tuple[str, ...] = ()
+    gaia_settings: dict[str, Any] | None = None
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
@@ -86,6 +91,7 @@ class FeasibilityResult:
                      f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
                      f"{self.disk_lifetime_median_yr:.3g} yr")
         lines.extend(self.secular_lines)
+        lines.extend(self.gaia_lines)
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
@@ -230,11 +236,19 @@ def disk_table(config: FeasibilityConfig, *, h: float = 0.05, alpha: float = 1.0
     return pd.DataFrame(rows)
 
 
-def write_map_npz(path: Path, result: MapResult) -> None:
-    """Write ``feasibility_map.npz`` (grid axes, fractions, settings, seed) atomically."""
+def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = None) -> None:
+    """Write ``feasibility_map.npz`` (grid axes, fractions, settings, seed) atomically.
+
+    With ``gaia``, also ``gaia_detect_prob`` (probability that Gaia's RV noise reveals the
+    perturber), ``gaia_excluded`` (≥ the minimum probability while the host's own p-value
+    is not significant) and ``gaia_settings_json``.
+    """
     f = result.fractions()
     cfg = result.config
     settings = dataclasses.asdict(cfg)
+    extra = {} if gaia is None else {
+        "gaia_detect_prob": gaia.detect_prob, "gaia_excluded": gaia.excluded,
+        "gaia_settings_json": np.array(json.dumps(gaia.settings()))}
     with atomic_write(path, "wb") as fh:
         np.savez_compressed(
             fh, m_out_msun=cfg.m_out_grid, a_out_au=cfg.a_out_grid,
@@ -248,14 +262,15 @@ def write_map_npz(path: Path, result: MapResult) -> None:
             seed_rule_rcrit_rstar=np.array(cfg.sens_seed_rcrit_rstar),
             octupole_flag_fraction=f["octupole_flag"],
             settings_json=np.array(json.dumps(settings)), seed=np.array(result.seed or -1),
-            backend=np.array(result.backend))
+            backend=np.array(result.backend), **extra)
 
 
 def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
                     backend: str = "auto", data_dir: Any = None,
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
                     table: Any = None,
-                    secular_triples: int = 1000) -> tuple[FeasibilityResult, MapResult]:
+                    secular_triples: int = 1000,
+                    gaia: GaiaHost | None = None) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
     Parameters
@@ -277,6 +292,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     secular_triples : int
         Draws integrated with the secular equations to check the analytic verdicts
         (``secular_check.csv``, confusion matrix in the result); 0 skips the check.
+    gaia : GaiaHost, optional
+        The host's Gaia RV data: marks the perturbers Gaia would have revealed (≥ 99%)
+        although the host's own p-value is not significant (map fields, hatched region in
+        fig3, excluded share in the summary). Checked before the map is computed.
 
     Returns
     -------
@@ -286,6 +305,8 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     from vlms_bayes.plots import feasibility as plots
 
     out = Path(outdir_path)
+    if gaia is not None:
+        gaia.check()  # fail before the expensive map
     if table is None:
         from vlms_bayes.feasibility.stability import load_stability_table
 
@@ -294,13 +315,20 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     res = feasibility_map(config, seed=seed, table=table, backend=backend,
                           initial_ae=initial_ae, data_dir=data_dir)
     f = res.fractions()
-    write_map_npz(out / "feasibility_map.npz", res)
+    excl = None
+    if gaia is not None:
+        t = config.target
+        excl = gaia_exclusion(gaia, m_host_msun=t.m_star_msun + t.mass_mj * MJUP_MSUN,
+                              m_out_msun=config.m_out_grid, a_out_au=config.a_out_grid,
+                              seed=seed)
+    write_map_npz(out / "feasibility_map.npz", res, excl)
     sens = sensitivity_table(res)
     write_csv(out / "feasibility_sensitivity.csv", sens)
     dtab = disk_table(config)
     write_csv(out / "disk_migration.csv", dtab)
     lim = limiting_criterion(f["cascade"])
-    plots.plot_feasibility_map(out / "fig3_feasibility.png", res, lim)
+    plots.plot_feasibility_map(out / "fig3_feasibility.png", res, lim,
+                               gaia_excluded=None if excl is None else excl.excluded)
     plots.plot_sensitivity(out / "fig_feasibility_sensitivity.png", res)
     plots.plot_disk(out / "fig_disk_migration.png", dtab, config)
 
@@ -327,6 +355,11 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                "fig_feasibility_sensitivity.png", "disk_migration.csv",
                "fig_disk_migration.png"))
+    if excl is not None:
+        w, c = excl.excluded_share(feas)
+        result = dataclasses.replace(result, gaia_excluded_share=w, gaia_excluded_cells_share=c,
+                                     gaia_lines=tuple(excl.summary_lines(feas)),
+                                     gaia_settings=excl.settings())
     if secular_triples > 0:
         from vlms_bayes.feasibility.secular_check import run_secular_check
 

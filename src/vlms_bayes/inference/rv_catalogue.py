@@ -136,9 +136,15 @@ def score_frame(frame: pd.DataFrame, noise_model: NoiseModel, *,
     out = frame[[c for c in _KEEP_INPUT if c in frame.columns]].copy()
     nrow = len(frame)
     method = "exact" if config.gp_method == "auto" else config.gp_method
+    split = {}
+    if getattr(noise_model, "split_methods", None):  # calibrated per rv_method_used
+        if "rv_method_used" not in frame:
+            raise InputDataError("The noise model is calibrated per rv_method_used but the "
+                                 "catalogue has no rv_method_used column.")
+        split["rv_method_used"] = frame["rv_method_used"].to_numpy(np.float64)
     mu, sd, oog = noise_model.predict(frame["bp_rp"].to_numpy(np.float64),
                                       frame["phot_g_mean_mag"].to_numpy(np.float64),
-                                      method=method)
+                                      method=method, **split)
     eps = frame["radial_velocity_error"].to_numpy(np.float64)
     n = frame["rv_nb_transits"].to_numpy(np.float64)
     if config.pvalue == "plugin":

@@ -36,11 +36,12 @@ def kepler_sincos(mean_anom: jax.Array, ecc: jax.Array, *, iters: int = 4
                   ) -> tuple[jax.Array, jax.Array]:
     """Solve Kepler's equation E − e sin E = M; return (sin E, cos E).
 
-    M is reduced to [0, π] by symmetry, started at E₀ = M + 0.85 e (Danby) and refined by
+    M is reduced to [0, 2π) by M − 2π⌊M/2π⌋ (cheaper than ``jnp.mod``; same accuracy as M
+    itself), then to [0, π] by symmetry, started at E₀ = M + 0.85 e (Danby) and refined by
     ``iters`` Halley steps (cubic convergence; residual < 1e-12 for e ≤ 0.95 in float64).
     sin and cos are evaluated twice; later steps update them by angle addition.
     """
-    m = jnp.mod(mean_anom, _TWO_PI)
+    m = mean_anom - _TWO_PI * jnp.floor(mean_anom * (1.0 / _TWO_PI))
     flip = m > np.pi
     m = jnp.where(flip, _TWO_PI - m, m)
     ecc = jnp.broadcast_to(ecc, m.shape)

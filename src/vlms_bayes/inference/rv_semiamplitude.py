@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from vlms_bayes.inference.rv_kernels import kepler_sincos, kepler_solve_np, ncx2_logpdf
+from vlms_bayes.inference.rv_kernels import _LN2, _log_ive, kepler_sincos, kepler_solve_np
 from vlms_bayes.models.rv_noise import eps_to_s2
 
 QUANTILES = (0.05, 0.16, 0.50, 0.84, 0.95)
@@ -91,15 +91,13 @@ def unit_times(n_transits: int, n_samples: int, *, seed: int = 0, dtype=jnp.floa
     return np.asarray(_unit_time_rows(key, n_transits, n_transits, n_samples, dtype))
 
 
-def _lambda1_one(n, dt, key, per, phase, ecc, omega, *, rows: int):
-    u = _unit_time_rows(key, n, rows, per.size, per.dtype)
+def _lambda1_one(n, dt, key, freq, phase, ecc, cos_w, b_sin_w, e_cos_w, *, rows: int):
+    u = _unit_time_rows(key, n, rows, freq.size, freq.dtype)
     mask = (jnp.arange(rows) < n)[:, None]
-    mean_anom = 2.0 * np.pi * dt * u / per[None, :] + phase[None, :]
+    mean_anom = u * (dt * freq)[None, :] + phase[None, :]
     sin_e, cos_e = kepler_sincos(mean_anom, ecc[None, :])
-    denom = 1.0 - ecc * cos_e
-    cos_f = (cos_e - ecc) / denom
-    sin_f = jnp.sqrt(1.0 - ecc * ecc) * sin_e / denom
-    mu = cos_f * jnp.cos(omega) - sin_f * jnp.sin(omega)
+    # cos(f + ω) = [(cos E − e) cos ω − √(1 − e²) sin E sin ω] / (1 − e cos E)
+    mu = (cos_e * cos_w - e_cos_w - sin_e * b_sin_w) / (1.0 - ecc * cos_e)
     mu = jnp.where(mask, mu, 0.0)
     mbar = mu.sum(axis=0) / n
     return jnp.sum(jnp.where(mask, (mu - mbar) ** 2, 0.0), axis=0)
@@ -107,14 +105,26 @@ def _lambda1_one(n, dt, key, per, phase, ecc, omega, *, rows: int):
 
 @partial(jax.jit, static_argnames=("rows",))
 def _lambda1_batch(n, dt, key, per, phase, ecc, omega, *, rows: int):
+    # per-sample factors, hoisted out of the (key, transit) loops
+    freq = 2.0 * np.pi / per
+    cos_w = jnp.cos(omega)
+    b_sin_w = jnp.sqrt(1.0 - ecc * ecc) * jnp.sin(omega)
     f = partial(_lambda1_one, rows=rows)
-    return jax.vmap(f, in_axes=(0, 0, None, None, None, None, None))(
-        n, dt, key, per, phase, ecc, omega)
+    return jax.vmap(f, in_axes=(0, 0, None, None, None, None, None, None, None))(
+        n, dt, key, freq, phase, ecc, cos_w, b_sin_w, ecc * cos_w)
 
 
-def _posterior_one(xstat, dof, mu, smu, lam1, k2, k, z, q):
-    w = jnp.exp(-2.0 * (mu + smu * z))
-    ll = ncx2_logpdf(xstat * w, dof, k2 * lam1.astype(k2.dtype) * w)
+def _posterior_one(xstat, dof, mu, smu, ln_lam, sqrt_lam, k, z, q):
+    # ncχ²(x w | dof, λ w) with w = e^{−2a}, a = μ + s_μ z: the logarithms and square roots
+    # of λ = K² λ1 come from the per-key table, so each sample costs one exp here
+    a = mu + smu * z
+    g = jnp.exp(-a)
+    ln_x = jnp.log(xstat)
+    v = 0.5 * dof - 1.0
+    sx, sl = jnp.sqrt(xstat) * g, sqrt_lam * g
+    log_z = 0.5 * (ln_x + ln_lam) - 2.0 * a
+    ll = (-_LN2 + 0.5 * v * (ln_x - ln_lam) - 0.5 * (sx - sl) ** 2
+          + _log_ive(v, sx * sl, log_z))
     ll = jnp.where(jnp.isnan(ll), -jnp.inf, ll)
     wt = jnp.exp(ll - jnp.max(ll))
     cum = jnp.cumsum(wt)
@@ -125,8 +135,11 @@ def _posterior_one(xstat, dof, mu, smu, lam1, k2, k, z, q):
 
 @jax.jit
 def _posterior_batch(xstat, dof, mu, smu, key_idx, lam1_table, k2, k, z, q):
+    lam = k2[None, :] * lam1_table.astype(k2.dtype)
+    ln_lam, sqrt_lam = jnp.log(lam), jnp.sqrt(lam)
+
     def one(xs, d, m, sm, i):
-        return _posterior_one(xs, d, m, sm, lam1_table[i], k2, k, z, q)
+        return _posterior_one(xs, d, m, sm, ln_lam[i], sqrt_lam[i], k, z, q)
 
     return jax.vmap(one)(xstat, dof, mu, smu, key_idx)
 

@@ -109,6 +109,16 @@ class NoiseGridConfig:
     median_unbias : bool
         Divide each bin's variance by median(χ²_{N−1})/(N−1) at the bin's median N (off in
         the reference catalogue).
+    smoothing : {"gp", "legacy"}
+        ``gp`` (default): the 2-D Gaussian process of the DR3 pipeline. ``legacy``: the
+        pre-DR3 nearest-neighbour + Gaussian-filter fill of empty bins
+        (:mod:`vlms_bayes.models.rv_noise_legacy`), with bilinear lookup.
+    color_smoothing_scale, mag_smoothing_scale : float
+        Filter widths (mag) of the legacy smoothing (0.25 in the reference configuration;
+        recorded but unused by the GP, as in the reference code).
+    split_method : bool
+        Calibrate ``rv_method_used`` = 1 (G_RVS ≤ 12) and 2 separately
+        (:mod:`vlms_bayes.models.rv_noise_split`; off by default, spec §2.3 [D12]).
     """
 
     min_color: float = 0.0
@@ -127,6 +137,15 @@ class NoiseGridConfig:
     clip_pval: float = 1e-3
     maxiter: int = 100
     median_unbias: bool = False
+    smoothing: str = "gp"
+    color_smoothing_scale: float = 0.25
+    mag_smoothing_scale: float = 0.25
+    split_method: bool = False
+
+    def __post_init__(self) -> None:
+        if self.smoothing not in ("gp", "legacy"):
+            raise InputDataError(f"Noise-model smoothing must be 'gp' or 'legacy', not "
+                                 f"{self.smoothing!r}.")
 
     @property
     def color_edges(self) -> NDArray[np.float64]:
@@ -317,6 +336,9 @@ class NoiseModel:
     def __post_init__(self) -> None:
         x, y, e, _ = self.training_data()
         self._x, self._y, self._e = x, y, e
+        if self.config.smoothing == "legacy":
+            self._legacy = self._legacy_grids()
+            return
         k, _, _ = _kernel_parts(self.theta, x, x)
         cov = k + np.diag(e**2 + np.exp(2 * self.theta[4]))
         self._chol = linalg.cholesky(cov, lower=True)
@@ -355,6 +377,17 @@ class NoiseModel:
         return x, y[valid], e[valid], valid
 
     # -- prediction ---------------------------------------------------------------------
+    def _legacy_grids(self) -> tuple[NDArray, NDArray]:
+        from vlms_bayes.models.rv_noise_legacy import legacy_fill
+
+        y, e, valid = self.bin_stats()
+        cfg = self.config
+        widths = ((cfg.max_mag - cfg.min_mag) / cfg.num_mag,
+                  (cfg.max_color - cfg.min_color) / cfg.num_color)
+        scales = (cfg.mag_smoothing_scale, cfg.color_smoothing_scale)
+        return (legacy_fill(y, valid, bin_widths=widths, scales=scales),
+                legacy_fill(e, valid, bin_widths=widths, scales=scales))
+
     def _predict_exact(self, c: NDArray, g: NDArray, chunk: int) -> tuple[NDArray, NDArray]:
         mu = np.empty(c.size)
         sd = np.empty(c.size)
@@ -369,6 +402,8 @@ class NoiseModel:
 
     def _grid_interpolators(self, *, tol: float = GRID_TOL, pad: float = 0.5):
         """Bilinear tables of the exact GP, refined until within ``tol`` (None if never)."""
+        if self.config.smoothing == "legacy":
+            return None  # the legacy lookup is already a table
         if getattr(self, "_grid", False) is not False:
             return self._grid
         from scipy.interpolate import RegularGridInterpolator
@@ -412,7 +447,8 @@ class NoiseModel:
             nodes) until 4000
             random test points agree within :data:`GRID_TOL` in ln σ and its error (exact
             GP outside the table, or everywhere if no table passes). ``auto``: grid for
-            more than 200 000 sources.
+            more than 200 000 sources. Ignored with ``smoothing="legacy"`` (bilinear
+            lookup of the filled bin grid, :mod:`vlms_bayes.models.rv_noise_legacy`).
 
         Returns
         -------
@@ -430,6 +466,14 @@ class NoiseModel:
         shape = c.shape
         c, g = c.ravel(), g.ravel()
         ok = np.isfinite(c) & np.isfinite(g)
+        cc, mc = self.color_centres, self.mag_centres
+        with np.errstate(invalid="ignore"):
+            oog = ~ok | (c < cc[0]) | (c > cc[-1]) | (g < mc[0]) | (g > mc[-1])
+        if self.config.smoothing == "legacy":
+            from vlms_bayes.models.rv_noise_legacy import legacy_predict
+
+            mu, sd = legacy_predict(mc, cc, *self._legacy, c, g)
+            return mu.reshape(shape), sd.reshape(shape), oog.reshape(shape)
         mu = np.full(c.size, np.nan)
         sd = np.full(c.size, np.nan)
         exact = ok
@@ -443,9 +487,6 @@ class NoiseModel:
                 exact = ok & ~inside
         idx = np.flatnonzero(exact)
         mu[idx], sd[idx] = self._predict_exact(c[idx], g[idx], chunk)
-        cc, mc = self.color_centres, self.mag_centres
-        with np.errstate(invalid="ignore"):
-            oog = ~ok | (c < cc[0]) | (c > cc[-1]) | (g < mc[0]) | (g > mc[-1])
         return mu.reshape(shape), sd.reshape(shape), oog.reshape(shape)
 
     # -- persistence --------------------------------------------------------------------
@@ -468,32 +509,52 @@ class NoiseModel:
         """
         from vlms_bayes.data_io.outputs import atomic_write
 
+        path = Path(path)
+        with atomic_write(path, "wb") as fh:
+            np.savez_compressed(fh, format_version=FORMAT_VERSION, **self.to_arrays())
+        return path
+
+    def to_arrays(self, prefix: str = "") -> dict[str, Any]:
+        """The arrays of the file format (see :meth:`save`), names prefixed by ``prefix``."""
         gg, cc = np.meshgrid(self.mag_centres, self.color_centres, indexing="ij")
         grid_mu, grid_sd, _ = self.predict(cc, gg)
         _, _, valid = self.bin_stats()
-        path = Path(path)
-        with atomic_write(path, "wb") as fh:
-            np.savez_compressed(
-                fh, format_version=FORMAT_VERSION, config_json=json.dumps(asdict(self.config)),
-                meta_json=json.dumps(self.meta, default=str), sigma_hat=self.sigma_hat,
-                counts=self.counts, theta=self.theta, color_centres=self.color_centres,
-                mag_centres=self.mag_centres, grid_ln_sigma=grid_mu, grid_ln_sigma_err=grid_sd,
-                valid=valid, n_transits_hist=self.n_transits_hist)
-        return path
+        arrays = dict(
+            config_json=json.dumps(asdict(self.config)),
+            meta_json=json.dumps(self.meta, default=str), sigma_hat=self.sigma_hat,
+            counts=self.counts, theta=self.theta, color_centres=self.color_centres,
+            mag_centres=self.mag_centres, grid_ln_sigma=grid_mu, grid_ln_sigma_err=grid_sd,
+            valid=valid, n_transits_hist=self.n_transits_hist)
+        return {prefix + k: v for k, v in arrays.items()}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> NoiseModel:
-        """Load a model written by :meth:`save`."""
+    def from_arrays(cls, z: Any, prefix: str = "") -> NoiseModel:
+        """Rebuild a model from the arrays of :meth:`to_arrays`."""
+        return cls(config=NoiseGridConfig(**json.loads(str(z[prefix + "config_json"]))),
+                   sigma_hat=z[prefix + "sigma_hat"], counts=z[prefix + "counts"],
+                   theta=z[prefix + "theta"], n_transits_hist=z[prefix + "n_transits_hist"],
+                   meta=json.loads(str(z[prefix + "meta_json"])))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Load a model written by :meth:`save` (or a per-method split model).
+
+        Returns
+        -------
+        NoiseModel or MethodSplitNoiseModel
+            The latter for files with ``split_methods`` (:mod:`.rv_noise_split`).
+        """
         try:
             with np.load(path, allow_pickle=False) as z:
                 version = int(z["format_version"])
                 if version != FORMAT_VERSION:
                     raise InputDataError(f"{path}: noise-model format {version} is not "
                                          f"supported (expected {FORMAT_VERSION}).")
-                return cls(config=NoiseGridConfig(**json.loads(str(z["config_json"]))),
-                           sigma_hat=z["sigma_hat"], counts=z["counts"], theta=z["theta"],
-                           n_transits_hist=z["n_transits_hist"],
-                           meta=json.loads(str(z["meta_json"])))
+                if "split_methods" in z.files:
+                    from vlms_bayes.models.rv_noise_split import MethodSplitNoiseModel
+
+                    return MethodSplitNoiseModel.from_arrays(z)
+                return cls.from_arrays(z)
         except (OSError, KeyError, ValueError) as exc:
             raise InputDataError(f"Could not read the noise model {path}: {exc}. Fit one with "
                                  "`vlms-bayes gaia-rv fit-noise`.") from exc
@@ -524,6 +585,9 @@ def fit_noise_model(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike,
     n = n[np.isfinite(n)].astype(np.int64)
     hist = np.bincount(np.clip(n, 0, 1000)) if n.size else np.zeros(0, np.int64)
     tmp = NoiseModel(config, sig, counts, GP_INIT.copy(), hist)
+    if config.smoothing == "legacy":  # no GP: theta is stored but unused
+        return NoiseModel(config, sig, counts, GP_INIT.copy(), hist,
+                          {**(meta or {}), "gp_nll": None})
     x, y, e, _ = tmp.training_data()
     theta, nll = fit_gp(x, y, e)
     return NoiseModel(config, sig, counts, theta, hist, {**(meta or {}), "gp_nll": nll})

@@ -36,7 +36,8 @@ def _title(res: Any) -> str:
             f"{c.a0_range_au[1]:g} AU")
 
 
-def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray) -> Path:
+def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray, *,
+                         gaia_excluded: np.ndarray | None = None) -> Path:
     """fig3: feasible fraction with contours, unstable region hatched, limiting criterion.
 
     Parameters
@@ -47,6 +48,9 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray) -> Pa
         The computed map.
     limiting : numpy.ndarray of int
         Limiting criterion per cell (:func:`vlms_bayes.feasibility.report.limiting_criterion`).
+    gaia_excluded : numpy.ndarray of bool, optional
+        Perturbers Gaia's RV noise would have revealed: cross-hatched and outlined in orange
+        on both panels.
     """
     plt = _pyplot()
     from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -70,9 +74,16 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray) -> Pa
         ax.contourf(a, m, (stable < 0.5).astype(float), levels=[0.5, 1.5], colors="none",
                     hatches=["///"])
         ax.contour(a, m, stable, levels=[0.5], colors="red", linewidths=1.0)
+    title = "feasible fraction (hatched: dynamically unstable for > half the draws)"
+    if gaia_excluded is not None and gaia_excluded.any():
+        for axis in axes:
+            axis.contourf(a, m, gaia_excluded.astype(float), levels=[0.5, 1.5],
+                          colors="none", hatches=["xx"])
+            axis.contour(a, m, gaia_excluded.astype(float), levels=[0.5], colors="orange",
+                         linewidths=1.2)
+        title += "\ncross-hatched, orange: Gaia RV would have detected (>= 99%)"
     ax.set(xscale="log", yscale="log", xlabel="perturber separation a_out [AU]",
-           ylabel="perturber mass m_out [Msun]",
-           title="feasible fraction (hatched: dynamically unstable for > half the draws)")
+           ylabel="perturber mass m_out [Msun]", title=title)
     ax2 = axes[1]
     cmap = ListedColormap(_LIMIT_COLOURS)
     norm = BoundaryNorm(np.arange(len(CRITERIA) + 1) - 0.5, cmap.N)

@@ -65,7 +65,7 @@ def test_missing_file_and_bad_choice(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text("[feasibility]\nbackend = 'cuda'\n")
     parser, run_p = _run_parser()
-    with pytest.raises(InputDataError, match="'cuda'.*jax, numba, auto"):
+    with pytest.raises(InputDataError, match=r"'cuda'.*jax, numba, auto"):
         apply_config(parser, run_p, cfg, ["run", "--config", str(cfg)])
 
 

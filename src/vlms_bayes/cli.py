@@ -723,7 +723,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"vlms-bayes {args.command}: interrupted; no output was published.",
+        print(f"vlms-bayes {args.command}: interrupted; nothing half-written was published "
+              "(`vlms-bayes run` resumes at the unfinished step).",
               file=sys.stderr)
         return 130
 

@@ -51,11 +51,11 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
     gmm_path = run_dir / "gmm_summary.json"
     if gmm_path.is_file():
         g = json.loads(gmm_path.read_text(encoding="utf-8"))
-        bic = {int(k): float(v) for k, v in g.get("bic", {}).items()}
+        bic = {str(k): float(v) for k, v in g.get("bic", {}).items()}  # JSON: str keys
         out["bic"] = bic
         out["bic_winner_K"] = g.get("winner")
-        if 1 in bic and 2 in bic:
-            out["delta_bic_1_minus_2"] = bic[1] - bic[2]
+        if "1" in bic and "2" in bic:
+            out["delta_bic_1_minus_2"] = bic["1"] - bic["2"]
     loo_path = run_dir / "loo_comparison.csv"
     if loo_path.is_file():
         loo = pd.read_csv(loo_path)
@@ -159,13 +159,14 @@ def headline_lines(h: dict[str, Any]) -> list[str]:
         lines.append("1. Populations: no model comparison in this run.")
     else:
         bic = mc.get("bic", {})
-        bic_txt = ", ".join(f"K={k} {v:.2f}" for k, v in sorted(bic.items()))
+        bic_txt = ", ".join(f"K={k} {v:.2f}"
+                            for k, v in sorted(bic.items(), key=lambda kv: int(kv[0])))
         if mc.get("loo_best"):
             se = mc.get("delta_elpd_2_vs_1_se")
             lines.append(f"1. Populations: PSIS-LOO prefers {mc['loo_best']}; "
                          f"ELPD(K=2) - ELPD(K=1) = {_f(mc.get('delta_elpd_2_vs_1'), '.2f')}"
                          + (f" ± {se:.2f}" if se is not None else ""))
-            others = [r for r in mc["loo"][1:]]
+            others = mc["loo"][1:]
             if others:
                 lines.append("   vs the best: " + "; ".join(
                     f"{r['model']} ΔELPD {r['elpd_diff_vs_best']:.2f} ± {r['dse_vs_best']:.2f}"

@@ -251,3 +251,23 @@ def test_config_file_drives_the_run(quick_run, ps_snapshot, shared_data_dir, tmp
     assert rec["config"]["baseline"]["n_boot"] == 50 and rec["seeds"]["baseline"] == 3
     assert list(rec["steps"]) == ["data", "baselines", "figures", "summary"]
     assert sha256_of(out / "beta_e_params.csv") == sha256_of(ref / "beta_e_params.csv")
+
+
+def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatch):
+    import sys
+    import types
+
+    from vlms_bayes.run_pipeline import write_report_hook
+
+    out, _ = quick_run
+    monkeypatch.delitem(sys.modules, "vlms_bayes.report_html", raising=False)
+    import importlib.util
+
+    if importlib.util.find_spec("vlms_bayes.report_html") is None:
+        assert write_report_hook(out) is None
+    calls = []
+    fake = types.ModuleType("vlms_bayes.report_html")
+    fake.write_report = lambda run_dir: calls.append(run_dir) or run_dir / "report.html"
+    monkeypatch.setitem(sys.modules, "vlms_bayes.report_html", fake)
+    assert write_report_hook(out) == out / "report.html"
+    assert calls == [out]

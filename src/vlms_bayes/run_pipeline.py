@@ -15,7 +15,7 @@ when that module is installed.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+import importlib
 import logging
 import os
 import time
@@ -208,19 +208,24 @@ def run_steps(
                                    "steps_ran": sorted(runner.ran)})
 
 
-def write_report_hook(outdir: Path) -> Path | None:
+def write_report_hook(outdir: Path) -> Any:
     """The HTML report hook: ``vlms_bayes.report_html.write_report(outdir)`` if installed.
+
+    Only the absence of the module itself is tolerated (logged at debug level); an error
+    inside the report module propagates.
 
     Returns
     -------
-    pathlib.Path or None
+    object or None
         What ``write_report`` returned, or None when the module is not there.
     """
-    if importlib.util.find_spec("vlms_bayes.report_html") is None:
+    try:
+        report_html = importlib.import_module("vlms_bayes.report_html")
+    except ModuleNotFoundError as exc:
+        if exc.name != "vlms_bayes.report_html":
+            raise
         log.debug("vlms_bayes.report_html is not available; no report.html written")
         return None
-    from vlms_bayes import report_html  # type: ignore[attr-defined]
-
     t0 = time.perf_counter()
     path = report_html.write_report(outdir)
     log.info("[report] done in %.2f s", time.perf_counter() - t0)

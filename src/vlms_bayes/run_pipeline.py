@@ -144,6 +144,11 @@ def run_steps(
         def do_fit(stage: Path) -> dict[str, Any]:
             from vlms_bayes.inference.fit import run_fit
 
+            extra_k = sorted(set(fit_config.loo_components) - {fit_config.n_components})
+            log.info("[fit] K=%d, %s NUTS, %d chains x (%d tune + %d draws)%s",
+                     fit_config.n_components, fit_config.backend, fit_config.chains,
+                     fit_config.tune, fit_config.draws,
+                     f"; then K={extra_k} for PSIS-LOO" if extra_k else "")
             res = run_fit(data.frame, fit_config, outdir_path=stage, seed=seed)
             return {"report": res.report, "diagnostics_passed": bool(res.diagnostics.passed)}
 
@@ -168,6 +173,9 @@ def run_steps(
         def do_feasibility(stage: Path) -> dict[str, Any]:
             from vlms_bayes.feasibility.report import run_feasibility
 
+            log.info("[feasibility] %dx%d perturber grid, %d draws per cell, backend %s, "
+                     "%d secular checks", fcfg.n_m_out, fcfg.n_a_out, fcfg.n_draws,
+                     feasibility.backend, feasibility.secular_triples)
             fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=seed,
                                          backend=feasibility.backend,
                                          data_dir=data_config.data_dir,

@@ -186,6 +186,21 @@ def test_changed_setting_reruns_its_step_and_downstream(full_run, ps_snapshot, s
     assert "[fit] skipped (unchanged" in caplog.text
 
 
+def test_leaving_the_fit_out_removes_its_files(full_run, ps_snapshot, shared_data_dir):
+    """Runs 5 and later on the full folder: --no-fit drops the fit's files and restores the
+    baselines' own objects_with_probs.csv (the fit had added its columns)."""
+    small_map = [a if a != "5" else "4" for a in SMALL_MAP]  # as the previous test left it
+    assert main(["-q", *_args(ps_snapshot, shared_data_dir, full_run, "--no-fit",
+                              *small_map)]) == 0
+    rec = _record(full_run)
+    assert list(rec["steps"]) == ["data", "baselines", "figures", "feasibility", "summary"]
+    assert rec["steps_ran"] == ["baselines", "summary"]
+    for gone in ("posterior.nc", "loo_comparison.csv", "comparison.json", "memberships.csv"):
+        assert not (full_run / gone).exists(), gone
+    assert "P_binary_like" not in pd.read_csv(full_run / "objects_with_probs.csv").columns
+    assert "no PSIS-LOO comparison" in (full_run / "SUMMARY.txt").read_text()
+
+
 KEY_FILES = ("vlms_companions_stacked.csv", "gmm_summary.json", "beta_e_params.csv",
              "ks_test_e.txt", "objects_with_probs.csv", "logistic_summary.json",
              "fig1_massmass.png", "fig2_ae.png", "SUMMARY.txt")

@@ -286,3 +286,20 @@ def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatc
     monkeypatch.setitem(sys.modules, "vlms_bayes.report_html", fake)
     assert write_report_hook(out) == out / "report.html"
     assert calls == [out]
+
+
+def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, shared_data_dir,
+                                                                tmp_path, capsys):
+    """2 chains x 100 draws on the real data fail the gate (R-hat): the run stops at the
+    fit with a message saying what to do, keeping the steps before it for the next run."""
+    out = tmp_path / "results"
+    tiny = [a for a in SMALL_FIT if a != "--allow-bad-diagnostics"]
+    i = tiny.index("--loo-components")
+    tiny = tiny[:i + 1] + tiny[i + 3:]  # no LOO fits
+    rc = main(["-q", *_args(ps_snapshot, shared_data_dir, out, *tiny, "--skip-feasibility")])
+    assert rc == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "diagnostics failed the gate" in err and "--allow-bad-diagnostics" in err
+    rec = _record(out)
+    assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines", "figures"]
+    assert not (out / "posterior.nc").exists() and not (out / "SUMMARY.txt").exists()

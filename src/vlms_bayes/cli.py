@@ -178,14 +178,29 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                                    "catalogues, the frequentist baselines, the Bayesian mixture "
                                    "(with the PSIS-LOO comparison of K), the comparison report, "
                                    "the feasibility map of the reference object, the figures "
-                                   "and SUMMARY.txt.")
+                                   "and SUMMARY.txt. Steps whose inputs and settings are "
+                                   "unchanged since the last run into the folder are skipped "
+                                   "(--force recomputes); an interrupted run resumes.")
+    p.add_argument("--config", type=Path, metavar="TOML",
+                   help="run.toml with any of the settings below (see examples/run.toml); "
+                        "options on the command line override the file")
+    p.add_argument("--force", action="store_true",
+                   help="recompute every step even when its inputs and settings are unchanged")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="more log output (same as vlms-bayes -v run)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="print nothing but errors (same as vlms-bayes -q run)")
     add_data_options(p)
     add_baseline_options(p)
     add_fit_options(p, fixed_e=False)
+    p.add_argument("--no-fit", action="store_true",
+                   help="leave out the Bayesian fit and the comparison")
     p.add_argument("--fit", action="store_true",
-                   help="also run the Bayesian fit and the comparison (off by default until "
-                        "the fit passes its diagnostics gate on the real snapshot; see "
-                        "`vlms-bayes fit`)")
+                   help="run the Bayesian fit (the default; kept for compatibility, and "
+                        "overrides 'enabled = false' in a config file)")
+    p.add_argument("--retry-target-accept", type=float, default=0.98,
+                   help="target acceptance of the one retry when the diagnostics gate fails "
+                        "(default 0.98; equal to --target-accept: no retry)")
     g = p.add_argument_group("feasibility map of the reference object")
     g.add_argument("--skip-feasibility", action="store_true", help="leave out the map")
     g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")
@@ -196,21 +211,28 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="draws integrated with the secular equations to check the analytic "
                         "criteria (default 200; 0 skips)")
     add_output_options(p)
-    p.set_defaults(handler=_run_run)
+    p.set_defaults(handler=_run_run, config_parser=p)
 
 
 def _run_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from vlms_bayes import pipeline
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
         backend=args.feasibility_backend, secular_triples=args.secular_check)
+    fit_cfg = None
+    if args.fit or not args.no_fit:
+        fit_cfg = dataclasses.replace(fit_config_from_args(args),
+                                      retry_target_accept=args.retry_target_accept)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
-        fit_config=fit_config_from_args(args) if args.fit else None,
-        feasibility=feas, outdir=args.outdir, seed=args.seed,
+        fit_config=fit_cfg, feasibility=feas, outdir=args.outdir, seed=args.seed,
+        force=args.force,
     )
-    print(result.report)
+    if not getattr(args, "quiet", False):
+        print(result.report, end="")
     return 0
 
 
@@ -747,7 +769,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="more log output")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in _REGISTRARS:
         register(sub)
@@ -760,8 +782,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     elif getattr(args, "quiet", False):
-        level = logging.WARNING
-    logging.basicConfig(level=logging.DEBUG if level == logging.DEBUG else logging.WARNING,
+        level = logging.ERROR
+    logging.basicConfig(level=level if level != logging.INFO else logging.WARNING,
                         format="%(name)s: %(message)s", stream=sys.stderr)
     if not any(getattr(h, "_vlms_bayes", False) for h in log.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -783,6 +805,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vlms_bayes.errors import VlmsBayesError
 
     try:
+        if getattr(args, "config", None) is not None and getattr(args, "config_parser", None):
+            from vlms_bayes.run_config import apply_config
+
+            args = apply_config(parser, args.config_parser, args.config, argv)
+            _configure_logging(args)
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)
@@ -795,7 +822,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"vlms-bayes {args.command}: interrupted; no output was published.",
+        print(f"vlms-bayes {args.command}: interrupted; nothing half-written was published "
+              "(`vlms-bayes run` resumes at the unfinished step).",
               file=sys.stderr)
         return 130
 

@@ -415,87 +415,38 @@ def run_all(
     seed: int = 42,
     fit_config: Any = None,
     feasibility: FeasibilityOptions | None = None,
+    force: bool = False,
 ) -> CommandResult:
-    """``vlms-bayes run``: everything into one folder.
+    """``vlms-bayes run``: everything into one folder, step by step.
 
     Stacked data, frequentist baselines, catalogue figures, then (unless None) the Bayesian
     fit with memberships and the comparison report, then (unless None) the feasibility map
-    of the reference object, and finally ``SUMMARY.txt`` and ``run.json``.
+    of the reference object, and finally ``SUMMARY.txt`` (led by the three headline numbers,
+    :mod:`vlms_bayes.headlines`) and ``run.json``. Each step is skipped when its inputs and
+    settings are unchanged since the last run into ``outdir`` and publishes its files
+    atomically (:mod:`vlms_bayes.steps`, :mod:`vlms_bayes.run_pipeline`).
 
     Parameters
     ----------
     data_config, config : DataConfig, BaselineConfig
         Data and baseline settings.
     outdir : path-like
-        Output folder (published only when every step succeeded).
+        Output folder.
     seed : int
         Seed of every random step (the fit and the map use it too).
     fit_config : vlms_bayes.inference.fit.FitConfig, optional
         Settings of the Bayesian fit; None leaves the fit and the comparison out.
     feasibility : FeasibilityOptions, optional
         Settings of the feasibility map; None leaves it out.
+    force : bool
+        Recompute every step, changed or not.
+
+    Returns
+    -------
+    CommandResult
+        ``numbers`` holds ``counts``, ``headlines`` and ``steps_ran``.
     """
-    import dataclasses
+    from vlms_bayes.run_pipeline import run_steps
 
-    from vlms_bayes.data_io.outputs import save_figure
-    from vlms_bayes.report import summary_text
-
-    timer = StepTimer()
-    with timer.step("data"):
-        data = load_data(data_config)
-    with timer.step("baselines"):
-        results = compute_baselines(data.frame, config, seed=seed)
-    config_record: dict[str, Any] = {"data": asdict(data_config), "baseline": asdict(config)}
-    extra: dict[str, Any] = {}
-    with StagedOutputDir(outdir) as staging:
-        with timer.step("figures"):
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-            from vlms_bayes.plots.catalogue import plot_e_vs_a, plot_mass_mass
-
-            save_figure(staging / "fig1_massmass.png", plot_mass_mass(data.frame))
-            save_figure(staging / "fig2_ae.png", plot_e_vs_a(data.frame))
-        _write_stacked(staging, data)
-        write_baselines(staging, results)
-        if fit_config is not None:
-            from vlms_bayes.inference.compare_report import build_comparison, write_comparison
-            from vlms_bayes.inference.fit import run_fit
-
-            config_record["fit"] = fit_config.to_dict()
-            with timer.step("bayesian fit"):
-                results["fit"] = run_fit(data.frame, fit_config, outdir_path=staging, seed=seed)
-            with timer.step("comparison"):
-                cmp = build_comparison(staging, staging, q_split=config.q_split)
-                write_comparison(staging, cmp, figures=True, posterior_dir=staging)
-                results["comparison"] = cmp
-        if feasibility is not None:
-            from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
-            from vlms_bayes.feasibility.report import run_feasibility
-
-            fcfg = FeasibilityConfig(target=reference_target(data.frame),
-                                     n_m_out=feasibility.grid, n_a_out=feasibility.grid,
-                                     n_draws=feasibility.draws,
-                                     horizon_gyr=feasibility.horizon_gyr)
-            fcfg.check()
-            config_record["feasibility"] = {**dataclasses.asdict(fcfg),
-                                            **dataclasses.asdict(feasibility)}
-            with timer.step("feasibility"):
-                fres, fmap = run_feasibility(fcfg, outdir_path=staging, seed=seed,
-                                             backend=feasibility.backend,
-                                             data_dir=data_config.data_dir,
-                                             secular_triples=feasibility.secular_triples)
-            results["feasibility"] = fres
-            extra["feasibility_backend"] = {"requested": feasibility.backend,
-                                            "used": fmap.backend,
-                                            "fallback_reason": fmap.fallback_reason}
-        counts = count_table(data.frame)
-        summary = summary_text(data=data, counts=counts, results=results, seed=seed,
-                               config=config_record)
-        write_text(staging / "SUMMARY.txt", summary)
-        write_json(staging / "run.json", run_record(
-            command="run", config=config_record,
-            seeds={"baseline": seed, "sampler": seed, "feasibility": seed},
-            inputs=data.inputs, timings_s=timer.timings_s,
-            extra={"counts": counts, "notes": data.stacked.notes, **extra}))
-    return CommandResult(Path(outdir), summary, {"counts": counts})
+    return run_steps(data_config, config, outdir=outdir, seed=seed, fit_config=fit_config,
+                     feasibility=feasibility, force=force)

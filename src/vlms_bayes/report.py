@@ -72,19 +72,46 @@ def summary_text(
     *,
     data: Any,
     counts: dict[str, Any],
-    results: dict[str, Any],
+    headlines: dict[str, Any],
+    payloads: dict[str, dict[str, Any]],
+    outdir: Any,
     seed: int,
     config: dict[str, Any],
 ) -> str:
-    """Compose ``SUMMARY.txt`` from the loaded data and computed results."""
+    """Compose ``SUMMARY.txt`` from the published files and the steps' recorded reports.
+
+    Parameters
+    ----------
+    data : vlms_bayes.pipeline.LoadedData
+        The stacked dataset with its provenance.
+    counts : dict
+        :func:`vlms_bayes.pipeline.count_table` of the stacked rows.
+    headlines : dict
+        :func:`vlms_bayes.headlines.headline_numbers` of the output folder.
+    payloads : dict
+        Step name -> the ``payload`` of its record in ``run.json`` (report text of the
+        baselines, the fit and the feasibility map, computed when the step ran).
+    outdir : path-like
+        The output folder (``objects_with_probs.csv``, ``comparison.json`` are read).
+    seed : int
+        Seed of the run.
+    config : dict
+        The run's settings (``run.json``'s ``config``).
+    """
+    import json
+    from pathlib import Path
+
     from vlms_bayes import __version__
+    from vlms_bayes.headlines import headline_lines
     from vlms_bayes.pipeline import format_counts
 
-    objects = results["objects"]
-    ref = objects.loc[objects["is_reference"]]
+    outdir = Path(outdir)
     lines = [
         f"vlms-bayes {__version__} — summary",
         "=" * 60,
+        "",
+        "HEADLINE NUMBERS",
+        *headline_lines(headlines),
         "",
         "DATA",
         format_counts(counts, window=data.stacked.window),
@@ -93,11 +120,13 @@ def summary_text(
         lines.append(f"  duplicates dropped (BD catalogue rows also in PSCompPars): "
                      f"{len(data.stacked.duplicates)}")
     lines += [f"  note: {n}" for n in data.stacked.notes]
+    base = payloads.get("baselines", {})
     lines += ["", "FREQUENTIST BASELINES (complete-case view)"]
-    lines += baseline_report(results).splitlines()
-    lg = results["logistic"].summary()
-    if lg.get("warning"):
-        lines.append(f"  caution: {lg['warning']}")
+    lines += str(base.get("report", "")).splitlines()
+    if base.get("logistic_warning"):
+        lines.append(f"  caution: {base['logistic_warning']}")
+    objects = pd.read_csv(outdir / "objects_with_probs.csv")
+    ref = objects.loc[objects["is_reference"].astype(bool)]
     if len(ref):
         r = ref.iloc[0]
         lines += [
@@ -108,14 +137,14 @@ def summary_text(
             f"{r['pl_orbsmax']:.4g} AU, e = {_fmt(r['pl_orbeccen'])}",
             f"  P(binary-like), logistic baseline: {_fmt(r['P_binary_like_logistic'])}",
         ]
-    fit = results.get("fit")
-    if fit is not None:
+    fit = payloads.get("fit")
+    if fit:
         lines += ["", "BAYESIAN MIXTURE (hierarchical, measurement errors, m sin i, e limits)"]
-        lines += [f"  {ln}" if ln else "" for ln in fit.report.splitlines()]
-    cmp = results.get("comparison")
-    if cmp is not None:
+        lines += [f"  {ln}" if ln else "" for ln in str(fit.get("report", "")).splitlines()]
+    cmp_path = outdir / "comparison.json"
+    if "comparison" in payloads and cmp_path.is_file():
         lines += ["", "BAYESIAN vs FREQUENTIST (details in comparison.md)"]
-        cj = cmp["json"]
+        cj = json.loads(cmp_path.read_text(encoding="utf-8"))
         mc = cj.get("model_choice", {})
         lines.append(f"  number of populations: BIC prefers K = {mc.get('bic_winner_K')}, "
                      f"PSIS-LOO prefers {mc.get('loo_best') or 'n/a (no LOO fits)'}")
@@ -125,10 +154,10 @@ def summary_text(
             if scalars:
                 lines.append(f"  {key}: " + ", ".join(f"{k} = {_fmt(v)}"
                                                       for k, v in scalars.items()))
-    feas = results.get("feasibility")
-    if feas is not None:
+    feas = payloads.get("feasibility")
+    if feas:
         lines += ["", "MIGRATION FEASIBILITY (Kozai-Lidov + tides; details in feasibility files)"]
-        lines += [f"  {ln}" for ln in feas.summary_lines()]
+        lines += [f"  {ln}" for ln in feas.get("summary_lines", [])]
     lines += ["", "DATA SOURCES"]
     for key, prov in data.inputs.items():
         lines.append(f"  {key}: {prov.get('origin')} {prov.get('path') or ''}")
@@ -138,6 +167,13 @@ def summary_text(
             lines.append(f"    url {prov['url']}")
         if prov.get("adql"):
             lines.append(f"    adql {prov['adql']}")
+    if "feasibility" in payloads:
+        from vlms_bayes.data_io.files import REGISTRY
+
+        for name, entry in REGISTRY.items():
+            if name.startswith("quarles2020/"):
+                lines.append(f"  {name}: {entry.description}")
+                lines.append(f"    sha256 {entry.sha256}, url {entry.url}")
     lines += ["", f"seed {seed}; host window {config['data']['mstar_min']}–"
                   f"{config['data']['mstar_max']} Msun; see run.json for every setting."]
     return "\n".join(lines) + "\n"

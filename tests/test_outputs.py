@@ -1,6 +1,8 @@
 """Atomic writes and all-or-nothing output folders."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -63,3 +65,20 @@ def test_run_record_has_provenance():
     assert rec["environment"]["vlms_bayes"]
     assert rec["environment"]["packages"]["numpy"] == np.__version__
     assert rec["seeds"] == {"s": 2} and rec["inputs"]["f"]["sha256"] == "abc"
+
+
+def test_outputs_get_umask_permissions_not_mkstemp_0600(tmp_path):
+    """Published files and folders are as readable as plain open()/mkdir() would make them."""
+    old = os.umask(0o022)
+    try:
+        outputs.write_text(tmp_path / "a.txt", "x")
+        with outputs.StagedOutputDir(tmp_path / "out") as st:
+            outputs.write_text(st / "b.txt", "y")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("z")
+        assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "out" / "b.txt").stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+        assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

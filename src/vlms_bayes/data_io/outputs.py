@@ -23,6 +23,21 @@ from typing import Any
 import numpy as np
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(*, directory: bool = False) -> int:
+    """Permission bits a plain ``open``/``mkdir`` would give under the current umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 entries; published outputs get these
+    bits instead so that they are as readable as any other file the user writes.
+    """
+    return (0o777 if directory else 0o666) & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside ``path`` and rename it over ``path`` on success.
@@ -47,6 +62,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -131,6 +147,7 @@ class StagedOutputDir:
     def _publish(self) -> None:
         assert self.path is not None
         if not self.outdir.exists():
+            os.chmod(self.path, default_mode(directory=True))
             os.replace(self.path, self.outdir)
             self.path.mkdir()  # so that the rmtree in __exit__ has something to remove
             return

@@ -202,3 +202,18 @@ def test_retry_once_with_higher_target_accept(fitted):
     _, diag, attempts = sample_with_gate(run, target_accept=0.9, retry_target_accept=0.99,
                                          gate=GateConfig(max_rhat=0.5))
     assert calls == [0.9, 0.99] and len(attempts) == 2 and not diag.passed
+
+
+def test_loo_paired_difference_vs_reference(fitted):
+    """The paired ELPD difference to K=1 and its SE agree with ArviZ's own difference to
+    the best model when K=1 vs K=2 is that comparison."""
+    _, res = fitted
+    t = res.loo.set_index("model")
+    assert set(t["reference"]) == {"K=1"}
+    assert t.loc["K=1", "elpd_diff_vs_ref"] == 0.0
+    # K=2 is the best model here, so ArviZ's own diff/dse to the best must match ours
+    assert np.isclose(-t.loc["K=2", "elpd_diff_vs_ref"], t.loc["K=1", "elpd_diff"],
+                      rtol=1e-9)
+    assert np.isclose(t.loc["K=2", "dse_vs_ref"], t.loc["K=1", "dse"], rtol=1e-6)
+    # and the SE is the paired one: smaller than the quadrature sum of the two ELPD SEs
+    assert t.loc["K=2", "dse_vs_ref"] < np.hypot(t.loc["K=1", "se"], t.loc["K=2", "se"])

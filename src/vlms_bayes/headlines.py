@@ -43,8 +43,9 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
 
     ``elpd_diff_vs_best`` and ``dse_vs_best`` come from the LOO table (ArviZ's difference
     to the best model and the standard error of that difference). ``delta_elpd_2_vs_1`` is
-    ELPD(K=2) - ELPD(K=1) with its standard error when one of the two is the best model
-    (otherwise the table carries no paired SE and ``delta_elpd_2_vs_1_se`` is None).
+    ELPD(K=2) - ELPD(K=1) with its paired standard error (the table's ``dse_vs_ref``
+    column, K = 1 being the reference; older tables without it give the SE only when one
+    of the two is the best model, else None).
     """
     run_dir = Path(run_dir)
     out: dict[str, Any] = {}
@@ -70,7 +71,10 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
         if "K=1" in by and "K=2" in by:
             out["delta_elpd_2_vs_1"] = by["K=2"]["elpd_loo"] - by["K=1"]["elpd_loo"]
             se = None
-            if best in ("K=1", "K=2"):
+            k2 = loo.set_index("model").loc["K=2"]
+            if "dse_vs_ref" in loo.columns and str(k2.get("reference")) == "K=1":
+                se = float(k2["dse_vs_ref"])  # paired SE of ELPD(K=2) − ELPD(K=1)
+            elif best in ("K=1", "K=2"):
                 se = by["K=1" if best == "K=2" else "K=2"]["dse_vs_best"]
             out["delta_elpd_2_vs_1_se"] = se
     return out or None

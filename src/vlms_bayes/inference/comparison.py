@@ -14,13 +14,17 @@ import numpy as np
 import pandas as pd
 
 
-def loo_summary(dt: Any) -> dict[str, Any]:
-    """ELPD-LOO of one fit with its standard error and Pareto-k diagnostics."""
+def _loo(dt: Any) -> Any:
     import arviz as az
 
     with warnings.catch_warnings():  # Pareto-k warnings: reported as numbers instead
         warnings.simplefilter("ignore", UserWarning)
-        res = az.loo(dt, pointwise=True, var_name="obs")
+        return az.loo(dt, pointwise=True, var_name="obs")
+
+
+def loo_summary(dt: Any) -> dict[str, Any]:
+    """ELPD-LOO of one fit with its standard error and Pareto-k diagnostics."""
+    res = _loo(dt)
     k = np.asarray(res.pareto_k, float).ravel()
     return {
         "elpd_loo": float(res.elpd), "se": float(res.se), "p_loo": float(res.p),
@@ -30,13 +34,33 @@ def loo_summary(dt: Any) -> dict[str, Any]:
     }
 
 
-def loo_compare(fits: dict[str, Any]) -> pd.DataFrame:
+def paired_elpd_difference(dt_a: Any, dt_b: Any) -> tuple[float, float]:
+    """ELPD-LOO(a) − ELPD-LOO(b) and its standard error from the paired pointwise terms.
+
+    SE = sqrt(n · Var_i(elpd_a,i − elpd_b,i)) (Vehtari, Gelman & Gabry 2017, eq. 23; the
+    population variance, as ArviZ's ``dse``): the same objects enter both fits, so the
+    difference is far better determined than the two ELPDs' own standard errors suggest.
+    """
+    a = np.asarray(_loo(dt_a).elpd_i, float).ravel()
+    b = np.asarray(_loo(dt_b).elpd_i, float).ravel()
+    if a.shape != b.shape:
+        raise ValueError("the two fits must share their objects for a paired difference")
+    d = a - b
+    return float(d.sum()), float(np.sqrt(d.size * np.var(d)))  # ddof 0, as ArviZ's dse
+
+
+def loo_compare(fits: dict[str, Any], *, reference: str | None = None) -> pd.DataFrame:
     """Rank fits by ELPD-LOO with differences and their standard errors.
 
     Parameters
     ----------
     fits : dict
         Label (e.g. ``"K=2"``) -> DataTree with a ``log_likelihood`` group.
+    reference : str, optional
+        Label of the model every fit is also compared with in pairs (default: the first
+        label in sorted order, i.e. ``"K=1"``): ``elpd_diff_vs_ref`` = ELPD(model) −
+        ELPD(reference) and ``dse_vs_ref``, its paired standard error. (ArviZ's
+        ``elpd_diff``/``dse`` are relative to the *best* model, which may be neither.)
 
     Returns
     -------
@@ -58,5 +82,11 @@ def loo_compare(fits: dict[str, Any]) -> pd.DataFrame:
     extra = pd.DataFrame({name: loo_summary(dt) for name, dt in fits.items()}).T
     out["pareto_k_max"] = extra.loc[out.index, "pareto_k_max"].astype(float)
     out["n_pareto_k_gt_0.7"] = extra.loc[out.index, "n_pareto_k_gt_0.7"].astype(int)
+    ref = reference if reference is not None else sorted(fits)[0]
+    pairs = {name: paired_elpd_difference(dt, fits[ref]) if name != ref else (0.0, 0.0)
+             for name, dt in fits.items()}
+    out["elpd_diff_vs_ref"] = [pairs[n][0] for n in out.index]
+    out["dse_vs_ref"] = [pairs[n][1] for n in out.index]
+    out["reference"] = ref
     out.index.name = "model"
     return out.reset_index()

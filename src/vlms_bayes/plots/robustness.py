@@ -81,6 +81,13 @@ def plot_robustness(table: pd.DataFrame) -> Any:
             flat[i].set_xlim(-0.03, 1.03)
         if key == "ks_p_value":
             flat[i].axvline(0.05, color="0.6", lw=0.8, ls=":")
+        if key in ("bic_winner_k", "n_objects"):
+            from matplotlib.ticker import MaxNLocator
+
+            flat[i].xaxis.set_major_locator(MaxNLocator(integer=True))
+            if key == "bic_winner_k":
+                flat[i].set_xlim(0.5, max(3.5, float(np.nanmax(sub["value"])) + 0.5)
+                                 if sub["value"].notna().any() else 3.5)
         if key == "delta_elpd_k2_k1":
             flat[i].axvline(0.0, color="0.6", lw=0.8, ls=":")
     for ax in flat[len(numbers):]:

@@ -205,8 +205,14 @@ def _report(table: pd.DataFrame, notes: Sequence[str]) -> str:
         changed = sub.loc[sub["same_conclusion"].eq(False), "label"].tolist()
         failed = sub.loc[~sub["status"].eq("ok"), "label"].tolist()
         d = table.loc[table["number"] == key, "default_conclusion"].iloc[0]
-        txt = (f"  {desc}: default '{d}'; " + (f"changes under {', '.join(changed)}"
-                                               if changed else "stable under every variant"))
+        if not isinstance(d, str) or d in ("", "n/a"):
+            dv = table.loc[table["number"] == key, "default_value"].iloc[0]
+            vals = sub.loc[sub["status"].eq("ok"), "value"]
+            txt = (f"  {desc}: default {dv:.4g}; variants {vals.min():.4g} to {vals.max():.4g}"
+                   if len(vals) else f"  {desc}: default {dv:.4g}")
+        else:
+            txt = (f"  {desc}: default '{d}'; " + (f"changes under {', '.join(changed)}"
+                                                   if changed else "same under every variant"))
         if failed:
             txt += f" (failed: {', '.join(failed)})"
         lines.append(txt)

@@ -315,7 +315,7 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
     t = pd.read_csv(suite_out / "robustness.csv")
     got = t.loc[t["variant"] == "default"].set_index("number")["value"]
     for key, value in direct.items():
-        assert got[key] == pytest.approx(value, rel=2e-6, abs=1e-12), key
+        assert got[key] == pytest.approx(value, rel=1e-8, abs=1e-12), key
 
 
 def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path):
@@ -329,5 +329,5 @@ def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path
                    seed=42, variants=["true_mass"], n_jobs=1)
     two = pd.read_csv(suite_out / "robustness.csv")
     two = two.loc[two["group"] != "feasibility"].reset_index(drop=True)
-    one = pd.read_csv(tmp_path / "j1" / "robustness.csv")  # same float formatting
-    pd.testing.assert_frame_equal(one, two)
+    one = pd.read_csv(tmp_path / "j1" / "robustness.csv")
+    pd.testing.assert_frame_equal(one, two, check_dtype=False)  # feasibility rows: NaN

@@ -318,7 +318,7 @@ def run_robustness(
     from vlms_bayes.plots.robustness import plot_robustness
 
     with StagedOutputDir(outdir) as staging:
-        write_csv(staging / TABLE_FILE, table, float_format="%.6g")
+        write_csv(staging / TABLE_FILE, table, float_format="%.10g")
         save_figure(staging / FIGURE_FILE, plot_robustness(table))
         write_text(staging / "robustness_report.txt", report + "\n")
         for v in built:

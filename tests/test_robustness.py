@@ -331,3 +331,37 @@ def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path
     two = two.loc[two["group"] != "feasibility"].reset_index(drop=True)
     one = pd.read_csv(tmp_path / "j1" / "robustness.csv")
     pd.testing.assert_frame_equal(one, two, check_dtype=False)  # feasibility rows: NaN
+
+
+@pytest.mark.slow
+def test_every_variant_end_to_end(data_config, frame, tmp_path, jax_cache_env):
+    """All groups, tiny sampler: every variant gives numbers, and the obvious ones move."""
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.models.data import model_data_from_stacked
+    from vlms_bayes.pipeline import BaselineConfig, load_dataset
+    from vlms_bayes.robustness import SensitivityGrid, run_robustness
+
+    fit = FitConfig(chains=2, draws=100, tune=100, target_accept=0.98,
+                    allow_bad_diagnostics=True)
+    res = run_robustness(data_config, BaselineConfig(n_boot=20), fit, outdir=tmp_path / "all",
+                         seed=3, n_jobs=2, sensitivity=SensitivityGrid(grid=6, draws=32))
+    t = pd.read_csv(tmp_path / "all" / "robustness.csv")
+    counts = rv.method_counts(frame)
+    expected = {"default", "true-masses-only", "e-limits-excluded", "fixed-e-measured",
+                "homoscedastic", "window-widened"} | {
+        f"without-{rv.slug(m)}" for m, n in counts.items() if n >= 5}
+    refit = t.loc[t["group"] != "feasibility"]
+    assert set(refit["variant"]) == expected
+    assert (refit["status"] == "ok").all()
+    n = refit.set_index(["variant", "number"])["value"]
+    for m, k in counts.items():
+        if k >= 5:
+            left = model_data_from_stacked(rv.leave_out_method(frame, m))[0].n
+            assert n[f"without-{rv.slug(m)}", "n_objects"] == left < n["default", "n_objects"]
+    wide = load_dataset(rv.widened_data_config(data_config))
+    assert n["window-widened", "n_objects"] == model_data_from_stacked(wide)[0].n
+    for v in ("e-limits-excluded", "homoscedastic"):  # same rows, different likelihood
+        assert n[v, "n_objects"] == n["default", "n_objects"]
+    assert res.numbers["notes"] == [] or all("skipped" in x for x in res.numbers["notes"])
+    for v in expected:
+        assert (tmp_path / "all" / "variants" / v / "fit_summary.json").is_file()

@@ -111,6 +111,9 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     seed = task["seed"]
+    # this process's warnings (diagnostics, backend fallbacks) name the variant
+    logging.basicConfig(level=logging.WARNING, force=True,
+                        format=f"[{task['name']}] %(name)s: %(message)s")
     try:
         base = compute_baselines(task["frame"], task["baseline"], seed=seed)
         with tempfile.TemporaryDirectory(prefix="vlms_bayes_robust_") as tmp:
@@ -170,12 +173,18 @@ def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int) -> di
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
         futures = {pool.submit(fn, task): task["name"] for fn, task in tasks}
-        for i, fut in enumerate(as_completed(futures), 1):
-            res = fut.result()
-            results[futures[fut]] = res
-            state = "FAILED: " + res["error"] if res.get("error") else "done"
-            log.info("[robustness %d/%d] %s %s in %.1f s (%.0f s elapsed)", i, len(tasks),
-                     futures[fut], state, res["wall_s"], time.perf_counter() - t0)
+        try:
+            for i, fut in enumerate(as_completed(futures), 1):
+                res = fut.result()
+                results[futures[fut]] = res
+                state = "FAILED: " + res["error"] if res.get("error") else "done"
+                log.info("[robustness %d/%d] %s %s in %.1f s (%.0f s elapsed)", i,
+                         len(tasks), futures[fut], state, res["wall_s"],
+                         time.perf_counter() - t0)
+        except BaseException:
+            # an unexpected error (or Ctrl-C): do not wait for the refits still queued
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results
 
 
@@ -262,6 +271,12 @@ def run_robustness(
     from vlms_bayes import pipeline
 
     groups = check_groups(variants)
+    pre_notes: list[str] = []
+    wide_cfg = widened_data_config(data_config, mstar_max=wide_mstar_max)
+    if "window" in groups and wide_cfg.mstar_max <= data_config.mstar_max:
+        groups = tuple(g for g in groups if g != "window")
+        pre_notes.append(f"widened-window variant skipped: the default window already "
+                         f"reaches {data_config.mstar_max:g} Msun >= {wide_mstar_max:g}")
     if n_jobs is not None and n_jobs < 1:
         raise InputDataError(f"--jobs must be at least 1, got {n_jobs}.")
     sens = sensitivity or SensitivityGrid()
@@ -269,12 +284,12 @@ def run_robustness(
     timer = pipeline.StepTimer()
     with timer.step("data"):
         data = pipeline.load_data(data_config)
-        wide_cfg = widened_data_config(data_config, mstar_max=wide_mstar_max)
         wide = pipeline.load_data(wide_cfg) if "window" in groups else None
     built, notes = build_variants(
         data.frame, baseline_config, fit_cfg, groups=groups,
         wide_frame=None if wide is None else wide.frame, min_method_rows=min_method_rows,
         wide_label=f"host-mass window {wide_cfg.mstar_min:g}–{wide_cfg.mstar_max:g} Msun")
+    notes = pre_notes + notes
     for n in notes:
         log.info("[robustness] %s", n)
     tasks: list[tuple[Any, dict[str, Any]]] = [

@@ -48,7 +48,7 @@ def loo_compare(fits: dict[str, Any]) -> pd.DataFrame:
 
     with warnings.catch_warnings():  # Pareto-k warnings: reported as numbers instead
         warnings.simplefilter("ignore", UserWarning)
-        cmp = az.compare(fits, var_name="obs", round_to=None)
+        cmp = az.compare(fits, var_name="obs", round_to="none")  # raw numbers
     cmp = cmp.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     keep = [c for c in ("rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse",
                         "warning") if c in cmp.columns]

@@ -365,3 +365,15 @@ def test_every_variant_end_to_end(data_config, frame, tmp_path, jax_cache_env):
     assert res.numbers["notes"] == [] or all("skipped" in x for x in res.numbers["notes"])
     for v in expected:
         assert (tmp_path / "all" / "variants" / v / "fit_summary.json").is_file()
+
+
+def test_bad_sensitivity_grid_fails_before_any_refit(frame):
+    from vlms_bayes.pipeline import reference_target
+    from vlms_bayes.robustness.suite import SensitivityGrid, sensitivity_config
+
+    cfg = sensitivity_config(SensitivityGrid(grid=3, draws=4), reference_target(frame))
+    assert cfg.n_m_out == cfg.n_a_out == 3 and cfg.target.name == "TOI-6894 b"
+    with pytest.raises(InputDataError, match="2 x 2"):
+        sensitivity_config(SensitivityGrid(grid=1), reference_target(frame))
+    with pytest.raises(InputDataError, match="backend"):
+        sensitivity_config(SensitivityGrid(backend="gpu"), reference_target(frame))

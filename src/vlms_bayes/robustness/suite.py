@@ -88,6 +88,21 @@ class SensitivityGrid:
     backend: str = "auto"
 
 
+def sensitivity_config(grid: SensitivityGrid, target: Any) -> Any:
+    """The checked :class:`~vlms_bayes.feasibility.montecarlo.FeasibilityConfig` of the grid."""
+    from vlms_bayes.feasibility.montecarlo import BACKENDS, FeasibilityConfig
+
+    if grid.backend not in BACKENDS:
+        raise InputDataError(f"Feasibility backend must be one of {', '.join(BACKENDS)}; got "
+                             f"{grid.backend!r}.")
+    cfg = FeasibilityConfig(target=target, n_m_out=grid.grid, n_a_out=grid.grid,
+                            n_draws=grid.draws, sens_horizons_gyr=tuple(grid.horizons_gyr),
+                            sens_disruption_factors=tuple(grid.disruption_factors),
+                            sens_seed_rcrit_rstar=tuple(grid.seed_rcrit_rstar))
+    cfg.check()
+    return cfg
+
+
 def variant_seed(name: str, seed: int) -> int:
     """The seed of a variant: ``seed`` for ``default``, else a hash of (seed, name)."""
     if name == "default":
@@ -134,16 +149,13 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
 
 def _feasibility_task(task: dict[str, Any]) -> dict[str, Any]:
     """The small feasibility map and its sensitivity table."""
-    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, feasibility_map
+    from vlms_bayes.feasibility.montecarlo import feasibility_map
     from vlms_bayes.feasibility.report import sensitivity_table
 
     t0 = time.perf_counter()
-    g: SensitivityGrid = task["grid"]
-    cfg = FeasibilityConfig(target=task["target"], n_m_out=g.grid, n_a_out=g.grid,
-                            n_draws=g.draws, sens_horizons_gyr=tuple(g.horizons_gyr),
-                            sens_disruption_factors=tuple(g.disruption_factors),
-                            sens_seed_rcrit_rstar=tuple(g.seed_rcrit_rstar))
-    res = feasibility_map(cfg, seed=task["seed"], backend=g.backend, data_dir=task["data_dir"])
+    cfg = task["config"]
+    res = feasibility_map(cfg, seed=task["seed"], backend=task["backend"],
+                          data_dir=task["data_dir"])
     return {"name": "feasibility", "error": None, "wall_s": time.perf_counter() - t0,
             "table": sensitivity_table(res), "backend": res.backend,
             "fallback_reason": res.fallback_reason,
@@ -297,9 +309,9 @@ def run_robustness(
                           "fit": v.fit, "seed": variant_seed(v.name, seed)}) for v in built]
     if "feasibility" in groups:
         tasks.append((_feasibility_task, {
-            "name": "feasibility", "grid": sens, "seed": variant_seed("feasibility", seed),
-            "target": pipeline.reference_target(data.frame),
-            "data_dir": data_config.data_dir}))
+            "name": "feasibility", "seed": variant_seed("feasibility", seed),
+            "config": sensitivity_config(sens, pipeline.reference_target(data.frame)),
+            "backend": sens.backend, "data_dir": data_config.data_dir}))
     jobs = n_jobs or default_jobs(len(tasks))
     log.info("[robustness] %d refit(s)%s on %d process(es)", len(built),
              " + feasibility grid" if "feasibility" in groups else "", jobs)

@@ -84,14 +84,17 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------------------
 # subcommands
 # ----------------------------------------------------------------------------------------
-def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True) -> None:
-    """Options of the Bayesian mixture fit (shared by ``fit`` and ``run``).
+def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
+                    components: bool = True) -> None:
+    """Options of the Bayesian mixture fit (shared by ``fit``, ``run`` and ``robustness``).
 
-    ``run`` shares one ``--fixed-e`` between the baselines and the fit (``fixed_e=False``).
+    ``run`` shares one ``--fixed-e`` between the baselines and the fit (``fixed_e=False``);
+    ``robustness`` fixes K = 2 with K = 1 for LOO (``components=False``).
     """
     g = p.add_argument_group("Bayesian model and sampler")
-    g.add_argument("--components", type=int, default=2, metavar="K",
-                   help="number of populations (default: 2)")
+    if components:
+        g.add_argument("--components", type=int, default=2, metavar="K",
+                       help="number of populations (default: 2)")
     g.add_argument("--backend", default="numpyro", metavar="NAME",
                    help="NUTS backend: numpyro (default), pymc or nutpie")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
@@ -99,9 +102,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True) -> None
     g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
     g.add_argument("--target-accept", type=float, default=0.9,
                    help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
-    g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3], metavar="K",
-                   help="also fit these K for the PSIS-LOO comparison (default: 1 2 3; "
-                        "give none to skip)")
+    if components:
+        g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2, 3],
+                       metavar="K", help="also fit these K for the PSIS-LOO comparison "
+                                         "(default: 1 2 3; give none to skip)")
     if fixed_e:
         g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
                        help="e = 0 without an uncertainty: unknown (default) or measured")
@@ -121,10 +125,11 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
     from vlms_bayes.models.data import MeasurementConfig
 
     return FitConfig(
-        n_components=args.components, backend=args.backend, chains=args.chains,
+        n_components=getattr(args, "components", 2), backend=args.backend, chains=args.chains,
         draws=args.draws, tune=args.tune, target_accept=args.target_accept,
         allow_bad_diagnostics=args.allow_bad_diagnostics,
-        loo_components=tuple(args.loo_components), include_reference=args.include_reference,
+        loo_components=tuple(getattr(args, "loo_components", (1, 2))),
+        include_reference=args.include_reference,
         measurement=MeasurementConfig(
             logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
             e_err_floor=args.e_err_floor,
@@ -745,6 +750,54 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_robustness(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "robustness", help="refit under each analysis choice: which conclusions survive?",
+        description="Refit the frequentist baselines and the Bayesian mixture (K = 2, with "
+                    "K = 1 for the LOO difference) leaving out each discovery method, on true "
+                    "masses only, with e limits excluded, with fixed-circular orbits treated "
+                    "the other way, with homoscedastic errors and with the host-mass window "
+                    "widened to include TOI-6894 b's host; plus the feasibility map's "
+                    "horizon x periastron-threshold grid. Writes robustness.csv and "
+                    "fig_robustness.png. Refits run in parallel processes.")
+    add_data_options(p)
+    add_baseline_options(p)
+    add_fit_options(p, fixed_e=False, components=False)
+    g = p.add_argument_group("robustness suite")
+    g.add_argument("--variants", nargs="+", default=None, metavar="GROUP",
+                   help="groups of variants to run: methods, true_mass, e_limits, fixed_e, "
+                        "errors, window, feasibility (default: all)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: min(cores, number of refits))")
+    g.add_argument("--min-method-rows", type=int, default=5, metavar="N",
+                   help="fewest fitted objects of a discovery method for its leave-out refit "
+                        "(default: 5)")
+    g.add_argument("--wide-mstar-max", type=float, default=0.25, metavar="MSUN",
+                   help="upper host-mass edge of the widened window (default: 0.25)")
+    g.add_argument("--sens-grid", type=int, default=12, metavar="N",
+                   help="cells per axis of the feasibility sensitivity map (default: 12)")
+    g.add_argument("--sens-draws", type=int, default=64, metavar="N",
+                   help="draws per cell of the feasibility sensitivity map (default: 64)")
+    g.add_argument("--feasibility-backend", choices=("jax", "numba", "auto"), default="auto")
+    add_output_options(p, default_outdir="results_robustness")
+    p.set_defaults(handler=_run_robustness)
+
+
+def _run_robustness(args: argparse.Namespace) -> int:
+    from vlms_bayes import pipeline
+    from vlms_bayes.robustness import SensitivityGrid, run_robustness
+
+    result = run_robustness(
+        pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
+        fit_config_from_args(args), outdir=args.outdir, seed=args.seed,
+        variants=args.variants, n_jobs=args.jobs, min_method_rows=args.min_method_rows,
+        wide_mstar_max=args.wide_mstar_max,
+        sensitivity=SensitivityGrid(grid=args.sens_grid, draws=args.sens_draws,
+                                    backend=args.feasibility_backend))
+    print(result.report)
+    return 0
+
+
 _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_data,
     _add_baseline,
@@ -756,6 +809,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_classify,
     _add_compare,
     _add_report,
+    _add_robustness,
 )
 
 

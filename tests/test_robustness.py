@@ -377,3 +377,27 @@ def test_bad_sensitivity_grid_fails_before_any_refit(frame):
         sensitivity_config(SensitivityGrid(grid=1), reference_target(frame))
     with pytest.raises(InputDataError, match="backend"):
         sensitivity_config(SensitivityGrid(backend="gpu"), reference_target(frame))
+
+
+def test_run_with_robustness_step(ps_snapshot, shared_data_dir, tmp_path, jax_cache_env):
+    """`vlms-bayes run --robustness` runs the suite as a step into OUTDIR/robustness, with
+    the sampler options given to run, even with --no-fit; SUMMARY.txt reports it."""
+    import json
+
+    out = tmp_path / "run"
+    argv = ["run", "--ps", str(ps_snapshot), "--data-dir", str(shared_data_dir), *TINY,
+            "--n-boot", "20", "--no-fit", "--skip-feasibility", "--robustness",
+            "--robustness-variants", "feasibility", "--robustness-jobs", "1",
+            "--outdir", str(out), "-q"]
+    assert main(argv) == 0
+    for f in ("robustness/robustness.csv", "robustness/fig_robustness.png",
+              "robustness/variants/default/fit_summary.json", "SUMMARY.txt", "report.html"):
+        assert (out / f).is_file(), f
+    fit = json.loads((out / "robustness/variants/default/fit_summary.json").read_text())
+    assert fit["config"]["draws"] == 60 and fit["config"]["chains"] == 2
+    assert "ROBUSTNESS" in (out / "SUMMARY.txt").read_text()
+    steps = json.loads((out / "run.json").read_text())["steps"]
+    assert "robustness" in steps and "fit" not in steps
+    # unchanged second run: the suite is skipped
+    assert main(argv) == 0
+    assert json.loads((out / "run.json").read_text())["steps_ran"] == []

@@ -215,6 +215,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=200, metavar="N",
                    help="draws integrated with the secular equations to check the analytic "
                         "criteria (default 200; 0 skips)")
+    r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
+    r.add_argument("--robustness", action="store_true",
+                   help="also refit under each analysis choice into OUTDIR/robustness/")
+    r.add_argument("--robustness-jobs", type=int, default=None, metavar="N",
+                   help="worker processes of the suite (default: min(cores, refits))")
+    r.add_argument("--robustness-variants", nargs="+", default=None, metavar="GROUP",
+                   help="groups of variants (default: all; see 'vlms-bayes robustness -h')")
     add_output_options(p)
     p.set_defaults(handler=_run_run, config_parser=p)
 
@@ -235,6 +242,11 @@ def _run_run(args: argparse.Namespace) -> int:
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
         fit_config=fit_cfg, feasibility=feas, outdir=args.outdir, seed=args.seed,
         force=args.force,
+        robustness=({"variants": args.robustness_variants, "n_jobs": args.robustness_jobs,
+                     "fit_config": dataclasses.replace(
+                         fit_config_from_args(args),
+                         retry_target_accept=args.retry_target_accept)}
+                    if args.robustness else None),
     )
     if not getattr(args, "quiet", False):
         print(result.report, end="")

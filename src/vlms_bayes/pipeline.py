@@ -416,6 +416,7 @@ def run_all(
     fit_config: Any = None,
     feasibility: FeasibilityOptions | None = None,
     force: bool = False,
+    robustness: dict[str, Any] | None = None,
 ) -> CommandResult:
     """``vlms-bayes run``: everything into one folder, step by step.
 
@@ -440,6 +441,10 @@ def run_all(
         Settings of the feasibility map; None leaves it out.
     force : bool
         Recompute every step, changed or not.
+    robustness : dict, optional
+        Keyword arguments of :func:`vlms_bayes.robustness.run_robustness` (``variants``,
+        ``n_jobs``, ...) to run the robustness suite into ``outdir/robustness``; None
+        leaves it out.
 
     Returns
     -------
@@ -449,4 +454,4 @@ def run_all(
     from vlms_bayes.run_pipeline import run_steps
 
     return run_steps(data_config, config, outdir=outdir, seed=seed, fit_config=fit_config,
-                     feasibility=feasibility, force=force)
+                     feasibility=feasibility, force=force, robustness=robustness)

@@ -158,6 +158,10 @@ def summary_text(
     if feas:
         lines += ["", "MIGRATION FEASIBILITY (Kozai-Lidov + tides; details in feasibility files)"]
         lines += [f"  {ln}" for ln in feas.get("summary_lines", [])]
+    rob = payloads.get("robustness")
+    if rob:
+        lines += ["", "ROBUSTNESS (refits under each analysis choice; robustness/robustness.csv)"]
+        lines += [f"  {ln}" for ln in str(rob.get("report", "")).splitlines()]
     lines += ["", "DATA SOURCES"]
     for key, prov in data.inputs.items():
         lines.append(f"  {key}: {prov.get('origin')} {prov.get('path') or ''}")

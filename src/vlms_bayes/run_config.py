@@ -19,7 +19,7 @@ from typing import Any
 from vlms_bayes.errors import InputDataError
 
 #: TOML (section, key) -> (argparse dest, kind). Kinds: path, str, int, float, bool,
-#: int_list, and "not_bool" for a switch stored inverted (``enabled = false`` sets the
+#: int_list, str_list, and "not_bool" for a switch stored inverted (``enabled = false`` sets the
 #: command line's ``--no-fit`` / ``--skip-feasibility``, ``use_bd = false`` ``--no-bd``).
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "": {"outdir": ("outdir", "path"), "seed": ("seed", "int"), "force": ("force", "bool")},
@@ -53,6 +53,10 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "backend": ("feasibility_backend", "str"),
         "secular_triples": ("secular_check", "int"),
     },
+    "robustness": {
+        "enabled": ("robustness", "bool"), "jobs": ("robustness_jobs", "int"),
+        "variants": ("robustness_variants", "str_list"),
+    },
 }
 
 
@@ -76,6 +80,10 @@ def _convert(value: Any, kind: str, *, where: str, base: Path) -> Any:
         if not isinstance(value, list) or not all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise bad("a list of integers (e.g. [1, 2, 3])")
+        return list(value)
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad('a list of strings (e.g. ["methods", "window"])')
         return list(value)
     if not isinstance(value, str):
         raise bad("a string")

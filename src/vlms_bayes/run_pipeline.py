@@ -33,13 +33,16 @@ log = logging.getLogger("vlms_bayes")
 _LOCATION_FIELDS = ("ps", "bd", "data_dir", "refresh")
 
 
-def planned_steps(*, fit: bool, feasibility: bool) -> tuple[str, ...]:
+def planned_steps(*, fit: bool, feasibility: bool, robustness: bool = False,
+                  ) -> tuple[str, ...]:
     """Names of the steps of a run, in order."""
     steps = ["data", "baselines", "figures"]
     if fit:
         steps += ["fit", "comparison"]
     if feasibility:
         steps.append("feasibility")
+    if robustness:
+        steps.append("robustness")
     return (*steps, "summary")
 
 
@@ -59,6 +62,7 @@ def run_steps(
     fit_config: Any = None,
     feasibility: Any = None,
     force: bool = False,
+    robustness: dict[str, Any] | None = None,
 ) -> Any:
     """Run the whole analysis into ``outdir`` step by step (see :func:`pipeline.run_all`).
 
@@ -72,7 +76,8 @@ def run_steps(
     from vlms_bayes.report import summary_text
 
     t_start = time.perf_counter()
-    plan = planned_steps(fit=fit_config is not None, feasibility=feasibility is not None)
+    plan = planned_steps(fit=fit_config is not None, feasibility=feasibility is not None,
+                         robustness=robustness is not None)
     config_record: dict[str, Any] = {"data": asdict(data_config), "baseline": asdict(config)}
     if fit_config is not None:
         config_record["fit"] = fit_config.to_dict()
@@ -187,6 +192,30 @@ def run_steps(
         keys["feasibility"] = runner.run(
             "feasibility", do_feasibility,
             settings={**config_record["feasibility"], "seed": seed},
+            inputs=_quarles_hashes(), upstream=up("data")).record["key"]
+
+    # robustness suite (opt-in) ------------------------------------------------------------
+    if robustness is not None:
+        robustness = dict(robustness)
+        # the suite refits even when the run's own fit is left out (--no-fit): it takes
+        # the sampler settings given for it, else the run's, else the defaults
+        rob_fit = robustness.pop("fit_config", None) or fit_config
+        if rob_fit is None:
+            from vlms_bayes.inference.fit import FitConfig
+
+            rob_fit = FitConfig()
+
+        def do_robustness(stage: Path) -> dict[str, Any]:
+            from vlms_bayes.robustness import run_robustness
+
+            res = run_robustness(data_config, config, rob_fit, outdir=stage / "robustness",
+                                 seed=seed, **robustness)
+            return {"report": res.report}
+
+        keys["robustness"] = runner.run(
+            "robustness", do_robustness,
+            settings={"fit": rob_fit.to_dict(), "baseline": asdict(config), "seed": seed,
+                      **{k: v for k, v in robustness.items() if k != "n_jobs"}},
             inputs=_quarles_hashes(), upstream=up("data")).record["key"]
 
     # summary ----------------------------------------------------------------------------

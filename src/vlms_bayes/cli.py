@@ -112,6 +112,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True) -> None
                    help="fit the reference object even when its host is outside the window")
     g.add_argument("--allow-bad-diagnostics", action="store_true",
                    help="write the outputs even when the diagnostics gate fails")
+    g.add_argument("--selection", choices=("none", "methods"), default="none",
+                   help="detection-method selection: 'methods' corrects each discovery "
+                        "method's selection function so the populations are intrinsic "
+                        "(docs/selection.md); 'none' (default) fits the observed sample")
 
 
 def fit_config_from_args(args: argparse.Namespace) -> object:
@@ -128,7 +132,16 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
             logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
             e_err_floor=args.e_err_floor,
             fixed_zero="measured" if args.fixed_e == "measured" else "unknown"),
+        selection=_selection_from_args(args),
     )
+
+
+def _selection_from_args(args: argparse.Namespace) -> object:
+    if getattr(args, "selection", "none") == "none":
+        return None
+    from vlms_bayes.models.selection import SelectionModel
+
+    return SelectionModel()
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:

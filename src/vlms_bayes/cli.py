@@ -625,6 +625,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baselines", type=Path, required=True, metavar="DIR",
                    help="output folder of 'vlms-bayes baseline' or 'vlms-bayes run'")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--other-posterior", type=Path, metavar="DIR",
+                   help="a second 'vlms-bayes fit' folder of the same data with the other "
+                        "--selection setting: report naive and selection-aware side by side")
     p.add_argument("--outdir", type=Path, default=Path("results_compare"), metavar="DIR")
     p.set_defaults(handler=_run_compare)
 
@@ -633,7 +636,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     from vlms_bayes.bayes_commands import compare_command
 
     out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
-                          figures=not args.no_figures)
+                          figures=not args.no_figures,
+                          other_posterior_dir=args.other_posterior)
     print(out.report)
     return 0
 

@@ -416,3 +416,18 @@ class SelectionModel:
         d = asdict(self)
         d["logq_range"], d["loga_range"] = list(self.logq_range), list(self.loga_range)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SelectionModel:
+        """Rebuild a model from :meth:`to_dict` output (e.g. a fit's fit_summary.json)."""
+        kinds = {"rv": RVSelection, "transit": TransitSelection,
+                 "microlensing": MicrolensingSelection, "imaging": ImagingSelection,
+                 "astrometry": AstrometrySelection}
+        kw: dict[str, Any] = {k: kinds[k](**d[k]) for k in kinds if k in d}
+        for k in ("logq_range", "loga_range"):
+            if k in d:
+                kw[k] = tuple(d[k])
+        for k in ("method_kinds", "grid_step_dex", "n_host_nodes"):
+            if k in d:
+                kw[k] = d[k]
+        return cls(**kw)

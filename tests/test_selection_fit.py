@@ -102,6 +102,7 @@ def test_compare_side_by_side(fits, frame, tmp_path):
     res = compare_command(fits["methods"][0], base, outdir=tmp_path / "cmp",
                           other_posterior_dir=fits["none"][0])
     assert (tmp_path / "cmp" / "fig_selection_methods.png").is_file()
+    assert (tmp_path / "cmp" / "selection_per_method.csv").is_file()
     js = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["selection"]
     ref_name = frame.loc[0, "name"]
     assert [r["name"] for r in js["reference"]] == [ref_name]

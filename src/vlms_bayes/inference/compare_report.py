@@ -222,6 +222,9 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
     write_json(folder / "comparison.json", cmp["json"])
     write_text(folder / "comparison.md", cmp["markdown"])
     write_csv(folder / "membership_disagreements.csv", cmp["disagreements"])
+    if cmp.get("selection") is not None:
+        write_csv(folder / "selection_per_method.csv",
+                  pd.DataFrame(cmp["selection"]["json"]["per_method"]))
     if not figures:
         return
     import matplotlib

@@ -330,6 +330,10 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
             lines.append(f"  {name}: {txt}")
     n_bin = int((members["P_binary_like"] > 0.5).sum())
     lines.append(f"  objects with P(binary-like) > 0.5: {n_bin} of {len(members)}")
+    if "discoverymethod" in members.columns:  # per-method memberships
+        g = members.groupby("discoverymethod")["P_binary_like"]
+        lines.append("  mean P(binary-like) by method: " + ", ".join(
+            f"{m} {v:.2f} (n={n})" for (m, v), n in zip(g.mean().items(), g.size(), strict=True)))
     for _, r in reference.iterrows():
         lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
                      f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")

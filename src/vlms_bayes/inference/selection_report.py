@@ -121,6 +121,10 @@ def _f(x: Any) -> str:
         return str(x)
 
 
+def _pct(x: Any) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
+
+
 def selection_markdown(out: dict[str, Any]) -> str:
     """Markdown section of :func:`compare_selection`'s numbers."""
     lines = ["## Selection: naive vs selection-aware fit", "",
@@ -138,7 +142,7 @@ def selection_markdown(out: dict[str, Any]) -> str:
               f"- method split (range of per-method mean P(binary-like)): naive "
               f"{_f(out['method_split_naive'])}, selection-aware "
               f"{_f(out['method_split_selection'])}; share removed by the selection "
-              f"correction: {_f(out['method_split_removed'])}",
+              f"correction: {_pct(out['method_split_removed'])}",
               f"- diagnostics passed: naive {out['diagnostics']['naive']}, selection-aware "
               f"{out['diagnostics']['selection']}",
               "", "| method | n | mean P naive | mean P selection | n P>0.5 naive | "

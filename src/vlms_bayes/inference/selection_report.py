@@ -122,7 +122,7 @@ def _f(x: Any) -> str:
 
 
 def _pct(x: Any) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.0f}%"
+    return "n/a" if x is None or not np.isfinite(x) else f"{round(100 * x):d}%"
 
 
 def selection_markdown(out: dict[str, Any]) -> str:

@@ -114,6 +114,14 @@ def test_compare_side_by_side(fits, frame, tmp_path):
     assert split == pytest.approx(max(means) - min(means))
     assert "## Selection: naive vs selection-aware fit" in res.report
     assert f"{ref_name}: P(binary-like) naive" in res.report
+    from vlms_bayes.inference.selection_report import method_densities
+
+    dens = method_densities(res.result["selection"]["selection_fit"], n_draws=20)
+    h2 = (dens["logq"][1] - dens["logq"][0]) * (dens["loga"][1] - dens["loga"][0])
+    assert 0.9 < dens["intrinsic"].sum() * h2 <= 1.0 + 1e-9
+    assert set(dens["observed"]) == methods - {"Pulsar Timing"}
+    for obs in dens["observed"].values():
+        assert obs.sum() * h2 == pytest.approx(1.0, rel=1e-9)
     with pytest.raises(InputDataError, match="one fit with --selection none"):
         compare_selection(fits["none"][0], fits["none"][0])
 

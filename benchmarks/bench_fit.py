@@ -26,6 +26,23 @@ from vlms_bayes.inference.sampling import prepare_jax
 prepare_jax(4)
 
 
+def grad_time_ms(model, *, repeats: int = 30) -> float:
+    """Mean wall time of one jitted log-density-and-gradient call at the initial point."""
+    import jax
+    from pymc.sampling.jax import get_jaxified_logp
+
+    jax.config.update("jax_enable_x64", True)
+    logp = get_jaxified_logp(model)
+    ip = model.initial_point()
+    x = [ip[v.name] for v in model.value_vars]
+    vg = jax.jit(jax.value_and_grad(lambda *a: logp(a)))
+    jax.block_until_ready(vg(*x))
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        jax.block_until_ready(vg(*x))
+    return (time.perf_counter() - t0) / repeats * 1e3
+
+
 def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str,
           selection=None) -> None:
     from vlms_bayes.data_io.schema import complete_case
@@ -41,6 +58,7 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
     model = build_mixture_model(data, n_components=2, selection=selection)
     init = initial_values(data, 2, random_seed=0)
     t_build = time.perf_counter() - t0
+    t_grad = grad_time_ms(model)
     t0 = time.perf_counter()
     sample(model, backend=backend, draws=1, tune=1, chains=chains, random_seed=0,
            initvals=init)
@@ -60,6 +78,7 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
     print(f"[{label}, {mode}] N={data.n} objects ({len(data.idx_measured)} measured e, "
           f"{len(data.idx_limit)} limits, {int(data.msini.sum())} m sin i); backend={backend}, "
           f"{chains} chains x {draws} draws (+{tune} tune)")
+    print(f"  log density + gradient (JAX, jitted): {t_grad:.2f} ms per evaluation")
     print(f"  build {t_build:.1f} s | compile ~{t_compile:.1f} s | sampling ~{t_sample:.1f} s | "
           f"total {t_build + t_full:.1f} s")
     print(f"  min bulk ESS {d.min_ess_bulk:.0f} -> {d.min_ess_bulk / t_sample:.1f} ESS/s; "

@@ -4,6 +4,11 @@ Run::
 
     PYTHONPATH=src python benchmarks/bench_fit.py --real            # the VLMS sample
     PYTHONPATH=src python benchmarks/bench_fit.py --sim 5000        # a simulated catalogue
+    PYTHONPATH=src python benchmarks/bench_fit.py --real --selection both   # naive vs selection
+
+``--selection both`` (the default) times the naive and the selection-aware model
+(:mod:`vlms_bayes.models.selection_norm`) on the same rows, one after the other. Simulated
+catalogues get discovery methods drawn from RV, transit, microlensing and imaging.
 
 Compile time is the wall time of a 1-draw/1-tune run (JAX tracing and XLA compilation
 dominate it); sampling time is the full run minus that. Prints the baseline GMM's time on
@@ -21,7 +26,25 @@ from vlms_bayes.inference.sampling import prepare_jax
 prepare_jax(4)
 
 
-def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str) -> None:
+def grad_time_ms(model, *, repeats: int = 30) -> float:
+    """Mean wall time of one jitted log-density-and-gradient call at the initial point."""
+    import jax
+    from pymc.sampling.jax import get_jaxified_logp
+
+    jax.config.update("jax_enable_x64", True)
+    logp = get_jaxified_logp(model)
+    ip = model.initial_point()
+    x = [ip[v.name] for v in model.value_vars]
+    vg = jax.jit(jax.value_and_grad(lambda *a: logp(a)))
+    jax.block_until_ready(vg(*x))
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        jax.block_until_ready(vg(*x))
+    return (time.perf_counter() - t0) / repeats * 1e3
+
+
+def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str,
+          selection=None) -> None:
     from vlms_bayes.data_io.schema import complete_case
     from vlms_bayes.inference.baselines import fit_gmm_bic
     from vlms_bayes.inference.diagnostics import diagnose
@@ -32,9 +55,10 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
 
     data, _ = model_data_from_stacked(frame)
     t0 = time.perf_counter()
-    model = build_mixture_model(data, n_components=2)
+    model = build_mixture_model(data, n_components=2, selection=selection)
     init = initial_values(data, 2, random_seed=0)
     t_build = time.perf_counter() - t0
+    t_grad = grad_time_ms(model)
     t0 = time.perf_counter()
     sample(model, backend=backend, draws=1, tune=1, chains=chains, random_seed=0,
            initvals=init)
@@ -50,9 +74,11 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
     fit_gmm_bic(cc, features=("logq", "loga"), seed=0)
     t_gmm = time.perf_counter() - t0
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"[{label}] N={data.n} objects ({len(data.idx_measured)} measured e, "
+    mode = "selection-aware" if selection is not None else "naive"
+    print(f"[{label}, {mode}] N={data.n} objects ({len(data.idx_measured)} measured e, "
           f"{len(data.idx_limit)} limits, {int(data.msini.sum())} m sin i); backend={backend}, "
           f"{chains} chains x {draws} draws (+{tune} tune)")
+    print(f"  log density + gradient (JAX, jitted): {t_grad:.2f} ms per evaluation")
     print(f"  build {t_build:.1f} s | compile ~{t_compile:.1f} s | sampling ~{t_sample:.1f} s | "
           f"total {t_build + t_full:.1f} s")
     print(f"  min bulk ESS {d.min_ess_bulk:.0f} -> {d.min_ess_bulk / t_sample:.1f} ESS/s; "
@@ -71,18 +97,30 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--backend", default="numpyro")
+    ap.add_argument("--selection", choices=("none", "methods", "both"), default="both")
     a = ap.parse_args()
+    from vlms_bayes.models.selection import SelectionModel
+
+    sels = {"none": [None], "methods": [SelectionModel()],
+            "both": [None, SelectionModel()]}[a.selection]
     if a.real:
         from vlms_bayes import pipeline
 
         frame = pipeline.load_dataset(pipeline.DataConfig(ps=a.ps, data_dir=a.data_dir))
-        bench(frame, label="real VLMS", chains=a.chains, draws=a.draws, tune=a.tune,
-              backend=a.backend)
+        for sel in sels:
+            bench(frame, label="real VLMS", chains=a.chains, draws=a.draws, tune=a.tune,
+                  backend=a.backend, selection=sel)
     for n in a.sim:
+        import numpy as np
+
         from vlms_bayes.models.simulate import simulate_catalogue
 
-        bench(simulate_catalogue(n, random_seed=0), label=f"simulated {n}", chains=a.chains,
-              draws=a.draws, tune=a.tune, backend=a.backend)
+        frame = simulate_catalogue(n, random_seed=0)
+        frame["discoverymethod"] = np.random.default_rng(0).choice(
+            ["Radial Velocity", "Transit", "Microlensing", "Imaging"], size=n)
+        for sel in sels:
+            bench(frame, label=f"simulated {n}", chains=a.chains, draws=a.draws,
+                  tune=a.tune, backend=a.backend, selection=sel)
 
 
 if __name__ == "__main__":

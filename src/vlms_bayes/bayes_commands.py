@@ -90,17 +90,25 @@ def classify_command(posterior_dir: str | os.PathLike[str], *, name: str = "new 
 def compare_command(posterior_dir: str | os.PathLike[str],
                     baseline_dir: str | os.PathLike[str], *,
                     outdir: str | os.PathLike[str], q_split: float = 0.01,
-                    figures: bool = True) -> CommandOutput:
-    """``vlms-bayes compare``: Bayesian results against the frequentist baselines."""
+                    figures: bool = True,
+                    other_posterior_dir: str | os.PathLike[str] | None = None) -> CommandOutput:
+    """``vlms-bayes compare``: Bayesian results against the frequentist baselines.
+
+    ``other_posterior_dir``: a fit of the same data with the other ``--selection``
+    setting; the naive and selection-aware answers are then reported side by side.
+    """
     from vlms_bayes.inference.compare_report import build_comparison, write_comparison
 
     t0 = time.perf_counter()
-    cmp = build_comparison(posterior_dir, baseline_dir, q_split=q_split)
+    cmp = build_comparison(posterior_dir, baseline_dir, q_split=q_split,
+                           other_posterior_dir=other_posterior_dir)
     with StagedOutputDir(outdir) as staging:
         write_comparison(staging, cmp, figures=figures, posterior_dir=Path(posterior_dir))
         write_json(staging / "run.json", run_record(
             command="compare",
             config={"posterior": str(posterior_dir), "baselines": str(baseline_dir),
-                    "q_split": q_split},
+                    "q_split": q_split,
+                    "other_posterior": None if other_posterior_dir is None
+                    else str(other_posterior_dir)},
             timings_s={"compare": time.perf_counter() - t0}))
     return CommandOutput(Path(outdir), cmp["markdown"], cmp)

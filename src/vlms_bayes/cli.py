@@ -117,6 +117,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                    help="fit the reference object even when its host is outside the window")
     g.add_argument("--allow-bad-diagnostics", action="store_true",
                    help="write the outputs even when the diagnostics gate fails")
+    g.add_argument("--selection", choices=("none", "methods"), default="none",
+                   help="detection-method selection: 'methods' corrects each discovery "
+                        "method's selection function so the populations are intrinsic "
+                        "(docs/selection.md); 'none' (default) fits the observed sample")
 
 
 def fit_config_from_args(args: argparse.Namespace) -> object:
@@ -134,7 +138,16 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
             logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
             e_err_floor=args.e_err_floor,
             fixed_zero="measured" if args.fixed_e == "measured" else "unknown"),
+        selection=_selection_from_args(args),
     )
+
+
+def _selection_from_args(args: argparse.Namespace) -> object:
+    if getattr(args, "selection", "none") == "none":
+        return None
+    from vlms_bayes.models.selection import SelectionModel
+
+    return SelectionModel()
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
@@ -728,6 +741,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baselines", type=Path, required=True, metavar="DIR",
                    help="output folder of 'vlms-bayes baseline' or 'vlms-bayes run'")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--other-posterior", type=Path, metavar="DIR",
+                   help="a second 'vlms-bayes fit' folder of the same data with the other "
+                        "--selection setting: report naive and selection-aware side by side")
     p.add_argument("--outdir", type=Path, default=Path("results_compare"), metavar="DIR")
     p.set_defaults(handler=_run_compare)
 
@@ -736,7 +752,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     from vlms_bayes.bayes_commands import compare_command
 
     out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
-                          figures=not args.no_figures)
+                          figures=not args.no_figures,
+                          other_posterior_dir=args.other_posterior)
     print(out.report)
     return 0
 

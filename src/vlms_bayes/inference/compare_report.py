@@ -72,8 +72,13 @@ def _why(row: pd.Series) -> str:
 
 
 def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
-                     q_split: float = 0.01) -> dict[str, Any]:
+                     q_split: float = 0.01,
+                     other_posterior_dir: str | Path | None = None) -> dict[str, Any]:
     """Compute the comparison tables and the Markdown report.
+
+    With ``other_posterior_dir`` (a fit of the same data with the other ``--selection``
+    setting), the naive and selection-aware answers are added side by side
+    (:func:`vlms_bayes.inference.selection_report.compare_selection`).
 
     Returns
     -------
@@ -148,9 +153,16 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
            "memberships": memb, "reference": fit.get("reference"),
            "diagnostics": fit["diagnostics"]}
     md = _markdown(out, beta_table, dis)
+    selection = None
+    if other_posterior_dir is not None:
+        from vlms_bayes.inference.selection_report import compare_selection
+
+        selection = compare_selection(post_dir, other_posterior_dir)
+        out["selection"] = selection["json"]
+        md = md + "\n" + selection["markdown"]
     return {"json": out, "disagreements": dis, "markdown": md, "merged": merged,
             "dt": dt, "members": members, "q_split": q_split,
-            "fit_config": fit.get("config", {})}
+            "fit_config": fit.get("config", {}), "selection": selection}
 
 
 def _fmt(x: Any, nd: int = 3) -> str:
@@ -210,6 +222,9 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
     write_json(folder / "comparison.json", cmp["json"])
     write_text(folder / "comparison.md", cmp["markdown"])
     write_csv(folder / "membership_disagreements.csv", cmp["disagreements"])
+    if cmp.get("selection") is not None:
+        write_csv(folder / "selection_per_method.csv",
+                  pd.DataFrame(cmp["selection"]["json"]["per_method"]))
     if not figures:
         return
     import matplotlib
@@ -227,3 +242,9 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
     priors = MixturePriors(**cmp["fit_config"].get("priors", {}))
     save_figure(folder / "fig_bayes_prior_predictive.png",
                 bp.plot_prior_predictive(prior_draws(priors, random_seed=0)))
+    if cmp.get("selection") is not None:
+        from vlms_bayes.inference.selection_report import method_densities
+        from vlms_bayes.plots.selection import plot_observed_vs_intrinsic
+
+        save_figure(folder / "fig_selection_methods.png", plot_observed_vs_intrinsic(
+            method_densities(cmp["selection"]["selection_fit"])))

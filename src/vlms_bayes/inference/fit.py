@@ -50,6 +50,7 @@ from vlms_bayes.inference.membership import (
 from vlms_bayes.inference.sampling import check_backend
 from vlms_bayes.models.data import MeasurementConfig, ModelData, model_data_from_stacked
 from vlms_bayes.models.mixture import MixturePriors, population_names
+from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class FitConfig:
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
     priors: MixturePriors = field(default_factory=MixturePriors)
     gate: GateConfig = field(default_factory=GateConfig)
+    #: Per-method detection probabilities (None: the naive fit, no selection correction).
+    selection: SelectionModel | None = None
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -95,6 +98,8 @@ class FitConfig:
             "include_reference": self.include_reference,
             "measurement": self.measurement.to_dict(), "priors": self.priors.to_dict(),
             "gate": self.gate.to_dict(),
+            "selection": "none" if self.selection is None else "methods",
+            "selection_model": None if self.selection is None else self.selection.to_dict(),
         }
 
 
@@ -122,7 +127,8 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.mixture import build_mixture_model
 
-    model = build_mixture_model(data, n_components=n_components, priors=config.priors)
+    model = build_mixture_model(data, n_components=n_components, priors=config.priors,
+                                selection=config.selection)
     init = initial_values(data, n_components, random_seed=seed)
 
     def run(target_accept: float) -> Any:
@@ -136,7 +142,13 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     post = dt["posterior"]
     terms = object_log_terms(data, draws_from_posterior(post))
     nc, nd = post.sizes["chain"], post.sizes["draw"]
-    ll = pointwise_loglik(terms).reshape(nc, nd, data.n)
+    ll = pointwise_loglik(terms)
+    if config.selection is not None:  # each object's share of the normalisation
+        from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
+
+        ll = ll + object_selection_logterms(selection_terms(data, config.selection),
+                                            draws_from_posterior(post))
+    ll = ll.reshape(nc, nd, data.n)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               "object": list(data.names)}
     dt["log_likelihood"] = xr.DataTree(xr.Dataset(
@@ -150,6 +162,7 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     }, coords={"object": list(data.names)}))
     dt.attrs["vlms_bayes_model"] = MODEL_TAG
     dt.attrs["n_components"] = int(n_components)
+    dt.attrs["selection"] = "none" if config.selection is None else "methods"
     return dt, diag, attempts
 
 
@@ -260,6 +273,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
         "reference": reference.to_dict(orient="records"),
         "loo": None if loo_table is None else loo_table.to_dict(orient="records"),
         "timings_s": timings,
+        "selection": selection_record(data, config.selection),
     }
     dt.to_netcdf(out / "posterior.nc", engine="h5netcdf")
     write_json(out / "fit_summary.json", summary)
@@ -274,6 +288,16 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     _merge_into_objects_with_probs(out / "objects_with_probs.csv", scored)
     report = fit_report(summary, members, reference, loo_table)
     return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
+
+
+def selection_record(data: ModelData, selection: SelectionModel | None) -> dict[str, Any]:
+    """What fit_summary.json says about the selection model (parameters, methods, notes)."""
+    if selection is None:
+        return {"mode": "none"}
+    from vlms_bayes.models.selection_norm import selection_terms
+
+    return {"mode": "methods", "parameters": selection.to_dict(),
+            **selection_terms(data, selection).to_dict()}
 
 
 def _merge_into_objects_with_probs(path: Path, members: pd.DataFrame) -> None:
@@ -292,7 +316,8 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
     """Plain-text report of a fit, computed from its results."""
     d = summary["diagnostics"]
     lines = [
-        f"Mixture fit: K={summary['n_components']} on {summary['n_objects']} objects; "
+        f"Mixture fit: K={summary['n_components']} on {summary['n_objects']} objects "
+        f"(selection: {summary.get('selection', {}).get('mode', 'none')}); "
         f"diagnostics {'PASSED' if d['passed'] else 'FAILED: ' + '; '.join(d['failures'])}",
         f"  max R-hat {d['max_rhat']:.3f}, min bulk/tail ESS {d['min_ess_bulk']:.0f}/"
         f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}, min BFMI {d['min_bfmi']:.2f}",
@@ -305,6 +330,10 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
             lines.append(f"  {name}: {txt}")
     n_bin = int((members["P_binary_like"] > 0.5).sum())
     lines.append(f"  objects with P(binary-like) > 0.5: {n_bin} of {len(members)}")
+    if "discoverymethod" in members.columns:  # per-method memberships
+        g = members.groupby("discoverymethod")["P_binary_like"]
+        lines.append("  mean P(binary-like) by method: " + ", ".join(
+            f"{m} {v:.2f} (n={n})" for (m, v), n in zip(g.mean().items(), g.size(), strict=True)))
     for _, r in reference.iterrows():
         lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
                      f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")

@@ -86,6 +86,8 @@ class ModelData:
     s_e: NDArray[np.float64]
     e_limit: NDArray[np.float64]
     methods: tuple[str, ...] = field(default=())
+    #: Host masses (Msun) for the selection functions (empty when not needed).
+    m_star_msun: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
     @property
     def n(self) -> int:
@@ -188,5 +190,6 @@ def model_data_from_stacked(
         s_e=np.where(kind == E_MEASURED, s_e, np.nan),
         e_limit=np.where(kind == E_LIMIT, e_val, np.nan),
         methods=tuple(rows.get("discoverymethod", pd.Series([""] * len(rows))).astype(str)),
+        m_star_msun=pd.to_numeric(rows["st_mass"], errors="coerce").to_numpy(float),
     )
     return data, rows

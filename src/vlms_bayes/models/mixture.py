@@ -61,6 +61,7 @@ from vlms_bayes.models.likelihood import (
     node_arrays,
     qa_component_logpdf,
 )
+from vlms_bayes.models.selection import SelectionModel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +140,7 @@ def build_mixture_model(
     n_components: int = 2,
     priors: MixturePriors | None = None,
     n_incl_nodes: int = N_INCL_NODES,
+    selection: SelectionModel | None = None,
 ) -> pm.Model:
     """Build the K-population mixture model for one sample (no sampling).
 
@@ -152,6 +154,10 @@ def build_mixture_model(
         Prior hyper-parameters.
     n_incl_nodes : int
         Quadrature nodes over the inclination of minimum-mass objects.
+    selection : SelectionModel, optional
+        Per-method detection probabilities: adds the potential ``selection``,
+        −Σ_m N_m log Σ_k w_k ξ_m,k(θ) (:mod:`vlms_bayes.models.selection_norm`), so that
+        the population parameters describe the intrinsic populations. None: no correction.
 
     Returns
     -------
@@ -202,6 +208,11 @@ def build_mixture_model(
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
         terms = component_log_terms(data, params, n_nodes=n_incl_nodes)
         pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
+        if selection is not None:
+            from vlms_bayes.models.selection_norm import selection_potential
+
+            sel_term, _ = selection_potential(data, selection, params)
+            pm.Potential("selection", sel_term)
     return model
 
 

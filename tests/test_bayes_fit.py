@@ -217,3 +217,22 @@ def test_loo_paired_difference_vs_reference(fitted):
     assert np.isclose(t.loc["K=2", "dse_vs_ref"], t.loc["K=1", "dse"], rtol=1e-6)
     # and the SE is the paired one: smaller than the quadrature sum of the two ELPD SEs
     assert t.loc["K=2", "dse_vs_ref"] < np.hypot(t.loc["K=1", "se"], t.loc["K=2", "se"])
+
+
+def test_stuck_chain_is_a_named_gate_failure_without_warnings(fitted):
+    """A chain whose draws never move fails the gate by name (no ArviZ warning escapes)."""
+    import xarray as xr
+
+    from vlms_bayes.inference.diagnostics import diagnose
+
+    _, res = fitted
+    dt = res.posterior.copy()
+    post = dt["posterior"].to_dataset()
+    for name in post.data_vars:
+        v = post[name].values.copy()
+        v[1] = v[1, :1]  # chain 1 frozen at its first draw
+        post[name] = (post[name].dims, v)
+    dt["posterior"] = xr.DataTree(post)
+    d = diagnose(dt)
+    assert not d.passed
+    assert any("chain(s) 1 stuck" in f for f in d.failures), d.failures

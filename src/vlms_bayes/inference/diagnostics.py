@@ -8,6 +8,7 @@ sampler and, if the gate fails, retries once with a higher target acceptance.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -77,6 +78,21 @@ def _extreme(tree: Any, fn: Callable[[np.ndarray], float]) -> tuple[float, str]:
     return float(best if best is not None else np.nan), name
 
 
+def stuck_chains(post: Any, *, var_names: list[str] | None = None) -> list[int]:
+    """Chains whose draws never move (every variable constant over the draws).
+
+    A chain that sticks — NUTS with a step size collapsed to ~0, e.g. in a funnel — gives
+    NaN or infinite R-hat and ESS with warnings from ArviZ; this names it directly.
+    """
+    names = var_names or list(post.data_vars)
+    n_chain = int(post.sizes["chain"])
+    moving = np.zeros(n_chain, bool)
+    for name in names:
+        v = np.asarray(post[name].values, float).reshape(n_chain, post.sizes["draw"], -1)
+        moving |= np.any(np.ptp(v, axis=1) > 0, axis=-1)
+    return [int(c) for c in np.flatnonzero(~moving)]
+
+
 def diagnose(dt: Any, *, gate: GateConfig | None = None,
              var_names: list[str] | None = None) -> Diagnostics:
     """Compute the gate's diagnostics of a sampled DataTree.
@@ -100,14 +116,22 @@ def diagnose(dt: Any, *, gate: GateConfig | None = None,
     post = dt["posterior"]
     n_total = int(post.sizes["chain"] * post.sizes["draw"])
     kw = {"var_names": var_names} if var_names else {}
-    rhat, rhat_var = _extreme(az.rhat(dt, **kw), np.nanmax)
-    ess_b, ess_b_var = _extreme(az.ess(dt, method="bulk", **kw), np.nanmin)
-    ess_t, ess_t_var = _extreme(az.ess(dt, method="tail", **kw), np.nanmin)
+    with warnings.catch_warnings():
+        # a stuck (constant) chain makes ArviZ warn about R-hat/ESS; it is reported below
+        # as a gate failure of its own instead
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        rhat, rhat_var = _extreme(az.rhat(dt, **kw), np.nanmax)
+        ess_b, ess_b_var = _extreme(az.ess(dt, method="bulk", **kw), np.nanmin)
+        ess_t, ess_t_var = _extreme(az.ess(dt, method="tail", **kw), np.nanmin)
+        bfmi = float(np.min(np.asarray(az.bfmi(dt)["energy"].values)))
     div = int(np.asarray(dt["sample_stats"]["diverging"].values).sum())
-    bfmi = float(np.min(np.asarray(az.bfmi(dt)["energy"].values)))
     need_b = min(g.min_ess_bulk, 0.1 * n_total)
     need_t = min(g.min_ess_tail, 0.1 * n_total)
     fails = []
+    stuck = stuck_chains(post, var_names=var_names)
+    if stuck:
+        fails.append(f"chain(s) {', '.join(map(str, stuck))} stuck (constant draws)")
     if not rhat <= g.max_rhat:
         fails.append(f"R-hat {rhat:.3f} > {g.max_rhat} ({rhat_var})")
     if not ess_b >= need_b:

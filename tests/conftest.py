@@ -73,3 +73,13 @@ def ps_snapshot(shared_data_dir) -> Path:
             pytest.fail(f"{path} missing")
         pytest.skip(f"{path} missing")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Tests that draw figures directly leave none open for the next (pyplot keeps them)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -139,6 +139,8 @@ def test_classify_rejects_foreign_folder(tmp_path, capsys):
 
 
 def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
+    import matplotlib.pyplot as plt
+
     from vlms_bayes.bayes_commands import compare_command
     from vlms_bayes.pipeline import BaselineConfig, compute_baselines, write_baselines
 
@@ -146,7 +148,9 @@ def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
     base = tmp_path / "base"
     base.mkdir()
     write_baselines(base, compute_baselines(sim_frame, BaselineConfig(n_boot=20), seed=1))
+    plt.close("all")
     res = compare_command(out, base, outdir=tmp_path / "cmp")
+    assert plt.get_fignums() == []  # every figure it drew was saved and closed
     for f in ("comparison.md", "comparison.json", "membership_disagreements.csv",
               "fig_bayes_memberships.png", "fig_bayes_ecc_ppc.png", "fig_bayes_rank.png",
               "fig_bayes_corner.png", "fig_bayes_prior_predictive.png", "run.json"):

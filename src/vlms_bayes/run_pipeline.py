@@ -237,7 +237,9 @@ def run_steps(
                           steps_ran=[n for n in plan if n in runner.ran],
                           wall_s=round(time.perf_counter() - t_start, 3), **extra)
     runner.cleanup()
-    write_report_hook(runner.outdir)
+    if runner.ran or not (runner.outdir / "report.html").is_file():
+        # an unchanged rerun keeps the page (it names the run's creation time)
+        write_report_hook(runner.outdir)
     summary = (runner.outdir / "SUMMARY.txt").read_text(encoding="utf-8")
     heads = runner.records["summary"]["payload"].get("headlines", {})
     return pipeline.CommandResult(runner.outdir, summary,

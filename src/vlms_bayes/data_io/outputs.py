@@ -102,13 +102,24 @@ def write_csv(path: str | os.PathLike[str], frame: Any, **kwargs: Any) -> Path:
     return Path(path)
 
 
-def save_figure(path: str | os.PathLike[str], fig: Any, **kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (PNG unless the suffix says otherwise)."""
+def save_figure(path: str | os.PathLike[str], fig: Any, *, close: bool = True,
+                **kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (PNG unless the suffix says otherwise).
+
+    The figure is closed afterwards (``close=False`` keeps it): pyplot keeps every open
+    figure alive, and a long run or a notebook making dozens of them would hold them all.
+    """
     path = Path(path)
     kwargs.setdefault("dpi", 150)
     kwargs.setdefault("bbox_inches", "tight")
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format=path.suffix.lstrip(".") or "png", **kwargs)
+    try:
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, format=path.suffix.lstrip(".") or "png", **kwargs)
+    finally:
+        if close:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
     return path
 
 

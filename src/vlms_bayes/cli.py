@@ -131,6 +131,7 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
     return FitConfig(
         n_components=getattr(args, "components", 2), backend=args.backend, chains=args.chains,
         draws=args.draws, tune=args.tune, target_accept=args.target_accept,
+        retry_target_accept=getattr(args, "retry_target_accept", FitConfig.retry_target_accept),
         allow_bad_diagnostics=args.allow_bad_diagnostics,
         loo_components=tuple(getattr(args, "loo_components", (1, 2))),
         include_reference=args.include_reference,
@@ -240,26 +241,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from vlms_bayes import pipeline
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
         backend=args.feasibility_backend, secular_triples=args.secular_check)
-    fit_cfg = None
-    if args.fit or not args.no_fit:
-        fit_cfg = dataclasses.replace(fit_config_from_args(args),
-                                      retry_target_accept=args.retry_target_accept)
+    fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
-        fit_config=fit_cfg, feasibility=feas, outdir=args.outdir, seed=args.seed,
-        force=args.force,
+        fit_config=fit_cfg if (args.fit or not args.no_fit) else None, feasibility=feas,
+        outdir=args.outdir, seed=args.seed, force=args.force,
         robustness=({"variants": args.robustness_variants, "n_jobs": args.robustness_jobs,
-                     "fit_config": dataclasses.replace(
-                         fit_config_from_args(args),
-                         retry_target_accept=args.retry_target_accept)}
-                    if args.robustness else None),
+                     "fit_config": fit_cfg} if args.robustness else None),
     )
     if not getattr(args, "quiet", False):
         print(result.report, end="")

@@ -44,8 +44,7 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
     ``elpd_diff_vs_best`` and ``dse_vs_best`` come from the LOO table (ArviZ's difference
     to the best model and the standard error of that difference). ``delta_elpd_2_vs_1`` is
     ELPD(K=2) - ELPD(K=1) with its paired standard error (the table's ``dse_vs_ref``
-    column, K = 1 being the reference; older tables without it give the SE only when one
-    of the two is the best model, else None).
+    column, K = 1 being the reference).
     """
     run_dir = Path(run_dir)
     out: dict[str, Any] = {}
@@ -67,16 +66,13 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
                        "dse_vs_best": float(r["dse"]),
                        "n_pareto_k_gt_0.7": int(r.get("n_pareto_k_gt_0.7", 0))}
                       for _, r in loo.iterrows()]
-        by = {r["model"]: r for r in out["loo"]}
-        if "K=1" in by and "K=2" in by:
-            out["delta_elpd_2_vs_1"] = by["K=2"]["elpd_loo"] - by["K=1"]["elpd_loo"]
-            se = None
-            k2 = loo.set_index("model").loc["K=2"]
-            if "dse_vs_ref" in loo.columns and str(k2.get("reference")) == "K=1":
-                se = float(k2["dse_vs_ref"])  # paired SE of ELPD(K=2) − ELPD(K=1)
-            elif best in ("K=1", "K=2"):
-                se = by["K=1" if best == "K=2" else "K=2"]["dse_vs_best"]
-            out["delta_elpd_2_vs_1_se"] = se
+        by = loo.set_index("model")
+        if "K=1" in by.index and "K=2" in by.index:
+            k2 = by.loc["K=2"]
+            out["delta_elpd_2_vs_1"] = float(k2["elpd_loo"] - by.loc["K=1", "elpd_loo"])
+            # the paired SE of the difference (loo_compare's reference is K=1 when fitted)
+            out["delta_elpd_2_vs_1_se"] = (float(k2["dse_vs_ref"])
+                                           if k2.get("reference") == "K=1" else None)
     return out or None
 
 

@@ -11,13 +11,25 @@ from typing import Any
 import pandas as pd
 
 
-def _fmt(x: Any, nd: int = 3) -> str:
+def fmt(x: Any, nd: int = 3) -> str:
+    """A number with ``nd`` significant digits for the text and HTML reports.
+
+    ``n/a`` for NaN/None, integers as integers, ``∞`` for infinity; other values as text.
+    """
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x)
     try:
         xf = float(x)
     except (TypeError, ValueError):
         return str(x)
     if math.isnan(xf):
         return "n/a"
+    if math.isinf(xf):
+        return "∞" if xf > 0 else "-∞"
+    if xf == int(xf) and abs(xf) < 1e6:
+        return str(int(xf))
     return f"{xf:.{nd}g}"
 
 
@@ -25,7 +37,7 @@ def gmm_lines(gmm_summary: dict[str, Any]) -> list[str]:
     """Lines describing the GMM/BIC comparison."""
     bic = gmm_summary.get("bic", {})
     winner = gmm_summary.get("winner")
-    parts = ", ".join(f"K={k}: {_fmt(v, 6)}" for k, v in bic.items())
+    parts = ", ".join(f"K={k}: {fmt(v, 6)}" for k, v in bic.items())
     lines = [f"GMM in (log q, log a), n = {gmm_summary.get('n')}: BIC {parts}; "
              f"preferred K = {winner}"]
     if len(bic) >= 2:
@@ -40,10 +52,10 @@ def beta_lines(beta: pd.DataFrame) -> list[str]:
     for _, r in beta.iterrows():
         note = f" [{r['note']}]" if isinstance(r.get("note"), str) and r["note"] else ""
         lines.append(
-            f"  {r['subset']}: n = {int(r['n'])}, alpha = {_fmt(r['alpha'])} "
-            f"[{_fmt(r.get('alpha_p5'))}, {_fmt(r.get('alpha_p95'))}], beta = {_fmt(r['beta'])} "
-            f"[{_fmt(r.get('beta_p5'))}, {_fmt(r.get('beta_p95'))}], "
-            f"mean e = {_fmt(r.get('mean_e'))}{note}"
+            f"  {r['subset']}: n = {int(r['n'])}, alpha = {fmt(r['alpha'])} "
+            f"[{fmt(r.get('alpha_p5'))}, {fmt(r.get('alpha_p95'))}], beta = {fmt(r['beta'])} "
+            f"[{fmt(r.get('beta_p5'))}, {fmt(r.get('beta_p95'))}], "
+            f"mean e = {fmt(r.get('mean_e'))}{note}"
         )
     return lines
 
@@ -61,7 +73,7 @@ def baseline_report(results: dict[str, Any]) -> str:
             lines.append(f"  K=2 component with {comp.replace('_', ' ')}: {parts}")
     lines.append("Beta MLE of e by q subset (5–95% bootstrap):")
     lines += beta_lines(results["beta"])
-    lines.append(f"KS two-sample test on e: D = {_fmt(ks.statistic)}, p = {_fmt(ks.pvalue)} "
+    lines.append(f"KS two-sample test on e: D = {fmt(ks.statistic)}, p = {fmt(ks.pvalue)} "
                  f"(n = {ks.n_low} low-q, {ks.n_high} high-q)")
     lines.append(f"Logistic classifier (n = {lg['n_train']}, {lg['n_positive']} positive): "
                  f"{results['logistic'].auroc_text()}")
@@ -134,8 +146,8 @@ def summary_text(
             f"REFERENCE OBJECT: {r['name']}",
             f"  host {r['st_mass']:.3g} Msun ({'inside' if r['in_window'] else 'outside'} the "
             f"window), Mc = {r['pl_bmassj']:.3g} MJ, q = {r['q']:.3g}, a = "
-            f"{r['pl_orbsmax']:.4g} AU, e = {_fmt(r['pl_orbeccen'])}",
-            f"  P(binary-like), logistic baseline: {_fmt(r['P_binary_like_logistic'])}",
+            f"{r['pl_orbsmax']:.4g} AU, e = {fmt(r['pl_orbeccen'])}",
+            f"  P(binary-like), logistic baseline: {fmt(r['P_binary_like_logistic'])}",
         ]
     fit = payloads.get("fit")
     if fit:
@@ -152,7 +164,7 @@ def summary_text(
             sec = cj.get(key, {})
             scalars = {k: v for k, v in sec.items() if isinstance(v, int | float | str | bool)}
             if scalars:
-                lines.append(f"  {key}: " + ", ".join(f"{k} = {_fmt(v)}"
+                lines.append(f"  {key}: " + ", ".join(f"{k} = {fmt(v)}"
                                                       for k, v in scalars.items()))
     feas = payloads.get("feasibility")
     if feas:

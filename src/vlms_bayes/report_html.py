@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +27,7 @@ import pandas as pd
 
 from vlms_bayes.data_io.outputs import write_text
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.report import fmt
 
 REPORT_NAME = "report.html"
 
@@ -63,25 +63,6 @@ $body
 </body>
 </html>
 """)
-
-
-def fmt(x: Any, nd: int = 3) -> str:
-    """A number with ``nd`` significant digits (``n/a`` for NaN/None); other values as text."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return str(x)
-    try:
-        xf = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isnan(xf):
-        return "n/a"
-    if math.isinf(xf):
-        return "∞" if xf > 0 else "-∞"
-    if xf == int(xf) and abs(xf) < 1e6:
-        return str(int(xf))
-    return f"{xf:.{nd}g}"
 
 
 def esc(text: Any) -> str:

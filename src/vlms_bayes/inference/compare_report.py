@@ -18,6 +18,7 @@ from scipy import stats
 
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json, write_text
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.report import fmt
 
 BASELINE_FILES = ("gmm_summary.json", "beta_e_params.csv", "ks_test_e.txt",
                   "objects_with_probs.csv")
@@ -165,13 +166,6 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
             "fit_config": fit.get("config", {}), "selection": selection}
 
 
-def _fmt(x: Any, nd: int = 3) -> str:
-    try:
-        return f"{float(x):.{nd}g}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
 def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str:
     mc, ecc, mb = out["model_choice"], out["eccentricity"], out["memberships"]
     lines = ["# Bayesian mixture vs frequentist baselines", "",
@@ -181,26 +175,26 @@ def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str
     if mc["loo"]:
         lines += ["", "| model | elpd_loo | se | elpd_diff | dse | Pareto k > 0.7 |",
                   "|---|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {_fmt(r['elpd_loo'], 5)} | {_fmt(r['se'])} | "
-                  f"{_fmt(r['elpd_diff'])} | {_fmt(r['dse'])} | {r['n_pareto_k_gt_0.7']} |"
+        lines += [f"| {r['model']} | {fmt(r['elpd_loo'], 5)} | {fmt(r['se'])} | "
+                  f"{fmt(r['elpd_diff'])} | {fmt(r['dse'])} | {r['n_pareto_k_gt_0.7']} |"
                   for r in mc["loo"]]
     lines += ["", "## Eccentricity distributions (Beta)", "",
               "| source | group | alpha [90%] | beta [90%] | mean e | n |",
               "|---|---|---|---|---|---|"]
     for _, r in beta.iterrows():
-        lines.append(f"| {r['source']} | {r['group']} | {_fmt(r['alpha'])} "
-                     f"[{_fmt(r['alpha_lo'])}, {_fmt(r['alpha_hi'])}] | {_fmt(r['beta'])} "
-                     f"[{_fmt(r['beta_lo'])}, {_fmt(r['beta_hi'])}] | {_fmt(r['mean_e'])} | "
-                     f"{_fmt(r['n'])} |")
+        lines.append(f"| {r['source']} | {r['group']} | {fmt(r['alpha'])} "
+                     f"[{fmt(r['alpha_lo'])}, {fmt(r['alpha_hi'])}] | {fmt(r['beta'])} "
+                     f"[{fmt(r['beta_lo'])}, {fmt(r['beta_hi'])}] | {fmt(r['mean_e'])} | "
+                     f"{fmt(r['n'])} |")
     ks = ecc["ks"]
     lines += ["", "## Do the eccentricities differ?", "",
-              f"- KS test (q split): D = {_fmt(ks.get('D'))}, p = {_fmt(ks.get('p-value'))}",
+              f"- KS test (q split): D = {fmt(ks.get('D'))}, p = {fmt(ks.get('p-value'))}",
               f"- Posterior P(mean e of binary-like > planet-like) = "
-              f"{_fmt(ecc['posterior_P_mean_e_binary_gt_planet'])}; difference (5/50/95%) "
+              f"{fmt(ecc['posterior_P_mean_e_binary_gt_planet'])}; difference (5/50/95%) "
               f"{[round(v, 3) for v in ecc['posterior_mean_e_difference_q05_q50_q95'] or []]}",
               "", "## Memberships: logistic vs posterior", "",
               f"- objects in both: {mb['n_common']}; Spearman rank correlation "
-              f"{_fmt(mb['spearman_rho'])}; agreement at 0.5: {_fmt(mb['agreement_at_0.5'])}; "
+              f"{fmt(mb['spearman_rho'])}; agreement at 0.5: {fmt(mb['agreement_at_0.5'])}; "
               f"disagreements: {mb['n_disagree']}"]
     if len(dis):
         lines += ["", "| name | P logistic | P posterior [90%] | why |", "|---|---|---|---|"]

@@ -11,6 +11,7 @@ else ``../shared/data`` beside the repository. When the folder is missing:
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,25 @@ def _close_figures():
 
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+#: Persistent JAX compilation cache shared by the test modules (and, through the
+#: environment, by the worker processes of the robustness suite).
+JAX_TEST_CACHE = Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"
+
+
+@pytest.fixture(scope="session")
+def jax_test_cache() -> Path:
+    """Two host devices for parallel chains and a persistent compilation cache.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("jax_test_cache")`` in modules that
+    sample; the first module to request it fixes the device count (JAX reads it once).
+    """
+    from vlms_bayes.inference.sampling import prepare_jax
+
+    prepare_jax(2)
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(JAX_TEST_CACHE))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return JAX_TEST_CACHE

@@ -10,25 +10,16 @@ still fails this test.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 
 @pytest.fixture(scope="module")
-def real_fit(ps_snapshot, shared_data_dir):
+def real_fit(ps_snapshot, shared_data_dir, jax_test_cache):
     from vlms_bayes import pipeline
     from vlms_bayes.inference.fit import FitConfig, fit_posterior
-    from vlms_bayes.inference.sampling import prepare_jax
     from vlms_bayes.models.data import model_data_from_stacked
 
-    prepare_jax(4)
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir",
-                      str(Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"))
     frame = pipeline.load_dataset(pipeline.DataConfig(ps=str(ps_snapshot),
                                                       data_dir=str(shared_data_dir)))
     data, _ = model_data_from_stacked(frame)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -226,9 +225,9 @@ def test_unknown_variant_group_is_a_clear_error(ps_snapshot, shared_data_dir, tm
 # the command end to end (tiny sampler)
 # ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def jax_cache_env():
-    """A persistent JAX compilation cache shared with the worker processes (via env)."""
-    cache = str(Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache")
+def jax_cache_env(jax_test_cache):
+    """The tests' persistent JAX compilation cache, shared with the worker processes."""
+    cache = str(jax_test_cache)
     old = {k: os.environ.get(k) for k in ("JAX_COMPILATION_CACHE_DIR",
                                           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")}
     os.environ["JAX_COMPILATION_CACHE_DIR"] = cache

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +23,7 @@ SMALL_MAP = ["--grid", "8", "--mc-draws", "20", "--secular-check", "5",
 ALL_STEPS = ["data", "baselines", "figures", "fit", "comparison", "feasibility", "summary"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _jax_cache():
-    from vlms_bayes.inference.sampling import prepare_jax
-
-    prepare_jax(2)
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir",
-                      str(Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+pytestmark = pytest.mark.usefixtures("jax_test_cache")
 
 
 def _args(ps, data_dir, out, *extra):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,16 +14,7 @@ from vlms_bayes.models.simulate_selection import simulate_detected
 TINY = dict(chains=2, draws=100, tune=100)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _jax_cache():
-    from vlms_bayes.inference.sampling import prepare_jax
-
-    prepare_jax(2)
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir",
-                      str(Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+pytestmark = pytest.mark.usefixtures("jax_test_cache")
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,6 @@ Replicas: ``VLMS_BAYES_SELECTION_REPLICAS`` (default 6).
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,25 +31,13 @@ from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.simulate import ObservationSettings, PopulationTruth
 from vlms_bayes.models.simulate_selection import simulate_detected
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("jax_test_cache")]
 
 REPLICAS = int(os.environ.get("VLMS_BAYES_SELECTION_REPLICAS", "6"))
 TRUTH = PopulationTruth(w=(0.75, 0.25), mu_logq=(-4.6, -1.8), mu_loga=(-1.3, 0.3),
                         sigma_logq=(0.5, 0.5), sigma_loga=(0.4, 0.5), rho=(0.0, 0.0))
 METHOD_PROBS = (0.4, 0.3, 0.2, 0.1)
 PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _jax_cache():
-    from vlms_bayes.inference.sampling import prepare_jax
-
-    prepare_jax(2)
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir",
-                      str(Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _fit(frame, *, selection, k=2, seed=0, draws=500, tune=500):

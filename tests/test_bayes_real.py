@@ -35,11 +35,12 @@ def test_real_snapshot_passes_gate_first_time(real_fit):
     assert diag.max_rhat < 1.01
 
 
-def test_real_snapshot_populations_are_ordered_and_distinct(real_fit):
+def test_real_snapshot_chains_agree_and_populations_differ(real_fit):
     _, dt, _, _ = real_fit
     post = dt["posterior"]
     mu_q = np.asarray(post["mu_logq"].values)
-    assert np.all(mu_q[..., 0] < mu_q[..., 1])  # ordering holds in every draw
+    # every chain in the same mode (the ordering itself is guaranteed by the transform)
+    assert np.ptp(mu_q.mean(axis=1), axis=0).max() < 0.1
     # the binary-like population is the high-q one by a wide margin, and its mean e is
     # larger than the planet-like one's in most draws (brown dwarfs vs close-in planets)
     e_mean = np.asarray(post["e_mean"].values)

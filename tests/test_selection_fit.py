@@ -69,7 +69,7 @@ def test_selection_record_loo_terms_and_intrinsic_memberships(fits):
     lxi = log_xi(terms, draws["mu_logq"], draws["mu_loga"], draws["sigma_logq"],
                  draws["sigma_loga"], draws["rho"], log=np.log, logsumexp=special.logsumexp)
     norm = special.logsumexp(np.log(draws["w"])[:, None, :] + lxi, axis=-1)
-    idx = terms.object_method
+    idx = terms.object_group
     expect = special.logsumexp(lt, axis=-1) - np.where(idx >= 0, norm[:, np.maximum(idx, 0)], 0)
     ll = res.posterior["log_likelihood"]["obs"].values.reshape(expect.shape)
     np.testing.assert_allclose(ll, expect, rtol=1e-10)

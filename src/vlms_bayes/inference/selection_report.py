@@ -186,7 +186,7 @@ def method_densities(fit: dict[str, Any], *, n_draws: int = 100, step_dex: float
     """
     from vlms_bayes.inference.membership import draws_from_posterior
     from vlms_bayes.models.selection import SelectionModel
-    from vlms_bayes.models.selection_norm import host_nodes, mean_p_det
+    from vlms_bayes.models.selection_norm import host_groups, host_nodes
 
     model = SelectionModel.from_dict(fit["summary"]["selection"]["parameters"])
     rows = pd.read_csv(Path(fit["dir"]) / "stacked_used.csv")
@@ -214,10 +214,16 @@ def method_densities(fit: dict[str, Any], *, n_draws: int = 100, step_dex: float
         points[m] = (rows.loc[sel, "logq"].to_numpy(float), rows.loc[sel, "loga"].to_numpy(float))
         if model.kind(m) is None:
             continue
-        pbar = mean_p_det(model, m, qq, aa,
-                          host_nodes(rows.loc[sel, "st_mass"].to_numpy(float), model.n_host_nodes))
-        obs = dens * pbar
-        obs /= obs.sum(axis=(1, 2), keepdims=True) * step_dex**2
-        observed[m] = obs.mean(axis=0)
+        m_star = rows.loc[sel, "st_mass"].to_numpy(float)
+        if model.host_mode == "quantiles":
+            hosts, counts = host_nodes(m_star, model.n_host_nodes), None
+        else:  # the method's detections: a mixture over its hosts, each normalised
+            grp, host_arr, _ = host_groups(m_star, model.host_bin_dex)
+            hosts, counts = list(host_arr), np.bincount(grp).astype(float)
+        obs = np.zeros_like(dens)
+        for h, c in zip(hosts, np.ones(len(hosts)) if counts is None else counts, strict=True):
+            part = dens * model.p_det(m, qq, aa, m_star_msun=h)
+            obs += c * part / (part.sum(axis=(1, 2), keepdims=True) * step_dex**2)
+        observed[m] = (obs / obs.sum(axis=(1, 2), keepdims=True) / step_dex**2).mean(axis=0)
     return {"logq": gq, "loga": ga, "intrinsic": dens.mean(axis=0), "observed": observed,
             "points": points}

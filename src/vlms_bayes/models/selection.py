@@ -240,14 +240,18 @@ class MicrolensingSelection:
     q_width_dex: float = 0.3
 
 
-def einstein_radius_au(m_lens_msun: float, *, d_lens_kpc: float = 4.0,
-                       d_source_kpc: float = 8.0) -> float:
-    """Physical Einstein radius R_E = √(4 G M/c² · D_L (D_S − D_L)/D_S), in AU."""
+def einstein_radius_au(m_lens_msun: ArrayLike, *, d_lens_kpc: float = 4.0,
+                       d_source_kpc: float = 8.0) -> Any:
+    """Physical Einstein radius R_E = √(4 G M/c² · D_L (D_S − D_L)/D_S), in AU.
+
+    A float for a scalar lens mass, an array for an array of them.
+    """
     if not 0 < d_lens_kpc < d_source_kpc:
         raise InputDataError(f"Microlensing needs 0 < D_L < D_S, got D_L={d_lens_kpc}, "
                              f"D_S={d_source_kpc} kpc.")
     d_eff = d_lens_kpc * (d_source_kpc - d_lens_kpc) / d_source_kpc
-    return float(np.sqrt(_RE2_AU2_PER_KPC * m_lens_msun * d_eff))
+    r_e = np.sqrt(_RE2_AU2_PER_KPC * np.asarray(m_lens_msun, float) * d_eff)
+    return float(r_e) if r_e.ndim == 0 else r_e
 
 
 def p_det_microlensing(logq: ArrayLike, loga: ArrayLike, *, m_star_msun: float,
@@ -351,6 +355,9 @@ METHOD_KINDS: dict[str, str] = {
     "Imaging": "imaging",
     "Astrometry": "astrometry",
 }
+#: Ways the normalisation treats host masses (see :class:`SelectionModel`).
+HOST_MODES: tuple[str, ...] = ("object", "quantiles")
+
 _FUNCS = {"rv": p_det_rv, "transit": p_det_transit, "microlensing": p_det_microlensing,
           "imaging": p_det_imaging, "astrometry": p_det_astrometry}
 
@@ -369,9 +376,20 @@ class SelectionModel:
         The (log q, log a) box of the normalising integrals; p_det is taken as 0 outside it.
     grid_step_dex : float
         Step of the fixed quadrature grid (both axes).
+    host_mode : {"object", "quantiles"}
+        How the normalisation treats the host. ``"object"`` (default): each object's
+        normalisation is taken at its own host mass, i.e. the likelihood of (log q, log a)
+        is conditional on the observed host and the method; exact whatever hosts each
+        survey searched (:mod:`vlms_bayes.models.selection_norm`). ``"quantiles"``: one
+        normalisation per method, p_det averaged over ``n_host_nodes`` quantiles of the
+        method's *detected* hosts (biased when detection favours some hosts; kept for
+        comparison).
+    host_bin_dex : float
+        With ``host_mode="object"``: objects of one method whose host masses fall in the
+        same log10 bin of this width share one normalisation, at the bin's mean log host
+        (0: one per distinct host).
     n_host_nodes : int
-        Host masses per method at which p_det is averaged (quantiles of the method's
-        objects' host masses).
+        With ``host_mode="quantiles"``: host masses per method at which p_det is averaged.
     """
 
     rv: RVSelection = field(default_factory=RVSelection)
@@ -383,6 +401,8 @@ class SelectionModel:
     logq_range: tuple[float, float] = (-7.0, 0.5)
     loga_range: tuple[float, float] = (-3.0, 4.0)
     grid_step_dex: float = 0.1
+    host_mode: str = "object"
+    host_bin_dex: float = 0.005
     n_host_nodes: int = 5
 
     def __post_init__(self) -> None:
@@ -397,6 +417,12 @@ class SelectionModel:
             raise InputDataError(f"grid_step_dex must lie in (0, 0.5], got {self.grid_step_dex}.")
         if self.n_host_nodes < 1:
             raise InputDataError("n_host_nodes must be at least 1.")
+        if self.host_mode not in HOST_MODES:
+            raise InputDataError(f"host_mode must be one of {HOST_MODES}, got "
+                                 f"{self.host_mode!r}.")
+        if not 0 <= self.host_bin_dex <= 0.2:
+            raise InputDataError(f"host_bin_dex must lie in [0, 0.2] dex, got "
+                                 f"{self.host_bin_dex}.")
 
     def kind(self, method: str) -> str | None:
         """The selection kind of a ``discoverymethod`` label (None: flat, no correction)."""
@@ -404,7 +430,10 @@ class SelectionModel:
 
     def p_det(self, method: str, logq: ArrayLike, loga: ArrayLike, *,
               m_star_msun: float) -> NDArray[np.float64]:
-        """Detection probability of ``method`` at true (log q, log a) around one host."""
+        """Detection probability of ``method`` at true (log q, log a) around a host.
+
+        ``m_star_msun`` is a host mass, or an array of them broadcasting with ``logq``.
+        """
         kind = self.kind(method)
         logq, loga = np.broadcast_arrays(np.asarray(logq, float), np.asarray(loga, float))
         if kind is None:
@@ -427,7 +456,8 @@ class SelectionModel:
         for k in ("logq_range", "loga_range"):
             if k in d:
                 kw[k] = tuple(d[k])
-        for k in ("method_kinds", "grid_step_dex", "n_host_nodes"):
+        for k in ("method_kinds", "grid_step_dex", "host_mode", "host_bin_dex",
+                  "n_host_nodes"):
             if k in d:
                 kw[k] = d[k]
         return cls(**kw)

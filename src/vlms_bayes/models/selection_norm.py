@@ -1,18 +1,30 @@
-"""Selection-aware likelihood: the normalising integrals ξ_m,k(θ) and the selection term.
+"""Selection-aware likelihood: the normalising integrals ξ_g,k(θ) and the selection term.
 
 Likelihood
 ----------
-Object i was found by method m(i). Conditional on the method, its observed data have the
-density (Loredo 2004, AIP Conf. Proc. 735, 195; Mandel, Farr & Gair 2019, MNRAS 486, 1086)
+Object i was found by method m(i) around a host of mass M_i. Conditional on the method
+and the host, its observed data have the density (Loredo 2004, AIP Conf. Proc. 735, 195;
+Mandel, Farr & Gair 2019, MNRAS 486, 1086)
 
-    p(d_i | θ, m) = Σ_k w_k p_k(d_i) p̄_det,m(x_i) / Σ_j w_j ξ_m,j(θ),
-    ξ_m,j(θ) = ∫ N2(x; μ_j, Σ_j) p̄_det,m(x) dx,      x = (log10 q, log10 a) (true values),
+    p(d_i | θ, m, M_i) = Σ_k w_k p_k(d_i) p_det,m(x_i; M_i) / Σ_j w_j ξ_j(θ; m, M_i),
+    ξ_j(θ; m, M) = ∫ N2(x; μ_j, Σ_j) p_det,m(x; M) dx,    x = (log10 q, log10 a) (true),
 
-so the log-likelihood of the sample gains −Σ_m N_m log Σ_j w_j ξ_m,j(θ), and
-p̄_det,m(x_i) is a constant in θ that drops out. Because that constant is common to all
-populations it also cancels in the memberships r_ik ∝ w_k p_k(d_i): memberships and
+so the log-likelihood of the sample gains −Σ_i log Σ_j w_j ξ_j(θ; m(i), M_i), and
+p_det,m(x_i; M_i) is a constant in θ that drops out. Because that constant is common to
+all populations it also cancels in the memberships r_ik ∝ w_k p_k(d_i): memberships and
 ``classify`` use the *intrinsic* populations unchanged, and the weights w_k are intrinsic
 fractions.
+
+Conditioning on each object's observed host is what makes this exact without knowing
+which hosts each survey searched (those are not in any catalogue), provided the
+companion populations in (log q, log a) do not depend on the host mass — the model's
+assumption anyway. Objects of one method whose hosts fall in one log-mass bin of width
+``host_bin_dex`` (0.005 dex by default) share one normalisation *group* g, evaluated at the
+bin's mean log host: the term is −Σ_g N_g log Σ_j w_j ξ_g,j(θ). (The alternative
+``host_mode="quantiles"`` averages p_det over quantiles of a method's *detected* hosts,
+one group per method; detection favours some hosts — heavier ones for radial velocity —
+so that overstates a search's sensitivity and biases the intrinsic populations. It is
+kept for comparison.)
 
 Approximations (stated)
 -----------------------
@@ -25,21 +37,23 @@ Approximations (stated)
   objects need nothing more here.
 * **Eccentricity.** p_det does not depend on e (circular-orbit forms), so the e part of
   each population integrates to one and adds nothing to ξ.
-* **Host dependence.** ξ should be averaged over the hosts each method *searched*; those
-  are not in the catalogue, so p_det,m is averaged over ``n_host_nodes`` quantiles of the
-  host masses of that method's detected objects (equal weights): p̄_det,m(x) =
-  mean_h p_det,m(x, M_*,h). Distances enter as the per-method typical distances of
+* **Missing host masses** take the median host of the object's method (a note says so).
+  Distances enter as the per-method typical distances of
   :mod:`vlms_bayes.models.selection`.
 * **Quadrature.** ξ is a fixed-grid trapezoid sum over the box of the
   :class:`~vlms_bayes.models.selection.SelectionModel` (p_det is defined as 0 outside it),
   step ``grid_step_dex`` (0.1 dex: the trapezoid rule on a Gaussian of width σ has a
   relative error ~2 exp(−2π²σ²/h²), < 1e-8 for σ ≥ 0.1 dex). Grid points where every
-  method's p̄_det < 1e-12 are dropped. Methods without a selection function (flat
+  group's p_det < 1e-12 are dropped. Methods without a selection function (flat
   p_det = 1 over the plane) have ξ ≡ 1 and contribute no term.
 
-The same expression builds the PyTensor graph (differentiable, used by PyMC's NUTS and by
-NumPyro through PyMC's JAX backend) and the NumPy evaluation per posterior draw
-(:func:`object_selection_logterms`, for the pointwise log-likelihood of LOO).
+Evaluation: ξ_g,k = Σ_n P_g,n N2(x_n; θ_k) with P_g,n = trapezoid weight × p_det,g at
+node n, a (groups × nodes) @ (nodes × K) product, computed as
+log ξ = c_k + log Σ_n P_g,n exp(log N2(x_n; θ_k) − c_k) with c_k the largest log density
+over the nodes (no underflow). The same expression builds the PyTensor graph
+(differentiable, used by PyMC's NUTS and by NumPyro through PyMC's JAX backend) and the
+NumPy evaluation per posterior draw (:func:`object_selection_logterms`, for the pointwise
+log-likelihood of LOO).
 """
 
 from __future__ import annotations
@@ -72,32 +86,53 @@ class SelectionTerms:
     ----------
     methods : tuple of str
         Methods with a selection function present in the sample (M of them).
-    counts : numpy.ndarray, shape (M,)
-        Number of fitted objects per method, N_m.
+    group_method : numpy.ndarray, shape (Gr,)
+        Index into ``methods`` of each normalisation group.
+    group_host_msun : numpy.ndarray, shape (Gr,)
+        Host mass at which each group's p_det is evaluated (NaN for ``"quantiles"`` groups,
+        whose p_det is averaged over ``host_nodes_msun``).
+    counts : numpy.ndarray, shape (Gr,)
+        Number of fitted objects per group, N_g.
     object_method : numpy.ndarray, shape (N,)
         Index into ``methods`` of each object, −1 for flat (uncorrected) methods.
+    object_group : numpy.ndarray, shape (N,)
+        Index into the groups of each object, −1 for flat methods.
     grid_logq, grid_loga : numpy.ndarray, shape (G,)
         Quadrature nodes kept.
-    log_wp : numpy.ndarray, shape (M, G)
-        log(trapezoid weight × p̄_det,m) at the nodes.
+    weights : numpy.ndarray, shape (Gr, G)
+        Trapezoid weight × p_det of each group at the nodes.
+    host_mode : str
+        ``"object"`` or ``"quantiles"`` (:class:`~vlms_bayes.models.selection.SelectionModel`).
     host_nodes_msun : dict
-        Host masses at which each method's p_det was averaged.
+        Method → host masses of its groups (``"object"``) or the quantiles its p_det was
+        averaged over (``"quantiles"``).
     notes : list of str
         Flat methods and other remarks for the fit's record.
     """
 
     methods: tuple[str, ...]
+    group_method: NDArray[np.int64]
+    group_host_msun: NDArray[np.float64]
     counts: NDArray[np.float64]
     object_method: NDArray[np.int64]
+    object_group: NDArray[np.int64]
     grid_logq: NDArray[np.float64]
     grid_loga: NDArray[np.float64]
-    log_wp: NDArray[np.float64]
+    weights: NDArray[np.float64]
+    host_mode: str
     host_nodes_msun: dict[str, list[float]]
     notes: list[str]
 
+    def method_counts(self) -> NDArray[np.float64]:
+        """Number of fitted objects per method, N_m (shape (M,))."""
+        return np.bincount(self.group_method, weights=self.counts,
+                           minlength=len(self.methods)).astype(float)
+
     def to_dict(self) -> dict[str, Any]:
         """Summary for fit_summary.json (no grids)."""
-        return {"methods": list(self.methods), "counts": self.counts.astype(int).tolist(),
+        return {"methods": list(self.methods),
+                "counts": self.method_counts().astype(int).tolist(),
+                "host_mode": self.host_mode, "n_groups": int(self.counts.size),
                 "n_grid_nodes": int(self.grid_logq.size),
                 "host_nodes_msun": self.host_nodes_msun, "notes": list(self.notes)}
 
@@ -113,10 +148,11 @@ def grid_axes(model: SelectionModel) -> tuple[NDArray[np.float64], NDArray[np.fl
 
 
 def mean_p_det(model: SelectionModel, method: str, logq: NDArray[np.float64],
-               loga: NDArray[np.float64], hosts_msun: list[float]) -> NDArray[np.float64]:
-    """p̄_det,m(x): p_det of ``method`` averaged over the given host masses."""
-    return np.mean([model.p_det(method, logq, loga, m_star_msun=m) for m in hosts_msun],
-                   axis=0)
+               loga: NDArray[np.float64], hosts_msun: list[float],
+               weights: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """p̄_det,m(x): p_det of ``method`` averaged over the given host masses (and weights)."""
+    return np.average([model.p_det(method, logq, loga, m_star_msun=m) for m in hosts_msun],
+                      axis=0, weights=weights)
 
 
 def host_nodes(m_star: NDArray[np.float64], n: int) -> list[float]:
@@ -128,6 +164,44 @@ def host_nodes(m_star: NDArray[np.float64], n: int) -> list[float]:
     return [float(v) for v in np.quantile(m, (np.arange(n) + 0.5) / n)]
 
 
+def host_groups(m_star: NDArray[np.float64], bin_dex: float,
+                ) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
+    """Bin one method's host masses in log10 mass.
+
+    Parameters
+    ----------
+    m_star : numpy.ndarray
+        Host masses (Msun) of the method's objects; non-finite or ≤ 0 values are missing.
+    bin_dex : float
+        Bin width in dex (0: one group per distinct host mass).
+
+    Returns
+    -------
+    group : numpy.ndarray of int
+        Group of each object (0 … n_groups − 1).
+    host_msun : numpy.ndarray
+        The group's host mass: 10 ** (mean log10 host of its objects).
+    n_missing : int
+        Objects without a host mass; they take the median host of the others (or
+        :data:`DEFAULT_HOST_MSUN`).
+    """
+    m = np.asarray(m_star, float)
+    ok = np.isfinite(m) & (m > 0)
+    fill = float(np.median(m[ok])) if ok.any() else DEFAULT_HOST_MSUN
+    logm = np.log10(np.where(ok, m, fill))
+    key = np.floor(logm / bin_dex) if bin_dex > 0 else logm
+    _, group = np.unique(key, return_inverse=True)
+    host = np.array([10 ** logm[group == g].mean() for g in range(group.max() + 1)])
+    return group.astype(np.int64), host, int((~ok).sum())
+
+
+def _trapezoid_weights(n_q: int, n_a: int, step: float) -> NDArray[np.float64]:
+    w = np.full((n_q, n_a), step ** 2)
+    w[[0, -1], :] *= 0.5
+    w[:, [0, -1]] *= 0.5
+    return w.ravel()
+
+
 def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
     """Pre-compute the θ-independent parts of the selection term for a sample.
 
@@ -136,7 +210,7 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
     data : ModelData
         The fitted objects; needs ``methods`` (and ``m_star_msun`` for host dependence).
     model : SelectionModel
-        The per-method detection probabilities and quadrature settings.
+        The per-method detection probabilities, host treatment and quadrature settings.
 
     Returns
     -------
@@ -156,47 +230,73 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
     methods = tuple(m for m in present if model.kind(m) is not None)
     gq, ga = grid_axes(model)
     q2, a2 = (v.ravel() for v in np.meshgrid(gq, ga, indexing="ij"))
-    w = np.full((gq.size, ga.size), model.grid_step_dex ** 2)
-    w[[0, -1], :] *= 0.5
-    w[:, [0, -1]] *= 0.5
-    w = w.ravel()
-    hosts, pbar = {}, []
-    for m in methods:
-        hosts[m] = host_nodes(m_star[methods_all == m], model.n_host_nodes)
-        pbar.append(mean_p_det(model, m, q2, a2, hosts[m]))
-    pbar_arr = np.asarray(pbar).reshape(len(methods), q2.size)
-    keep = (pbar_arr.max(axis=0) > _P_FLOOR) if len(methods) else np.zeros(q2.size, bool)
-    obj = np.full(data.n, -1, dtype=np.int64)
+    trap = _trapezoid_weights(gq.size, ga.size, model.grid_step_dex)
+    obj_m = np.full(data.n, -1, dtype=np.int64)
+    obj_g = np.full(data.n, -1, dtype=np.int64)
+    g_method: list[int] = []
+    g_host: list[float] = []
+    pdet: list[NDArray[np.float64]] = []
+    hosts: dict[str, list[float]] = {}
     for j, m in enumerate(methods):
-        obj[methods_all == m] = j
-    counts = np.array([np.sum(obj == j) for j in range(len(methods))], float)
-    with np.errstate(divide="ignore"):
-        log_wp = np.log(np.maximum(pbar_arr[:, keep], 1e-300)) + np.log(w[keep])[None, :]
-    return SelectionTerms(methods, counts, obj, q2[keep], a2[keep], log_wp, hosts, notes)
+        sel = methods_all == m
+        obj_m[sel] = j
+        if model.host_mode == "quantiles":
+            hosts[m] = host_nodes(m_star[sel], model.n_host_nodes)
+            obj_g[sel] = len(g_method)
+            g_method.append(j)
+            g_host.append(np.nan)
+            pdet.append(mean_p_det(model, m, q2, a2, hosts[m]))
+            continue
+        grp, host, n_missing = host_groups(m_star[sel], model.host_bin_dex)
+        if n_missing:
+            notes.append(f"method {m!r}: {n_missing} object(s) without a host mass take the "
+                         "method's median host")
+        obj_g[sel] = len(g_method) + grp
+        hosts[m] = [round(float(h), 5) for h in host]
+        for h in host:
+            g_method.append(j)
+            g_host.append(float(h))
+            pdet.append(model.p_det(m, q2, a2, m_star_msun=float(h)))
+    pdet_arr = np.asarray(pdet).reshape(len(g_method), q2.size)
+    keep = (pdet_arr.max(axis=0) > _P_FLOOR) if g_method else np.zeros(q2.size, bool)
+    counts = np.bincount(obj_g[obj_g >= 0], minlength=len(g_method)).astype(float)
+    return SelectionTerms(methods, np.asarray(g_method, np.int64), np.asarray(g_host, float),
+                          counts, obj_m, obj_g, q2[keep], a2[keep],
+                          pdet_arr[:, keep] * trap[keep][None, :], model.host_mode, hosts,
+                          notes)
+
+
+#: Added inside the log of the quadrature sum: keeps log ξ finite (and its gradient
+#: defined) for a population with no mass where a group can detect anything.
+_TINY: float = 1e-300
 
 
 def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rho: Any, *,
-           log: Callable[[Any], Any], logsumexp: Callable[..., Any],
-           as_tensor: Callable[[Any], Any] = np.asarray) -> Any:
-    """Log ξ_m,k for population parameters of shape (..., K); returns (..., M, K).
+           log: Callable[[Any], Any], logsumexp: Callable[..., Any] | None = None,
+           as_tensor: Callable[[Any], Any] = np.asarray,
+           exp: Callable[[Any], Any] = np.exp) -> Any:
+    """Log ξ_g,k for population parameters of shape (..., K); returns (..., Gr, K).
 
-    Written once for NumPy and PyTensor (``log``, ``logsumexp``, ``as_tensor`` from the
-    backend). Leading batch dimensions of the parameters (e.g. posterior draws) broadcast.
+    Written once for NumPy and PyTensor (``log``, ``exp``, ``as_tensor`` from the
+    backend; ``logsumexp`` is accepted for symmetry with :func:`selection_loglik` and not
+    needed). Leading batch dimensions of the parameters (e.g. posterior draws) broadcast.
     """
+    del logsumexp
     gq = as_tensor(terms.grid_logq[:, None])                     # (G, 1)
     ga = as_tensor(terms.grid_loga[:, None])
     lp = bvn_logpdf(gq - mu_q[..., None, :], ga - mu_a[..., None, :], sd_q[..., None, :] ** 2,
                     sd_a[..., None, :] ** 2, (rho * sd_q * sd_a)[..., None, :], log=log)
-    lwp = as_tensor(terms.log_wp[:, :, None])                    # (M, G, 1)
-    return logsumexp(lwp + lp[..., None, :, :], axis=-2)         # (..., M, K)
+    top = lp.max(axis=-2, keepdims=True)                         # (..., 1, K)
+    summed = as_tensor(terms.weights) @ exp(lp - top)            # (..., Gr, K)
+    return top + log(summed + _TINY)
 
 
 def selection_loglik(terms: SelectionTerms, log_w: Any, lxi: Any, *,
                      logsumexp: Callable[..., Any], as_tensor: Callable[[Any], Any] = np.asarray,
                      ) -> Any:
-    """−Σ_m N_m log Σ_k w_k ξ_m,k (a scalar per batch element)."""
-    per_method = logsumexp(log_w[..., None, :] + lxi, axis=-1)   # (..., M)
-    return -(per_method * as_tensor(terms.counts)).sum(axis=-1)
+    """−Σ_g N_g log Σ_k w_k ξ_g,k (a scalar per batch element)."""
+    per_group = logsumexp(log_w[..., None, :] + lxi, axis=-1)    # (..., Gr)
+    return -(per_group * as_tensor(terms.counts)).sum(axis=-1)
 
 
 def selection_potential(data: ModelData, model: SelectionModel, params: dict[str, Any],
@@ -208,15 +308,15 @@ def selection_potential(data: ModelData, model: SelectionModel, params: dict[str
     if not terms.methods:
         return pt.as_tensor(0.0), terms
     lxi = log_xi(terms, params["mu_logq"], params["mu_loga"], params["sigma_logq"],
-                 params["sigma_loga"], params["rho"], log=pt.log, logsumexp=pt.logsumexp,
-                 as_tensor=pt.as_tensor)
+                 params["sigma_loga"], params["rho"], log=pt.log, as_tensor=pt.as_tensor,
+                 exp=pt.exp)
     return selection_loglik(terms, params["log_w"], lxi, logsumexp=pt.logsumexp,
                             as_tensor=pt.as_tensor), terms
 
 
 def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np.float64]],
                               *, chunk: int = 64) -> NDArray[np.float64]:
-    """Per-object selection log term −log Σ_k w_k ξ_m(i),k for each draw, shape (S, N).
+    """Per-object selection log term −log Σ_k w_k ξ_g(i),k for each draw, shape (S, N).
 
     Added to the marginal log-likelihood of each object for PSIS-LOO (0 for flat methods).
     """
@@ -224,14 +324,13 @@ def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np
     out = np.zeros((s, terms.object_method.size))
     if not terms.methods:
         return out
-    per = np.empty((s, len(terms.methods)))
+    per = np.empty((s, terms.counts.size))
     log_w = np.log(draws["w"])
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
         lxi = log_xi(terms, draws["mu_logq"][sl], draws["mu_loga"][sl], draws["sigma_logq"][sl],
-                     draws["sigma_loga"][sl], draws["rho"][sl], log=np.log,
-                     logsumexp=special.logsumexp)
+                     draws["sigma_loga"][sl], draws["rho"][sl], log=np.log)
         per[sl] = special.logsumexp(log_w[sl][:, None, :] + lxi, axis=-1)
-    has = terms.object_method >= 0
-    out[:, has] = -per[:, terms.object_method[has]]
+    has = terms.object_group >= 0
+    out[:, has] = -per[:, terms.object_group[has]]
     return out

@@ -56,6 +56,7 @@ class ObservationSettings:
     e_err: tuple[float, float] = (0.02, 0.1)
     methods: tuple[str, ...] = field(default=("Radial Velocity", "Transit", "Microlensing"))
     clip_e: bool = True
+    host_mass_range_msun: tuple[float, float] = (0.07, 0.2)
 
 
 def simulate_catalogue(
@@ -116,7 +117,7 @@ def simulate_catalogue(
                       [e_meas, e_lim, 0.0], np.nan)
     e_err = np.where(status == "measured", s_e, np.nan)
 
-    m_star = rng.uniform(0.07, 0.2, n)
+    m_star = rng.uniform(*ob.host_mass_range_msun, n)
     q_obs = 10.0**obs_logq
     frame = pd.DataFrame({
         "name": [f"SIM-{i:05d} b" for i in range(n)],

@@ -26,8 +26,9 @@ def detection_probability(frame: pd.DataFrame, selection: SelectionModel) -> np.
     meth = frame["discoverymethod"].astype(str).to_numpy()
     tq, ta = frame["true_logq"].to_numpy(float), frame["true_loga"].to_numpy(float)
     ms = frame["st_mass"].to_numpy(float)
-    for i in range(len(frame)):  # per-object host: a loop keeps p_det's scalar-host API
-        out[i] = selection.p_det(meth[i], tq[i], ta[i], m_star_msun=ms[i])
+    for m in np.unique(meth):  # the p_det forms broadcast a host array like the others
+        sel = meth == m
+        out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel])
     return out
 
 

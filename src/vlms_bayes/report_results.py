@@ -6,6 +6,7 @@ Like :mod:`vlms_bayes.report_sections`, every sentence is computed from the run'
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,47 @@ def comparison_section(run: RunFolder) -> str:
     parts.append(figure(run, "fig_bayes_memberships.png",
                         f"posterior P(binary-like) against the logistic baseline's (Spearman ρ "
                         f"= {fmt(mb.get('spearman_rho'))})."))
+    parts.append(selection_part(run, cmp.get("selection")))
     return "\n".join(p for p in parts if p)
+
+
+def selection_part(run: RunFolder, sel: dict[str, Any] | None) -> str:
+    """How much of the naive two-population signal was detection-method selection."""
+    fit = run.json("fit_summary.json") or {}
+    mode = (fit.get("selection") or {}).get("mode", "none")
+    if sel is None:
+        if mode == "none":
+            return ("<h3>Detection-method selection</h3>" + notice(
+                "This fit is <b>naive</b> (<code>--selection none</code>): its populations "
+                "describe the detected sample, so P(binary-like) partly measures how each "
+                "object was found. Run with the default <code>--selection methods</code> to "
+                "get intrinsic populations and the side-by-side comparison."))
+        return ""
+    removed = sel.get("method_split_removed")
+    share = "n/a" if removed is None else f"{fmt(100 * removed, 2)}%"
+    ref = "".join(
+        f" {esc(r['name'])}'s P(binary-like) is <b>{fmt(r['selection'])}</b> "
+        f"[{fmt(r['selection_lo90'])}, {fmt(r['selection_hi90'])}] with the correction and "
+        f"{fmt(r['naive'])} [{fmt(r['naive_lo90'])}, {fmt(r['naive_hi90'])}] without."
+        for r in sel.get("reference", []))
+    text = (
+        "<h3>Detection-method selection: naive vs selection-aware</h3><p>The fit above divides "
+        "each discovery method's detection probability out (docs/selection.md), so its "
+        "populations are intrinsic; the naive fit of the same rows (<code>naive_fit/</code>) "
+        "describes the detected sample. A two-population signal that is only survey "
+        "selection sorts objects by method: the range over methods of the mean "
+        f"P(binary-like) is {fmt(sel.get('method_split_naive'))} naive and "
+        f"{fmt(sel.get('method_split_selection'))} selection-aware, so <b>{share}</b> of the "
+        f"naive method split was selection.{ref} Objects with P(binary-like) > 0.5: "
+        f"{sel.get('n_binary_like_naive')} naive, {sel.get('n_binary_like_selection')} "
+        f"selection-aware ({sel.get('n_label_changes')} change label).</p>")
+    per = pd.DataFrame(sel.get("per_method", []))
+    return "\n".join([
+        text, table(per) if len(per) else "",
+        figure(run, "fig_selection_methods.png",
+               "per discovery method: its detected objects, the distribution of that method's "
+               "detections predicted by the selection-aware posterior, and the intrinsic "
+               "populations.")])
 
 
 def feasibility_section(run: RunFolder) -> str:

@@ -33,12 +33,19 @@ log = logging.getLogger("vlms_bayes")
 _LOCATION_FIELDS = ("ps", "bd", "data_dir", "refresh")
 
 
+#: Sub-folder of a run holding the naive (uncorrected) fit beside the selection-aware one.
+NAIVE_FIT_DIR = "naive_fit"
+
+
 def planned_steps(*, fit: bool, feasibility: bool, robustness: bool = False,
-                  ) -> tuple[str, ...]:
-    """Names of the steps of a run, in order."""
+                  naive_fit: bool = False) -> tuple[str, ...]:
+    """Names of the steps of a run, in order.
+
+    ``naive_fit``: a selection-aware fit is followed by the naive fit it is compared with.
+    """
     steps = ["data", "baselines", "figures"]
     if fit:
-        steps += ["fit", "comparison"]
+        steps += ["fit", "fit_naive", "comparison"] if naive_fit else ["fit", "comparison"]
     if feasibility:
         steps.append("feasibility")
     if robustness:
@@ -76,8 +83,9 @@ def run_steps(
     from vlms_bayes.report import summary_text
 
     t_start = time.perf_counter()
+    with_naive = fit_config is not None and fit_config.selection is not None
     plan = planned_steps(fit=fit_config is not None, feasibility=feasibility is not None,
-                         robustness=robustness is not None)
+                         robustness=robustness is not None, naive_fit=with_naive)
     config_record: dict[str, Any] = {"data": asdict(data_config), "baseline": asdict(config)}
     if fit_config is not None:
         config_record["fit"] = fit_config.to_dict()
@@ -163,15 +171,38 @@ def run_steps(
             upstream=up("data", "baselines"),
             seed_files=("objects_with_probs.csv",)).record["key"]
 
+        # the same model without the selection correction, so that the report can say how
+        # much of the naive two-population signal was survey selection
+        if with_naive:
+            naive_cfg = dataclasses.replace(fit_config, selection=None, loo_components=(),
+                                            allow_bad_diagnostics=True)
+
+            def do_fit_naive(stage: Path) -> dict[str, Any]:
+                from vlms_bayes.inference.fit import run_fit
+
+                log.info("[fit_naive] K=%d without the selection correction (for the "
+                         "side-by-side comparison)", naive_cfg.n_components)
+                (stage / NAIVE_FIT_DIR).mkdir()
+                res = run_fit(data.frame, naive_cfg, outdir_path=stage / NAIVE_FIT_DIR,
+                              seed=seed)
+                return {"diagnostics_passed": bool(res.diagnostics.passed)}
+
+            keys["fit_naive"] = runner.run(
+                "fit_naive", do_fit_naive, settings={**naive_cfg.to_dict(), "seed": seed},
+                upstream=up("data")).record["key"]
+
         def do_comparison(stage: Path) -> None:
             from vlms_bayes.inference.compare_report import build_comparison, write_comparison
 
-            cmp = build_comparison(runner.outdir, runner.outdir, q_split=config.q_split)
+            other = runner.outdir / NAIVE_FIT_DIR if with_naive else None
+            cmp = build_comparison(runner.outdir, runner.outdir, q_split=config.q_split,
+                                   other_posterior_dir=other)
             write_comparison(stage, cmp, figures=True, posterior_dir=runner.outdir)
 
         keys["comparison"] = runner.run(
             "comparison", do_comparison, settings={"q_split": config.q_split},
-            upstream=up("fit", "baselines")).record["key"]
+            upstream=up("fit", "fit_naive", "baselines") if with_naive
+            else up("fit", "baselines")).record["key"]
 
     # feasibility --------------------------------------------------------------------------
     if feasibility is not None and fcfg is not None:

@@ -130,15 +130,24 @@ def rv_semi_amplitude_ms(logq: ArrayLike, loga: ArrayLike, m_star_msun: float, *
 
 
 def p_det_rv(logq: ArrayLike, loga: ArrayLike, *, m_star_msun: float,
-             params: RVSelection | None = None, **_: Any) -> NDArray[np.float64]:
-    """RV detection probability of a true (log q, log a), averaged over isotropic i."""
+             params: RVSelection | None = None, sin_i: ArrayLike | None = None,
+             **_: Any) -> NDArray[np.float64]:
+    """RV detection probability of a true (log q, log a), averaged over isotropic i.
+
+    With ``sin_i`` the probability at that inclination instead (what a simulation of
+    real detections uses: a survey sees K sin i).
+    """
     p = params or RVSelection()
     logq, loga = np.broadcast_arrays(np.asarray(logq, float), np.asarray(loga, float))
-    u_nodes, log_w = inclination_nodes(p.n_incl_nodes)
-    k_edge = rv_semi_amplitude_ms(logq, loga, m_star_msun)[..., None]
-    log_k = np.log10(k_edge) - u_nodes                      # log10(K sin i)
-    p_k = (np.exp(log_w) * _soft_above(log_k, np.log10(p.k_threshold_ms),
-                                       p.k_width_dex)).sum(axis=-1)
+    k_edge = rv_semi_amplitude_ms(logq, loga, m_star_msun)
+    if sin_i is not None:
+        p_k = _soft_above(np.log10(k_edge * np.asarray(sin_i, float)),
+                          np.log10(p.k_threshold_ms), p.k_width_dex)
+    else:
+        u_nodes, log_w = inclination_nodes(p.n_incl_nodes)
+        log_k = np.log10(k_edge)[..., None] - u_nodes       # log10(K sin i)
+        p_k = (np.exp(log_w) * _soft_above(log_k, np.log10(p.k_threshold_ms),
+                                           p.k_width_dex)).sum(axis=-1)
     log_p = np.log10(period_yr(logq, loga, m_star_msun))
     return p_k * _soft_above(np.log10(p.baseline_yr), log_p, p.period_width_dex)
 
@@ -429,16 +438,20 @@ class SelectionModel:
         return self.method_kinds.get(method)
 
     def p_det(self, method: str, logq: ArrayLike, loga: ArrayLike, *,
-              m_star_msun: float) -> NDArray[np.float64]:
+              m_star_msun: float, sin_i: ArrayLike | None = None) -> NDArray[np.float64]:
         """Detection probability of ``method`` at true (log q, log a) around a host.
 
         ``m_star_msun`` is a host mass, or an array of them broadcasting with ``logq``.
+        ``sin_i``: for radial velocity, the probability at this inclination rather than
+        averaged over an isotropic one (other methods ignore it).
         """
         kind = self.kind(method)
         logq, loga = np.broadcast_arrays(np.asarray(logq, float), np.asarray(loga, float))
         if kind is None:
             return np.ones(logq.shape)
-        return _FUNCS[kind](logq, loga, m_star_msun=m_star_msun, params=getattr(self, kind))
+        extra = {"sin_i": sin_i} if kind == "rv" and sin_i is not None else {}
+        return _FUNCS[kind](logq, loga, m_star_msun=m_star_msun, params=getattr(self, kind),
+                            **extra)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json / fit_summary.json."""

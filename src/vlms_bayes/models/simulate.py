@@ -82,7 +82,8 @@ def simulate_catalogue(
     Returns
     -------
     pandas.DataFrame
-        Stacked-schema rows plus ``true_label``, ``true_logq``, ``true_loga``, ``true_e``.
+        Stacked-schema rows plus ``true_label``, ``true_logq``, ``true_loga``, ``true_e``,
+        ``true_sin_i``.
     """
     tr = truth or PopulationTruth()
     ob = observe or ObservationSettings()
@@ -142,4 +143,5 @@ def simulate_catalogue(
     frame["true_logq"] = true_logq
     frame["true_loga"] = true_loga
     frame["true_e"] = true_e
+    frame["true_sin_i"] = np.sqrt(1.0 - cos_i**2)
     return frame

@@ -20,15 +20,24 @@ from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.simulate import ObservationSettings, PopulationTruth, simulate_catalogue
 
 
-def detection_probability(frame: pd.DataFrame, selection: SelectionModel) -> np.ndarray:
-    """p_det of each simulated row at its true (log q, log a) and its host, shape (N,)."""
+def detection_probability(frame: pd.DataFrame, selection: SelectionModel, *,
+                          rv_at_inclination: bool = True) -> np.ndarray:
+    """p_det of each simulated row at its true (log q, log a) and its host, shape (N,).
+
+    ``rv_at_inclination``: radial velocity sees K sin i, so a row's RV detection uses its
+    own ``true_sin_i`` (as real surveys do; detected m sin i objects then favour edge-on
+    orbits); False uses the inclination-averaged p_det for every row.
+    """
     out = np.empty(len(frame))
     meth = frame["discoverymethod"].astype(str).to_numpy()
     tq, ta = frame["true_logq"].to_numpy(float), frame["true_loga"].to_numpy(float)
     ms = frame["st_mass"].to_numpy(float)
+    sin_i = (frame["true_sin_i"].to_numpy(float)
+             if rv_at_inclination and "true_sin_i" in frame.columns else None)
     for m in np.unique(meth):  # the p_det forms broadcast a host array like the others
         sel = meth == m
-        out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel])
+        out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel],
+                                   sin_i=None if sin_i is None else sin_i[sel])
     return out
 
 
@@ -41,6 +50,7 @@ def simulate_detected(
     method_probs: tuple[float, ...] | None = None,
     observe: ObservationSettings | None = None,
     random_seed: int | np.random.Generator | None = None,
+    rv_at_inclination: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An intrinsic catalogue and the subset the methods detect.
 
@@ -58,6 +68,9 @@ def simulate_detected(
         Measurement settings; its ``methods`` are replaced by ``methods``.
     random_seed : int or numpy.random.Generator, optional
         Randomness.
+    rv_at_inclination : bool
+        Radial-velocity detection at each row's own inclination (default; see
+        :func:`detection_probability`).
 
     Returns
     -------
@@ -73,6 +86,6 @@ def simulate_detected(
     probs = np.full(len(methods), 1 / len(methods)) if method_probs is None else (
         np.asarray(method_probs, float) / np.sum(method_probs))
     frame["discoverymethod"] = rng.choice(list(methods), size=len(frame), p=probs)
-    frame["p_det"] = detection_probability(frame, sel)
+    frame["p_det"] = detection_probability(frame, sel, rv_at_inclination=rv_at_inclination)
     frame["detected"] = rng.random(len(frame)) < frame["p_det"].to_numpy()
     return frame.loc[frame["detected"]].reset_index(drop=True), frame

@@ -197,6 +197,88 @@ E2_FLOOR: float = 1e-30
 J_FLOOR: float = 1e-7
 
 
+def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
+                 n_scan: int = 32) -> tuple[Array, ...]:
+    """The draw-only part of the e_max search (:func:`kl_emax`): constants and scan grid.
+
+    Depends on the initial eccentricity and inclination alone, not on the short-range
+    strengths, so a Monte Carlo map computes it once per draw and reuses it in every cell.
+    The scan grid is uniform in y = ln(e²/j²) from y0 (e0, or :data:`E2_FLOOR`) to
+    y_end (j = max(|K|, :data:`J_FLOOR`)) and is returned as x = e²/j² = exp(y).
+
+    Parameters
+    ----------
+    e0, cos_i0 : array
+        Initial eccentricity and cosine of the mutual inclination.
+    xp : module, optional
+        Array namespace (``numpy`` by default).
+    n_scan : int
+        Number of grid points after x0.
+
+    Returns
+    -------
+    j2_0, e2_0, kozai_k, x0, x_end : array
+        1 - e0², e0², K = j0 cos i0, exp(y0) and exp(y_end).
+    x_grid : array
+        exp(y0 + k (y_end - y0) / n_scan), k = 1..n_scan, on a new last axis.
+    """
+    if xp is None:
+        import numpy as xp
+    e0, cos_i0 = xp.broadcast_arrays(xp.asarray(e0, dtype=float), xp.asarray(cos_i0, dtype=float))
+    e2_0 = e0 * e0
+    j2_0 = (1.0 - e0) * (1.0 + e0)
+    kk = j2_0**0.5 * cos_i0
+    y0 = xp.log(xp.maximum(e2_0, E2_FLOOR) / j2_0)
+    j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
+    y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
+    step = (y_end - y0) / n_scan
+    x_grid = xp.exp(y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1))
+    return j2_0, e2_0, kk, xp.exp(y0), xp.exp(y_end), x_grid
+
+
+def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
+                  eps_rot: Array, *, xp: Any = None, n_bisect: int = 50,
+                  fori_loop: Any = None) -> tuple[Array, Array]:
+    """e_max from the draw-only grid of :func:`kl_emax_grid` and the short-range strengths.
+
+    The first grid point where the gap D (:func:`kl_energy_gap`, a function of
+    x = e²/j² through j² = 1/(1 + x), e² = x/(1 + x)) turns negative brackets the root
+    with the point before it; ``n_bisect`` bisections at the geometric mean sqrt(lo·hi)
+    (the midpoint in y = ln x, without an exponential per step) refine it. No root means e
+    reaches x_end. See :func:`kl_emax` for the arguments and returns.
+    """
+    if xp is None:
+        import numpy as xp
+    j2_0, e2_0, kk, x0, x_end, x_grid = grid
+    consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
+
+    def gap(x: Array, *c: Array) -> Array:
+        return kl_energy_gap(1.0 / (1.0 + x), x / (1.0 + x), *c)
+
+    d = gap(x_grid, *(c[..., None] for c in consts))
+    neg = d < 0
+    any_neg = xp.any(neg, axis=-1)
+    idx = xp.argmax(neg, axis=-1)
+    hi = xp.take_along_axis(x_grid, idx[..., None], axis=-1)[..., 0]
+    prev = xp.take_along_axis(x_grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
+    lo = xp.where(idx == 0, x0, prev)
+
+    def bisect(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, hi = bracket
+        mid = xp.sqrt(lo * hi)
+        below = gap(mid, *consts) < 0
+        return xp.where(below, lo, mid), xp.where(below, mid, hi)
+
+    if fori_loop is None:
+        for it in range(n_bisect):
+            lo, hi = bisect(it, (lo, hi))
+    else:
+        lo, hi = fori_loop(0, n_bisect, bisect, (lo, hi))
+    x_max = xp.where(any_neg, lo, x_end)
+    e_max = xp.sqrt(x_max / (1.0 + x_max))
+    return e_max, 1.0 / (1.0 + x_max) / (1.0 + e_max)
+
+
 def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
             eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 50,
             fori_loop: Any = None) -> tuple[Array, Array]:
@@ -207,8 +289,10 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
     non-negative at e0; the maximum is at its first root above e0. The search variable is
     y = ln(e²/j²), from which e² = 1/(1 + exp(-y)) and j² = 1/(1 + exp(y)) are both exact
     to rounding at either end: a uniform grid of ``n_scan`` points from e0 (or
-    :data:`E2_FLOOR`) to j = max(|K|, :data:`J_FLOOR`) brackets the root, ``n_bisect``
-    bisections refine it. No root means e reaches that end.
+    :data:`E2_FLOOR`) to j = max(|K|, :data:`J_FLOOR`) brackets the root
+    (:func:`kl_emax_grid`), ``n_bisect`` bisections in y refine it (:func:`kl_emax_solve`;
+    the bracket of width (y_end - y0)/n_scan shrinks to below 1e-14 in y). No root means
+    e reaches that end.
 
     Parameters
     ----------
@@ -236,40 +320,6 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
     e0, cos_i0, sin2_omega0, eps_gr, eps_tide, eps_rot = xp.broadcast_arrays(
         *(xp.asarray(x, dtype=float) for x in (e0, cos_i0, sin2_omega0, eps_gr, eps_tide,
                                                eps_rot)))
-    e2_0 = e0 * e0
-    j2_0 = (1.0 - e0) * (1.0 + e0)
-    kk = j2_0**0.5 * cos_i0
-    y0 = xp.log(xp.maximum(e2_0, E2_FLOOR) / j2_0)
-    j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
-    y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
-    step = (y_end - y0) / n_scan
-
-    def gap(y: Array, *c: Array) -> Array:
-        ex = xp.exp(y)
-        return kl_energy_gap(1.0 / (1.0 + ex), ex / (1.0 + ex), *c)
-
-    consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
-    grid = y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1)
-    d = gap(grid, *(c[..., None] for c in consts))
-    neg = d < 0
-    any_neg = xp.any(neg, axis=-1)
-    idx = xp.argmax(neg, axis=-1)
-    hi = xp.take_along_axis(grid, idx[..., None], axis=-1)[..., 0]
-    prev = xp.take_along_axis(grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
-    lo = xp.where(idx == 0, y0, prev)
-
-    def bisect(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
-        lo, hi = bracket
-        mid = 0.5 * (lo + hi)
-        below = gap(mid, *consts) < 0
-        return xp.where(below, lo, mid), xp.where(below, mid, hi)
-
-    if fori_loop is None:
-        for it in range(n_bisect):
-            lo, hi = bisect(it, (lo, hi))
-    else:
-        lo, hi = fori_loop(0, n_bisect, bisect, (lo, hi))
-    y_max = xp.where(any_neg, lo, y_end)
-    ex = xp.exp(y_max)
-    e_max = (ex / (1.0 + ex)) ** 0.5
-    return e_max, 1.0 / (1.0 + ex) / (1.0 + e_max)
+    grid = kl_emax_grid(e0, cos_i0, xp=xp, n_scan=n_scan)
+    return kl_emax_solve(grid, sin2_omega0, eps_gr, eps_tide, eps_rot, xp=xp,
+                         n_bisect=n_bisect, fori_loop=fori_loop)

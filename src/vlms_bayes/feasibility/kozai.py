@@ -219,8 +219,10 @@ def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
     -------
     j2_0, e2_0, kozai_k, x0, x_end : array
         1 - e0², e0², K = j0 cos i0, exp(y0) and exp(y_end).
+    step : array
+        Grid step in y, (y_end - y0) / n_scan.
     x_grid : array
-        exp(y0 + k (y_end - y0) / n_scan), k = 1..n_scan, on a new last axis.
+        exp(y0 + k step), k = 1..n_scan, on a new last axis.
     """
     if xp is None:
         import numpy as xp
@@ -233,7 +235,7 @@ def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
     y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
     step = (y_end - y0) / n_scan
     x_grid = xp.exp(y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1))
-    return j2_0, e2_0, kk, xp.exp(y0), xp.exp(y_end), x_grid
+    return j2_0, e2_0, kk, xp.exp(y0), xp.exp(y_end), step, x_grid
 
 
 def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
@@ -243,13 +245,16 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
 
     The first grid point where the gap D (:func:`kl_energy_gap`, a function of
     x = e²/j² through j² = 1/(1 + x), e² = x/(1 + x)) turns negative brackets the root
-    with the point before it; ``n_bisect`` bisections at the geometric mean sqrt(lo·hi)
-    (the midpoint in y = ln x, without an exponential per step) refine it. No root means e
-    reaches x_end. See :func:`kl_emax` for the arguments and returns.
+    with the point before it, lo. ``n_bisect`` bisections in y = ln x refine it: the
+    bracket's width in y halves each time (h = step/2, step/4, ...), the midpoint is
+    lo·exp(h), and lo moves there where D >= 0. Only lo is carried (the upper end is
+    lo·exp(2h)), and exp(h) depends on the draw alone, so each step costs one evaluation
+    of D. No root means e reaches x_end. See :func:`kl_emax` for the arguments and
+    returns.
     """
     if xp is None:
         import numpy as xp
-    j2_0, e2_0, kk, x0, x_end, x_grid = grid
+    j2_0, e2_0, kk, x0, x_end, step, x_grid = grid
     consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
 
     def gap(x: Array, *c: Array) -> Array:
@@ -259,21 +264,22 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
     neg = d < 0
     any_neg = xp.any(neg, axis=-1)
     idx = xp.argmax(neg, axis=-1)
-    hi = xp.take_along_axis(x_grid, idx[..., None], axis=-1)[..., 0]
     prev = xp.take_along_axis(x_grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
     lo = xp.where(idx == 0, x0, prev)
 
-    def bisect(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
-        lo, hi = bracket
-        mid = xp.sqrt(lo * hi)
-        below = gap(mid, *consts) < 0
-        return xp.where(below, lo, mid), xp.where(below, mid, hi)
+    def bisect(_: int, carry: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, h = carry
+        h = 0.5 * h
+        mid = lo * xp.exp(h)
+        return xp.where(gap(mid, *consts) < 0, lo, mid), h
 
     if fori_loop is None:
+        carry = (lo, step)
         for it in range(n_bisect):
-            lo, hi = bisect(it, (lo, hi))
+            carry = bisect(it, carry)
+        lo = carry[0]
     else:
-        lo, hi = fori_loop(0, n_bisect, bisect, (lo, hi))
+        lo, _ = fori_loop(0, n_bisect, bisect, (lo, step))
     x_max = xp.where(any_neg, lo, x_end)
     e_max = xp.sqrt(x_max / (1.0 + x_max))
     return e_max, 1.0 / (1.0 + x_max) / (1.0 + e_max)

@@ -103,7 +103,7 @@ class FeasibilityConfig:
     sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
     sens_disruption_factors: tuple[float, ...] = (2.0, 2.7, 3.0)
     sens_seed_rcrit_rstar: tuple[float, ...] = (3.0, 5.0, 7.0)
-    chunk_cells: int = 256
+    chunk_cells: int = 32
 
     def check(self) -> None:
         """Raise :class:`InputDataError` naming the first bad setting."""

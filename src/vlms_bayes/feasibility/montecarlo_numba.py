@@ -43,9 +43,12 @@ _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["
 _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P["a_hi_au"],
                              _P["eps_oct_flag"])
 #: Rows of the draw matrix: the draws (DRAW_FIELDS), then the draw-only constants of the
-#: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), then its scan grid.
+#: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
+#: exp(step / 2^(m+1)) and the scan grid.
 _NDR = len(montecarlo.DRAW_FIELDS)
-_J20, _E20, _KK, _X0, _XEND, _XG = range(_NDR, _NDR + 6)
+_J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
+_Q = _NDR + 6
+_XG = _Q + _N_BISECT
 
 
 @_nj
@@ -61,7 +64,6 @@ def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
     """
     n = eg.size
     lo = dr[_X0].copy()
-    hi = dr[_XEND].copy()
     found = np.zeros(n)
     j2_0, e2_0, kk, s2 = dr[_J20], dr[_E20], dr[_KK], dr[3]
     for k in range(_N_SCAN):
@@ -71,16 +73,15 @@ def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
             neg = _gap(1.0 / (1.0 + x), x / (1.0 + x), j2_0[i], e2_0[i], kk[i], s2[i], eg[i],
                        et[i], er[i]) < 0.0
             done = found[i] > 0.5
-            hi[i] = x if (neg and not done) else hi[i]
             lo[i] = lo[i] if (neg or done) else x
             found[i] = 1.0 if (neg or done) else 0.0
-    for _ in range(_N_BISECT):
+    for m in range(_N_BISECT):
+        q = dr[_Q + m]
         for i in range(n):
-            mid = math.sqrt(lo[i] * hi[i])
+            mid = lo[i] * q[i]
             below = _gap(1.0 / (1.0 + mid), mid / (1.0 + mid), j2_0[i], e2_0[i], kk[i], s2[i],
                          eg[i], et[i], er[i]) < 0.0
             lo[i] = lo[i] if below else mid
-            hi[i] = mid if below else hi[i]
     x_end = dr[_XEND]
     for i in range(n):
         x = lo[i] if found[i] > 0.5 else x_end[i]
@@ -191,8 +192,13 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
 def _draw_matrix(draws: dict[str, np.ndarray]) -> np.ndarray:
     """Draws (rows :data:`montecarlo.DRAW_FIELDS`) and the draw-only e_max grid, one matrix."""
     rows = [np.asarray(draws[k], float) for k in montecarlo.DRAW_FIELDS]
-    *consts, x_grid = kozai.kl_emax_grid(draws["e0"], draws["cos_i"], n_scan=_N_SCAN)
-    return np.ascontiguousarray(np.vstack([*rows, *consts, x_grid.T]))
+    *consts, step, x_grid = kozai.kl_emax_grid(draws["e0"], draws["cos_i"], n_scan=_N_SCAN)
+    h = step.copy()
+    q = np.empty((_N_BISECT, h.size))
+    for m in range(_N_BISECT):
+        h = 0.5 * h
+        q[m] = np.exp(h)
+    return np.ascontiguousarray(np.vstack([*rows, *consts, step, q, x_grid.T]))
 
 
 def _table_arrays(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,7 +22,8 @@ Formulas (see ``docs/feasibility.md`` and the dynamics spec, §3a–3b):
 
 Every function here is plain arithmetic on its arguments, so the same code runs on NumPy
 arrays, JAX arrays (traced under ``jit``/``vmap``) and scalars inside numba kernels; the
-functions do not call one another (numba compiles each one separately).
+formulas do not call one another (numba compiles each one separately; the numba kernel
+composes :func:`kl_gap_terms` and :func:`kl_gap_from_terms` itself).
 """
 
 from __future__ import annotations
@@ -152,28 +153,46 @@ def kl_energy_gap(j2: Array, e2: Array, j2_0: Array, e2_0: Array, kozai_k: Array
     D = δ A(e) + (15/8) e0² cos²ω0 sin²i0, with δ = e² - e0² and A collecting the
     quadrupole and short-range terms (j0 - j = δ / (j0 + j)). D >= 0 at e0, and the
     maximum eccentricity is at its first root above e0 (the outer crossing of ω = 90°).
+    Evaluated as :func:`kl_gap_terms` (everything independent of e) followed by
+    :func:`kl_gap_from_terms`, so that root searches compute the first part once.
     """
-    j = j2**0.5
+    return kl_gap_from_terms(j2, e2, j2_0, e2_0, eps_gr,
+                             *kl_gap_terms(j2_0, e2_0, kozai_k, sin2_omega0, eps_tide, eps_rot))
+
+
+def kl_gap_terms(j2_0: Array, e2_0: Array, kozai_k: Array, sin2_omega0: Array,
+                 eps_tide: Array, eps_rot: Array) -> tuple[Array, ...]:
+    """The e-independent factors of :func:`kl_energy_gap`.
+
+    In the order :func:`kl_gap_from_terms` takes them: j0, 15 K², the constant
+    (15/8) e0² cos²ω0 sin²i0, ε_tide/15, ε_rot/3, j0³ and 1 + 3e0² + 3e0⁴/8.
+    """
+    k2 = kozai_k * kozai_k
     j0 = j2_0**0.5
-    w = 1.0 / (j * j0)  # the only divisions: w and dj
+    return (j0, 15.0 * k2, 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0),
+            eps_tide / 15.0, eps_rot / 3.0, j2_0 * j0, 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0)
+
+
+def kl_gap_from_terms(j2: Array, e2: Array, j2_0: Array, e2_0: Array, eps_gr: Array,
+                      j0: Array, k2_15: Array, quad0: Array, tide_15: Array, rot_3: Array,
+                      j3_0: Array, g0: Array) -> Array:
+    """:func:`kl_energy_gap` from the factors of :func:`kl_gap_terms` (same arithmetic)."""
+    j = j2**0.5
+    w = 1.0 / (j * j0)  # the only divisions left per evaluation: w and dj
     w2 = w * w
     w3 = w2 * w
     w9 = w3 * w3 * w3
     d = e2 - e2_0
-    k2 = kozai_k * kozai_k
-    quad = 0.125 * d * (9.0 - 15.0 * k2 * w2) \
-        + 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0)
+    quad = 0.125 * d * (9.0 - k2_15 * w2) + quad0
     dj = d / (j0 + j)  # j0 - j
     gr = eps_gr * dj * w
-    rot = eps_rot / 3.0 * dj * (j2_0 + j0 * j + j2) * w3
-    j3_0 = j2_0 * j0
+    rot = rot_3 * dj * (j2_0 + j0 * j + j2) * w3
     j3 = j2 * j
-    g0 = 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0
     s8 = j2_0 * j2_0 * j2_0 * j2_0 + j2_0 * j2_0 * j2_0 * j0 * j + j2_0 * j2_0 * j2_0 * j2 \
         + j2_0 * j2_0 * j0 * j3 + j2_0 * j2_0 * j2 * j2 + j3_0 * j2 * j2 * j \
         + j2_0 * j2 * j2 * j2 + j0 * j2 * j2 * j3 + j2 * j2 * j2 * j2
-    tide = eps_tide / 15.0 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j3_0 * j3_0 * j3_0
-                              + g0 * dj * s8) * w9
+    tide = tide_15 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j3_0 * j3_0 * j3_0
+                      + g0 * dj * s8) * w9
     return quad - gr - tide - rot
 
 
@@ -255,10 +274,11 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
     if xp is None:
         import numpy as xp
     j2_0, e2_0, kk, x0, x_end, step, x_grid = grid
-    consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
+    consts = (j2_0, e2_0, eps_gr,
+              *kl_gap_terms(j2_0, e2_0, kk, sin2_omega0, eps_tide, eps_rot))
 
     def gap(x: Array, *c: Array) -> Array:
-        return kl_energy_gap(1.0 / (1.0 + x), x / (1.0 + x), *c)
+        return kl_gap_from_terms(1.0 / (1.0 + x), x / (1.0 + x), *c)
 
     d = gap(x_grid, *(c[..., None] for c in consts))
     neg = d < 0

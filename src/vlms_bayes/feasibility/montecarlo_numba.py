@@ -27,7 +27,8 @@ _eps_oct = _nj(kozai.epsilon_oct)
 _eps_gr = _nj(kozai.epsilon_gr)
 _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
-_gap = _nj(kozai.kl_energy_gap)
+_gap_terms = _nj(kozai.kl_gap_terms)
+_gap = _nj(kozai.kl_gap_from_terms)
 _ps_ratio = _nj(tides.pseudo_synchronous_ratio)
 _dadt = _nj(tides.dadt_ctl_per_yr)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
@@ -65,13 +66,17 @@ def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
     n = eg.size
     lo = dr[_X0].copy()
     found = np.zeros(n)
-    j2_0, e2_0, kk, s2 = dr[_J20], dr[_E20], dr[_KK], dr[3]
+    j2_0, e2_0 = dr[_J20], dr[_E20]
+    t = np.empty((7, n))  # the e-independent factors of the gap, once per draw
+    for i in range(n):
+        t[0, i], t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i] = _gap_terms(
+            j2_0[i], e2_0[i], dr[_KK, i], dr[3, i], et[i], er[i])
     for k in range(_N_SCAN):
         xg = dr[_XG + k]
         for i in range(n):
             x = xg[i]
-            neg = _gap(1.0 / (1.0 + x), x / (1.0 + x), j2_0[i], e2_0[i], kk[i], s2[i], eg[i],
-                       et[i], er[i]) < 0.0
+            neg = _gap(1.0 / (1.0 + x), x / (1.0 + x), j2_0[i], e2_0[i], eg[i], t[0, i],
+                       t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i]) < 0.0
             done = found[i] > 0.5
             lo[i] = lo[i] if (neg or done) else x
             found[i] = 1.0 if (neg or done) else 0.0
@@ -79,8 +84,8 @@ def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
         q = dr[_Q + m]
         for i in range(n):
             mid = lo[i] * q[i]
-            below = _gap(1.0 / (1.0 + mid), mid / (1.0 + mid), j2_0[i], e2_0[i], kk[i], s2[i],
-                         eg[i], et[i], er[i]) < 0.0
+            below = _gap(1.0 / (1.0 + mid), mid / (1.0 + mid), j2_0[i], e2_0[i], eg[i],
+                         t[0, i], t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i]) < 0.0
             lo[i] = lo[i] if below else mid
     x_end = dr[_XEND]
     for i in range(n):

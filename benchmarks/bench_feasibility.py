@@ -8,8 +8,10 @@ Usage::
 The first call of each backend includes compilation; the later ones are warm (the best of
 them is the figure to quote). Each line also gives the process CPU time of the call (a
 CPU/wall ratio near the core count means the backend used every core) and the load average,
-since other processes on a shared machine slow the wall time. ``--profile`` splits one warm
-JAX call into draw generation, host-to-device copies, the compiled kernel and the copy back.
+since other processes on a shared machine slow the wall time. JAX gets one host device
+per usable core (``--jax-devices``), as ``vlms-bayes feasibility`` does. ``--profile``
+splits one warm JAX call into draw generation, host-to-device copies, the compiled kernel
+and the copy back.
 
 Peak memory is the process's maximum resident set size (``resource.getrusage``), which only
 grows: run one large configuration per process to read its own peak, e.g.
@@ -26,7 +28,6 @@ import time
 import numpy as np
 
 from vlms_bayes.feasibility import montecarlo as mc
-from vlms_bayes.feasibility.stability import load_stability_table
 
 
 def peak_rss_mb() -> float:
@@ -49,7 +50,9 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
     t_draws = time.perf_counter() - t0
     chunk = cfg.chunk_cells
     n = mg.size
+    n_dev = jax.local_device_count()
     n_chunks = -(-n // chunk)
+    n_chunks = -(-n_chunks // n_dev) * n_dev  # as montecarlo._map_jax
     pad = n_chunks * chunk - n
     with jax.enable_x64(True):
         t0 = time.perf_counter()
@@ -61,7 +64,7 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
                 {k: jnp.asarray(v) for k, v in draws.items()})
         jax.block_until_ready(args)
         t_put = time.perf_counter() - t0
-        f = mc._jitted_map()
+        f = mc._jitted_map(n_dev)
         f(*args).block_until_ready()
         t0 = time.perf_counter()
         out = f(*args).block_until_ready()
@@ -69,8 +72,9 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
         t0 = time.perf_counter()
         np.asarray(out)
         t_get = time.perf_counter() - t0
-    print(f"profile (jax, {n_chunks} chunks of {chunk} cells): draws+grid {t_draws:.4f} s, "
-          f"host->device {t_put:.4f} s, kernel {t_kernel:.3f} s, device->host {t_get:.4f} s")
+    print(f"profile (jax, {n_dev} devices, {n_chunks} chunks of {chunk} cells): draws+grid "
+          f"{t_draws:.4f} s, host->device {t_put:.4f} s, kernel {t_kernel:.3f} s, "
+          f"device->host {t_get:.4f} s")
 
 
 def main() -> None:
@@ -81,13 +85,25 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--chunk", type=int, default=mc.FeasibilityConfig.chunk_cells)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--jax-devices", type=int,
+                   default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1,
+                   help="host devices for JAX (one per core by default, as the CLI does)")
     args = p.parse_args()
+    from vlms_bayes.inference.sampling import prepare_jax
+
+    prepare_jax(args.jax_devices)  # before JAX starts
+    from vlms_bayes.feasibility.stability import load_stability_table
+
     table = load_stability_table(0, data_dir=os.environ.get("VLMS_BAYES_DATA_DIR"))
     cfg = mc.FeasibilityConfig(n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,
                                chunk_cells=args.chunk)
     n = args.grid * args.grid * args.draws
+    import jax
+
     print(f"map {args.grid} x {args.grid} x {args.draws} = {n:.3g} draws, chunk {args.chunk} "
-          f"cells, {os.cpu_count()} CPUs; RSS before: {peak_rss_mb():.0f} MB; {load()}")
+          f"cells, {os.cpu_count()} CPUs, {jax.local_device_count()} JAX devices; RSS before: "
+          f"{peak_rss_mb():.0f} MB; {load()}")
     best = {}
     for backend in args.backends:
         for k in range(args.repeat):

@@ -331,10 +331,11 @@ def _jitted_map(n_dev: int = 1) -> Any:
     """
     if n_dev not in _JIT_CACHE:
         import jax
+        import jax.numpy as jnp
 
         def cell(p, settings, table, m_out, a_out, draws):
             per_draw = jax.vmap(lambda d: _draw_counts(p, settings, table, m_out, a_out, d))
-            return per_draw(draws).sum(axis=0)
+            return per_draw(draws).sum(axis=0, dtype=jnp.int32)  # as numba; halves memory
 
         def run(p, settings, table, m_chunks, a_chunks, draws):
             chunk_fn = jax.vmap(cell, in_axes=(None, None, None, 0, 0, None))

@@ -21,7 +21,10 @@ from vlms_bayes.feasibility import kozai, montecarlo, tides, triple_stability
 # error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
 # a Python exception, which leaves the draw loops free of branches so LLVM vectorises them.
 # fastmath stays off: the arithmetic is IEEE, in the written order, as in the JAX kernel.
-_nj = numba.njit(cache=True, error_model="numpy")
+# No on-disk cache (it would save ~6 s of compilation): numba keys a cached kernel on its own
+# file only, so an edit of kozai.py or tides.py, whose formulas the kernels inline, would
+# leave a stale kernel in use.
+_nj = numba.njit(cache=False, error_model="numpy")
 _kl_time = _nj(kozai.kl_timescale_yr)
 _eps_oct = _nj(kozai.epsilon_oct)
 _eps_gr = _nj(kozai.epsilon_gr)
@@ -156,7 +159,7 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
     return out
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
+@numba.njit(parallel=True, cache=False, error_model="numpy")
 def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndarray,
          mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, m_cells: np.ndarray,
          a_cells: np.ndarray, dr: np.ndarray, n_out: int) -> np.ndarray:

@@ -119,3 +119,36 @@ def test_bad_settings_are_reported():
         mc.FeasibilityConfig(a0_range_au=(0.01, 1.0)).check()
     with pytest.raises(InputDataError, match="mass_mj"):
         mc.FeasibilityConfig(target=mc.Target(mass_mj=-1.0)).check()
+
+
+_SPLIT_MAP = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, numpy as np
+from vlms_bayes.feasibility import montecarlo as mc
+from vlms_bayes.feasibility.stability import load_stability_table
+assert jax.local_device_count() == 2
+cfg = mc.FeasibilityConfig(n_m_out=6, n_a_out=7, n_draws=60, m_out_range_msun=(0.02, 0.6),
+                           a_out_range_au=(5.0, 2000.0), chunk_cells=4)
+table = load_stability_table(0, data_dir=sys.argv[1] or None)
+np.save(sys.argv[2], mc.feasibility_map(cfg, seed=7, table=table, backend="jax").counts)
+"""
+
+
+def test_jax_map_split_over_host_devices_gives_the_same_counts(maps, shared_data_dir_or_none,
+                                                               tmp_path):
+    # The command line gives JAX one host device per core and the map splits its chunks
+    # over them (shard_map); every cell is computed alone, so the counts are those of the
+    # one-device map with another chunk size.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(mc.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    env.pop("XLA_FLAGS", None)
+    out = tmp_path / "counts.npy"
+    subprocess.run([sys.executable, "-c", _SPLIT_MAP, str(shared_data_dir_or_none or ""),
+                    str(out)], check=True, env=env, timeout=300)
+    np.testing.assert_array_equal(np.load(out), maps["jax"].counts)

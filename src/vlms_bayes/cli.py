@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -446,7 +447,11 @@ def _run_feasibility(args: argparse.Namespace) -> int:
     from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
     from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target
     from vlms_bayes.feasibility.report import run_feasibility, target_from_frame
+    from vlms_bayes.inference.sampling import prepare_jax
 
+    # one JAX host device per usable core: the map's chunks are split over them
+    prepare_jax(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no TPU/GPU probing
     given = {"m_star_msun": args.mstar, "r_star_rsun": args.rstar_rsun, "mass_mj": args.mc_mj,
              "radius_rj": args.rp_rj, "a_au": args.a_au}

@@ -22,7 +22,8 @@ Formulas (see ``docs/feasibility.md`` and the dynamics spec, §3a–3b):
 
 Every function here is plain arithmetic on its arguments, so the same code runs on NumPy
 arrays, JAX arrays (traced under ``jit``/``vmap``) and scalars inside numba kernels; the
-functions do not call one another (numba compiles each one separately).
+formulas do not call one another (numba compiles each one separately; the numba kernel
+composes :func:`kl_gap_terms` and :func:`kl_gap_from_terms` itself).
 """
 
 from __future__ import annotations
@@ -152,28 +153,46 @@ def kl_energy_gap(j2: Array, e2: Array, j2_0: Array, e2_0: Array, kozai_k: Array
     D = δ A(e) + (15/8) e0² cos²ω0 sin²i0, with δ = e² - e0² and A collecting the
     quadrupole and short-range terms (j0 - j = δ / (j0 + j)). D >= 0 at e0, and the
     maximum eccentricity is at its first root above e0 (the outer crossing of ω = 90°).
+    Evaluated as :func:`kl_gap_terms` (everything independent of e) followed by
+    :func:`kl_gap_from_terms`, so that root searches compute the first part once.
     """
-    j = j2**0.5
+    return kl_gap_from_terms(j2, e2, j2_0, e2_0, eps_gr,
+                             *kl_gap_terms(j2_0, e2_0, kozai_k, sin2_omega0, eps_tide, eps_rot))
+
+
+def kl_gap_terms(j2_0: Array, e2_0: Array, kozai_k: Array, sin2_omega0: Array,
+                 eps_tide: Array, eps_rot: Array) -> tuple[Array, ...]:
+    """The e-independent factors of :func:`kl_energy_gap`.
+
+    In the order :func:`kl_gap_from_terms` takes them: j0, 15 K², the constant
+    (15/8) e0² cos²ω0 sin²i0, ε_tide/15, ε_rot/3, j0³ and 1 + 3e0² + 3e0⁴/8.
+    """
+    k2 = kozai_k * kozai_k
     j0 = j2_0**0.5
-    w = 1.0 / (j * j0)  # the only divisions: w and dj
+    return (j0, 15.0 * k2, 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0),
+            eps_tide / 15.0, eps_rot / 3.0, j2_0 * j0, 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0)
+
+
+def kl_gap_from_terms(j2: Array, e2: Array, j2_0: Array, e2_0: Array, eps_gr: Array,
+                      j0: Array, k2_15: Array, quad0: Array, tide_15: Array, rot_3: Array,
+                      j3_0: Array, g0: Array) -> Array:
+    """:func:`kl_energy_gap` from the factors of :func:`kl_gap_terms` (same arithmetic)."""
+    j = j2**0.5
+    w = 1.0 / (j * j0)  # the only divisions left per evaluation: w and dj
     w2 = w * w
     w3 = w2 * w
     w9 = w3 * w3 * w3
     d = e2 - e2_0
-    k2 = kozai_k * kozai_k
-    quad = 0.125 * d * (9.0 - 15.0 * k2 * w2) \
-        + 1.875 * e2_0 * (1.0 - sin2_omega0) * (1.0 - k2 / j2_0)
+    quad = 0.125 * d * (9.0 - k2_15 * w2) + quad0
     dj = d / (j0 + j)  # j0 - j
     gr = eps_gr * dj * w
-    rot = eps_rot / 3.0 * dj * (j2_0 + j0 * j + j2) * w3
-    j3_0 = j2_0 * j0
+    rot = rot_3 * dj * (j2_0 + j0 * j + j2) * w3
     j3 = j2 * j
-    g0 = 1.0 + 3.0 * e2_0 + 0.375 * e2_0 * e2_0
     s8 = j2_0 * j2_0 * j2_0 * j2_0 + j2_0 * j2_0 * j2_0 * j0 * j + j2_0 * j2_0 * j2_0 * j2 \
         + j2_0 * j2_0 * j0 * j3 + j2_0 * j2_0 * j2 * j2 + j3_0 * j2 * j2 * j \
         + j2_0 * j2 * j2 * j2 + j0 * j2 * j2 * j3 + j2 * j2 * j2 * j2
-    tide = eps_tide / 15.0 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j3_0 * j3_0 * j3_0
-                              + g0 * dj * s8) * w9
+    tide = tide_15 * (d * (3.0 + 0.375 * (e2 + e2_0)) * j3_0 * j3_0 * j3_0
+                      + g0 * dj * s8) * w9
     return quad - gr - tide - rot
 
 
@@ -197,6 +216,95 @@ E2_FLOOR: float = 1e-30
 J_FLOOR: float = 1e-7
 
 
+def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
+                 n_scan: int = 32) -> tuple[Array, ...]:
+    """The draw-only part of the e_max search (:func:`kl_emax`): constants and scan grid.
+
+    Depends on the initial eccentricity and inclination alone, not on the short-range
+    strengths, so a Monte Carlo map computes it once per draw and reuses it in every cell.
+    The scan grid is uniform in y = ln(e²/j²) from y0 (e0, or :data:`E2_FLOOR`) to
+    y_end (j = max(|K|, :data:`J_FLOOR`)) and is returned as x = e²/j² = exp(y).
+
+    Parameters
+    ----------
+    e0, cos_i0 : array
+        Initial eccentricity and cosine of the mutual inclination.
+    xp : module, optional
+        Array namespace (``numpy`` by default).
+    n_scan : int
+        Number of grid points after x0.
+
+    Returns
+    -------
+    j2_0, e2_0, kozai_k, x0, x_end : array
+        1 - e0², e0², K = j0 cos i0, exp(y0) and exp(y_end).
+    step : array
+        Grid step in y, (y_end - y0) / n_scan.
+    x_grid : array
+        exp(y0 + k step), k = 1..n_scan, on a new last axis.
+    """
+    if xp is None:
+        import numpy as xp
+    e0, cos_i0 = xp.broadcast_arrays(xp.asarray(e0, dtype=float), xp.asarray(cos_i0, dtype=float))
+    e2_0 = e0 * e0
+    j2_0 = (1.0 - e0) * (1.0 + e0)
+    kk = j2_0**0.5 * cos_i0
+    y0 = xp.log(xp.maximum(e2_0, E2_FLOOR) / j2_0)
+    j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
+    y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
+    step = (y_end - y0) / n_scan
+    x_grid = xp.exp(y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1))
+    return j2_0, e2_0, kk, xp.exp(y0), xp.exp(y_end), step, x_grid
+
+
+def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
+                  eps_rot: Array, *, xp: Any = None, n_bisect: int = 50,
+                  fori_loop: Any = None) -> tuple[Array, Array]:
+    """e_max from the draw-only grid of :func:`kl_emax_grid` and the short-range strengths.
+
+    The first grid point where the gap D (:func:`kl_energy_gap`, a function of
+    x = e²/j² through j² = 1/(1 + x), e² = x/(1 + x)) turns negative brackets the root
+    with the point before it, lo. ``n_bisect`` bisections in y = ln x refine it: the
+    bracket's width in y halves each time (h = step/2, step/4, ...), the midpoint is
+    lo·exp(h), and lo moves there where D >= 0. Only lo is carried (the upper end is
+    lo·exp(2h)), and exp(h) depends on the draw alone, so each step costs one evaluation
+    of D. No root means e reaches x_end. See :func:`kl_emax` for the arguments and
+    returns.
+    """
+    if xp is None:
+        import numpy as xp
+    j2_0, e2_0, kk, x0, x_end, step, x_grid = grid
+    consts = (j2_0, e2_0, eps_gr,
+              *kl_gap_terms(j2_0, e2_0, kk, sin2_omega0, eps_tide, eps_rot))
+
+    def gap(x: Array, *c: Array) -> Array:
+        return kl_gap_from_terms(1.0 / (1.0 + x), x / (1.0 + x), *c)
+
+    d = gap(x_grid, *(c[..., None] for c in consts))
+    neg = d < 0
+    any_neg = xp.any(neg, axis=-1)
+    idx = xp.argmax(neg, axis=-1)
+    prev = xp.take_along_axis(x_grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
+    lo = xp.where(idx == 0, x0, prev)
+
+    def bisect(_: int, carry: tuple[Array, Array]) -> tuple[Array, Array]:
+        lo, h = carry
+        h = 0.5 * h
+        mid = lo * xp.exp(h)
+        return xp.where(gap(mid, *consts) < 0, lo, mid), h
+
+    if fori_loop is None:
+        carry = (lo, step)
+        for it in range(n_bisect):
+            carry = bisect(it, carry)
+        lo = carry[0]
+    else:
+        lo, _ = fori_loop(0, n_bisect, bisect, (lo, step))
+    x_max = xp.where(any_neg, lo, x_end)
+    e_max = xp.sqrt(x_max / (1.0 + x_max))
+    return e_max, 1.0 / (1.0 + x_max) / (1.0 + e_max)
+
+
 def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
             eps_rot: Array, *, xp: Any = None, n_scan: int = 32, n_bisect: int = 50,
             fori_loop: Any = None) -> tuple[Array, Array]:
@@ -207,8 +315,10 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
     non-negative at e0; the maximum is at its first root above e0. The search variable is
     y = ln(e²/j²), from which e² = 1/(1 + exp(-y)) and j² = 1/(1 + exp(y)) are both exact
     to rounding at either end: a uniform grid of ``n_scan`` points from e0 (or
-    :data:`E2_FLOOR`) to j = max(|K|, :data:`J_FLOOR`) brackets the root, ``n_bisect``
-    bisections refine it. No root means e reaches that end.
+    :data:`E2_FLOOR`) to j = max(|K|, :data:`J_FLOOR`) brackets the root
+    (:func:`kl_emax_grid`), ``n_bisect`` bisections in y refine it (:func:`kl_emax_solve`;
+    the bracket of width (y_end - y0)/n_scan shrinks to below 1e-14 in y). No root means
+    e reaches that end.
 
     Parameters
     ----------
@@ -236,40 +346,6 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
     e0, cos_i0, sin2_omega0, eps_gr, eps_tide, eps_rot = xp.broadcast_arrays(
         *(xp.asarray(x, dtype=float) for x in (e0, cos_i0, sin2_omega0, eps_gr, eps_tide,
                                                eps_rot)))
-    e2_0 = e0 * e0
-    j2_0 = (1.0 - e0) * (1.0 + e0)
-    kk = j2_0**0.5 * cos_i0
-    y0 = xp.log(xp.maximum(e2_0, E2_FLOOR) / j2_0)
-    j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
-    y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
-    step = (y_end - y0) / n_scan
-
-    def gap(y: Array, *c: Array) -> Array:
-        ex = xp.exp(y)
-        return kl_energy_gap(1.0 / (1.0 + ex), ex / (1.0 + ex), *c)
-
-    consts = (j2_0, e2_0, kk, sin2_omega0, eps_gr, eps_tide, eps_rot)
-    grid = y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1)
-    d = gap(grid, *(c[..., None] for c in consts))
-    neg = d < 0
-    any_neg = xp.any(neg, axis=-1)
-    idx = xp.argmax(neg, axis=-1)
-    hi = xp.take_along_axis(grid, idx[..., None], axis=-1)[..., 0]
-    prev = xp.take_along_axis(grid, xp.maximum(idx - 1, 0)[..., None], axis=-1)[..., 0]
-    lo = xp.where(idx == 0, y0, prev)
-
-    def bisect(_: int, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
-        lo, hi = bracket
-        mid = 0.5 * (lo + hi)
-        below = gap(mid, *consts) < 0
-        return xp.where(below, lo, mid), xp.where(below, mid, hi)
-
-    if fori_loop is None:
-        for it in range(n_bisect):
-            lo, hi = bisect(it, (lo, hi))
-    else:
-        lo, hi = fori_loop(0, n_bisect, bisect, (lo, hi))
-    y_max = xp.where(any_neg, lo, y_end)
-    ex = xp.exp(y_max)
-    e_max = (ex / (1.0 + ex)) ** 0.5
-    return e_max, 1.0 / (1.0 + ex) / (1.0 + e_max)
+    grid = kl_emax_grid(e0, cos_i0, xp=xp, n_scan=n_scan)
+    return kl_emax_solve(grid, sin2_omega0, eps_gr, eps_tide, eps_rot, xp=xp,
+                         n_bisect=n_bisect, fori_loop=fori_loop)

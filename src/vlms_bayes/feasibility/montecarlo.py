@@ -103,7 +103,7 @@ class FeasibilityConfig:
     sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
     sens_disruption_factors: tuple[float, ...] = (2.0, 2.7, 3.0)
     sens_seed_rcrit_rstar: tuple[float, ...] = (3.0, 5.0, 7.0)
-    chunk_cells: int = 256
+    chunk_cells: int = 32
 
     def check(self) -> None:
         """Raise :class:`InputDataError` naming the first bad setting."""
@@ -305,35 +305,52 @@ def _map_jax(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
     import jax.numpy as jnp
 
     with jax.enable_x64(True):
+        n_dev = jax.local_device_count()
         n_cells = m_cells.size
         n_chunks = -(-n_cells // chunk)
+        n_chunks = -(-n_chunks // n_dev) * n_dev  # a whole number of chunks per device
         pad = n_chunks * chunk - n_cells
         m_pad = np.concatenate([m_cells, np.full(pad, m_cells[-1])]).reshape(n_chunks, chunk)
         a_pad = np.concatenate([a_cells, np.full(pad, a_cells[-1])]).reshape(n_chunks, chunk)
-        out = _jitted_map()(jnp.asarray(params), tuple(jnp.asarray(s) for s in settings),
-                            table, jnp.asarray(m_pad), jnp.asarray(a_pad),
-                            {k: jnp.asarray(v) for k, v in draws.items()})
+        out = _jitted_map(n_dev)(jnp.asarray(params), tuple(jnp.asarray(s) for s in settings),
+                                 table, jnp.asarray(m_pad), jnp.asarray(a_pad),
+                                 {k: jnp.asarray(v) for k, v in draws.items()})
         return np.asarray(out).reshape(n_chunks * chunk, -1)[:n_cells]
 
 
-_JIT_CACHE: dict[str, Any] = {}
+_JIT_CACHE: dict[Any, Any] = {}
 
 
-def _jitted_map() -> Any:
-    if "map" not in _JIT_CACHE:
+def _jitted_map(n_dev: int = 1) -> Any:
+    """The compiled map over chunks of cells, split over ``n_dev`` local devices.
+
+    JAX runs one CPU device on one core; with several host devices (XLA flag
+    ``--xla_force_host_platform_device_count``, set by the command line before JAX starts)
+    each device takes an equal share of the chunks (``shard_map``) and the shares run in
+    parallel. Every cell is computed alone, so the counts do not depend on the split.
+    """
+    if n_dev not in _JIT_CACHE:
         import jax
+        import jax.numpy as jnp
 
         def cell(p, settings, table, m_out, a_out, draws):
             per_draw = jax.vmap(lambda d: _draw_counts(p, settings, table, m_out, a_out, d))
-            return per_draw(draws).sum(axis=0)
+            return per_draw(draws).sum(axis=0, dtype=jnp.int32)  # as numba; halves memory
 
         def run(p, settings, table, m_chunks, a_chunks, draws):
             chunk_fn = jax.vmap(cell, in_axes=(None, None, None, 0, 0, None))
             return jax.lax.map(lambda ma: chunk_fn(p, settings, table, ma[0], ma[1], draws),
                                (m_chunks, a_chunks))
 
-        _JIT_CACHE["map"] = jax.jit(run)
-    return _JIT_CACHE["map"]
+        if n_dev > 1:
+            from jax.sharding import Mesh
+            from jax.sharding import PartitionSpec as P
+
+            mesh = Mesh(np.array(jax.local_devices()), ("cells",))
+            run = jax.shard_map(run, mesh=mesh, out_specs=P("cells"),
+                                in_specs=(P(), P(), P(), P("cells"), P("cells"), P()))
+        _JIT_CACHE[n_dev] = jax.jit(run)
+    return _JIT_CACHE[n_dev]
 
 
 def draw_outcomes(config: FeasibilityConfig, table: Any, m_out: float, a_out: float,

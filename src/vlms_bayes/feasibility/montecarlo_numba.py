@@ -18,19 +18,24 @@ import numpy as np
 
 from vlms_bayes.feasibility import kozai, montecarlo, tides, triple_stability
 
-_nj = numba.njit(cache=False)
+# error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
+# a Python exception, which leaves the draw loops free of branches so LLVM vectorises them.
+# fastmath stays off: the arithmetic is IEEE, in the written order, as in the JAX kernel.
+# No on-disk cache (it would save ~6 s of compilation): numba keys a cached kernel on its own
+# file only, so an edit of kozai.py or tides.py, whose formulas the kernels inline, would
+# leave a stale kernel in use.
+_nj = numba.njit(cache=False, error_model="numpy")
 _kl_time = _nj(kozai.kl_timescale_yr)
 _eps_oct = _nj(kozai.epsilon_oct)
 _eps_gr = _nj(kozai.epsilon_gr)
 _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
-_gap = _nj(kozai.kl_energy_gap)
+_gap_terms = _nj(kozai.kl_gap_terms)
+_gap = _nj(kozai.kl_gap_from_terms)
 _ps_ratio = _nj(tides.pseudo_synchronous_ratio)
 _dadt = _nj(tides.dadt_ctl_per_yr)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
-_J_FLOOR = kozai.J_FLOOR
-_E2_FLOOR = kozai.E2_FLOOR
 _N_SCAN = 32
 _N_BISECT = 50
 _P = {k: i for i, k in enumerate(montecarlo.PARAM_FIELDS)}
@@ -41,64 +46,58 @@ _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["
  _STYPE) = _I
 _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P["a_hi_au"],
                              _P["eps_oct_flag"])
+#: Rows of the draw matrix: the draws (DRAW_FIELDS), then the draw-only constants of the
+#: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
+#: exp(step / 2^(m+1)) and the scan grid.
+_NDR = len(montecarlo.DRAW_FIELDS)
+_J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
+_Q = _NDR + 6
+_XG = _Q + _N_BISECT
 
 
-@numba.njit
-def _gap_y(y: float, j2_0: float, e2_0: float, kk: float, s2: float, eg: float, et: float,
-           er: float) -> float:
-    ex = math.exp(y)
-    return _gap(1.0 / (1.0 + ex), ex / (1.0 + ex), j2_0, e2_0, kk, s2, eg, et, er)
+@_nj
+def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
+                e_max: np.ndarray, ome: np.ndarray) -> None:
+    """Restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax_solve` over the draws.
 
-
-@numba.njit
-def _emax_batch(e0: np.ndarray, cos_i0: np.ndarray, sin2w: np.ndarray, eg: np.ndarray,
-                et: np.ndarray, er: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Restatement of :func:`vlms_bayes.feasibility.kozai.kl_emax` over a batch of draws.
-
-    The draws advance in lockstep (scan point by scan point, bisection by bisection), so
-    the independent evaluations overlap in the CPU pipeline, as in the vectorised JAX code.
+    ``dr`` is the draw matrix (:func:`_draw_matrix`, with the draw-only grid). The draws
+    advance in lockstep (scan point by scan point, bisection by bisection) through
+    branch-free loops, which LLVM turns into SIMD code (the gap is called directly in the
+    loops so that LLVM inlines it; a wrapper around it would stay a call); e_max and
+    1 - e_max are written into the output arrays.
     """
-    n = e0.size
-    e2_0 = e0 * e0
-    j2_0 = (1.0 - e0) * (1.0 + e0)
-    kk = j2_0**0.5 * cos_i0
-    y0 = np.empty(n)
-    step = np.empty(n)
+    n = eg.size
+    lo = dr[_X0].copy()
+    found = np.zeros(n)
+    j2_0, e2_0 = dr[_J20], dr[_E20]
+    t = np.empty((7, n))  # the e-independent factors of the gap, once per draw
     for i in range(n):
-        y0[i] = math.log(max(e2_0[i], _E2_FLOOR) / j2_0[i])
-        j2_end = min(max(kk[i] * kk[i], _J_FLOOR * _J_FLOOR), j2_0[i])
-        y_end = max(math.log(max(1.0 - j2_end, _E2_FLOOR) / j2_end), y0[i])
-        step[i] = (y_end - y0[i]) / _N_SCAN
-    lo = y0.copy()
-    hi = y0 + step * _N_SCAN
-    found = np.zeros(n, dtype=np.bool_)
-    for k in range(1, _N_SCAN + 1):
+        t[0, i], t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i] = _gap_terms(
+            j2_0[i], e2_0[i], dr[_KK, i], dr[3, i], et[i], er[i])
+    for k in range(_N_SCAN):
+        xg = dr[_XG + k]
         for i in range(n):
-            if not found[i]:
-                g = y0[i] + step[i] * k
-                if _gap_y(g, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
-                    hi[i] = g
-                    found[i] = True
-                else:
-                    lo[i] = g
-    for _ in range(_N_BISECT):
+            x = xg[i]
+            neg = _gap(1.0 / (1.0 + x), x / (1.0 + x), j2_0[i], e2_0[i], eg[i], t[0, i],
+                       t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i]) < 0.0
+            done = found[i] > 0.5
+            lo[i] = lo[i] if (neg or done) else x
+            found[i] = 1.0 if (neg or done) else 0.0
+    for m in range(_N_BISECT):
+        q = dr[_Q + m]
         for i in range(n):
-            if found[i]:
-                mid = 0.5 * (lo[i] + hi[i])
-                if _gap_y(mid, j2_0[i], e2_0[i], kk[i], sin2w[i], eg[i], et[i], er[i]) < 0:
-                    hi[i] = mid
-                else:
-                    lo[i] = mid
-    e_max = np.empty(n)
-    ome = np.empty(n)
+            mid = lo[i] * q[i]
+            below = _gap(1.0 / (1.0 + mid), mid / (1.0 + mid), j2_0[i], e2_0[i], eg[i],
+                         t[0, i], t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i]) < 0.0
+            lo[i] = lo[i] if below else mid
+    x_end = dr[_XEND]
     for i in range(n):
-        ex = math.exp(lo[i])  # lo = y_end when no root was found
-        e_max[i] = (ex / (1.0 + ex)) ** 0.5
-        ome[i] = 1.0 / (1.0 + ex) / (1.0 + e_max[i])
-    return e_max, ome
+        x = lo[i] if found[i] > 0.5 else x_end[i]
+        e_max[i] = math.sqrt(x / (1.0 + x))
+        ome[i] = 1.0 / (1.0 + x) / (1.0 + e_max[i])
 
 
-@numba.njit
+@_nj
 def _lookup(mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, mu: float,
             e: float) -> float:
     """Bilinear lookup with the arithmetic of ``stability._bilinear``."""
@@ -112,7 +111,7 @@ def _lookup(mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, mu: float,
         + tx * ((1 - ty) * z[i + 1, j] + ty * z[i + 1, j + 1])
 
 
-@numba.njit
+@_nj
 def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray,
                    m_out: float, a_out: float, dr: np.ndarray) -> np.ndarray:
     """Per-draw physics of one cell, rows as :data:`_OUT_KEYS` (booleans as 0/1)."""
@@ -130,7 +129,9 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_R0],
                                      p[_K20])
         er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_SPIN])
-    e_max, ome = _emax_batch(dr[5], dr[1], dr[3], eg, et, er)
+    e_max = np.empty(n)
+    ome = np.empty(n)
+    _emax_batch(dr, eg, et, er, e_max, ome)
     for k in range(n):
         e_out, incl, a0 = dr[0, k], dr[2, k], dr[4, k]
         r_p = a0 * ome[k]
@@ -158,7 +159,7 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
     return out
 
 
-@numba.njit(parallel=True)
+@numba.njit(parallel=True, cache=False, error_model="numpy")
 def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndarray,
          mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, m_cells: np.ndarray,
          a_cells: np.ndarray, dr: np.ndarray, n_out: int) -> np.ndarray:
@@ -197,8 +198,15 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
 
 
 def _draw_matrix(draws: dict[str, np.ndarray]) -> np.ndarray:
-    return np.ascontiguousarray(np.stack([np.asarray(draws[k], float)
-                                          for k in montecarlo.DRAW_FIELDS]))
+    """Draws (rows :data:`montecarlo.DRAW_FIELDS`) and the draw-only e_max grid, one matrix."""
+    rows = [np.asarray(draws[k], float) for k in montecarlo.DRAW_FIELDS]
+    *consts, step, x_grid = kozai.kl_emax_grid(draws["e0"], draws["cos_i"], n_scan=_N_SCAN)
+    h = step.copy()
+    q = np.empty((_N_BISECT, h.size))
+    for m in range(_N_BISECT):
+        h = 0.5 * h
+        q[m] = np.exp(h)
+    return np.ascontiguousarray(np.vstack([*rows, *consts, step, q, x_grid.T]))
 
 
 def _table_arrays(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

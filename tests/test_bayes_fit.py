@@ -35,9 +35,11 @@ def fitted(sim_frame, tmp_path_factory):
     base.to_csv(out / "objects_with_probs.csv", index=False)
     # tiny runs: the gate's verdict is not the point here (allow_bad_diagnostics); the
     # chains' agreement is asserted directly below
+    # the simulated catalogue has no detection selection: the naive model is the right one
+    # (explicitly, whatever the default)
     cfg = FitConfig(**TINY, loo_components=(1, 2), allow_bad_diagnostics=True,
                     gate=GateConfig(max_rhat=1.1, min_ess_bulk=10, min_ess_tail=10),
-                    retry_target_accept=0.9)
+                    retry_target_accept=0.9, selection=None)
     res = run_fit(sim_frame, cfg, outdir_path=out, seed=11)
     return out, res
 

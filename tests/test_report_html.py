@@ -196,6 +196,12 @@ def test_fit_run_headlines_come_from_the_files(fit_run):
     obj = pd.read_csv(fit_run / "objects_with_probs.csv")
     toi = obj[obj["name"] == "TOI-6894 b"].iloc[0]
     assert f"TOI-6894 b: P(binary-like) = {fmt(toi.P_binary_like)}" in text
+    # the default fit is selection-aware: the page says how much of the naive method split
+    # was selection, with the numbers of comparison.json
+    sel = cmp["selection"]
+    assert "Detection-method selection: naive vs selection-aware" in text
+    assert (f"is {fmt(sel['method_split_naive'])} naive and "
+            f"{fmt(sel['method_split_selection'])} selection-aware") in text
 
 
 def test_not_a_run_folder_is_a_clear_error(tmp_path, capsys):

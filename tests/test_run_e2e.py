@@ -295,3 +295,43 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
     rec = _record(out)
     assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines", "figures"]
     assert not (out / "posterior.nc").exists() and not (out / "SUMMARY.txt").exists()
+
+
+def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
+        ps_snapshot, shared_data_dir, tmp_path):
+    """`run --selection methods`: the naive fit of the same rows in naive_fit/, compared
+    per method in comparison.json, SUMMARY.txt and the figure."""
+    out = tmp_path / "results"
+    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
+                              "--chains", "2", "--draws", "60", "--tune", "60",
+                              "--loo-components", "--retry-target-accept", "0.9",
+                              "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
+    rec = _record(out)
+    assert list(rec["steps"]) == ["data", "baselines", "figures", "fit", "fit_naive",
+                                  "comparison", "summary"]
+    assert rec["config"]["fit"]["selection"] == "methods"
+    assert rec["steps"]["comparison"]["upstream"]["fit_naive"] == \
+        rec["steps"]["fit_naive"]["key"]
+    fit = json.loads((out / "fit_summary.json").read_text())
+    naive = json.loads((out / "naive_fit" / "fit_summary.json").read_text())
+    assert fit["selection"]["mode"] == "methods" and naive["selection"] == {"mode": "none"}
+    assert naive["n_objects"] == fit["n_objects"]
+    assert sha256_of(out / "naive_fit" / "posterior.nc") == \
+        rec["steps"]["fit_naive"]["outputs"]["naive_fit/posterior.nc"]
+    sel = json.loads((out / "comparison.json").read_text())["selection"]
+    assert {r["name"] for r in sel["reference"]} == {"TOI-6894 b"}
+    per = pd.DataFrame(sel["per_method"])
+    members = pd.read_csv(out / "naive_fit" / "memberships.csv")
+    naive_mean = members.groupby("discoverymethod")["P_binary_like"].mean()
+    np.testing.assert_allclose(per.set_index("discoverymethod")["mean_P_naive"],
+                               naive_mean.loc[per["discoverymethod"]], rtol=1e-12)
+    summary = (out / "SUMMARY.txt").read_text()
+    assert "SELECTION: NAIVE vs SELECTION-AWARE FIT" in summary
+    assert f"naive {sel['method_split_naive']:.3g}, selection-aware" in summary
+    assert (out / "fig_selection_methods.png").read_bytes()[:4] == b"\x89PNG"
+    # unchanged settings: nothing reruns, the naive fit included
+    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
+                              "--chains", "2", "--draws", "60", "--tune", "60",
+                              "--loo-components", "--retry-target-accept", "0.9",
+                              "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
+    assert _record(out)["steps_ran"] == []

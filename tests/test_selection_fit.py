@@ -120,7 +120,9 @@ def test_cli_selection_option():
 
     args = build_parser().parse_args(["fit", "--selection", "methods"])
     assert fit_config_from_args(args).selection == SelectionModel()
-    args = build_parser().parse_args(["fit"])
+    args = build_parser().parse_args(["run", "--selection", "methods"])
+    assert fit_config_from_args(args).selection == SelectionModel()
+    args = build_parser().parse_args(["fit"])  # the naive fit stays the default for now
     assert fit_config_from_args(args).selection is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "--selection", "survey"])

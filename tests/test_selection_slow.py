@@ -15,8 +15,15 @@ Stated tolerances
 * Negative control: the naive fit of the same catalogues misses the planet-like mean
   log q: its 90% interval excludes the truth in at least 80% of the replicas, and the
   average z-score |posterior mean − truth| / posterior sd exceeds 3.
-* One intrinsic population seen by several methods: with selection on, K = 2 must not beat
-  K = 1 in ELPD-LOO by more than two standard errors of the difference.
+* One intrinsic population seen by several methods (:data:`ONE`): the naive fit prefers
+  K = 2 by more than two standard errors of the ELPD-LOO difference and splits the
+  methods (range of per-method mean P(binary-like) > 0.5) — the check has power; with
+  selection on, the methods must not be split (range < 0.25) and K = 2 must not beat
+  K = 1 by more than two standard errors. Measured (seed 99, 377 detections): naive
+  ΔELPD(K2 − K1) = 34 ± 7.5, split 0.81; selection-aware split 0.00 — its K = 2 fit does
+  not pass the gate: the second population moves where no method detects anything, its
+  weight is then unidentified (it cancels between each object's density and the
+  normalisation), and the chains wander over it; see docs/selection.md.
 Replicas: ``VLMS_BAYES_SELECTION_REPLICAS`` (default 6).
 """
 
@@ -40,12 +47,12 @@ METHOD_PROBS = (0.4, 0.3, 0.2, 0.1)
 PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga")
 
 
-def _fit(frame, *, selection, k=2, seed=0, draws=500, tune=500):
+def _fit(frame, *, selection, k=2, seed=0, draws=500, tune=500, **config):
     from vlms_bayes.inference.fit import FitConfig, fit_posterior
     from vlms_bayes.models.data import model_data_from_stacked
 
     data, _ = model_data_from_stacked(frame)
-    cfg = FitConfig(chains=2, draws=draws, tune=tune, selection=selection)
+    cfg = FitConfig(chains=2, draws=draws, tune=tune, selection=selection, **config)
     dt, diag, _ = fit_posterior(data, cfg, n_components=k, seed=seed)
     return data, dt, diag
 
@@ -100,22 +107,53 @@ def test_selection_aware_fit_recovers_intrinsic_and_naive_is_biased():
     assert np.mean(res["z_mu_logq_planet_selection"]) < 2, res
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "measured once (seed 99): the selection-aware K=2 fit of one intrinsic population did not "
-    "converge (R-hat 1.28, 12 divergences, then a stuck chain whose constant draws make "
-    "arviz's R-hat warn, an error under filterwarnings=error), so LOO could not be compared; "
-    "open problem, see docs/selection.md"))
-def test_one_population_seen_by_several_methods_is_not_split():
-    from vlms_bayes.inference.comparison import loo_compare
+#: One intrinsic population, broad in separation, searched mostly by transit, RV and
+#: microlensing: transit sees its close-in part, microlensing its AU-scale part, so the
+#: *detected* sample looks like two populations split by method.
+ONE = PopulationTruth(w=(1.0,), mu_logq=(-3.2,), mu_loga=(-0.5,), sigma_logq=(0.8,),
+                      sigma_loga=(1.0,), rho=(0.0,), e_mean=(0.2,), e_conc=(6.0,))
+ONE_METHOD_PROBS = (0.3, 0.4, 0.25, 0.05)
 
-    one = PopulationTruth(w=(1.0,), mu_logq=(-3.0,), mu_loga=(-0.6,), sigma_logq=(0.9,),
-                          sigma_loga=(0.8,), rho=(0.2,), e_mean=(0.2,), e_conc=(6.0,))
-    frame = _catalogue(99, truth=one, n=1000)
-    sel = SelectionModel()
-    _, dt1, _ = _fit(frame, selection=sel, k=1, seed=1)
-    _, dt2, _ = _fit(frame, selection=sel, k=2, seed=2)
-    table = loo_compare({"K=1": dt1, "K=2": dt2}).set_index("model")
-    print(table)
-    if table.index[0] == "K=2":
-        row = table.loc["K=1"]
-        assert -row["elpd_diff"] < 2 * row["dse"], table
+
+def one_population_numbers(seed: int = 99) -> dict[str, object]:
+    """LOO K=2 vs K=1 and the method split, naive and selection-aware, for :data:`ONE`."""
+    from vlms_bayes.inference.comparison import loo_compare
+    from vlms_bayes.inference.membership import (
+        draws_from_posterior,
+        object_log_terms,
+        responsibilities,
+    )
+
+    frame = _catalogue(seed, truth=ONE, n=1500, method_probs=ONE_METHOD_PROBS)
+    out: dict[str, object] = {"n_detected": len(frame)}
+    for label, sel in (("naive", None), ("selection", SelectionModel())):
+        fits = {}
+        for k in (1, 2):
+            # a bounded tree: the selection-aware K = 2 fit of one population has a flat
+            # direction (below) and would otherwise run to the depth-10 cap on every draw
+            data, dt, diag = _fit(frame, selection=sel, k=k, seed=k, max_tree_depth=7,
+                                  retry_target_accept=0.9)
+            fits[f"K={k}"] = dt
+            out[f"{label}_K{k}_gate_passed"] = bool(diag.passed)
+        table = loo_compare(fits).set_index("model")
+        out[f"{label}_delpd_K2_minus_K1"] = float(table.loc["K=2", "elpd_diff_vs_ref"])
+        out[f"{label}_dse"] = float(table.loc["K=2", "dse_vs_ref"])
+        r = responsibilities(object_log_terms(data, draws_from_posterior(
+            fits["K=2"]["posterior"])))[..., -1].mean(axis=0)
+        meth = np.asarray(data.methods)
+        per = {m: float(r[meth == m].mean()) for m in dict.fromkeys(meth)
+               if (meth == m).sum() >= 3}
+        out[f"{label}_per_method_P"] = per
+        out[f"{label}_method_split"] = max(per.values()) - min(per.values())
+    return out
+
+
+def test_one_population_seen_by_several_methods_is_not_split():
+    res = one_population_numbers()
+    print(res)
+    # the naive fit is fooled (the check has power) ...
+    assert res["naive_delpd_K2_minus_K1"] > 2 * res["naive_dse"], res
+    assert res["naive_method_split"] > 0.5, res
+    # ... the selection-aware fit is not: no split by method, and K = 2 no better than K = 1
+    assert res["selection_method_split"] < 0.25, res
+    assert not res["selection_delpd_K2_minus_K1"] > 2 * res["selection_dse"], res

@@ -119,9 +119,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     g.add_argument("--allow-bad-diagnostics", action="store_true",
                    help="write the outputs even when the diagnostics gate fails")
     g.add_argument("--selection", choices=("none", "methods"), default="none",
-                   help="detection-method selection: 'methods' corrects each discovery "
-                        "method's selection function so the populations are intrinsic "
-                        "(docs/selection.md); 'none' (default) fits the observed sample")
+                   help="detection-method selection: 'methods' divides each discovery "
+                        "method's detection probability out, so the populations are "
+                        "intrinsic (docs/selection.md); 'none' (default for now) fits the "
+                        "detected sample as it is")
 
 
 def fit_config_from_args(args: argparse.Namespace) -> object:

@@ -46,6 +46,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "e_err_floor": ("e_err_floor", "float"),
         "include_reference": ("include_reference", "bool"),
         "allow_bad_diagnostics": ("allow_bad_diagnostics", "bool"),
+        "selection": ("selection", "str"),
     },
     "feasibility": {
         "enabled": ("skip_feasibility", "not_bool"), "grid": ("grid", "int"),

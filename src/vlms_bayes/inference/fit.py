@@ -69,6 +69,7 @@ class FitConfig:
     tune: int = 1000
     target_accept: float = 0.9
     retry_target_accept: float = 0.98
+    max_tree_depth: int = 10
     allow_bad_diagnostics: bool = False
     loo_components: tuple[int, ...] = ()
     include_reference: bool = False
@@ -93,6 +94,7 @@ class FitConfig:
             "n_components": self.n_components, "backend": self.backend, "chains": self.chains,
             "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
             "retry_target_accept": self.retry_target_accept,
+            "max_tree_depth": self.max_tree_depth,
             "allow_bad_diagnostics": self.allow_bad_diagnostics,
             "loo_components": list(self.loo_components),
             "include_reference": self.include_reference,
@@ -134,7 +136,7 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     def run(target_accept: float) -> Any:
         return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,
                       chains=config.chains, random_seed=seed, target_accept=target_accept,
-                      initvals=init)
+                      initvals=init, max_tree_depth=config.max_tree_depth)
 
     dt, diag, attempts = sample_with_gate(
         run, target_accept=config.target_accept,

@@ -118,7 +118,8 @@ def object_log_terms(
             p["mu_logq"], p["mu_loga"], p["sigma_logq"], p["sigma_loga"], p["rho"],
             log=np.log, logsumexp=special.logsumexp,
         )
-    out += np.log(draws["w"])[:, None, :]
+    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
+        out += np.log(draws["w"])[:, None, :]
     alpha, beta = draws["e_alpha"].ravel(), draws["e_beta"].ravel()
     idx = data.idx_measured
     if len(idx):

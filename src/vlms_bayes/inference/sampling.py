@@ -65,6 +65,7 @@ def sample(
     initvals: dict[str, Any] | None = None,
     jitter: bool = False,
     progressbar: bool = False,
+    max_tree_depth: int = 10,
 ) -> Any:
     """Sample a PyMC model with NUTS.
 
@@ -89,6 +90,10 @@ def sample(
         into the label-swapped or method-split modes of a mixture.
     progressbar : bool
         Show the sampler's progress bar.
+    max_tree_depth : int
+        Largest NUTS tree depth (at most 2**depth − 1 leapfrog steps per draw; 10 is the
+        samplers' default; nutpie keeps its own). A lower cap bounds the cost of a posterior
+        with flat, weakly identified directions, at the price of slower mixing there.
 
     Returns
     -------
@@ -117,9 +122,11 @@ def sample(
         with jax.enable_x64(True):  # scoped: the rest of the process keeps its setting
             dt = pm.sample(nuts_sampler="numpyro",
                            nuts={"chain_method": method, "target_accept": target_accept,
-                                 "jitter": jitter}, **kwargs)
+                                 "jitter": jitter, "max_tree_depth": int(max_tree_depth)},
+                           **kwargs)
     elif backend == "pymc":
-        dt = pm.sample(nuts={"target_accept": target_accept},
+        dt = pm.sample(nuts={"target_accept": target_accept,
+                             "max_treedepth": int(max_tree_depth)},
                        init="jitter+adapt_diag" if jitter else "adapt_diag",
                        cores=min(chains, os.cpu_count() or 1), **kwargs)
     else:

@@ -325,7 +325,8 @@ def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np
     if not terms.methods:
         return out
     per = np.empty((s, terms.counts.size))
-    log_w = np.log(draws["w"])
+    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
+        log_w = np.log(draws["w"])
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
         lxi = log_xi(terms, draws["mu_logq"][sl], draws["mu_loga"][sl], draws["sigma_logq"][sl],

@@ -67,7 +67,7 @@ def test_selection_record_loo_terms_and_intrinsic_memberships(fits):
     lt = object_log_terms(res.data, draws)
     terms = selection_terms(res.data, SelectionModel())
     lxi = log_xi(terms, draws["mu_logq"], draws["mu_loga"], draws["sigma_logq"],
-                 draws["sigma_loga"], draws["rho"], log=np.log, logsumexp=special.logsumexp)
+                 draws["sigma_loga"], draws["rho"], log=np.log)
     norm = special.logsumexp(np.log(draws["w"])[:, None, :] + lxi, axis=-1)
     idx = terms.object_group
     expect = special.logsumexp(lt, axis=-1) - np.where(idx >= 0, norm[:, np.maximum(idx, 0)], 0)

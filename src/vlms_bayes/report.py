@@ -168,7 +168,13 @@ def summary_text(
                                                       for k, v in scalars.items()))
         if cj.get("selection"):
             lines += ["", "SELECTION: NAIVE vs SELECTION-AWARE FIT (naive_fit/, comparison.md)"]
-            lines += [f"  {ln}" for ln in selection_summary_lines(cj["selection"])]
+            from vlms_bayes.inference.selection_report import selection_lines
+
+            sel = cj["selection"]
+            lines += [f"  {ln}" for ln in selection_lines(sel)]
+            lines += [f"    {r['discoverymethod']} (n = {r['n']}): mean P(binary-like) naive "
+                      f"{fmt(r['mean_P_naive'])}, selection-aware {fmt(r['mean_P_selection'])}"
+                      for r in sel.get("per_method", [])]
     feas = payloads.get("feasibility")
     if feas:
         lines += ["", "MIGRATION FEASIBILITY (Kozai-Lidov + tides; details in feasibility files)"]
@@ -196,25 +202,3 @@ def summary_text(
     lines += ["", f"seed {seed}; host window {config['data']['mstar_min']}–"
                   f"{config['data']['mstar_max']} Msun; see run.json for every setting."]
     return "\n".join(lines) + "\n"
-
-
-def selection_summary_lines(sel: dict[str, Any]) -> list[str]:
-    """How much of the naive two-population signal was survey selection, in plain lines."""
-    lines = []
-    for r in sel.get("reference", []):
-        lines.append(f"{r['name']}: P(binary-like) {fmt(r['selection'])} "
-                     f"[{fmt(r['selection_lo90'])}, {fmt(r['selection_hi90'])}] selection-aware, "
-                     f"{fmt(r['naive'])} [{fmt(r['naive_lo90'])}, {fmt(r['naive_hi90'])}] naive")
-    removed = sel.get("method_split_removed")
-    lines.append(
-        "method split (range over discovery methods of the mean P(binary-like)): naive "
-        f"{fmt(sel.get('method_split_naive'))}, selection-aware "
-        f"{fmt(sel.get('method_split_selection'))} -> "
-        + ("n/a" if removed is None else f"{fmt(100 * removed, 2)}% of it was selection"))
-    lines.append(f"objects with P(binary-like) > 0.5: naive {sel.get('n_binary_like_naive')}, "
-                 f"selection-aware {sel.get('n_binary_like_selection')} of "
-                 f"{sel.get('n_objects')} ({sel.get('n_label_changes')} change label)")
-    for r in sel.get("per_method", []):
-        lines.append(f"  {r['discoverymethod']} (n = {r['n']}): mean P(binary-like) naive "
-                     f"{fmt(r['mean_P_naive'])}, selection-aware {fmt(r['mean_P_selection'])}")
-    return lines

@@ -50,6 +50,8 @@ _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P
 #: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
 #: exp(step / 2^(m+1)) and the scan grid.
 _NDR = len(montecarlo.DRAW_FIELDS)
+_D = {k: i for i, k in enumerate(montecarlo.DRAW_FIELDS)}
+_EOUT, _INCL, _S2W, _A0 = _D["e_out"], _D["incl_rad"], _D["sin2_omega"], _D["a0_au"]
 _J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
 _Q = _NDR + 6
 _XG = _Q + _N_BISECT
@@ -73,7 +75,7 @@ def _emax_batch(dr: np.ndarray, eg: np.ndarray, et: np.ndarray, er: np.ndarray,
     t = np.empty((7, n))  # the e-independent factors of the gap, once per draw
     for i in range(n):
         t[0, i], t[1, i], t[2, i], t[3, i], t[4, i], t[5, i], t[6, i] = _gap_terms(
-            j2_0[i], e2_0[i], dr[_KK, i], dr[3, i], et[i], er[i])
+            j2_0[i], e2_0[i], dr[_KK, i], dr[_S2W, i], et[i], er[i])
     for k in range(_N_SCAN):
         xg = dr[_XG + k]
         for i in range(n):
@@ -122,7 +124,7 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
     et = np.empty(n)
     er = np.empty(n)
     for k in range(n):
-        e_out, a0 = dr[0, k], dr[4, k]
+        e_out, a0 = dr[_EOUT, k], dr[_A0, k]
         out[0, k] = _kl_time(m0, m1, m_out, a0, a_out, e_out)
         out[1, k] = _eps_oct(m0, m1, a0, a_out, e_out)
         eg[k] = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
@@ -133,7 +135,7 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
     ome = np.empty(n)
     _emax_batch(dr, eg, et, er, e_max, ome)
     for k in range(n):
-        e_out, incl, a0 = dr[0, k], dr[2, k], dr[4, k]
+        e_out, incl, a0 = dr[_EOUT, k], dr[_INCL, k], dr[_A0, k]
         r_p = a0 * ome[k]
         a_f = r_p * (1.0 + e_max[k])
         if p[_TMODEL] == 0.0:

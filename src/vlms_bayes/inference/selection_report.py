@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.report import fmt
 
 PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "e_mean")
 MIN_PER_METHOD = 3
@@ -114,15 +115,26 @@ def compare_selection(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:
             "naive_fit": naive}
 
 
-def _f(x: Any) -> str:
-    try:
-        return f"{float(x):.3g}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
 def _pct(x: Any) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{round(100 * x):d}%"
+
+
+def selection_lines(out: dict[str, Any]) -> list[str]:
+    """The findings of :func:`compare_selection` as sentences (Markdown and SUMMARY.txt)."""
+    lines = [f"{r['name']}: P(binary-like) naive {fmt(r['naive'])} [{fmt(r['naive_lo90'])}, "
+             f"{fmt(r['naive_hi90'])}], selection-aware {fmt(r['selection'])} "
+             f"[{fmt(r['selection_lo90'])}, {fmt(r['selection_hi90'])}]"
+             for r in out["reference"]]
+    return [*lines,
+            f"objects with P(binary-like) > 0.5: naive {out['n_binary_like_naive']}, "
+            f"selection-aware {out['n_binary_like_selection']} of {out['n_objects']} "
+            f"({out['n_label_changes']} change label)",
+            f"method split (range of per-method mean P(binary-like)): naive "
+            f"{fmt(out['method_split_naive'])}, selection-aware "
+            f"{fmt(out['method_split_selection'])}; share removed by the selection "
+            f"correction: {_pct(out['method_split_removed'])}",
+            f"diagnostics passed: naive {out['diagnostics']['naive']}, selection-aware "
+            f"{out['diagnostics']['selection']}"]
 
 
 def selection_markdown(out: dict[str, Any]) -> str:
@@ -130,31 +142,18 @@ def selection_markdown(out: dict[str, Any]) -> str:
     lines = ["## Selection: naive vs selection-aware fit", "",
              "The naive fit describes the *detected* sample; the selection-aware fit divides "
              "each discovery method's detection probability out, so its populations are "
-             "intrinsic (docs/selection.md).", ""]
-    for r in out["reference"]:
-        lines.append(f"- {r['name']}: P(binary-like) naive {_f(r['naive'])} "
-                     f"[{_f(r['naive_lo90'])}, {_f(r['naive_hi90'])}], selection-aware "
-                     f"{_f(r['selection'])} [{_f(r['selection_lo90'])}, "
-                     f"{_f(r['selection_hi90'])}]")
-    lines += [f"- objects with P(binary-like) > 0.5: naive {out['n_binary_like_naive']}, "
-              f"selection-aware {out['n_binary_like_selection']} of {out['n_objects']} "
-              f"({out['n_label_changes']} change label)",
-              f"- method split (range of per-method mean P(binary-like)): naive "
-              f"{_f(out['method_split_naive'])}, selection-aware "
-              f"{_f(out['method_split_selection'])}; share removed by the selection "
-              f"correction: {_pct(out['method_split_removed'])}",
-              f"- diagnostics passed: naive {out['diagnostics']['naive']}, selection-aware "
-              f"{out['diagnostics']['selection']}",
-              "", "| method | n | mean P naive | mean P selection | n P>0.5 naive | "
-              "n P>0.5 selection |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['discoverymethod']} | {r['n']} | {_f(r['mean_P_naive'])} | "
-              f"{_f(r['mean_P_selection'])} | {r['n_P_gt_0.5_naive']} | "
+             "intrinsic (docs/selection.md).", "",
+             *(f"- {ln}" for ln in selection_lines(out)),
+             "", "| method | n | mean P naive | mean P selection | n P>0.5 naive | "
+             "n P>0.5 selection |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['discoverymethod']} | {r['n']} | {fmt(r['mean_P_naive'])} | "
+              f"{fmt(r['mean_P_selection'])} | {r['n_P_gt_0.5_naive']} | "
               f"{r['n_P_gt_0.5_selection']} |" for r in out["per_method"]]
     lines += ["", "| parameter | population | naive median [90%] | selection-aware median [90%] |",
               "|---|---|---|---|"]
-    lines += [f"| {p['parameter']} | {p['population']} | {_f(p['naive_q50'])} "
-              f"[{_f(p['naive_q05'])}, {_f(p['naive_q95'])}] | {_f(p['selection_q50'])} "
-              f"[{_f(p['selection_q05'])}, {_f(p['selection_q95'])}] |"
+    lines += [f"| {p['parameter']} | {p['population']} | {fmt(p['naive_q50'])} "
+              f"[{fmt(p['naive_q05'])}, {fmt(p['naive_q95'])}] | {fmt(p['selection_q50'])} "
+              f"[{fmt(p['selection_q05'])}, {fmt(p['selection_q95'])}] |"
               for p in out["parameters"]]
     notes = out["selection_model"].get("notes") or []
     if notes:

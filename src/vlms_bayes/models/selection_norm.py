@@ -272,16 +272,13 @@ _TINY: float = 1e-300
 
 
 def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rho: Any, *,
-           log: Callable[[Any], Any], logsumexp: Callable[..., Any] | None = None,
-           as_tensor: Callable[[Any], Any] = np.asarray,
+           log: Callable[[Any], Any], as_tensor: Callable[[Any], Any] = np.asarray,
            exp: Callable[[Any], Any] = np.exp) -> Any:
     """Log ξ_g,k for population parameters of shape (..., K); returns (..., Gr, K).
 
     Written once for NumPy and PyTensor (``log``, ``exp``, ``as_tensor`` from the
-    backend; ``logsumexp`` is accepted for symmetry with :func:`selection_loglik` and not
-    needed). Leading batch dimensions of the parameters (e.g. posterior draws) broadcast.
+    backend). Leading batch dimensions of the parameters (e.g. posterior draws) broadcast.
     """
-    del logsumexp
     gq = as_tensor(terms.grid_logq[:, None])                     # (G, 1)
     ga = as_tensor(terms.grid_loga[:, None])
     lp = bvn_logpdf(gq - mu_q[..., None, :], ga - mu_a[..., None, :], sd_q[..., None, :] ** 2,

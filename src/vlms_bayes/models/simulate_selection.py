@@ -32,8 +32,7 @@ def detection_probability(frame: pd.DataFrame, selection: SelectionModel, *,
     meth = frame["discoverymethod"].astype(str).to_numpy()
     tq, ta = frame["true_logq"].to_numpy(float), frame["true_loga"].to_numpy(float)
     ms = frame["st_mass"].to_numpy(float)
-    sin_i = (frame["true_sin_i"].to_numpy(float)
-             if rv_at_inclination and "true_sin_i" in frame.columns else None)
+    sin_i = frame["true_sin_i"].to_numpy(float) if rv_at_inclination else None
     for m in np.unique(meth):  # the p_det forms broadcast a host array like the others
         sel = meth == m
         out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel],

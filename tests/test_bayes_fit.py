@@ -231,3 +231,35 @@ def test_stuck_chain_is_a_named_gate_failure_without_warnings(fitted):
     d = diagnose(dt)
     assert not d.passed
     assert any("chain(s) 1 stuck" in f for f in d.failures), d.failures
+
+
+def test_empty_population_is_named_and_not_retried(fitted):
+    """A population that holds almost none of the sample in one chain (its parameters then
+    wander over the prior) fails the gate with that cause named, and the gate does not
+    retry with a higher target acceptance (the number of populations is the problem)."""
+    import xarray as xr
+
+    from vlms_bayes.inference.diagnostics import diagnose, empty_populations, sample_with_gate
+
+    _, res = fitted
+    assert empty_populations(res.posterior["posterior"]) == {}
+    dt = res.posterior.copy()
+    post = dt["posterior"].to_dataset()
+    w = post["w"].values.copy()
+    w[1] = np.array([0.999, 0.001])  # chain 1: the binary-like population is empty
+    post["w"] = (post["w"].dims, w)
+    mu = post["mu_loga"].values.copy()
+    mu[1, :, 1] = 3.0  # ... and has wandered off
+    post["mu_loga"] = (post["mu_loga"].dims, mu)
+    dt["posterior"] = xr.DataTree(post)
+    assert empty_populations(dt["posterior"]) == {"binary_like": [1]}
+    d = diagnose(dt)
+    assert not d.passed and "binary_like (chain(s) 1)" in d.failures[-1], d.failures
+    calls = []
+
+    def run(ta):
+        calls.append(ta)
+        return dt
+
+    sample_with_gate(run, target_accept=0.9, retry_target_accept=0.99)
+    assert calls == [0.9]

@@ -99,14 +99,18 @@ def test_xi_against_monte_carlo(method):
     terms = selection_terms(data, model)
     hosts = [terms.group_host_msun[0]]  # group 0's normalisation is tested
     (lo_q, hi_q), (lo_a, hi_a) = model.logq_range, model.loga_range
-    for _ in range(3):
-        p = _random_params(rng, k=1)
+    narrow = {**_random_params(rng, k=1), "sigma_logq": np.array([0.002]),
+              "sigma_loga": np.array([0.6]), "mu_logq": np.array([-3.251])}
+    for p in [_random_params(rng, k=1) for _ in range(3)] + [narrow]:
+        # the last: narrower than the grid step and between two nodes (it was resolved
+        # as log ξ ≈ −400 before ξ was defined with p_det smoothed on the grid's scale)
         lx = float(log_xi(terms, p["mu_logq"], p["mu_loga"], p["sigma_logq"],
                           p["sigma_loga"], p["rho"], log=np.log)[0, 0])
         cov = np.array([[p["sigma_logq"][0] ** 2, p["rho"][0] * p["sigma_logq"][0]
                          * p["sigma_loga"][0]],
                         [p["rho"][0] * p["sigma_logq"][0] * p["sigma_loga"][0],
                          p["sigma_loga"][0] ** 2]])
+        cov = cov + terms.smooth_var * np.eye(2)  # ξ's definition: p_det smoothed by τ
         x = rng.multivariate_normal([p["mu_logq"][0], p["mu_loga"][0]], cov, 400_000)
         inside = (x[:, 0] >= lo_q) & (x[:, 0] <= hi_q) & (x[:, 1] >= lo_a) & (x[:, 1] <= hi_a)
         pd_ = np.where(inside, mean_p_det(model, method, x[:, 0], x[:, 1], hosts), 0.0)
@@ -123,9 +127,10 @@ def _scipy_selection_term(data, model, p):
     dens = []
     for k in range(len(p["w"])):
         c = p["rho"][k] * p["sigma_logq"][k] * p["sigma_loga"][k]
+        t2 = model.grid_step_dex ** 2 / 2  # p_det smoothed on the grid's scale
         mvn = stats.multivariate_normal([p["mu_logq"][k], p["mu_loga"][k]],
-                                        [[p["sigma_logq"][k] ** 2, c],
-                                         [c, p["sigma_loga"][k] ** 2]])
+                                        [[p["sigma_logq"][k] ** 2 + t2, c],
+                                         [c, p["sigma_loga"][k] ** 2 + t2]])
         dens.append(p["w"][k] * mvn.pdf(np.dstack([qq, aa])))
     mix = np.sum(dens, axis=0)
 
@@ -145,6 +150,28 @@ def _scipy_selection_term(data, model, p):
         pbar = np.mean([model.p_det(m, qq, aa, m_star_msun=h) for h in hosts], axis=0)
         total -= np.log(alpha(pbar))
     return total
+
+
+def _scipy_xi_per_object(data, model, p):
+    """ξ_k at each object's own host (N, K) by SciPy on the full grid; 1 for flat methods."""
+    gq, ga = grid_axes(model)
+    qq, aa = np.meshgrid(gq, ga, indexing="ij")
+    dens = []
+    for k in range(len(p["mu_logq"])):
+        c = p["rho"][k] * p["sigma_logq"][k] * p["sigma_loga"][k]
+        t2 = model.grid_step_dex ** 2 / 2
+        dens.append(stats.multivariate_normal(
+            [p["mu_logq"][k], p["mu_loga"][k]],
+            [[p["sigma_logq"][k] ** 2 + t2, c], [c, p["sigma_loga"][k] ** 2 + t2]],
+        ).pdf(np.dstack([qq, aa])))
+    out = np.ones((data.n, len(dens)))
+    for i, m in enumerate(data.methods):
+        if model.kind(m) is None:
+            continue
+        pdet = model.p_det(m, qq, aa, m_star_msun=data.m_star_msun[i])
+        out[i] = [integrate.trapezoid(integrate.trapezoid(d * pdet, ga, axis=1), gq)
+                  for d in dens]
+    return out
 
 
 @pytest.mark.parametrize("host_mode", ["object", "quantiles"])
@@ -180,21 +207,42 @@ def test_pytensor_term_matches_scipy(sample, host_mode):
                 assert gr[kk] == pytest.approx(fd / 2e-6, rel=1e-5, abs=1e-6), (j, kk)
 
 
-def test_model_logp_gains_exactly_the_term(sample):
+def test_model_adds_the_term_at_intrinsic_weights_from_detected_fractions(sample):
+    """The selection-aware model's potentials, checked against SciPy: its ``mixture``
+    potential is the naive model's at the same intrinsic weights, its ``selection`` potential
+    is the term, and its weights are w_k ∝ f_k / ξ̄_k with ξ̄_k the sample-averaged ξ."""
+    import pytensor
+
     from vlms_bayes.models.mixture import build_mixture_model
 
     model = SelectionModel(host_bin_dex=0.0)
-    m0 = build_mixture_model(sample, n_components=2)
     m1 = build_mixture_model(sample, n_components=2, selection=model)
-    pt0 = m1.initial_point()
-    diff = (m1.compile_logp(mode=_py_mode())(pt0) - m0.compile_logp(mode=_py_mode())(pt0))
-    import pytensor
-
-    names = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "w")
-    outs = m1.replace_rvs_by_values([m1[n] for n in names])
+    assert "f_det" in m1.named_vars and "w" not in [v.name for v in m1.free_RVs]
+    names = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "w", "f_det")
+    outs = m1.replace_rvs_by_values([m1[n] for n in names]
+                                    + [m1["mixture"], m1["selection"]])
     fn = pytensor.function(m1.value_vars, outs, mode=_py_mode(), on_unused_input="ignore")
-    vals = dict(zip(names, fn(*[pt0[v.name] for v in m1.value_vars]), strict=True))
-    assert diff == pytest.approx(_scipy_selection_term(sample, model, vals), rel=1e-9)
+    rng = np.random.default_rng(3)
+    ip = m1.initial_point()
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in ip.items()}
+        got = fn(*[point[v.name] for v in m1.value_vars])
+        vals = dict(zip(names, got[:len(names)], strict=True))
+        mixture, selection = float(got[-2]), float(got[-1])
+        assert selection == pytest.approx(_scipy_selection_term(sample, model, vals), rel=1e-9)
+        # ξ̄_k by SciPy: each object's ξ at its own host (flat methods: 1), averaged
+        xibar = _scipy_xi_per_object(sample, model, vals).mean(axis=0)
+        f = vals["w"] * xibar / np.sum(vals["w"] * xibar)
+        np.testing.assert_allclose(f, vals["f_det"], rtol=1e-8)
+        # the mixture potential is the naive model's at these intrinsic weights
+        m0 = build_mixture_model(sample, n_components=2)
+        out0 = m0.replace_rvs_by_values([m0["mixture"]])
+        f0 = pytensor.function(m0.value_vars, out0, mode=_py_mode(), on_unused_input="ignore")
+        p0 = dict(point)
+        tr = m0.rvs_to_transforms[m0["w"]]
+        p0["w_simplex__"] = tr.forward(vals["w"]).eval()
+        got0 = f0(*[p0[v.name] for v in m0.value_vars])
+        assert float(got0[0]) == pytest.approx(mixture, rel=1e-10)
 
 
 def test_pointwise_terms_sum_to_the_total_and_memberships_are_intrinsic(sample):
@@ -293,3 +341,41 @@ def test_conditional_on_host_likelihood_is_unbiased():
         assert abs(mean) < 4 * se, (name, mean, se)
     naive = _mean_scores(det, None, truth)
     assert max(abs(m) / se for m, se in naive.values()) > 20, naive
+
+
+@pytest.mark.parametrize("with_flat", [True, False])
+def test_visibility_wall_is_zero_where_seen_and_grows_where_not(sample, with_flat):
+    """ξ̄_k is the object-averaged ξ (SciPy; a flat method sees everything), and the wall
+    only acts below its floor."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from vlms_bayes.models.selection_norm import log_mean_xi, selection_log_xi, visibility_logp
+
+    model = SelectionModel(host_bin_dex=0.0)
+    if not with_flat:
+        frame = simulate_catalogue(40, random_seed=4)
+        frame["discoverymethod"] = np.random.default_rng(4).choice(METHODS, size=len(frame))
+        sample, _ = model_data_from_stacked(frame)
+    n_flat = sum(model.kind(m) is None for m in sample.methods)
+    assert (n_flat > 0) == with_flat
+    names = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho")
+    ins = {n: pt.dvector(n) for n in names}
+    terms, lxi = selection_log_xi(sample, model, ins)
+    lxb = log_mean_xi(terms, lxi)
+    f = pytensor.function([ins[n] for n in names], [lxb, visibility_logp(lxb, 1e-3, 1.0)],
+                          mode=_py_mode())
+    # population 0 where transits and RV see it; population 1 narrow and far below the box
+    p = {"mu_logq": np.array([-3.0, -3.0]), "mu_loga": np.array([-1.5, -4.5]),
+         "sigma_logq": np.array([0.5, 0.3]), "sigma_loga": np.array([0.5, 0.05]),
+         "rho": np.array([0.0, 0.0])}
+    got_lxb, wall = f(*[p[n] for n in names])
+    want = _scipy_xi_per_object(sample, model, p).mean(axis=0)
+    np.testing.assert_allclose(np.exp(got_lxb), want, rtol=1e-8, atol=1e-15)
+    if with_flat:  # population 1 is seen through the flat method only
+        assert want[1] == pytest.approx(n_flat / sample.n, rel=1e-9) and wall == 0.0
+    else:
+        assert want[1] < 1e-12 and got_lxb[1] < np.log(1e-3) - 5
+        assert wall == pytest.approx(-0.5 * (got_lxb[1] - np.log(1e-3)) ** 2, rel=1e-12)
+    p["mu_loga"] = np.array([-1.5, 0.5])  # both visible: no wall
+    assert float(f(*[p[n] for n in names])[1]) == 0.0

@@ -93,6 +93,33 @@ def stuck_chains(post: Any, *, var_names: list[str] | None = None) -> list[int]:
     return [int(c) for c in np.flatnonzero(~moving)]
 
 
+#: A population whose median detected share in a chain is below this is empty there.
+EMPTY_SHARE: float = 0.01
+
+
+def empty_populations(post: Any, *, threshold: float = EMPTY_SHARE) -> dict[str, list[int]]:
+    """Populations that hold (almost) none of the sample in some chain.
+
+    The share is the detected fraction ``f_det`` of a selection-aware fit, else the weight
+    ``w``. An empty population's parameters are unconstrained by the data (only its
+    prior), so its chains cannot agree: the R-hat failure that follows says the sample
+    supports fewer populations than K, not that the sampler needs tuning.
+
+    Returns
+    -------
+    dict
+        Population name → chains in which its median share is below ``threshold``.
+    """
+    name = "f_det" if "f_det" in post else "w"
+    if name not in post:
+        return {}
+    v = np.asarray(post[name].values, float)              # (chain, draw, K)
+    med = np.median(v, axis=1)
+    pops = [str(p) for p in post[name]["population"].values]
+    return {pops[k]: [int(c) for c in np.flatnonzero(med[:, k] < threshold)]
+            for k in range(len(pops)) if np.any(med[:, k] < threshold)}
+
+
 def diagnose(dt: Any, *, gate: GateConfig | None = None,
              var_names: list[str] | None = None) -> Diagnostics:
     """Compute the gate's diagnostics of a sampled DataTree.
@@ -142,6 +169,12 @@ def diagnose(dt: Any, *, gate: GateConfig | None = None,
         fails.append(f"{div} divergent transitions > {g.max_divergences}")
     if not bfmi >= g.min_bfmi:
         fails.append(f"BFMI {bfmi:.2f} < {g.min_bfmi}")
+    empty = empty_populations(post)
+    if fails and empty:  # name the cause of the failure (a passed fit just has a rare one)
+        fails.append("population(s) " + ", ".join(
+            f"{p} (chain(s) {', '.join(map(str, c))})" for p, c in empty.items())
+            + f" hold < {EMPTY_SHARE:.0%} of the sample: the data support fewer populations "
+            "than K (compare K with LOO); a higher target acceptance will not help")
     return Diagnostics(
         max_rhat=rhat, min_ess_bulk=ess_b, min_ess_tail=ess_t, divergences=div,
         min_bfmi=bfmi, n_draws_total=n_total, passed=not fails, failures=fails,
@@ -154,6 +187,9 @@ def sample_with_gate(
     retry_target_accept: float = 0.98, gate: GateConfig | None = None,
 ) -> tuple[Any, Diagnostics, list[dict[str, Any]]]:
     """Run ``run(target_accept)``; if the gate fails, retry once with a higher target.
+
+    No retry when a population is empty (:func:`empty_populations`): that failure is the
+    model's number of populations, which a smaller step size does not change.
 
     Returns
     -------
@@ -168,7 +204,8 @@ def sample_with_gate(
     dt = run(target_accept)
     diag = diagnose(dt, gate=gate)
     attempts.append({"target_accept": target_accept, **diag.to_dict()})
-    if not diag.passed and retry_target_accept > target_accept:
+    if (not diag.passed and retry_target_accept > target_accept
+            and not empty_populations(dt["posterior"])):
         log.warning("diagnostics failed (%s); retrying once with target_accept=%.3f",
                     "; ".join(diag.failures), retry_target_accept)
         dt = run(retry_target_accept)

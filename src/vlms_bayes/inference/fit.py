@@ -54,7 +54,7 @@ from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
 
-POP_PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
+POP_PARAMS = ("w", "f_det", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
               "e_conc", "e_alpha", "e_beta")
 
 
@@ -131,7 +131,8 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
 
     model = build_mixture_model(data, n_components=n_components, priors=config.priors,
                                 selection=config.selection)
-    init = initial_values(data, n_components, random_seed=seed)
+    init = initial_values(data, n_components, random_seed=seed,
+                          weights_name="f_det" if "f_det" in model.named_vars else "w")
 
     def run(target_accept: float) -> Any:
         return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,
@@ -325,7 +326,7 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
         f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}, min BFMI {d['min_bfmi']:.2f}",
     ]
     pp = summary["population_parameters"]
-    for name in ("w", "mu_logq", "mu_loga", "e_mean"):
+    for name in ("w", "f_det", "mu_logq", "mu_loga", "e_mean"):
         if name in pp:
             txt = ", ".join(f"{p} {v['q50']:.3g} [{v['q05']:.3g}, {v['q95']:.3g}]"
                             for p, v in pp[name].items())

@@ -17,7 +17,8 @@ import numpy as np
 from vlms_bayes.models.data import ModelData
 
 
-def initial_values(data: ModelData, n_components: int, *, random_seed: int) -> dict[str, Any]:
+def initial_values(data: ModelData, n_components: int, *, random_seed: int,
+                   weights_name: str = "w") -> dict[str, Any]:
     """Starting values (constrained space) for :func:`vlms_bayes.inference.sampling.sample`.
 
     Parameters
@@ -28,12 +29,16 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int) -> d
         K.
     random_seed : int
         Seed of the Gaussian-mixture initialisation.
+    weights_name : str
+        Name of the weights variable: ``"w"``, or ``"f_det"`` for a selection-aware model,
+        whose Dirichlet prior is on the detected fractions (the mixture's weights fitted
+        to the observed sample are exactly a start for those).
 
     Returns
     -------
     dict
         ``mu_logq`` (strictly increasing), ``mu_loga``, ``sigma_logq``, ``sigma_loga``,
-        ``rho_beta`` and, for K > 1, ``w``.
+        ``rho_beta`` and, for K > 1, the weights under ``weights_name``.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -57,5 +62,5 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int) -> d
     }
     if k > 1:
         w = np.clip(gmm.weights_[order], 0.02, None)
-        out["w"] = w / w.sum()
+        out[weights_name] = w / w.sum()
     return out

@@ -47,7 +47,20 @@ def draws_from_posterior(posterior: Any) -> dict[str, NDArray[np.float64]]:
     s, k = out["mu_logq"].shape
     out["w"] = (np.asarray(posterior["w"].values, float).reshape(s, k)
                 if "w" in posterior else np.ones((s, k)))
+    if "log_w" in posterior:  # selection-aware fits keep the weights in logs too
+        out["log_w"] = np.asarray(posterior["log_w"].values, float).reshape(s, k)
+    else:
+        with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
+            out["log_w"] = np.log(out["w"])
     return out
+
+
+def log_weights(draws: dict[str, NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Log weights (S, K) of :func:`draws_from_posterior` output (or of plain ``w``)."""
+    if "log_w" in draws:
+        return draws["log_w"]
+    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
+        return np.log(draws["w"])
 
 
 def e_measured_logterm(
@@ -118,8 +131,7 @@ def object_log_terms(
             p["mu_logq"], p["mu_loga"], p["sigma_logq"], p["sigma_loga"], p["rho"],
             log=np.log, logsumexp=special.logsumexp,
         )
-    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
-        out += np.log(draws["w"])[:, None, :]
+    out += log_weights(draws)[:, None, :]
     alpha, beta = draws["e_alpha"].ravel(), draws["e_beta"].ravel()
     idx = data.idx_measured
     if len(idx):

@@ -34,6 +34,22 @@ sampled (latent e's with a hierarchical Beta make a funnel that NUTS cannot cros
 population has few eccentricities). The discrete membership is marginalised: the
 potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
 
+Selection-aware fits (``selection=``, :mod:`vlms_bayes.models.selection_norm`) put the
+Dirichlet prior on the *detected* fractions f_k (free variable ``f_det``) instead of the
+intrinsic weights, and w_k ∝ f_k / ξ̄_k follows (a deterministic), with ξ̄_k the fraction
+of population k that the sample's methods would detect, averaged over the fitted objects.
+With the prior on w, a population the data do not need could move where no method detects
+anything: its weight then cancels between each object's density and the normalisation, so
+it is free over (0, 1) with all its prior mass, and NUTS wandered along that ridge (R-hat 3
+on a one-population simulation). With the prior on f, an invisible population needs
+f_k → 0, which has as little prior mass as an empty population in the naive model. The
+two priors differ only through ξ̄, i.e. where the populations can be seen. A soft wall
+(potential ``visibility``) also keeps ξ̄_k above 10⁻³: a population that the methods
+cannot see is not constrained by the data at all, and one at the edge of detectability
+could otherwise exploit the constant-p_det-over-measurement-error approximation (a
+narrow population just past a box edge, next to an object, gained 3·10⁴ in log density
+on a simulation before the wall).
+
 Extension point for selection effects: :func:`component_log_terms` returns the (N, K)
 matrix of per-object, per-population log terms; a per-method detection term
 log p_det,m(i) − log ξ_m,k(θ) can be added to it before the log-sum-exp without touching
@@ -79,6 +95,11 @@ class MixturePriors:
     e_beta_median: float = 3.0
     e_alpha_log_sd: float = 0.5
     e_beta_log_sd: float = 1.0
+    #: Selection-aware fits only: below this detected fraction ξ̄_k a population meets a
+    #: soft wall (:func:`vlms_bayes.models.selection_norm.visibility_logp`) ...
+    visibility_floor: float = 1e-3
+    #: ... of this width in ln ξ̄ (1: e^-3 below the floor costs 4.5 in log density).
+    visibility_scale: float = 1.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict for run.json."""
@@ -156,13 +177,16 @@ def build_mixture_model(
         Quadrature nodes over the inclination of minimum-mass objects.
     selection : SelectionModel, optional
         Per-method detection probabilities: adds the potential ``selection``,
-        −Σ_m N_m log Σ_k w_k ξ_m,k(θ) (:mod:`vlms_bayes.models.selection_norm`), so that
-        the population parameters describe the intrinsic populations. None: no correction.
+        −Σ_g N_g log Σ_k w_k ξ_g,k(θ) (:mod:`vlms_bayes.models.selection_norm`), so that
+        the population parameters describe the intrinsic populations, and (K > 1) moves the
+        Dirichlet prior to the detected fractions ``f_det``. None: no correction.
 
     Returns
     -------
     pymc.Model
-        Free variables ``w`` (K > 1), ``mu_logq``, ``mu_loga``, ``sigma_logq``,
+        Free variables ``w`` (K > 1; when selection-aware ``f_det``, with ``w`` and
+        ``log_w`` deterministics: an invisible population's weight can underflow ``w``),
+        ``mu_logq``, ``mu_loga``, ``sigma_logq``,
         ``sigma_loga``, ``rho_beta``, ``e_mean``, ``e_conc``; deterministics ``rho``,
         ``e_alpha``, ``e_beta``; potential ``mixture`` (the marginal likelihood).
 
@@ -182,13 +206,10 @@ def build_mixture_model(
               "e_limit": [data.names[i] for i in idx_l]}
     with pm.Model(coords=coords) as model:
         if k > 1:
-            w = pm.Dirichlet("w", a=np.full(k, pr.weight_concentration), dims="population")
-            log_w = pt.log(w)
             mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population",
                              transform=pm.distributions.transforms.ordered,
                              initval=ordered_initial_means(data.y_logq, k))
         else:
-            log_w = pt.zeros(1)
             mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population")
         mu_a = pm.Normal("mu_loga", pr.mu_loga_mean, pr.mu_loga_sd, dims="population",
                          initval=np.full(k, float(np.median(data.y_loga))))
@@ -204,15 +225,38 @@ def build_mixture_model(
                             dims="population")
         pm.Deterministic("e_mean", alpha / (alpha + beta), dims="population")
         pm.Deterministic("e_conc", alpha + beta, dims="population")
-        params = {"log_w": log_w, "mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
+        params = {"mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
+        sel_terms, lxi = None, None
+        if selection is not None:
+            from vlms_bayes.models.selection_norm import selection_log_xi
+
+            sel_terms, lxi = selection_log_xi(data, selection, params)
+        if lxi is not None:  # keep every population where some method can see it
+            from vlms_bayes.models.selection_norm import log_mean_xi, visibility_logp
+
+            log_xibar = log_mean_xi(sel_terms, lxi)
+            pm.Potential("visibility", visibility_logp(log_xibar, pr.visibility_floor,
+                                                       pr.visibility_scale))
+        if k == 1:
+            params["log_w"] = pt.zeros(1)
+        elif lxi is None:
+            w = pm.Dirichlet("w", a=np.full(k, pr.weight_concentration), dims="population")
+            params["log_w"] = pt.log(w)
+        else:  # the prior is on the detected fractions; w follows (see module docstring)
+            from vlms_bayes.models.selection_norm import intrinsic_log_weights
+
+            f = pm.Dirichlet("f_det", a=np.full(k, pr.weight_concentration),
+                             dims="population")
+            params["log_w"] = pm.Deterministic(
+                "log_w", intrinsic_log_weights(pt.log(f), log_xibar), dims="population")
+            pm.Deterministic("w", pt.exp(params["log_w"]), dims="population")
         terms = component_log_terms(data, params, n_nodes=n_incl_nodes)
         pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
-        if selection is not None:
-            from vlms_bayes.models.selection_norm import selection_potential
+        if lxi is not None:
+            from vlms_bayes.models.selection_norm import selection_potential_from
 
-            sel_term, _ = selection_potential(data, selection, params)
-            pm.Potential("selection", sel_term)
+            pm.Potential("selection", selection_potential_from(sel_terms, params["log_w"], lxi))
     return model
 
 

@@ -42,9 +42,16 @@ Approximations (stated)
   :mod:`vlms_bayes.models.selection`.
 * **Quadrature.** ξ is a fixed-grid trapezoid sum over the box of the
   :class:`~vlms_bayes.models.selection.SelectionModel` (p_det is defined as 0 outside it),
-  step ``grid_step_dex`` (0.1 dex: the trapezoid rule on a Gaussian of width σ has a
-  relative error ~2 exp(−2π²σ²/h²), < 1e-8 for σ ≥ 0.1 dex). Grid points where every
-  group's p_det < 1e-12 are dropped. Methods without a selection function (flat
+  step h = ``grid_step_dex`` (0.1 dex). The trapezoid rule on a Gaussian of width σ has a
+  relative error ~2 exp(−2π²σ²/h²); a population narrower than the step is not resolved
+  at all (its ξ falls to the density at the nearest nodes: a population with σ_q = 0.002
+  dex between two nodes had log ξ ≈ −400, i.e. +400 in log likelihood per object, and the
+  sampler found it). So ξ is taken for p_det smoothed by a Gaussian of width τ = h/√2 =
+  0.07 dex in each coordinate, which is the same as adding τ² to the population variances
+  in ξ (``smooth_var``): every population is then ≥ 0.07 dex wide on the grid (relative
+  error ≤ 2 exp(−π²) ≈ 1e-4, for σ ≥ 0.1 dex < 1e-12), and the selection functions, whose
+  soft cuts are ≥ 0.1–0.15 dex wide, change by less than the measurement errors. Grid
+  points where every group's p_det < 1e-12 are dropped. Methods without a selection function (flat
   p_det = 1 over the plane) have ξ ≡ 1 and contribute no term.
 
 Evaluation: ξ_g,k = Σ_n P_g,n N2(x_n; θ_k) with P_g,n = trapezoid weight × p_det,g at
@@ -108,6 +115,9 @@ class SelectionTerms:
         averaged over (``"quantiles"``).
     notes : list of str
         Flat methods and other remarks for the fit's record.
+    smooth_var : float
+        τ² (dex²): the population covariances gain τ² on the diagonal in ξ, i.e. p_det is
+        smoothed by a Gaussian of width τ = grid step / √2 (module docstring).
     """
 
     methods: tuple[str, ...]
@@ -122,6 +132,7 @@ class SelectionTerms:
     host_mode: str
     host_nodes_msun: dict[str, list[float]]
     notes: list[str]
+    smooth_var: float = 0.0
 
     def method_counts(self) -> NDArray[np.float64]:
         """Number of fitted objects per method, N_m (shape (M,))."""
@@ -263,7 +274,7 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
     return SelectionTerms(methods, np.asarray(g_method, np.int64), np.asarray(g_host, float),
                           counts, obj_m, obj_g, q2[keep], a2[keep],
                           pdet_arr[:, keep] * trap[keep][None, :], model.host_mode, hosts,
-                          notes)
+                          notes, smooth_var=model.grid_step_dex ** 2 / 2)
 
 
 #: Added inside the log of the quadrature sum: keeps log ξ finite (and its gradient
@@ -281,8 +292,10 @@ def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rh
     """
     gq = as_tensor(terms.grid_logq[:, None])                     # (G, 1)
     ga = as_tensor(terms.grid_loga[:, None])
-    lp = bvn_logpdf(gq - mu_q[..., None, :], ga - mu_a[..., None, :], sd_q[..., None, :] ** 2,
-                    sd_a[..., None, :] ** 2, (rho * sd_q * sd_a)[..., None, :], log=log)
+    tau2 = terms.smooth_var  # p_det smoothed on the grid's scale (module docstring)
+    lp = bvn_logpdf(gq - mu_q[..., None, :], ga - mu_a[..., None, :],
+                    sd_q[..., None, :] ** 2 + tau2, sd_a[..., None, :] ** 2 + tau2,
+                    (rho * sd_q * sd_a)[..., None, :], log=log)
     top = lp.max(axis=-2, keepdims=True)                         # (..., 1, K)
     summed = as_tensor(terms.weights) @ exp(lp - top)            # (..., Gr, K)
     return top + log(summed + _TINY)
@@ -296,19 +309,83 @@ def selection_loglik(terms: SelectionTerms, log_w: Any, lxi: Any, *,
     return -(per_group * as_tensor(terms.counts)).sum(axis=-1)
 
 
-def selection_potential(data: ModelData, model: SelectionModel, params: dict[str, Any],
-                        ) -> tuple[Any, SelectionTerms]:
-    """PyTensor scalar of the selection term for :func:`build_mixture_model`."""
+def selection_log_xi(data: ModelData, model: SelectionModel, params: dict[str, Any],
+                     ) -> tuple[SelectionTerms, Any]:
+    """The sample's :class:`SelectionTerms` and the PyTensor log ξ_g,k.
+
+    log ξ is None when no method of the sample has a selection function.
+    """
     import pytensor.tensor as pt
 
     terms = selection_terms(data, model)
     if not terms.methods:
+        return terms, None
+    return terms, log_xi(terms, params["mu_logq"], params["mu_loga"], params["sigma_logq"],
+                         params["sigma_loga"], params["rho"], log=pt.log,
+                         as_tensor=pt.as_tensor, exp=pt.exp)
+
+
+def log_mean_xi(terms: SelectionTerms, lxi: Any) -> Any:
+    """Log ξ̄_k, the fraction of population k that the sample's methods detect (PyTensor).
+
+    ξ̄_k = (Σ_g N_g ξ_g,k + N_flat) / N, averaged over the fitted objects (objects of flat
+    methods count with ξ ≡ 1); computed in logs, so it stays finite for a population that
+    no method can see.
+    """
+    import pytensor.tensor as pt
+
+    n_flat = int(np.sum(terms.object_group < 0))
+    rows = lxi + pt.as_tensor(np.log(terms.counts))[:, None]          # (Gr, K)
+    if n_flat:
+        rows = pt.concatenate([rows, pt.full_like(rows[:1], np.log(n_flat))], axis=0)
+    return pt.logsumexp(rows, axis=0) - np.log(terms.counts.sum() + n_flat)
+
+
+def intrinsic_log_weights(log_f: Any, log_xibar: Any) -> Any:
+    """Intrinsic log w_k from the detected fractions f_k (PyTensor).
+
+    f_k = w_k ξ̄_k / Σ_j w_j ξ̄_j is the share of the fitted sample that population k is
+    expected to contribute, so w_k ∝ f_k / ξ̄_k (:func:`log_mean_xi`).
+    """
+    import pytensor.tensor as pt
+
+    raw = log_f - log_xibar
+    return raw - pt.logsumexp(raw)
+
+
+def visibility_logp(log_xibar: Any, floor: float, scale: float) -> Any:
+    """Soft lower bound on each population's detected fraction (PyTensor scalar).
+
+    Zero while ξ̄_k ≥ ``floor``; below it −½ ((log ξ̄_k − log floor) / ``scale``)²
+    (a half-Gaussian wall in ln ξ̄, continuous with its first derivative). The data
+    cannot constrain a population that the methods do not see, and with p_det taken
+    constant over each object's measurement error (module docstring) such a population
+    can sit in a spike next to an object near the edge of detectability, where the ratio
+    of its density to its ξ grows without bound; the wall keeps every population where
+    the methods can see it.
+    """
+    import pytensor.tensor as pt
+
+    z = pt.minimum(0.0, (log_xibar - np.log(floor)) / scale)
+    return -0.5 * pt.sum(z ** 2)
+
+
+def selection_potential_from(terms: SelectionTerms, log_w: Any, lxi: Any) -> Any:
+    """PyTensor scalar of the selection term −Σ_g N_g log Σ_k w_k ξ_g,k."""
+    import pytensor.tensor as pt
+
+    return selection_loglik(terms, log_w, lxi, logsumexp=pt.logsumexp, as_tensor=pt.as_tensor)
+
+
+def selection_potential(data: ModelData, model: SelectionModel, params: dict[str, Any],
+                        ) -> tuple[Any, SelectionTerms]:
+    """PyTensor scalar of the selection term for given ``params`` (with ``log_w``)."""
+    import pytensor.tensor as pt
+
+    terms, lxi = selection_log_xi(data, model, params)
+    if lxi is None:
         return pt.as_tensor(0.0), terms
-    lxi = log_xi(terms, params["mu_logq"], params["mu_loga"], params["sigma_logq"],
-                 params["sigma_loga"], params["rho"], log=pt.log, as_tensor=pt.as_tensor,
-                 exp=pt.exp)
-    return selection_loglik(terms, params["log_w"], lxi, logsumexp=pt.logsumexp,
-                            as_tensor=pt.as_tensor), terms
+    return selection_potential_from(terms, params["log_w"], lxi), terms
 
 
 def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np.float64]],
@@ -317,13 +394,14 @@ def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np
 
     Added to the marginal log-likelihood of each object for PSIS-LOO (0 for flat methods).
     """
+    from vlms_bayes.inference.membership import log_weights
+
     s = draws["mu_logq"].shape[0]
     out = np.zeros((s, terms.object_method.size))
     if not terms.methods:
         return out
     per = np.empty((s, terms.counts.size))
-    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
-        log_w = np.log(draws["w"])
+    log_w = log_weights(draws)
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
         lxi = log_xi(terms, draws["mu_logq"][sl], draws["mu_loga"][sl], draws["sigma_logq"][sl],

@@ -59,8 +59,7 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
     data, _ = model_data_from_stacked(frame)
     t0 = time.perf_counter()
     model = build_mixture_model(data, n_components=2, selection=selection)
-    init = initial_values(data, 2, random_seed=0,
-                          weights_name="f_det" if "f_det" in model.named_vars else "w")
+    init = initial_values(data, 2, random_seed=0, model=model)
     t_build = time.perf_counter() - t0
     t_grad = grad_time_ms(model)
     t0 = time.perf_counter()
@@ -95,14 +94,11 @@ def detected_catalogue(n: int, *, seed: int = 0):
     """``n`` detected companions: an intrinsic two-population catalogue (the recovery
     test's truth) searched by RV, transit, microlensing and imaging and passed through the
     selection functions, so that the selection-aware model fits the world it describes."""
-    from vlms_bayes.models.simulate import ObservationSettings, PopulationTruth
-    from vlms_bayes.models.simulate_selection import simulate_detected
+    from vlms_bayes.models import simulate_selection as ss
 
-    truth = PopulationTruth(w=(0.75, 0.25), mu_logq=(-4.6, -1.8), mu_loga=(-1.3, 0.3),
-                            sigma_logq=(0.5, 0.5), sigma_loga=(0.4, 0.5), rho=(0.0, 0.0))
-    det, _ = simulate_detected(int(n * 6.5), truth=truth, method_probs=(0.4, 0.3, 0.2, 0.1),
-                               observe=ObservationSettings(clip_e=False, logq_err=(0.03, 0.1)),
-                               random_seed=seed)
+    det, _ = ss.simulate_detected(int(n * 6.5), truth=ss.RECOVERY_TRUTH,
+                                  method_probs=ss.RECOVERY_METHOD_PROBS,
+                                  observe=ss.RECOVERY_OBSERVE, random_seed=seed)
     if len(det) < n:
         raise SystemExit(f"only {len(det)} of {n} companions detected; raise the factor")
     return det.iloc[:n].reset_index(drop=True)

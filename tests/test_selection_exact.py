@@ -179,13 +179,14 @@ def test_pytensor_term_matches_scipy(sample, host_mode):
     import pytensor
     import pytensor.tensor as pt
 
-    from vlms_bayes.models.selection_norm import selection_potential
+    from vlms_bayes.models.selection_norm import selection_log_xi
 
     model = SelectionModel(host_mode=host_mode, host_bin_dex=0.0)
     names = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho")
     ins = {n: pt.dvector(n) for n in (*names, "w")}
-    params = {**{n: ins[n] for n in names}, "log_w": pt.log(ins["w"])}
-    term, terms = selection_potential(sample, model, params)
+    terms, lxi = selection_log_xi(sample, model, {n: ins[n] for n in names})
+    term = selection_loglik(terms, pt.log(ins["w"]), lxi, logsumexp=pt.logsumexp,
+                            as_tensor=pt.as_tensor)
     f = pytensor.function([ins[n] for n in (*names, "w")], term, mode=_py_mode())
     g = pytensor.function([ins[n] for n in (*names, "w")],
                           pt.grad(term, [ins["mu_logq"], ins["sigma_loga"]]), mode=_py_mode())
@@ -222,6 +223,10 @@ def test_model_adds_the_term_at_intrinsic_weights_from_detected_fractions(sample
     outs = m1.replace_rvs_by_values([m1[n] for n in names]
                                     + [m1["mixture"], m1["selection"]])
     fn = pytensor.function(m1.value_vars, outs, mode=_py_mode(), on_unused_input="ignore")
+    m0 = build_mixture_model(sample, n_components=2)
+    f0 = pytensor.function(m0.value_vars, m0.replace_rvs_by_values([m0["mixture"]]),
+                           mode=_py_mode(), on_unused_input="ignore")
+    to_simplex = m0.rvs_to_transforms[m0["w"]]
     rng = np.random.default_rng(3)
     ip = m1.initial_point()
     for _ in range(3):
@@ -235,12 +240,7 @@ def test_model_adds_the_term_at_intrinsic_weights_from_detected_fractions(sample
         f = vals["w"] * xibar / np.sum(vals["w"] * xibar)
         np.testing.assert_allclose(f, vals["f_det"], rtol=1e-8)
         # the mixture potential is the naive model's at these intrinsic weights
-        m0 = build_mixture_model(sample, n_components=2)
-        out0 = m0.replace_rvs_by_values([m0["mixture"]])
-        f0 = pytensor.function(m0.value_vars, out0, mode=_py_mode(), on_unused_input="ignore")
-        p0 = dict(point)
-        tr = m0.rvs_to_transforms[m0["w"]]
-        p0["w_simplex__"] = tr.forward(vals["w"]).eval()
+        p0 = {**point, "w_simplex__": to_simplex.forward(vals["w"]).eval()}
         got0 = f0(*[p0[v.name] for v in m0.value_vars])
         assert float(got0[0]) == pytest.approx(mixture, rel=1e-10)
 

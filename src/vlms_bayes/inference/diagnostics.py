@@ -59,6 +59,8 @@ class Diagnostics:
     passed: bool
     failures: list[str] = field(default_factory=list)
     worst_variables: dict[str, str] = field(default_factory=dict)
+    #: Population → chains where it is empty (:func:`empty_populations`).
+    empty_populations: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for fit_summary.json."""
@@ -179,6 +181,7 @@ def diagnose(dt: Any, *, gate: GateConfig | None = None,
         max_rhat=rhat, min_ess_bulk=ess_b, min_ess_tail=ess_t, divergences=div,
         min_bfmi=bfmi, n_draws_total=n_total, passed=not fails, failures=fails,
         worst_variables={"rhat": rhat_var, "ess_bulk": ess_b_var, "ess_tail": ess_t_var},
+        empty_populations=empty,
     )
 
 
@@ -204,8 +207,7 @@ def sample_with_gate(
     dt = run(target_accept)
     diag = diagnose(dt, gate=gate)
     attempts.append({"target_accept": target_accept, **diag.to_dict()})
-    if (not diag.passed and retry_target_accept > target_accept
-            and not empty_populations(dt["posterior"])):
+    if not diag.passed and retry_target_accept > target_accept and not diag.empty_populations:
         log.warning("diagnostics failed (%s); retrying once with target_accept=%.3f",
                     "; ".join(diag.failures), retry_target_accept)
         dt = run(retry_target_accept)

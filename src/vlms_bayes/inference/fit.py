@@ -131,8 +131,7 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
 
     model = build_mixture_model(data, n_components=n_components, priors=config.priors,
                                 selection=config.selection)
-    init = initial_values(data, n_components, random_seed=seed,
-                          weights_name="f_det" if "f_det" in model.named_vars else "w")
+    init = initial_values(data, n_components, random_seed=seed, model=model)
 
     def run(target_accept: float) -> Any:
         return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,

@@ -18,7 +18,7 @@ from vlms_bayes.models.data import ModelData
 
 
 def initial_values(data: ModelData, n_components: int, *, random_seed: int,
-                   weights_name: str = "w") -> dict[str, Any]:
+                   model: Any = None) -> dict[str, Any]:
     """Starting values (constrained space) for :func:`vlms_bayes.inference.sampling.sample`.
 
     Parameters
@@ -29,16 +29,16 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
         K.
     random_seed : int
         Seed of the Gaussian-mixture initialisation.
-    weights_name : str
-        Name of the weights variable: ``"w"``, or ``"f_det"`` for a selection-aware model,
-        whose Dirichlet prior is on the detected fractions (the mixture's weights fitted
-        to the observed sample are exactly a start for those).
+    model : pymc.Model, optional
+        The model to start: a selection-aware one has its Dirichlet prior on the detected
+        fractions ``f_det`` (the weights of a mixture fitted to the observed sample are
+        exactly a start for those); otherwise the weights are ``w``.
 
     Returns
     -------
     dict
         ``mu_logq`` (strictly increasing), ``mu_loga``, ``sigma_logq``, ``sigma_loga``,
-        ``rho_beta`` and, for K > 1, the weights under ``weights_name``.
+        ``rho_beta`` and, for K > 1, ``w`` or ``f_det``.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -62,5 +62,6 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
     }
     if k > 1:
         w = np.clip(gmm.weights_[order], 0.02, None)
-        out[weights_name] = w / w.sum()
+        name = "f_det" if model is not None and "f_det" in model.named_vars else "w"
+        out[name] = w / w.sum()
     return out

@@ -27,7 +27,12 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from vlms_bayes.models.data import ModelData
-from vlms_bayes.models.likelihood import N_INCL_NODES, node_arrays, qa_component_logpdf
+from vlms_bayes.models.likelihood import (
+    N_INCL_NODES,
+    log_weights,
+    node_arrays,
+    qa_component_logpdf,
+)
 
 PARAM_NAMES = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_alpha", "e_beta")
 
@@ -49,18 +54,7 @@ def draws_from_posterior(posterior: Any) -> dict[str, NDArray[np.float64]]:
                 if "w" in posterior else np.ones((s, k)))
     if "log_w" in posterior:  # selection-aware fits keep the weights in logs too
         out["log_w"] = np.asarray(posterior["log_w"].values, float).reshape(s, k)
-    else:
-        with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
-            out["log_w"] = np.log(out["w"])
     return out
-
-
-def log_weights(draws: dict[str, NDArray[np.float64]]) -> NDArray[np.float64]:
-    """Log weights (S, K) of :func:`draws_from_posterior` output (or of plain ``w``)."""
-    if "log_w" in draws:
-        return draws["log_w"]
-    with np.errstate(divide="ignore"):  # a weight that underflowed to 0: log w = −inf
-        return np.log(draws["w"])
 
 
 def e_measured_logterm(

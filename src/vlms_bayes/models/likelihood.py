@@ -232,3 +232,15 @@ def _concat(parts: list[Any]) -> Any:
     import pytensor.tensor as pt
 
     return pt.concatenate(parts, axis=-1)
+
+
+def log_weights(draws: dict[str, NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Log mixture weights (S, K) of a draws dict: its ``log_w`` if present, else log ``w``.
+
+    Selection-aware fits store ``log_w`` because an invisible population's intrinsic weight
+    can make the others underflow in ``w``; a weight of 0 gives −inf here.
+    """
+    if "log_w" in draws:
+        return draws["log_w"]
+    with np.errstate(divide="ignore"):
+        return np.log(draws["w"])

@@ -45,10 +45,10 @@ on a one-population simulation). With the prior on f, an invisible population ne
 f_k → 0, which has as little prior mass as an empty population in the naive model. The
 two priors differ only through ξ̄, i.e. where the populations can be seen. A soft wall
 (potential ``visibility``) also keeps ξ̄_k above 10⁻³: a population that the methods
-cannot see is not constrained by the data at all, and one at the edge of detectability
-could otherwise exploit the constant-p_det-over-measurement-error approximation (a
-narrow population just past a box edge, next to an object, gained 3·10⁴ in log density
-on a simulation before the wall).
+cannot see is not constrained by the data at all, and one whose ξ underflows to the
+quadrature's floor gains without bound from an object next to it (a narrow population
+just outside the box, next to an object there, gained 3·10⁴ in log density on a
+simulation before the wall).
 
 Extension point for selection effects: :func:`component_log_terms` returns the (N, K)
 matrix of per-object, per-population log terms; a per-method detection term
@@ -66,6 +66,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from vlms_bayes.errors import VlmsBayesError
+from vlms_bayes.models import selection_norm as seln
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.likelihood import (
     N_INCL_NODES,
@@ -227,36 +228,28 @@ def build_mixture_model(
         pm.Deterministic("e_conc", alpha + beta, dims="population")
         params = {"mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
-        sel_terms, lxi = None, None
-        if selection is not None:
-            from vlms_bayes.models.selection_norm import selection_log_xi
-
-            sel_terms, lxi = selection_log_xi(data, selection, params)
+        sel_terms, lxi = (seln.selection_log_xi(data, selection, params)
+                          if selection is not None else (None, None))
         if lxi is not None:  # keep every population where some method can see it
-            from vlms_bayes.models.selection_norm import log_mean_xi, visibility_logp
-
-            log_xibar = log_mean_xi(sel_terms, lxi)
-            pm.Potential("visibility", visibility_logp(log_xibar, pr.visibility_floor,
-                                                       pr.visibility_scale))
+            log_xibar = seln.log_mean_xi(sel_terms, lxi)
+            pm.Potential("visibility", seln.visibility_logp(log_xibar, pr.visibility_floor,
+                                                           pr.visibility_scale))
         if k == 1:
             params["log_w"] = pt.zeros(1)
         elif lxi is None:
             w = pm.Dirichlet("w", a=np.full(k, pr.weight_concentration), dims="population")
             params["log_w"] = pt.log(w)
         else:  # the prior is on the detected fractions; w follows (see module docstring)
-            from vlms_bayes.models.selection_norm import intrinsic_log_weights
-
             f = pm.Dirichlet("f_det", a=np.full(k, pr.weight_concentration),
                              dims="population")
             params["log_w"] = pm.Deterministic(
-                "log_w", intrinsic_log_weights(pt.log(f), log_xibar), dims="population")
+                "log_w", seln.intrinsic_log_weights(pt.log(f), log_xibar), dims="population")
             pm.Deterministic("w", pt.exp(params["log_w"]), dims="population")
         terms = component_log_terms(data, params, n_nodes=n_incl_nodes)
         pm.Potential("mixture", pt.logsumexp(terms, axis=1).sum())
         if lxi is not None:
-            from vlms_bayes.models.selection_norm import selection_potential_from
-
-            pm.Potential("selection", selection_potential_from(sel_terms, params["log_w"], lxi))
+            pm.Potential("selection", seln.selection_loglik(
+                sel_terms, params["log_w"], lxi, logsumexp=pt.logsumexp, as_tensor=pt.as_tensor))
     return model
 
 

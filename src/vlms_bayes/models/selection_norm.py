@@ -45,14 +45,15 @@ Approximations (stated)
   step h = ``grid_step_dex`` (0.1 dex). The trapezoid rule on a Gaussian of width σ has a
   relative error ~2 exp(−2π²σ²/h²); a population narrower than the step is not resolved
   at all (its ξ falls to the density at the nearest nodes: a population with σ_q = 0.002
-  dex between two nodes had log ξ ≈ −400, i.e. +400 in log likelihood per object, and the
-  sampler found it). So ξ is taken for p_det smoothed by a Gaussian of width τ = h/√2 =
-  0.07 dex in each coordinate, which is the same as adding τ² to the population variances
-  in ξ (``smooth_var``): every population is then ≥ 0.07 dex wide on the grid (relative
-  error ≤ 2 exp(−π²) ≈ 1e-4, for σ ≥ 0.1 dex < 1e-12), and the selection functions, whose
-  soft cuts are ≥ 0.1–0.15 dex wide, change by less than the measurement errors. Grid
-  points where every group's p_det < 1e-12 are dropped. Methods without a selection function (flat
-  p_det = 1 over the plane) have ξ ≡ 1 and contribute no term.
+  dex between two nodes had log ξ ≈ −300 instead of −4.6, i.e. ~+300 in log likelihood
+  per object, and the sampler found it). So ξ is taken for p_det smoothed by a Gaussian
+  of width τ = h/√2 = 0.07 dex in each coordinate, which is the same as adding τ² to the
+  population variances in ξ (``smooth_var``): every population is then ≥ 0.07 dex wide
+  on the grid (relative error ≤ 2 exp(−π²) ≈ 1e-4, for σ ≥ 0.1 dex < 1e-12), and the
+  selection functions, whose soft cuts are ≥ 0.1–0.15 dex wide, change by less than the
+  measurement errors. Grid points where every group's p_det < 1e-12 are dropped. Methods
+  without a selection function (flat p_det = 1 over the plane) have ξ ≡ 1 and contribute
+  no term.
 
 Evaluation: ξ_g,k = Σ_n P_g,n N2(x_n; θ_k) with P_g,n = trapezoid weight × p_det,g at
 node n, a (groups × nodes) @ (nodes × K) product, computed as
@@ -75,7 +76,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from vlms_bayes.models.data import ModelData
-from vlms_bayes.models.likelihood import bvn_logpdf
+from vlms_bayes.models.likelihood import bvn_logpdf, log_weights
 from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class SelectionTerms:
     host_mode: str
     host_nodes_msun: dict[str, list[float]]
     notes: list[str]
-    smooth_var: float = 0.0
+    smooth_var: float
 
     def method_counts(self) -> NDArray[np.float64]:
         """Number of fitted objects per method, N_m (shape (M,))."""
@@ -358,34 +359,15 @@ def visibility_logp(log_xibar: Any, floor: float, scale: float) -> Any:
 
     Zero while ξ̄_k ≥ ``floor``; below it −½ ((log ξ̄_k − log floor) / ``scale``)²
     (a half-Gaussian wall in ln ξ̄, continuous with its first derivative). The data
-    cannot constrain a population that the methods do not see, and with p_det taken
-    constant over each object's measurement error (module docstring) such a population
-    can sit in a spike next to an object near the edge of detectability, where the ratio
-    of its density to its ξ grows without bound; the wall keeps every population where
-    the methods can see it.
+    cannot constrain a population that the methods do not see; and where ξ underflows
+    to the quadrature's floor (a narrow population outside the box), a population next
+    to an object gains without bound from the ratio of its density to its ξ. The wall
+    keeps every population where the methods can see it.
     """
     import pytensor.tensor as pt
 
     z = pt.minimum(0.0, (log_xibar - np.log(floor)) / scale)
     return -0.5 * pt.sum(z ** 2)
-
-
-def selection_potential_from(terms: SelectionTerms, log_w: Any, lxi: Any) -> Any:
-    """PyTensor scalar of the selection term −Σ_g N_g log Σ_k w_k ξ_g,k."""
-    import pytensor.tensor as pt
-
-    return selection_loglik(terms, log_w, lxi, logsumexp=pt.logsumexp, as_tensor=pt.as_tensor)
-
-
-def selection_potential(data: ModelData, model: SelectionModel, params: dict[str, Any],
-                        ) -> tuple[Any, SelectionTerms]:
-    """PyTensor scalar of the selection term for given ``params`` (with ``log_w``)."""
-    import pytensor.tensor as pt
-
-    terms, lxi = selection_log_xi(data, model, params)
-    if lxi is None:
-        return pt.as_tensor(0.0), terms
-    return selection_potential_from(terms, params["log_w"], lxi), terms
 
 
 def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np.float64]],
@@ -394,8 +376,6 @@ def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np
 
     Added to the marginal log-likelihood of each object for PSIS-LOO (0 for flat methods).
     """
-    from vlms_bayes.inference.membership import log_weights
-
     s = draws["mu_logq"].shape[0]
     out = np.zeros((s, terms.object_method.size))
     if not terms.methods:

@@ -20,7 +20,9 @@ SMALL_FIT = ["--chains", "2", "--draws", "100", "--tune", "100", "--loo-componen
              "--allow-bad-diagnostics"]
 SMALL_MAP = ["--grid", "8", "--mc-draws", "20", "--secular-check", "5",
              "--feasibility-backend", "numba"]
-ALL_STEPS = ["data", "baselines", "figures", "fit", "comparison", "feasibility", "summary"]
+# the default fit is selection-aware, so the run adds the naive fit beside it
+ALL_STEPS = ["data", "baselines", "figures", "fit", "fit_naive", "comparison", "feasibility",
+             "summary"]
 
 
 pytestmark = pytest.mark.usefixtures("jax_test_cache")

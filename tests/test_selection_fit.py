@@ -117,12 +117,18 @@ def test_compare_side_by_side(fits, frame, tmp_path):
 
 def test_cli_selection_option():
     from vlms_bayes.cli import build_parser, fit_config_from_args
+    from vlms_bayes.inference.fit import FitConfig
 
     args = build_parser().parse_args(["fit", "--selection", "methods"])
     assert fit_config_from_args(args).selection == SelectionModel()
     args = build_parser().parse_args(["run", "--selection", "methods"])
     assert fit_config_from_args(args).selection == SelectionModel()
-    args = build_parser().parse_args(["fit"])  # the naive fit stays the default for now
+    for cmd in ("fit", "run", "robustness"):  # selection-aware by default
+        assert fit_config_from_args(build_parser().parse_args([cmd])).selection == \
+            SelectionModel()
+    args = build_parser().parse_args(["fit", "--selection", "none"])
     assert fit_config_from_args(args).selection is None
+    assert FitConfig().selection == SelectionModel()  # the library's default is the CLI's
+    assert build_parser().parse_args(["fit"]).loo_components == [1, 2]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["fit", "--selection", "survey"])

@@ -76,8 +76,9 @@ class FitConfig:
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
     priors: MixturePriors = field(default_factory=MixturePriors)
     gate: GateConfig = field(default_factory=GateConfig)
-    #: Per-method detection probabilities (None: the naive fit, no selection correction).
-    selection: SelectionModel | None = None
+    #: Per-method detection probabilities (default: the documented selection functions;
+    #: None: the naive fit of the detected sample, no selection correction).
+    selection: SelectionModel | None = field(default_factory=SelectionModel)
 
     def __post_init__(self) -> None:
         check_backend(self.backend)

@@ -1,5 +1,6 @@
 """The real-data criterion of the Bayesian core: the default fit of the shared snapshot
-passes its diagnostics gate (default run; ~3 min on 2 cores for both models).
+passes its diagnostics gate (default run: the selection-aware model, ~3 min on 2 cores;
+the naive model in the slow tier).
 
 This is the fit a user gets from the README's ``vlms-bayes fit`` with the default sampler
 settings (4 chains × 1000 draws after 1000 warm-up steps, target acceptance 0.9), on the
@@ -15,7 +16,8 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module", params=["methods", "none"])
+@pytest.fixture(scope="module",
+                params=["methods", pytest.param("none", marks=pytest.mark.slow)])
 def real_fit(request, ps_snapshot, shared_data_dir, jax_test_cache):
     from vlms_bayes import pipeline
     from vlms_bayes.inference.fit import FitConfig, fit_posterior

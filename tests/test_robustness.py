@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 # acceptance equal to the retry's skips the retry
 TINY = ["--chains", "2", "--draws", "60", "--tune", "60", "--target-accept", "0.98",
         "--allow-bad-diagnostics"]
+# the suite's machinery does not depend on the model, so most tests refit the cheaper naive
+# one; test_run_with_robustness_step runs the default (selection-aware) model through it
+NAIVE = ["--selection", "none"]
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +247,7 @@ def jax_cache_env(jax_test_cache):
 def suite_out(ps_snapshot, shared_data_dir, tmp_path_factory, jax_cache_env):
     out = tmp_path_factory.mktemp("robust") / "out"
     rc = main(["robustness", "--ps", str(ps_snapshot), "--data-dir", str(shared_data_dir),
-               *TINY, "--n-boot", "20", "--variants", "true_mass", "feasibility",
+               *TINY, *NAIVE, "--n-boot", "20", "--variants", "true_mass", "feasibility",
                "--sens-grid", "4", "--sens-draws", "16", "--jobs", "2", "--seed", "42",
                "--outdir", str(out)])
     assert rc == 0
@@ -292,7 +295,7 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(
         [sys.executable, "-m", "vlms_bayes", "fit", "--ps", str(ps_snapshot), "--data-dir",
-         str(shared_data_dir), *TINY, "--loo-components", "1", "2", "--seed", "42",
+         str(shared_data_dir), *TINY, *NAIVE, "--loo-components", "1", "2", "--seed", "42",
          "--outdir", str(fit_dir)], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loo = pd.read_csv(fit_dir / "loo_comparison.csv").set_index("model")
@@ -323,7 +326,7 @@ def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path
     from vlms_bayes.robustness import run_robustness
 
     fit = FitConfig(chains=2, draws=60, tune=60, target_accept=0.98,
-                    allow_bad_diagnostics=True)
+                    allow_bad_diagnostics=True, selection=None)
     run_robustness(data_config, BaselineConfig(n_boot=20), fit, outdir=tmp_path / "j1",
                    seed=42, variants=["true_mass"], n_jobs=1)
     two = pd.read_csv(suite_out / "robustness.csv")
@@ -394,6 +397,8 @@ def test_run_with_robustness_step(ps_snapshot, shared_data_dir, tmp_path, jax_ca
         assert (out / f).is_file(), f
     fit = json.loads((out / "robustness/variants/default/fit_summary.json").read_text())
     assert fit["config"]["draws"] == 60 and fit["config"]["chains"] == 2
+    assert fit["config"]["selection"] == "methods"  # the default model
+    assert fit["selection"]["mode"] == "methods"
     assert "ROBUSTNESS" in (out / "SUMMARY.txt").read_text()
     steps = json.loads((out / "run.json").read_text())["steps"]
     assert "robustness" in steps and "fit" not in steps

@@ -26,9 +26,9 @@ def real_fit(request, ps_snapshot, shared_data_dir, jax_test_cache):
     frame = pipeline.load_dataset(pipeline.DataConfig(ps=str(ps_snapshot),
                                                       data_dir=str(shared_data_dir)))
     data, _ = model_data_from_stacked(frame)
-    cfg = FitConfig(allow_bad_diagnostics=True)  # the default: selection-aware
-    if request.param == "none":
-        cfg = FitConfig(allow_bad_diagnostics=True, selection=None)
+    # "methods": FitConfig's default, the selection-aware model
+    cfg = FitConfig(allow_bad_diagnostics=True,
+                    **({"selection": None} if request.param == "none" else {}))
     dt, diag, attempts = fit_posterior(data, cfg, n_components=2, seed=42)
     return data, dt, diag, attempts
 

@@ -103,7 +103,7 @@ def test_xi_against_monte_carlo(method):
               "sigma_loga": np.array([0.6]), "mu_logq": np.array([-3.251])}
     for p in [_random_params(rng, k=1) for _ in range(3)] + [narrow]:
         # the last: narrower than the grid step and between two nodes (it was resolved
-        # as log ξ ≈ −400 before ξ was defined with p_det smoothed on the grid's scale)
+        # as log ξ ≈ −300 before ξ was defined with p_det smoothed on the grid's scale)
         lx = float(log_xi(terms, p["mu_logq"], p["mu_loga"], p["sigma_logq"],
                           p["sigma_loga"], p["rho"], log=np.log)[0, 0])
         cov = np.array([[p["sigma_logq"][0] ** 2, p["rho"][0] * p["sigma_logq"][0]
@@ -118,21 +118,27 @@ def test_xi_against_monte_carlo(method):
         assert abs(np.exp(lx) - mc) < 5 * se + 1e-4, (method, np.exp(lx), mc, se)
 
 
+def _scipy_densities(model, p, qq, aa):
+    """SciPy normal pdf of each population on the grid (K, ...), with the covariance that
+    ξ's definition uses: p_det smoothed by τ² = grid step² / 2 (selection_norm)."""
+    t2 = model.grid_step_dex ** 2 / 2
+    dens = []
+    for k in range(len(p["mu_logq"])):
+        c = p["rho"][k] * p["sigma_logq"][k] * p["sigma_loga"][k]
+        dens.append(stats.multivariate_normal(
+            [p["mu_logq"][k], p["mu_loga"][k]],
+            [[p["sigma_logq"][k] ** 2 + t2, c], [c, p["sigma_loga"][k] ** 2 + t2]],
+        ).pdf(np.dstack([qq, aa])))
+    return np.array(dens)
+
+
 def _scipy_selection_term(data, model, p):
     """Independent: SciPy normal pdf on the full grid, 2-D trapezoid, one normalisation
     per object at its own host (``host_mode="object"``, no bins) or per method averaged
     over quantiles of its hosts (``"quantiles"``)."""
     gq, ga = grid_axes(model)
     qq, aa = np.meshgrid(gq, ga, indexing="ij")
-    dens = []
-    for k in range(len(p["w"])):
-        c = p["rho"][k] * p["sigma_logq"][k] * p["sigma_loga"][k]
-        t2 = model.grid_step_dex ** 2 / 2  # p_det smoothed on the grid's scale
-        mvn = stats.multivariate_normal([p["mu_logq"][k], p["mu_loga"][k]],
-                                        [[p["sigma_logq"][k] ** 2 + t2, c],
-                                         [c, p["sigma_loga"][k] ** 2 + t2]])
-        dens.append(p["w"][k] * mvn.pdf(np.dstack([qq, aa])))
-    mix = np.sum(dens, axis=0)
+    mix = np.tensordot(p["w"], _scipy_densities(model, p, qq, aa), axes=1)
 
     def alpha(pdet):
         return integrate.trapezoid(integrate.trapezoid(mix * pdet, ga, axis=1), gq)
@@ -156,14 +162,7 @@ def _scipy_xi_per_object(data, model, p):
     """ξ_k at each object's own host (N, K) by SciPy on the full grid; 1 for flat methods."""
     gq, ga = grid_axes(model)
     qq, aa = np.meshgrid(gq, ga, indexing="ij")
-    dens = []
-    for k in range(len(p["mu_logq"])):
-        c = p["rho"][k] * p["sigma_logq"][k] * p["sigma_loga"][k]
-        t2 = model.grid_step_dex ** 2 / 2
-        dens.append(stats.multivariate_normal(
-            [p["mu_logq"][k], p["mu_loga"][k]],
-            [[p["sigma_logq"][k] ** 2 + t2, c], [c, p["sigma_loga"][k] ** 2 + t2]],
-        ).pdf(np.dstack([qq, aa])))
+    dens = _scipy_densities(model, p, qq, aa)
     out = np.ones((data.n, len(dens)))
     for i, m in enumerate(data.methods):
         if model.kind(m) is None:

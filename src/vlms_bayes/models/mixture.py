@@ -50,10 +50,9 @@ quadrature's floor gains without bound from an object next to it (a narrow popul
 just outside the box, next to an object there, gained 3·10⁴ in log density on a
 simulation before the wall).
 
-Extension point for selection effects: :func:`component_log_terms` returns the (N, K)
-matrix of per-object, per-population log terms; a per-method detection term
-log p_det,m(i) − log ξ_m,k(θ) can be added to it before the log-sum-exp without touching
-anything else.
+The selection term does not touch :func:`component_log_terms`: p_det at each object is
+a constant of the parameters (it drops out of the posterior and of the memberships), and
+the normalisation −Σ_g N_g log Σ_k w_k ξ_g,k(θ) is the separate potential ``selection``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Shared test fixtures.
 
 Real catalogues are read from the reference data folder: ``$VLMS_BAYES_DATA_DIR`` if set,
-else ``../shared/data`` beside the repository. When the folder is missing:
+else ``../shared/data`` beside the repository, else (a fresh clone) the dated snapshot
+embedded in the package, unpacked once per session into a temporary data folder. So the
+tests that need real catalogues run everywhere; ``.ci/run`` uses the shared folder (and
+``VLMS_BAYES_REQUIRE_DATA=1`` makes a missing one an error there), while
+``tests/test_embedded.py`` checks the embedded path itself.
 
-* with ``VLMS_BAYES_REQUIRE_DATA=1`` (set by ``.ci/run``) the tests that need it fail;
-* otherwise they skip with the reason stated (registered files are downloaded by pooch
-  when the network is there; the archive snapshot cannot be, since it is dated).
+No test uses the network: ``VLMS_BAYES_OFFLINE=1`` is set for the whole session (tests
+that exercise the download or the archive query monkeypatch the transport).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_DATA = os.environ.get("VLMS_BAYES_REQUIRE_DATA", "") not in ("", "0", "false")
 PS_SNAPSHOT = "pscomppars_2025-08-07.csv"
 
+os.environ["VLMS_BAYES_OFFLINE"] = "1"
+
 
 def _reference_data_dir() -> Path | None:
     env = os.environ.get("VLMS_BAYES_DATA_DIR")
@@ -28,51 +33,49 @@ def _reference_data_dir() -> Path | None:
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir() -> Path:
-    """The reference data folder; fails in CI, skips elsewhere when it is missing."""
+def shared_data_dir(tmp_path_factory) -> Path:
+    """The reference data folder, else the embedded snapshot laid out as one."""
     folder = _reference_data_dir()
-    if folder is None:
-        msg = ("reference data folder not found (set VLMS_BAYES_DATA_DIR or place the data "
-               "in ../shared/data)")
-        if REQUIRE_DATA:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return folder
+    if folder is not None:
+        return folder
+    if REQUIRE_DATA:
+        pytest.fail("reference data folder not found (VLMS_BAYES_DATA_DIR or ../shared/data) "
+                    "and VLMS_BAYES_REQUIRE_DATA is set")
+    from vlms_bayes.data_io.embedded import materialise
+
+    return materialise(tmp_path_factory.mktemp("embedded_data"))
 
 
 @pytest.fixture(scope="session")
-def registered_file(shared_data_dir_or_none):
-    """Return a function name -> path of a registered file (data folder, cache or pooch)."""
+def registered_file(shared_data_dir):
+    """Return a function name -> path of a registered file in the reference data folder."""
     from vlms_bayes.data_io.files import fetch_data_file
-    from vlms_bayes.errors import DataUnavailableError
 
     def get(name: str) -> Path:
-        try:
-            return fetch_data_file(name, data_dir_=shared_data_dir_or_none)
-        except DataUnavailableError as exc:
-            if REQUIRE_DATA:
-                pytest.fail(str(exc))
-            pytest.skip(f"{name} unavailable offline: {exc}")
+        return fetch_data_file(name, data_dir_=shared_data_dir, allow_download=False)
 
     return get
 
 
-@pytest.fixture(scope="session")
-def shared_data_dir_or_none() -> Path | None:
-    folder = _reference_data_dir()
-    if folder is None and REQUIRE_DATA:
-        pytest.fail("reference data folder not found and VLMS_BAYES_REQUIRE_DATA is set")
-    return folder
+@pytest.fixture
+def online(monkeypatch, tmp_path):
+    """A fresh user: no data folder, an empty cache, and the network allowed.
+
+    Tests that use it monkeypatch the transport (pooch, astroquery) themselves.
+    """
+    from vlms_bayes.data_io import files
+
+    monkeypatch.setenv(files.CACHE_DIR_ENV, str(tmp_path / "user_cache"))
+    monkeypatch.delenv(files.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(files.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(files, "_NETWORK_FAILED", [])
 
 
 @pytest.fixture(scope="session")
 def ps_snapshot(shared_data_dir) -> Path:
-    """The dated PSCompPars snapshot (only in the reference data folder)."""
+    """The dated PSCompPars snapshot of the reference data folder."""
     path = shared_data_dir / PS_SNAPSHOT
-    if not path.is_file():
-        if REQUIRE_DATA:
-            pytest.fail(f"{path} missing")
-        pytest.skip(f"{path} missing")
+    assert path.is_file(), f"{path} missing from the reference data folder"
     return path
 
 

@@ -14,12 +14,11 @@ from vlms_bayes.feasibility.montecarlo import CRITERIA
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory, shared_data_dir_or_none):
+def cli_run(tmp_path_factory, shared_data_dir):
     out = tmp_path_factory.mktemp("feas") / "out"
     argv = ["feasibility", "--grid", "8", "--draws", "40", "--seed", "3", "--backend", "numba",
             "--secular-check", "12", "--outdir", str(out)]
-    if shared_data_dir_or_none is not None:
-        argv += ["--data-dir", str(shared_data_dir_or_none)]
+    argv += ["--data-dir", str(shared_data_dir)]
     assert main(argv) == 0
     return out
 

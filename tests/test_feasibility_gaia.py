@@ -107,12 +107,11 @@ _CLI = ["feasibility", "--grid", "5", "--draws", "4", "--seed", "2", "--backend"
         "--secular-check", "0", "--aout-range", "0.5", "500"]
 
 
-def test_feasibility_command_marks_gaia_excluded(tmp_path, shared_data_dir_or_none, capsys):
+def test_feasibility_command_marks_gaia_excluded(tmp_path, shared_data_dir, capsys):
     out = tmp_path / "feas"
     argv = [*_CLI, "--outdir", str(out), "--gaia-host-pval", "0.4", "--gaia-n-transits", "40",
             "--gaia-ln-sigma", str(LN_SIG), "0.05", "--gaia-draws", "200"]
-    if shared_data_dir_or_none is not None:
-        argv += ["--data-dir", str(shared_data_dir_or_none)]
+    argv += ["--data-dir", str(shared_data_dir)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "excluded share of the feasible region" in printed

@@ -16,10 +16,10 @@ SMALL = mc.FeasibilityConfig(n_m_out=6, n_a_out=7, n_draws=60, m_out_range_msun=
 
 
 @pytest.fixture(scope="module")
-def table(shared_data_dir_or_none):
+def table(shared_data_dir):
     from vlms_bayes.feasibility.stability import load_stability_table
 
-    return load_stability_table(0, data_dir=shared_data_dir_or_none)
+    return load_stability_table(0, data_dir=shared_data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ np.save(sys.argv[2], mc.feasibility_map(cfg, seed=7, table=table, backend="jax")
 """
 
 
-def test_jax_map_split_over_host_devices_gives_the_same_counts(maps, shared_data_dir_or_none,
+def test_jax_map_split_over_host_devices_gives_the_same_counts(maps, shared_data_dir,
                                                                tmp_path):
     # The command line gives JAX one host device per core and the map splits its chunks
     # over them (shard_map); every cell is computed alone, so the counts are those of the
@@ -149,6 +149,6 @@ def test_jax_map_split_over_host_devices_gives_the_same_counts(maps, shared_data
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     env.pop("XLA_FLAGS", None)
     out = tmp_path / "counts.npy"
-    subprocess.run([sys.executable, "-c", _SPLIT_MAP, str(shared_data_dir_or_none or ""),
+    subprocess.run([sys.executable, "-c", _SPLIT_MAP, str(shared_data_dir),
                     str(out)], check=True, env=env, timeout=300)
     np.testing.assert_array_equal(np.load(out), maps["jax"].counts)

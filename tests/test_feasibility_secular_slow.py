@@ -44,12 +44,12 @@ def test_emax_against_kozai_package(inc, e2, octupole):
         assert ours_half.e_max[0] == pytest.approx(ref[k_ref, 2], abs=5e-3)
 
 
-def test_secular_check_confusion_matrix_1000(shared_data_dir_or_none):
+def test_secular_check_confusion_matrix_1000(shared_data_dir):
     from vlms_bayes.feasibility import montecarlo as mc
     from vlms_bayes.feasibility.secular_check import run_secular_check
     from vlms_bayes.feasibility.stability import load_stability_table
 
-    table = load_stability_table(0, data_dir=shared_data_dir_or_none)
+    table = load_stability_table(0, data_dir=shared_data_dir)
     cfg = mc.FeasibilityConfig()
     chk = run_secular_check(cfg, table, seed=1, n_triples=1000)
     assert len(chk.table) == 1000

@@ -74,22 +74,57 @@ def test_archive_failure_says_how_to_work_offline(monkeypatch):
         psm.query_archive(psm.build_query())
 
 
-def test_load_caches_query_with_date(monkeypatch, tmp_path):
+def test_load_caches_query_with_date(online, monkeypatch):
     from astroquery.ipac.nexsci import nasa_exoplanet_archive as nea
 
+    from vlms_bayes.data_io.files import cache_dir
+
     calls = []
-    monkeypatch.setenv("VLMS_BAYES_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("VLMS_BAYES_DATA_DIR", raising=False)
     monkeypatch.setattr(nea.NasaExoplanetArchive, "query_criteria",
                         lambda **kw: calls.append(kw) or _fake_reply())
     first = psm.load_pscomppars()
     second = psm.load_pscomppars()
-    assert len(calls) == 1 and first.origin == "archive" and second.origin == "cache"
+    assert len(calls) == 1 and first.origin == "archive"
+    assert second.origin == "cache (cached query)"
     assert second.query_date == first.query_date
-    meta = json.loads(next(tmp_path.glob("pscomppars_query_*.json")).read_text())
+    meta = json.loads(next(cache_dir().glob("pscomppars_query_*.json")).read_text())
     assert meta["adql"] == psm.build_query().adql
     psm.load_pscomppars(refresh=True)
     assert len(calls) == 2
+
+
+def test_unreachable_archive_falls_back_to_the_embedded_snapshot(online, monkeypatch):
+    from astroquery.ipac.nexsci import nasa_exoplanet_archive as nea
+
+    from vlms_bayes.data_io.files import PS_SNAPSHOT, REGISTRY
+
+    def boom(**kw):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(nea.NasaExoplanetArchive, "query_criteria", boom)
+    got = psm.load_pscomppars()
+    rec = got.provenance()
+    assert rec["origin"] == "embedded snapshot" and rec["date"] == "2025-08-07"
+    assert rec["sha256"] == REGISTRY[PS_SNAPSHOT].sha256 and "NEA13" in rec["citation"]
+    assert (got.frame["pl_name"] == "TOI-6894 b").sum() == 1
+    # --refresh asks for the archive: its failure is an error, not older data
+    with pytest.raises(DataUnavailableError, match="--ps FILE"):
+        psm.load_pscomppars(refresh=True)
+
+
+def test_data_folder_snapshot_comes_before_the_archive(online, monkeypatch, ps_snapshot):
+    from astroquery.ipac.nexsci import nasa_exoplanet_archive as nea
+
+    monkeypatch.setattr(nea.NasaExoplanetArchive, "query_criteria",
+                        lambda **kw: pytest.fail("the archive was queried"))
+    got = psm.load_pscomppars(data_dir_=ps_snapshot.parent)
+    assert (got.origin, got.path, got.query_date) == ("data folder", ps_snapshot, "2025-08-07")
+
+
+def test_refresh_while_offline_is_an_error(online, monkeypatch):
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match="offline"):
+        psm.load_pscomppars(refresh=True)
 
 
 def test_reads_archive_csv_with_and_without_header(ps_snapshot, tmp_path):

@@ -43,6 +43,10 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                         "(default: $VLMS_BAYES_DATA_DIR)")
     g.add_argument("--refresh", action="store_true",
                    help="re-query the archive instead of using the cached query result")
+    g.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
+                   help="never use the network: local files, the cache, else the embedded "
+                        "2025-08-07 snapshot (also: vlms-bayes --offline COMMAND, or "
+                        "VLMS_BAYES_OFFLINE=1)")
     g.add_argument("--mstar-min", type=float, default=0.06, metavar="MSUN",
                    help="lower edge of the host-mass window (default: 0.06)")
     g.add_argument("--mstar-max", type=float, default=0.20, metavar="MSUN",
@@ -483,6 +487,11 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         from vlms_bayes.feasibility.report import read_initial_ae
 
         initial_ae = read_initial_ae(args.initial_ae)
+    quarles_inputs = {}
+    if config.stability == "quarles":
+        from vlms_bayes.data_io.quarles import tables_provenance
+
+        quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=args.data_dir)
     t0 = time.perf_counter()
     with StagedOutputDir(args.outdir) as stage:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
@@ -492,7 +501,7 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
             inputs={**({} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)}),
-                    **_gaia_inputs(args)},
+                    **_gaia_inputs(args), **quarles_inputs},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": args.backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},
@@ -525,8 +534,10 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--no-figures", action="store_true", help="skip the figures")
 
     f = gsub.add_parser("fit-noise", help="fit the per-bin noise model and its GP")
-    f.add_argument("--input", nargs="+", required=True, metavar="FILES",
-                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    f.add_argument("--input", nargs="+", metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs (default: the "
+                        "2301-source Gaia DR2 RV sample, gaia_dr2_rv_sample.fits.gz, from the "
+                        "data folder, cache, download or embedded snapshot)")
     common(f)
     g = f.add_argument_group("noise grid")
     g.add_argument("--color-grid", nargs=3, type=float, metavar=("MIN", "MAX", "N"),
@@ -557,8 +568,10 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     f.set_defaults(handler=_run_gaia_rv)
 
     s = gsub.add_parser("score", help="p-values and K percentiles for a catalogue")
-    s.add_argument("--input", nargs="+", required=True, metavar="FILES",
-                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs")
+    s.add_argument("--input", nargs="+", metavar="FILES",
+                   help="Gaia tables: FITS/CSV/Parquet files, folders or globs (default: the "
+                        "2301-source Gaia DR2 RV sample, gaia_dr2_rv_sample.fits.gz, from the "
+                        "data folder, cache, download or embedded snapshot)")
     s.add_argument("--noise-model", type=Path, metavar="FILE",
                    help="noise model (default: DIR/noise_model.npz)")
     common(s)
@@ -599,6 +612,18 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--mag-slices", nargs="+", type=float, default=[6, 8, 10, 12, 14],
                    help="G slices (+-0.5) for the 99%% contours")
     c.set_defaults(handler=_run_gaia_rv)
+
+
+def _gaia_sample_inputs(args: argparse.Namespace) -> list[str]:
+    """``--input`` as given, else the registered 2301-source Gaia DR2 RV sample."""
+    if args.input:
+        return list(args.input)
+    from vlms_bayes.data_io.files import fetch_data_file
+
+    path = fetch_data_file("gaia_dr2_rv_sample.fits.gz",
+                           data_dir_=getattr(args, "data_dir", None))
+    log.info("No --input: using the 2301-source Gaia DR2 RV sample %s", path)
+    return [str(path)]
 
 
 def _run_gaia_rv(args: argparse.Namespace) -> int:
@@ -649,7 +674,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
             if args.smoothing_scales:
                 upd.update(color_smoothing_scale=args.smoothing_scales[0],
                            mag_smoothing_scale=args.smoothing_scales[1])
-            res = gaia_rv.run_fit_noise(args.input, args.outdir, config=replace(cfg, **upd),
+            res = gaia_rv.run_fit_noise(_gaia_sample_inputs(args), args.outdir,
+                                        config=replace(cfg, **upd),
                                         scheduler=sched, figures=figures, progress=progress)
         else:
             cfg = ScoreConfig(pvalue=args.pvalue, infer_k=not args.no_k,
@@ -658,7 +684,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                               dt_round_days=args.dt_round_days,
                               one_minus_cdf=args.one_minus_cdf,
                               gp_method=args.gp_lookup)
-            res = gaia_rv.run_score(args.input, args.outdir, noise_model=args.noise_model,
+            res = gaia_rv.run_score(_gaia_sample_inputs(args), args.outdir,
+                                    noise_model=args.noise_model,
                                     config=cfg, scheduler=sched, csv=not args.no_csv,
                                     figures=figures, progress=progress)
     print(res.report)
@@ -854,6 +881,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="more log output")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--offline", action="store_true",
+                        help="never use the network (local files, the cache, else the "
+                             "embedded 2025-08-07 data snapshot); same as VLMS_BAYES_OFFLINE=1")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in _REGISTRARS:
         register(sub)
@@ -886,8 +916,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     _configure_logging(args)
+    from vlms_bayes.data_io.files import OFFLINE_ENV
     from vlms_bayes.errors import VlmsBayesError
 
+    before = os.environ.get(OFFLINE_ENV)
+    if getattr(args, "offline", False):
+        os.environ[OFFLINE_ENV] = "1"
     try:
         if getattr(args, "config", None) is not None and getattr(args, "config_parser", None):
             from vlms_bayes.run_config import apply_config
@@ -901,8 +935,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         # the reader of our output went away (e.g. `| head`): not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
@@ -910,6 +942,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(`vlms-bayes run` resumes at the unfinished step).",
               file=sys.stderr)
         return 130
+    finally:
+        if before is None:
+            os.environ.pop(OFFLINE_ENV, None)
+        else:
+            os.environ[OFFLINE_ENV] = before
 
 
 if __name__ == "__main__":

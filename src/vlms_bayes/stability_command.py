@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from vlms_bayes.data_io.files import REGISTRY, sha256_of
-from vlms_bayes.data_io.quarles import load_stability_table, table_file_name, table_path
+from vlms_bayes.data_io.files import sha256_of
+from vlms_bayes.data_io.quarles import load_stability_table, tables_provenance
 from vlms_bayes.feasibility.stability import HW99_STYPE_RANGE, TABULATED_INCLINATIONS_DEG
 
 PathLike = str | os.PathLike[str]
@@ -32,24 +32,6 @@ CITATIONS = {
                    "github.com/saturnaxis/ThreeBody_Stability)",
     "hw99": "Holman & Wiegert 1999, AJ 117, 621, eq. 1 (S-type)",
 }
-
-
-def _inputs_record(incls: Sequence[float], data_dir: PathLike | None) -> dict[str, Any]:
-    used: set[int] = set()
-    for i in incls:
-        if i in TABULATED_INCLINATIONS_DEG:
-            used.add(int(i))
-        elif 0 < i < 30:
-            used.update((0, 30))
-        elif 30 < i < 45:
-            used.update((30, 45))
-    rec = {}
-    for incl in sorted(used):
-        name = table_file_name(incl)
-        path = table_path(incl, data_dir=data_dir)
-        rec[name] = {"path": str(path), "sha256": sha256_of(path),
-                     "pinned_sha256": REGISTRY[name].sha256, "url": REGISTRY[name].url}
-    return rec
 
 
 def stability_for_binary(
@@ -201,7 +183,7 @@ def run_stability_outputs(
         fig = plot_stability_curves(curves)
         timings["figure"] = time.perf_counter() - t0
         incls.update(TABULATED_INCLINATIONS_DEG)
-    inputs.update(_inputs_record(sorted(incls), data_dir))
+    inputs.update(tables_provenance(sorted(incls), data_dir=data_dir))
     names = ([TABLE_OUTPUT] if result is not None else []) + ([FIGURE_OUTPUT] if fig else [])
     with StagedOutputDir(outdir) as stage:
         if result is not None:

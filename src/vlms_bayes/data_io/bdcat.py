@@ -3,7 +3,7 @@
 The catalogue gives periods, not semi-major axes; ``mass`` is a true mass where known and
 ``msini`` a minimum mass; ``p_X`` / ``m_X`` are the upper / lower uncertainties of column
 ``X``; the host mass is ``Mstar``. :func:`load_bdcat` reads the pinned 2023-11-20 file (data
-folder, cache or download) or a local file, and validates it.
+folder, cache, download or the embedded snapshot) or a local file, and validates it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.files import REGISTRY, fetch_data_file, sha256_of
+from vlms_bayes.data_io.files import REGISTRY, ResolvedFile, resolve_data_file, sha256_of
 from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import InputDataError
 
@@ -63,15 +63,23 @@ class BdCatData:
     path: Path
     sha256: str
     pinned: bool
+    resolved: ResolvedFile | None = None
 
     def provenance(self) -> dict[str, Any]:
-        """A record for ``run.json`` and ``SUMMARY.txt``."""
+        """A record for ``run.json`` and ``SUMMARY.txt``.
+
+        ``origin`` is ``"file"`` for ``--bd``, else where the pinned file was found
+        (``"data folder"``, ``"cache"``, ``"download"`` or ``"embedded snapshot"``).
+        """
         entry = REGISTRY[DEFAULT_FILE]
-        return {
-            "origin": "pinned" if self.pinned else "file", "path": str(self.path),
+        rec = {
+            "origin": "file", "path": str(self.path),
             "sha256": self.sha256, "date": "2023-11-20" if self.pinned else None,
             "url": entry.url if self.pinned else None, "rows": len(self.frame),
         }
+        if self.resolved is not None:
+            rec.update({k: v for k, v in self.resolved.provenance().items() if k != "sha256"})
+        return rec
 
 
 def validate_bdcat(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
@@ -133,9 +141,10 @@ def load_bdcat(
     BdCatData
         The validated frame with its provenance.
     """
-    pinned = path is None
-    if pinned:
-        path = fetch_data_file(DEFAULT_FILE, data_dir_=data_dir_)
+    resolved = None
+    if path is None:
+        resolved = resolve_data_file(DEFAULT_FILE, data_dir_=data_dir_)
+        path = resolved.path
     path = Path(path)
     frame = validate_bdcat(read_bdcat_csv(path), source=str(path))
-    return BdCatData(frame, path, sha256_of(path), pinned)
+    return BdCatData(frame, path, sha256_of(path), resolved is not None, resolved)

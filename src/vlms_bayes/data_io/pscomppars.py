@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -29,10 +30,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.files import cache_dir, data_dir, sha256_of
+from vlms_bayes.data_io.files import (
+    PS_SNAPSHOT,
+    cache_dir,
+    data_dir,
+    mark_network_failed,
+    offline,
+    resolve_data_file,
+    sha256_of,
+)
 from vlms_bayes.data_io.outputs import write_csv, write_json
 from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import DataUnavailableError, InputDataError
+
+_log = logging.getLogger(__name__)
 
 TABLE = "pscomppars"
 
@@ -147,7 +158,7 @@ def query_archive(query: ArchiveQuery) -> pd.DataFrame:
         raise DataUnavailableError(
             f"The NASA Exoplanet Archive query failed ({type(exc).__name__}: {exc}). "
             "To work offline, download PSCompPars as CSV from the archive and pass it with "
-            "--ps FILE, or put a cached query in the data folder."
+            "--ps FILE, or leave --refresh out to use the cached or embedded snapshot."
         ) from exc
     return table_to_frame(table)
 
@@ -275,14 +286,19 @@ class PsCompParsData:
     sha256: str | None
     query_date: str | None
     adql: str | None
+    snapshot: dict[str, Any] | None = None
 
     def provenance(self) -> dict[str, Any]:
         """A record for ``run.json`` and ``SUMMARY.txt``."""
-        return {
+        rec = {
             "origin": self.origin, "path": str(self.path) if self.path else None,
             "sha256": self.sha256, "date": self.query_date, "adql": self.adql,
             "rows": len(self.frame),
         }
+        if self.snapshot is not None:
+            rec.update({k: v for k, v in self.snapshot.items()
+                        if k not in ("path", "origin", "sha256")})
+        return rec
 
 
 def _file_date(path: Path) -> str:
@@ -307,8 +323,18 @@ def load_pscomppars(
     reference: str | None = "TOI-6894 b",
     data_dir_: str | os.PathLike[str] | None = None,
     refresh: bool = False,
+    allow_query: bool = True,
 ) -> PsCompParsData:
-    """Load PSCompPars from a local file, the cache, or the archive.
+    """Load PSCompPars: explicit file, data folder, cache, archive, embedded snapshot.
+
+    The first that exists wins:
+
+    1. ``path`` (``--ps FILE``);
+    2. the data folder: a cached query result for this window, else the dated snapshot
+       ``pscomppars_2025-08-07.csv``;
+    3. the cache folder: a cached query result for this window;
+    4. the archive (when online), whose reply is cached with its ADQL and date;
+    5. the dated snapshot embedded in the package, with one log line saying so.
 
     Parameters
     ----------
@@ -319,35 +345,70 @@ def load_pscomppars(
     reference : str or None
         Reference object fetched in addition to the window.
     data_dir_ : path-like, optional
-        Data folder searched for a cached query result before the cache folder.
+        Data folder searched first (else ``$VLMS_BAYES_DATA_DIR``).
     refresh : bool
-        Re-query the archive even if a cached result exists.
+        Skip the local copies and re-query the archive; an unreachable archive is then an
+        error, not a silent fall-back to older data.
+    allow_query : bool
+        If False (or ``$VLMS_BAYES_OFFLINE`` is set), never query the archive.
 
     Returns
     -------
     PsCompParsData
-        The validated frame with its provenance.
+        The validated frame with its provenance (``origin`` says which of the above).
     """
+    window = (mstar_min, mstar_max)
     if path is not None:
         path = Path(path)
         frame = validate_pscomppars(read_pscomppars_csv(path), source=str(path),
-                                    window=(mstar_min, mstar_max), reference=reference)
+                                    window=window, reference=reference)
         return PsCompParsData(frame, "file", path, sha256_of(path), _file_date(path), None)
     query = build_query(mstar_min=mstar_min, mstar_max=mstar_max, reference=reference)
-    folders = [f for f in (data_dir(data_dir_), cache_dir()) if f is not None]
+    folder = data_dir(data_dir_)
     if not refresh:
-        for folder in folders:
-            csv, meta = _cache_paths(query, folder)
+        for where, place in (("data folder", folder), ("cache", cache_dir())):
+            if place is None:
+                continue
+            csv, meta = _cache_paths(query, place)
             if csv.is_file() and meta.is_file():
                 info = json.loads(meta.read_text())
-                frame = validate_pscomppars(pd.read_csv(csv, low_memory=False), source=str(csv),
-                                            window=(mstar_min, mstar_max), reference=reference)
-                return PsCompParsData(frame, "cache", csv, sha256_of(csv),
+                frame = validate_pscomppars(pd.read_csv(csv, low_memory=False),
+                                            source=str(csv), window=window, reference=reference)
+                return PsCompParsData(frame, f"{where} (cached query)", csv, sha256_of(csv),
                                       info.get("query_date"), query.adql)
-    frame = validate_pscomppars(query_archive(query), source="the archive reply",
-                                window=(mstar_min, mstar_max), reference=reference)
-    csv, meta = _cache_paths(query, cache_dir())
-    write_csv(csv, frame)
-    date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    write_json(meta, {"adql": query.adql, "query_date": date, "rows": len(frame)})
-    return PsCompParsData(frame, "archive", csv, sha256_of(csv), date, query.adql)
+            snap = place / PS_SNAPSHOT
+            if where == "data folder" and snap.is_file():
+                frame = validate_pscomppars(read_pscomppars_csv(snap), source=str(snap),
+                                            window=window, reference=reference)
+                return PsCompParsData(frame, "data folder", snap, sha256_of(snap),
+                                      _file_date(snap), None)
+    if allow_query and not offline(remembered=not refresh):
+        try:
+            reply = query_archive(query)
+        except DataUnavailableError as exc:
+            if refresh:
+                raise
+            failure = "the archive could not be reached"
+            mark_network_failed(failure)
+            _log.debug("%s", exc)
+        else:
+            frame = validate_pscomppars(reply, source="the archive reply", window=window,
+                                        reference=reference)
+            csv, meta = _cache_paths(query, cache_dir())
+            write_csv(csv, frame)
+            date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            write_json(meta, {"adql": query.adql, "query_date": date, "rows": len(frame)})
+            return PsCompParsData(frame, "archive", csv, sha256_of(csv), date, query.adql)
+    elif refresh:
+        raise DataUnavailableError(
+            "--refresh asks for a new archive query, but vlms-bayes is offline "
+            "(--offline or $VLMS_BAYES_OFFLINE). Drop one of the two."
+        )
+    else:
+        failure = "offline"
+    resolved = resolve_data_file(PS_SNAPSHOT, allow_download=False, data_dir_=folder,
+                                 why=failure)
+    frame = validate_pscomppars(read_pscomppars_csv(resolved.path), source=str(resolved.path),
+                                window=window, reference=reference)
+    return PsCompParsData(frame, resolved.origin, resolved.path, sha256_of(resolved.path),
+                          _file_date(resolved.path), None, snapshot=resolved.provenance())

@@ -13,12 +13,14 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vlms_bayes.data_io.files import fetch_data_file
+from vlms_bayes.data_io.files import fetch_data_file, resolve_data_file
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility.stability import (
     TABULATED_INCLINATIONS_DEG,
@@ -170,3 +172,27 @@ def load_all_stability_tables(
 ) -> dict[int, StabilityTable]:
     """All four tabulated inclinations: ``{0: table, 30: ..., 45: ..., 180: ...}``."""
     return {i: load_stability_table(i, data_dir=data_dir) for i in TABULATED_INCLINATIONS_DEG}
+
+
+def tables_provenance(
+    incls: Sequence[float], *, data_dir: PathLike | None = None
+) -> dict[str, Any]:
+    """``run.json`` records of the tables used for these planet inclinations.
+
+    An untabulated inclination between 0 and 45 degrees uses its two neighbouring tables.
+    Each record has the path, its origin (data folder, cache, download or the embedded
+    snapshot), sha256 and pinned sha256.
+    """
+    used: set[int] = set()
+    for i in incls:
+        if i in TABULATED_INCLINATIONS_DEG:
+            used.add(int(i))
+        elif 0 < i < 30:
+            used.update((0, 30))
+        elif 30 < i < 45:
+            used.update((30, 45))
+    rec = {}
+    for incl in sorted(used):
+        resolved = resolve_data_file(table_file_name(incl), data_dir_=data_dir)
+        rec[table_file_name(incl)] = {**resolved.provenance(), "url": resolved.entry.url}
+    return rec

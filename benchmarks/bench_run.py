@@ -7,6 +7,10 @@ child (``ru_maxrss``). A second, unchanged run into the same folder times the sk
 Also times ``vlms-bayes --help``.
 
     python benchmarks/bench_run.py [--data-dir ../shared/data] [--repeat 1] [-- extra args]
+    python benchmarks/bench_run.py --fresh      # the README's `vlms-bayes run --outdir results`
+
+``--fresh`` runs it as a new user on a machine without network does: no ``--ps``, no data
+folder, an empty cache, ``VLMS_BAYES_OFFLINE=1`` (the embedded snapshot).
 
 Extra arguments go to ``vlms-bayes run`` (e.g. ``-- --no-fit`` or a small sampler). The
 machine's load average is printed beside the numbers: other processes competing for the
@@ -28,10 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(cmd: list[str]) -> tuple[float, float, float]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Run a command; return (wall s, CPU s of the child, peak RSS of the child in MB)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env)
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -45,6 +50,8 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--repeat", type=int, default=1, help="full runs (each from scratch)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="as a new user offline: no --ps, no data folder, empty cache")
     ap.add_argument("extra", nargs="*", help="extra arguments for vlms-bayes run")
     args = ap.parse_args()
     exe = [sys.executable, "-m", "vlms_bayes"]
@@ -58,9 +65,15 @@ def main() -> None:
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out"
-            cmd = [*exe, "-q", "run", "--ps", str(ps), "--data-dir", args.data_dir,
-                   "--outdir", str(out), *args.extra]
-            wall, cpu, rss = timed(cmd)
+            env = None
+            if args.fresh:
+                cmd = [*exe, "-q", "run", "--outdir", str(out), *args.extra]
+                env = {k: v for k, v in os.environ.items() if k != "VLMS_BAYES_DATA_DIR"}
+                env.update(VLMS_BAYES_OFFLINE="1", VLMS_BAYES_CACHE_DIR=str(Path(tmp) / "c"))
+            else:
+                cmd = [*exe, "-q", "run", "--ps", str(ps), "--data-dir", args.data_dir,
+                       "--outdir", str(out), *args.extra]
+            wall, cpu, rss = timed(cmd, env)
             rec = json.loads((out / "run.json").read_text())
             print(f"run {i + 1}: wall {wall:.1f} s, CPU {cpu:.1f} s, peak RSS {rss:.0f} MB, "
                   f"load average after {os.getloadavg()[0]:.1f}")
@@ -69,7 +82,7 @@ def main() -> None:
             diag = rec["steps"].get("fit", {}).get("payload", {}).get("diagnostics_passed")
             if diag is not None:
                 print(f"  fit diagnostics passed: {diag}")
-            wall2, cpu2, rss2 = timed(cmd)
+            wall2, cpu2, rss2 = timed(cmd, env)
             print(f"  unchanged rerun (all steps skipped): wall {wall2:.1f} s, "
                   f"CPU {cpu2:.1f} s, peak RSS {rss2:.0f} MB")
 

@@ -6,9 +6,9 @@
   ``python -m pytest``, ``ruff``, benchmarks) are what ``.ci/run`` itself executes, so they
   are skipped here, and anything else fails the test.
 * Fenced ``python`` blocks are executed.
-* The folder holds ``data/`` (the reference data folder), ``/path/to/data`` stands for it,
-  and the archive query of the Quickstart is answered from the cache, pre-filled with the
-  dated PSCompPars snapshot (no network).
+* As a new user on a fresh machine: no data folder, an empty cache, no network
+  (``VLMS_BAYES_OFFLINE=1``), so the commands read the snapshot embedded in the package;
+  ``/path/to/data`` stands for the reference data folder (or the snapshot unpacked as one).
 * Comments after a block (``<!-- test: ... -->``): ``shrink COMMAND FLAGS`` appends size
   flags (only those in :data:`SIZE_FLAGS`) to that subcommand; ``writes FILES`` lists files
   the block must write (each must also be named in the README's prose); ``slow`` moves the
@@ -135,25 +135,16 @@ class Workspace:
 
 
 @pytest.fixture(scope="module")
-def workspace(shared_data_dir, ps_snapshot, tmp_path_factory):
-    """A folder with ``data/`` and a cache that answers the Quickstart's archive query."""
-    from vlms_bayes.data_io.outputs import write_csv, write_json
-    from vlms_bayes.data_io.pscomppars import _cache_paths, build_query, read_pscomppars_csv
-
-    root = tmp_path_factory.mktemp("readme")
-    (root / "data").symlink_to(shared_data_dir, target_is_directory=True)
-    cache = root / "cache"
-    csv, meta = _cache_paths(build_query(), cache)
-    write_csv(csv, read_pscomppars_csv(ps_snapshot))
-    write_json(meta, {"adql": build_query().adql, "query_date": "2025-08-07",
-                      "note": "test: the shared snapshot stands in for the archive reply"})
-    return Workspace(root, shared_data_dir)
+def workspace(shared_data_dir, tmp_path_factory):
+    """An empty folder: the README's commands must find their data themselves."""
+    return Workspace(tmp_path_factory.mktemp("readme"), shared_data_dir)
 
 
 @pytest.fixture(autouse=True)
 def _offline_env(workspace, monkeypatch):
     monkeypatch.setenv("VLMS_BAYES_CACHE_DIR", str(workspace.root / "cache"))
-    monkeypatch.setenv("VLMS_BAYES_DATA_DIR", str(workspace.data_dir))
+    monkeypatch.delenv("VLMS_BAYES_DATA_DIR", raising=False)
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 

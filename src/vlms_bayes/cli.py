@@ -878,6 +878,13 @@ def _configure_logging(args: argparse.Namespace) -> None:
     log.propagate = False
 
 
+def _planned_outdir(args: argparse.Namespace) -> Path | None:
+    """The output folder the command will write, None when it writes none."""
+    if args.command == "stability" and not (args.table or args.figure):
+        return None  # one binary: printed, nothing written
+    return getattr(args, "outdir", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vlms-bayes``; returns the exit status."""
     parser = build_parser()
@@ -894,6 +901,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             args = apply_config(parser, args.config_parser, args.config, argv)
             _configure_logging(args)
+        outdir = _planned_outdir(args)
+        if outdir is not None:  # before any work: a folder we cannot write fails first
+            from vlms_bayes.data_io.outputs import check_output_dir
+
+            check_output_dir(outdir)
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)

@@ -601,6 +601,18 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=_run_gaia_rv)
 
 
+def _quiet_distributed() -> None:
+    """Keep Dask ``distributed`` to warnings (its ~60 start/stop lines show with -v).
+
+    ``distributed`` sets its loggers to INFO when it is imported, from Dask's config, so
+    the config is changed for a later import and the logger for an earlier one.
+    """
+    import dask
+
+    dask.config.set({"logging.distributed": "warning"})
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
 def _run_gaia_rv(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -609,6 +621,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
     from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
+    if not getattr(args, "verbose", False):
+        _quiet_distributed()
     progress = not args.no_progress
     figures = not args.no_figures
     step = args.gaia_rv_command

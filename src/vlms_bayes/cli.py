@@ -49,12 +49,16 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="upper edge of the host-mass window (default: 0.20)")
     g.add_argument("--reference", default="TOI-6894 b", metavar="NAME",
                    help="reference object scored in every output (default: 'TOI-6894 b')")
-    g.add_argument("--toi-mstar", "--toi_mstar", dest="toi_mstar", type=float, metavar="MSUN",
+    g.add_argument("--toi-mstar", dest="toi_mstar", type=float, metavar="MSUN",
                    help="override the reference object's host mass")
-    g.add_argument("--toi-mc-mj", "--toi_mc_mj", dest="toi_mc_mj", type=float, metavar="MJ",
+    g.add_argument("--toi-mc-mj", dest="toi_mc_mj", type=float, metavar="MJ",
                    help="override the reference object's companion mass")
-    g.add_argument("--toi-a-au", "--toi_a_AU", dest="toi_a_au", type=float, metavar="AU",
+    g.add_argument("--toi-a-au", dest="toi_a_au", type=float, metavar="AU",
                    help="override the reference object's semi-major axis")
+    # the original script's spellings, accepted so that its command lines still work
+    for old, dest in (("--toi_mstar", "toi_mstar"), ("--toi_mc_mj", "toi_mc_mj"),
+                      ("--toi_a_AU", "toi_a_au")):
+        g.add_argument(old, dest=dest, type=float, help=argparse.SUPPRESS)
 
 
 def add_output_options(p: argparse.ArgumentParser, *, default_outdir: str = "results") -> None:
@@ -112,8 +116,14 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     if fixed_e:
         g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
                        help="e = 0 without an uncertainty: unknown (default) or measured")
-    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
-    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
+    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX",
+                   help="smallest standard deviation of log10 q in the fit, in dex: "
+                        "catalogue errors (mean of upper and lower) below it are raised "
+                        "to it, missing ones set to it (default: 0.05)")
+    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX",
+                   help="smallest standard deviation of log10 a in the fit, in dex: "
+                        "catalogue errors (mean of upper and lower) below it are raised "
+                        "to it, missing ones set to it (default: 0.02)")
     g.add_argument("--e-err-floor", type=float, default=0.05,
                    help="smallest eccentricity uncertainty (default: 0.05)")
     g.add_argument("--include-reference", action="store_true",
@@ -296,8 +306,9 @@ def _add_stability(sub: argparse._SubParsersAction) -> None:
                         "writes OUTDIR/stability_limits.csv")
     p.add_argument("--figure", action="store_true",
                    help="write OUTDIR/fig_stability.png (a_c/a_bin vs e_bin per inclination)")
-    p.add_argument("--outdir", type=Path, default=Path("results"), metavar="DIR",
-                   help="output folder for --table/--figure (default: ./results)")
+    p.add_argument("--outdir", type=Path, default=Path("results_stability"), metavar="DIR",
+                   help="output folder for --table/--figure (default: ./results_stability; "
+                        "./results is the folder of 'vlms-bayes run')")
     p.add_argument("--data-dir", metavar="DIR", type=Path,
                    help="folder searched for the Quarles et al. tables before any download "
                         "(default: $VLMS_BAYES_DATA_DIR)")

@@ -172,3 +172,16 @@ def test_late_failure_names_the_folder_not_a_temp_entry(tmp_path, monkeypatch):
     with pytest.raises(OutputDirError, match=f"{tmp_path} is not writable"):
         outputs.write_text(tmp_path / "a.txt", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_output_in_unwritable_folder(bad_outdir, tmp_path_factory, capsys):
+    run = tmp_path_factory.mktemp("run")
+    (run / "run.json").write_text('{"command": "run", "created_utc": "2026-01-01T00:00:00Z"}')
+    outdir, watched = bad_outdir
+    before = _listing(watched)
+    rc = main(["report", "--run", str(run), "--output", str(outdir / "report.html")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith("vlms-bayes report: error: Cannot write the output folder")
+    assert "--outdir" not in err  # report has no such option
+    assert _listing(watched) == before

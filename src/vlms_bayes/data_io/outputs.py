@@ -51,7 +51,8 @@ def _nearest_existing(path: Path) -> Path:
 
 def output_dir_error(outdir: str | os.PathLike[str], exc: OSError | None = None,
                      *, why: str | None = None,
-                     where: str | os.PathLike[str] | None = None) -> OutputDirError:
+                     where: str | os.PathLike[str] | None = None,
+                     option: str = "--outdir DIR") -> OutputDirError:
     """The user-facing error for an output folder that cannot be written.
 
     Parameters
@@ -65,6 +66,8 @@ def output_dir_error(outdir: str | os.PathLike[str], exc: OSError | None = None,
     where : path-like, optional
         The folder the failed operation wrote into (default: the error's file name), so
         that the message names it rather than a temporary entry inside it.
+    option : str
+        The command-line option that chooses the folder ("" when there is none to name).
 
     Returns
     -------
@@ -86,8 +89,8 @@ def output_dir_error(outdir: str | os.PathLike[str], exc: OSError | None = None,
             why = f"{exc.strerror or exc} ({where})"
     err = OutputDirError(
         f"Cannot write the output folder {outdir}: {why}. Nothing was written there. "
-        "Choose a folder you can write to (--outdir DIR), or make this one writable, "
-        "and run the command again.")
+        f"Choose a folder you can write to{f' ({option})' if option else ''}, or make this "
+        "one writable, and run the command again.")
     err.__cause__ = exc
     return err
 
@@ -149,7 +152,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise output_dir_error(path.parent, exc, where=path.parent) from exc
+        raise output_dir_error(path.parent, exc, where=path.parent, option="") from exc
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh

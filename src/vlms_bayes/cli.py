@@ -612,7 +612,7 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=_run_gaia_rv)
 
 
-def _quiet_distributed() -> None:
+def _quiet_distributed(level: int = logging.WARNING) -> None:
     """Keep Dask ``distributed`` to warnings (its ~60 start/stop lines show with -v).
 
     ``distributed`` sets its loggers to INFO when it is imported, from Dask's config, so
@@ -620,8 +620,8 @@ def _quiet_distributed() -> None:
     """
     import dask
 
-    dask.config.set({"logging.distributed": "warning"})
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    dask.config.set({"logging.distributed": logging.getLevelName(level).lower()})
+    logging.getLogger("distributed").setLevel(level)
 
 
 def _run_gaia_rv(args: argparse.Namespace) -> int:
@@ -633,7 +633,7 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
     if not getattr(args, "verbose", False):
-        _quiet_distributed()
+        _quiet_distributed(logging.ERROR if getattr(args, "quiet", False) else logging.WARNING)
     progress = not args.no_progress
     figures = not args.no_figures
     step = args.gaia_rv_command

@@ -256,3 +256,12 @@ def test_every_image_loads_in_headless_chromium(which, request, tmp_path):
     assert len(images) == len(list(run_dir.glob("*.png"))) > 0
     bad = [im for im in images if not (im["complete"] and im["w"] > 0 and im["h"] > 0)]
     assert not bad, bad
+
+
+def test_header_gives_start_and_real_finishing_time(small_run, report):
+    """The header said "finished <created_utc>", which is when the run started."""
+    rec = json.loads((small_run / "run.json").read_text())
+    start, end = rec["created_utc"], rec["finished_utc"]
+    done = max(s["completed_utc"] for s in rec["steps"].values())
+    assert start <= done <= end
+    assert f"started {start} and finished {end}" in _text(report[1])

@@ -53,12 +53,16 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="upper edge of the host-mass window (default: 0.20)")
     g.add_argument("--reference", default="TOI-6894 b", metavar="NAME",
                    help="reference object scored in every output (default: 'TOI-6894 b')")
-    g.add_argument("--toi-mstar", "--toi_mstar", dest="toi_mstar", type=float, metavar="MSUN",
+    g.add_argument("--toi-mstar", dest="toi_mstar", type=float, metavar="MSUN",
                    help="override the reference object's host mass")
-    g.add_argument("--toi-mc-mj", "--toi_mc_mj", dest="toi_mc_mj", type=float, metavar="MJ",
+    g.add_argument("--toi-mc-mj", dest="toi_mc_mj", type=float, metavar="MJ",
                    help="override the reference object's companion mass")
-    g.add_argument("--toi-a-au", "--toi_a_AU", dest="toi_a_au", type=float, metavar="AU",
+    g.add_argument("--toi-a-au", dest="toi_a_au", type=float, metavar="AU",
                    help="override the reference object's semi-major axis")
+    # the original script's spellings, accepted so that its command lines still work
+    for old, dest in (("--toi_mstar", "toi_mstar"), ("--toi_mc_mj", "toi_mc_mj"),
+                      ("--toi_a_AU", "toi_a_au")):
+        g.add_argument(old, dest=dest, type=float, help=argparse.SUPPRESS)
 
 
 def add_output_options(p: argparse.ArgumentParser, *, default_outdir: str = "results") -> None:
@@ -116,8 +120,14 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     if fixed_e:
         g.add_argument("--fixed-e", choices=("unknown", "measured"), default="unknown",
                        help="e = 0 without an uncertainty: unknown (default) or measured")
-    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX")
-    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX")
+    g.add_argument("--logq-err-floor", type=float, default=0.05, metavar="DEX",
+                   help="smallest standard deviation of log10 q in the fit, in dex: "
+                        "catalogue errors (mean of upper and lower) below it are raised "
+                        "to it, missing ones set to it (default: 0.05)")
+    g.add_argument("--loga-err-floor", type=float, default=0.02, metavar="DEX",
+                   help="smallest standard deviation of log10 a in the fit, in dex: "
+                        "catalogue errors (mean of upper and lower) below it are raised "
+                        "to it, missing ones set to it (default: 0.02)")
     g.add_argument("--e-err-floor", type=float, default=0.05,
                    help="smallest eccentricity uncertainty (default: 0.05)")
     g.add_argument("--include-reference", action="store_true",
@@ -300,8 +310,9 @@ def _add_stability(sub: argparse._SubParsersAction) -> None:
                         "writes OUTDIR/stability_limits.csv")
     p.add_argument("--figure", action="store_true",
                    help="write OUTDIR/fig_stability.png (a_c/a_bin vs e_bin per inclination)")
-    p.add_argument("--outdir", type=Path, default=Path("results"), metavar="DIR",
-                   help="output folder for --table/--figure (default: ./results)")
+    p.add_argument("--outdir", type=Path, default=Path("results_stability"), metavar="DIR",
+                   help="output folder for --table/--figure (default: ./results_stability; "
+                        "./results is the folder of 'vlms-bayes run')")
     p.add_argument("--data-dir", metavar="DIR", type=Path,
                    help="folder searched for the Quarles et al. tables before any download "
                         "(default: $VLMS_BAYES_DATA_DIR)")
@@ -626,6 +637,18 @@ def _gaia_sample_inputs(args: argparse.Namespace) -> list[str]:
     return [str(path)]
 
 
+def _quiet_distributed(level: int = logging.WARNING) -> None:
+    """Keep Dask ``distributed`` to warnings (its ~60 start/stop lines show with -v).
+
+    ``distributed`` sets its loggers to INFO when it is imported, from Dask's config, so
+    the config is changed for a later import and the logger for an earlier one.
+    """
+    import dask
+
+    dask.config.set({"logging.distributed": logging.getLevelName(level).lower()})
+    logging.getLogger("distributed").setLevel(level)
+
+
 def _run_gaia_rv(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -634,6 +657,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
     from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
+    if not getattr(args, "verbose", False):
+        _quiet_distributed(logging.ERROR if getattr(args, "quiet", False) else logging.WARNING)
     progress = not args.no_progress
     figures = not args.no_figures
     step = args.gaia_rv_command
@@ -908,6 +933,13 @@ def _configure_logging(args: argparse.Namespace) -> None:
     log.propagate = False
 
 
+def _planned_outdir(args: argparse.Namespace) -> Path | None:
+    """The output folder the command will write, None when it writes none."""
+    if args.command == "stability" and not (args.table or args.figure):
+        return None  # one binary: printed, nothing written
+    return getattr(args, "outdir", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vlms-bayes``; returns the exit status."""
     parser = build_parser()
@@ -928,6 +960,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             args = apply_config(parser, args.config_parser, args.config, argv)
             _configure_logging(args)
+        outdir = _planned_outdir(args)
+        if outdir is not None:  # before any work: a folder we cannot write fails first
+            from vlms_bayes.data_io.outputs import check_output_dir
+
+            check_output_dir(outdir)
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)

@@ -23,3 +23,7 @@ class DataUnavailableError(VlmsBayesError, FileNotFoundError):
 
 class DiagnosticsError(VlmsBayesError):
     """Sampler diagnostics failed the quality gate."""
+
+
+class OutputDirError(VlmsBayesError, OSError):
+    """An output folder that cannot be created or written (read-only, under a file, full)."""

@@ -227,18 +227,56 @@ def baseline_section(run: RunFolder) -> str:
 # ----------------------------------------------------------------------------------------
 # provenance
 # ----------------------------------------------------------------------------------------
+QUARLES_CITATION = ("Quarles et al. 2020, AJ 159, 80: N-body stability limits of "
+                    "circumstellar planets in binaries")
+
+
+def _step_table_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for the Quarles et al. (2020) tables that steps read (recorded as step inputs).
+
+    The feasibility map and the robustness suite read them through the data registry, so
+    they appear among the steps' inputs of ``run.json`` rather than its ``inputs``.
+    """
+    from vlms_bayes.data_io.files import REGISTRY
+    from vlms_bayes.data_io.quarles import table_file_name
+
+    seen = set(record.get("inputs") or {})
+    incl = ((record.get("config") or {}).get("feasibility") or {}).get("quarles_incl_deg")
+    # a tabulated inclination reads one table; an interpolated one its neighbours
+    only = (table_file_name(incl) if incl is not None and float(incl) in (0, 30, 45, 180)
+            else None)
+    rows: dict[str, dict[str, Any]] = {}
+    for step in (record.get("steps") or {}).values():
+        for name, sha in ((step or {}).get("inputs") or {}).items():
+            if not name.startswith("quarles2020/") or name in seen or name in rows \
+                    or (only is not None and name != only):
+                continue
+            entry = REGISTRY.get(name)
+            rows[name] = {"source": name, "origin": QUARLES_CITATION, "date": None,
+                          "rows": None, "sha256": sha,
+                          "location": entry.url if entry is not None else None}
+    return [rows[k] for k in sorted(rows)]
+
+
 def sources_section(run: RunFolder, record: dict[str, Any]) -> str:
     """The data sources with dates, hashes and row counts (from ``run.json``)."""
     rows = [{"source": k, "origin": v.get("origin"), "date": v.get("date"),
              "rows": v.get("rows"), "sha256": v.get("sha256"),
              "location": v.get("url") or v.get("path")}
             for k, v in (record.get("inputs") or {}).items()]
+    quarles = _step_table_rows(record)
+    rows += quarles
     out = ['<h2 id="sources">Data sources</h2>']
     if not rows:
         return out[0] + notice("run.json records no input files.")
     out.append("<p>The catalogues this run read, with their dates and SHA-256 hashes (a "
                "different hash means different data).</p>")
     out.append(table(pd.DataFrame(rows)))
+    if quarles:
+        names = ", ".join(f"<code>{esc(r['source'])}</code>" for r in quarles)
+        out.append(f"<p>The stability of the companion's orbit in the host–perturber binary "
+                   f"(feasibility map) comes from {names} of {esc(QUARLES_CITATION)}, pinned "
+                   "by SHA-256.</p>")
     for k, v in (record.get("inputs") or {}).items():
         if v.get("adql"):
             out.append(f"<p>{esc(k)} query: <code>{esc(v['adql'])}</code></p>")

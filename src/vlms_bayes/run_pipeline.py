@@ -265,6 +265,7 @@ def run_steps(
     if feas_payload.get("backend"):
         extra["feasibility_backend"] = feas_payload["backend"]
     runner.write_run_json(complete=True, timings_s=runner.timings_s,
+                          finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                           steps_ran=[n for n in plan if n in runner.ran],
                           wall_s=round(time.perf_counter() - t_start, 3), **extra)
     runner.cleanup()

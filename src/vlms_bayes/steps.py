@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.data_io.outputs import _json_default, write_json
+from vlms_bayes.data_io.outputs import (
+    _json_default,
+    check_output_dir,
+    output_dir_error,
+    write_json,
+)
 
 log = logging.getLogger("vlms_bayes")
 
@@ -105,7 +110,11 @@ class StepRunner:
 
     def __post_init__(self) -> None:
         self.outdir = Path(self.outdir).expanduser().resolve()
-        self.outdir.mkdir(parents=True, exist_ok=True)
+        check_output_dir(self.outdir)
+        try:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_dir_error(self.outdir, exc) from exc
         shutil.rmtree(self.outdir / STAGING, ignore_errors=True)  # leftovers of a killed run
         self.records = self._read_records()
         self._expected = self._expected_hashes()
@@ -201,9 +210,12 @@ class StepRunner:
             return StepOutcome(name, False, self.records[name])
         log.info("[%s] running (%s)", name, why)
         t0 = time.perf_counter()
-        (self.outdir / STAGING).mkdir(exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{name.replace(' ', '_')}-",
-                                        dir=self.outdir / STAGING))
+        try:
+            (self.outdir / STAGING).mkdir(exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"{name.replace(' ', '_')}-",
+                                            dir=self.outdir / STAGING))
+        except OSError as exc:
+            raise output_dir_error(self.outdir, exc, where=self.outdir) from exc
         try:
             for fname in seed_files:
                 if (self.outdir / fname).is_file():

@@ -133,8 +133,52 @@ def standardise_columns(frame: pd.DataFrame, *, source: str = "table") -> pd.Dat
     return frame
 
 
+#: The formats a Gaia table may come in, in words (for error messages).
+ACCEPTED_FORMATS = ("FITS (.fits, .fit, optionally gzipped: .fits.gz), CSV (.csv, .csv.gz) "
+                    "or Parquet (.parquet, .pq)")
+
+_MAGIC = ((b"SIMPLE  =", "fits"), (b"PAR1", "parquet"))
+
+
+def _sniff(path: Path) -> str | None:
+    """The format of a file without a known suffix, from its first bytes (None: unknown)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if head[:2] == b"\x1f\x8b":  # gzip: only FITS and CSV are read gzipped
+        import gzip
+
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError:
+            return None
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
+def _read_error(path: Path, kind: str | None, exc: Exception) -> InputDataError:
+    """One paragraph for a Gaia file that cannot be read: file, why, formats accepted."""
+    reason = str(exc)
+    if kind == "fits" and "SIMPLE" in reason:
+        # astropy's hint (ignore_missing_simple=True) is for Python callers, not CLI users
+        reason = "it does not start with a FITS header (no SIMPLE card)"
+    how = ("by its name" if _kind(path) else "by its first bytes")
+    return InputDataError(
+        f"Could not read the Gaia table {path} as {kind.upper() if kind else 'a table'} "
+        f"(format chosen {how}): {reason}. Gaia tables are read from {ACCEPTED_FORMATS} "
+        "files; check that the file is complete and that its name ends with the suffix of "
+        "its format.")
+
+
 def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
-    kind = _kind(path)
+    kind = _kind(path) or _sniff(path)
+    if kind is None:
+        raise InputDataError(
+            f"{path} is not a Gaia table this command can read: its name ends with none of "
+            f"the known suffixes and its content is neither FITS nor Parquet. Give "
+            f"{ACCEPTED_FORMATS} files.")
     try:
         if kind == "fits":
             from astropy.table import Table
@@ -146,8 +190,8 @@ def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             frame = pd.read_csv(path)
         else:
             frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputDataError(f"Could not read the Gaia table {path}: {exc}") from exc
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _read_error(path, kind, exc) from exc
     # FITS gives big-endian columns; make them native for NumPy/JAX/Arrow.
     for col in frame.columns:
         dt = frame[col].dtype

@@ -9,6 +9,7 @@ staging folder that is moved into place only when the command succeeds
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vlms_bayes.errors import OutputDirError
 
 
 def _current_umask() -> int:
@@ -36,6 +39,96 @@ def default_mode(*, directory: bool = False) -> int:
     bits instead so that they are as readable as any other file the user writes.
     """
     return (0o777 if directory else 0o666) & ~_current_umask()
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (or is a dangling entry)."""
+    for cand in (path, *path.parents):
+        if os.path.lexists(cand):
+            return cand
+    return Path(path.anchor or ".")
+
+
+def output_dir_error(outdir: str | os.PathLike[str], exc: OSError | None = None,
+                     *, why: str | None = None,
+                     where: str | os.PathLike[str] | None = None,
+                     option: str = "--outdir DIR") -> OutputDirError:
+    """The user-facing error for an output folder that cannot be written.
+
+    Parameters
+    ----------
+    outdir : path-like
+        The output folder the command was asked to write.
+    exc : OSError, optional
+        The operating-system error met while creating or writing it.
+    why : str, optional
+        The reason in words, instead of ``exc``'s.
+    where : path-like, optional
+        The folder the failed operation wrote into (default: the error's file name), so
+        that the message names it rather than a temporary entry inside it.
+    option : str
+        The command-line option that chooses the folder ("" when there is none to name).
+
+    Returns
+    -------
+    OutputDirError
+        One paragraph: which folder, why, that nothing was written, and what to do.
+    """
+    if why is None and exc is not None:
+        if where is None:
+            where = exc.filename if exc.filename is not None else outdir
+        if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", -1):
+            why = f"no space is left on the device of {where} ({exc.strerror})"
+        elif exc.errno == errno.EROFS:
+            why = f"{where} is on a read-only file system"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            why = f"{where} is not writable by this user ({exc.strerror})"
+        elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            why = f"a part of the path {where} is a file, not a folder"
+        else:
+            why = f"{exc.strerror or exc} ({where})"
+    err = OutputDirError(
+        f"Cannot write the output folder {outdir}: {why}. Nothing was written there. "
+        f"Choose a folder you can write to{f' ({option})' if option else ''}, or make this "
+        "one writable, and run the command again.")
+    err.__cause__ = exc
+    return err
+
+
+def check_output_dir(outdir: str | os.PathLike[str]) -> Path:
+    """Check, before any work is done, that ``outdir`` can be created and written.
+
+    Nothing is created: the folder, or its closest existing ancestor, must be a folder
+    that this process may write into (``os.access``, which also sees read-only mounts).
+
+    Parameters
+    ----------
+    outdir : path-like
+        The output folder (it may not exist yet).
+
+    Returns
+    -------
+    Path
+        ``outdir``, expanded and made absolute.
+
+    Raises
+    ------
+    OutputDirError
+        When the folder is a file, lies under a file, or is not writable.
+    """
+    path = Path(outdir).expanduser().absolute()
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        what = "is a file" if existing == path else "is a file, not a folder"
+        raise output_dir_error(path, why=f"{existing} {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        ro = False
+        with contextlib.suppress(OSError):
+            ro = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        why = (f"{existing} is on a read-only file system" if ro
+               else f"{existing} is not writable by this user")
+        raise output_dir_error(path, why=why)
+    return path
 
 
 @contextlib.contextmanager
@@ -55,8 +148,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]
         Write to it; on an exception the temporary file is removed and ``path`` untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_dir_error(path.parent, exc, where=path.parent, option="") from exc
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
@@ -130,6 +226,8 @@ class StagedOutputDir:
     exit each staged file is moved into the final folder (created if needed), replacing
     files of the same name and leaving other files there alone. On an exception the
     staging folder is deleted and the final folder is untouched (not even created).
+    A folder that cannot be created or written raises
+    :class:`~vlms_bayes.errors.OutputDirError` on entry, before any work is done.
 
     Parameters
     ----------
@@ -142,16 +240,24 @@ class StagedOutputDir:
         self.path: Path | None = None
 
     def __enter__(self) -> Path:
+        check_output_dir(self.outdir)
         parent = self.outdir.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.outdir.name}.staging.", dir=parent))
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.outdir.name}.staging.",
+                                              dir=parent))
+        except OSError as exc:
+            raise output_dir_error(self.outdir, exc, where=parent) from exc
         return self.path
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self.path is not None
         try:
             if exc_type is None:
-                self._publish()
+                try:
+                    self._publish()
+                except OSError as exc:
+                    raise output_dir_error(self.outdir, exc) from exc
         finally:
             shutil.rmtree(self.path, ignore_errors=True)
 

@@ -23,3 +23,28 @@ class DataUnavailableError(VlmsBayesError, FileNotFoundError):
 
 class DiagnosticsError(VlmsBayesError):
     """Sampler diagnostics failed the quality gate."""
+
+
+class GateRejectedError(DiagnosticsError):
+    """A fit failed the diagnostics gate; its draws were kept in a separate folder.
+
+    Parameters
+    ----------
+    message : str
+        What failed, where the draws are and what to change.
+    rejected_dir : path-like or None
+        The folder holding the rejected fit (None when it was not kept).
+    failures : list of str
+        The gate's failed checks.
+    """
+
+    def __init__(self, message: str, *, rejected_dir: object = None,
+                 failures: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.rejected_dir = rejected_dir
+        self.failures = list(failures or [])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keyword-only fields survive pickling (a robustness refit runs in a worker process)
+        return (type(self), (str(self),), {"rejected_dir": self.rejected_dir,
+                                           "failures": self.failures})

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vlms_bayes.data_io.outputs import run_record, save_figure, write_csv, write_text
+from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.steps import StepRunner
 
 log = logging.getLogger("vlms_bayes")
@@ -162,7 +163,11 @@ def run_steps(
                      fit_config.n_components, fit_config.backend, fit_config.chains,
                      fit_config.tune, fit_config.draws,
                      f"; then K={extra_k} for PSIS-LOO" if extra_k else "")
-            res = run_fit(data.frame, fit_config, outdir_path=stage, seed=seed)
+            # a fit that fails the gate keeps its draws in OUTDIR/rejected/ and stops the
+            # run here: nothing downstream (comparison, summary, report) sees it
+            res = run_fit(data.frame, fit_config, outdir_path=stage, seed=seed,
+                          rejected_dir=runner.outdir / REJECTED_DIR,
+                          run_info={**header, "step": "fit"})
             return {"report": res.report, "diagnostics_passed": bool(res.diagnostics.passed)}
 
         # the fit adds its columns to the baselines' objects_with_probs.csv

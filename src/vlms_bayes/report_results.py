@@ -82,6 +82,11 @@ def bayes_section(run: RunFolder) -> str:
                      + table(mem.sort_values("P_binary_like", ascending=False), max_rows=12))
     parts.append(csv_table(run, "stacked_used.csv", "the rows the model was fitted to.",
                            max_rows=5))
+    left = run.csv("left_out.csv")
+    if left is not None and len(left):
+        parts.append(f"<h3>left_out.csv</h3><p>{len(left)} object(s) of the host-mass window "
+                     "that the model could not use, each with the reason.</p>"
+                     + table(left, max_rows=10))
     if run.has("posterior.nc"):
         run.shown.add("posterior.nc")
         size = (run.path / "posterior.nc").stat().st_size

@@ -15,11 +15,14 @@ has succeeded its record is first removed from ``run.json``, then its files are 
 the output folder (``os.replace``, one rename per file) and finally its new record is
 written (atomically). A run killed at any point therefore leaves no half-written file and
 no record that claims more than is there: the next run redoes the first step whose record
-is missing or stale, and skips the completed ones before it.
+is missing or stale, and skips the completed ones before it. A step that fails (e.g. a fit
+rejected by the diagnostics gate) publishes nothing; ``run.json`` then says
+``"complete": false`` and names it under ``stopped_at``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -212,6 +215,13 @@ class StepRunner:
             outputs = {str(p.relative_to(staging)): sha256_of(p)
                        for p in sorted(staging.rglob("*")) if p.is_file()}
             self._publish(name, staging, outputs)
+        except BaseException as exc:
+            # the completed steps stay published and recorded; run.json says where the run
+            # stopped (the next run resumes there)
+            with contextlib.suppress(OSError):
+                self.write_run_json(complete=False, stopped_at={
+                    "step": name, "error": f"{type(exc).__name__}: {exc}"})
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         dt = time.perf_counter() - t0

@@ -22,8 +22,8 @@ Outputs
     The exact stacked rows the model used.
 ``left_out.csv``
     Objects of the sample (the host-mass window) the model could not use, each with its
-    reason (e.g. no semi-major axis); only when there are any. ``fit_summary.json`` lists
-    them too (``left_out``).
+    reason (e.g. no semi-major axis); just the header when none is. ``fit_summary.json``
+    lists them too (``left_out``).
 ``loo_comparison.csv``
     PSIS-LOO of K = 1, 2, 3 (when asked for).
 
@@ -67,7 +67,7 @@ from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
 
-#: Objects of the sample the model could not use, with the reason (written when any).
+#: Objects of the sample the model could not use, with the reason (header only if none).
 LEFT_OUT_FILE = "left_out.csv"
 
 POP_PARAMS = ("w", "f_det", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
@@ -288,7 +288,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
                                        keep_attempts=tried)
     timings["fit_main_s"] = time.perf_counter() - t0
     if not diag.passed and not config.allow_bad_diagnostics:
-        _reject(tried, diag, attempts, config, data=data, rows=rows, left_out=left_out,
+        _reject(tried or [dt], diag, attempts, config, data=data, rows=rows, left_out=left_out,
                 seed=seed, timings=timings, rejected_dir=rejected_dir, run_info=run_info)
     del tried
     if not diag.passed:
@@ -330,8 +330,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     write_json(out / "fit_summary.json", summary)
     write_csv(out / "memberships.csv", members)
     write_csv(out / "stacked_used.csv", rows)
-    if len(left_out):
-        write_csv(out / LEFT_OUT_FILE, left_out)
+    write_csv(out / LEFT_OUT_FILE, left_out)  # also when empty: no stale list survives
     # the reference object is scored under the posterior even when its host lies outside
     # the window (it is then not among the fitted members)
     scored = members

@@ -285,7 +285,8 @@ def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatc
 def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, shared_data_dir,
                                                                 tmp_path, capsys):
     """2 chains x 100 draws on the real data fail the gate (R-hat): the run stops at the
-    fit with a message saying what to do, keeping the steps before it for the next run."""
+    fit with a message saying what to do and where the draws are (OUTDIR/rejected/),
+    keeping the steps before it for the next run; nothing downstream sees the fit."""
     out = tmp_path / "results"
     tiny = [a for a in SMALL_FIT if a != "--allow-bad-diagnostics"]
     i = tiny.index("--loo-components")
@@ -294,9 +295,22 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
     assert rc == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "diagnostics failed the gate" in err and "--allow-bad-diagnostics" in err
+    assert f"{out.resolve() / 'rejected'}" in err and "--draws 200 --tune 200" in err
     rec = _record(out)
     assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines", "figures"]
-    assert not (out / "posterior.nc").exists() and not (out / "SUMMARY.txt").exists()
+    assert rec["stopped_at"]["step"] == "fit"
+    for step in rec["steps"].values():  # the finished steps are kept, as recorded
+        for fname, digest in step["outputs"].items():
+            assert sha256_of(out / fname) == digest, fname
+    for fname in ("posterior.nc", "fit_summary.json", "memberships.csv", "comparison.json",
+                  "SUMMARY.txt", "report.html"):
+        assert not (out / fname).exists(), fname
+    rej = out / "rejected"
+    summary = json.loads((rej / "fit_summary.json").read_text())
+    assert summary["gate"] == "failed" and summary["failures"]
+    assert {"posterior.nc", "diagnostics.csv", "VERDICT.txt", "run.json"} <= {
+        p.name for p in rej.iterdir()}
+    assert json.loads((rej / "run.json").read_text())["step"] == "fit"
 
 
 def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(

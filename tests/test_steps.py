@@ -163,3 +163,27 @@ def test_a_failing_step_keeps_the_completed_ones_and_the_next_run_resumes(tmp_pa
     assert calls == ["c"]
     rec = json.loads((out / "run.json").read_text())
     assert rec["complete"] and "stopped_at" not in rec and (out / "c.txt").is_file()
+
+
+def test_a_rerun_step_removes_the_files_it_no_longer_writes(tmp_path):
+    """A step that writes fewer files than its earlier run (e.g. a fit now rejected, or run
+    without LOO) leaves none of the old ones behind; files of other steps stay."""
+    out = tmp_path / "out"
+
+    def run(files):
+        r = StepRunner(out, plan=("a", "b"))
+        r.run("a", lambda st: (st / "a.txt").write_text("A") and None, settings={})
+
+        def b(stage):
+            for f in files:
+                (stage / f).parent.mkdir(parents=True, exist_ok=True)
+                (stage / f).write_text(f)
+        r.run("b", b, settings={"files": files})
+
+    run(["b.txt", "sub/old.csv"])
+    assert (out / "sub" / "old.csv").is_file()
+    run(["b.txt", "sub/rejected/new.txt"])
+    assert not (out / "sub" / "old.csv").exists()
+    assert (out / "sub" / "rejected" / "new.txt").is_file() and (out / "a.txt").is_file()
+    rec = json.loads((out / "run.json").read_text())
+    assert set(rec["steps"]["b"]["outputs"]) == {"b.txt", "sub/rejected/new.txt"}

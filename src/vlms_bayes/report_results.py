@@ -87,6 +87,9 @@ def bayes_section(run: RunFolder) -> str:
         parts.append(f"<h3>left_out.csv</h3><p>{len(left)} object(s) of the host-mass window "
                      "that the model could not use, each with the reason.</p>"
                      + table(left, max_rows=10))
+    elif left is not None:
+        parts.append("<p><code>left_out.csv</code> is empty: the model used every object "
+                     "of the host-mass window.</p>")
     if run.has("posterior.nc"):
         run.shown.add("posterior.nc")
         size = (run.path / "posterior.nc").stat().st_size

@@ -242,7 +242,10 @@ class StepRunner:
         shutil.rmtree(self.outdir / STAGING, ignore_errors=True)
 
     def _publish(self, name: str, staging: Path, outputs: Mapping[str, str]) -> None:
-        """Invalidate the step's record, move its files into place (one rename each)."""
+        """Invalidate the step's record, move its files into place (one rename each), and
+        remove the files its earlier run wrote that this run did not (so that e.g. a fit's
+        old posterior never sits beside the record of its rejection)."""
+        before = set(self.records.get(name, {}).get("outputs", {}))
         if name in self.records:
             del self.records[name]
             self.write_run_json(complete=False)
@@ -250,3 +253,8 @@ class StepRunner:
             dest = self.outdir / fname
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / fname, dest)
+        others = {f for n, r in self.records.items() if n != name for f in r.get("outputs", {})}
+        for fname in sorted(before - set(outputs) - others):
+            with contextlib.suppress(FileNotFoundError):
+                (self.outdir / fname).unlink()
+                log.debug("removed %s (no longer written by step %r)", fname, name)

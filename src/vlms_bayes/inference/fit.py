@@ -350,7 +350,8 @@ def _reject(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
     from vlms_bayes.inference.rejected import gate_advice, write_rejected
 
     k = config.n_components
-    tried_ta = [float(a["target_accept"]) for a in attempts]
+    tried_ta = [float(a.get("target_accept", config.target_accept)) for a in attempts] or [
+        config.target_accept]
     advice = gate_advice(diag, gate=config.gate, draws=config.draws, tune=config.tune,
                          chains=config.chains, n_components=k,
                          tried_target_accept=tried_ta)

@@ -351,3 +351,45 @@ def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
                               "--loo-components", "--retry-target-accept", "0.9",
                               "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
     assert _record(out)["steps_ran"] == []
+
+
+def test_rejected_naive_fit_is_kept_and_left_out_of_the_comparison(
+        ps_snapshot, shared_data_dir, tmp_path, monkeypatch):
+    """The naive fit beside the selection-aware one obeys the gate too: rejected, its draws
+    are kept in naive_fit/rejected/, nothing else of it is published, the comparison,
+    SUMMARY.txt and report.html leave the side-by-side out and say why, and the run
+    completes. (The selection-aware fit gets a gate any posterior passes, the naive one a
+    gate none does.)"""
+    import dataclasses
+
+    from vlms_bayes.inference import fit as fit_mod
+    from vlms_bayes.inference.diagnostics import GateConfig
+
+    real = fit_mod.run_fit
+
+    def gated(stacked, config, **kw):
+        gate = (GateConfig(max_rhat=0.5) if config.selection is None else
+                GateConfig(max_rhat=10.0, min_ess_bulk=1, min_ess_tail=1,
+                           max_divergences=10**6, min_bfmi=0.0))
+        return real(stacked, dataclasses.replace(config, gate=gate), **kw)
+
+    monkeypatch.setattr(fit_mod, "run_fit", gated)
+    out = tmp_path / "results"
+    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--chains", "2", "--draws",
+                              "30", "--tune", "30", "--loo-components", "--target-accept",
+                              "0.9", "--retry-target-accept", "0.9",
+                              "--skip-feasibility")]) == 0
+    rec = _record(out)
+    assert rec["complete"] and rec["steps"]["fit_naive"]["payload"]["rejected"] is True
+    assert set(rec["steps"]["fit_naive"]["outputs"]) == {
+        f"naive_fit/rejected/{f}" for f in ("posterior.nc", "diagnostics.csv",
+                                            "fit_summary.json", "VERDICT.txt",
+                                            "stacked_used.csv")}
+    assert [p.name for p in (out / "naive_fit").iterdir()] == ["rejected"]
+    assert json.loads((out / "naive_fit" / "rejected" / "fit_summary.json").read_text()
+                      )["gate"] == "failed"
+    assert json.loads((out / "fit_summary.json").read_text())["gate"] == "passed"
+    assert "selection" not in json.loads((out / "comparison.json").read_text())
+    summary = " ".join((out / "SUMMARY.txt").read_text().split())
+    assert "the naive fit failed its diagnostics gate" in summary
+    assert "naive_fit/rejected/" in (out / "report.html").read_text()

@@ -157,6 +157,11 @@ def selection_part(run: RunFolder, sel: dict[str, Any] | None) -> str:
                 "describe the detected sample, so P(binary-like) partly measures how each "
                 "object was found. Run with the default <code>--selection methods</code> to "
                 "get intrinsic populations and the side-by-side comparison."))
+        if run.has("naive_fit/rejected/VERDICT.txt"):
+            return ("<h3>Detection-method selection</h3>" + notice(
+                "The naive fit of the same rows failed its diagnostics gate, so the naive vs "
+                "selection-aware comparison is left out; its draws and verdict are in "
+                "<code>naive_fit/rejected/</code>.", kind="warning"))
         return ""
     removed = sel.get("method_split_removed")
     share = "n/a" if removed is None else f"{fmt(100 * removed, 2)}%"

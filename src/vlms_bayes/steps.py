@@ -242,9 +242,11 @@ class StepRunner:
         shutil.rmtree(self.outdir / STAGING, ignore_errors=True)
 
     def _publish(self, name: str, staging: Path, outputs: Mapping[str, str]) -> None:
-        """Invalidate the step's record, move its files into place (one rename each), and
-        remove the files its earlier run wrote that this run did not (so that e.g. a fit's
-        old posterior never sits beside the record of its rejection)."""
+        """Invalidate the step's record and move its files into place (one rename each).
+
+        Files that the step's earlier run wrote and this one did not are removed, so that
+        e.g. a fit's old posterior never sits beside the record of its rejection.
+        """
         before = set(self.records.get(name, {}).get("outputs", {}))
         if name in self.records:
             del self.records[name]

@@ -188,3 +188,43 @@ def test_cli_too_short_fit_leaves_its_draws_in_the_rejected_folder(ps_snapshot,
     dt = xr.open_datatree(rej / "posterior.nc", engine="h5netcdf")
     assert dt["posterior"].sizes["draw"] == 30
     assert (rej / "VERDICT.txt").read_text().startswith("REJECTED")
+
+
+def test_a_loo_fit_that_fails_the_gate_is_left_out_and_kept(frame, tmp_path, monkeypatch):
+    """The K = 1 fit for PSIS-LOO obeys the gate too: rejected, it is left out of the LOO
+    comparison (not compared on an untrustworthy posterior), its draws and verdict are
+    kept in rejected/loo_K1/, and the published fit says so. (K = 2 gets a gate any
+    posterior passes, K = 1 one that none does.)"""
+    import dataclasses
+
+    from vlms_bayes.inference import fit as fit_mod
+    from vlms_bayes.inference.diagnostics import GateConfig
+
+    real = fit_mod.fit_posterior
+    lax = GateConfig(max_rhat=10.0, min_ess_bulk=1, min_ess_tail=1, max_divergences=10**6,
+                     min_bfmi=0.0)
+
+    def gated(data, config, *, n_components, **kw):
+        gate = GateConfig(max_rhat=0.5) if n_components == 1 else lax
+        return real(data, dataclasses.replace(config, gate=gate), n_components=n_components,
+                    **kw)
+
+    monkeypatch.setattr(fit_mod, "fit_posterior", gated)
+    cfg = fit_mod.FitConfig(**TOO_SHORT, selection=None, loo_components=(1, 2),
+                            retry_target_accept=0.9)
+    out = tmp_path / "o"
+    out.mkdir()
+    res = fit_mod.run_fit(frame, cfg, outdir_path=out, seed=2,
+                          rejected_dir=tmp_path / "rejected")
+    assert res.diagnostics.passed and (out / "posterior.nc").is_file()
+    assert res.loo is None and not (out / "loo_comparison.csv").exists()
+    (bad,) = res.summary["loo_rejected"]
+    assert bad["n_components"] == 1 and "R-hat" in bad["failures"][0]
+    kept = tmp_path / "rejected" / "loo_K1"
+    assert bad["kept_in"] == str(kept)
+    summary = json.loads((kept / "fit_summary.json").read_text())
+    assert summary["gate"] == "failed" and summary["n_components"] == 1
+    assert (kept / "posterior.nc").is_file() and (kept / "diagnostics.csv").is_file()
+    assert "LOO K=1: left out, its fit failed the diagnostics gate" in res.report
+    saved = json.loads((out / "fit_summary.json").read_text())
+    assert saved["loo"] is None and saved["loo_rejected"][0]["n_components"] == 1

@@ -445,6 +445,6 @@ def test_refits_rejected_by_the_gate_are_kept_and_marked(data_config, tmp_path, 
         assert (out / "rejected" / v / "posterior.nc").is_file()
         assert (out / "variants" / v / "gmm_summary.json").is_file()
         assert not (out / "variants" / v / "fit_summary.json").exists()
-    assert "rejected by the diagnostics gate" in res.report
+    assert "with a fit rejected by the diagnostics gate" in res.report
     assert "default, true-masses-only" in res.report
     assert not list(out.parent.glob(".robust.rejected.*"))  # the scratch folder is gone

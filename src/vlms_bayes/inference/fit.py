@@ -25,7 +25,9 @@ Outputs
     reason (e.g. no semi-major axis); just the header when none is. ``fit_summary.json``
     lists them too (``left_out``).
 ``loo_comparison.csv``
-    PSIS-LOO of K = 1, 2, 3 (when asked for).
+    PSIS-LOO of K = 1, 2, 3 (when asked for). A K whose fit fails the gate is left out
+    (``loo_rejected`` in ``fit_summary.json``; its draws in ``rejected_dir/loo_K<k>/``),
+    unless ``allow_bad_diagnostics``.
 
 A fit that fails the diagnostics gate (without ``allow_bad_diagnostics``) writes none of
 these; with a ``rejected_dir`` its draws, per-parameter diagnostics and verdict go there
@@ -300,19 +302,38 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     reference = score_reference(dt, stacked, config)
 
     loo_table = None
+    loo_rejected: list[dict[str, Any]] = []
     if config.loo_components:
         from vlms_bayes.inference.comparison import loo_compare
 
         fits = {f"K={k}": dt}
         for kk in sorted(set(config.loo_components) - {k}):
             t1 = time.perf_counter()
-            fits[f"K={kk}"], d_kk, _ = fit_posterior(data, config, n_components=kk,
-                                                     seed=seed + kk)
+            tried_kk: list[Any] = []
+            dt_kk, d_kk, att_kk = fit_posterior(data, config, n_components=kk,
+                                                seed=seed + kk, keep_attempts=tried_kk)
             timings[f"fit_K{kk}_s"] = time.perf_counter() - t1
-            if not d_kk.passed:
-                log.warning("K=%d fit for LOO failed the gate: %s", kk, "; ".join(d_kk.failures))
-        loo_table = loo_compare(fits)
-        write_csv(out / "loo_comparison.csv", loo_table)
+            if d_kk.passed or config.allow_bad_diagnostics:
+                if not d_kk.passed:
+                    log.warning("K=%d fit for LOO failed the gate (used anyway, "
+                                "--allow-bad-diagnostics): %s", kk, "; ".join(d_kk.failures))
+                fits[f"K={kk}"] = dt_kk
+                continue
+            # a rejected fit is not compared; its draws are kept beside the main fit's
+            kept, _ = _keep_rejected(
+                tried_kk, d_kk, att_kk, config, n_components=kk, data=data, rows=None,
+                left_out=left_out, seed=seed + kk, timings={f"fit_K{kk}_s": timings[
+                    f"fit_K{kk}_s"]}, run_info=None,
+                rejected_dir=None if rejected_dir is None
+                else Path(rejected_dir) / f"loo_K{kk}")
+            loo_rejected.append({"n_components": kk, "failures": d_kk.failures,
+                                 "kept_in": None if kept is None else str(kept)})
+            log.warning("K=%d fit for LOO failed the diagnostics gate (%s): left out of the "
+                        "LOO comparison%s", kk, "; ".join(d_kk.failures),
+                        "" if kept is None else f"; its draws and verdict are in {kept}")
+        if len(fits) > 1 or not loo_rejected:
+            loo_table = loo_compare(fits)
+            write_csv(out / "loo_comparison.csv", loo_table)
 
     summary = {
         "n_objects": data.n, "n_components": k, "populations": population_names(k),
@@ -322,6 +343,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
         "population_parameters": posterior_table(post),
         "reference": reference.to_dict(orient="records"),
         "loo": None if loo_table is None else loo_table.to_dict(orient="records"),
+        "loo_rejected": loo_rejected,
         "timings_s": timings,
         "selection": selection_record(data, config.selection),
         "left_out": left_out.to_dict(orient="records"),
@@ -342,36 +364,59 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
 
 
+def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
+                   config: FitConfig, *, n_components: int, data: ModelData,
+                   rows: pd.DataFrame | None, left_out: pd.DataFrame, seed: int,
+                   timings: dict[str, float], rejected_dir: str | Path | None,
+                   run_info: dict[str, Any] | None) -> tuple[Path | None, list[str]]:
+    """Write a fit that failed the gate into ``rejected_dir`` (when given).
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The folder written (None without ``rejected_dir``).
+    advice : list of str
+        What to change (:func:`vlms_bayes.inference.rejected.gate_advice`).
+    """
+    from vlms_bayes.inference.rejected import gate_advice, write_rejected
+
+    tried_ta = [float(a.get("target_accept", config.target_accept)) for a in attempts] or [
+        config.target_accept]
+    advice = gate_advice(diag, gate=config.gate, draws=config.draws, tune=config.tune,
+                         chains=config.chains, n_components=n_components,
+                         tried_target_accept=tried_ta)
+    if rejected_dir is None:
+        return None, advice
+    k = n_components
+    summary = {
+        "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "diagnostics": diag.to_dict(), "attempts": attempts, "config": config.to_dict(),
+        "seed": seed, "population_parameters": posterior_table(tried[-1]["posterior"]),
+        "timings_s": timings, "selection": selection_record(data, config.selection),
+        "left_out": left_out.to_dict(orient="records"),
+    }
+    info = None if run_info is None else {**run_info, "gate": "failed", "rejected": True}
+    path = write_rejected(rejected_dir, posteriors=tried, diag=diag, attempts=attempts,
+                          summary=summary, advice=advice, gate=config.gate, rows=rows,
+                          run_info=info)
+    return path, advice
+
+
 def _reject(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
             config: FitConfig, *, data: ModelData, rows: pd.DataFrame,
             left_out: pd.DataFrame, seed: int, timings: dict[str, float],
             rejected_dir: str | Path | None, run_info: dict[str, Any] | None) -> None:
     """Keep a fit that failed the gate in ``rejected_dir`` and raise GateRejectedError."""
-    from vlms_bayes.inference.rejected import gate_advice, write_rejected
-
-    k = config.n_components
-    tried_ta = [float(a.get("target_accept", config.target_accept)) for a in attempts] or [
-        config.target_accept]
-    advice = gate_advice(diag, gate=config.gate, draws=config.draws, tune=config.tune,
-                         chains=config.chains, n_components=k,
-                         tried_target_accept=tried_ta)
+    path, advice = _keep_rejected(
+        tried, diag, attempts, config, n_components=config.n_components, data=data,
+        rows=rows, left_out=left_out, seed=seed, timings=timings, rejected_dir=rejected_dir,
+        run_info=run_info)
+    tried_ta = [a.get("target_accept", config.target_accept) for a in attempts]
     retry = (f"after a retry at target_accept={tried_ta[-1]:g}" if len(attempts) > 1
-             else f"at target_accept={tried_ta[0]:g} (not retried"
+             else f"at target_accept={config.target_accept:g} (not retried"
              + (": a population is empty)" if diag.empty_populations else ")"))
     where = "nothing was kept (no folder for rejected fits was given)"
-    if rejected_dir is not None:
-        summary = {
-            "n_objects": data.n, "n_components": k, "populations": population_names(k),
-            "diagnostics": diag.to_dict(), "attempts": attempts, "config": config.to_dict(),
-            "seed": seed, "population_parameters": posterior_table(tried[-1]["posterior"]),
-            "timings_s": timings, "selection": selection_record(data, config.selection),
-            "left_out": left_out.to_dict(orient="records"),
-        }
-        info = None if run_info is None else {**run_info, "gate": "failed",
-                                              "rejected": True}
-        path = write_rejected(rejected_dir, posteriors=tried, diag=diag, attempts=attempts,
-                              summary=summary, advice=advice, gate=config.gate, rows=rows,
-                              run_info=info)
+    if path is not None:
         files = ("posterior.nc" if len(tried) == 1
                  else "posterior.nc, the first attempt in posterior_attempt1.nc")
         where = (f"its draws ({files}), every parameter's R-hat and ESS (diagnostics.csv) "
@@ -380,7 +425,7 @@ def _reject(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
         f"The sampler diagnostics failed the gate {retry}: {'; '.join(diag.failures)}. "
         f"The posterior is not trustworthy, so the fit's outputs were not published; "
         f"{where}. To pass: {'; '.join(advice)}.",
-        rejected_dir=rejected_dir, failures=diag.failures)
+        rejected_dir=path, failures=diag.failures)
 
 
 def selection_record(data: ModelData, selection: SelectionModel | None) -> dict[str, Any]:
@@ -433,6 +478,10 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
     for _, r in reference.iterrows():
         lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
                      f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")
+    for r in summary.get("loo_rejected", []):
+        lines.append(f"  LOO K={r['n_components']}: left out, its fit failed the diagnostics "
+                     f"gate ({'; '.join(r['failures'])})"
+                     + (f"; draws in {r['kept_in']}" if r.get("kept_in") else ""))
     if loo is not None:
         for _, r in loo.iterrows():
             lines.append(f"  LOO {r['model']}: elpd {r['elpd_loo']:.1f} ± {r['se']:.1f}, "

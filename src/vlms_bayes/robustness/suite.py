@@ -253,8 +253,8 @@ def _report(table: pd.DataFrame, notes: Sequence[str]) -> str:
         lines.append(txt)
     gate = table.loc[table["status"].astype(str).str.startswith("gate failed"), "variant"]
     if len(gate):
-        lines.append("  refits rejected by the diagnostics gate (their fit numbers are left "
-                     f"out; draws in {REJECTED_DIR}/<variant>/): "
+        lines.append("  refits with a fit rejected by the diagnostics gate (its numbers are "
+                     f"left out; draws in {REJECTED_DIR}/<variant>/): "
                      + ", ".join(dict.fromkeys(gate)))
     lines += [f"  note: {n}" for n in notes]
     return "\n".join(lines)
@@ -358,8 +358,17 @@ def run_robustness(
                     diagnostics_passed=False, prefix="gate failed")
                 rows += sorted(vrows, key=lambda r: list(NUMBERS).index(r["number"]))
             else:
-                rows += headline_rows(v.name, v.group, v.label, res["headlines"], seed=s,
+                vrows = headline_rows(v.name, v.group, v.label, res["headlines"], seed=s,
                                       diagnostics_passed=res["diagnostics_passed"])
+                for bad in res["fit_summary"].get("loo_rejected", []):
+                    # the ΔELPD lacks the K that was rejected: say so rather than "n/a"
+                    kk = bad["n_components"]
+                    for r in vrows:
+                        if r["number"] == "delta_elpd_k2_k1":
+                            r["status"] = (f"gate failed: the K={kk} fit for LOO ("
+                                           f"{'; '.join(bad['failures'])}); draws in "
+                                           f"{REJECTED_DIR}/{v.name}/loo_K{kk}/")
+                rows += vrows
         defaults = dict.fromkeys(refit_numbers, "default")
         extra: dict[str, Any] = {}
         if "feasibility" in groups:
@@ -388,10 +397,11 @@ def run_robustness(
                 d = staging / "variants" / v.name
                 write_json(d / "gmm_summary.json", res["gmm_summary"])
                 write_text(d / "ks_test_e.txt", res["ks_text"])
+                kept = Path(scratch) / v.name  # a rejected fit (or LOO fit) of the variant
+                if kept.is_dir():
+                    (staging / REJECTED_DIR).mkdir(exist_ok=True)
+                    shutil.move(kept, staging / REJECTED_DIR / v.name)
                 if res.get("gate_failed"):
-                    if res.get("rejected") and Path(res["rejected"]).is_dir():
-                        (staging / REJECTED_DIR).mkdir(exist_ok=True)
-                        shutil.move(res["rejected"], staging / REJECTED_DIR / v.name)
                     continue
                 write_json(d / "fit_summary.json", res["fit_summary"])
                 write_csv(d / "memberships.csv", res["memberships"], float_format="%.6g")

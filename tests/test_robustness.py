@@ -405,3 +405,46 @@ def test_run_with_robustness_step(ps_snapshot, shared_data_dir, tmp_path, jax_ca
     # unchanged second run: the suite is skipped
     assert main(argv) == 0
     assert json.loads((out / "run.json").read_text())["steps_ran"] == []
+
+
+def test_refits_rejected_by_the_gate_are_kept_and_marked(data_config, tmp_path, monkeypatch,
+                                                         jax_cache_env):
+    """A refit that fails its diagnostics gate keeps its draws under rejected/<variant>/;
+    the table marks its fit numbers 'gate failed' (NaN, diagnostics_passed False) and
+    keeps its baseline numbers; the report names it. The refits run in this process (the
+    worker function itself), with a gate no posterior can pass."""
+    import logging
+
+    from vlms_bayes.inference.diagnostics import GateConfig
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.pipeline import BaselineConfig
+    from vlms_bayes.robustness import suite
+
+    monkeypatch.setattr(logging, "basicConfig", lambda **k: None)  # the worker's own setup
+    monkeypatch.setattr(suite, "run_tasks",
+                        lambda tasks, n_jobs: {t["name"]: fn(t) for fn, t in tasks})
+    fit = FitConfig(chains=2, draws=30, tune=30, target_accept=0.98, selection=None,
+                    gate=GateConfig(max_rhat=0.5))
+    out = tmp_path / "robust"
+    res = suite.run_robustness(data_config, BaselineConfig(n_boot=20), fit, outdir=out,
+                               variants=["true_mass"], seed=3)
+    table = res.numbers["table"]
+    assert set(table["variant"]) == {"default", "true-masses-only"}
+    assert not table["diagnostics_passed"].astype(bool).any()
+    fit_rows = table["number"].isin(rt.FIT_NUMBERS)
+    assert table.loc[fit_rows, "status"].str.startswith("gate failed: R-hat").all()
+    assert table.loc[fit_rows, "value"].isna().all()
+    assert table.loc[~fit_rows, "status"].eq("ok").all()
+    assert np.isfinite(table.loc[table["number"] == "ks_p_value", "value"]).all()
+    assert "rejected/default/" in table.loc[fit_rows, "status"].iloc[0]
+    saved = pd.read_csv(out / "robustness.csv")
+    assert saved["status"].str.startswith("gate failed").sum() == fit_rows.sum()
+    for v in ("default", "true-masses-only"):
+        summary = json.loads((out / "rejected" / v / "fit_summary.json").read_text())
+        assert summary["gate"] == "failed"
+        assert (out / "rejected" / v / "posterior.nc").is_file()
+        assert (out / "variants" / v / "gmm_summary.json").is_file()
+        assert not (out / "variants" / v / "fit_summary.json").exists()
+    assert "with a fit rejected by the diagnostics gate" in res.report
+    assert "default, true-masses-only" in res.report
+    assert not list(out.parent.glob(".robust.rejected.*"))  # the scratch folder is gone

@@ -285,7 +285,8 @@ def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatc
 def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, shared_data_dir,
                                                                 tmp_path, capsys):
     """2 chains x 100 draws on the real data fail the gate (R-hat): the run stops at the
-    fit with a message saying what to do, keeping the steps before it for the next run."""
+    fit with a message saying what to do and where the draws are (OUTDIR/rejected/),
+    keeping the steps before it for the next run; nothing downstream sees the fit."""
     out = tmp_path / "results"
     tiny = [a for a in SMALL_FIT if a != "--allow-bad-diagnostics"]
     i = tiny.index("--loo-components")
@@ -294,9 +295,22 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
     assert rc == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "diagnostics failed the gate" in err and "--allow-bad-diagnostics" in err
+    assert f"{out.resolve() / 'rejected'}" in err and "--draws 200 --tune 200" in err
     rec = _record(out)
     assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines", "figures"]
-    assert not (out / "posterior.nc").exists() and not (out / "SUMMARY.txt").exists()
+    assert rec["stopped_at"]["step"] == "fit"
+    for step in rec["steps"].values():  # the finished steps are kept, as recorded
+        for fname, digest in step["outputs"].items():
+            assert sha256_of(out / fname) == digest, fname
+    for fname in ("posterior.nc", "fit_summary.json", "memberships.csv", "comparison.json",
+                  "SUMMARY.txt", "report.html"):
+        assert not (out / fname).exists(), fname
+    rej = out / "rejected"
+    summary = json.loads((rej / "fit_summary.json").read_text())
+    assert summary["gate"] == "failed" and summary["failures"]
+    assert {"posterior.nc", "diagnostics.csv", "VERDICT.txt", "run.json"} <= {
+        p.name for p in rej.iterdir()}
+    assert json.loads((rej / "run.json").read_text())["step"] == "fit"
 
 
 def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
@@ -337,3 +351,45 @@ def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
                               "--loo-components", "--retry-target-accept", "0.9",
                               "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
     assert _record(out)["steps_ran"] == []
+
+
+def test_rejected_naive_fit_is_kept_and_left_out_of_the_comparison(
+        ps_snapshot, shared_data_dir, tmp_path, monkeypatch):
+    """The naive fit beside the selection-aware one obeys the gate too: rejected, its draws
+    are kept in naive_fit/rejected/, nothing else of it is published, the comparison,
+    SUMMARY.txt and report.html leave the side-by-side out and say why, and the run
+    completes. (The selection-aware fit gets a gate any posterior passes, the naive one a
+    gate none does.)"""
+    import dataclasses
+
+    from vlms_bayes.inference import fit as fit_mod
+    from vlms_bayes.inference.diagnostics import GateConfig
+
+    real = fit_mod.run_fit
+
+    def gated(stacked, config, **kw):
+        gate = (GateConfig(max_rhat=0.5) if config.selection is None else
+                GateConfig(max_rhat=10.0, min_ess_bulk=1, min_ess_tail=1,
+                           max_divergences=10**6, min_bfmi=0.0))
+        return real(stacked, dataclasses.replace(config, gate=gate), **kw)
+
+    monkeypatch.setattr(fit_mod, "run_fit", gated)
+    out = tmp_path / "results"
+    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--chains", "2", "--draws",
+                              "30", "--tune", "30", "--loo-components", "--target-accept",
+                              "0.9", "--retry-target-accept", "0.9",
+                              "--skip-feasibility")]) == 0
+    rec = _record(out)
+    assert rec["complete"] and rec["steps"]["fit_naive"]["payload"]["rejected"] is True
+    assert set(rec["steps"]["fit_naive"]["outputs"]) == {
+        f"naive_fit/rejected/{f}" for f in ("posterior.nc", "diagnostics.csv",
+                                            "fit_summary.json", "VERDICT.txt",
+                                            "stacked_used.csv")}
+    assert [p.name for p in (out / "naive_fit").iterdir()] == ["rejected"]
+    assert json.loads((out / "naive_fit" / "rejected" / "fit_summary.json").read_text()
+                      )["gate"] == "failed"
+    assert json.loads((out / "fit_summary.json").read_text())["gate"] == "passed"
+    assert "selection" not in json.loads((out / "comparison.json").read_text())
+    summary = " ".join((out / "SUMMARY.txt").read_text().split())
+    assert "the naive fit failed its diagnostics gate" in summary
+    assert "naive_fit/rejected/" in (out / "report.html").read_text()

@@ -123,3 +123,67 @@ def test_unreadable_run_json_recomputes(tmp_path):
     _run(out)
     (out / "run.json").write_text("{not json")
     assert _run(out)[1] == ["a", "b", "c"]
+
+
+def test_a_failing_step_keeps_the_completed_ones_and_the_next_run_resumes(tmp_path):
+    """A later step's failure (e.g. a fit rejected by the diagnostics gate) leaves the
+    steps before it published and recorded; run.json says where the run stopped; the next
+    run skips the completed steps and redoes only the failed one."""
+    from vlms_bayes.errors import DiagnosticsError
+
+    out = tmp_path / "out"
+
+    def run(*, fail, calls):
+        r = StepRunner(out, plan=PLAN, header={"command": "toy"})
+
+        def step(name):
+            def compute(stage):
+                calls.append(name)
+                (stage / f"{name}.txt").write_text(name.upper())
+                if fail and name == "c":
+                    raise DiagnosticsError("gate failed")
+            return compute
+
+        ka = r.run("a", step("a"), settings={}).record["key"]
+        kb = r.run("b", step("b"), settings={}, upstream={"a": ka}).record["key"]
+        r.run("c", step("c"), settings={}, upstream={"b": kb})
+        r.write_run_json(complete=True)
+
+    calls = []
+    with pytest.raises(DiagnosticsError):
+        run(fail=True, calls=calls)
+    assert calls == ["a", "b", "c"]
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["complete"] is False and list(rec["steps"]) == ["a", "b"]
+    assert rec["stopped_at"] == {"step": "c", "error": "DiagnosticsError: gate failed"}
+    assert (out / "a.txt").read_text() == "A" and (out / "b.txt").read_text() == "B"
+    assert not (out / "c.txt").exists()
+    calls = []
+    run(fail=False, calls=calls)
+    assert calls == ["c"]
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["complete"] and "stopped_at" not in rec and (out / "c.txt").is_file()
+
+
+def test_a_rerun_step_removes_the_files_it_no_longer_writes(tmp_path):
+    """A step that writes fewer files than its earlier run (e.g. a fit now rejected, or run
+    without LOO) leaves none of the old ones behind; files of other steps stay."""
+    out = tmp_path / "out"
+
+    def run(files):
+        r = StepRunner(out, plan=("a", "b"))
+        r.run("a", lambda st: (st / "a.txt").write_text("A") and None, settings={})
+
+        def b(stage):
+            for f in files:
+                (stage / f).parent.mkdir(parents=True, exist_ok=True)
+                (stage / f).write_text(f)
+        r.run("b", b, settings={"files": files})
+
+    run(["b.txt", "sub/old.csv"])
+    assert (out / "sub" / "old.csv").is_file()
+    run(["b.txt", "sub/rejected/new.txt"])
+    assert not (out / "sub" / "old.csv").exists()
+    assert (out / "sub" / "rejected" / "new.txt").is_file() and (out / "a.txt").is_file()
+    rec = json.loads((out / "run.json").read_text())
+    assert set(rec["steps"]["b"]["outputs"]) == {"b.txt", "sub/rejected/new.txt"}

@@ -34,19 +34,28 @@ class CommandOutput:
 
 def fit_command(data_config: Any, fit_config: Any, *, outdir: str | os.PathLike[str],
                 seed: int = 42) -> CommandOutput:
-    """``vlms-bayes fit``: load the catalogues, fit the mixture, write the outputs."""
+    """``vlms-bayes fit``: load the catalogues, fit the mixture, write the outputs.
+
+    A fit that fails the diagnostics gate publishes nothing in ``outdir`` but its own
+    ``outdir/rejected/`` folder (draws, per-parameter diagnostics, verdict) and raises
+    :class:`~vlms_bayes.errors.GateRejectedError`.
+    """
     from vlms_bayes import pipeline
     from vlms_bayes.inference.fit import run_fit
+    from vlms_bayes.inference.rejected import REJECTED_DIR
 
     t0 = time.perf_counter()
     data = pipeline.load_data(data_config)
     t_data = time.perf_counter() - t0
+    record = {"command": "fit",
+              "config": {"data": asdict(data_config), "fit": fit_config.to_dict()},
+              "seeds": {"sampler": seed}, "inputs": data.inputs}
     with StagedOutputDir(outdir) as staging:
-        res = run_fit(data.frame, fit_config, outdir_path=staging, seed=seed)
+        res = run_fit(data.frame, fit_config, outdir_path=staging, seed=seed,
+                      rejected_dir=Path(outdir) / REJECTED_DIR,
+                      run_info=run_record(**record, timings_s={"data": t_data}))
         write_json(staging / "run.json", run_record(
-            command="fit", config={"data": asdict(data_config), "fit": fit_config.to_dict()},
-            seeds={"sampler": seed}, inputs=data.inputs,
-            timings_s={"data": t_data, **res.timings_s}))
+            **record, timings_s={"data": t_data, **res.timings_s}))
     return CommandOutput(Path(outdir), res.report, res)
 
 

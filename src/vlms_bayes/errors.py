@@ -27,3 +27,28 @@ class DiagnosticsError(VlmsBayesError):
 
 class OutputDirError(VlmsBayesError, OSError):
     """An output folder that cannot be created or written (read-only, under a file, full)."""
+
+
+class GateRejectedError(DiagnosticsError):
+    """A fit failed the diagnostics gate; its draws were kept in a separate folder.
+
+    Parameters
+    ----------
+    message : str
+        What failed, where the draws are and what to change.
+    rejected_dir : path-like or None
+        The folder holding the rejected fit (None when it was not kept).
+    failures : list of str
+        The gate's failed checks.
+    """
+
+    def __init__(self, message: str, *, rejected_dir: object = None,
+                 failures: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.rejected_dir = rejected_dir
+        self.failures = list(failures or [])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keyword-only fields survive pickling (a robustness refit runs in a worker process)
+        return (type(self), (str(self),), {"rejected_dir": self.rejected_dir,
+                                           "failures": self.failures})

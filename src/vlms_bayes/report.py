@@ -175,6 +175,12 @@ def summary_text(
             lines += [f"    {r['discoverymethod']} (n = {r['n']}): mean P(binary-like) naive "
                       f"{fmt(r['mean_P_naive'])}, selection-aware {fmt(r['mean_P_selection'])}"
                       for r in sel.get("per_method", [])]
+    naive = payloads.get("fit_naive") or {}
+    if naive.get("rejected"):
+        lines += ["", "SELECTION: the naive fit failed its diagnostics gate ("
+                  + "; ".join(naive.get("failures", [])) + "), so the naive vs "
+                  "selection-aware comparison is left out; its draws and verdict are in "
+                  "naive_fit/rejected/"]
     feas = payloads.get("feasibility")
     if feas:
         lines += ["", "MIGRATION FEASIBILITY (Kozai-Lidov + tides; details in feasibility files)"]

@@ -82,6 +82,14 @@ def bayes_section(run: RunFolder) -> str:
                      + table(mem.sort_values("P_binary_like", ascending=False), max_rows=12))
     parts.append(csv_table(run, "stacked_used.csv", "the rows the model was fitted to.",
                            max_rows=5))
+    left = run.csv("left_out.csv")
+    if left is not None and len(left):
+        parts.append(f"<h3>left_out.csv</h3><p>{len(left)} object(s) of the host-mass window "
+                     "that the model could not use, each with the reason.</p>"
+                     + table(left, max_rows=10))
+    elif left is not None:
+        parts.append("<p><code>left_out.csv</code> is empty: the model used every object "
+                     "of the host-mass window.</p>")
     if run.has("posterior.nc"):
         run.shown.add("posterior.nc")
         size = (run.path / "posterior.nc").stat().st_size
@@ -149,6 +157,11 @@ def selection_part(run: RunFolder, sel: dict[str, Any] | None) -> str:
                 "describe the detected sample, so P(binary-like) partly measures how each "
                 "object was found. Run with the default <code>--selection methods</code> to "
                 "get intrinsic populations and the side-by-side comparison."))
+        if run.has("naive_fit/rejected/VERDICT.txt"):
+            return ("<h3>Detection-method selection</h3>" + notice(
+                "The naive fit of the same rows failed its diagnostics gate, so the naive vs "
+                "selection-aware comparison is left out; its draws and verdict are in "
+                "<code>naive_fit/rejected/</code>.", kind="warning"))
         return ""
     removed = sel.get("method_split_removed")
     share = "n/a" if removed is None else f"{fmt(100 * removed, 2)}%"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vlms_bayes.data_io.outputs import run_record, save_figure, write_csv, write_text
+from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.steps import StepRunner
 
 log = logging.getLogger("vlms_bayes")
@@ -162,7 +163,11 @@ def run_steps(
                      fit_config.n_components, fit_config.backend, fit_config.chains,
                      fit_config.tune, fit_config.draws,
                      f"; then K={extra_k} for PSIS-LOO" if extra_k else "")
-            res = run_fit(data.frame, fit_config, outdir_path=stage, seed=seed)
+            # a fit that fails the gate keeps its draws in OUTDIR/rejected/ and stops the
+            # run here: nothing downstream (comparison, summary, report) sees it
+            res = run_fit(data.frame, fit_config, outdir_path=stage, seed=seed,
+                          rejected_dir=runner.outdir / REJECTED_DIR,
+                          run_info={**header, "step": "fit"})
             return {"report": res.report, "diagnostics_passed": bool(res.diagnostics.passed)}
 
         # the fit adds its columns to the baselines' objects_with_probs.csv
@@ -174,17 +179,27 @@ def run_steps(
         # the same model without the selection correction, so that the report can say how
         # much of the naive two-population signal was survey selection
         if with_naive:
-            naive_cfg = dataclasses.replace(fit_config, selection=None, loo_components=(),
-                                            allow_bad_diagnostics=True)
+            naive_cfg = dataclasses.replace(fit_config, selection=None, loo_components=())
 
             def do_fit_naive(stage: Path) -> dict[str, Any]:
+                from vlms_bayes.errors import GateRejectedError
                 from vlms_bayes.inference.fit import run_fit
 
                 log.info("[fit_naive] K=%d without the selection correction (for the "
                          "side-by-side comparison)", naive_cfg.n_components)
                 (stage / NAIVE_FIT_DIR).mkdir()
-                res = run_fit(data.frame, naive_cfg, outdir_path=stage / NAIVE_FIT_DIR,
-                              seed=seed)
+                try:
+                    res = run_fit(data.frame, naive_cfg, outdir_path=stage / NAIVE_FIT_DIR,
+                                  seed=seed,
+                                  rejected_dir=stage / NAIVE_FIT_DIR / REJECTED_DIR)
+                except GateRejectedError as exc:
+                    # only a side-by-side depends on it: the run goes on without that part
+                    log.warning("[fit_naive] the naive fit failed its diagnostics gate (%s): "
+                                "the naive vs selection-aware comparison is left out; its "
+                                "draws and verdict are in %s/%s/", "; ".join(exc.failures),
+                                NAIVE_FIT_DIR, REJECTED_DIR)
+                    return {"diagnostics_passed": False, "rejected": True,
+                            "failures": exc.failures}
                 return {"diagnostics_passed": bool(res.diagnostics.passed)}
 
             keys["fit_naive"] = runner.run(
@@ -194,7 +209,9 @@ def run_steps(
         def do_comparison(stage: Path) -> None:
             from vlms_bayes.inference.compare_report import build_comparison, write_comparison
 
-            other = runner.outdir / NAIVE_FIT_DIR if with_naive else None
+            naive = runner.records.get("fit_naive", {}).get("payload", {})
+            other = (runner.outdir / NAIVE_FIT_DIR
+                     if with_naive and not naive.get("rejected") else None)
             cmp = build_comparison(runner.outdir, runner.outdir, q_split=config.q_split,
                                    other_posterior_dir=other)
             write_comparison(stage, cmp, figures=True, posterior_dir=runner.outdir)

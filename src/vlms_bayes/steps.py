@@ -15,11 +15,14 @@ has succeeded its record is first removed from ``run.json``, then its files are 
 the output folder (``os.replace``, one rename per file) and finally its new record is
 written (atomically). A run killed at any point therefore leaves no half-written file and
 no record that claims more than is there: the next run redoes the first step whose record
-is missing or stale, and skips the completed ones before it.
+is missing or stale, and skips the completed ones before it. A step that fails (e.g. a fit
+rejected by the diagnostics gate) publishes nothing; ``run.json`` then says
+``"complete": false`` and names it under ``stopped_at``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -224,6 +227,13 @@ class StepRunner:
             outputs = {str(p.relative_to(staging)): sha256_of(p)
                        for p in sorted(staging.rglob("*")) if p.is_file()}
             self._publish(name, staging, outputs)
+        except BaseException as exc:
+            # the completed steps stay published and recorded; run.json says where the run
+            # stopped (the next run resumes there)
+            with contextlib.suppress(OSError):
+                self.write_run_json(complete=False, stopped_at={
+                    "step": name, "error": f"{type(exc).__name__}: {exc}"})
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         dt = time.perf_counter() - t0
@@ -244,7 +254,12 @@ class StepRunner:
         shutil.rmtree(self.outdir / STAGING, ignore_errors=True)
 
     def _publish(self, name: str, staging: Path, outputs: Mapping[str, str]) -> None:
-        """Invalidate the step's record, move its files into place (one rename each)."""
+        """Invalidate the step's record and move its files into place (one rename each).
+
+        Files that the step's earlier run wrote and this one did not are removed, so that
+        e.g. a fit's old posterior never sits beside the record of its rejection.
+        """
+        before = set(self.records.get(name, {}).get("outputs", {}))
         if name in self.records:
             del self.records[name]
             self.write_run_json(complete=False)
@@ -252,3 +267,8 @@ class StepRunner:
             dest = self.outdir / fname
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / fname, dest)
+        others = {f for n, r in self.records.items() if n != name for f in r.get("outputs", {})}
+        for fname in sorted(before - set(outputs) - others):
+            with contextlib.suppress(FileNotFoundError):
+                (self.outdir / fname).unlink()
+                log.debug("removed %s (no longer written by step %r)", fname, name)

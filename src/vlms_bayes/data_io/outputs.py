@@ -233,11 +233,15 @@ class StagedOutputDir:
     ----------
     outdir : path-like
         The final output folder.
+    replace : bool
+        Replace the final folder as a whole instead of file by file (files of an earlier
+        content that the new one lacks are then gone too).
     """
 
-    def __init__(self, outdir: str | os.PathLike[str]) -> None:
+    def __init__(self, outdir: str | os.PathLike[str], *, replace: bool = False) -> None:
         self.outdir = Path(outdir).expanduser().resolve()
         self.path: Path | None = None
+        self.replace = replace
 
     def __enter__(self) -> Path:
         check_output_dir(self.outdir)
@@ -263,6 +267,20 @@ class StagedOutputDir:
 
     def _publish(self) -> None:
         assert self.path is not None
+        if self.replace and self.outdir.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.outdir.name}.old.",
+                                        dir=self.outdir.parent))
+            os.replace(self.outdir, old / self.outdir.name)
+            try:
+                os.chmod(self.path, default_mode(directory=True))
+                os.replace(self.path, self.outdir)
+            except BaseException:
+                os.replace(old / self.outdir.name, self.outdir)
+                raise
+            finally:
+                shutil.rmtree(old, ignore_errors=True)
+            self.path.mkdir()
+            return
         if not self.outdir.exists():
             os.chmod(self.path, default_mode(directory=True))
             os.replace(self.path, self.outdir)

@@ -37,7 +37,8 @@ def load_posterior(folder: str | Path) -> tuple[Any, dict[str, Any]]:
     Raises
     ------
     InputDataError
-        When the folder or files are missing or were not written by ``vlms-bayes fit``.
+        When the folder or files are missing or were not written by ``vlms-bayes fit``,
+        or when they hold a fit rejected by the diagnostics gate (``rejected/``).
     """
     import xarray as xr
 
@@ -56,6 +57,12 @@ def load_posterior(folder: str | Path) -> tuple[Any, dict[str, Any]]:
         raise InputDataError(
             f"{nc} was not written by 'vlms-bayes fit' (no '{MODEL_TAG}' tag); give the "
             "output folder of a vlms-bayes fit.")
+    if summary.get("rejected") or dt.attrs.get("gate") == "failed":
+        raise InputDataError(
+            f"{folder} holds a fit that failed the diagnostics gate (rejected; see "
+            f"{folder / 'VERDICT.txt'}); its posterior is not used for results. Refit with "
+            "the changes the verdict names, or with --allow-bad-diagnostics to publish a "
+            "failed fit knowingly.")
     return dt, summary
 
 

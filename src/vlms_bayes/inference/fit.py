@@ -20,8 +20,18 @@ Outputs
     ``P_binary_like_logistic``.
 ``stacked_used.csv``
     The exact stacked rows the model used.
+``left_out.csv``
+    Objects of the sample (the host-mass window) the model could not use, each with its
+    reason (e.g. no semi-major axis); just the header when none is. ``fit_summary.json``
+    lists them too (``left_out``).
 ``loo_comparison.csv``
-    PSIS-LOO of K = 1, 2, 3 (when asked for).
+    PSIS-LOO of K = 1, 2, 3 (when asked for). A K whose fit fails the gate is left out
+    (``loo_rejected`` in ``fit_summary.json``; its draws in ``rejected_dir/loo_K<k>/``),
+    unless ``allow_bad_diagnostics``.
+
+A fit that fails the diagnostics gate (without ``allow_bad_diagnostics``) writes none of
+these; with a ``rejected_dir`` its draws, per-parameter diagnostics and verdict go there
+instead (:mod:`vlms_bayes.inference.rejected`).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.outputs import write_csv, write_json
-from vlms_bayes.errors import DiagnosticsError, InputDataError
+from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
 from vlms_bayes.inference.membership import (
@@ -48,11 +58,19 @@ from vlms_bayes.inference.membership import (
     summarise_memberships,
 )
 from vlms_bayes.inference.sampling import check_backend
-from vlms_bayes.models.data import MeasurementConfig, ModelData, model_data_from_stacked
+from vlms_bayes.models.data import (
+    MeasurementConfig,
+    ModelData,
+    left_out_objects,
+    model_data_from_stacked,
+)
 from vlms_bayes.models.mixture import MixturePriors, population_names
 from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
+
+#: Objects of the sample the model could not use, with the reason (header only if none).
+LEFT_OUT_FILE = "left_out.csv"
 
 POP_PARAMS = ("w", "f_det", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
               "e_conc", "e_alpha", "e_beta")
@@ -122,10 +140,13 @@ class FitResult:
 
 
 def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed: int,
+                  keep_attempts: list[Any] | None = None,
                   ) -> tuple[Any, Diagnostics, list[dict[str, Any]]]:
-    """Build and sample one K, gate it, and attach log-likelihood and data groups."""
-    import xarray as xr
+    """Build and sample one K, gate it, and attach log-likelihood and data groups.
 
+    ``keep_attempts``: a list that receives every attempt's posterior, in order (the
+    last one is the one returned), with the same groups attached.
+    """
     from vlms_bayes.inference.init import initial_values
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.mixture import build_mixture_model
@@ -134,14 +155,30 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
                                 selection=config.selection)
     init = initial_values(data, n_components, random_seed=seed, model=model)
 
+    tried: list[Any] = []
+
     def run(target_accept: float) -> Any:
-        return sample(model, backend=config.backend, draws=config.draws, tune=config.tune,
-                      chains=config.chains, random_seed=seed, target_accept=target_accept,
-                      initvals=init, max_tree_depth=config.max_tree_depth)
+        tried.append(sample(model, backend=config.backend, draws=config.draws,
+                            tune=config.tune, chains=config.chains, random_seed=seed,
+                            target_accept=target_accept, initvals=init,
+                            max_tree_depth=config.max_tree_depth))
+        return tried[-1]
 
     dt, diag, attempts = sample_with_gate(
         run, target_accept=config.target_accept,
         retry_target_accept=config.retry_target_accept, gate=config.gate)
+    for one in tried[:-1] if keep_attempts is not None else ():
+        _attach_groups(one, data, config, n_components)
+    _attach_groups(dt, data, config, n_components)
+    if keep_attempts is not None:
+        keep_attempts.extend(tried)
+    return dt, diag, attempts
+
+
+def _attach_groups(dt: Any, data: ModelData, config: FitConfig, n_components: int) -> None:
+    """Add the pointwise log-likelihood and the model's arrays to a sampled DataTree."""
+    import xarray as xr
+
     post = dt["posterior"]
     terms = object_log_terms(data, draws_from_posterior(post))
     nc, nd = post.sizes["chain"], post.sizes["draw"]
@@ -166,7 +203,6 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     dt.attrs["vlms_bayes_model"] = MODEL_TAG
     dt.attrs["n_components"] = int(n_components)
     dt.attrs["selection"] = "none" if config.selection is None else "methods"
-    return dt, diag, attempts
 
 
 def membership_frame(m: Membership, k: int, methods: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -208,7 +244,8 @@ def score_reference(dt: Any, stacked: pd.DataFrame, config: FitConfig) -> pd.Dat
 
 
 def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path,
-            seed: int) -> FitResult:
+            seed: int, rejected_dir: str | Path | None = None,
+            run_info: dict[str, Any] | None = None) -> FitResult:
     """Fit the mixture to a stacked dataset and write the outputs into ``outdir_path``.
 
     Parameters
@@ -221,6 +258,12 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
         An existing (staged) folder to write into.
     seed : int
         Sampler seed (the LOO fits use seed + K).
+    rejected_dir : path-like, optional
+        Where a fit that fails the gate keeps its draws, per-parameter diagnostics and
+        verdict (:func:`vlms_bayes.inference.rejected.write_rejected`); without it such a
+        fit writes nothing.
+    run_info : dict, optional
+        ``run.json`` of the rejected folder (the command's provenance record).
 
     Returns
     -------
@@ -228,23 +271,28 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
 
     Raises
     ------
-    DiagnosticsError
-        When the gate fails after the retry and ``allow_bad_diagnostics`` is False.
+    GateRejectedError
+        When the gate fails (after the retry) and ``allow_bad_diagnostics`` is False;
+        nothing is written into ``outdir_path``.
     """
     out = Path(outdir_path)
     timings: dict[str, float] = {}
     data, rows = model_data_from_stacked(stacked, measurement=config.measurement,
                                          include_reference=config.include_reference)
+    left_out = left_out_objects(stacked, include_reference=config.include_reference)
+    if len(left_out):
+        log.warning("the fit leaves out %d object(s) of the sample: %s", len(left_out),
+                    "; ".join(f"{r.name} ({r.reason})" for r in left_out.itertuples()))
     k = config.n_components
     t0 = time.perf_counter()
-    dt, diag, attempts = fit_posterior(data, config, n_components=k, seed=seed)
+    tried: list[Any] = []
+    dt, diag, attempts = fit_posterior(data, config, n_components=k, seed=seed,
+                                       keep_attempts=tried)
     timings["fit_main_s"] = time.perf_counter() - t0
     if not diag.passed and not config.allow_bad_diagnostics:
-        raise DiagnosticsError(
-            f"The sampler diagnostics failed the gate after a retry at target_accept="
-            f"{config.retry_target_accept}: {'; '.join(diag.failures)}. The posterior is not "
-            "trustworthy and nothing was written; run longer (--draws/--tune), or pass "
-            "--allow-bad-diagnostics to write it anyway.")
+        _reject(tried or [dt], diag, attempts, config, data=data, rows=rows, left_out=left_out,
+                seed=seed, timings=timings, rejected_dir=rejected_dir, run_info=run_info)
+    del tried
     if not diag.passed:
         log.warning("DIAGNOSTICS FAILED (written anyway, --allow-bad-diagnostics): %s",
                     "; ".join(diag.failures))
@@ -254,34 +302,57 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     reference = score_reference(dt, stacked, config)
 
     loo_table = None
+    loo_rejected: list[dict[str, Any]] = []
     if config.loo_components:
         from vlms_bayes.inference.comparison import loo_compare
 
         fits = {f"K={k}": dt}
         for kk in sorted(set(config.loo_components) - {k}):
             t1 = time.perf_counter()
-            fits[f"K={kk}"], d_kk, _ = fit_posterior(data, config, n_components=kk,
-                                                     seed=seed + kk)
+            tried_kk: list[Any] = []
+            dt_kk, d_kk, att_kk = fit_posterior(data, config, n_components=kk,
+                                                seed=seed + kk, keep_attempts=tried_kk)
             timings[f"fit_K{kk}_s"] = time.perf_counter() - t1
-            if not d_kk.passed:
-                log.warning("K=%d fit for LOO failed the gate: %s", kk, "; ".join(d_kk.failures))
-        loo_table = loo_compare(fits)
-        write_csv(out / "loo_comparison.csv", loo_table)
+            if d_kk.passed or config.allow_bad_diagnostics:
+                if not d_kk.passed:
+                    log.warning("K=%d fit for LOO failed the gate (used anyway, "
+                                "--allow-bad-diagnostics): %s", kk, "; ".join(d_kk.failures))
+                fits[f"K={kk}"] = dt_kk
+                continue
+            # a rejected fit is not compared; its draws are kept beside the main fit's
+            kept, _ = _keep_rejected(
+                tried_kk, d_kk, att_kk, config, n_components=kk, data=data, rows=None,
+                left_out=left_out, seed=seed + kk, timings={f"fit_K{kk}_s": timings[
+                    f"fit_K{kk}_s"]}, run_info=None,
+                rejected_dir=None if rejected_dir is None
+                else Path(rejected_dir) / f"loo_K{kk}")
+            loo_rejected.append({"n_components": kk, "failures": d_kk.failures,
+                                 "kept_in": None if kept is None else str(kept)})
+            log.warning("K=%d fit for LOO failed the diagnostics gate (%s): left out of the "
+                        "LOO comparison%s", kk, "; ".join(d_kk.failures),
+                        "" if kept is None else f"; its draws and verdict are in {kept}")
+        if len(fits) > 1 or not loo_rejected:
+            loo_table = loo_compare(fits)
+            write_csv(out / "loo_comparison.csv", loo_table)
 
     summary = {
         "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "gate": "passed" if diag.passed else "failed", "rejected": False,
         "diagnostics": diag.to_dict(), "attempts": attempts,
         "config": config.to_dict(), "seed": seed,
         "population_parameters": posterior_table(post),
         "reference": reference.to_dict(orient="records"),
         "loo": None if loo_table is None else loo_table.to_dict(orient="records"),
+        "loo_rejected": loo_rejected,
         "timings_s": timings,
         "selection": selection_record(data, config.selection),
+        "left_out": left_out.to_dict(orient="records"),
     }
     dt.to_netcdf(out / "posterior.nc", engine="h5netcdf")
     write_json(out / "fit_summary.json", summary)
     write_csv(out / "memberships.csv", members)
     write_csv(out / "stacked_used.csv", rows)
+    write_csv(out / LEFT_OUT_FILE, left_out)  # also when empty: no stale list survives
     # the reference object is scored under the posterior even when its host lies outside
     # the window (it is then not among the fitted members)
     scored = members
@@ -291,6 +362,70 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     _merge_into_objects_with_probs(out / "objects_with_probs.csv", scored)
     report = fit_report(summary, members, reference, loo_table)
     return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
+
+
+def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
+                   config: FitConfig, *, n_components: int, data: ModelData,
+                   rows: pd.DataFrame | None, left_out: pd.DataFrame, seed: int,
+                   timings: dict[str, float], rejected_dir: str | Path | None,
+                   run_info: dict[str, Any] | None) -> tuple[Path | None, list[str]]:
+    """Write a fit that failed the gate into ``rejected_dir`` (when given).
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The folder written (None without ``rejected_dir``).
+    advice : list of str
+        What to change (:func:`vlms_bayes.inference.rejected.gate_advice`).
+    """
+    from vlms_bayes.inference.rejected import gate_advice, write_rejected
+
+    tried_ta = [float(a.get("target_accept", config.target_accept)) for a in attempts] or [
+        config.target_accept]
+    advice = gate_advice(diag, gate=config.gate, draws=config.draws, tune=config.tune,
+                         chains=config.chains, n_components=n_components,
+                         tried_target_accept=tried_ta)
+    if rejected_dir is None:
+        return None, advice
+    k = n_components
+    summary = {
+        "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "diagnostics": diag.to_dict(), "attempts": attempts, "config": config.to_dict(),
+        "seed": seed, "population_parameters": posterior_table(tried[-1]["posterior"]),
+        "timings_s": timings, "selection": selection_record(data, config.selection),
+        "left_out": left_out.to_dict(orient="records"),
+    }
+    info = None if run_info is None else {**run_info, "gate": "failed", "rejected": True}
+    path = write_rejected(rejected_dir, posteriors=tried, diag=diag, attempts=attempts,
+                          summary=summary, advice=advice, gate=config.gate, rows=rows,
+                          run_info=info)
+    return path, advice
+
+
+def _reject(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
+            config: FitConfig, *, data: ModelData, rows: pd.DataFrame,
+            left_out: pd.DataFrame, seed: int, timings: dict[str, float],
+            rejected_dir: str | Path | None, run_info: dict[str, Any] | None) -> None:
+    """Keep a fit that failed the gate in ``rejected_dir`` and raise GateRejectedError."""
+    path, advice = _keep_rejected(
+        tried, diag, attempts, config, n_components=config.n_components, data=data,
+        rows=rows, left_out=left_out, seed=seed, timings=timings, rejected_dir=rejected_dir,
+        run_info=run_info)
+    tried_ta = [a.get("target_accept", config.target_accept) for a in attempts]
+    retry = (f"after a retry at target_accept={tried_ta[-1]:g}" if len(attempts) > 1
+             else f"at target_accept={config.target_accept:g} (not retried"
+             + (": a population is empty)" if diag.empty_populations else ")"))
+    where = "nothing was kept (no folder for rejected fits was given)"
+    if path is not None:
+        files = ("posterior.nc" if len(tried) == 1
+                 else "posterior.nc, the first attempt in posterior_attempt1.nc")
+        where = (f"its draws ({files}), every parameter's R-hat and ESS (diagnostics.csv) "
+                 f"and the verdict (VERDICT.txt, fit_summary.json) are in {path}")
+    raise GateRejectedError(
+        f"The sampler diagnostics failed the gate {retry}: {'; '.join(diag.failures)}. "
+        f"The posterior is not trustworthy, so the fit's outputs were not published; "
+        f"{where}. To pass: {'; '.join(advice)}.",
+        rejected_dir=path, failures=diag.failures)
 
 
 def selection_record(data: ModelData, selection: SelectionModel | None) -> dict[str, Any]:
@@ -331,6 +466,9 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
             txt = ", ".join(f"{p} {v['q50']:.3g} [{v['q05']:.3g}, {v['q95']:.3g}]"
                             for p, v in pp[name].items())
             lines.append(f"  {name}: {txt}")
+    if summary.get("left_out"):
+        lines.append(f"  left out ({LEFT_OUT_FILE}): " + "; ".join(
+            f"{r['name']} ({r['reason']})" for r in summary["left_out"]))
     n_bin = int((members["P_binary_like"] > 0.5).sum())
     lines.append(f"  objects with P(binary-like) > 0.5: {n_bin} of {len(members)}")
     if "discoverymethod" in members.columns:  # per-method memberships
@@ -340,6 +478,10 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
     for _, r in reference.iterrows():
         lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
                      f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")
+    for r in summary.get("loo_rejected", []):
+        lines.append(f"  LOO K={r['n_components']}: left out, its fit failed the diagnostics "
+                     f"gate ({'; '.join(r['failures'])})"
+                     + (f"; draws in {r['kept_in']}" if r.get("kept_in") else ""))
     if loo is not None:
         for _, r in loo.iterrows():
             lines.append(f"  LOO {r['model']}: elpd {r['elpd_loo']:.1f} ± {r['se']:.1f}, "

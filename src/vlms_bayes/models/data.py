@@ -193,3 +193,56 @@ def model_data_from_stacked(
         m_star_msun=pd.to_numeric(rows["st_mass"], errors="coerce").to_numpy(float),
     )
     return data, rows
+
+
+def left_out_objects(stacked: pd.DataFrame, *, include_reference: bool = False) -> pd.DataFrame:
+    """Objects of the fitted sample that the model leaves out, each with its reason.
+
+    The sample is the host-mass window (plus the reference object with
+    ``include_reference``); :func:`model_data_from_stacked` keeps only rows with a
+    companion mass, a semi-major axis and a host mass, and no rows whose mass is a limit.
+    This names every other row of the sample, so that no object disappears silently.
+
+    Parameters
+    ----------
+    stacked : pandas.DataFrame
+        The stacked dataset.
+    include_reference : bool
+        As in :func:`model_data_from_stacked`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``discoverymethod``, ``source`` and ``reason`` (the missing
+        values, e.g. "no semi-major axis (pl_orbsmax)"), in catalogue order; empty when
+        nothing is left out.
+    """
+    cols = ["name", "discoverymethod", "source", "reason"]
+    if not {"name", "in_window"} <= set(stacked.columns):
+        return pd.DataFrame(columns=cols)
+    sample = stacked["in_window"].fillna(False).astype(bool)
+    if include_reference and "is_reference" in stacked.columns:
+        sample |= stacked["is_reference"].fillna(False).astype(bool)
+    rows = stacked.loc[sample]
+    checks = (("pl_bmassj", "no companion mass (pl_bmassj)"),
+              ("pl_orbsmax", "no semi-major axis (pl_orbsmax) nor a period to derive it from"),
+              ("st_mass", "no host mass (st_mass)"))
+    reasons = [[] for _ in range(len(rows))]
+    for col, why in checks:
+        miss = rows[col].isna().to_numpy() if col in rows.columns else np.ones(len(rows), bool)
+        for i in np.flatnonzero(miss):
+            reasons[i].append(why)
+    if "mass_is_limit" in rows.columns:
+        lim = rows["mass_is_limit"].fillna(False).astype(bool).to_numpy()
+        for i in np.flatnonzero(lim):
+            if not reasons[i]:
+                reasons[i].append("companion mass is only a limit")
+    keep = [i for i, r in enumerate(reasons) if r]
+    out = pd.DataFrame({
+        "name": rows["name"].astype(str).to_numpy()[keep],
+        "discoverymethod": rows.get("discoverymethod", pd.Series([""] * len(rows)))
+        .fillna("").astype(str).to_numpy()[keep],
+        "source": rows.get("source", pd.Series([""] * len(rows))).fillna("").astype(str)
+        .to_numpy()[keep],
+        "reason": ["; ".join(reasons[i]) for i in keep]}, columns=cols)
+    return out.reset_index(drop=True)

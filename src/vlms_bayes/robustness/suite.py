@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -39,8 +40,10 @@ from vlms_bayes.data_io.outputs import (
     write_json,
     write_text,
 )
-from vlms_bayes.errors import InputDataError, VlmsBayesError
+from vlms_bayes.errors import GateRejectedError, InputDataError, VlmsBayesError
+from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.robustness.table import (
+    FIT_NUMBERS,
     NUMBERS,
     _variant_headlines,
     failed_rows,
@@ -132,11 +135,19 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
     try:
         base = compute_baselines(task["frame"], task["baseline"], seed=seed)
         with tempfile.TemporaryDirectory(prefix="vlms_bayes_robust_") as tmp:
-            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp, seed=seed)
+            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp, seed=seed,
+                          rejected_dir=task.get("rejected_dir"))
+    except GateRejectedError as exc:
+        # the refit failed its gate: its draws are in rejected_dir; the baselines stand
+        return {"name": task["name"], "error": None, "gate_failed": exc.failures,
+                "rejected": exc.rejected_dir, "wall_s": time.perf_counter() - t0,
+                "headlines": _variant_headlines(base, None), "diagnostics_passed": False,
+                "gmm_summary": base["gmm"].summary(), "ks_text": base["ks"].to_text()}
     except VlmsBayesError as exc:
         return {"name": task["name"], "error": str(exc), "wall_s": time.perf_counter() - t0}
     return {
-        "name": task["name"], "error": None, "wall_s": time.perf_counter() - t0,
+        "name": task["name"], "error": None, "gate_failed": None,
+        "wall_s": time.perf_counter() - t0,
         "headlines": _variant_headlines(base, fit),
         "diagnostics_passed": bool(fit.diagnostics.passed),
         "fit_summary": fit.summary,
@@ -189,7 +200,10 @@ def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int) -> di
             for i, fut in enumerate(as_completed(futures), 1):
                 res = fut.result()
                 results[futures[fut]] = res
-                state = "FAILED: " + res["error"] if res.get("error") else "done"
+                state = ("FAILED: " + res["error"] if res.get("error")
+                         else "done, fit REJECTED by the diagnostics gate ("
+                         + "; ".join(res["gate_failed"]) + ")" if res.get("gate_failed")
+                         else "done")
                 log.info("[robustness %d/%d] %s %s in %.1f s (%.0f s elapsed)", i,
                          len(tasks), futures[fut], state, res["wall_s"],
                          time.perf_counter() - t0)
@@ -237,6 +251,11 @@ def _report(table: pd.DataFrame, notes: Sequence[str]) -> str:
         if failed:
             txt += f" (failed: {', '.join(failed)})"
         lines.append(txt)
+    gate = table.loc[table["status"].astype(str).str.startswith("gate failed"), "variant"]
+    if len(gate):
+        lines.append("  refits with a fit rejected by the diagnostics gate (its numbers are "
+                     f"left out; draws in {REJECTED_DIR}/<variant>/): "
+                     + ", ".join(dict.fromkeys(gate)))
     lines += [f"  note: {n}" for n in notes]
     return "\n".join(lines)
 
@@ -304,76 +323,105 @@ def run_robustness(
     notes = pre_notes + notes
     for n in notes:
         log.info("[robustness] %s", n)
-    tasks: list[tuple[Any, dict[str, Any]]] = [
-        (_refit_variant, {"name": v.name, "frame": v.frame, "baseline": v.baseline,
-                          "fit": v.fit, "seed": variant_seed(v.name, seed)}) for v in built]
-    if "feasibility" in groups:
-        tasks.append((_feasibility_task, {
-            "name": "feasibility", "seed": variant_seed("feasibility", seed),
-            "config": sensitivity_config(sens, pipeline.reference_target(data.frame)),
-            "backend": sens.backend, "data_dir": data_config.data_dir}))
-    jobs = n_jobs or default_jobs(len(tasks))
-    log.info("[robustness] %d refit(s)%s on %d process(es)", len(built),
-             " + feasibility grid" if "feasibility" in groups else "", jobs)
-    with timer.step("refits"):
-        results = run_tasks(tasks, n_jobs=jobs)
-
-    rows: list[dict[str, Any]] = []
-    refit_numbers = [k for k in NUMBERS if k != "feasible_fraction"]
-    for v in built:
-        res, s = results[v.name], variant_seed(v.name, seed)
-        if res["error"]:
-            rows += failed_rows(v.name, v.group, v.label, res["error"], refit_numbers, seed=s)
-        else:
-            rows += headline_rows(v.name, v.group, v.label, res["headlines"], seed=s,
-                                  diagnostics_passed=res["diagnostics_passed"])
-    defaults = dict.fromkeys(refit_numbers, "default")
-    extra: dict[str, Any] = {}
-    if "feasibility" in groups:
-        fres = results["feasibility"]
-        frows, defaults["feasible_fraction"] = _feasibility_rows(
-            fres, variant_seed("feasibility", seed))
-        rows += frows
-        extra["feasibility_backend"] = {"used": fres["backend"],
-                                        "fallback_reason": fres["fallback_reason"]}
-    table = finish_table(rows, default_variant=defaults)
-    report = _report(table, notes)
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from vlms_bayes.plots.robustness import plot_robustness
-
-    with StagedOutputDir(outdir) as staging:
-        write_csv(staging / TABLE_FILE, table, float_format="%.10g")
-        save_figure(staging / FIGURE_FILE, plot_robustness(table))
-        write_text(staging / "robustness_report.txt", report + "\n")
-        for v in built:
-            res = results[v.name]
-            if res["error"]:
-                continue
-            d = staging / "variants" / v.name
-            write_json(d / "fit_summary.json", res["fit_summary"])
-            write_json(d / "gmm_summary.json", res["gmm_summary"])
-            write_text(d / "ks_test_e.txt", res["ks_text"])
-            write_csv(d / "memberships.csv", res["memberships"], float_format="%.6g")
-            if res["loo"] is not None:
-                write_csv(d / "loo_comparison.csv", res["loo"])
+    # refits rejected by the diagnostics gate keep their draws here until the outputs are
+    # published (then under OUTDIR/rejected/<variant>/)
+    final = Path(outdir).expanduser().resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{final.name}.rejected.",
+                                     dir=final.parent) as scratch:
+        tasks: list[tuple[Any, dict[str, Any]]] = [
+            (_refit_variant, {"name": v.name, "frame": v.frame, "baseline": v.baseline,
+                              "fit": v.fit, "seed": variant_seed(v.name, seed),
+                              "rejected_dir": str(Path(scratch) / v.name)}) for v in built]
         if "feasibility" in groups:
-            write_csv(staging / "feasibility_sensitivity_small.csv",
-                      results["feasibility"]["table"])
-        write_json(staging / "run.json", run_record(
-            command="robustness",
-            config={"data": asdict(data_config), "baseline": asdict(baseline_config),
-                    "fit": fit_cfg.to_dict(), "variants": list(groups), "n_jobs": jobs,
-                    "sensitivity": asdict(sens), "min_method_rows": min_method_rows,
-                    "wide_mstar_max": wide_mstar_max},
-            seeds={v.name: variant_seed(v.name, seed) for v in built}
-            | ({"feasibility": variant_seed("feasibility", seed)}
-               if "feasibility" in groups else {}),
-            inputs={**data.inputs, **({"widened": wide.inputs} if wide is not None else {})},
-            timings_s={**timer.timings_s,
-                       **{f"variant {k}": round(r["wall_s"], 3) for k, r in results.items()}},
-            extra={"notes": notes, "variants": [
-                {"name": v.name, "group": v.group, "label": v.label} for v in built], **extra}))
-    return pipeline.CommandResult(Path(outdir), report, {"table": table, "notes": notes})
+            tasks.append((_feasibility_task, {
+                "name": "feasibility", "seed": variant_seed("feasibility", seed),
+                "config": sensitivity_config(sens, pipeline.reference_target(data.frame)),
+                "backend": sens.backend, "data_dir": data_config.data_dir}))
+        jobs = n_jobs or default_jobs(len(tasks))
+        log.info("[robustness] %d refit(s)%s on %d process(es)", len(built),
+                 " + feasibility grid" if "feasibility" in groups else "", jobs)
+        with timer.step("refits"):
+            results = run_tasks(tasks, n_jobs=jobs)
+
+        rows: list[dict[str, Any]] = []
+        refit_numbers = [k for k in NUMBERS if k != "feasible_fraction"]
+        for v in built:
+            res, s = results[v.name], variant_seed(v.name, seed)
+            if res["error"]:
+                rows += failed_rows(v.name, v.group, v.label, res["error"], refit_numbers, seed=s)
+            elif res.get("gate_failed"):  # the baselines' numbers stand, the fit's do not
+                vrows = headline_rows(v.name, v.group, v.label, res["headlines"], seed=s,
+                                      diagnostics_passed=False) + failed_rows(
+                    v.name, v.group, v.label, f"{'; '.join(res['gate_failed'])}; draws in "
+                    f"{REJECTED_DIR}/{v.name}/", FIT_NUMBERS, seed=s,
+                    diagnostics_passed=False, prefix="gate failed")
+                rows += sorted(vrows, key=lambda r: list(NUMBERS).index(r["number"]))
+            else:
+                vrows = headline_rows(v.name, v.group, v.label, res["headlines"], seed=s,
+                                      diagnostics_passed=res["diagnostics_passed"])
+                for bad in res["fit_summary"].get("loo_rejected", []):
+                    # the ΔELPD lacks the K that was rejected: say so rather than "n/a"
+                    kk = bad["n_components"]
+                    for r in vrows:
+                        if r["number"] == "delta_elpd_k2_k1":
+                            r["status"] = (f"gate failed: the K={kk} fit for LOO ("
+                                           f"{'; '.join(bad['failures'])}); draws in "
+                                           f"{REJECTED_DIR}/{v.name}/loo_K{kk}/")
+                rows += vrows
+        defaults = dict.fromkeys(refit_numbers, "default")
+        extra: dict[str, Any] = {}
+        if "feasibility" in groups:
+            fres = results["feasibility"]
+            frows, defaults["feasible_fraction"] = _feasibility_rows(
+                fres, variant_seed("feasibility", seed))
+            rows += frows
+            extra["feasibility_backend"] = {"used": fres["backend"],
+                                            "fallback_reason": fres["fallback_reason"]}
+        table = finish_table(rows, default_variant=defaults)
+        report = _report(table, notes)
+
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from vlms_bayes.plots.robustness import plot_robustness
+
+        with StagedOutputDir(outdir) as staging:
+            write_csv(staging / TABLE_FILE, table, float_format="%.10g")
+            save_figure(staging / FIGURE_FILE, plot_robustness(table))
+            write_text(staging / "robustness_report.txt", report + "\n")
+            for v in built:
+                res = results[v.name]
+                if res["error"]:
+                    continue
+                d = staging / "variants" / v.name
+                write_json(d / "gmm_summary.json", res["gmm_summary"])
+                write_text(d / "ks_test_e.txt", res["ks_text"])
+                kept = Path(scratch) / v.name  # a rejected fit (or LOO fit) of the variant
+                if kept.is_dir():
+                    (staging / REJECTED_DIR).mkdir(exist_ok=True)
+                    shutil.move(kept, staging / REJECTED_DIR / v.name)
+                if res.get("gate_failed"):
+                    continue
+                write_json(d / "fit_summary.json", res["fit_summary"])
+                write_csv(d / "memberships.csv", res["memberships"], float_format="%.6g")
+                if res["loo"] is not None:
+                    write_csv(d / "loo_comparison.csv", res["loo"])
+            if "feasibility" in groups:
+                write_csv(staging / "feasibility_sensitivity_small.csv",
+                          results["feasibility"]["table"])
+            write_json(staging / "run.json", run_record(
+                command="robustness",
+                config={"data": asdict(data_config), "baseline": asdict(baseline_config),
+                        "fit": fit_cfg.to_dict(), "variants": list(groups), "n_jobs": jobs,
+                        "sensitivity": asdict(sens), "min_method_rows": min_method_rows,
+                        "wide_mstar_max": wide_mstar_max},
+                seeds={v.name: variant_seed(v.name, seed) for v in built}
+                | ({"feasibility": variant_seed("feasibility", seed)}
+                   if "feasibility" in groups else {}),
+                inputs={**data.inputs, **({"widened": wide.inputs} if wide is not None else {})},
+                timings_s={**timer.timings_s,
+                           **{f"variant {k}": round(r["wall_s"], 3) for k, r in results.items()}},
+                extra={"notes": notes, "variants": [
+                    {"name": v.name, "group": v.group, "label": v.label} for v in built], **extra}))
+        return pipeline.CommandResult(Path(outdir), report, {"table": table, "notes": notes})

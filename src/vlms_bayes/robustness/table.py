@@ -43,7 +43,13 @@ def _num(x: Any) -> float:
     return v
 
 
-def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict[str, float]]:
+#: Headline numbers that come from the Bayesian fit (NaN when its refit failed the gate).
+FIT_NUMBERS: tuple[str, ...] = ("delta_elpd_k2_k1", "p_mean_e_binary_gt_planet",
+                                "reference_p_binary_posterior", "n_objects")
+
+
+def _variant_headlines(baselines: Mapping[str, Any],
+                       fit: Any | None) -> dict[str, dict[str, float]]:
     """The headline numbers of one variant (pure: reads only the objects given).
 
     Parameters
@@ -51,8 +57,10 @@ def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict
     baselines : mapping
         Output of :func:`vlms_bayes.pipeline.compute_baselines` (``gmm``, ``ks``,
         ``objects``).
-    fit : FitResult
-        A K = 2 fit whose ``loo`` table holds K = 1 and K = 2.
+    fit : FitResult or None
+        A K = 2 fit whose ``loo`` table holds K = 1 and K = 2; None when the fit was
+        rejected by the diagnostics gate (its numbers, :data:`FIT_NUMBERS`, are then
+        left out).
 
     Returns
     -------
@@ -66,6 +74,14 @@ def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict
         return {"value": _num(v), "lo": _num(lo), "hi": _num(hi)}
 
     out: dict[str, dict[str, float]] = {}
+    winner = baselines["gmm"].winner
+    out["bic_winner_k"] = rec(nan if winner is None else winner)
+    out["ks_p_value"] = rec(baselines["ks"].pvalue)
+    objs = baselines["objects"]
+    lg = objs.loc[objs["is_reference"].fillna(False).astype(bool), "P_binary_like_logistic"]
+    out["reference_p_binary_logistic"] = rec(lg.iloc[0] if len(lg) else nan)
+    if fit is None:
+        return {k: out[k] for k in NUMBERS if k in out}
     loo = fit.loo
     if loo is not None and {"K=1", "K=2"} <= set(loo["model"]):
         t = loo.set_index("model")
@@ -75,8 +91,6 @@ def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict
         out["delta_elpd_k2_k1"] = rec(d, d - se, d + se)
     else:
         out["delta_elpd_k2_k1"] = rec(nan)
-    winner = baselines["gmm"].winner
-    out["bic_winner_k"] = rec(nan if winner is None else winner)
     post = fit.posterior["posterior"]
     em = np.asarray(post["e_mean"].values, float)
     em = em.reshape(-1, em.shape[-1])
@@ -84,7 +98,6 @@ def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict
         out["p_mean_e_binary_gt_planet"] = rec(np.mean(em[:, -1] > em[:, 0]))
     else:
         out["p_mean_e_binary_gt_planet"] = rec(nan)
-    out["ks_p_value"] = rec(baselines["ks"].pvalue)
     ref = fit.reference
     if ref is not None and len(ref):
         r = ref.iloc[0]
@@ -92,11 +105,8 @@ def _variant_headlines(baselines: Mapping[str, Any], fit: Any) -> dict[str, dict
                                                   r["P_binary_like_hi90"])
     else:
         out["reference_p_binary_posterior"] = rec(nan)
-    objs = baselines["objects"]
-    lg = objs.loc[objs["is_reference"].fillna(False).astype(bool), "P_binary_like_logistic"]
-    out["reference_p_binary_logistic"] = rec(lg.iloc[0] if len(lg) else nan)
     out["n_objects"] = rec(fit.data.n)
-    return out
+    return {k: out[k] for k in NUMBERS if k in out}
 
 
 def conclusion(number: str, value: float, lo: float = float("nan"),
@@ -151,11 +161,18 @@ def headline_rows(name: str, group: str, label: str, headlines: Mapping[str, Map
 
 
 def failed_rows(name: str, group: str, label: str, reason: str,
-                numbers: Sequence[str], *, seed: int | None = None) -> list[dict[str, Any]]:
-    """Rows of a variant whose refit failed (values NaN, the reason in ``status``)."""
+                numbers: Sequence[str], *, seed: int | None = None,
+                diagnostics_passed: bool | None = None,
+                prefix: str = "failed") -> list[dict[str, Any]]:
+    """Rows of a variant whose refit failed (values NaN, the reason in ``status``).
+
+    ``prefix`` starts the status: ``failed`` for an error, ``gate failed`` for a fit
+    rejected by the diagnostics gate (with ``diagnostics_passed=False``).
+    """
     nan = float("nan")
     heads = {k: {"value": nan, "lo": nan, "hi": nan} for k in numbers}
-    return headline_rows(name, group, label, heads, status=f"failed: {reason}", seed=seed)
+    return headline_rows(name, group, label, heads, status=f"{prefix}: {reason}", seed=seed,
+                         diagnostics_passed=diagnostics_passed)
 
 
 def finish_table(rows: list[dict[str, Any]], *, default_variant: Mapping[str, str]) -> pd.DataFrame:

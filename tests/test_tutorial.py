@@ -80,3 +80,24 @@ def test_tutorial_runs_in_quick_mode(tmp_path, monkeypatch):
     assert "TOI-6894 b: P(binary-like) = " in text
     assert "my companion: P(binary-like) = " in text
     assert "Migration feasibility of TOI-6894 b" in text
+
+
+def test_feasibility_figures_keep_the_session_backend(tmp_path):
+    """A notebook's inline backend survives the feasibility figures (they used to force Agg,
+    after which a notebook showed no more figures)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
+    from vlms_bayes.feasibility.report import disk_table
+    from vlms_bayes.plots.feasibility import plot_disk
+
+    before = matplotlib.get_backend()
+    plt.switch_backend("svg")  # stands for the notebook's backend (non-interactive here)
+    try:
+        config = FeasibilityConfig()
+        out = plot_disk(tmp_path / "disk.png", disk_table(config), config)
+        assert out.is_file()
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        plt.switch_backend(before)

@@ -31,8 +31,9 @@
 # in the current folder.
 #
 # `docs/tutorial.py` (jupytext percent format) is the source of this notebook;
-# `docs/tutorial.ipynb` is rendered from it (`jupytext --to ipynb docs/tutorial.py`).
-# The test suite runs it in quick mode (`tests/test_tutorial.py`).
+# `docs/tutorial.ipynb` is rendered from it with
+# `jupytext --update --to ipynb docs/tutorial.py`. The test suite runs it in quick mode
+# (`tests/test_tutorial.py`).
 
 # %% [markdown]
 # ## 0. Settings
@@ -42,8 +43,9 @@
 # the code runs: its chains are far too short to converge, the diagnostics gate is switched
 # off, and every number it prints is meaningless.** With `QUICK = False` (the default
 # when you open the notebook) the fit uses the package's default sampler settings
-# (4 chains × 1000 draws after 1000 warm-up steps), which take several minutes per fit on
-# a laptop, and the diagnostics gate is on.
+# (4 chains × 1000 draws after 1000 warm-up steps) with the diagnostics gate on; the
+# K = 2 and K = 1 fits then take a few minutes (docs/selection.md quotes 137 s for both
+# on an otherwise idle 2-core machine).
 
 # %%
 import os
@@ -138,8 +140,10 @@ plot_mass_mass(frame, mstar_window=data.stacked.window)
 # Figure 2: eccentricity against semi-major axis, coloured by log q and shaped by
 # discovery method. Look at how the methods separate in a: transits and radial
 # velocities at ≲ 0.1 AU, microlensing and imaging at AU scales. A two-population fit
-# that ignored this would largely sort the objects by *how they were found*; the default
-# fit corrects for each method's detection probability (docs/selection.md).
+# that ignored this could sort the objects by *how they were found* rather than by
+# origin; the default fit divides each object's likelihood by its method's detected
+# fraction (docs/selection.md). Whether a method split remains is one of the things to
+# look at in the memberships by method below.
 
 # %%
 plot_e_vs_a(frame)
@@ -342,8 +346,10 @@ baselines = pipeline.compute_baselines(frame, pipeline.BaselineConfig(**BASELINE
 print(baseline_report(baselines))
 
 # %% [markdown]
-# The Gaussian mixture has no selection model: its two components follow the discovery
-# methods (rows: method; columns: the component each object is assigned to).
+# The Gaussian mixture has no selection model. Which discovery methods does each of its
+# two components hold (rows: method; columns: the component each complete-case object is
+# assigned to)? Microlensing planets have no measured eccentricity, so the complete case
+# leaves them out altogether.
 
 # %%
 baselines["gmm_methods"]

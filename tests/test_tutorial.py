@@ -12,18 +12,16 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
+import jupytext
+import nbformat
+from nbclient import NotebookClient
 
 import vlms_bayes
-from conftest import JAX_TEST_CACHE
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SOURCE = DOCS / "tutorial.py"
 RENDERED = DOCS / "tutorial.ipynb"
 KERNEL = "vlms-bayes-tutorial-test"
-
-jupytext = pytest.importorskip("jupytext", reason="the test extra (pip install -e .[test])")
-nbformat = pytest.importorskip("nbformat", reason="the test extra (pip install -e .[test])")
 
 
 def _cells(nb) -> list[tuple[str, str]]:
@@ -34,7 +32,7 @@ def test_rendered_notebook_matches_source():
     source = jupytext.read(SOURCE)
     rendered = nbformat.read(RENDERED, as_version=4)
     assert _cells(rendered) == _cells(source), (
-        "docs/tutorial.ipynb is out of date: run `jupytext --to ipynb docs/tutorial.py`")
+        "docs/tutorial.ipynb is out of date: run `jupytext --update --to ipynb docs/tutorial.py`")
 
 
 def _kernelspec(folder: Path) -> Path:
@@ -47,10 +45,7 @@ def _kernelspec(folder: Path) -> Path:
     return folder
 
 
-def test_tutorial_runs_in_quick_mode(tmp_path, monkeypatch):
-    pytest.importorskip("ipykernel", reason="the test extra (pip install -e .[test])")
-    from nbclient import NotebookClient
-
+def test_tutorial_runs_in_quick_mode(tmp_path, monkeypatch, jax_test_cache):
     # the kernel inherits this environment: the package this test imports, no network,
     # no display, tiny settings, and the tests' JAX compilation cache
     src = str(Path(vlms_bayes.__file__).resolve().parents[1])
@@ -59,7 +54,7 @@ def test_tutorial_runs_in_quick_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("VLMS_TUTORIAL_QUICK", "1")
     monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(JAX_TEST_CACHE))
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax_test_cache))
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
     workdir = tmp_path / "work"
     workdir.mkdir()

@@ -48,6 +48,7 @@
 # on an otherwise idle 2-core machine).
 
 # %%
+# %matplotlib inline
 import os
 from pathlib import Path
 
@@ -207,8 +208,9 @@ az.summary(dt, var_names=POP)
 
 # %% [markdown]
 # `r_hat` should be ≤ 1.01 and `ess_bulk`, `ess_tail` in the hundreds at least. The
-# trace plot shows each chain's draws (they should overlap and look like stationary
-# noise) and their densities (one per chain; they should agree).
+# trace plot shows each chain's draws against iteration (right; colour: population,
+# line style: chain): they should overlap and look like stationary noise; on the left,
+# each chain's distribution of the same draws, which should agree.
 
 # %%
 _ = az.plot_trace_dist(dt, var_names=POP)
@@ -300,17 +302,19 @@ print(classify_command(OUT / "fit", name="TOI-6894 b", **TOI_6894B).report)
 # %%
 MY_COMPANION = dict(
     name="my companion",
-    m_star_msun=0.12, m_star_err=0.01,    # host mass [Msun]
-    mass_mj=8.0, mass_err=1.0,             # companion mass [MJup]
+    m_star_msun=0.15, m_star_err=0.01,    # host mass [Msun]
+    mass_mj=0.3, mass_err=0.05,            # companion mass [MJup]
     msini=False,                           # True: a minimum mass (m sin i)
-    a_au=1.2, a_err=0.1,                   # semi-major axis [AU]
-    e=0.35, e_err=0.05,                    # eccentricity (e=None if unknown)
+    a_au=0.03, a_err=0.001,                # semi-major axis [AU]
+    e=0.05, e_err=0.05,                    # eccentricity (e=None if unknown)
 )
 print(classify_command(OUT / "fit", **MY_COMPANION).report)
 
 # %% [markdown]
-# Where does the answer flip? The same companion scored for a range of masses
-# (10% mass errors), with the 90% interval of P(binary-like):
+# Where does the answer change? The same companion scored for masses from one Earth mass
+# to the hydrogen-burning limit (10% mass errors), with the 90% interval of
+# P(binary-like). Remember that the populations are defined by the fit, not by a mass
+# limit: look at `mu_logq` above to see where the planet-like population sits.
 
 # %%
 import matplotlib.pyplot as plt
@@ -318,7 +322,7 @@ import numpy as np
 
 from vlms_bayes.inference.classify import classify_data, observation_from_values
 
-masses_mj = np.geomspace(0.1, 80.0, SCAN_POINTS)
+masses_mj = np.geomspace(0.00315, 80.0, SCAN_POINTS)   # 1 Earth mass to 80 MJup
 scan = [classify_data(dt["posterior"], observation_from_values(
             **{**MY_COMPANION, "mass_mj": m, "mass_err": 0.1 * m},
             measurement=fit_config.measurement)) for m in masses_mj]

@@ -69,6 +69,11 @@ def test_tutorial_runs_in_quick_mode(tmp_path, monkeypatch, jax_test_cache):
                  "fit/run.json", "feasibility/fig3_feasibility.png",
                  "feasibility/feasibility_map.npz"):
         assert (out / name).is_file(), name
+    # every figure reaches the reader (a bare matplotlib Figure needs the inline backend)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and any(k in cell.source for k in
+                                            ("plot_", "plt.subplots", "Image(")):
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
     assert "quick mode: True" in text

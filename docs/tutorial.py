@@ -58,7 +58,7 @@ OUT = Path("tutorial_output")
 
 if QUICK:  # meaningless numbers, for the test suite
     FIT = dict(chains=2, draws=30, tune=30, allow_bad_diagnostics=True,
-               retry_target_accept=0.9)  # = target_accept: no automatic retry
+               target_accept=0.9, retry_target_accept=0.9)  # no automatic retry
     BASELINES = dict(n_boot=50, gmm_n_init=2)
     FEAS = dict(grid=3, draws=20, secular_triples=0)
     SCAN_POINTS = 4
@@ -92,7 +92,7 @@ frame = data.frame                    # pandas DataFrame, one row per companion
 
 for name, info in data.inputs.items():
     print(f"{name}: {info.get('origin', 'file')}, dated {info.get('date')}, "
-          f"sha256 {info['sha256'][:12]}…")
+          f"sha256 {info.get('sha256', '?')[:12]}…")
 
 # %% [markdown]
 # `data.inputs` is the provenance that every command writes into its `run.json`
@@ -160,7 +160,9 @@ plot_e_vs_a(frame)
 # (high mass-ratio) population. `fit_command` is the Python side of `vlms-bayes fit`:
 # it samples with NumPyro's NUTS, applies the diagnostics gate (R-hat ≤ 1.01, bulk and
 # tail ESS ≥ 400, no divergences, BFMI ≥ 0.3) and writes `posterior.nc`,
-# `fit_summary.json`, `memberships.csv` and a `run.json` into its folder.
+# `fit_summary.json`, `memberships.csv` and a `run.json` into its folder. With the full
+# settings, a fit that fails the gate stops here with an error that says which
+# diagnostic failed and what to change.
 
 # %%
 from vlms_bayes.bayes_commands import fit_command
@@ -180,9 +182,9 @@ print(fit.report)
 #   fractions of the *detected* sample; `mu_logq`, `mu_loga` are the population centres
 #   (log10 of the mass ratio and of a in AU) and `e_mean` the mean eccentricity; each is
 #   the posterior median with its 90% interval;
-# * P(binary-like) is, for each object, the posterior mean probability that it belongs
-#   to the high-q population, averaged over the draws (so it carries the population
-#   uncertainty as well as the object's measurement errors).
+# * P(binary-like) is, for each object, the probability that it belongs to the high-q
+#   population, averaged over the posterior draws; its 90% interval over the draws
+#   (`P_binary_like_lo90`, `_hi90`) shows how much the population uncertainty matters.
 
 # %%
 members = res.memberships
@@ -255,8 +257,9 @@ _ = plot_ecc_predictive(dt, members)
 # PSIS-LOO estimates how well each model predicts an object it was not fitted to
 # (ELPD, higher is better). Here we fit K = 1 with the same settings and compare;
 # `FitConfig(loo_components=(1, 2))` (the command's `--loo-components 1 2`, its default)
-# does the same inside the fit. A Pareto k above 0.7 flags an object whose leave-one-out
-# estimate is unreliable (typically one that pulls its population alone).
+# does the same inside the fit. A large Pareto k flags an object whose leave-one-out
+# estimate is unreliable, usually an influential object far from the others (ArviZ's
+# threshold is 0.7 for long chains and lower for short ones; the table counts them).
 
 # %%
 from vlms_bayes.inference.fit import fit_posterior
@@ -411,8 +414,8 @@ Image(filename=str(OUT / "feasibility" / "fig3_feasibility.png"))
 #
 # ## Where next
 #
-# * `vlms-bayes run --outdir results` does all of this (and the naive fit beside the
-#   selection-aware one, the robustness suite, `report.html`) in one folder, skipping
-#   steps whose inputs have not changed;
+# * `vlms-bayes run --outdir results` does all of this (with the naive fit beside the
+#   selection-aware one, and `report.html`) in one folder, skipping steps whose inputs
+#   have not changed;
 # * docs/bayes.md, docs/selection.md, docs/baselines.md and docs/feasibility.md describe
 #   each model, its options and its validation.

@@ -6,6 +6,7 @@ disk table) and saves the figure atomically; nothing is recomputed here.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ _LIMIT_COLOURS = ("#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#ff7f0
 def _pyplot() -> Any:
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:  # a command: no display needed; a session
+        matplotlib.use("Agg")                   # (notebook) keeps its own backend
     import matplotlib.pyplot as plt
 
     return plt

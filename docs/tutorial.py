@@ -162,7 +162,9 @@ plot_e_vs_a(frame)
 # tail ESS ≥ 400, no divergences, BFMI ≥ 0.3) and writes `posterior.nc`,
 # `fit_summary.json`, `memberships.csv` and a `run.json` into its folder. With the full
 # settings, a fit that fails the gate stops here with an error that says which
-# diagnostic failed and what to change.
+# diagnostic failed and what to change; its draws are not lost: they wait, with every
+# parameter's R-hat and ESS and a plain-words verdict, in `tutorial_output/fit/rejected/`
+# (open `rejected/posterior.nc` with `xarray.open_datatree` to see what went wrong).
 
 # %%
 from vlms_bayes.bayes_commands import fit_command

@@ -542,8 +542,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--min-count", type=int, help="minimum stars per bin (default: 50)")
     g.add_argument("--rv-floor", type=float, metavar="KMS",
                    help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
-    g.add_argument("--median-unbias", action="store_true",
-                   help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--median-unbias", action=argparse.BooleanOptionalAction, default=None,
+                   help="correct the median's low bias (default on: calibrated false-positive "
+                        "rate; --no-median-unbias reproduces the reference catalogue)")
     g.add_argument("--split-method", action="store_true",
                    help="calibrate rv_method_used 1 and 2 separately (DR3 tables; off by "
                         "default as in the reference pipeline)")
@@ -573,6 +574,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="share Kepler solves between baselines rounded to DAYS (approximate)")
     s.add_argument("--one-minus-cdf", action="store_true",
                    help="reference-code p-value numerics (1 - CDF, underflows to 0)")
+    s.add_argument("--k-reference-weights", action="store_true",
+                   help="reproduce the reference pipeline's K weights, which omit the "
+                        "1/sigma^2 Jacobian (K biased low when the noise model is uncertain)")
     s.add_argument("--gp-lookup", choices=("auto", "exact", "grid"), default="auto",
                    help="noise-model lookup: exact GP per source, or a bilinear table "
                         "verified to 1e-3 of the GP (much faster at catalogue scale); auto: "
@@ -640,8 +644,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                     upd[name] = getattr(args, opt)
             if args.strict_min_nb_transits:
                 upd["strict_min_nb_transits"] = True
-            if args.median_unbias:
-                upd["median_unbias"] = True
+            if args.median_unbias is not None:
+                upd["median_unbias"] = args.median_unbias
             if args.smoothing:
                 upd["smoothing"] = args.smoothing
             if args.split_method:
@@ -657,7 +661,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size, kepler_dtype=args.kepler_dtype,
                               dt_round_days=args.dt_round_days,
                               one_minus_cdf=args.one_minus_cdf,
-                              gp_method=args.gp_lookup)
+                              gp_method=args.gp_lookup,
+                              k_jacobian=not args.k_reference_weights)
             res = gaia_rv.run_score(args.input, args.outdir, noise_model=args.noise_model,
                                     config=cfg, scheduler=sched, csv=not args.no_csv,
                                     figures=figures, progress=progress)

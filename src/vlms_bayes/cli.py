@@ -75,6 +75,10 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
                         "treats them as unknown) or treat them as measured (the original)")
     g.add_argument("--n-boot", type=int, default=500,
                    help="bootstrap resamples for the Beta parameters (default: 500)")
+    g.add_argument("--gmm-rows", choices=("all", "complete-case"), default="all",
+                   help="rows of the (log q, log a) Gaussian mixture: every in-window row with "
+                        "q and a (default; the mixture does not use e) or the complete-case "
+                        "view with e, as in the original analysis")
     g.add_argument("--label-file", type=Path, metavar="CSV",
                    help="CSV with columns 'name' and a 0/1 label column to train the logistic "
                         "classifier instead of the heuristic high-q/low-q anchors")

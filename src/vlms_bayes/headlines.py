@@ -51,7 +51,8 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
     gmm_path = run_dir / "gmm_summary.json"
     if gmm_path.is_file():
         g = json.loads(gmm_path.read_text(encoding="utf-8"))
-        bic = {str(k): float(v) for k, v in g.get("bic", {}).items()}  # JSON: str keys
+        bic = {str(k): float(v) for k, v in g.get("bic", {}).items()  # JSON: str keys
+               if v is not None}  # K not fitted (too few objects) are left out
         out["bic"] = bic
         out["bic_winner_K"] = g.get("winner")
         if "1" in bic and "2" in bic:

@@ -112,7 +112,7 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
         beta_rows.append({"source": "baseline MLE", "group": r["subset"], "alpha": r["alpha"],
                           "alpha_lo": r.get("alpha_p5"), "alpha_hi": r.get("alpha_p95"),
                           "beta": r["beta"], "beta_lo": r.get("beta_p5"),
-                          "beta_hi": r.get("beta_p95"), "mean_e": r.get("mean_e"),
+                          "beta_hi": r.get("beta_p95"), "mean_e": r.get("mean_e_beta"),
                           "n": r.get("n")})
     for p in pops:
         a, b, m = pp["e_alpha"][p], pp["e_beta"][p], pp["e_mean"][p]
@@ -179,7 +179,7 @@ def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str
                   f"{fmt(r['elpd_diff'])} | {fmt(r['dse'])} | {r['n_pareto_k_gt_0.7']} |"
                   for r in mc["loo"]]
     lines += ["", "## Eccentricity distributions (Beta)", "",
-              "| source | group | alpha [90%] | beta [90%] | mean e | n |",
+              "| source | group | alpha [90%] | beta [90%] | mean e = α/(α+β) | n |",
               "|---|---|---|---|---|---|"]
     for _, r in beta.iterrows():
         lines.append(f"| {r['source']} | {r['group']} | {fmt(r['alpha'])} "

@@ -9,8 +9,8 @@ x w ~ ncχ²(N−1, λ w), the density of the data x itself is w · f(x w); the 
 the spec's §5.2 leave it out, which biases K low when s_μ is large: for simulated
 candidates with K < 2σ, including it raises the median K by 0.5–0.7 % at s_μ = 0.05,
 3–4 % at 0.1, 33–63 % at 0.3 and 82–108 % at 0.5 (N = 5 and 20; docs/gaia_rv.md).
-``jacobian=False`` reproduces the reference's weights. K percentiles (5, 16, 50, 84, 95) and the effective sample size
-ESS = (ΣW)²/ΣW² are reported.
+``jacobian=False`` reproduces the reference's weights. K percentiles (5, 16, 50, 84, 95)
+and the effective sample size ESS = (ΣW)²/ΣW² are reported.
 
 Implementation: S prior samples (PCG64 seed 0, spec §5.4 order, ln K sorted) are shared by
 all targets. Unit times u are drawn in JAX from a key folded with (N, n), so every target
@@ -324,7 +324,7 @@ def semiamplitude_reference(eps_kms: float, n_transits: int, dt_days: float, ln_
 
 def log_weights_np(xstat: ArrayLike, dof: float, lam: ArrayLike, ln_sigma: ArrayLike, *,
                    jacobian: bool = True) -> NDArray[np.float64]:
-    """ln p(x | λ, σ) of the statistic x = (N−1) s² (NumPy/SciPy; the reference weights).
+    """Log density ln p(x | λ, σ) of the statistic x = (N−1) s² (NumPy/SciPy reference).
 
     x/σ² follows ncχ²(N−1, λ/σ²), so p(x | λ, σ) = w · f(x w; N−1, λ w) with w = σ⁻².
 

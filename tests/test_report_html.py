@@ -23,6 +23,7 @@ import pytest
 
 from vlms_bayes.cli import main
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.report import fmt_prob
 from vlms_bayes.report_html import fmt, render_report
 
 REQUIRE_BROWSER = os.environ.get("VLMS_BAYES_REQUIRE_BROWSER", "") not in ("", "0", "false")
@@ -191,12 +192,13 @@ def test_fit_run_headlines_come_from_the_files(fit_run):
     assert f"ΔELPD = {fmt(abs(second['elpd_diff']))} ± {fmt(second['dse'])}" in text
     cmp = json.loads((fit_run / "comparison.json").read_text())
     p = cmp["eccentricity"]["posterior_P_mean_e_binary_gt_planet"]
-    assert f"P(mean e of binary-like > planet-like) = {fmt(p)}" in text
+    n = cmp["eccentricity"]["n_draws"]
+    assert f"P(mean e of binary-like > planet-like) = {fmt_prob(p, n)}" in text
     assert not fit["diagnostics"]["passed"]  # tiny sampler: the page must warn
     assert "did not pass its diagnostics gate" in text
     obj = pd.read_csv(fit_run / "objects_with_probs.csv")
     toi = obj[obj["name"] == "TOI-6894 b"].iloc[0]
-    assert f"TOI-6894 b: P(binary-like) = {fmt(toi.P_binary_like)}" in text
+    assert f"TOI-6894 b: P(binary-like) = {fmt_prob(toi.P_binary_like)}" in text
     # the default fit is selection-aware: the page says how much of the naive method split
     # was selection, with the numbers of comparison.json
     sel = cmp["selection"]

@@ -33,6 +33,33 @@ def fmt(x: Any, nd: int = 3) -> str:
     return f"{xf:.{nd}g}"
 
 
+def fmt_prob(p: Any, n_draws: int | None = None, nd: int = 3) -> str:
+    """A probability to ``nd`` decimals, or a bound where it shows as 0 or 1.
+
+    A posterior probability estimated from draws is never exactly 0 or 1: where it would
+    print as 0 or 1 at ``nd`` decimals, a bound is printed instead, with (when the
+    probability is a fraction of ``n_draws`` posterior draws) how many draws fell on the
+    other side, e.g. ``"> 0.999 (0 of 4000 draws otherwise)"`` or ``"< 0.001 (2 of 4000
+    draws)"``. Without ``n_draws`` (e.g. a mean of per-draw probabilities) only the bound.
+    ``n/a`` for None/NaN.
+    """
+    if p is None:
+        return "n/a"
+    pf = float(p)
+    if math.isnan(pf):
+        return "n/a"
+    shown = f"{pf:.{nd}f}"
+    step = 10.0**-nd
+    if 0.0 < float(shown) < 1.0:
+        return shown
+    high = float(shown) >= 1.0
+    txt = f"> {1.0 - step:.{nd}f}" if high else f"< {step:.{nd}f}"
+    if n_draws:
+        k = round((1.0 - pf if high else pf) * n_draws)
+        txt += f" ({k} of {n_draws} draws{' otherwise' if high else ''})"
+    return txt
+
+
 def gmm_lines(gmm_summary: dict[str, Any]) -> list[str]:
     """Lines describing the GMM/BIC comparison (unfitted K say why, in words)."""
     bic = {str(k): v for k, v in (gmm_summary.get("bic") or {}).items()}
@@ -164,7 +191,7 @@ def summary_text(
             f"  host {r['st_mass']:.3g} Msun ({'inside' if r['in_window'] else 'outside'} the "
             f"window), Mc = {r['pl_bmassj']:.3g} MJ, q = {r['q']:.3g}, a = "
             f"{r['pl_orbsmax']:.4g} AU, e = {fmt(r['pl_orbeccen'])}",
-            f"  P(binary-like), logistic baseline: {fmt(r['P_binary_like_logistic'])}",
+            f"  P(binary-like), logistic baseline: {fmt_prob(r['P_binary_like_logistic'])}",
         ]
     fit = payloads.get("fit")
     if fit:

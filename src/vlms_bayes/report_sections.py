@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report import gmm_lines
+from vlms_bayes.report import fmt_prob, gmm_lines
 from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
 
 _NO_FIT = ("No Bayesian fit in this folder: run <code>vlms-bayes run</code> with the fit "
@@ -76,7 +76,8 @@ def eccentricity_text(run: RunFolder) -> str:
     if p is not None and q:
         verdict = ("differ" if min(p, 1 - p) < 0.05 else "are not clearly different")
         txt = (f"The eccentricity distributions of the populations <b>{verdict}</b>: "
-               f"P(mean e of binary-like &gt; planet-like) = <b>{fmt(p)}</b>, difference "
+               f"P(mean e of binary-like &gt; planet-like) = "
+               f"<b>{esc(fmt_prob(p, ecc.get('n_draws')))}</b>, difference "
                f"of the means {fmt(q[1])} (90% interval {fmt(q[0])} to {fmt(q[2])})")
         return txt + (f"; {ks_txt}." if ks_txt else ".")
     if ks_txt:

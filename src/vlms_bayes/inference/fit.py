@@ -51,6 +51,7 @@ from vlms_bayes.inference.sampling import check_backend
 from vlms_bayes.models.data import MeasurementConfig, ModelData, model_data_from_stacked
 from vlms_bayes.models.mixture import MixturePriors, population_names
 from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.report import fmt_prob
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +339,9 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
         lines.append("  mean P(binary-like) by method: " + ", ".join(
             f"{m} {v:.2f} (n={n})" for (m, v), n in zip(g.mean().items(), g.size(), strict=True)))
     for _, r in reference.iterrows():
-        lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
-                     f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")
+        lines.append(f"  {r['name']}: P(binary-like) = {fmt_prob(r['P_binary_like'])} "
+                     f"(90% interval {fmt_prob(r['P_binary_like_lo90'])} to "
+                     f"{fmt_prob(r['P_binary_like_hi90'])})")
     if loo is not None:
         for _, r in loo.iterrows():
             lines.append(f"  LOO {r['model']}: elpd {r['elpd_loo']:.1f} ± {r['se']:.1f}, "

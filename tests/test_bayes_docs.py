@@ -6,7 +6,6 @@ from pathlib import Path
 from vlms_bayes.inference.fit import FitConfig
 from vlms_bayes.models import data as model_data
 from vlms_bayes.models.data import MeasurementConfig
-from vlms_bayes.models.likelihood import INCL_HALF_WIDTH, N_INCL_NODES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "bayes.md"
 
@@ -32,6 +31,8 @@ def test_error_floors_in_docs_and_docstring_match_the_code():
 
 
 def test_msini_quadrature_is_described_as_implemented():
+    from vlms_bayes.models.likelihood import INCL_HALF_WIDTH, N_INCL_NODES
+
     text = " ".join(DOCS.read_text(encoding="utf-8").split())
     assert f"uses {N_INCL_NODES} Gauss–Legendre nodes in √u" in text
     assert f"± {INCL_HALF_WIDTH:g} conditional standard deviations" in text

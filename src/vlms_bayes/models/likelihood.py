@@ -121,7 +121,9 @@ def msini_qa_logpdf(
     s = sqrt(s2)
     us = u0 - 2.0 * _LN10 * s2                   # peak of N(u | u0, s²) · 10^(−2u)
     hs = half_width * s
-    lo = ops["maximum"](us - hs, 0.0)
+    # the lower end is kept ≥ 1e-30 (not 0): √ has an infinite slope at 0, and ∞ × 0 from
+    # the clipped side would make the gradient NaN; u < 1e-30 holds ~1e-15 of p(u)
+    lo = ops["maximum"](us - hs, 1e-30)
     # above: us + Hs; below zero: the root of R² + 2R|us| = (Hs)², stably
     hi = where(us >= 0.0, us + hs, hs * hs / (ops["abs"](us) + sqrt(us * us + hs * hs)))
     a, b = sqrt(lo), sqrt(hi)

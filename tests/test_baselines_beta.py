@@ -117,7 +117,7 @@ def test_real_like_tiny_high_q_subset():
     assert "not estimated" in out.loc["high_q", "note"]
     assert np.isfinite(out.loc["low_q", "alpha"])
     expected_cols = {"alpha", "beta", "n", "n_excluded_fixed", "loglike", "alpha_p5",
-                     "alpha_p50", "alpha_p95", "beta_p5", "beta_p50", "beta_p95", "mean_e",
+                     "alpha_p50", "alpha_p95", "beta_p5", "beta_p50", "beta_p95", "mean_e_beta",
                      "note"}
     assert expected_cols <= set(out.columns)
 

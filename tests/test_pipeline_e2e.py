@@ -44,9 +44,17 @@ def test_stacked_csv_roundtrip(run_dir):
 def test_gmm_summary_consistent(run_dir):
     st = pd.read_csv(run_dir / "vlms_companions_stacked.csv")
     g = json.loads((run_dir / "gmm_summary.json").read_text())
-    assert g["n"] == len(complete_case(st))
-    bic = {int(k): v for k, v in g["bic"].items()}
+    # the mixture does not use e: every in-window row with log q and log a, not the 56 of
+    # the complete-case view
+    in_win = st[st.in_window & st.logq.notna() & st.loga.notna()]
+    assert g["n"] == len(in_win) == 129 > len(complete_case(st))
+    assert g["rows"] == "all" and "log q and log a" in g["rows_description"]
+    assert g["ks_compared"] == [1, 2, 3]
+    bic = {int(k): v for k, v in g["bic"].items()
+           if v is not None and int(k) not in g["degenerate"]}
     assert g["winner"] == min(bic, key=bic.get)
+    assert g["winner_1_vs_2"] == min((1, 2), key=bic.get)
+    assert g["delta_bic_1_minus_2"] == pytest.approx(bic[1] - bic[2])
     for k, model in g["models"].items():
         assert np.isclose(sum(model["weights"]), 1.0)
         assert len(model["means"]) == int(k)
@@ -56,6 +64,14 @@ def test_beta_and_ks_counts_match_data(run_dir):
     st = complete_case(pd.read_csv(run_dir / "vlms_companions_stacked.csv"))
     beta = pd.read_csv(run_dir / "beta_e_params.csv").set_index("subset")
     used = st[st.ecc_status == "measured"]
+    # the fitted mean is alpha/(alpha+beta); the sample mean is named as such
+    assert "mean_e" not in beta.columns
+    np.testing.assert_allclose(beta.mean_e_beta, beta.alpha / (beta.alpha + beta.beta),
+                               rtol=1e-5)
+    assert beta.loc["high_q", "sample_mean_e"] == pytest.approx(
+        used.pl_orbeccen[used.q >= 0.01].mean(), rel=1e-5)
+    assert (beta.mean_e_beta_p5 <= beta.mean_e_beta).all()
+    assert (beta.mean_e_beta <= beta.mean_e_beta_p95).all()
     assert beta.loc["low_q", "n"] == (used.q < 0.01).sum()
     assert beta.loc["high_q", "n"] == (used.q >= 0.01).sum()
     assert beta.loc["low_q", "n_excluded_fixed"] == ((st.ecc_status == "fixed_zero")

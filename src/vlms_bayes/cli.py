@@ -83,6 +83,10 @@ def add_baseline_options(p: argparse.ArgumentParser) -> None:
                         "treats them as unknown) or treat them as measured (the original)")
     g.add_argument("--n-boot", type=int, default=500,
                    help="bootstrap resamples for the Beta parameters (default: 500)")
+    g.add_argument("--gmm-rows", choices=("all", "complete-case"), default="all",
+                   help="rows of the (log q, log a) Gaussian mixture: every in-window row with "
+                        "q and a (default; the mixture does not use e) or the complete-case "
+                        "view with e, as in the original analysis")
     g.add_argument("--label-file", type=Path, metavar="CSV",
                    help="CSV with columns 'name' and a 0/1 label column to train the logistic "
                         "classifier instead of the heuristic high-q/low-q anchors")
@@ -564,8 +568,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--min-count", type=int, help="minimum stars per bin (default: 50)")
     g.add_argument("--rv-floor", type=float, metavar="KMS",
                    help="floor f of the epsilon formula (default 0.11; paper DR3: 0.113)")
-    g.add_argument("--median-unbias", action="store_true",
-                   help="correct the median's low bias (off in the reference catalogue)")
+    g.add_argument("--median-unbias", action=argparse.BooleanOptionalAction, default=None,
+                   help="correct the median's low bias (default on: calibrated false-positive "
+                        "rate; --no-median-unbias reproduces the reference catalogue)")
     g.add_argument("--split-method", action="store_true",
                    help="calibrate rv_method_used 1 and 2 separately (DR3 tables; off by "
                         "default as in the reference pipeline)")
@@ -597,6 +602,9 @@ def _add_gaia_rv(sub: argparse._SubParsersAction) -> None:
                    help="share Kepler solves between baselines rounded to DAYS (approximate)")
     s.add_argument("--one-minus-cdf", action="store_true",
                    help="reference-code p-value numerics (1 - CDF, underflows to 0)")
+    s.add_argument("--k-reference-weights", action="store_true",
+                   help="reproduce the reference pipeline's K weights, which omit the "
+                        "1/sigma^2 Jacobian (K biased low when the noise model is uncertain)")
     s.add_argument("--gp-lookup", choices=("auto", "exact", "grid"), default="auto",
                    help="noise-model lookup: exact GP per source, or a bilinear table "
                         "verified to 1e-3 of the GP (much faster at catalogue scale); auto: "
@@ -690,8 +698,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                     upd[name] = getattr(args, opt)
             if args.strict_min_nb_transits:
                 upd["strict_min_nb_transits"] = True
-            if args.median_unbias:
-                upd["median_unbias"] = True
+            if args.median_unbias is not None:
+                upd["median_unbias"] = args.median_unbias
             if args.smoothing:
                 upd["smoothing"] = args.smoothing
             if args.split_method:
@@ -708,7 +716,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size, kepler_dtype=args.kepler_dtype,
                               dt_round_days=args.dt_round_days,
                               one_minus_cdf=args.one_minus_cdf,
-                              gp_method=args.gp_lookup)
+                              gp_method=args.gp_lookup,
+                              k_jacobian=not args.k_reference_weights)
             res = gaia_rv.run_score(_gaia_sample_inputs(args), args.outdir,
                                     noise_model=args.noise_model,
                                     config=cfg, scheduler=sched, csv=not args.no_csv,

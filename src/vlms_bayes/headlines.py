@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.report import fmt_prob
+
 #: Cells whose feasible fraction reaches this share of draws count as "feasible" when
 #: stating where the feasible region lies (as in the feasibility report).
 FEASIBLE_CELL_MIN = 0.01
@@ -51,7 +53,8 @@ def model_choice(run_dir: str | Path) -> dict[str, Any] | None:
     gmm_path = run_dir / "gmm_summary.json"
     if gmm_path.is_file():
         g = json.loads(gmm_path.read_text(encoding="utf-8"))
-        bic = {str(k): float(v) for k, v in g.get("bic", {}).items()}  # JSON: str keys
+        bic = {str(k): float(v) for k, v in g.get("bic", {}).items()  # JSON: str keys
+               if v is not None}  # K not fitted (too few objects) are left out
         out["bic"] = bic
         out["bic_winner_K"] = g.get("winner")
         if "1" in bic and "2" in bic:
@@ -85,6 +88,7 @@ def eccentricity_difference(run_dir: str | Path) -> dict[str, Any] | None:
         ecc = json.loads(cmp_path.read_text(encoding="utf-8")).get("eccentricity", {})
         p = _num(ecc.get("posterior_P_mean_e_binary_gt_planet"))
         out["P_mean_e_binary_gt_planet"] = p
+        out["n_draws"] = ecc.get("n_draws")
         if p is not None:
             # posterior probability that the two mean eccentricities are ordered one way
             out["P_differ_in_sign"] = max(p, 1.0 - p)
@@ -182,7 +186,8 @@ def headline_lines(h: dict[str, Any]) -> list[str]:
         p = ec.get("P_mean_e_binary_gt_planet")
         if p is not None:
             q = ec.get("mean_e_difference_q05_q50_q95") or [float("nan")] * 3
-            lines.append(f"2. Eccentricities: P(mean e binary-like > planet-like) = {p:.3f}; "
+            lines.append(f"2. Eccentricities: P(mean e binary-like > planet-like) = "
+                         f"{fmt_prob(p, ec.get('n_draws'))}; "
                          f"difference {q[1]:.3f} (90% interval {q[0]:.3f} to {q[2]:.3f})")
         else:
             lines.append("2. Eccentricities: no posterior comparison in this run (fit left out).")

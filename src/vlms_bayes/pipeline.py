@@ -37,6 +37,7 @@ from vlms_bayes.data_io.outputs import (
 )
 from vlms_bayes.data_io.schema import complete_case
 from vlms_bayes.data_io.stack import StackedDataset
+from vlms_bayes.errors import InputDataError
 
 log = logging.getLogger("vlms_bayes")
 
@@ -91,6 +92,14 @@ class DataConfig:
         )
 
 
+#: Row choices of the Gaussian mixture and what they mean (``gmm_summary.json``'s ``rows``).
+GMM_ROWS: dict[str, str] = {
+    "all": "every in-window row with log q and log a (e is not used by the mixture)",
+    "complete_case": "the complete-case view: in-window rows with M_star, M_c, a and a "
+                     "usable e (the original analysis)",
+}
+
+
 @dataclass(frozen=True)
 class BaselineConfig:
     """Settings of the frequentist baselines.
@@ -109,6 +118,13 @@ class BaselineConfig:
         Inverse L2 regularisation strength of the logistic classifier.
     label_file, label_column : str, optional
         User-supplied training labels instead of the heuristic ones.
+    gmm_rows : {"all", "complete_case"}
+        Rows of the Gaussian mixture: every in-window row with log q and log a (default; the
+        mixture does not use e) or the complete-case view (rows with e as well, the
+        original's choice, for parity).
+    gmm_ks : tuple of int
+        Numbers of components compared by BIC (K = 1 versus 2 is the original question and
+        is reported separately).
     """
 
     q_split: float = 0.01
@@ -118,6 +134,13 @@ class BaselineConfig:
     logistic_c: float = 1.0
     label_file: str | None = None
     label_column: str = "label"
+    gmm_rows: Literal["all", "complete_case"] = "all"
+    gmm_ks: tuple[int, ...] = (1, 2, 3)
+
+    def __post_init__(self) -> None:
+        if self.gmm_rows not in GMM_ROWS:
+            raise InputDataError(f"gmm_rows must be one of {', '.join(GMM_ROWS)}, not "
+                                 f"{self.gmm_rows!r}.")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> BaselineConfig:
@@ -127,6 +150,7 @@ class BaselineConfig:
             fixed_e="measured" if args.fixed_e == "measured" else "exclude",
             label_file=None if args.label_file is None else str(args.label_file),
             label_column=args.label_column,
+            gmm_rows=getattr(args, "gmm_rows", "all").replace("-", "_"),
         )
 
 
@@ -283,8 +307,17 @@ def compute_baselines(
     from vlms_bayes.inference import baselines as bl
 
     cc = complete_case(frame)
-    X = cc[["logq", "loga"]].to_numpy(float)
-    gmm = bl.fit_gmm_bic(X, n_init=config.gmm_n_init, seed=seed)
+    if config.gmm_rows == "complete_case":
+        gmm_frame = cc
+    else:
+        ok = frame["in_window"].astype(bool) & np.isfinite(
+            frame[["logq", "loga"]].to_numpy(float)).all(axis=1)
+        gmm_frame = frame.loc[ok].reset_index(drop=True)
+    X = gmm_frame[["logq", "loga"]].to_numpy(float)
+    gmm = bl.fit_gmm_bic(X, ks=config.gmm_ks, n_init=config.gmm_n_init, seed=seed,
+                         features=("logq", "loga"))
+    gmm_summary = {**gmm.summary(), "rows": config.gmm_rows,
+                   "rows_description": GMM_ROWS[config.gmm_rows]}
     beta = bl.fit_beta_by_q_split(cc, q_split=config.q_split, fixed_e=config.fixed_e,
                                   n_boot=config.n_boot, seed=seed)
     ks = bl.ks_test_by_q_split(cc, q_split=config.q_split, fixed_e=config.fixed_e)
@@ -322,15 +355,15 @@ def compute_baselines(
     if 2 in gmm.components:
         comp = np.where(gmm.predict_responsibilities(X, k=2)[:, -1] >= 0.5, "high_logq",
                         "low_logq")
-        gmm_methods = pd.crosstab(cc["discoverymethod"].to_numpy(), comp)
-    return {"gmm": gmm, "beta": beta, "ks": ks, "logistic": logistic, "objects": objects,
-            "gmm_methods": gmm_methods,
-            "n_complete_case": len(cc), "n_train": len(train)}
+        gmm_methods = pd.crosstab(gmm_frame["discoverymethod"].to_numpy(), comp)
+    return {"gmm": gmm, "gmm_summary": gmm_summary, "beta": beta, "ks": ks,
+            "logistic": logistic, "objects": objects, "gmm_methods": gmm_methods,
+            "n_complete_case": len(cc), "n_gmm": len(gmm_frame), "n_train": len(train)}
 
 
 def write_baselines(staging: Path, results: dict[str, Any]) -> None:
     """Write the baseline output files into a (staged) folder."""
-    write_json(staging / "gmm_summary.json", results["gmm"].summary())
+    write_json(staging / "gmm_summary.json", results["gmm_summary"])
     write_csv(staging / "beta_e_params.csv", results["beta"], float_format="%.6g")
 
     write_text(staging / "ks_test_e.txt", results["ks"].to_text())
@@ -349,17 +382,18 @@ def run_baseline(
     timer = StepTimer()
     with timer.step("data"):
         data = load_data(data_config)
+    from vlms_bayes.report import baseline_report
+
     with timer.step("baselines"):
         results = compute_baselines(data.frame, config, seed=seed)
+        report = baseline_report(results)  # before anything is published
     with StagedOutputDir(outdir) as staging:
         _write_stacked(staging, data)
         write_baselines(staging, results)
         write_json(staging / "run.json", run_record(
             command="baseline", config={"data": asdict(data_config), "baseline": asdict(config)},
             seeds={"baseline": seed}, inputs=data.inputs, timings_s=timer.timings_s))
-    from vlms_bayes.report import baseline_report
-
-    return CommandResult(Path(outdir), baseline_report(results), {})
+    return CommandResult(Path(outdir), report, {})
 
 
 @dataclass(frozen=True)

@@ -33,16 +33,58 @@ def fmt(x: Any, nd: int = 3) -> str:
     return f"{xf:.{nd}g}"
 
 
+def fmt_prob(p: Any, n_draws: int | None = None, nd: int = 3) -> str:
+    """A probability to ``nd`` decimals, or a bound where it shows as 0 or 1.
+
+    A posterior probability estimated from draws is never exactly 0 or 1: where it would
+    print as 0 or 1 at ``nd`` decimals, a bound is printed instead, with (when the
+    probability is a fraction of ``n_draws`` posterior draws) how many draws fell on the
+    other side, e.g. ``"> 0.999 (0 of 4000 draws otherwise)"`` or ``"< 0.001 (2 of 4000
+    draws)"``. Without ``n_draws`` (e.g. a mean of per-draw probabilities) only the bound.
+    ``n/a`` for None/NaN.
+    """
+    if p is None:
+        return "n/a"
+    pf = float(p)
+    if math.isnan(pf):
+        return "n/a"
+    shown = f"{pf:.{nd}f}"
+    step = 10.0**-nd
+    if 0.0 < float(shown) < 1.0:
+        return shown
+    high = float(shown) >= 1.0
+    txt = f"> {1.0 - step:.{nd}f}" if high else f"< {step:.{nd}f}"
+    if n_draws:
+        k = round((1.0 - pf if high else pf) * n_draws)
+        txt += f" ({k} of {n_draws} draws{' otherwise' if high else ''})"
+    return txt
+
+
 def gmm_lines(gmm_summary: dict[str, Any]) -> list[str]:
-    """Lines describing the GMM/BIC comparison."""
-    bic = gmm_summary.get("bic", {})
+    """Lines describing the GMM/BIC comparison (unfitted K say why, in words)."""
+    bic = {str(k): v for k, v in (gmm_summary.get("bic") or {}).items()}
+    notes = gmm_summary.get("notes") or {}
     winner = gmm_summary.get("winner")
-    parts = ", ".join(f"K={k}: {fmt(v, 6)}" for k, v in bic.items())
-    lines = [f"GMM in (log q, log a), n = {gmm_summary.get('n')}: BIC {parts}; "
-             f"preferred K = {winner}"]
-    if len(bic) >= 2:
-        vals = sorted(float(v) for v in bic.values())
+    degenerate = {str(k) for k in gmm_summary.get("degenerate") or ()}
+    fitted = {k: float(v) for k, v in bic.items() if v is not None and math.isfinite(float(v))
+              and k not in degenerate}
+    parts = ", ".join(f"K={k}: {fmt(v, 6)}" + (" (degenerate)" if k in degenerate else "")
+                      if v is not None else f"K={k}: not fitted" for k, v in bic.items())
+    rows = gmm_summary.get("rows")
+    lines = [f"GMM in (log q, log a), n = {gmm_summary.get('n')}"
+             + (f" ({'all rows with q and a' if rows == 'all' else 'complete-case view'})"
+                if rows else "")
+             + f": BIC {parts}; "
+             + (f"preferred K = {winner}" if winner is not None else "no K could be fitted")]
+    if len(fitted) >= 2:
+        vals = sorted(fitted.values())
         lines.append(f"  BIC margin between the best two: {vals[1] - vals[0]:.2f}")
+    if set(sorted(fitted, key=fitted.get)[:2]) != {"1", "2"} and "1" in fitted and "2" in fitted:
+        lines.append(f"  K = 1 vs 2 (the original question): K = "
+                     f"{gmm_summary.get('winner_1_vs_2')} preferred, BIC(1) - BIC(2) = "
+                     f"{fitted['1'] - fitted['2']:.2f}")
+    lines += [f"  K={k}: {notes[k]}" for k in bic if k not in fitted and notes.get(k)]
+    lines += [f"  K={k}: {notes[k]}" for k in fitted if notes.get(k)]  # e.g. no convergence
     return lines
 
 
@@ -55,14 +97,16 @@ def beta_lines(beta: pd.DataFrame) -> list[str]:
             f"  {r['subset']}: n = {int(r['n'])}, alpha = {fmt(r['alpha'])} "
             f"[{fmt(r.get('alpha_p5'))}, {fmt(r.get('alpha_p95'))}], beta = {fmt(r['beta'])} "
             f"[{fmt(r.get('beta_p5'))}, {fmt(r.get('beta_p95'))}], "
-            f"mean e = {fmt(r.get('mean_e'))}{note}"
+            f"fitted mean e = α/(α+β) = {fmt(r.get('mean_e_beta'))} "
+            f"[{fmt(r.get('mean_e_beta_p5'))}, {fmt(r.get('mean_e_beta_p95'))}] "
+            f"(sample mean {fmt(r.get('sample_mean_e'))}){note}"
         )
     return lines
 
 
 def baseline_report(results: dict[str, Any]) -> str:
     """Short read-out of the baselines for the terminal."""
-    gmm = results["gmm"].summary()
+    gmm = results.get("gmm_summary") or results["gmm"].summary()
     ks = results["ks"]
     lg = results["logistic"].summary()
     lines = gmm_lines(gmm)
@@ -133,7 +177,7 @@ def summary_text(
                      f"{len(data.stacked.duplicates)}")
     lines += [f"  note: {n}" for n in data.stacked.notes]
     base = payloads.get("baselines", {})
-    lines += ["", "FREQUENTIST BASELINES (complete-case view)"]
+    lines += ["", "FREQUENTIST BASELINES (e fits: complete-case view)"]
     lines += str(base.get("report", "")).splitlines()
     if base.get("logistic_warning"):
         lines.append(f"  caution: {base['logistic_warning']}")
@@ -147,7 +191,7 @@ def summary_text(
             f"  host {r['st_mass']:.3g} Msun ({'inside' if r['in_window'] else 'outside'} the "
             f"window), Mc = {r['pl_bmassj']:.3g} MJ, q = {r['q']:.3g}, a = "
             f"{r['pl_orbsmax']:.4g} AU, e = {fmt(r['pl_orbeccen'])}",
-            f"  P(binary-like), logistic baseline: {fmt(r['P_binary_like_logistic'])}",
+            f"  P(binary-like), logistic baseline: {fmt_prob(r['P_binary_like_logistic'])}",
         ]
     fit = payloads.get("fit")
     if fit:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.report import fmt_prob
 from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
 from vlms_bayes.report_sections import _NO_FEAS, _NO_FIT, feasibility_numbers
 
@@ -29,13 +30,14 @@ def reference_text(run: RunFolder, fit: dict) -> str:
     out = []
     obj = run.csv("objects_with_probs.csv")
     for r in fit.get("reference") or []:
-        txt = (f"<b>{esc(r['name'])}: P(binary-like) = {fmt(r['P_binary_like'])}</b> (90% "
-               f"interval {fmt(r['P_binary_like_lo90'])}–{fmt(r['P_binary_like_hi90'])})")
+        txt = (f"<b>{esc(r['name'])}: P(binary-like) = {esc(fmt_prob(r['P_binary_like']))}</b> "
+               f"(90% interval {esc(fmt_prob(r['P_binary_like_lo90']))}–"
+               f"{esc(fmt_prob(r['P_binary_like_hi90']))})")
         if obj is not None and "P_binary_like_logistic" in obj.columns:
             row = obj[obj["name"] == r["name"]]
             if len(row):
                 txt += (f"; the logistic baseline gives "
-                        f"{fmt(row['P_binary_like_logistic'].iloc[0])}")
+                        f"{esc(fmt_prob(row['P_binary_like_logistic'].iloc[0]))}")
         width = r["P_binary_like_hi90"] - r["P_binary_like_lo90"]
         txt += (". The interval is wide: the data do not settle its origin." if width > 0.5
                 else ".")

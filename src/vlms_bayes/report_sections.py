@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.report import fmt_prob, gmm_lines
 from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
 
 _NO_FIT = ("No Bayesian fit in this folder: run <code>vlms-bayes run</code> with the fit "
@@ -32,7 +33,9 @@ def model_choice_text(run: RunFolder) -> str:
     fit = run.json("fit_summary.json") or {}
     loo = fit.get("loo") or []
     gmm = run.json("gmm_summary.json") or {}
-    bic = {int(k): float(v) for k, v in (gmm.get("bic") or {}).items()}
+    degenerate = {int(k) for k in gmm.get("degenerate") or ()}
+    bic = {int(k): float(v) for k, v in (gmm.get("bic") or {}).items()
+           if v is not None and int(k) not in degenerate}  # unfitted / degenerate K left out
     bic_txt = ""
     if len(bic) >= 2:
         order = sorted(bic, key=bic.get)
@@ -53,7 +56,7 @@ def model_choice_text(run: RunFolder) -> str:
                "fit with <code>--loo-components 1 2 3</code>)")
         return txt + (f"; {bic_txt}." if bic_txt else ".")
     if bic_txt:
-        return f"No Bayesian fit: {bic_txt} (baseline on the complete-case view only)."
+        return f"No Bayesian fit: {bic_txt} (frequentist baseline only)."
     return "Neither the Bayesian fit nor the GMM baseline is in this folder."
 
 
@@ -73,7 +76,8 @@ def eccentricity_text(run: RunFolder) -> str:
     if p is not None and q:
         verdict = ("differ" if min(p, 1 - p) < 0.05 else "are not clearly different")
         txt = (f"The eccentricity distributions of the populations <b>{verdict}</b>: "
-               f"P(mean e of binary-like &gt; planet-like) = <b>{fmt(p)}</b>, difference "
+               f"P(mean e of binary-like &gt; planet-like) = "
+               f"<b>{esc(fmt_prob(p, ecc.get('n_draws')))}</b>, difference "
                f"of the means {fmt(q[1])} (90% interval {fmt(q[0])} to {fmt(q[2])})")
         return txt + (f"; {ks_txt}." if ks_txt else ".")
     if ks_txt:
@@ -183,16 +187,21 @@ def data_section(run: RunFolder, record: dict[str, Any]) -> str:
 
 def baseline_section(run: RunFolder) -> str:
     """GMM/BIC, Beta fits, KS test and the logistic classifier."""
-    parts = ['<h2 id="baselines">Frequentist baselines (complete-case view)</h2>']
+    parts = ['<h2 id="baselines">Frequentist baselines</h2>']
     gmm = run.json("gmm_summary.json")
     if gmm:
-        bic = pd.DataFrame({"K": list(gmm["bic"]), "BIC": list(gmm["bic"].values())})
+        notes = gmm.get("notes") or {}
+        bic = pd.DataFrame({"K": list(gmm["bic"]), "BIC": list(gmm["bic"].values()),
+                            "note": [notes.get(k, "") for k in gmm["bic"]]})
+        rows = gmm.get("rows_description")
         parts.append("<h3>gmm_summary.json</h3><p>Gaussian mixtures in (log q, log a) on "
-                     f"{gmm.get('n')} objects: BIC "
-                     f"prefers K = {gmm.get('winner')}.</p>" + table(bic))
+                     f"{gmm.get('n')} objects" + (f" ({esc(rows)})" if rows else "") + ": "
+                     + esc(" ".join(ln.strip() for ln in gmm_lines(gmm)[1:]) or
+                           f"preferred K = {gmm.get('winner')}.") + "</p>" + table(bic))
     beta = run.csv("beta_e_params.csv")
     if beta is not None:
-        lines = [f"{esc(r['subset'])} (n = {fmt(r['n'])}): mean e = {fmt(r['mean_e'])}, "
+        lines = [f"{esc(r['subset'])} (n = {fmt(r['n'])}): fitted mean e = "
+                 f"{fmt(r.get('mean_e_beta'))} (sample mean {fmt(r.get('sample_mean_e'))}), "
                  f"α = {fmt(r['alpha'])} [{fmt(r['alpha_p5'])}, {fmt(r['alpha_p95'])}]"
                  for _, r in beta.iterrows()]
         parts.append("<h3>beta_e_params.csv</h3><p>Beta maximum-likelihood fits of e with 5–95% "

@@ -18,7 +18,7 @@ from scipy import stats
 
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json, write_text
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report import fmt
+from vlms_bayes.report import fmt, fmt_prob
 
 BASELINE_FILES = ("gmm_summary.json", "beta_e_params.csv", "ks_test_e.txt",
                   "objects_with_probs.csv")
@@ -112,7 +112,7 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
         beta_rows.append({"source": "baseline MLE", "group": r["subset"], "alpha": r["alpha"],
                           "alpha_lo": r.get("alpha_p5"), "alpha_hi": r.get("alpha_p95"),
                           "beta": r["beta"], "beta_lo": r.get("beta_p5"),
-                          "beta_hi": r.get("beta_p95"), "mean_e": r.get("mean_e"),
+                          "beta_hi": r.get("beta_p95"), "mean_e": r.get("mean_e_beta"),
                           "n": r.get("n")})
     for p in pops:
         a, b, m = pp["e_alpha"][p], pp["e_beta"][p], pp["e_mean"][p]
@@ -127,6 +127,7 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
     diff = em[:, -1] - em[:, 0]
     ecc = {"ks": _ks_numbers(base["ks_text"]),
            "posterior_P_mean_e_binary_gt_planet": float(np.mean(diff > 0)) if k > 1 else None,
+           "n_draws": int(diff.size),
            "posterior_mean_e_difference_q05_q50_q95":
                np.quantile(diff, [0.05, 0.5, 0.95]).tolist() if k > 1 else None}
 
@@ -179,7 +180,7 @@ def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str
                   f"{fmt(r['elpd_diff'])} | {fmt(r['dse'])} | {r['n_pareto_k_gt_0.7']} |"
                   for r in mc["loo"]]
     lines += ["", "## Eccentricity distributions (Beta)", "",
-              "| source | group | alpha [90%] | beta [90%] | mean e | n |",
+              "| source | group | alpha [90%] | beta [90%] | mean e = α/(α+β) | n |",
               "|---|---|---|---|---|---|"]
     for _, r in beta.iterrows():
         lines.append(f"| {r['source']} | {r['group']} | {fmt(r['alpha'])} "
@@ -190,7 +191,8 @@ def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str
     lines += ["", "## Do the eccentricities differ?", "",
               f"- KS test (q split): D = {fmt(ks.get('D'))}, p = {fmt(ks.get('p-value'))}",
               f"- Posterior P(mean e of binary-like > planet-like) = "
-              f"{fmt(ecc['posterior_P_mean_e_binary_gt_planet'])}; difference (5/50/95%) "
+              f"{fmt_prob(ecc['posterior_P_mean_e_binary_gt_planet'], ecc.get('n_draws'))}; "
+              "difference (5/50/95%) "
               f"{[round(v, 3) for v in ecc['posterior_mean_e_difference_q05_q50_q95'] or []]}",
               "", "## Memberships: logistic vs posterior", "",
               f"- objects in both: {mb['n_common']}; Spearman rank correlation "
@@ -198,12 +200,13 @@ def _markdown(out: dict[str, Any], beta: pd.DataFrame, dis: pd.DataFrame) -> str
               f"disagreements: {mb['n_disagree']}"]
     if len(dis):
         lines += ["", "| name | P logistic | P posterior [90%] | why |", "|---|---|---|---|"]
-        lines += [f"| {r['name']} | {r['P_binary_like_logistic']:.3f} | {r['P_binary_like']:.3f}"
-                  f" [{r['P_binary_like_lo90']:.3f}, {r['P_binary_like_hi90']:.3f}] | {r['why']} |"
+        lines += [f"| {r['name']} | {fmt_prob(r['P_binary_like_logistic'])} | "
+                  f"{fmt_prob(r['P_binary_like'])} [{fmt_prob(r['P_binary_like_lo90'])}, "
+                  f"{fmt_prob(r['P_binary_like_hi90'])}] | {r['why']} |"
                   for _, r in dis.iterrows()]
     for r in out.get("reference") or []:
-        lines += ["", f"Reference {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
-                  f"[{r['P_binary_like_lo90']:.3f}, {r['P_binary_like_hi90']:.3f}]"]
+        lines += ["", f"Reference {r['name']}: P(binary-like) = {fmt_prob(r['P_binary_like'])} "
+                  f"[{fmt_prob(r['P_binary_like_lo90'])}, {fmt_prob(r['P_binary_like_hi90'])}]"]
     d = out["diagnostics"]
     lines += ["", f"Diagnostics: {'passed' if d['passed'] else 'FAILED'} (max R-hat "
               f"{d['max_rhat']:.3f}, divergences {d['divergences']})", ""]

@@ -66,6 +66,7 @@ from vlms_bayes.models.data import (
 )
 from vlms_bayes.models.mixture import MixturePriors, population_names
 from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.report import fmt_prob
 
 log = logging.getLogger(__name__)
 
@@ -476,8 +477,9 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
         lines.append("  mean P(binary-like) by method: " + ", ".join(
             f"{m} {v:.2f} (n={n})" for (m, v), n in zip(g.mean().items(), g.size(), strict=True)))
     for _, r in reference.iterrows():
-        lines.append(f"  {r['name']}: P(binary-like) = {r['P_binary_like']:.3f} "
-                     f"(90% interval {r['P_binary_like_lo90']:.3f}-{r['P_binary_like_hi90']:.3f})")
+        lines.append(f"  {r['name']}: P(binary-like) = {fmt_prob(r['P_binary_like'])} "
+                     f"(90% interval {fmt_prob(r['P_binary_like_lo90'])} to "
+                     f"{fmt_prob(r['P_binary_like_hi90'])})")
     for r in summary.get("loo_rejected", []):
         lines.append(f"  LOO K={r['n_components']}: left out, its fit failed the diagnostics "
                      f"gate ({'; '.join(r['failures'])})"

@@ -29,7 +29,9 @@ from scipy import special, stats
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.likelihood import (
     N_INCL_NODES,
+    NUMPY_OPS,
     log_weights,
+    msini_qa_logpdf,
     node_arrays,
     qa_component_logpdf,
 )
@@ -114,17 +116,22 @@ def object_log_terms(
     n_nodes: int = N_INCL_NODES, chunk: int = 256,
 ) -> NDArray[np.float64]:
     """Log w_k + log p_k(data_i) with latent e integrated out, shape (S, N, K)."""
-    nodes, logw = node_arrays(data.y_logq, data.msini, n_nodes)
+    tm, ms = np.flatnonzero(~data.msini), np.flatnonzero(data.msini)
+    nodes, logw = node_arrays(data.y_logq[tm], data.msini[tm], 1)
     s, k = draws["mu_logq"].shape
     out = np.empty((s, data.n, k))
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
         p = {n: draws[n][sl][:, None, None, :] for n in PARAM_NAMES}
-        out[sl] = qa_component_logpdf(
-            nodes, logw, data.y_loga, data.s_logq, data.s_loga,
-            p["mu_logq"], p["mu_loga"], p["sigma_logq"], p["sigma_loga"], p["rho"],
-            log=np.log, logsumexp=special.logsumexp,
-        )
+        pop = (p["mu_logq"], p["mu_loga"], p["sigma_logq"], p["sigma_loga"], p["rho"])
+        if len(tm):
+            out[sl, tm] = qa_component_logpdf(
+                nodes, logw, data.y_loga[tm], data.s_logq[tm], data.s_loga[tm], *pop,
+                log=np.log, logsumexp=special.logsumexp)
+        if len(ms):
+            out[sl, ms] = msini_qa_logpdf(
+                data.y_logq[ms], data.y_loga[ms], data.s_logq[ms], data.s_loga[ms], *pop,
+                ops=NUMPY_OPS, n_nodes=n_nodes)
     out += log_weights(draws)[:, None, :]
     alpha, beta = draws["e_alpha"].ravel(), draws["e_beta"].ravel()
     idx = data.idx_measured

@@ -73,6 +73,9 @@ class ScoreConfig:
         every source. ``auto`` picks the table when the inputs hold more than
         :data:`GRID_MIN_ROWS` rows (counted from Parquet metadata; never for FITS/CSV), a
         property of the catalogue, not of its partitioning.
+    k_jacobian : bool
+        K weights include the σ⁻² Jacobian of the data density (default); ``False``
+        reproduces the reference pipeline's weights (K biased low for large s_lnσ).
     """
 
     pvalue: str = "marginalised"
@@ -85,6 +88,7 @@ class ScoreConfig:
     dt_round_days: float | None = None
     one_minus_cdf: bool = False
     gp_method: str = "auto"
+    k_jacobian: bool = True
 
 
 #: Catalogue size above which ``gp_method="auto"`` uses the tabulated GP.
@@ -172,7 +176,8 @@ def score_frame(frame: pd.DataFrame, noise_model: NoiseModel, *,
                                       n_samples=config.n_samples, seed=config.seed,
                                       rv_floor_kms=floor, batch_size=config.batch_size,
                                       kepler_dtype=config.kepler_dtype,
-                                      dt_round_days=config.dt_round_days, progress=progress)
+                                      dt_round_days=config.dt_round_days, progress=progress,
+                                      jacobian=config.k_jacobian)
         for c, v in res.items():
             kcols[c][cand] = v
     for c, v in kcols.items():

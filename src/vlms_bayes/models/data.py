@@ -9,12 +9,13 @@ Measurement model
   analytic convolution with the population normals, and the asymmetry in log space is
   small for nearly all catalogue rows.
 * ``mass_kind == "msini"`` rows observe log q + log10(sin i) with an isotropic
-  inclination, which the likelihood marginalises by quadrature. Other mass kinds are
+  inclination, which the likelihood marginalises by an adaptive quadrature
+  (:func:`vlms_bayes.models.likelihood.msini_qa_logpdf`). Other mass kinds are
   treated as true masses.
 * Eccentricities: ``measured`` values observe the true e with Gaussian noise (mean of
-  the two errors, floor 0.02); ``upper_limit`` rows say only that e < the limit (a
-  censored term); ``fixed_zero`` rows (e = 0 without an error: assumed, not measured)
-  are *unknown* by default, or measured at e = 0 with the floor error when
+  the two errors, floored at ``e_err_floor`` = 0.05); ``upper_limit`` rows say only
+  that e < the limit (a censored term); ``fixed_zero`` rows (e = 0 without an error:
+  assumed, not measured) are *unknown* by default, or measured at e = 0 with the floor error when
   ``fixed_zero="measured"``; ``missing`` rows contribute nothing to the e part but still
   inform (log q, log a).
 * Rows whose mass is only a limit (``mass_is_limit``) are left out: a limit is not a mass.

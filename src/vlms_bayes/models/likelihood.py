@@ -11,11 +11,24 @@ Minimum masses
 An object with a minimum mass observes y = log10 q_true + log10 sin i (+ noise), with
 the inclination isotropic, p(i) = sin i on (0, π/2). The population density of y is
 
-    p(y | k) = ∫ sin i · N2((y + u(i), y_a) | μ_k, Σ_k + S) di,   u(i) = −log10 sin i,
+    p(y | k) = ∫ sin i · N2((y + u(i), y_a) | μ_k, Σ_k + S) di,   u(i) = −log10 sin i.
 
-evaluated by Gauss–Legendre quadrature in i (:func:`inclination_nodes`). Objects with a
-true mass use the same array layout with every node at u = 0 and equal weights, which
-gives the plain bivariate normal exactly.
+The bivariate normal factors into N(y_a | μ_a, v_a) times a normal in u with the conditional
+mean m − y and variance s² of true log q given y_a, and u has the density
+p(u) = ln 10 · 10^(−2u) / √(1 − 10^(−2u)) on (0, ∞), so
+
+    p(y | k) = N(y_a | μ_a, v_a) ∫ N(u | m − y, s²) p(u) du.
+
+For large u the integrand is a normal of mean u* = m − y − 2 ln10 s² and width s (the factor
+10^(−2u) shifts it), so :func:`msini_qa_logpdf` integrates over u ∈ [max(u* − Hs, 0), R]
+(R = u* + Hs, or the point where the integrand is e^(−H²/2) of its value at u = 0 when
+u* < 0; H = :data:`INCL_HALF_WIDTH`) with Gauss–Legendre nodes in w = √u, which removes the
+1/√u singularity at u = 0. The nodes follow each object and population, so a narrow
+population several dex above a minimum mass is resolved as well as a wide one: the log
+density agrees with QUADPACK to better than 1e-8 for m − y from −3 to 4.5 dex and s from 0.01
+to 3 dex (tests/test_mixture_exact.py), where the former fixed 32 nodes in i reached only
+2.67 dex and, 1–2 dex below a population, were off in log density by up to 0.07, 0.7 and 3.7
+for conditional widths s = 0.2, 0.1 and 0.05 dex.
 """
 
 from __future__ import annotations
@@ -25,9 +38,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
 
 #: Default number of Gauss–Legendre nodes over the inclination.
 N_INCL_NODES: int = 32
+#: Half-width, in standard deviations, of the adaptive interval of the m sin i integral.
+INCL_HALF_WIDTH: float = 7.0
+_LN10 = float(np.log(10.0))
 
 
 def inclination_nodes(n: int = N_INCL_NODES) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -66,6 +83,68 @@ def node_arrays(
     nodes = np.where(msini, y + u[None, :], np.broadcast_to(y, (y.shape[0], n_nodes)))
     logw = np.where(msini, log_w[None, :], -np.log(n_nodes))
     return nodes, logw
+
+
+def msini_qa_logpdf(
+    y_logq: Any, y_loga: Any, s_logq: Any, s_loga: Any,
+    mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rho: Any, *, ops: dict[str, Callable],
+    n_nodes: int = N_INCL_NODES, half_width: float = INCL_HALF_WIDTH,
+) -> Any:
+    """Per-object, per-population log density of minimum-mass (log q, log a), shape (N, K).
+
+    The adaptive quadrature of the module docstring (nodes placed per object and population
+    around the integrand's peak, Gauss–Legendre in w = √u).
+
+    Parameters
+    ----------
+    y_logq, y_loga, s_logq, s_loga : array, shape (N,)
+        Observed minimum-mass log q, log a and their measurement standard deviations.
+    mu_q, mu_a, sd_q, sd_a, rho : array, shape (K,) or (..., 1, 1, K)
+        Population means, scales and correlations.
+    ops : dict
+        Backend functions ``log, logsumexp, sqrt, expm1, maximum, abs, where``
+        (:data:`NUMPY_OPS`, or PyTensor's); ``logsumexp(x, axis=-2)`` (over the nodes).
+    n_nodes : int
+        Gauss–Legendre nodes.
+    half_width : float
+        Interval half-width H in conditional standard deviations.
+    """
+    log, sqrt, where = ops["log"], ops["sqrt"], ops["where"]
+    y = y_logq[:, None, None]
+    ya = y_loga[:, None, None]
+    va = sd_a**2 + s_loga[:, None, None] ** 2
+    vq = sd_q**2 + s_logq[:, None, None] ** 2
+    cov = rho * sd_q * sd_a
+    da = ya - mu_a
+    log_na = -0.5 * log(2.0 * np.pi * va) - 0.5 * da * da / va
+    u0 = mu_q + cov / va * da - y               # conditional mean of u = log q_true − y
+    s2 = vq - cov * cov / va
+    s = sqrt(s2)
+    us = u0 - 2.0 * _LN10 * s2                   # peak of N(u | u0, s²) · 10^(−2u)
+    hs = half_width * s
+    # the lower end is kept ≥ 1e-30 (not 0): √ has an infinite slope at 0, and ∞ × 0 from
+    # the clipped side would make the gradient NaN; u < 1e-30 holds ~1e-15 of p(u)
+    lo = ops["maximum"](us - hs, 1e-30)
+    # above: us + Hs; below zero: the root of R² + 2R|us| = (Hs)², stably
+    hi = where(us >= 0.0, us + hs, hs * hs / (ops["abs"](us) + sqrt(us * us + hs * hs)))
+    a, b = sqrt(lo), sqrt(hi)
+    x, wgl = np.polynomial.legendre.leggauss(n_nodes)
+    x, lwgl = x[:, None], np.log(wgl)[:, None]  # node axis −2
+    w = a + (b - a) * (0.5 * (x + 1.0))
+    u = w * w
+    # log of: GL weight · dw-Jacobian · du/dw · p(u) · N(u | u0, s²)
+    terms = (lwgl + log(0.5 * (b - a)) + log(2.0 * w) + np.log(_LN10) - 2.0 * _LN10 * u
+             - 0.5 * log(-ops["expm1"](-2.0 * _LN10 * u))
+             - 0.5 * log(2.0 * np.pi * s2) - 0.5 * (u - u0) ** 2 / s2)
+    return log_na[..., 0, :] + ops["logsumexp"](terms, axis=-2)
+
+
+#: NumPy/SciPy backend of :func:`msini_qa_logpdf`.
+NUMPY_OPS: dict[str, Callable] = {
+    "log": np.log, "sqrt": np.sqrt, "expm1": np.expm1, "maximum": np.maximum,
+    "abs": np.abs, "where": np.where,
+    "logsumexp": special.logsumexp,
+}
 
 
 def bvn_logpdf(

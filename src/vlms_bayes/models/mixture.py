@@ -74,10 +74,15 @@ from vlms_bayes.models.likelihood import (
     limit_e_logterm,
     measured_e_constants,
     measured_e_logterm,
+    msini_qa_logpdf,
     node_arrays,
     qa_component_logpdf,
 )
 from vlms_bayes.models.selection import SelectionModel
+
+#: PyTensor backend of :func:`vlms_bayes.models.likelihood.msini_qa_logpdf`.
+PT_OPS = {"log": pt.log, "sqrt": pt.sqrt, "expm1": pt.expm1, "maximum": pt.maximum,
+          "abs": pt.abs, "where": pt.switch, "logsumexp": pt.logsumexp}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,19 +129,24 @@ def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
 def component_log_terms(data: ModelData, params: dict[str, Any], *,
                         n_nodes: int = N_INCL_NODES) -> Any:
     """PyTensor (N, K) matrix of log w_k + log p_k(data_i), true values integrated out."""
-    # true-mass objects need one node, minimum-mass objects the inclination quadrature
+    # true-mass objects need one node, minimum-mass objects the adaptive inclination
+    # quadrature (nodes placed per object and population)
     parts, order = [], []
-    for sel, nn in ((~data.msini, 1), (data.msini, n_nodes)):
-        idx = np.flatnonzero(sel)
-        if not len(idx):
-            continue
-        nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], nn)
+    pop = (params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
+           params["rho"])
+    idx = np.flatnonzero(~data.msini)
+    if len(idx):
+        nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], 1)
         parts.append(qa_component_logpdf(
             pt.as_tensor(nodes), pt.as_tensor(logw_nodes), pt.as_tensor(data.y_loga[idx]),
-            pt.as_tensor(data.s_logq[idx]), pt.as_tensor(data.s_loga[idx]),
-            params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
-            params["rho"], log=pt.log, logsumexp=pt.logsumexp,
-        ))
+            pt.as_tensor(data.s_logq[idx]), pt.as_tensor(data.s_loga[idx]), *pop,
+            log=pt.log, logsumexp=pt.logsumexp))
+        order.append(idx)
+    idx = np.flatnonzero(data.msini)
+    if len(idx):
+        parts.append(msini_qa_logpdf(
+            *(pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
+                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes))
         order.append(idx)
     inverse = np.argsort(np.concatenate(order))
     terms = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)[inverse]

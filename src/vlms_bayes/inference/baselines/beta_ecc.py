@@ -146,8 +146,10 @@ def fit_beta_mle(
     Returns
     -------
     dict
-        ``alpha, beta, n, loglike, mean_e``, ``alpha_p5/p50/p95``, ``beta_p5/p50/p95``,
-        ``n_boot``, ``n_boot_failed`` and ``note`` (why parameters are NaN, if they are).
+        ``alpha, beta, n, loglike``, ``mean_e_beta`` (the fitted mean α/(α+β)),
+        ``sample_mean_e`` (the plain mean of the values fitted), ``alpha_p5/p50/p95``,
+        ``beta_p5/p50/p95``, ``mean_e_beta_p5/p50/p95``, ``n_boot``, ``n_boot_failed`` and
+        ``note`` (why parameters are NaN, if they are).
         Fewer than 3 values, or values all equal, give NaN parameters and a note.
     """
     e = np.asarray(e, float).ravel()
@@ -158,8 +160,9 @@ def fit_beta_mle(
             "with floor_zero_eccentricities or leave fixed circular orbits out.")
     n = e.size
     out: dict[str, Any] = {"alpha": np.nan, "beta": np.nan, "n": n, "loglike": np.nan,
-                           "mean_e": float(e.mean()) if n else np.nan}
-    for par in ("alpha", "beta"):
+                           "mean_e_beta": np.nan,
+                           "sample_mean_e": float(e.mean()) if n else np.nan}
+    for par in ("alpha", "beta", "mean_e_beta"):
         for p in PERCENTILES:
             out[f"{par}_p{p}"] = np.nan
     out.update(n_boot=int(n_boot), n_boot_failed=0, note="")
@@ -171,6 +174,7 @@ def fit_beta_mle(
         out["note"] = "not estimated: all eccentricities are equal (no finite MLE)"
         return out
     out["alpha"], out["beta"] = float(a[0]), float(b[0])
+    out["mean_e_beta"] = float(a[0] / (a[0] + b[0]))
     out["loglike"] = float(np.sum((a[0] - 1) * np.log(e) + (b[0] - 1) * np.log1p(-e))
                            - n * betaln(a[0], b[0]))
     if n_boot > 0:
@@ -180,7 +184,9 @@ def fit_beta_mle(
         failed = ~np.isfinite(ba)
         out["n_boot_failed"] = int(failed.sum())
         if (~failed).any():
-            for par, vals in (("alpha", ba[~failed]), ("beta", bb[~failed])):
+            ok = ~failed
+            for par, vals in (("alpha", ba[ok]), ("beta", bb[ok]),
+                              ("mean_e_beta", ba[ok] / (ba[ok] + bb[ok]))):
                 for p, v in zip(PERCENTILES, np.percentile(vals, PERCENTILES), strict=True):
                     out[f"{par}_p{p}"] = float(v)
         if failed.any():
@@ -264,7 +270,8 @@ def fit_beta_by_q_split(
     pandas.DataFrame
         One row per subset: ``subset, q_range, fixed_e, alpha, beta, n, n_excluded_fixed,
         n_zero_floored, loglike, alpha_p5, alpha_p50, alpha_p95, beta_p5, beta_p50,
-        beta_p95, mean_e, n_boot, n_boot_failed, note`` (the content of
+        beta_p95, mean_e_beta, mean_e_beta_p5, mean_e_beta_p95, sample_mean_e, n_boot,
+        n_boot_failed, note`` (the content of
         ``beta_e_params.csv``).
     """
     rows, excluded = eccentricity_rows(frame, fixed_e=fixed_e)
@@ -293,5 +300,6 @@ def fit_beta_by_q_split(
                         "note": "; ".join(notes)})
     cols = ["subset", "q_range", "fixed_e", "alpha", "beta", "n", "n_excluded_fixed",
             "n_zero_floored", "loglike", "alpha_p5", "alpha_p50", "alpha_p95", "beta_p5",
-            "beta_p50", "beta_p95", "mean_e", "n_boot", "n_boot_failed", "note"]
+            "beta_p50", "beta_p95", "mean_e_beta", "mean_e_beta_p5", "mean_e_beta_p95",
+            "sample_mean_e", "n_boot", "n_boot_failed", "note"]
     return pd.DataFrame.from_records(records)[cols]

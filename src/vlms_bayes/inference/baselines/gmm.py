@@ -1,4 +1,4 @@
-"""Gaussian mixtures with K = 1 and K = 2 in (log q, log a), chosen by BIC.
+"""Gaussian mixtures with K = 1, 2 (, 3, ...) in (log q, log a), chosen by BIC.
 
 This reproduces the original system's demographic baseline (scikit-learn
 ``GaussianMixture``, full covariances, several initialisations) with a fixed seed and with
@@ -43,7 +43,7 @@ class GmmResult:
     bic : dict
         K -> BIC (NaN where K was not fitted).
     winner : int or None
-        K with the lowest BIC; None when no K could be fitted.
+        K with the lowest BIC among the non-degenerate fits; None when there is none.
     components : dict
         K -> {"weights", "means", "covariances", "converged", "n_iter"} in component order.
     notes : dict
@@ -60,6 +60,7 @@ class GmmResult:
     components: dict[int, dict[str, Any]]
     notes: dict[int, str]
     responsibilities: NDArray[np.float64]
+    degenerate: frozenset[int] = frozenset()
     _models: dict[int, Any] = field(default_factory=dict, repr=False)
     _orders: dict[int, NDArray[np.intp]] = field(default_factory=dict, repr=False)
 
@@ -70,7 +71,10 @@ class GmmResult:
             "features": list(self.features),
             "n": self.n,
             "bic": {str(k): _nan_to_none(v) for k, v in self.bic.items()},
+            "ks_compared": [int(k) for k in self.bic],
             "winner": self.winner,
+            "winner_1_vs_2": self.winner_among((1, 2)),
+            "degenerate": sorted(int(k) for k in self.degenerate),
             "delta_bic_1_minus_2": _nan_to_none(
                 self.bic.get(1, np.nan) - self.bic.get(2, np.nan)),
             "component_order": "ascending mean "
@@ -87,6 +91,12 @@ class GmmResult:
                 "n_iter": int(comp["n_iter"]),
             }
         return out
+
+    def winner_among(self, ks: Sequence[int]) -> int | None:
+        """The K of ``ks`` with the lowest BIC among the non-degenerate fits (or None)."""
+        fitted = {k: self.bic[k] for k in ks
+                  if np.isfinite(self.bic.get(k, np.nan)) and k not in self.degenerate}
+        return min(fitted, key=fitted.__getitem__) if fitted else None
 
     def predict_responsibilities(self, X: ArrayLike, *, k: int | None = None) -> NDArray:
         """Responsibilities of new points under the model with ``k`` components (default winner).
@@ -175,7 +185,10 @@ def fit_gmm_bic(
     Notes
     -----
     A K is fitted only when ``n > n_free_parameters(K, d)`` (11 for K = 2 in two
-    dimensions); otherwise its BIC is NaN and ``notes[K]`` says why.
+    dimensions); otherwise its BIC is NaN and ``notes[K]`` says why. A fit in which a
+    component holds fewer than d + 1 objects (weight × n) is degenerate (a singular
+    covariance makes the likelihood unbounded): its BIC is kept but it cannot win, and
+    ``notes[K]`` says so.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
@@ -189,6 +202,7 @@ def fit_gmm_bic(
     notes: dict[int, str] = {}
     models: dict[int, Any] = {}
     orders: dict[int, NDArray[np.intp]] = {}
+    degenerate: set[int] = set()
     for k in ks:
         k = int(k)
         n_par = n_free_parameters(k, d)
@@ -211,7 +225,15 @@ def fit_gmm_bic(
                     "n_iter": int(gm.n_iter_)}
         warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
         notes[k] = "EM did not converge" if (warned or not gm.converged_) else ""
-    fitted = {k: v for k, v in bic.items() if np.isfinite(v)}
+        held = gm.weights_ * n
+        if k > 1 and held.min() < d + 1:
+            # a component on fewer than d + 1 objects has a singular covariance (only
+            # reg_covar keeps it finite): its likelihood, hence its BIC, is unbounded
+            notes[k] = (f"degenerate: a component holds {held.min():.1f} of the {n} objects, "
+                        f"fewer than the {d + 1} a {d}-dimensional covariance needs; its BIC "
+                        "is reported but not used to choose K")
+            degenerate.add(k)
+    fitted = {k: v for k, v in bic.items() if np.isfinite(v) and k not in degenerate}
     winner = min(fitted, key=fitted.__getitem__) if fitted else None
     if winner is None:
         resp = np.zeros((n, 0))
@@ -219,4 +241,5 @@ def fit_gmm_bic(
         with single_threaded():
             resp = models[winner].predict_proba(arr)[:, orders[winner]]
     return GmmResult(features=cols, n=n, bic=bic, winner=winner, components=comps,
-                     notes=notes, responsibilities=resp, _models=models, _orders=orders)
+                     notes=notes, responsibilities=resp, degenerate=frozenset(degenerate),
+                     _models=models, _orders=orders)

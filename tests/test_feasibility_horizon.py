@@ -17,10 +17,10 @@ CFG = mc.FeasibilityConfig(n_m_out=5, n_a_out=6, n_draws=400)
 
 
 @pytest.fixture(scope="module")
-def outcomes(shared_data_dir_or_none):
+def outcomes(shared_data_dir):
     from vlms_bayes.feasibility.stability import load_stability_table
 
-    table = load_stability_table(0, data_dir=shared_data_dir_or_none)
+    table = load_stability_table(0, data_dir=shared_data_dir)
     draws = mc.make_draws(CFG, 3)
     return [mc.draw_outcomes(CFG, table, m, a, draws, backend="numba")
             for m in CFG.m_out_grid for a in CFG.a_out_grid]

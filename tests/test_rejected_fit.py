@@ -190,6 +190,7 @@ def test_cli_too_short_fit_leaves_its_draws_in_the_rejected_folder(ps_snapshot,
     assert (rej / "VERDICT.txt").read_text().startswith("REJECTED")
 
 
+@pytest.mark.slow  # ~25 s of sampling; the main fit's gate path stays in the default run
 def test_a_loo_fit_that_fails_the_gate_is_left_out_and_kept(frame, tmp_path, monkeypatch):
     """The K = 1 fit for PSIS-LOO obeys the gate too: rejected, it is left out of the LOO
     comparison (not compared on an untrustworthy posterior), its draws and verdict are

@@ -407,6 +407,7 @@ def test_run_with_robustness_step(ps_snapshot, shared_data_dir, tmp_path, jax_ca
     assert json.loads((out / "run.json").read_text())["steps_ran"] == []
 
 
+@pytest.mark.slow  # ~25 s of sampling; the main fit's gate path stays in the default run
 def test_refits_rejected_by_the_gate_are_kept_and_marked(data_config, tmp_path, monkeypatch,
                                                          jax_cache_env):
     """A refit that fails its diagnostics gate keeps its draws under rejected/<variant>/;

@@ -356,6 +356,7 @@ def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
     assert _record(out)["steps_ran"] == []
 
 
+@pytest.mark.slow  # ~25 s of sampling; the main fit's gate path stays in the default run
 def test_rejected_naive_fit_is_kept_and_left_out_of_the_comparison(
         ps_snapshot, shared_data_dir, tmp_path, monkeypatch):
     """The naive fit beside the selection-aware one obeys the gate too: rejected, its draws

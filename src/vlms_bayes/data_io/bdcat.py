@@ -141,10 +141,10 @@ def load_bdcat(
     BdCatData
         The validated frame with its provenance.
     """
-    resolved = None
     if path is None:
         resolved = resolve_data_file(DEFAULT_FILE, data_dir_=data_dir_)
-        path = resolved.path
+        frame = validate_bdcat(read_bdcat_csv(resolved.path), source=str(resolved.path))
+        return BdCatData(frame, resolved.path, resolved.sha256, True, resolved)
     path = Path(path)
     frame = validate_bdcat(read_bdcat_csv(path), source=str(path))
-    return BdCatData(frame, path, sha256_of(path), resolved is not None, resolved)
+    return BdCatData(frame, path, sha256_of(path), False)

@@ -138,11 +138,9 @@ def embedded_path(name: str, *, folder: Path | None = None) -> Path:
             f"(it holds {', '.join(sorted(manifest())) or 'nothing: the package data is missing'})."
         )
     target = (folder if folder is not None else _target_folder()) / name
-    if target.is_file() and target.stat().st_size == entry.bytes:
-        from vlms_bayes.data_io.files import sha256_of
-
-        if sha256_of(target) == entry.sha256:
-            return target
+    if (target.is_file() and target.stat().st_size == entry.bytes
+            and _sha256_bytes(target.read_bytes()) == entry.sha256):
+        return target
     data = _decompress(entry)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as fh:

@@ -17,6 +17,7 @@ which of these places the file came from, for ``run.json``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -195,10 +196,15 @@ class ResolvedFile:
     origin: str
     entry: RegisteredFile
 
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The sha256 of the file found (hashed once)."""
+        return sha256_of(self.path)
+
     def provenance(self) -> dict[str, Any]:
         """A record for ``run.json``: path, origin, sha256 and, for the snapshot, its source."""
         rec: dict[str, Any] = {"path": str(self.path), "origin": self.origin,
-                               "sha256": sha256_of(self.path), "pinned_sha256": self.entry.sha256}
+                               "sha256": self.sha256, "pinned_sha256": self.entry.sha256}
         if self.origin == "embedded snapshot":
             from vlms_bayes.data_io.embedded import manifest
 

@@ -410,5 +410,5 @@ def load_pscomppars(
                                  why=failure)
     frame = validate_pscomppars(read_pscomppars_csv(resolved.path), source=str(resolved.path),
                                 window=window, reference=reference)
-    return PsCompParsData(frame, resolved.origin, resolved.path, sha256_of(resolved.path),
+    return PsCompParsData(frame, resolved.origin, resolved.path, resolved.sha256,
                           _file_date(resolved.path), None, snapshot=resolved.provenance())

@@ -157,7 +157,8 @@ def model_data_from_stacked(
     if "mass_is_limit" in rows.columns:
         lim = rows["mass_is_limit"].fillna(False).astype(bool).to_numpy()
         if lim.any():
-            log.info("leaving out %d row(s) whose companion mass is only a limit", lim.sum())
+            # named with their reason by left_out_objects (one warning from the fit)
+            log.debug("leaving out %d row(s) whose companion mass is only a limit", lim.sum())
             rows = rows.loc[~lim].reset_index(drop=True)
     yq = pd.to_numeric(rows["logq"], errors="coerce").to_numpy(float)
     ya = pd.to_numeric(rows["loga"], errors="coerce").to_numpy(float)

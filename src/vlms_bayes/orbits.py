@@ -180,3 +180,46 @@ def logq_errors(
         np.hypot(np.asarray(sig_logmc_hi, float), ms_lo),
         np.hypot(np.asarray(sig_logmc_lo, float), ms_hi),
     )
+
+
+def logq_errors_lens(
+    sig_logmc_hi: ArrayLike,
+    sig_logmc_lo: ArrayLike,
+    sig_logml_hi: ArrayLike,
+    sig_logml_lo: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Uncertainties of log q for a microlensing companion, whose mass is q times the lens's.
+
+    A microlensing light curve measures the mass ratio q directly; the masses follow from
+    the lens mass M_L (from θ_E and π_E, or a Galactic model), M_c = q M_L. With q and M_L
+    measured independently, log M_c = log q + log M_L and Var(log M_c) = Var(log q) +
+    Var(log M_L), so the catalogue's two mass errors imply
+
+        σ(log q)² = σ(log M_c)² − σ(log M_L)²,
+
+    each side with its own side (an upward error of M_L moves M_c up too). Where the
+    difference is negative (rounding of the catalogue's errors) the result is 0, and a
+    floor must be applied by the caller (:class:`vlms_bayes.models.data.MeasurementConfig`).
+    Adding the two in quadrature instead (:func:`logq_errors`) counts the lens-mass error
+    twice and makes log q ~10 times too uncertain.
+
+    Parameters
+    ----------
+    sig_logmc_hi, sig_logmc_lo : array_like
+        Upper and lower uncertainties of log10 M_c (dex).
+    sig_logml_hi, sig_logml_lo : array_like
+        Upper and lower uncertainties of log10 M_L, the host (lens) mass; missing counts as 0
+        (then σ(log q) = σ(log M_c), the conservative choice).
+
+    Returns
+    -------
+    sig_hi, sig_lo : numpy.ndarray
+        Upper and lower uncertainties of log10 q, in dex (NaN where σ(log M_c) is missing).
+    """
+    ml_hi = np.nan_to_num(np.asarray(sig_logml_hi, float))
+    ml_lo = np.nan_to_num(np.asarray(sig_logml_lo, float))
+    mc_hi = np.asarray(sig_logmc_hi, float)
+    mc_lo = np.asarray(sig_logmc_lo, float)
+    with np.errstate(invalid="ignore"):
+        return (np.sqrt(np.maximum(mc_hi**2 - ml_hi**2, 0.0)),
+                np.sqrt(np.maximum(mc_lo**2 - ml_lo**2, 0.0)))

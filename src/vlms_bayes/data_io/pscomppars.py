@@ -58,7 +58,7 @@ COLUMNS: tuple[str, ...] = (
     "pl_orbper", "pl_orbpererr1", "pl_orbpererr2", "pl_orbperlim",
     "pl_orbsmax", "pl_orbsmaxerr1", "pl_orbsmaxerr2", "pl_orbsmaxlim",
     "pl_orbeccen", "pl_orbeccenerr1", "pl_orbeccenerr2", "pl_orbeccenlim",
-    "pl_controv_flag", "sy_dist", "sy_gaiamag",
+    "pl_controv_flag", "sy_dist", "sy_gaiamag", "sy_vmag", "sy_kmag",
 )
 
 #: Columns without which no row can be used; the others may be absent from a local file.

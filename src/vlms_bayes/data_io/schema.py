@@ -17,6 +17,17 @@ Flags
     uncertainty: a circular orbit that was assumed, not measured), or ``"missing"``.
 ``a_from_period``
     True where ``pl_orbsmax`` was derived from the period by Kepler's third law.
+``sep_kind``
+    ``"true"`` (a semi-major axis from an orbit or a period) or ``"projected"`` (a
+    projected separation: microlensing and imaging rows without a period).
+``logq_rule``
+    How the log q uncertainty was obtained: ``"quadrature"`` (independent host and
+    companion mass errors), ``"lens"`` (microlensing: q measured, both masses share the
+    lens-mass error) or ``"evolutionary_model"`` (imaging: masses from evolutionary
+    models, whose systematics the model adds as a floor).
+``sy_vmag``, ``sy_kmag``, ``sy_gaiamag``
+    Host magnitudes (V, Ks, Gaia G) where the archive gives them, for the selection
+    functions (radial-velocity precision depends on the host's brightness).
 ``in_window``
     True where the host mass lies inside the host-mass window of the run.
 ``is_reference``
@@ -49,12 +60,14 @@ STACKED_COLUMNS: tuple[str, ...] = (
     "pl_bmassj", "pl_bmassj_err_hi", "pl_bmassj_err_lo", "mass_kind", "mass_is_limit",
     "q", "logq", "logq_err_hi", "logq_err_lo",
     "pl_orbper", "pl_orbper_err_hi", "pl_orbper_err_lo",
-    "pl_orbsmax", "pl_orbsmax_err_hi", "pl_orbsmax_err_lo", "a_from_period",
-    "loga", "loga_err_hi", "loga_err_lo",
+    "pl_orbsmax", "pl_orbsmax_err_hi", "pl_orbsmax_err_lo", "a_from_period", "sep_kind",
+    "loga", "loga_err_hi", "loga_err_lo", "logq_rule",
     "pl_orbeccen", "pl_orbeccen_err_hi", "pl_orbeccen_err_lo", "ecc_status",
-    "st_metfe", "st_rad",
+    "st_metfe", "st_rad", "sy_vmag", "sy_kmag", "sy_gaiamag",
     "in_window", "is_reference",
 )
+SEP_KINDS: tuple[str, ...] = ("true", "projected")
+LOGQ_RULES: tuple[str, ...] = ("quadrature", "lens", "evolutionary_model")
 
 MASS_KINDS: tuple[str, ...] = ("true", "msini", "mass_radius", "other")
 ECC_STATUSES: tuple[str, ...] = ("measured", "upper_limit", "fixed_zero", "missing")

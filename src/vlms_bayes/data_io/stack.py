@@ -14,6 +14,20 @@ The rules, in order:
    analysis needs. Dropped rows are reported.
 4. Semi-major axes missing in a catalogue are derived from the period with Kepler's third law
    (host + companion mass), with propagated uncertainties (``a_from_period``).
+5. **What each method measures** (``sep_kind``, ``logq_rule``):
+
+   * Microlensing and imaging give a *projected* separation, not a semi-major axis (no
+     orbit is fitted): ``sep_kind = "projected"`` unless a was derived from a period.
+   * Microlensing measures the mass ratio q from the light curve, and both masses share
+     the lens-mass error (M_c = q M_L): σ(log q)² = σ(log M_c)² − σ(log M_L)²
+     (:func:`vlms_bayes.orbits.logq_errors_lens`; ``logq_rule = "lens"``), not the
+     quadrature sum, which counts the lens-mass error twice (median 0.51 dex instead of
+     ≈ 0.04 on the 2025-08-07 snapshot).
+   * Imaged companions' masses come from evolutionary models at an uncertain age
+     (``logq_rule = "evolutionary_model"``); the model adds a systematic floor to their
+     σ(log q) (:class:`vlms_bayes.models.data.MeasurementConfig`).
+   * Every other row: host and companion errors independent, added in quadrature
+     (``logq_rule = "quadrature"``).
 """
 
 from __future__ import annotations
@@ -43,6 +57,10 @@ TOI6894B: dict[str, object] = {
 }
 
 _PS_MASS_KIND = {"mass": "true", "msini": "msini", "m-r relationship": "mass_radius"}
+#: Discovery methods that report a projected separation rather than a semi-major axis.
+PROJECTED_METHODS: tuple[str, ...] = ("Microlensing", "Imaging")
+#: Host magnitudes carried into the stacked dataset (for the selection functions).
+HOST_MAGNITUDES: tuple[str, ...] = ("sy_vmag", "sy_kmag", "sy_gaiamag")
 
 
 def _abs(x: pd.Series) -> pd.Series:
@@ -86,6 +104,8 @@ def ps_to_stacked(ps: pd.DataFrame) -> pd.DataFrame:
                                   ps["pl_orbeccenlim"]),
         "st_metfe": ps["st_met"].where(met_ok),
         "st_rad": ps["st_rad"],
+        **{m: pd.to_numeric(ps[m], errors="coerce") if m in ps.columns else np.nan
+           for m in HOST_MAGNITUDES},
     })
     return out
 
@@ -117,6 +137,7 @@ def bd_to_stacked(bd: pd.DataFrame) -> pd.DataFrame:
         "ecc_status": _ecc_status(bd["ecc"], _abs(bd["p_ecc"]), None),
         "st_metfe": bd["FeH"],
         "st_rad": np.nan,
+        **{m: np.nan for m in HOST_MAGNITUDES},
     })
     return out
 
@@ -145,6 +166,17 @@ def derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
     ms_hi, ms_lo = orbits.log10_errors(out["st_mass"], out["st_mass_err_hi"],
                                        out["st_mass_err_lo"])
     out["logq_err_hi"], out["logq_err_lo"] = orbits.logq_errors(mc_hi, mc_lo, ms_hi, ms_lo)
+    method = out["discoverymethod"].astype(str)
+    lens = (method == "Microlensing").to_numpy()
+    if lens.any():
+        l_hi, l_lo = orbits.logq_errors_lens(mc_hi, mc_lo, ms_hi, ms_lo)
+        out.loc[lens, "logq_err_hi"] = np.asarray(l_hi)[lens]
+        out.loc[lens, "logq_err_lo"] = np.asarray(l_lo)[lens]
+    out["logq_rule"] = np.where(lens, "lens", np.where(method == "Imaging",
+                                                       "evolutionary_model", "quadrature"))
+    from_period = out["a_from_period"].fillna(False).astype(bool)
+    out["sep_kind"] = np.where(method.isin(PROJECTED_METHODS) & ~from_period,
+                               "projected", "true")
     out["loga_err_hi"], out["loga_err_lo"] = orbits.log10_errors(
         out["pl_orbsmax"], out["pl_orbsmax_err_hi"], out["pl_orbsmax_err_lo"])
     return out

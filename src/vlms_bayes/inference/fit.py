@@ -197,7 +197,9 @@ def _attach_groups(dt: Any, data: ModelData, config: FitConfig, n_components: in
     dt["constant_data"] = xr.DataTree(xr.Dataset({
         "y_logq": ("object", data.y_logq), "s_logq": ("object", data.s_logq),
         "y_loga": ("object", data.y_loga), "s_loga": ("object", data.s_loga),
-        "msini": ("object", data.msini.astype(np.int8)), "e_kind": ("object", data.e_kind),
+        "msini": ("object", data.msini.astype(np.int8)),
+        "projected": ("object", data.is_projected.astype(np.int8)),
+        "e_kind": ("object", data.e_kind),
         "e_obs_all": ("object", data.e_obs), "s_e": ("object", data.s_e),
         "e_limit": ("object", data.e_limit),
     }, coords={"object": list(data.names)}))

@@ -10,8 +10,9 @@ posterior draw, with the latent eccentricities integrated out:
 * upper limit: the Beta CDF at the limit, I_limit(α, β);
 * missing / unknown: 1.
 
-The (log q, log a) part reuses :func:`vlms_bayes.models.likelihood.qa_component_logpdf`,
-the same expression the PyMC model is built from. For draw s the responsibility of
+The (log q, log a) part reuses :func:`vlms_bayes.models.likelihood.qa_component_logpdf`
+(and the m sin i and projected-separation kernels), the same expressions the PyMC model is
+built from. For draw s the responsibility of
 population k for object i is r_ik = w_k p_k(data_i) / Σ_j w_j p_j(data_i);
 ``P_binary_like`` is its posterior mean for the last (highest mean log q) population,
 with the 5–95% range of r over draws as a 90% interval.
@@ -33,6 +34,7 @@ from vlms_bayes.models.likelihood import (
     log_weights,
     msini_qa_logpdf,
     node_arrays,
+    projected_qa_logpdf,
     qa_component_logpdf,
 )
 
@@ -116,7 +118,8 @@ def object_log_terms(
     n_nodes: int = N_INCL_NODES, chunk: int = 256,
 ) -> NDArray[np.float64]:
     """Log w_k + log p_k(data_i) with latent e integrated out, shape (S, N, K)."""
-    tm, ms = np.flatnonzero(~data.msini), np.flatnonzero(data.msini)
+    tm, ms = np.flatnonzero(data.plain), np.flatnonzero(data.msini)
+    pj = np.flatnonzero(data.is_projected)
     nodes, logw = node_arrays(data.y_logq[tm], data.msini[tm], 1)
     s, k = draws["mu_logq"].shape
     out = np.empty((s, data.n, k))
@@ -131,6 +134,10 @@ def object_log_terms(
         if len(ms):
             out[sl, ms] = msini_qa_logpdf(
                 data.y_logq[ms], data.y_loga[ms], data.s_logq[ms], data.s_loga[ms], *pop,
+                ops=NUMPY_OPS, n_nodes=n_nodes)
+        if len(pj):
+            out[sl, pj] = projected_qa_logpdf(
+                data.y_logq[pj], data.y_loga[pj], data.s_logq[pj], data.s_loga[pj], *pop,
                 ops=NUMPY_OPS, n_nodes=n_nodes)
     out += log_weights(draws)[:, None, :]
     alpha, beta = draws["e_alpha"].ravel(), draws["e_beta"].ravel()

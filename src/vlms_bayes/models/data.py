@@ -8,10 +8,30 @@ Measurement model
   floor (default 0.05 dex in log q, 0.02 dex in log a). A split normal would break the
   analytic convolution with the population normals, and the asymmetry in log space is
   small for nearly all catalogue rows.
+* **Method-aware errors of log q** (the stacked column ``logq_rule``,
+  :mod:`vlms_bayes.data_io.stack`): microlensing rows carry the error of the measured
+  mass ratio, σ(log q)² = σ(log M_c)² − σ(log M_L)² (both masses share the lens-mass
+  error), floored at ``lens_logq_err_floor`` (0.03 dex, ≈ 7 % in q: the archive rounds
+  masses to two significant figures, which alone leaves ≈ 0.02 dex of noise in the
+  difference, and light-curve fits give q to a few to ~15 %); imaged companions, whose
+  masses come from evolutionary models at an uncertain age, have σ(log q) floored at
+  ``model_mass_logq_err_floor`` (0.1 dex: masses change by 20–30 % between model grids
+  and across the age range of young hosts; Bowler 2016, PASP 128, 102001). Every other
+  row adds host and companion errors in quadrature. ``lens_errors=False`` restores the
+  quadrature sum for microlensing (for the ablation in docs/bayes.md).
 * ``mass_kind == "msini"`` rows observe log q + log10(sin i) with an isotropic
   inclination, which the likelihood marginalises by an adaptive quadrature
   (:func:`vlms_bayes.models.likelihood.msini_qa_logpdf`). Other mass kinds are
   treated as true masses.
+* **Projected separations** (``sep_kind == "projected"``: microlensing and imaging rows
+  without an orbit) observe log a + log10(sin φ), with φ the angle between the
+  star–companion line and the line of sight. For a circular orbit seen from an isotropic
+  direction at a random phase, cos φ is uniform on (0, 1) — the distribution of cos i —
+  so sin φ has the same density as sin i, and the likelihood marginalises it with the
+  same kernel, the roles of log q and log a swapped. (An eccentric orbit's separation
+  r ≠ a adds a spread the model ignores.) ``projection=False`` treats them as semi-major
+  axes (the former model; for the ablation). A row cannot be both a minimum mass and a
+  projected separation (no catalogue row is).
 * Eccentricities: ``measured`` values observe the true e with Gaussian noise (mean of
   the two errors, floored at ``e_err_floor`` = 0.05); ``upper_limit`` rows say only
   that e < the limit (a censored term); ``fixed_zero`` rows (e = 0 without an error:
@@ -31,6 +51,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from vlms_bayes import orbits
 from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
 
@@ -52,15 +73,30 @@ class MeasurementConfig:
         Smallest (and missing-value) standard deviation of a measured eccentricity.
     fixed_zero : {"unknown", "measured"}
         How to treat e = 0 orbits given without an uncertainty.
+    lens_logq_err_floor : float
+        Floor of σ(log10 q) for microlensing rows (``logq_rule == "lens"``), dex.
+    model_mass_logq_err_floor : float
+        Floor of σ(log10 q) for masses from evolutionary models (imaging), dex.
+    lens_errors : bool
+        Use the microlensing rule for σ(log q) (False: host and companion mass errors
+        in quadrature, the former treatment).
+    projection : bool
+        Marginalise projected separations over the projection (False: treat them as
+        semi-major axes, the former treatment).
     """
 
     logq_err_floor: float = 0.05
     loga_err_floor: float = 0.02
     e_err_floor: float = 0.05
     fixed_zero: Literal["unknown", "measured"] = "unknown"
+    lens_logq_err_floor: float = 0.03
+    model_mass_logq_err_floor: float = 0.10
+    lens_errors: bool = True
+    projection: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("logq_err_floor", "loga_err_floor", "e_err_floor"):
+        for name in ("logq_err_floor", "loga_err_floor", "e_err_floor", "lens_logq_err_floor",
+                     "model_mass_logq_err_floor"):
             if not getattr(self, name) > 0:
                 raise InputDataError(f"{name} must be positive, got {getattr(self, name)!r}.")
         if self.fixed_zero not in ("unknown", "measured"):
@@ -89,11 +125,30 @@ class ModelData:
     methods: tuple[str, ...] = field(default=())
     #: Host masses (Msun) for the selection functions (empty when not needed).
     m_star_msun: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    #: True where log a is a projected separation (empty: none is).
+    projected: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, bool))
+    #: Host magnitudes V, Ks and Gaia G for the selection functions (NaN: unknown;
+    #: empty: not given).
+    host_vmag: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    host_kmag: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    host_gmag: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
     @property
     def n(self) -> int:
         """Number of objects."""
         return len(self.names)
+
+    @property
+    def is_projected(self) -> NDArray[np.bool_]:
+        """Projected-separation flag of each object (all False when none was given)."""
+        if len(self.projected) == self.n:
+            return np.asarray(self.projected, bool)
+        return np.zeros(self.n, bool)
+
+    @property
+    def plain(self) -> NDArray[np.bool_]:
+        """Objects with a true mass and a true semi-major axis (no projection kernel)."""
+        return ~np.asarray(self.msini, bool) & ~self.is_projected
 
     @property
     def idx_measured(self) -> NDArray[np.int64]:
@@ -111,6 +166,50 @@ def _sigma(frame: pd.DataFrame, col: str, floor: float) -> NDArray[np.float64]:
     lo = pd.to_numeric(frame.get(f"{col}_err_lo"), errors="coerce").to_numpy(float)
     both = np.where(np.isnan(hi), lo, np.where(np.isnan(lo), hi, 0.5 * (np.abs(hi) + np.abs(lo))))
     return np.fmax(np.nan_to_num(both, nan=floor), floor)
+
+
+def _text(frame: pd.DataFrame, col: str, default: str) -> NDArray[np.str_]:
+    if col not in frame.columns:
+        return np.full(len(frame), default)
+    return frame[col].fillna(default).astype(str).to_numpy()
+
+
+def _number(frame: pd.DataFrame, col: str) -> NDArray[np.float64]:
+    if col not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+
+
+def logq_sigma(rows: pd.DataFrame, cfg: MeasurementConfig) -> NDArray[np.float64]:
+    """σ(log10 q) of each row by its ``logq_rule``, with the rule's floor (module docstring).
+
+    Rows without the column (stacked files written before it existed) are treated by
+    their discovery method: microlensing as ``"lens"``, imaging as ``"evolutionary_model"``
+    — but their stored errors are then the quadrature sum, so rebuild the stacked file with
+    ``vlms-bayes data`` to get the microlensing rule.
+    """
+    method = _text(rows, "discoverymethod", "")
+    default_rule = np.where(method == "Microlensing", "lens",
+                            np.where(method == "Imaging", "evolutionary_model", "quadrature"))
+    rule = (_text(rows, "logq_rule", "") if "logq_rule" in rows.columns
+            else default_rule)
+    rule = np.where(rule == "", default_rule, rule)
+    sig = _sigma(rows, "logq", cfg.logq_err_floor)
+    lens = rule == "lens"
+    if lens.any():
+        if cfg.lens_errors:
+            sig_lens = _sigma(rows, "logq", cfg.lens_logq_err_floor)
+        else:  # the former treatment: both mass errors in quadrature
+            mc = orbits.log10_errors(_number(rows, "pl_bmassj"), _number(rows, "pl_bmassj_err_hi"),
+                                     _number(rows, "pl_bmassj_err_lo"))
+            ms = orbits.log10_errors(_number(rows, "st_mass"), _number(rows, "st_mass_err_hi"),
+                                     _number(rows, "st_mass_err_lo"))
+            hi, lo = orbits.logq_errors(mc[0], mc[1], ms[0], ms[1])
+            both = np.where(np.isnan(hi), lo, np.where(np.isnan(lo), hi, 0.5 * (hi + lo)))
+            sig_lens = np.fmax(np.nan_to_num(both, nan=cfg.logq_err_floor), cfg.logq_err_floor)
+        sig = np.where(lens, sig_lens, sig)
+    model_mass = rule == "evolutionary_model"
+    return np.where(model_mass, np.fmax(sig, cfg.model_mass_logq_err_floor), sig)
 
 
 def model_data_from_stacked(
@@ -182,17 +281,28 @@ def model_data_from_stacked(
     lim_ok = (status == "upper_limit") & np.isfinite(e_val) & (e_val > 0) & (e_val < 1)
     kind[lim_ok] = E_LIMIT
     s_e = _sigma(rows, "pl_orbeccen", cfg.e_err_floor)
+    msini = (rows["mass_kind"].astype(str) == "msini").to_numpy()
+    projected = (_text(rows, "sep_kind", "true") == "projected") & cfg.projection
+    both = msini & projected
+    if both.any():
+        names = rows.loc[both, "name"].astype(str).tolist()[:5]
+        raise InputDataError(
+            f"{both.sum()} row(s) have both a minimum mass (mass_kind 'msini') and a "
+            f"projected separation (sep_kind 'projected'), e.g. {names}; the model has no "
+            "kernel for both. Set sep_kind to 'true' or mass_kind to 'true' for those rows.")
     data = ModelData(
         names=tuple(rows["name"].astype(str)),
-        y_logq=yq, s_logq=_sigma(rows, "logq", cfg.logq_err_floor),
+        y_logq=yq, s_logq=logq_sigma(rows, cfg),
         y_loga=ya, s_loga=_sigma(rows, "loga", cfg.loga_err_floor),
-        msini=(rows["mass_kind"].astype(str) == "msini").to_numpy(),
+        msini=msini, projected=projected,
         e_kind=kind,
         e_obs=np.where(kind == E_MEASURED, e_val, np.nan),
         s_e=np.where(kind == E_MEASURED, s_e, np.nan),
         e_limit=np.where(kind == E_LIMIT, e_val, np.nan),
         methods=tuple(rows.get("discoverymethod", pd.Series([""] * len(rows))).astype(str)),
         m_star_msun=pd.to_numeric(rows["st_mass"], errors="coerce").to_numpy(float),
+        host_vmag=_number(rows, "sy_vmag"), host_kmag=_number(rows, "sy_kmag"),
+        host_gmag=_number(rows, "sy_gaiamag"),
     )
     return data, rows
 

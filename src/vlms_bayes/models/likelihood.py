@@ -139,6 +139,23 @@ def msini_qa_logpdf(
     return log_na[..., 0, :] + ops["logsumexp"](terms, axis=-2)
 
 
+def projected_qa_logpdf(
+    y_logq: Any, y_loga: Any, s_logq: Any, s_loga: Any,
+    mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rho: Any, *, ops: dict[str, Callable],
+    n_nodes: int = N_INCL_NODES, half_width: float = INCL_HALF_WIDTH,
+) -> Any:
+    """Per-object, per-population log density of (log q, projected log a), shape (N, K).
+
+    A projected separation is y_a = log10 a + log10 sin φ (+ noise), with cos φ uniform on
+    (0, 1) for a circular orbit seen from an isotropic direction at a random phase: the
+    distribution of sin i, so this is :func:`msini_qa_logpdf` with the roles of log q and
+    log a swapped (the bivariate normal is symmetric in its two coordinates, ρ unchanged).
+    Arguments as in :func:`msini_qa_logpdf`.
+    """
+    return msini_qa_logpdf(y_loga, y_logq, s_loga, s_logq, mu_a, mu_q, sd_a, sd_q, rho,
+                           ops=ops, n_nodes=n_nodes, half_width=half_width)
+
+
 #: NumPy/SciPy backend of :func:`msini_qa_logpdf`.
 NUMPY_OPS: dict[str, Callable] = {
     "log": np.log, "sqrt": np.sqrt, "expm1": np.expm1, "maximum": np.maximum,

@@ -24,15 +24,15 @@ For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
   population collapse to α → 0 along a ridge that NUTS could not sample: R-hat > 2 and
   hundreds of divergences.)
 
-Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of
-log q and log a are convolved analytically with the population normals; minimum masses
-are marginalised over an isotropic inclination by quadrature
-(:mod:`vlms_bayes.models.likelihood`); each measured eccentricity contributes
-∫ Beta(e | α_k, β_k) N(e_obs | e, s_e) de and each upper limit the Beta CDF at the limit
-(a censored term), both integrated numerically in logit e so that no latent true e is
-sampled (latent e's with a hierarchical Beta make a funnel that NUTS cannot cross when a
-population has few eccentricities). The discrete membership is marginalised: the
-potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
+Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of log
+q and log a are convolved analytically with the population normals; minimum masses are
+marginalised over an isotropic inclination, and projected separations over the projection
+of a circular orbit, by quadrature (:mod:`vlms_bayes.models.likelihood`); each measured
+eccentricity contributes ∫ Beta(e | α_k, β_k) N(e_obs | e, s_e) de and each upper limit
+the Beta CDF at the limit (a censored term), both integrated numerically in logit e so
+that no latent true e is sampled (latent e's with a hierarchical Beta make a funnel that
+NUTS cannot cross when a population has few eccentricities). The discrete membership is
+marginalised: the potential ``mixture`` adds Σ_i log Σ_k w_k p_k(data_i).
 
 Selection-aware fits (``selection=``, :mod:`vlms_bayes.models.selection_norm`) put the
 Dirichlet prior on the *detected* fractions f_k (free variable ``f_det``) instead of the
@@ -76,6 +76,7 @@ from vlms_bayes.models.likelihood import (
     measured_e_logterm,
     msini_qa_logpdf,
     node_arrays,
+    projected_qa_logpdf,
     qa_component_logpdf,
 )
 from vlms_bayes.models.selection import SelectionModel
@@ -134,7 +135,7 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     parts, order = [], []
     pop = (params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
            params["rho"])
-    idx = np.flatnonzero(~data.msini)
+    idx = np.flatnonzero(data.plain)
     if len(idx):
         nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], 1)
         parts.append(qa_component_logpdf(
@@ -145,6 +146,12 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     idx = np.flatnonzero(data.msini)
     if len(idx):
         parts.append(msini_qa_logpdf(
+            *(pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
+                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes))
+        order.append(idx)
+    idx = np.flatnonzero(data.is_projected)
+    if len(idx):  # projected separations: the same kernel with log q and log a swapped
+        parts.append(projected_qa_logpdf(
             *(pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
                                              data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes))
         order.append(idx)

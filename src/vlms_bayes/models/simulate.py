@@ -57,6 +57,9 @@ class ObservationSettings:
     methods: tuple[str, ...] = field(default=("Radial Velocity", "Transit", "Microlensing"))
     clip_e: bool = True
     host_mass_range_msun: tuple[float, float] = (0.07, 0.2)
+    #: Methods that report a projected separation a sin φ instead of a (cos φ uniform);
+    #: applied by :func:`project_separations` once each row has its method.
+    projected_methods: tuple[str, ...] = ()
 
 
 def simulate_catalogue(
@@ -136,6 +139,8 @@ def simulate_catalogue(
         "loga": obs_loga, "loga_err_hi": s_a, "loga_err_lo": s_a,
         "pl_orbeccen": e_col, "pl_orbeccen_err_hi": e_err, "pl_orbeccen_err_lo": e_err,
         "ecc_status": status, "st_metfe": np.nan, "st_rad": np.nan,
+        "sep_kind": "true", "logq_rule": "quadrature",
+        "sy_vmag": np.nan, "sy_kmag": np.nan, "sy_gaiamag": np.nan,
         "in_window": True, "is_reference": False,
     })
     frame = frame[list(STACKED_COLUMNS)].copy()
@@ -144,4 +149,24 @@ def simulate_catalogue(
     frame["true_loga"] = true_loga
     frame["true_e"] = true_e
     frame["true_sin_i"] = np.sqrt(1.0 - cos_i**2)
-    return frame
+    # its own stream (spawning consumes nothing), so the other columns are what they were
+    # before projections existed
+    frame["true_sin_phi"] = np.sqrt(1.0 - rng.spawn(1)[0].random(n) ** 2)
+    return project_separations(frame, ob.projected_methods)
+
+
+def project_separations(frame: pd.DataFrame, methods: tuple[str, ...]) -> pd.DataFrame:
+    """Observe the separations of rows of ``methods`` projected: a sin φ (``true_sin_phi``).
+
+    Rows already projected (``sep_kind == "projected"``) are left alone, so the call can be
+    repeated after the methods are reassigned.
+    """
+    out = frame.copy()
+    hit = (out["discoverymethod"].isin(list(methods)) & (out["sep_kind"] != "projected")
+           ).to_numpy()
+    if hit.any():
+        shift = np.log10(out.loc[hit, "true_sin_phi"].to_numpy(float))
+        out.loc[hit, "loga"] = out.loc[hit, "loga"].to_numpy(float) + shift
+        out.loc[hit, "pl_orbsmax"] = 10.0 ** out.loc[hit, "loga"].to_numpy(float)
+        out.loc[hit, "sep_kind"] = "projected"
+    return out

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.models.simulate import ObservationSettings, PopulationTruth, simulate_catalogue
+from vlms_bayes.models.simulate import (
+    ObservationSettings,
+    PopulationTruth,
+    project_separations,
+    simulate_catalogue,
+)
 
 #: The recovery tests' (and the fit benchmark's) intrinsic truth: a planet-like population
 #: of small companions close in and a binary-like one at AU scales ...
@@ -92,10 +97,12 @@ def simulate_detected(
     rng = np.random.default_rng(random_seed)
     sel = selection or SelectionModel()
     ob = replace(observe or ObservationSettings(), methods=tuple(methods))
-    frame = simulate_catalogue(n_intrinsic, truth=truth, observe=ob, random_seed=rng)
+    frame = simulate_catalogue(n_intrinsic, truth=truth, observe=replace(ob, projected_methods=()),
+                               random_seed=rng)
     probs = np.full(len(methods), 1 / len(methods)) if method_probs is None else (
         np.asarray(method_probs, float) / np.sum(method_probs))
     frame["discoverymethod"] = rng.choice(list(methods), size=len(frame), p=probs)
+    frame = project_separations(frame, ob.projected_methods)
     frame["p_det"] = detection_probability(frame, sel, rv_at_inclination=rv_at_inclination)
     frame["detected"] = rng.random(len(frame)) < frame["p_det"].to_numpy()
     return frame.loc[frame["detected"]].reset_index(drop=True), frame

@@ -122,6 +122,8 @@ def synthetic_stacked(
         "ecc_status": status,
         "st_metfe": feh,
         "st_rad": m_star,
+        "sep_kind": "true", "logq_rule": "quadrature",
+        "sy_vmag": np.nan, "sy_kmag": np.nan, "sy_gaiamag": np.nan,
         "in_window": ~outside,
         "is_reference": np.zeros(n, bool),
         "truth_binary": is_bin.astype(int),

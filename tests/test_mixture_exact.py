@@ -8,7 +8,7 @@ from scipy import integrate, special, stats
 
 from vlms_bayes.models.data import E_LIMIT, E_MEASURED, E_NONE, ModelData, model_data_from_stacked
 from vlms_bayes.models.mixture import MixturePriors, build_mixture_model
-from vlms_bayes.models.simulate import simulate_catalogue
+from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
 
 pm = pytest.importorskip("pymc")
 pt = pytest.importorskip("pytensor.tensor")
@@ -97,6 +97,9 @@ def _object_density_k(data, i, p, k):
     cov = np.array([[sq**2 + data.s_logq[i] ** 2, rho * sq * sa],
                     [rho * sq * sa, sa**2 + data.s_loga[i] ** 2]])
     mean = [p["mu_logq"][k], p["mu_loga"][k]]
+    if data.is_projected[i]:  # y_a = log a + log sin φ: the m sin i integral, axes swapped
+        return np.exp(_msini_log_density_quad(data.y_loga[i], data.y_logq[i], mean[::-1],
+                                              cov[::-1, ::-1]))
     if not data.msini[i]:
         return stats.multivariate_normal(mean, cov).pdf([data.y_logq[i], data.y_loga[i]])
     return np.exp(_msini_log_density_quad(data.y_logq[i], data.y_loga[i], mean, cov))
@@ -138,10 +141,12 @@ def _scipy_logp(data, p, pr, k):
 
 @pytest.fixture(scope="module")
 def sim_data():
-    frame = simulate_catalogue(24, random_seed=11)
+    frame = simulate_catalogue(24, random_seed=11,
+                               observe=ObservationSettings(projected_methods=("Microlensing",)))
     data, _ = model_data_from_stacked(frame)
     assert data.msini.any() and len(data.idx_measured) and len(data.idx_limit)
     assert (data.e_kind == E_NONE).any()
+    assert data.is_projected.any() and data.plain.any()
     return data
 
 
@@ -156,6 +161,35 @@ def test_log_density_matches_scipy(sim_data, k):
         got = logp(p)
         want = _scipy_logp(sim_data, p, pr, k)
         assert got == pytest.approx(want, rel=1e-8)
+
+
+def test_log_density_with_a_two_component_planet_population_matches_scipy(sim_data):
+    """Shapes: K = 2 populations, the planet-like one of two Gaussians sharing one e law."""
+    from vlms_bayes.models.mixture import component_populations
+
+    pr = MixturePriors()
+    model = build_mixture_model(sim_data, n_components=2, priors=pr, n_incl_nodes=N_NODES,
+                                planet_components=2)
+    assert list(model.coords["population"]) == ["planet_like_1", "planet_like_2",
+                                                "binary_like"]
+    logp = _untransformed_logp(model)
+    rng = np.random.default_rng(7)
+    comp_pop = component_populations(2, 2)
+    for _ in range(2):
+        p = _random_params(rng, 3, sim_data)
+        p["e_alpha_pop"], p["e_beta_pop"] = p.pop("e_alpha")[:2], p.pop("e_beta")[:2]
+        q = {**p, "e_alpha": p["e_alpha_pop"][comp_pop], "e_beta": p["e_beta_pop"][comp_pop]}
+        want = _scipy_logp(sim_data, q, pr, 3)
+        # the prior of the shared e parameters counts once per population, not per component
+        want -= stats.lognorm.logpdf(q["e_alpha"], s=pr.e_alpha_log_sd,
+                                     scale=pr.e_alpha_median).sum()
+        want -= stats.lognorm.logpdf(q["e_beta"], s=pr.e_beta_log_sd,
+                                     scale=pr.e_beta_median).sum()
+        want += stats.lognorm.logpdf(p["e_alpha_pop"], s=pr.e_alpha_log_sd,
+                                     scale=pr.e_alpha_median).sum()
+        want += stats.lognorm.logpdf(p["e_beta_pop"], s=pr.e_beta_log_sd,
+                                     scale=pr.e_beta_median).sum()
+        assert logp(p) == pytest.approx(want, rel=1e-8)
 
 
 def _single_object(kind, *, msini=False, e=0.3, s_e=0.05, limit=0.4):

@@ -108,6 +108,9 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     if components:
         g.add_argument("--components", type=int, default=2, metavar="K",
                        help="number of populations (default: 2)")
+    g.add_argument("--planet-components", type=int, default=1, metavar="P",
+                   help="Gaussian components of the planet-like population (default: 1; "
+                        "2 lets it have a close-in and a cold part; docs/bayes.md, Shapes)")
     g.add_argument("--backend", default="numpyro", metavar="NAME",
                    help="NUTS backend: numpyro (default), pymc or nutpie")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
@@ -132,6 +135,12 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                    help="smallest standard deviation of log10 a in the fit, in dex: "
                         "catalogue errors (mean of upper and lower) below it are raised "
                         "to it, missing ones set to it (default: 0.02)")
+    g.add_argument("--lens-logq-err-floor", type=float, default=0.03, metavar="DEX",
+                   help="smallest standard deviation of log10 q of microlensing rows, whose "
+                        "q is measured from the light curve (default: 0.03)")
+    g.add_argument("--model-mass-logq-err-floor", type=float, default=0.10, metavar="DEX",
+                   help="smallest standard deviation of log10 q of imaged companions, whose "
+                        "masses come from evolutionary models (default: 0.10)")
     g.add_argument("--e-err-floor", type=float, default=0.05,
                    help="smallest eccentricity uncertainty (default: 0.05)")
     g.add_argument("--include-reference", action="store_true",
@@ -151,7 +160,8 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
     from vlms_bayes.models.data import MeasurementConfig
 
     return FitConfig(
-        n_components=getattr(args, "components", 2), backend=args.backend, chains=args.chains,
+        n_components=getattr(args, "components", 2), planet_components=args.planet_components,
+        backend=args.backend, chains=args.chains,
         draws=args.draws, tune=args.tune, target_accept=args.target_accept,
         retry_target_accept=getattr(args, "retry_target_accept", FitConfig.retry_target_accept),
         allow_bad_diagnostics=args.allow_bad_diagnostics,
@@ -159,7 +169,8 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
         include_reference=args.include_reference,
         measurement=MeasurementConfig(
             logq_err_floor=args.logq_err_floor, loga_err_floor=args.loga_err_floor,
-            e_err_floor=args.e_err_floor,
+            e_err_floor=args.e_err_floor, lens_logq_err_floor=args.lens_logq_err_floor,
+            model_mass_logq_err_floor=args.model_mass_logq_err_floor,
             fixed_zero="measured" if args.fixed_e == "measured" else "unknown"),
         selection=_selection_from_args(args),
     )

@@ -64,7 +64,7 @@ from vlms_bayes.models.data import (
     left_out_objects,
     model_data_from_stacked,
 )
-from vlms_bayes.models.mixture import MixturePriors, population_names
+from vlms_bayes.models.mixture import MixturePriors, n_gaussians, population_names
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.report import fmt_prob
 
@@ -82,6 +82,8 @@ class FitConfig:
     """Settings of a fit (all recorded in run.json / fit_summary.json)."""
 
     n_components: int = 2
+    #: Gaussian components of the planet-like population (1: one per population).
+    planet_components: int = 1
     backend: str = "numpyro"
     chains: int = 4
     draws: int = 1000
@@ -104,6 +106,10 @@ class FitConfig:
         for k in (self.n_components, *self.loo_components):
             if int(k) != k or k < 1:
                 raise InputDataError(f"Numbers of populations must be integers >= 1, got {k!r}.")
+        if int(self.planet_components) != self.planet_components or not (
+                1 <= self.planet_components <= 4):
+            raise InputDataError("--planet-components must be an integer from 1 to 4, got "
+                                 f"{self.planet_components!r}.")
         for name in ("chains", "draws", "tune"):
             if getattr(self, name) < 1:
                 raise InputDataError(f"--{name} must be at least 1.")
@@ -111,7 +117,8 @@ class FitConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json."""
         return {
-            "n_components": self.n_components, "backend": self.backend, "chains": self.chains,
+            "n_components": self.n_components, "planet_components": self.planet_components,
+            "backend": self.backend, "chains": self.chains,
             "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
             "retry_target_accept": self.retry_target_accept,
             "max_tree_depth": self.max_tree_depth,
@@ -153,8 +160,10 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     from vlms_bayes.models.mixture import build_mixture_model
 
     model = build_mixture_model(data, n_components=n_components, priors=config.priors,
-                                selection=config.selection)
-    init = initial_values(data, n_components, random_seed=seed, model=model)
+                                selection=config.selection,
+                                planet_components=config.planet_components)
+    init = initial_values(data, n_gaussians(n_components, config.planet_components),
+                          random_seed=seed, model=model)
 
     tried: list[Any] = []
 
@@ -205,15 +214,22 @@ def _attach_groups(dt: Any, data: ModelData, config: FitConfig, n_components: in
     }, coords={"object": list(data.names)}))
     dt.attrs["vlms_bayes_model"] = MODEL_TAG
     dt.attrs["n_components"] = int(n_components)
+    dt.attrs["planet_components"] = int(config.planet_components)
     dt.attrs["selection"] = "none" if config.selection is None else "methods"
 
 
-def membership_frame(m: Membership, k: int, methods: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Membership table: P_binary_like with its 90% interval and every population's mean."""
+def membership_frame(m: Membership, k: int, methods: tuple[str, ...] = (),
+                     planet_components: int = 1) -> pd.DataFrame:
+    """Membership table: P_binary_like with its 90% interval and every component's mean.
+
+    With a planet-like population of several components, ``P_planet_like`` is their sum.
+    """
     frame = pd.DataFrame({"name": list(m.names), "P_binary_like": m.p_mean,
                           "P_binary_like_lo90": m.p_lo, "P_binary_like_hi90": m.p_hi})
-    for j, pop in enumerate(population_names(k)):
+    for j, pop in enumerate(population_names(k, planet_components)):
         frame[f"P_{pop}"] = m.p_all[:, j]
+    if planet_components > 1:
+        frame["P_planet_like"] = m.p_all[:, :planet_components].sum(axis=1)
     if methods:
         frame.insert(1, "discoverymethod", list(methods))
     return frame
@@ -243,7 +259,8 @@ def score_reference(dt: Any, stacked: pd.DataFrame, config: FitConfig) -> pd.Dat
     ref["in_window"] = True
     data, _ = model_data_from_stacked(ref, measurement=config.measurement, min_rows=1)
     m = classify_data(dt["posterior"], data)
-    return membership_frame(m, dt.attrs["n_components"])
+    return membership_frame(m, dt.attrs["n_components"],
+                            planet_components=int(dt.attrs.get("planet_components", 1)))
 
 
 def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path,
@@ -301,7 +318,8 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
                     "; ".join(diag.failures))
     post = dt["posterior"]
     resp = responsibilities(object_log_terms(data, draws_from_posterior(post)))
-    members = membership_frame(summarise_memberships(data.names, resp), k, data.methods)
+    members = membership_frame(summarise_memberships(data.names, resp), k, data.methods,
+                               config.planet_components)
     reference = score_reference(dt, stacked, config)
 
     loo_table = None
@@ -339,7 +357,9 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
             write_csv(out / "loo_comparison.csv", loo_table)
 
     summary = {
-        "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "n_objects": data.n, "n_components": k,
+        "planet_components": config.planet_components,
+        "populations": population_names(k, config.planet_components),
         "gate": "passed" if diag.passed else "failed", "rejected": False,
         "diagnostics": diag.to_dict(), "attempts": attempts,
         "config": config.to_dict(), "seed": seed,
@@ -392,7 +412,9 @@ def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str,
         return None, advice
     k = n_components
     summary = {
-        "n_objects": data.n, "n_components": k, "populations": population_names(k),
+        "n_objects": data.n, "n_components": k,
+        "planet_components": config.planet_components,
+        "populations": population_names(k, config.planet_components),
         "diagnostics": diag.to_dict(), "attempts": attempts, "config": config.to_dict(),
         "seed": seed, "population_parameters": posterior_table(tried[-1]["posterior"]),
         "timings_s": timings, "selection": selection_record(data, config.selection),

@@ -162,8 +162,7 @@ class ModelData:
 
 
 def _sigma(frame: pd.DataFrame, col: str, floor: float) -> NDArray[np.float64]:
-    hi = pd.to_numeric(frame.get(f"{col}_err_hi"), errors="coerce").to_numpy(float)
-    lo = pd.to_numeric(frame.get(f"{col}_err_lo"), errors="coerce").to_numpy(float)
+    hi, lo = _number(frame, f"{col}_err_hi"), _number(frame, f"{col}_err_lo")
     both = np.where(np.isnan(hi), lo, np.where(np.isnan(lo), hi, 0.5 * (np.abs(hi) + np.abs(lo))))
     return np.fmax(np.nan_to_num(both, nan=floor), floor)
 

@@ -112,13 +112,42 @@ class MixturePriors:
         return asdict(self)
 
 
-def population_names(k: int) -> list[str]:
-    """Names of the populations, in increasing mean log q."""
+def population_names(k: int, planet_components: int = 1) -> list[str]:
+    """Names of the mixture's Gaussian components, in increasing mean log q.
+
+    With ``planet_components`` = 1 each population is one component and the names are the
+    populations' (``all``; ``planet_like, binary_like``; ``pop0, pop1, binary_like``...).
+    With P > 1 the planet-like population is the first P components,
+    ``planet_like_1 … planet_like_P``, followed by the other K − 1 populations.
+    """
+    if planet_components == 1:
+        if k == 1:
+            return ["all"]
+        if k == 2:
+            return ["planet_like", "binary_like"]
+        return [f"pop{j}" for j in range(k - 1)] + ["binary_like"]
+    planets = [f"planet_like_{j + 1}" for j in range(planet_components)]
+    rest = population_names(k, 1)[1:] if k > 1 else []
+    if k > 2:
+        rest = [f"pop{j + 1}" for j in range(k - 2)] + ["binary_like"]
+    return planets + rest
+
+
+def group_names(k: int) -> list[str]:
+    """Names of the K populations (of their eccentricity distributions)."""
     if k == 1:
-        return ["all"]
-    if k == 2:
-        return ["planet_like", "binary_like"]
-    return [f"pop{j}" for j in range(k - 1)] + ["binary_like"]
+        return ["planet_like"]
+    return ["planet_like", *population_names(k, 2)[2:]]
+
+
+def component_populations(k: int, planet_components: int = 1) -> np.ndarray:
+    """Index of the population (0 … K − 1) that each Gaussian component belongs to."""
+    return np.r_[np.zeros(planet_components, int), np.arange(1, k)].astype(int)
+
+
+def n_gaussians(k: int, planet_components: int = 1) -> int:
+    """Number of Gaussian components of a K-population model."""
+    return int(k) - 1 + int(planet_components)
 
 
 def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
@@ -179,6 +208,7 @@ def build_mixture_model(
     priors: MixturePriors | None = None,
     n_incl_nodes: int = N_INCL_NODES,
     selection: SelectionModel | None = None,
+    planet_components: int = 1,
 ) -> pm.Model:
     """Build the K-population mixture model for one sample (no sampling).
 
@@ -197,6 +227,13 @@ def build_mixture_model(
         −Σ_g N_g log Σ_k w_k ξ_g,k(θ) (:mod:`vlms_bayes.models.selection_norm`), so that
         the population parameters describe the intrinsic populations, and (K > 1) moves the
         Dirichlet prior to the detected fractions ``f_det``. None: no correction.
+    planet_components : int
+        Gaussian components of the planet-like population (module docstring, "Shapes"):
+        1 is one bivariate normal per population; P > 1 gives the planet-like population
+        P components (ordered with the others by mean log q, all below the binary-like
+        one) sharing one eccentricity distribution. The coordinate ``population`` then
+        lists the components (:func:`population_names`); ``e_alpha_pop`` and
+        ``e_beta_pop`` are the populations' free eccentricity parameters.
 
     Returns
     -------
@@ -212,15 +249,22 @@ def build_mixture_model(
     VlmsBayesError
         If ``n_components`` < 1.
     """
-    k = int(n_components)
-    if k < 1 or k != n_components:
+    kp = int(n_components)
+    if kp < 1 or kp != n_components:
         raise VlmsBayesError(f"The number of populations must be an integer >= 1, got "
                              f"{n_components!r}.")
+    if int(planet_components) != planet_components or planet_components < 1:
+        raise VlmsBayesError(f"planet_components must be an integer >= 1, got "
+                             f"{planet_components!r}.")
+    npl = int(planet_components)
+    k = n_gaussians(kp, npl)  # Gaussian components; = K for one component per population
     pr = priors or MixturePriors()
     idx_m, idx_l = data.idx_measured, data.idx_limit
-    coords = {"population": population_names(k), "object": list(data.names),
+    coords = {"population": population_names(kp, npl), "object": list(data.names),
               "e_measured": [data.names[i] for i in idx_m],
               "e_limit": [data.names[i] for i in idx_l]}
+    if npl > 1:
+        coords["e_population"] = group_names(kp)
     with pm.Model(coords=coords) as model:
         if k > 1:
             mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population",
@@ -236,10 +280,19 @@ def build_mixture_model(
                              initval=np.full(k, 0.5))
         rho_b = pm.Beta("rho_beta", pr.lkj_eta, pr.lkj_eta, dims="population")
         rho = pm.Deterministic("rho", 2.0 * rho_b - 1.0, dims="population")
-        alpha = pm.LogNormal("e_alpha", np.log(pr.e_alpha_median), pr.e_alpha_log_sd,
-                             dims="population")
-        beta = pm.LogNormal("e_beta", np.log(pr.e_beta_median), pr.e_beta_log_sd,
-                            dims="population")
+        if npl == 1:
+            alpha = pm.LogNormal("e_alpha", np.log(pr.e_alpha_median), pr.e_alpha_log_sd,
+                                 dims="population")
+            beta = pm.LogNormal("e_beta", np.log(pr.e_beta_median), pr.e_beta_log_sd,
+                                dims="population")
+        else:  # one eccentricity distribution per population, shared by its components
+            comp_pop = component_populations(kp, npl)
+            a_pop = pm.LogNormal("e_alpha_pop", np.log(pr.e_alpha_median), pr.e_alpha_log_sd,
+                                 dims="e_population")
+            b_pop = pm.LogNormal("e_beta_pop", np.log(pr.e_beta_median), pr.e_beta_log_sd,
+                                 dims="e_population")
+            alpha = pm.Deterministic("e_alpha", a_pop[comp_pop], dims="population")
+            beta = pm.Deterministic("e_beta", b_pop[comp_pop], dims="population")
         pm.Deterministic("e_mean", alpha / (alpha + beta), dims="population")
         pm.Deterministic("e_conc", alpha + beta, dims="population")
         params = {"mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,

@@ -159,11 +159,12 @@ def project_separations(frame: pd.DataFrame, methods: tuple[str, ...]) -> pd.Dat
     """Observe the separations of rows of ``methods`` projected: a sin φ (``true_sin_phi``).
 
     Rows already projected (``sep_kind == "projected"``) are left alone, so the call can be
-    repeated after the methods are reassigned.
+    repeated after the methods are reassigned; minimum-mass rows keep their semi-major axis
+    (a method that measures m sin i fits an orbit).
     """
     out = frame.copy()
     hit = (out["discoverymethod"].isin(list(methods)) & (out["sep_kind"] != "projected")
-           ).to_numpy()
+           & (out["mass_kind"] != "msini")).to_numpy()
     if hit.any():
         shift = np.log10(out.loc[hit, "true_sin_phi"].to_numpy(float))
         out.loc[hit, "loga"] = out.loc[hit, "loga"].to_numpy(float) + shift

@@ -31,6 +31,13 @@ class PopulationTruth:
     rho: tuple[float, ...] = (0.2, -0.1)
     e_mean: tuple[float, ...] = (0.15, 0.45)
     e_conc: tuple[float, ...] = (8.0, 6.0)
+    #: When set, the *last* population's q follows dN/dq ∝ q^γ on [q_min, 1] (γ, q_min)
+    #: instead of its normal in log q — the rising mass-ratio distribution of very-low-mass
+    #: binaries — with log a still normal (ρ ignored for it).
+    last_q_power_law: tuple[float, float] | None = None
+    #: Population (0 … P − 1) of each component, when several components make one
+    #: population (``true_population`` column); None: one component per population.
+    component_population: tuple[int, ...] | None = None
 
     @property
     def k(self) -> int:
@@ -60,6 +67,11 @@ class ObservationSettings:
     #: Methods that report a projected separation a sin φ instead of a (cos φ uniform);
     #: applied by :func:`project_separations` once each row has its method.
     projected_methods: tuple[str, ...] = ()
+    #: Methods whose masses are minimum masses (None: any row, with ``f_msini``); others
+    #: are observed with their true mass (:func:`restrict_msini`).
+    msini_methods: tuple[str, ...] | None = None
+    #: Per-method ranges of the log q and log a errors, replacing ``logq_err``/``loga_err``.
+    method_errors: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None
 
 
 def simulate_catalogue(
@@ -97,6 +109,15 @@ def simulate_catalogue(
     z1, z2 = rng.standard_normal((2, n))
     true_logq = mu[:, 0] + sq * z1
     true_loga = mu[:, 1] + sa * (rho * z1 + np.sqrt(1 - rho**2) * z2)
+    if tr.last_q_power_law is not None:  # its own stream: the other draws stay as they were
+        gamma, q_min = tr.last_q_power_law
+        last = lab == tr.k - 1
+        u_q = rng.spawn(1)[0].random(int(last.sum()))
+        g1 = gamma + 1.0  # inverse CDF of q^γ on [q_min, 1]
+        q = (q_min**g1 + u_q * (1.0 - q_min**g1)) ** (1.0 / g1)
+        true_logq = np.where(last, 0.0, true_logq)
+        true_logq[last] = np.log10(q)
+        true_loga = np.where(last, mu[:, 1] + sa * z2, true_loga)
     m, c = np.asarray(tr.e_mean)[lab], np.asarray(tr.e_conc)[lab]
     true_e = rng.beta(m * c, (1 - m) * c)
 
@@ -145,6 +166,8 @@ def simulate_catalogue(
     })
     frame = frame[list(STACKED_COLUMNS)].copy()
     frame["true_label"] = lab
+    frame["true_population"] = (lab if tr.component_population is None
+                                else np.asarray(tr.component_population)[lab])
     frame["true_logq"] = true_logq
     frame["true_loga"] = true_loga
     frame["true_e"] = true_e
@@ -153,6 +176,55 @@ def simulate_catalogue(
     # before projections existed
     frame["true_sin_phi"] = np.sqrt(1.0 - rng.spawn(1)[0].random(n) ** 2)
     return project_separations(frame, ob.projected_methods)
+
+
+def restrict_msini(frame: pd.DataFrame, methods: tuple[str, ...] | None) -> pd.DataFrame:
+    """Rows outside ``methods`` observe their true mass (undo the sin i factor)."""
+    if methods is None:
+        return frame
+    out = frame.copy()
+    hit = ((out["mass_kind"] == "msini") & ~out["discoverymethod"].isin(list(methods))
+           ).to_numpy()
+    if hit.any():
+        shift = np.log10(out.loc[hit, "true_sin_i"].to_numpy(float))
+        out.loc[hit, "logq"] = out.loc[hit, "logq"].to_numpy(float) - shift
+        out.loc[hit, "q"] = 10.0 ** out.loc[hit, "logq"].to_numpy(float)
+        out.loc[hit, "pl_bmassj"] = out.loc[hit, "q"] * out.loc[hit, "st_mass"] * MJUP_PER_MSUN
+        out.loc[hit, "mass_kind"] = "true"
+    return out
+
+
+def apply_method_errors(frame: pd.DataFrame,
+                        errors: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None,
+                        rng: np.random.Generator) -> pd.DataFrame:
+    """Re-observe log q and log a of each method's rows with that method's error ranges.
+
+    The noise is redrawn around the noiseless value (true value plus the sin i / sin φ
+    shifts already applied), so the result is exact for the new errors.
+    """
+    if not errors:
+        return frame
+    out = frame.copy()
+    for method, (q_rng, a_rng) in errors.items():
+        hit = (out["discoverymethod"] == method).to_numpy()
+        n = int(hit.sum())
+        if not n:
+            continue
+        base_q = out.loc[hit, "true_logq"].to_numpy(float) + np.where(
+            out.loc[hit, "mass_kind"] == "msini",
+            np.log10(out.loc[hit, "true_sin_i"].to_numpy(float)), 0.0)
+        base_a = out.loc[hit, "true_loga"].to_numpy(float) + np.where(
+            out.loc[hit, "sep_kind"] == "projected",
+            np.log10(out.loc[hit, "true_sin_phi"].to_numpy(float)), 0.0)
+        s_q, s_a = rng.uniform(*q_rng, n), rng.uniform(*a_rng, n)
+        out.loc[hit, "logq"] = base_q + s_q * rng.standard_normal(n)
+        out.loc[hit, "loga"] = base_a + s_a * rng.standard_normal(n)
+        out.loc[hit, "logq_err_hi"] = out.loc[hit, "logq_err_lo"] = s_q
+        out.loc[hit, "loga_err_hi"] = out.loc[hit, "loga_err_lo"] = s_a
+        out.loc[hit, "q"] = 10.0 ** out.loc[hit, "logq"].to_numpy(float)
+        out.loc[hit, "pl_bmassj"] = out.loc[hit, "q"] * out.loc[hit, "st_mass"] * MJUP_PER_MSUN
+        out.loc[hit, "pl_orbsmax"] = 10.0 ** out.loc[hit, "loga"].to_numpy(float)
+    return out
 
 
 def project_separations(frame: pd.DataFrame, methods: tuple[str, ...]) -> pd.DataFrame:

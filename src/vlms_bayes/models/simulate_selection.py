@@ -20,7 +20,9 @@ from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.simulate import (
     ObservationSettings,
     PopulationTruth,
+    apply_method_errors,
     project_separations,
+    restrict_msini,
     simulate_catalogue,
 )
 
@@ -102,7 +104,9 @@ def simulate_detected(
     probs = np.full(len(methods), 1 / len(methods)) if method_probs is None else (
         np.asarray(method_probs, float) / np.sum(method_probs))
     frame["discoverymethod"] = rng.choice(list(methods), size=len(frame), p=probs)
+    frame = restrict_msini(frame, ob.msini_methods)
     frame = project_separations(frame, ob.projected_methods)
+    frame = apply_method_errors(frame, ob.method_errors, rng)
     frame["p_det"] = detection_probability(frame, sel, rv_at_inclination=rv_at_inclination)
     frame["detected"] = rng.random(len(frame)) < frame["p_det"].to_numpy()
     return frame.loc[frame["detected"]].reset_index(drop=True), frame

@@ -210,3 +210,25 @@ def test_false_alarm_rate_and_power_over_replicas() -> None:
         n_caught += bad.methods["Transit"]["verdict"] == "fail"
     assert n_false / n_judged < 0.12
     assert n_caught >= 27
+
+
+def test_figure(sim: ModelData) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from vlms_bayes.plots.ppc import plot_ppc
+
+    res = posterior_predictive_check(truth_draws(RECOVERY_TRUTH), sim, SEL, n_draws=60,
+                                     random_seed=1, loo_pit=False)
+    fig = plot_ppc(res)
+    try:
+        assert len(fig.axes) == 3 * len(res.methods)
+        titles = [ax.get_title() for ax in fig.axes]
+        assert all(t.startswith("n=") for t in titles)
+        labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+        for m, r in res.methods.items():
+            assert any(m in lab and f"({r['verdict']})" in lab for lab in labels)
+    finally:
+        plt.close(fig)

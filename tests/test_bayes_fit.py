@@ -163,6 +163,9 @@ def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
     # simulated truth: binary-like mean e 0.45 > planet-like 0.15
     assert js["eccentricity"]["posterior_P_mean_e_binary_gt_planet"] > 0.95
     assert "## Memberships: logistic vs posterior" in res.report
+    # the fit's posterior predictive checks, per method
+    assert "## Posterior predictive checks per discovery method" in res.report
+    assert set(js["ppc"]["methods"]) == set(sim_frame.loc[1:, "discoverymethod"])
 
 
 @pytest.mark.parametrize("argv", [

@@ -13,12 +13,12 @@ import pytest
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.ppc import (
-    MIN_OBJECTS,
     discrepancy_pvalues,
     ks_distance,
     posterior_predictive_check,
     sample_detected_replicates,
 )
+from vlms_bayes.inference.ppc_report import MIN_OBJECTS, ppc_markdown, ppc_verdict_text
 from vlms_bayes.models.data import ModelData, model_data_from_stacked
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.simulate import PopulationTruth
@@ -87,6 +87,7 @@ def test_passes_at_the_truth(sim: ModelData) -> None:
         for d in r["dimensions"].values():
             assert 0.0 <= d["loo_pit"] <= 1.0
     assert res.failing == []
+    assert "FAIL" not in ppc_verdict_text(res.to_dict())
     d = res.to_dict()
     assert d["n_draws"] == 500 and d["selection"] == "methods"
 
@@ -101,6 +102,14 @@ def test_negative_control_shifted_planet_population(sim: ModelData) -> None:
         assert r["verdict"] == "fail"
         assert any(t.startswith("logq") for t in r["failed_tests"]), r["failed_tests"]
         assert m in res.failing
+    # ... and the words say so
+    text = ppc_verdict_text(res.to_dict())
+    assert "FAIL their posterior predictive check for" in text
+    assert all(m in text.split(":")[0] for m in res.failing)
+    md = ppc_markdown(res.to_dict())
+    assert md.startswith("## Posterior predictive checks per discovery method")
+    assert sum(line.startswith("| Transit | ") and "| fail |" in line
+               for line in md.splitlines()) == 1
 
 
 def test_negative_control_naive_model_on_selected_data(sim: ModelData) -> None:

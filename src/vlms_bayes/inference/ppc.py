@@ -64,18 +64,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.inference.ppc_report import DIMENSIONS, MIN_OBJECTS, STATISTICS
 from vlms_bayes.models.data import E_MEASURED, ModelData
 from vlms_bayes.models.likelihood import log_weights
 from vlms_bayes.models.selection import SelectionModel
 
-#: Fewest objects (or values of a dimension) of a method that the check judges.
-MIN_OBJECTS: int = 5
 #: Default number of posterior draws replicated.
 N_DRAWS: int = 500
-#: Dimensions compared.
-DIMENSIONS: tuple[str, ...] = ("logq", "loga", "e")
-#: Statistics compared per dimension.
-STATISTICS: tuple[str, ...] = ("mean", "sd", "ks", "loo_pit")
 #: Default host mass (Msun) of a method none of whose objects has one.
 _DEFAULT_HOST_MSUN: float = 0.15
 _POP_KEYS = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_alpha", "e_beta")

@@ -198,6 +198,12 @@ def test_bad_input(sim: ModelData) -> None:
         posterior_predictive_check(draws, sim, SEL, alpha=1.5)
     with pytest.raises(InputDataError, match="loglik has shape"):
         posterior_predictive_check(draws, sim, SEL, loglik=np.zeros((3, 3)))
+    # draws that cannot be told apart by their likelihood: PSIS (and so LOO-PIT) is
+    # undefined; the check says so and judges by its other tests
+    res = posterior_predictive_check(draws, sim, SEL, n_draws=20,
+                                     loglik=np.zeros((20, sim.n)))
+    d = res.methods["Microlensing"]["dimensions"]["logq"]
+    assert "loo_pit" not in d and d["loo_pit_warnings"][0].startswith("LOO-PIT not computed")
 
 
 @pytest.mark.slow

@@ -378,7 +378,10 @@ def loo_pit_values(y_obs: NDArray[np.float64], y_rep: NDArray[np.float64],
                     "log_likelihood": {"y": np.asarray(loglik, float)[None]}})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pit = np.asarray(loo_pit(dt, var_names=["y"])["y"].values, float)
+        try:
+            pit = np.asarray(loo_pit(dt, var_names=["y"])["y"].values, float)
+        except ValueError as exc:  # PSIS needs draws whose likelihoods differ
+            return np.full(np.size(y_obs), np.nan), [f"LOO-PIT not computed: {exc}"]
     return pit, sorted({str(w.message).splitlines()[0] for w in caught})
 
 
@@ -506,8 +509,9 @@ def posterior_predictive_check(
             if loglik is not None and good.sum() >= 2:
                 ll = loglik[:, cols][:, keep][good]
                 pit, warn = loo_pit_values(yo, yr[good], ll)
-                dres["loo_pit"] = uniformity_p(pit)
-                dres["loo_pit_values"] = [float(v) for v in pit]
+                if np.isfinite(pit).all():
+                    dres["loo_pit"] = uniformity_p(pit)
+                    dres["loo_pit_values"] = [float(v) for v in pit]
                 if warn:
                     dres["loo_pit_warnings"] = warn
             judged = yo.size >= MIN_OBJECTS

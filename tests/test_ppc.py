@@ -173,6 +173,17 @@ def test_deterministic_and_too_few(sim: ModelData) -> None:
     assert any("with 60 draws" in n for n in a.notes)
 
 
+def test_a_model_that_cannot_detect_a_method_fails_it(sim: ModelData) -> None:
+    blind = replace(SEL, microlensing=replace(SEL.microlensing, zone_peak=1e-12))
+    res = posterior_predictive_check(truth_draws(RECOVERY_TRUTH, s=20), sim, blind,
+                                     n_draws=20, loo_pit=False, max_candidates=4096)
+    r = res.methods["Microlensing"]
+    assert r["verdict"] == "fail" and r["n_draws_undetectable"] == 20
+    assert r["failed_tests"] == ["the model detects nothing around this method's hosts in "
+                                 "20 of 20 draws"]
+    assert res.methods["Transit"]["n_draws_undetectable"] == 0
+
+
 def test_discrepancies_detect_a_shift() -> None:
     rng = np.random.default_rng(0)
     rep = rng.standard_normal((400, 30))

@@ -236,6 +236,7 @@ def replicate_observations(
     n_draws: int = N_DRAWS,
     random_seed: int | np.random.Generator | None = None,
     rv_at_inclination: bool = True,
+    max_candidates: int = 2**20,
 ) -> Replicates:
     """One detected replicate of every object for each of ``n_draws`` posterior draws.
 
@@ -251,7 +252,7 @@ def replicate_observations(
         Draws replicated (a seeded subsample without replacement; all when fewer).
     random_seed : int or numpy.random.Generator, optional
         Randomness.
-    rv_at_inclination : bool
+    rv_at_inclination, max_candidates : bool, int
         See :func:`sample_detected_replicates`.
 
     Returns
@@ -277,7 +278,8 @@ def replicate_observations(
         ii, cc = np.meshgrid(np.arange(s), cols, indexing="ij")
         res = sample_detected_replicates(
             draws, method=str(meth), host_msun=hosts[cc.ravel()], draw_index=pick[ii.ravel()],
-            selection=selection, rng=rng, rv_at_inclination=rv_at_inclination)
+            selection=selection, rng=rng, rv_at_inclination=rv_at_inclination,
+            max_candidates=max_candidates)
         for arr, key in ((true_q, "logq"), (true_a, "loga"), (sin_i, "sin_i"),
                          (e_true, "e_true"), (pop, "population"), (ncand, "n_candidates")):
             arr[:, cols] = res[key].reshape(s, cols.size)
@@ -434,6 +436,7 @@ def posterior_predictive_check(
     rv_at_inclination: bool = True,
     loo_pit: bool = True,
     loglik: NDArray[np.float64] | None = None,
+    max_candidates: int = 2**20,
 ) -> PPCResult:
     """Posterior predictive checks of (log q, log a, e) per discovery method.
 
@@ -459,6 +462,9 @@ def posterior_predictive_check(
     loglik : numpy.ndarray, shape (S, N), optional
         The fit's pointwise log-likelihood of all draws (its ``log_likelihood`` group,
         chains stacked in the order of ``draws``); computed when not given.
+    max_candidates : int
+        Candidates drawn per replicate before the model is taken to detect nothing there
+        (a method that detects nothing in > 5% of the draws fails).
 
     Returns
     -------
@@ -467,7 +473,8 @@ def posterior_predictive_check(
     if not 0 < alpha < 1:
         raise InputDataError(f"alpha must lie in (0, 1), got {alpha}.")
     rep = replicate_observations(draws, data, selection, n_draws=n_draws,
-                                 random_seed=random_seed, rv_at_inclination=rv_at_inclination)
+                                 random_seed=random_seed, rv_at_inclination=rv_at_inclination,
+                                 max_candidates=max_candidates)
     s = rep.draw_index.size
     notes: list[str] = []
     if loo_pit and loglik is None:
@@ -524,22 +531,22 @@ def posterior_predictive_check(
                         p_all.append(pv)
                         tests.append((dim, stat, pv))
             rec["dimensions"][dim] = dres
-        if cols.size < MIN_OBJECTS or n_tests == 0:
+        failed = []
+        if undetectable.mean() > 0.05:
+            failed.append(f"the model detects nothing around this method's hosts in "
+                          f"{undetectable.sum()} of {s} draws")
+        if cols.size < MIN_OBJECTS or (n_tests == 0 and not failed):
             rec["verdict"] = "too few to judge"
             rec["threshold"] = None
             rec["failed_tests"] = []
         else:
-            thr = alpha / n_tests
+            thr = alpha / max(n_tests, 1)
             rec["threshold"] = thr
             rec["n_tests"] = n_tests
-            rec["min_p"] = float(min(p_all))
+            rec["min_p"] = float(min(p_all)) if p_all else None
             rec["failed_tests"] = [f"{d} {st} (p = {pv:.3g})" for d, st, pv in tests
-                                   if pv < thr]
-            if undetectable.mean() > 0.05:
-                rec["failed_tests"].append(
-                    f"the model detects nothing around this method's hosts in "
-                    f"{undetectable.sum()} of {s} draws")
-            if s < 2.0 * n_tests / alpha:
+                                   if pv < thr] + failed
+            if n_tests and s < 2.0 * n_tests / alpha:
                 notes.append(f"{meth}: with {s} draws a two-sided p-value is 0 or at least "
                              f"{2 / s:.3g}, above the threshold {thr:.3g}: a test fails only "
                              "when no replicate is as extreme; use more draws")

@@ -62,12 +62,15 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats
 
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
 from vlms_bayes.inference.ppc_report import DIMENSIONS, MIN_OBJECTS, STATISTICS
 from vlms_bayes.models.data import E_MEASURED, ModelData
 from vlms_bayes.models.likelihood import log_weights
 from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
 
 #: Default number of posterior draws replicated.
 N_DRAWS: int = 500
@@ -389,8 +392,6 @@ def loo_pit_values(y_obs: NDArray[np.float64], y_rep: NDArray[np.float64],
 
 def uniformity_p(pit: NDArray[np.float64]) -> float:
     """KS test p-value of PIT values against U(0, 1) (exact for small samples)."""
-    from scipy import stats
-
     return float(stats.kstest(np.asarray(pit, float), "uniform").pvalue)
 
 
@@ -560,12 +561,8 @@ def _pointwise_loglik(draws: dict[str, NDArray[np.float64]], data: ModelData,
                       selection: SelectionModel | None, pick: NDArray[np.int64],
                       ) -> NDArray[np.float64]:
     """Each object's marginal log-likelihood (with the selection term) in the picked draws."""
-    from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
-
     sub = {k: v[pick] for k, v in draws.items()}
     ll = pointwise_loglik(object_log_terms(data, sub))
     if selection is not None:
-        from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
-
         ll = ll + object_selection_logterms(selection_terms(data, selection), sub)
     return ll

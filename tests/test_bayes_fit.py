@@ -70,6 +70,17 @@ def test_fit_outputs_and_memberships(fitted, sim_frame):
     summary = json.loads((out / "fit_summary.json").read_text())
     assert summary["reference"][0]["name"] == sim_frame.loc[0, "name"]
     assert summary["diagnostics"]["n_draws_total"] == 300
+    # posterior predictive checks per method: numbers in the summary, a figure beside it
+    ppc = summary["ppc"]
+    assert (out / "fig_ppc.png").is_file()
+    assert ppc["n_draws"] == 300 and ppc["selection"] == "none"
+    counts = m["discoverymethod"].value_counts()
+    assert set(ppc["methods"]) == set(counts.index)
+    for meth, r in ppc["methods"].items():
+        assert r["n_objects"] == counts[meth]
+        assert r["verdict"] in {"pass", "fail", "too few to judge"}
+        assert 0 <= r["dimensions"]["logq"]["ks"] <= 1
+    assert "posterior predictive checks:" in res.report
 
 
 def test_chains_agree_no_label_switching(fitted):
@@ -152,6 +163,9 @@ def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
     # simulated truth: binary-like mean e 0.45 > planet-like 0.15
     assert js["eccentricity"]["posterior_P_mean_e_binary_gt_planet"] > 0.95
     assert "## Memberships: logistic vs posterior" in res.report
+    # the fit's posterior predictive checks, per method
+    assert "## Posterior predictive checks per discovery method" in res.report
+    assert set(js["ppc"]["methods"]) == set(sim_frame.loc[1:, "discoverymethod"])
 
 
 @pytest.mark.parametrize("argv", [

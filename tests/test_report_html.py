@@ -196,6 +196,14 @@ def test_fit_run_headlines_come_from_the_files(fit_run):
     assert f"P(mean e of binary-like > planet-like) = {fmt_prob(p, n)}" in text
     assert not fit["diagnostics"]["passed"]  # tiny sampler: the page must warn
     assert "did not pass its diagnostics gate" in text
+    # the posterior predictive checks per method, in words in the headline part
+    from vlms_bayes.inference.ppc_report import ppc_verdict_text
+
+    verdict = ppc_verdict_text(fit["ppc"])
+    headline_part = _text(page.split('<section class="headlines">')[1].split("</section>")[1]
+                          .split("<h2")[0])
+    assert verdict in headline_part
+    assert ("FAIL their posterior predictive check" in verdict) == bool(fit["ppc"]["failing"])
     obj = pd.read_csv(fit_run / "objects_with_probs.csv")
     toi = obj[obj["name"] == "TOI-6894 b"].iloc[0]
     assert f"TOI-6894 b: P(binary-like) = {fmt_prob(toi.P_binary_like)}" in text

@@ -103,6 +103,14 @@ def test_compare_side_by_side(fits, frame, tmp_path):
     assert split == pytest.approx(max(means) - min(means))
     assert "## Selection: naive vs selection-aware fit" in res.report
     assert f"{ref_name}: P(binary-like) naive" in res.report
+    # both fits' posterior predictive checks: the selection-aware one as a table, the
+    # naive one in words beside it
+    ppc_md = res.report.split("## Posterior predictive checks per discovery method")[1]
+    assert "The same data fitted without the selection correction: " in ppc_md
+    naive_ppc = json.loads((fits["none"][0] / "fit_summary.json").read_text())["ppc"]
+    assert naive_ppc["selection"] == "none" and js is not None
+    assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["ppc"][
+        "selection"] == "methods"
     from vlms_bayes.inference.selection_report import method_densities
 
     dens = method_densities(res.result["selection"]["selection_fit"], n_draws=20)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.inference.ppc_report import ppc_table, ppc_verdict_text
 from vlms_bayes.report import fmt_prob
 from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
 from vlms_bayes.report_sections import _NO_FEAS, _NO_FIT, feasibility_numbers
@@ -108,6 +109,15 @@ def bayes_section(run: RunFolder) -> str:
                         "posterior predictive eccentricity distribution of each population "
                         "against the measured eccentricities; mean e " + ", ".join(
                             f"{esc(p)} {fmt(s['q50'])}" for p, s in em.items()) + "."))
+    if fit.get("ppc"):
+        parts.append('<h3 id="ppc">Posterior predictive checks per discovery method</h3>'
+                     f"<p>{esc(ppc_verdict_text(fit['ppc']))} p-values per dimension: mean / "
+                     "sd / KS distance to the pooled predictive / LOO-PIT uniformity.</p>"
+                     + table(pd.DataFrame(ppc_table(fit["ppc"]))))
+        parts.append(figure(run, "fig_ppc.png",
+                            "observed ECDF of each method's objects (black) against the "
+                            "replicates of the same objects under the posterior (band: 90% "
+                            "of the draws), per dimension."))
     parts.append(figure(run, "fig_bayes_prior_predictive.png",
                         "what the priors alone predict, to show they are weak against the "
                         "data."))

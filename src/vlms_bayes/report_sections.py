@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.inference.ppc_report import ppc_verdict_text
 from vlms_bayes.report import fmt_prob, gmm_lines
 from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
 
@@ -135,6 +136,10 @@ def headlines(run: RunFolder) -> str:
         out.append(notice(f"The Bayesian sampler did <b>not</b> pass its diagnostics gate "
                           f"({esc(fails)}); its numbers are provisional. Re-run with more "
                           "draws/tuning before quoting them.", kind="warning"))
+    if fit and fit.get("ppc"):  # a method whose PPC fails is said so here, in words
+        out.append(notice(esc(ppc_verdict_text(fit["ppc"])) + " Details: fig_ppc.png and the "
+                          "posterior predictive section below.",
+                          kind="warning" if fit["ppc"].get("failing") else "notice"))
     return "\n".join(out)
 
 

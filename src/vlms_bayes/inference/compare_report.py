@@ -42,6 +42,10 @@ def _read_baselines(folder: Path) -> dict[str, Any]:
     }
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def _ks_numbers(text: str) -> dict[str, float]:
     out = {}
     for line in text.splitlines():
@@ -162,6 +166,13 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
         selection = compare_selection(post_dir, other_posterior_dir)
         out["selection"] = selection["json"]
         md = md + "\n" + selection["markdown"]
+    if fit.get("ppc"):  # posterior predictive checks per method (inference/ppc.py)
+        from vlms_bayes.inference.ppc_report import ppc_markdown
+
+        other = (None if other_posterior_dir is None else
+                 (_read_json(Path(other_posterior_dir) / "fit_summary.json") or {}).get("ppc"))
+        out["ppc"] = fit["ppc"]
+        md = md + "\n" + ppc_markdown(fit["ppc"], other=other)
     return {"json": out, "disagreements": dis, "markdown": md, "merged": merged,
             "dt": dt, "members": members, "q_split": q_split,
             "fit_config": fit.get("config", {}), "selection": selection}

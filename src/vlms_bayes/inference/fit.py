@@ -12,7 +12,8 @@ Outputs
     arrays) and log_likelihood (marginal, per object, for LOO). Tagged as ours.
 ``fit_summary.json``
     Diagnostics gate, every sampling attempt, configuration, posterior summaries of the
-    population parameters, the reference object's P(binary-like), LOO results.
+    population parameters, the reference object's P(binary-like), LOO results, the
+    posterior predictive checks per method (``ppc``).
 ``memberships.csv``
     name, P_binary_like, its 90% interval and each population's mean responsibility.
 ``objects_with_probs.csv``
@@ -24,6 +25,9 @@ Outputs
     Objects of the sample (the host-mass window) the model could not use, each with its
     reason (e.g. no semi-major axis); just the header when none is. ``fit_summary.json``
     lists them too (``left_out``).
+``fig_ppc.png``
+    Posterior predictive checks per discovery method (:mod:`vlms_bayes.inference.ppc`;
+    the numbers are ``ppc`` in ``fit_summary.json``).
 ``loo_comparison.csv``
     PSIS-LOO of K = 1, 2, 3 (when asked for). A K whose fit fails the gate is left out
     (``loo_rejected`` in ``fit_summary.json``; its draws in ``rejected_dir/loo_K<k>/``),
@@ -45,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.outputs import write_csv, write_json
+from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json
 from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
@@ -57,6 +61,7 @@ from vlms_bayes.inference.membership import (
     responsibilities,
     summarise_memberships,
 )
+from vlms_bayes.inference.ppc import PPCResult, posterior_predictive_check
 from vlms_bayes.inference.sampling import check_backend
 from vlms_bayes.models.data import (
     MeasurementConfig,
@@ -72,6 +77,8 @@ log = logging.getLogger(__name__)
 
 #: Objects of the sample the model could not use, with the reason (header only if none).
 LEFT_OUT_FILE = "left_out.csv"
+#: Figure of the posterior predictive checks per method.
+PPC_FIGURE = "fig_ppc.png"
 
 POP_PARAMS = ("w", "f_det", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
               "e_conc", "e_alpha", "e_beta")
@@ -321,6 +328,11 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     members = membership_frame(summarise_memberships(data.names, resp), k, data.methods,
                                config.planet_components)
     reference = score_reference(dt, stacked, config)
+    t_ppc = time.perf_counter()
+    ppc = posterior_predictive_check(
+        draws_from_posterior(post), data, config.selection, random_seed=seed,
+        loglik=np.asarray(dt["log_likelihood"]["obs"].values, float).reshape(-1, data.n))
+    timings["ppc_s"] = time.perf_counter() - t_ppc
 
     loo_table = None
     loo_rejected: list[dict[str, Any]] = []
@@ -370,6 +382,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
         "timings_s": timings,
         "selection": selection_record(data, config.selection),
         "left_out": left_out.to_dict(orient="records"),
+        "ppc": ppc.to_dict(),
     }
     dt.to_netcdf(out / "posterior.nc", engine="h5netcdf")
     write_json(out / "fit_summary.json", summary)
@@ -383,8 +396,18 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
         extra = reference.loc[~reference["name"].isin(members["name"])]
         scored = pd.concat([members, extra], ignore_index=True)
     _merge_into_objects_with_probs(out / "objects_with_probs.csv", scored)
+    _save_ppc_figure(out / PPC_FIGURE, ppc)
     report = fit_report(summary, members, reference, loo_table)
     return FitResult(dt, data, members, diag, reference, loo_table, summary, timings, report)
+
+
+def _save_ppc_figure(path: Path, ppc: PPCResult) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from vlms_bayes.plots.ppc import plot_ppc
+
+    save_figure(path, plot_ppc(ppc))
 
 
 def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str, Any]],
@@ -504,6 +527,12 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
         lines.append(f"  {r['name']}: P(binary-like) = {fmt_prob(r['P_binary_like'])} "
                      f"(90% interval {fmt_prob(r['P_binary_like_lo90'])} to "
                      f"{fmt_prob(r['P_binary_like_hi90'])})")
+    ppc = summary.get("ppc")
+    if ppc:
+        lines.append("  posterior predictive checks: " + "; ".join(
+            f"{m} {r['verdict']}" + (f" ({', '.join(r['failed_tests'])})"
+                                     if r["failed_tests"] else "")
+            for m, r in ppc["methods"].items()))
     for r in summary.get("loo_rejected", []):
         lines.append(f"  LOO K={r['n_components']}: left out, its fit failed the diagnostics "
                      f"gate ({'; '.join(r['failures'])})"

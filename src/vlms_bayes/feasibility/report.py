@@ -22,6 +22,7 @@ import pandas as pd
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
+from vlms_bayes.feasibility.draws import derived_seed
 from vlms_bayes.feasibility.gaia_exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
@@ -320,7 +321,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         t = config.target
         excl = gaia_exclusion(gaia, m_host_msun=t.m_star_msun + t.mass_mj * MJUP_MSUN,
                               m_out_msun=config.m_out_grid, a_out_au=config.a_out_grid,
-                              seed=seed)
+                              seed=derived_seed(seed, "gaia"))  # not the map's draws
     write_map_npz(out / "feasibility_map.npz", res, excl)
     sens = sensitivity_table(res)
     write_csv(out / "feasibility_sensitivity.csv", sens)

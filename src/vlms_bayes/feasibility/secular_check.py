@@ -20,6 +20,7 @@ import pandas as pd
 
 from vlms_bayes.feasibility import kozai, secular, tides
 from vlms_bayes.feasibility import montecarlo as mc
+from vlms_bayes.feasibility.draws import make_draws, stream
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,12 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     -------
     SecularCheck
     """
-    rng = np.random.default_rng([seed, 2])
-    draws = mc.make_draws(config, seed)  # the map's draws
+    # its own random stream: random cells, each with a fresh draw of the map's distributions
+    rng = np.random.default_rng(stream(seed, "secular", 0))
     ci = rng.integers(0, config.n_m_out, n_candidates)
     ca = rng.integers(0, config.n_a_out, n_candidates)
-    cd = rng.integers(0, config.n_draws, n_candidates)
     m_out, a_out = config.m_out_grid[ci], config.a_out_grid[ca]
-    sub = {k: v[cd] for k, v in draws.items()}
+    sub = make_draws(config, stream(seed, "secular", 1), n=n_candidates)
     o = _pair_outcomes(config, table, m_out, a_out, sub)
     p = dict(zip(mc.PARAM_FIELDS, mc.kernel_params(config), strict=True))
     T = p["horizon_yr"]

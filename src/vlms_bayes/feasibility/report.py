@@ -21,7 +21,7 @@ import pandas as pd
 
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import disk
+from vlms_bayes.feasibility import attribution, disk
 from vlms_bayes.feasibility.draws import derived_seed
 from vlms_bayes.feasibility.gaia_exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.feasibility.montecarlo import (
@@ -66,18 +66,33 @@ class FeasibilityResult:
     gaia_excluded_cells_share: float | None = None
     gaia_lines: tuple[str, ...] = ()
     gaia_settings: dict[str, Any] | None = None
+    loss_share: dict[str, float] | None = None
+    best_cell_ci95: tuple[float, float] | None = None
+    best_cell_excludes_mean: bool = True
+    n_draws_per_cell: int = 0
+    probability_lines: tuple[str, ...] = ()
+    probabilities: dict[str, Any] | None = None
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
         lim = sorted(self.limiting_share.items(), key=lambda kv: -kv[1])
         lim_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in lim if v > 0)
-        lines = [
-            f"Migration feasibility of {self.target} (KL + tides, backend {self.backend}):",
-            f"  mean feasible fraction over the perturber grid: {self.mean_feasible_fraction:.4f}",
-            f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%",
-            f"  best cell: {self.max_cell_fraction:.3f} at m_out = {self.best_m_out_msun:.3g} "
-            f"Msun, a_out = {self.best_a_out_au:.3g} AU",
-        ]
+        lines = [*self.probability_lines,
+                 f"Migration feasibility map of {self.target} (KL + tides, backend "
+                 f"{self.backend}; {self.n_draws_per_cell} independent draws per cell):",
+                 f"  mean feasible fraction over the perturber grid: "
+                 f"{self.mean_feasible_fraction:.4f}",
+                 f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%"]
+        ci = self.best_cell_ci95
+        if self.best_cell_excludes_mean or ci is None:
+            lines.append(
+                f"  best cell: {self.max_cell_fraction:.3f}"
+                + ("" if ci is None else f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})")
+                + f" at m_out = {self.best_m_out_msun:.3g} Msun, a_out = "
+                f"{self.best_a_out_au:.3g} AU")
+        else:
+            lines.append(f"  no single cell stands out: the best one's 95% interval "
+                         f"({ci[0]:.3f}-{ci[1]:.3f}) includes the grid mean")
         if self.feasible_m_out_range_msun is not None:
             (m_lo, m_hi), (a_lo, a_hi) = (self.feasible_m_out_range_msun,
                                           self.feasible_a_out_range_au)
@@ -85,7 +100,11 @@ class FeasibilityResult:
                          f"a_out {a_lo:.3g}-{a_hi:.3g} AU")
         else:
             lines.append("  no cell reaches 1% of draws")
-        lines.append(f"  limiting criterion (share of cells): {lim_txt}")
+        lines.append(f"  limiting criterion by absolute loss (share of cells): {lim_txt}")
+        if self.loss_share:
+            loss = sorted(self.loss_share.items(), key=lambda kv: -kv[1])
+            lines.append("  lost draws by criterion (grid-wide): "
+                         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in loss if v >= 0.005))
         lines.append(f"  feasible draws with eps_oct > 0.01 (quadrupole verdict not "
                      f"conservative): {100 * self.octupole_flagged_share:.0f}%")
         lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
@@ -158,7 +177,10 @@ def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
-    """Index of the cascade stage that loses the largest share of the surviving draws.
+    """Index of the criterion that removes the largest fraction of all draws of a cell.
+
+    Absolute loss (:func:`vlms_bayes.feasibility.attribution.limiting_by_loss`), not the
+    pass ratio of the survivors, which blamed whichever stage removed the last few.
 
     Parameters
     ----------
@@ -168,12 +190,8 @@ def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int
-        Per cell, argmin over k of cascade[k] / cascade[k-1] among stages still reached.
     """
-    prev = np.concatenate([np.ones_like(cascade[:1]), cascade[:-1]], axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cond = np.where(prev > 0, cascade / prev, np.inf)
-    return np.argmin(cond, axis=0)
+    return attribution.limiting_by_loss(cascade)
 
 
 def sensitivity_table(result: MapResult) -> pd.DataFrame:
@@ -256,6 +274,10 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
             feasible_fraction=f["feasible"], marginal_pass=f["marginal"],
             cascade_pass=f["cascade"], criteria=np.array(CRITERIA),
             limiting_criterion=limiting_criterion(f["cascade"]),
+            loss_fraction=attribution.absolute_losses(f["cascade"]),
+            feasible_ci95=np.stack(attribution.binomial_interval(
+                result.counts[..., 2 * len(CRITERIA) - 1], cfg.n_draws)),
+            n_draws=np.array(cfg.n_draws),
             sensitivity_fraction=f["sensitivity"],
             sensitivity_horizons_gyr=np.array(cfg.sens_horizons_gyr),
             sensitivity_disruption_factors=np.array(cfg.sens_disruption_factors),
@@ -334,7 +356,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     plots.plot_disk(out / "fig_disk_migration.png", dtab, config)
 
     feas = f["feasible"]
-    k = np.unravel_index(np.argmax(feas), feas.shape)
     ok = feas >= 0.01
     m_rng = a_rng = None
     if ok.any():
@@ -344,10 +365,16 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     share = {c: float((lim == i).mean()) for i, c in enumerate(CRITERIA)}
     from_1au = dtab[np.isclose(dtab["a_au"], dtab["a_au"].iloc[
         (dtab["a_au"] - 1.0).abs().argmin()])]
+    best = attribution.best_cell(res.counts[..., 2 * len(CRITERIA) - 1], config.n_draws)
+    k = best.index
+    loss_share = dict(zip(CRITERIA, map(float, attribution.grid_loss_share(f["cascade"])),
+                          strict=True))
     result = FeasibilityResult(
         target=config.target.name, mean_feasible_fraction=float(feas.mean()),
         max_cell_fraction=float(feas[k]), best_m_out_msun=float(config.m_out_grid[k[0]]),
         best_a_out_au=float(config.a_out_grid[k[1]]), cells_feasible=float((feas > 0).mean()),
+        loss_share=loss_share, best_cell_ci95=(best.low, best.high),
+        best_cell_excludes_mean=best.excludes_mean, n_draws_per_cell=config.n_draws,
         feasible_m_out_range_msun=m_rng, feasible_a_out_range_au=a_rng, limiting_share=share,
         backend=res.backend, fallback_reason=res.fallback_reason, map_wall_s=res.wall_s,
         disk_best_type2_time_yr=float(from_1au["t_migrate_to_target_yr"].min()),

@@ -436,3 +436,47 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
     counts = np.asarray(counts).reshape(config.n_m_out, config.n_a_out, -1)
     return MapResult(config, counts, used, reason, wall,
                      seed if isinstance(seed, int | np.integer) else None)
+
+
+def pair_counts(config: FeasibilityConfig, table: Any, m_out: np.ndarray, a_out: np.ndarray,
+                draws: dict[str, np.ndarray], *, backend: Literal["jax", "numba"] = "numba",
+                chunk: int = 512) -> np.ndarray:
+    """Count vectors of single systems, each with its own perturber and one draw.
+
+    The map's kernels with one draw per "cell": system i has perturber (``m_out[i]``,
+    ``a_out[i]``) and draw i. Used for probabilities over a prior on the perturber
+    (:mod:`vlms_bayes.feasibility.probability`).
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target and physics settings (the grid is not used).
+    table : StabilityTable
+        Quarles et al. (2020) table.
+    m_out, a_out : numpy.ndarray
+        Perturber mass (Msun) and separation (AU) of each system.
+    draws : dict of numpy.ndarray
+        One draw per system (:data:`DRAW_FIELDS`, length n).
+    backend : {"jax", "numba"}
+        Kernel backend (same numbers).
+    chunk : int
+        Systems per JAX chunk.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n, n_outputs)
+        0/1 per output (columns as in :meth:`MapResult.fractions`).
+    """
+    params = kernel_params(config)
+    settings = sensitivity_settings(config)
+    m_out = np.ascontiguousarray(m_out, float)
+    a_out = np.ascontiguousarray(a_out, float)
+    d = {k: np.asarray(draws[k], float)[:, None] for k in DRAW_FIELDS}
+    if backend == "numba":
+        from vlms_bayes.feasibility import montecarlo_numba
+
+        return np.asarray(montecarlo_numba.map_counts(params, settings, table, m_out, a_out,
+                                                      d))
+    if backend != "jax":
+        raise InputDataError(f"backend must be 'jax' or 'numba'; got {backend!r}.")
+    return _map_jax(params, settings, table, m_out, a_out, d, chunk)

@@ -293,7 +293,8 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
                     table: Any = None,
                     secular_triples: int = 1000,
-                    gaia: GaiaHost | None = None) -> tuple[FeasibilityResult, MapResult]:
+                    gaia: GaiaHost | None = None,
+                    probability_systems: int = 200_000) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
     Parameters
@@ -319,6 +320,11 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         The host's Gaia RV data: marks the perturbers Gaia would have revealed (≥ 99%)
         although the host's own p-value is not significant (map fields, hatched region in
         fig3, excluded share in the summary). Checked before the map is computed.
+    probability_systems : int
+        Systems drawn for P(KL origin) and P(disk migration) over published priors
+        (:mod:`vlms_bayes.feasibility.probability`; ``origin_probability.json``,
+        ``origin_sensitivity.csv`` + ``fig_origin_sensitivity.png``, first lines of the
+        summary); 0 skips them.
 
     Returns
     -------
@@ -328,6 +334,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     from vlms_bayes.plots import feasibility as plots
 
     out = Path(outdir_path)
+    if probability_systems < 0:
+        raise InputDataError(f"probability_systems = {probability_systems} must be >= 0 "
+                             "(0 skips P(KL origin) and P(disk)); give --probability-systems "
+                             "N with N >= 0.")
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
@@ -388,6 +398,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         result = dataclasses.replace(result, gaia_excluded_share=w, gaia_excluded_cells_share=c,
                                      gaia_lines=tuple(excl.summary_lines(feas)),
                                      gaia_settings=excl.settings())
+    if probability_systems > 0:
+        result = _add_probabilities(result, config, table, out, seed=seed,
+                                    backend=res.backend, n_systems=probability_systems,
+                                    initial_ae=initial_ae)
     if secular_triples > 0:
         from vlms_bayes.feasibility.secular_check import run_secular_check
 
@@ -397,3 +411,34 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
             secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
     return result, res
+
+
+def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, table: Any,
+                       out: Path, *, seed: int, backend: str, n_systems: int,
+                       initial_ae: tuple[np.ndarray, np.ndarray] | None
+                       ) -> FeasibilityResult:
+    """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines."""
+    from vlms_bayes.data_io.outputs import save_figure, write_json
+    from vlms_bayes.feasibility import probability
+    from vlms_bayes.feasibility.summary import origin_lines
+    from vlms_bayes.plots.origin import probability_sensitivity_figure
+
+    be = "jax" if backend == "jax" else "numba"
+    kl = probability.kl_probability(config, table, seed=seed, n_systems=n_systems,
+                                    backend=be, initial_ae=initial_ae)
+    dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
+                                      initial_ae=initial_ae)
+    sens = probability.kl_sensitivity(config, table, seed=seed,
+                                      n_systems=max(n_systems // 4, 1000), backend=be,
+                                      initial_ae=initial_ae)
+    write_json(out / "origin_probability.json",
+               {"kozai_lidov": kl.record(), "disk": dk.record(), "seed": seed})
+    write_csv(out / "origin_sensitivity.csv", sens)
+    save_figure(out / "fig_origin_sensitivity.png",
+                probability_sensitivity_figure(sens, target=config.target.name), close=False)
+    return dataclasses.replace(
+        result, probability_lines=tuple(origin_lines(config.target.name, kl, dk)),
+        probabilities={"p_kl": kl.probability, "p_kl_ci95": [kl.low, kl.high],
+                       "p_disk": dk.probability, "p_disk_ci95": [dk.low, dk.high]},
+        files=(*result.files, "origin_probability.json", "origin_sensitivity.csv",
+               "fig_origin_sensitivity.png"))

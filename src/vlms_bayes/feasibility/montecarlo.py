@@ -12,7 +12,9 @@ evaluates seven criteria, in the order of the physical cascade:
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
 4. ``survive``        periastron at e_max outside the disruption distance f r_t;
 5. ``land``           no overshoot: a_F >= a_obs (1 - tol);
-6. ``circularise``    the tidal migration time at e_max <= horizon.
+6. ``circularise``    the tidal migration time <= horizon: the (a, e) decay at fixed
+   a(1 - e²) integrated from a0 to the top of the observed-orbit window, slowed by the
+   share of each KL cycle spent near e_max (:mod:`~vlms_bayes.feasibility.migration`).
 
 A draw is feasible when it passes all seven. Random numbers: every cell has its own,
 independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,
@@ -40,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import kozai, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
 from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     CRITERIA,
     DRAW_FIELDS,
@@ -208,10 +210,10 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
                                xp=jnp, fori_loop=jax.lax.fori_loop)
     r_p = a0 * ome
     a_f = r_p * (1.0 + e_max)
-    spin = tides.pseudo_synchronous_ratio(e_max)
-    rate = tides.dadt_ctl_per_yr(a0, e_max, m1, m0, P["r1_au"], P["lag1_yr"], spin) \
-        + tides.dadt_ctl_per_yr(a0, e_max, m0, m1, P["r0_au"], P["lag0_yr"], 0.0)
-    t_ctl = -1.0 / rate
+    # integrated (a, e) decay at fixed a(1 - e^2) from a0 to the top of the window, slowed
+    # by the share of each KL cycle spent near e_max until the orbit decouples
+    t_ctl = migration.migration_time_yr(a0, a_f, P["a_hi_au"], eps_gr, m1, m0, P["r1_au"],
+                                        P["lag1_yr"], P["r0_au"], P["lag0_yr"], ln=jnp.log)
     t_cq = tides.circularisation_time_constant_q_yr(a_f, m1, m0, P["r1_au"], P["q_prime_1"])
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
     stable_triple = triple_stability.ma01_stable(a0, a_out, m_out / (m0 + m1), e_out,

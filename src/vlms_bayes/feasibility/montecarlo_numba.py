@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from vlms_bayes.feasibility import kozai, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
 from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, n_outputs
 
 # error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
@@ -33,10 +33,16 @@ _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
 _gap_terms = _nj(kozai.kl_gap_terms)
 _gap = _nj(kozai.kl_gap_from_terms)
-_ps_ratio = _nj(tides.pseudo_synchronous_ratio)
-_dadt = _nj(tides.dadt_ctl_per_yr)
+_migrate = _nj(migration.migration_time_yr)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
+
+
+@_nj
+def _ln(x: float) -> float:
+    return math.log(x)
+
+
 _N_SCAN = 32
 _N_BISECT = 50
 _P = {k: i for i, k in enumerate(PARAM_FIELDS)}
@@ -172,10 +178,8 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         r_p = a0 * ome[k]
         a_f = r_p * (1.0 + e_max[k])
         if p[_TMODEL] == 0.0:
-            spin = _ps_ratio(e_max[k])
-            rate = _dadt(a0, e_max[k], m1, m0, p[_R1], p[_LAG1], spin) \
-                + _dadt(a0, e_max[k], m0, m1, p[_R0], p[_LAG0], 0.0)
-            t_tide = -1.0 / rate
+            t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, p[_R1], p[_LAG1], p[_R0],
+                              p[_LAG0], _ln)
         else:
             t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
         mu = m_out / (m0 + m_out)

@@ -41,7 +41,7 @@ from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2
 Array = Any
 
 #: Gauss–Legendre points per panel.
-N_GAUSS = 16
+N_GAUSS = 8
 _X, _W = np.polynomial.legendre.leggauss(N_GAUSS)
 #: Nodes and weights on [0, 1] (plain floats, so numba and JAX see constants).
 GL_T: tuple[float, ...] = tuple(float(v) for v in 0.5 * (_X + 1.0))

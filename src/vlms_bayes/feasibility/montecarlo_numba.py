@@ -70,8 +70,9 @@ def _grid_rows(d: np.ndarray) -> np.ndarray:
     """The draws ``d`` (rows :data:`DRAW_FIELDS`) and their draw-only e_max grid, one matrix.
 
     Restates :func:`vlms_bayes.feasibility.kozai.kl_emax_grid` (same formulas) followed by
-    the bisection factors exp(step / 2^(m+1)); computed per cell, since every cell has its
-    own draws.
+    the bisection factors exp(step / 2^(m+1)) (one exponential, then square roots, as
+    :func:`~vlms_bayes.feasibility.kozai.kl_emax_solve`); computed per cell, since every
+    cell has its own draws.
     """
     n = d.shape[1]
     out = np.empty((_XG + _N_SCAN, n))
@@ -86,13 +87,17 @@ def _grid_rows(d: np.ndarray) -> np.ndarray:
         y_end = max(math.log(max(1.0 - j2_end, kozai.E2_FLOOR) / j2_end), y0)
         step = (y_end - y0) / _N_SCAN
         out[_J20, i], out[_E20, i], out[_KK, i] = j2_0, e2_0, kk
-        out[_X0, i], out[_XEND, i], out[_STEP, i] = math.exp(y0), math.exp(y_end), step
-        h = step
+        x0 = math.exp(y0)
+        out[_X0, i], out[_XEND, i], out[_STEP, i] = x0, math.exp(y_end), step
+        q = math.exp(0.5 * step)
         for m in range(_N_BISECT):
-            h = 0.5 * h
-            out[_Q + m, i] = math.exp(h)
+            out[_Q + m, i] = q
+            q = math.sqrt(q)
+        r = math.exp(step)
+        pk = 1.0
         for k in range(_N_SCAN):
-            out[_XG + k, i] = math.exp(y0 + step * (k + 1))
+            pk = pk * r
+            out[_XG + k, i] = x0 * pk
     return out
 
 

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
 #: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
 BLOCK_DRAWS = 2**21
+#: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
+PAIR_BLOCK = 2**15
 
 
 @dataclass(frozen=True)
@@ -481,4 +483,13 @@ def pair_counts(config: FeasibilityConfig, table: Any, m_out: np.ndarray, a_out:
                                                       d))
     if backend != "jax":
         raise InputDataError(f"backend must be 'jax' or 'numba'; got {backend!r}.")
-    return _map_jax(params, settings, table, m_out, a_out, d, chunk)
+    # fixed-size blocks (the last one padded), so that every call compiles one shape
+    n = m_out.size
+    parts = []
+    for start in range(0, n, PAIR_BLOCK):
+        stop = min(start + PAIR_BLOCK, n)
+        idx = np.minimum(np.arange(start, start + PAIR_BLOCK), stop - 1)
+        out = _map_jax(params, settings, table, m_out[idx], a_out[idx],
+                       {k: v[idx] for k, v in d.items()}, chunk)
+        parts.append(out[:stop - start])
+    return np.concatenate(parts, axis=0)

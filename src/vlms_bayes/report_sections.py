@@ -109,13 +109,29 @@ def feasibility_text(run: RunFolder) -> str:
     s = feasibility_numbers(z)
     settings = json.loads(str(z.get("settings_json", "{}")))
     target = settings.get("target", {}).get("name", "the target")
-    txt = (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
+    lead = ""
+    prob = run.json("origin_probability.json")  # issue 16: probabilities over priors first
+    if prob and prob.get("kozai_lidov") and prob.get("disk"):
+        kl, dk = prob["kozai_lidov"], prob["disk"]
+        lead = (f"Over published priors (M-dwarf companions; disk masses and lifetimes), "
+                f"<b>P(Kozai–Lidov origin) = {fmt(kl['probability'])}</b> (95% interval "
+                f"{fmt(kl['low'])}–{fmt(kl['high'])}) and <b>P(disk migration) = "
+                f"{fmt(dk['probability'])}</b> ({fmt(dk['low'])}–{fmt(dk['high'])}); what "
+                "they assume is in origin_probability.json. On the perturber grid, ")
+    txt = lead + (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
            f"<b>{fmt(100 * s['mean'], 2)}%</b> mean fraction of draws over the perturber grid; "
            f"{fmt(100 * s['share_cells'], 2)}% of the cells reach ≥ 1% of draws")
     if s["m_range"] is not None:
+        best = (f"best cell {fmt(100 * s['best'], 2)}% at {fmt(s['best_m'])} M☉, "
+                f"{fmt(s['best_a'])} AU")
+        ci = z.get("feasible_ci95")
+        if ci is not None:  # quote the best cell only where its interval excludes the mean
+            f = np.asarray(z["feasible_fraction"], float)
+            k = np.unravel_index(np.nanargmax(f), f.shape)
+            if float(np.asarray(ci)[0][k]) <= s["mean"]:
+                best = "no single cell's 95% interval excludes the grid mean"
         txt += (f", for perturbers of {fmt(s['m_range'][0])}–{fmt(s['m_range'][1])} M☉ at "
-                f"{fmt(s['a_range'][0])}–{fmt(s['a_range'][1])} AU (best cell "
-                f"{fmt(100 * s['best'], 2)}% at {fmt(s['best_m'])} M☉, {fmt(s['best_a'])} AU).")
+                f"{fmt(s['a_range'][0])}–{fmt(s['a_range'][1])} AU ({best}).")
     else:
         txt += "; no cell reaches 1% of draws."
     return txt

@@ -98,6 +98,11 @@ def feasibility_numbers(z: dict[str, Any], threshold: float = 0.01) -> dict[str,
         mi, aj = np.nonzero(ok)
         out["m_range"] = (float(m[mi].min()), float(m[mi].max()))
         out["a_range"] = (float(a[aj].min()), float(a[aj].max()))
+    # maps with per-cell intervals (independent draws per cell, issue 16): is the best cell
+    # distinguishable from the grid mean? None for older maps
+    ci = z.get("feasible_ci95")
+    out["best_excludes_mean"] = None if ci is None else bool(
+        float(np.asarray(ci)[0][i, j]) > out["mean"])
     return out
 
 
@@ -124,12 +129,8 @@ def feasibility_text(run: RunFolder) -> str:
     if s["m_range"] is not None:
         best = (f"best cell {fmt(100 * s['best'], 2)}% at {fmt(s['best_m'])} M☉, "
                 f"{fmt(s['best_a'])} AU")
-        ci = z.get("feasible_ci95")
-        if ci is not None:  # quote the best cell only where its interval excludes the mean
-            f = np.asarray(z["feasible_fraction"], float)
-            k = np.unravel_index(np.nanargmax(f), f.shape)
-            if float(np.asarray(ci)[0][k]) <= s["mean"]:
-                best = "no single cell's 95% interval excludes the grid mean"
+        if s["best_excludes_mean"] is False:  # quote it only where it stands out
+            best = "no single cell's 95% interval excludes the grid mean"
         txt += (f", for perturbers of {fmt(s['m_range'][0])}–{fmt(s['m_range'][1])} M☉ at "
                 f"{fmt(s['a_range'][0])}–{fmt(s['a_range'][1])} AU ({best}).")
     else:

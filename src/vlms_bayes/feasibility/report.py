@@ -78,8 +78,9 @@ class FeasibilityResult:
         lim = sorted(self.limiting_share.items(), key=lambda kv: -kv[1])
         lim_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in lim if v > 0)
         lines = [*self.probability_lines,
-                 f"Migration feasibility map of {self.target} (KL + tides, backend "
-                 f"{self.backend}; {self.n_draws_per_cell} independent draws per cell):",
+                 f"Migration feasibility of {self.target} over the perturber grid (KL + "
+                 f"tides, backend {self.backend}; {self.n_draws_per_cell} independent draws "
+                 "per cell):",
                  f"  mean feasible fraction over the perturber grid: "
                  f"{self.mean_feasible_fraction:.4f}",
                  f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%"]

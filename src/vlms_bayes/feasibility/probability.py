@@ -157,6 +157,7 @@ def kl_probability(config: FeasibilityConfig, table: Any, *, seed: int,
     casc = counts[:, k:2 * k]
     n_stable = int(casc[:, 1].sum())
     n_arrive = int(casc[:, -1].sum())
+    n_oct = int(counts[:, -1].sum())  # arriving systems with eps_oct above the flag
     p, lo, hi = kl_probability_from_counts(
         n_systems, n_stable, n_arrive, prior.frequency, prior.frequency_err,
         rng=np.random.default_rng(stream(seed, "probability", 2)))
@@ -173,11 +174,13 @@ def kl_probability(config: FeasibilityConfig, table: Any, *, seed: int,
         f"systems unstable at birth excluded; horizon {config.horizon_gyr:g} Gyr; "
         f"R_p = {t.radius_rj:g} RJ and R* = {t.r_star_rsun:g} Rsun fixed; tides "
         f"{config.tide_model}, Q'p = {config.q_prime_planet:g}, Q'* = "
-        f"{config.q_prime_star:g}; quadrupole e_max (octupole not integrated)")
+        f"{config.q_prime_star:g}; quadrupole e_max (octupole not integrated: "
+        f"{n_oct} of {n_arrive} arriving systems have eps_oct > 0.01, where the quadrupole "
+        "verdict is not conservative)")
     return OriginProbability(
         route="Kozai-Lidov origin", probability=p, low=lo, high=hi, n_systems=n_systems,
         counts={"systems_with_perturber": n_systems, "stable": n_stable,
-                "arrive": n_arrive},
+                "arrive": n_arrive, "arrive_eps_oct_gt_0.01": n_oct},
         assumptions=assumptions, prior=prior.record(),
         loss_share=dict(zip(CRITERIA, map(float, share), strict=True)))
 

@@ -76,6 +76,19 @@ def test_summary_leads_with_both_probabilities(cli_run):
     assert np.all(lo <= z["feasible_fraction"]) and np.all(z["feasible_fraction"] <= hi)
 
 
+def test_headline_three_reads_the_probabilities(cli_run):
+    from vlms_bayes.headlines import headline_lines, headline_numbers
+
+    h = headline_numbers(cli_run)
+    rec = json.loads((cli_run / "origin_probability.json").read_text())
+    assert h["feasibility"]["p_kl"] == rec["kozai_lidov"]["probability"]
+    assert h["feasibility"]["p_disk_ci95"] == [rec["disk"]["low"], rec["disk"]["high"]]
+    lines = headline_lines(h)
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("3. Origin of TOI-6894 b"))
+    assert "P(Kozai-Lidov origin) = " in lines[i] and "P(disk migration) = " in lines[i]
+    assert "mean feasible fraction of perturber space = " in lines[i + 1]
+
+
 def test_negative_probability_systems_is_a_clean_error(tmp_path, capsys):
     rc = main(["feasibility", "--probability-systems", "-5", "--grid", "3", "--draws", "2",
                "--secular-check", "0", "--outdir", str(tmp_path / "x")])

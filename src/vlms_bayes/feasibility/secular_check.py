@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.feasibility import kozai, secular, tides
+from vlms_bayes.feasibility import kozai, migration, secular
 from vlms_bayes.feasibility import montecarlo as mc
 from vlms_bayes.feasibility.draws import make_draws, stream
 
@@ -154,10 +154,11 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     a0 = sub["a0_au"][pick]
     e_int = res.e_max
     a_f_int = a0 * (1 - e_int) * (1 + e_int)
-    t_tide = -1.0 / (tides.dadt_ctl_per_yr(a0, e_int, p["m1"], p["m0"], p["r1_au"],
-                                           p["lag1_yr"], tides.pseudo_synchronous_ratio(e_int))
-                     + tides.dadt_ctl_per_yr(a0, e_int, p["m0"], p["m1"], p["r0_au"],
-                                             p["lag0_yr"], 0.0))
+    # the map's migration time (integrated decay at fixed a(1 - e^2), KL duty cycle), from
+    # the integrated e_max
+    t_tide = migration.migration_time_yr(a0, a_f_int, p["a_hi_au"], o["eps_gr"][pick],
+                                         p["m1"], p["m0"], p["r1_au"], p["lag1_yr"],
+                                         p["r0_au"], p["lag0_yr"])
     integ = (~res.disrupted) & (a_f_int <= p["a_hi_au"]) & (a_f_int >= p["a_lo_au"]) \
         & (t_tide <= T)
     ana = feas[pick]

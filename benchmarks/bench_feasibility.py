@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=src python benchmarks/bench_feasibility.py [--grid 100] [--draws 200]
-        [--backends jax numba] [--repeat 3] [--chunk 32] [--profile]
+        [--backends jax numba] [--repeat 3] [--chunk 32] [--profile] [--probability N]
 
 The first call of each backend includes compilation; the later ones are warm (the best of
 them is the figure to quote). Each line also gives the process CPU time of the call (a
@@ -44,9 +44,9 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
     import jax.numpy as jnp
 
     t0 = time.perf_counter()
-    draws = mc.make_draws(cfg, 1)
-    params, settings = mc.kernel_params(cfg), mc.sensitivity_settings(cfg)
     mg, ag = np.meshgrid(cfg.m_out_grid, cfg.a_out_grid, indexing="ij")
+    draws = mc.cell_draws(cfg, 1, np.arange(mg.size))  # every cell its own draws
+    params, settings = mc.kernel_params(cfg), mc.sensitivity_settings(cfg)
     t_draws = time.perf_counter() - t0
     chunk = cfg.chunk_cells
     n = mg.size
@@ -60,8 +60,9 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
             n_chunks, chunk))
         a = jnp.asarray(np.concatenate([ag.ravel(), np.full(pad, ag.ravel()[-1])]).reshape(
             n_chunks, chunk))
-        args = (jnp.asarray(params), tuple(jnp.asarray(s) for s in settings), table, m, a,
-                {k: jnp.asarray(v) for k, v in draws.items()})
+        d = {k: jnp.asarray(np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]).reshape(
+            n_chunks, chunk, -1)) for k, v in draws.items() if k in mc.DRAW_FIELDS}
+        args = (jnp.asarray(params), tuple(jnp.asarray(s) for s in settings), table, m, a, d)
         jax.block_until_ready(args)
         t_put = time.perf_counter() - t0
         f = mc._jitted_map(n_dev)
@@ -72,7 +73,7 @@ def profile_jax(cfg: mc.FeasibilityConfig, table: object) -> None:
         t0 = time.perf_counter()
         np.asarray(out)
         t_get = time.perf_counter() - t0
-    print(f"profile (jax, {n_dev} devices, {n_chunks} chunks of {chunk} cells): draws+grid "
+    print(f"profile (jax, {n_dev} devices, {n_chunks} chunks of {chunk} cells): per-cell draws "
           f"{t_draws:.4f} s, host->device {t_put:.4f} s, kernel {t_kernel:.3f} s, "
           f"device->host {t_get:.4f} s")
 
@@ -85,6 +86,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--chunk", type=int, default=mc.FeasibilityConfig.chunk_cells)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--probability", type=int, default=0, metavar="N",
+                   help="also time P(KL origin) over N systems per backend (issue 16)")
     p.add_argument("--jax-devices", type=int,
                    default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else os.cpu_count() or 1,
@@ -118,6 +121,18 @@ def main() -> None:
                   f"{res.fractions()['feasible'].mean():.6f}; {load()}", flush=True)
         if backend == "jax" and args.profile:
             profile_jax(cfg, table)
+        if args.probability > 0:
+            from vlms_bayes.feasibility.probability import kl_probability
+
+            for k in range(2):
+                t0, c0 = time.perf_counter(), time.process_time()
+                r = kl_probability(cfg, table, seed=1, n_systems=args.probability,
+                                   backend=backend)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                print(f"{backend:6s} P(KL) {args.probability} systems "
+                      f"({'cold' if k == 0 else 'warm'}): {wall:8.2f} s (CPU {cpu:6.2f} s), "
+                      f"{args.probability / wall:10.4g} systems/s, P = {r.probability:.4g}; "
+                      f"{load()}", flush=True)
     if "jax" in best and "numba" in best:
         print(f"best warm: jax {best['jax']:.3f} s, numba {best['numba']:.3f} s, "
               f"numba/jax {best['numba'] / best['jax']:.2f}")

@@ -64,7 +64,8 @@ def test_fresh_user_offline_gets_the_snapshot_end_to_end(online, monkeypatch, tm
         assert rec["inputs"][key]["sha256"] == rec["inputs"][key]["pinned_sha256"]
     assert "130 companions" in capsys.readouterr().out
     assert main(["feasibility", "--outdir", "f", "--grid", "3", "--draws", "4",
-                 "--secular-check", "0", "--backend", "numba"]) == 0
+                 "--secular-check", "0", "--probability-systems", "0",
+                 "--backend", "numba"]) == 0
     rec = json.loads((tmp_path / "f" / "run.json").read_text())
     quarles = rec["inputs"]["quarles2020/a_crit_Incl[0].txt"]
     assert quarles["origin"] == "embedded snapshot" and "Quarles" in quarles["citation"]

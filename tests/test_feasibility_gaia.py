@@ -104,7 +104,7 @@ def test_significant_or_missing_host_pvalue_is_a_clear_error():
 
 
 _CLI = ["feasibility", "--grid", "5", "--draws", "4", "--seed", "2", "--backend", "numba",
-        "--secular-check", "0", "--aout-range", "0.5", "500"]
+        "--secular-check", "0", "--probability-systems", "0", "--aout-range", "0.5", "500"]
 
 
 def test_feasibility_command_marks_gaia_excluded(tmp_path, shared_data_dir, capsys):

@@ -45,4 +45,7 @@ def test_horizon_does_not_limit_toi_6894b(outcomes):
     # measured 99% above 1, all above 0.3 (the rest start at a0 > 3 AU and would need
     # e_max > 0.99)
     assert np.mean(eps > 1.0) > 0.9 and eps.min() > 0.1
-    assert t.max() < 0.2e9  # landed draws need < 200 Myr: 1, 3 and 5 Gyr all suffice
+    # landed draws need < 1 Gyr, so 1, 3 and 5 Gyr all suffice; the integrated migration
+    # (fixed-L decay to the window, slowed by the KL duty cycle) takes up to ~0.4 Gyr
+    # where the single rate at (a0, e_max) said < 0.2 Gyr
+    assert t.max() < 1e9 and t.max() > 0.2e9

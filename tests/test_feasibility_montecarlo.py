@@ -86,8 +86,9 @@ def test_map_fractions_are_sane(maps):
     np.testing.assert_array_equal(f["sensitivity"][0, 1], f["feasible"])
     # longer horizons never lower the feasible fraction
     assert np.all(np.diff(f["sensitivity"], axis=0) >= 0)
-    # wide, light perturbers are always stable, close massive ones never
-    assert f["marginal"][0][0, -1] == 1.0
+    # wide, light perturbers are stable but for the most eccentric outer orbits, close
+    # massive ones never
+    assert f["marginal"][0][0, -1] >= 0.9
     assert f["marginal"][1][-1, 0] < 0.5 * f["marginal"][1][0, -1]
 
 

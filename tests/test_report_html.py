@@ -276,3 +276,29 @@ def test_header_gives_start_and_real_finishing_time(small_run, report):
     done = max(s["completed_utc"] for s in rec["steps"].values())
     assert start <= done <= end
     assert f"started {start} and finished {end}" in _text(report[1])
+
+
+def test_feasibility_text_leads_with_the_origin_probabilities(small_run, tmp_path):
+    """With origin_probability.json the headline states both probabilities first, and a best
+    cell whose interval holds the grid mean is not quoted (issue 16)."""
+    for p in small_run.iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    m = np.geomspace(0.01, 0.6, 3)
+    a = np.geomspace(5.0, 5000.0, 4)
+    f = np.full((3, 4), 0.02)
+    f[1, 2] = 0.04  # 4/100 draws: its interval holds the mean
+    ci = np.stack([np.full(f.shape, 0.002), np.full(f.shape, 0.1)])
+    settings = {"target": {"name": "Test b"}, "n_draws": 100, "horizon_gyr": 1.0}
+    np.savez(tmp_path / "feasibility_map.npz", feasible_fraction=f, m_out_msun=m, a_out_au=a,
+             criteria=np.array(["stable_triple"]), limiting_criterion=np.zeros(f.shape, int),
+             settings_json=np.array(json.dumps(settings)), backend=np.array("numba"),
+             feasible_ci95=ci)
+    rec = {"kozai_lidov": {"probability": 0.0037, "low": 0.0032, "high": 0.0042},
+           "disk": {"probability": 0.59, "low": 0.58, "high": 0.60}}
+    (tmp_path / "origin_probability.json").write_text(json.dumps(rec))
+    text = _text(render_report(tmp_path))
+    i_kl = text.index(f"P(Kozai–Lidov origin) = {fmt(0.0037)}")
+    assert f"P(disk migration) = {fmt(0.59)}" in text
+    assert i_kl < text.index("mean fraction of draws over the perturber grid")
+    assert "no single cell's 95% interval excludes the grid mean" in text
+    assert "best cell 4%" not in text

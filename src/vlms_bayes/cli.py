@@ -415,6 +415,9 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g.add_argument("--probability-systems", type=int, default=200_000, metavar="N",
+                   help="systems drawn for P(KL origin) and P(disk migration) over published "
+                        "priors (origin_probability.json; default 200000, 0 skips)")
     g = p.add_argument_group(
         "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
         "included, are too faint and have none)",
@@ -523,7 +526,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
                                       backend=args.backend, data_dir=args.data_dir,
                                       secular_triples=args.secular_check,
-                                      initial_ae=initial_ae, gaia=gaia)
+                                      initial_ae=initial_ae, gaia=gaia,
+                                      probability_systems=args.probability_systems)
         write_json(stage / "run.json", run_record(
             command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
             inputs={**({} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)}),
@@ -533,6 +537,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                                "fallback_reason": res.fallback_reason},
                    "gaia_rv_exclusion": result.gaia_settings,
                    "headline": dataclasses.asdict(result)}))
+        (stage / "SUMMARY.txt").write_text("\n".join(result.summary_lines()) + "\n",
+                                           encoding="utf-8")
     print("\n".join(result.summary_lines()))
     print(f"outputs in {Path(args.outdir).resolve()}")
     return 0

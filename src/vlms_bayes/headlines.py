@@ -113,6 +113,7 @@ def feasibility_region(run_dir: str | Path) -> dict[str, Any] | None:
         feas = np.asarray(z["feasible_fraction"], float)
         m_out, a_out = np.asarray(z["m_out_msun"], float), np.asarray(z["a_out_au"], float)
         settings = json.loads(str(z["settings_json"])) if "settings_json" in z.files else {}
+        ci = np.asarray(z["feasible_ci95"], float) if "feasible_ci95" in z.files else None
     k = np.unravel_index(np.argmax(feas), feas.shape)
     ok = feas >= FEASIBLE_CELL_MIN
     out: dict[str, Any] = {
@@ -128,6 +129,16 @@ def feasibility_region(run_dir: str | Path) -> dict[str, Any] | None:
         mi, ai = np.nonzero(ok)
         out["feasible_m_out_range_msun"] = [float(m_out[mi.min()]), float(m_out[mi.max()])]
         out["feasible_a_out_range_au"] = [float(a_out[ai.min()]), float(a_out[ai.max()])]
+    if ci is not None:  # quote the best cell only where its interval excludes the mean
+        out["best_cell_ci95"] = [float(ci[0][k]), float(ci[1][k])]
+        out["best_cell_excludes_mean"] = bool(ci[0][k] > feas.mean())
+    prob = Path(run_dir) / "origin_probability.json"
+    if prob.is_file():
+        rec = json.loads(prob.read_text(encoding="utf-8"))
+        for key, name in (("kozai_lidov", "p_kl"), ("disk", "p_disk")):
+            r = rec.get(key) or {}
+            out[name] = _num(r.get("probability"))
+            out[name + "_ci95"] = [_num(r.get("low")), _num(r.get("high"))]
     return out
 
 
@@ -202,8 +213,19 @@ def headline_lines(h: dict[str, Any]) -> list[str]:
             (m0, m1), (a0, a1) = fe["feasible_m_out_range_msun"], fe["feasible_a_out_range_au"]
             where = (f"cells with >= {fe['feasible_cell_min']:.0%} feasible draws span "
                      f"m_out {m0:.3g}-{m1:.3g} Msun, a_out {a0:.3g}-{a1:.3g} AU")
-        lines.append(f"3. Feasibility of {fe.get('target')}: mean feasible fraction of "
-                     f"perturber space = {fe['mean_feasible_fraction']:.4f}; {where}; best cell "
-                     f"{fe['best_cell_fraction']:.3f} at m_out = {fe['best_m_out_msun']:.3g} "
-                     f"Msun, a_out = {fe['best_a_out_au']:.3g} AU")
+        if fe.get("p_kl") is not None and fe.get("p_disk") is not None:
+            (kl, kh), (dl, dh) = fe["p_kl_ci95"], fe["p_disk_ci95"]
+            lines.append(f"3. Origin of {fe.get('target')} (over published priors; "
+                         f"origin_probability.json): P(Kozai-Lidov origin) = "
+                         f"{fe['p_kl']:.3g} (95% {kl:.3g}-{kh:.3g}), P(disk migration) = "
+                         f"{fe['p_disk']:.3g} (95% {dl:.3g}-{dh:.3g})")
+            lines.append("   Perturber-grid map: ")
+        else:
+            lines.append(f"3. Feasibility of {fe.get('target')}: ")
+        best = (f"best cell {fe['best_cell_fraction']:.3f} at m_out = "
+                f"{fe['best_m_out_msun']:.3g} Msun, a_out = {fe['best_a_out_au']:.3g} AU")
+        if fe.get("best_cell_excludes_mean") is False:
+            best = "no single cell's 95% interval excludes the grid mean"
+        lines[-1] += (f"mean feasible fraction of perturber space = "
+                      f"{fe['mean_feasible_fraction']:.4f}; {where}; {best}")
     return lines

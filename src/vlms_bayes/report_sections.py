@@ -99,6 +99,11 @@ def feasibility_numbers(z: dict[str, Any], threshold: float = 0.01) -> dict[str,
         mi, aj = np.nonzero(ok)
         out["m_range"] = (float(m[mi].min()), float(m[mi].max()))
         out["a_range"] = (float(a[aj].min()), float(a[aj].max()))
+    # maps with per-cell intervals (independent draws per cell, issue 16): is the best cell
+    # distinguishable from the grid mean? None for older maps
+    ci = z.get("feasible_ci95")
+    out["best_excludes_mean"] = None if ci is None else bool(
+        float(np.asarray(ci)[0][i, j]) > out["mean"])
     return out
 
 
@@ -110,13 +115,25 @@ def feasibility_text(run: RunFolder) -> str:
     s = feasibility_numbers(z)
     settings = json.loads(str(z.get("settings_json", "{}")))
     target = settings.get("target", {}).get("name", "the target")
-    txt = (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
+    lead = ""
+    prob = run.json("origin_probability.json")  # issue 16: probabilities over priors first
+    if prob and prob.get("kozai_lidov") and prob.get("disk"):
+        kl, dk = prob["kozai_lidov"], prob["disk"]
+        lead = (f"Over published priors (M-dwarf companions; disk masses and lifetimes), "
+                f"<b>P(Kozai–Lidov origin) = {fmt(kl['probability'])}</b> (95% interval "
+                f"{fmt(kl['low'])}–{fmt(kl['high'])}) and <b>P(disk migration) = "
+                f"{fmt(dk['probability'])}</b> ({fmt(dk['low'])}–{fmt(dk['high'])}); what "
+                "they assume is in origin_probability.json. On the perturber grid, ")
+    txt = lead + (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
            f"<b>{fmt(100 * s['mean'], 2)}%</b> mean fraction of draws over the perturber grid; "
            f"{fmt(100 * s['share_cells'], 2)}% of the cells reach ≥ 1% of draws")
     if s["m_range"] is not None:
+        best = (f"best cell {fmt(100 * s['best'], 2)}% at {fmt(s['best_m'])} M☉, "
+                f"{fmt(s['best_a'])} AU")
+        if s["best_excludes_mean"] is False:  # quote it only where it stands out
+            best = "no single cell's 95% interval excludes the grid mean"
         txt += (f", for perturbers of {fmt(s['m_range'][0])}–{fmt(s['m_range'][1])} M☉ at "
-                f"{fmt(s['a_range'][0])}–{fmt(s['a_range'][1])} AU (best cell "
-                f"{fmt(100 * s['best'], 2)}% at {fmt(s['best_m'])} M☉, {fmt(s['best_a'])} AU).")
+                f"{fmt(s['a_range'][0])}–{fmt(s['a_range'][1])} AU ({best}).")
     else:
         txt += "; no cell reaches 1% of draws."
     return txt

@@ -253,8 +253,12 @@ def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
     j2_end = xp.minimum(xp.maximum(kk * kk, J_FLOOR * J_FLOOR), j2_0)
     y_end = xp.maximum(xp.log(xp.maximum(1.0 - j2_end, E2_FLOOR) / j2_end), y0)
     step = (y_end - y0) / n_scan
-    x_grid = xp.exp(y0[..., None] + step[..., None] * xp.arange(1, n_scan + 1))
-    return j2_0, e2_0, kk, xp.exp(y0), xp.exp(y_end), step, x_grid
+    # x_k = x0 r^k by repeated products (k ulp at most; two exponentials, not n_scan)
+    x0 = xp.exp(y0)
+    ratio = xp.exp(step)
+    x_grid = x0[..., None] * xp.cumprod(
+        xp.broadcast_to(ratio[..., None], (*ratio.shape, n_scan)), axis=-1)
+    return j2_0, e2_0, kk, x0, xp.exp(y_end), step, x_grid
 
 
 def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, eps_tide: Array,
@@ -267,9 +271,9 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
     with the point before it, lo. ``n_bisect`` bisections in y = ln x refine it: the
     bracket's width in y halves each time (h = step/2, step/4, ...), the midpoint is
     lo·exp(h), and lo moves there where D >= 0. Only lo is carried (the upper end is
-    lo·exp(2h)), and exp(h) depends on the draw alone, so each step costs one evaluation
-    of D. No root means e reaches x_end. See :func:`kl_emax` for the arguments and
-    returns.
+    lo·exp(2h)); exp(h) is one exponential followed by square roots, so each step costs
+    one evaluation of D and a square root. No root means e reaches x_end. See
+    :func:`kl_emax` for the arguments and returns.
     """
     if xp is None:
         import numpy as xp
@@ -288,18 +292,20 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
     lo = xp.where(idx == 0, x0, prev)
 
     def bisect(_: int, carry: tuple[Array, Array]) -> tuple[Array, Array]:
-        lo, h = carry
-        h = 0.5 * h
-        mid = lo * xp.exp(h)
-        return xp.where(gap(mid, *consts) < 0, lo, mid), h
+        # q = exp(h) for h = step/2, step/4, ...: one exponential, then square roots
+        # (each halves the relative error, so q stays exact to an ulp)
+        lo, q = carry
+        mid = lo * q
+        return xp.where(gap(mid, *consts) < 0, lo, mid), xp.sqrt(q)
 
+    q0 = xp.exp(0.5 * step)
     if fori_loop is None:
-        carry = (lo, step)
+        carry = (lo, q0)
         for it in range(n_bisect):
             carry = bisect(it, carry)
         lo = carry[0]
     else:
-        lo, _ = fori_loop(0, n_bisect, bisect, (lo, step))
+        lo, _ = fori_loop(0, n_bisect, bisect, (lo, q0))
     x_max = xp.where(any_neg, lo, x_end)
     e_max = xp.sqrt(x_max / (1.0 + x_max))
     return e_max, 1.0 / (1.0 + x_max) / (1.0 + e_max)

@@ -12,14 +12,18 @@ evaluates seven criteria, in the order of the physical cascade:
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
 4. ``survive``        periastron at e_max outside the disruption distance f r_t;
 5. ``land``           no overshoot: a_F >= a_obs (1 - tol);
-6. ``circularise``    the tidal migration time at e_max <= horizon.
+6. ``circularise``    the tidal migration time <= horizon: the (a, e) decay at fixed
+   a(1 - e²) integrated from a0 to the top of the observed-orbit window, slowed by the
+   share of each KL cycle spent near e_max (:mod:`~vlms_bayes.feasibility.migration`).
 
-A draw is feasible when it passes all seven. Random numbers: one NumPy generator seeded
-with ``seed`` produces the draws once (:func:`make_draws`); every cell sees the same draws
-(common random numbers), so differences between cells are physical, not sampling noise,
-and memory does not grow with the grid. Both backends take the same draw arrays:
+A draw is feasible when it passes all seven. Random numbers: every cell has its own,
+independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,
+``numpy.random.SeedSequence`` spawn keys), so the sampling noise of neighbouring cells is
+independent (no bands of shared lucky draws across the grid); the draws are made in
+blocks of cells, so memory does not grow with the grid. Both backends take the same draw
+arrays:
 
-* ``jax``: the kernel is written for one draw (:func:`_draw_flags`), ``vmap``-ped over
+* ``jax``: the kernel is written for one draw (:func:`_draw_counts`), ``vmap``-ped over
   draws and cells and chunked over cells with ``lax.map``; float64 inside
   ``jax.enable_x64(True)`` (the entry point sets it; the library never flips it globally);
 * ``numba``: :mod:`vlms_bayes.feasibility.montecarlo_numba`, parallel over cells.
@@ -38,21 +42,24 @@ from typing import Any, Literal
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import kozai, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
+from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
+    CRITERIA,
+    DRAW_FIELDS,
+    PARAM_FIELDS,
+    cell_draws,
+    make_draws,
+    n_outputs,
+)
 from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSUN_AU
 
 log = logging.getLogger(__name__)
 
-CRITERIA: tuple[str, ...] = ("stable_triple", "stable_stype", "kl_time", "reach", "survive",
-                             "land", "circularise")
 BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
-DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0")
-#: Index of each kernel parameter in the parameter vector shared by both backends.
-PARAM_FIELDS: tuple[str, ...] = (
-    "m0", "m1", "r0_au", "r1_au", "a_obs_au", "k2_1", "k2_0", "tide_on", "rot_on",
-    "spin1_per_yr", "lag1_yr", "lag0_yr", "tide_model", "q_prime_1", "horizon_yr",
-    "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag",
-)
+#: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
+BLOCK_DRAWS = 2**21
+#: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
+PAIR_BLOCK = 2**15
 
 
 @dataclass(frozen=True)
@@ -149,51 +156,6 @@ class FeasibilityConfig:
                                                 t.m_star_msun))
 
 
-def make_draws(config: FeasibilityConfig, seed: int | np.random.Generator,
-               initial_ae: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The random draws shared by every cell and both backends.
-
-    e_out thermal (f(e) = 2e, capped at 0.99), isotropic mutual inclination, uniform
-    argument of pericentre, a0 log-uniform in ``a0_range_au`` and e0 uniform in
-    [0, ``e0_max``] — or (a0, e0) resampled from ``initial_ae`` (e.g. posterior draws of
-    the binary-like population).
-
-    Parameters
-    ----------
-    config : FeasibilityConfig
-        Settings (``n_draws`` and the distributions).
-    seed : int or numpy.random.Generator
-        The one source of randomness.
-    initial_ae : (array, array), optional
-        Samples of the companion's initial semi-major axis (AU) and eccentricity.
-
-    Returns
-    -------
-    dict of numpy.ndarray
-        Arrays of length ``n_draws`` named as :data:`DRAW_FIELDS`.
-    """
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    n = config.n_draws
-    e_out = np.minimum(np.sqrt(rng.uniform(size=n)), 0.99)
-    cos_i = rng.uniform(-1.0, 1.0, size=n)
-    omega = rng.uniform(0.0, 2 * np.pi, size=n)
-    if initial_ae is None:
-        lo, hi = np.log(config.a0_range_au)
-        a0 = np.exp(rng.uniform(lo, hi, size=n))
-        e0 = rng.uniform(0.0, config.e0_max, size=n)
-    else:
-        a_s, e_s = (np.asarray(x, float).ravel() for x in initial_ae)
-        ok = np.isfinite(a_s) & np.isfinite(e_s) & (a_s > config.target.a_au) & (e_s >= 0) \
-            & (e_s < 1)
-        if a_s.shape != e_s.shape or not ok.any():
-            raise InputDataError("initial_ae must be two equal-length arrays (a0 in AU beyond "
-                                 "the observed orbit, 0 <= e0 < 1) with at least one valid pair.")
-        k = rng.integers(0, int(ok.sum()), size=n)
-        a0, e0 = a_s[ok][k], e_s[ok][k]
-    return {"e_out": e_out, "cos_i": cos_i, "incl_rad": np.arccos(cos_i),
-            "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0, "omega_rad": omega}
-
-
 def kernel_params(config: FeasibilityConfig) -> np.ndarray:
     """The float parameter vector (:data:`PARAM_FIELDS`) both kernels read."""
     t = config.target
@@ -226,11 +188,6 @@ def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
             np.asarray(config.sens_seed_rcrit_rstar, float) * r_star)
 
 
-def n_outputs(n_h: int, n_r: int, n_c: int) -> int:
-    """Length of one cell's count vector: 7 marginal, 7 cascade, H·R, H·C, 1 octupole."""
-    return 2 * len(CRITERIA) + n_h * n_r + n_h * n_c + 1
-
-
 # ----------------------------------------------------------------------------------------
 # JAX kernel (one draw), batched at the edge
 # ----------------------------------------------------------------------------------------
@@ -255,10 +212,10 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
                                xp=jnp, fori_loop=jax.lax.fori_loop)
     r_p = a0 * ome
     a_f = r_p * (1.0 + e_max)
-    spin = tides.pseudo_synchronous_ratio(e_max)
-    rate = tides.dadt_ctl_per_yr(a0, e_max, m1, m0, P["r1_au"], P["lag1_yr"], spin) \
-        + tides.dadt_ctl_per_yr(a0, e_max, m0, m1, P["r0_au"], P["lag0_yr"], 0.0)
-    t_ctl = -1.0 / rate
+    # integrated (a, e) decay at fixed a(1 - e^2) from a0 to the top of the window, slowed
+    # by the share of each KL cycle spent near e_max until the orbit decouples
+    t_ctl = migration.migration_time_yr(a0, a_f, P["a_hi_au"], eps_gr, m1, m0, P["r1_au"],
+                                        P["lag1_yr"], P["r0_au"], P["lag0_yr"], ln=jnp.log)
     t_cq = tides.circularisation_time_constant_q_yr(a_f, m1, m0, P["r1_au"], P["q_prime_1"])
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
     stable_triple = triple_stability.ma01_stable(a0, a_out, m_out / (m0 + m1), e_out,
@@ -301,6 +258,7 @@ def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any,
 def _map_jax(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
              m_cells: np.ndarray, a_cells: np.ndarray, draws: dict[str, np.ndarray],
              chunk: int) -> np.ndarray:
+    """Counts of the given cells; ``draws`` has shape (n_cells, n_draws) per field."""
     import jax
     import jax.numpy as jnp
 
@@ -310,11 +268,15 @@ def _map_jax(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
         n_chunks = -(-n_cells // chunk)
         n_chunks = -(-n_chunks // n_dev) * n_dev  # a whole number of chunks per device
         pad = n_chunks * chunk - n_cells
-        m_pad = np.concatenate([m_cells, np.full(pad, m_cells[-1])]).reshape(n_chunks, chunk)
-        a_pad = np.concatenate([a_cells, np.full(pad, a_cells[-1])]).reshape(n_chunks, chunk)
+
+        def padded(x: np.ndarray) -> np.ndarray:
+            x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+            return x.reshape(n_chunks, chunk, *x.shape[1:])
+
         out = _jitted_map(n_dev)(jnp.asarray(params), tuple(jnp.asarray(s) for s in settings),
-                                 table, jnp.asarray(m_pad), jnp.asarray(a_pad),
-                                 {k: jnp.asarray(v) for k, v in draws.items()})
+                                 table, jnp.asarray(padded(m_cells)),
+                                 jnp.asarray(padded(a_cells)),
+                                 {k: jnp.asarray(padded(draws[k])) for k in DRAW_FIELDS})
         return np.asarray(out).reshape(n_chunks * chunk, -1)[:n_cells]
 
 
@@ -324,7 +286,8 @@ _JIT_CACHE: dict[Any, Any] = {}
 def _jitted_map(n_dev: int = 1) -> Any:
     """The compiled map over chunks of cells, split over ``n_dev`` local devices.
 
-    JAX runs one CPU device on one core; with several host devices (XLA flag
+    Each cell has its own draws (:func:`~vlms_bayes.feasibility.draws.cell_draws`). JAX
+    runs one CPU device on one core; with several host devices (XLA flag
     ``--xla_force_host_platform_device_count``, set by the command line before JAX starts)
     each device takes an equal share of the chunks (``shard_map``) and the shares run in
     parallel. Every cell is computed alone, so the counts do not depend on the split.
@@ -337,10 +300,10 @@ def _jitted_map(n_dev: int = 1) -> Any:
             per_draw = jax.vmap(lambda d: _draw_counts(p, settings, table, m_out, a_out, d))
             return per_draw(draws).sum(axis=0, dtype=jnp.int32)  # as numba; halves memory
 
-        def run(p, settings, table, m_chunks, a_chunks, draws):
-            chunk_fn = jax.vmap(cell, in_axes=(None, None, None, 0, 0, None))
-            return jax.lax.map(lambda ma: chunk_fn(p, settings, table, ma[0], ma[1], draws),
-                               (m_chunks, a_chunks))
+        def run(p, settings, table, m_chunks, a_chunks, draw_chunks):
+            chunk_fn = jax.vmap(cell, in_axes=(None, None, None, 0, 0, 0))
+            return jax.lax.map(lambda mad: chunk_fn(p, settings, table, *mad),
+                               (m_chunks, a_chunks, draw_chunks))
 
         if n_dev > 1:
             from jax.sharding import Mesh
@@ -348,7 +311,7 @@ def _jitted_map(n_dev: int = 1) -> Any:
 
             mesh = Mesh(np.array(jax.local_devices()), ("cells",))
             run = jax.shard_map(run, mesh=mesh, out_specs=P("cells"),
-                                in_specs=(P(), P(), P(), P("cells"), P("cells"), P()))
+                                in_specs=(P(), P(), P(), P("cells"), P("cells"), P("cells")))
         _JIT_CACHE[n_dev] = jax.jit(run)
     return _JIT_CACHE[n_dev]
 
@@ -419,7 +382,8 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
     config : FeasibilityConfig
         Grid, draws, physics settings.
     seed : int
-        Seed of the one random generator (:func:`make_draws`).
+        The run's seed; cell ``c`` draws from its stream ``(seed, map, c)``
+        (:func:`~vlms_bayes.feasibility.draws.cell_draws`).
     table : StabilityTable, optional
         Quarles et al. (2020) table; loaded for ``config.quarles_incl_deg`` if omitted.
     backend : {"jax", "numba", "auto"}
@@ -441,30 +405,91 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
 
         table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
                                      interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
-    draws = make_draws(config, seed, initial_ae)
     params = kernel_params(config)
     settings = sensitivity_settings(config)
     mg, ag = np.meshgrid(config.m_out_grid, config.a_out_grid, indexing="ij")
+    m_cells, a_cells = mg.ravel(), ag.ravel()
+    n_cells = m_cells.size
+    # blocks of whole chunks, small enough that a block's draws stay near 100 MB
+    step = max(config.chunk_cells, BLOCK_DRAWS // config.n_draws // config.chunk_cells
+               * config.chunk_cells)
     t0 = time.perf_counter()
     reason = None
-    used = backend
-    if backend in ("jax", "auto"):
-        try:
-            counts = _map_jax(params, settings, table, mg.ravel(), ag.ravel(), draws,
-                              config.chunk_cells)
-            used = "jax"
-        except Exception as exc:
-            if backend == "jax":
-                raise
-            reason = f"{type(exc).__name__}: {exc}"
-            log.warning("JAX backend failed (%s); falling back to numba.", reason)
-            used = "numba"
-    if used == "numba":
+    used = backend if backend != "auto" else "jax"
+    parts = []
+    for start in range(0, n_cells, step):
+        sl = slice(start, min(start + step, n_cells))
+        draws = cell_draws(config, seed, np.arange(sl.start, sl.stop), initial_ae)
+        if used == "jax":
+            try:
+                parts.append(_map_jax(params, settings, table, m_cells[sl], a_cells[sl],
+                                      draws, config.chunk_cells))
+                continue
+            except Exception as exc:
+                if backend == "jax":
+                    raise
+                reason = f"{type(exc).__name__}: {exc}"
+                log.warning("JAX backend failed (%s); falling back to numba.", reason)
+                used = "numba"
         from vlms_bayes.feasibility import montecarlo_numba
 
-        counts = montecarlo_numba.map_counts(params, settings, table, mg.ravel(), ag.ravel(),
-                                             draws)
+        parts.append(montecarlo_numba.map_counts(params, settings, table, m_cells[sl],
+                                                 a_cells[sl], draws))
+    counts = np.concatenate(parts, axis=0)
     wall = time.perf_counter() - t0
     counts = np.asarray(counts).reshape(config.n_m_out, config.n_a_out, -1)
     return MapResult(config, counts, used, reason, wall,
                      seed if isinstance(seed, int | np.integer) else None)
+
+
+def pair_counts(config: FeasibilityConfig, table: Any, m_out: np.ndarray, a_out: np.ndarray,
+                draws: dict[str, np.ndarray], *, backend: Literal["jax", "numba"] = "numba",
+                chunk: int = 512) -> np.ndarray:
+    """Count vectors of single systems, each with its own perturber and one draw.
+
+    The map's kernels with one draw per "cell": system i has perturber (``m_out[i]``,
+    ``a_out[i]``) and draw i. Used for probabilities over a prior on the perturber
+    (:mod:`vlms_bayes.feasibility.probability`).
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target and physics settings (the grid is not used).
+    table : StabilityTable
+        Quarles et al. (2020) table.
+    m_out, a_out : numpy.ndarray
+        Perturber mass (Msun) and separation (AU) of each system.
+    draws : dict of numpy.ndarray
+        One draw per system (:data:`DRAW_FIELDS`, length n).
+    backend : {"jax", "numba"}
+        Kernel backend (same numbers).
+    chunk : int
+        Systems per JAX chunk.
+
+    Returns
+    -------
+    numpy.ndarray of int32, shape (n, n_outputs)
+        0/1 per output (columns as in :meth:`MapResult.fractions`).
+    """
+    params = kernel_params(config)
+    settings = sensitivity_settings(config)
+    m_out = np.ascontiguousarray(m_out, float)
+    a_out = np.ascontiguousarray(a_out, float)
+    d = {k: np.asarray(draws[k], float)[:, None] for k in DRAW_FIELDS}
+    if backend == "numba":
+        from vlms_bayes.feasibility import montecarlo_numba
+
+        return np.asarray(montecarlo_numba.map_counts(params, settings, table, m_out, a_out,
+                                                      d))
+    if backend != "jax":
+        raise InputDataError(f"backend must be 'jax' or 'numba'; got {backend!r}.")
+    # fixed-size blocks (the last one padded), so that every call compiles one shape
+    n = m_out.size
+    parts = []
+    for start in range(0, n, PAIR_BLOCK):
+        stop = min(start + PAIR_BLOCK, n)
+        idx = np.minimum(np.arange(start, start + PAIR_BLOCK), stop - 1)
+        out = _map_jax(params, settings, table, m_out[idx], a_out[idx],
+                       {k: v[idx] for k, v in d.items()}, chunk)
+        parts.append(out[:stop - start])
+    return np.concatenate(parts, axis=0)

@@ -16,7 +16,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from vlms_bayes.feasibility import kozai, montecarlo, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
+from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, n_outputs
 
 # error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
 # a Python exception, which leaves the draw loops free of branches so LLVM vectorises them.
@@ -32,13 +33,19 @@ _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
 _gap_terms = _nj(kozai.kl_gap_terms)
 _gap = _nj(kozai.kl_gap_from_terms)
-_ps_ratio = _nj(tides.pseudo_synchronous_ratio)
-_dadt = _nj(tides.dadt_ctl_per_yr)
+_migrate = _nj(migration.migration_time_yr)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
+
+
+@_nj
+def _ln(x: float) -> float:
+    return math.log(x)
+
+
 _N_SCAN = 32
 _N_BISECT = 50
-_P = {k: i for i, k in enumerate(montecarlo.PARAM_FIELDS)}
+_P = {k: i for i, k in enumerate(PARAM_FIELDS)}
 _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["tide_on"],
       _P["rot_on"], _P["spin1_per_yr"], _P["lag1_yr"], _P["lag0_yr"], _P["tide_model"],
       _P["q_prime_1"], _P["stype_mode"])
@@ -49,12 +56,49 @@ _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P
 #: Rows of the draw matrix: the draws (DRAW_FIELDS), then the draw-only constants of the
 #: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
 #: exp(step / 2^(m+1)) and the scan grid.
-_NDR = len(montecarlo.DRAW_FIELDS)
-_D = {k: i for i, k in enumerate(montecarlo.DRAW_FIELDS)}
+_NDR = len(DRAW_FIELDS)
+_D = {k: i for i, k in enumerate(DRAW_FIELDS)}
 _EOUT, _INCL, _S2W, _A0 = _D["e_out"], _D["incl_rad"], _D["sin2_omega"], _D["a0_au"]
+_E0, _COSI = _D["e0"], _D["cos_i"]
 _J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
 _Q = _NDR + 6
 _XG = _Q + _N_BISECT
+
+
+@_nj
+def _grid_rows(d: np.ndarray) -> np.ndarray:
+    """The draws ``d`` (rows :data:`DRAW_FIELDS`) and their draw-only e_max grid, one matrix.
+
+    Restates :func:`vlms_bayes.feasibility.kozai.kl_emax_grid` (same formulas) followed by
+    the bisection factors exp(step / 2^(m+1)) (one exponential, then square roots, as
+    :func:`~vlms_bayes.feasibility.kozai.kl_emax_solve`); computed per cell, since every
+    cell has its own draws.
+    """
+    n = d.shape[1]
+    out = np.empty((_XG + _N_SCAN, n))
+    out[:_NDR] = d
+    for i in range(n):
+        e0, cos_i0 = d[_E0, i], d[_COSI, i]
+        e2_0 = e0 * e0
+        j2_0 = (1.0 - e0) * (1.0 + e0)
+        kk = j2_0**0.5 * cos_i0
+        y0 = math.log(max(e2_0, kozai.E2_FLOOR) / j2_0)
+        j2_end = min(max(kk * kk, kozai.J_FLOOR * kozai.J_FLOOR), j2_0)
+        y_end = max(math.log(max(1.0 - j2_end, kozai.E2_FLOOR) / j2_end), y0)
+        step = (y_end - y0) / _N_SCAN
+        out[_J20, i], out[_E20, i], out[_KK, i] = j2_0, e2_0, kk
+        x0 = math.exp(y0)
+        out[_X0, i], out[_XEND, i], out[_STEP, i] = x0, math.exp(y_end), step
+        q = math.exp(0.5 * step)
+        for m in range(_N_BISECT):
+            out[_Q + m, i] = q
+            q = math.sqrt(q)
+        r = math.exp(step)
+        pk = 1.0
+        for k in range(_N_SCAN):
+            pk = pk * r
+            out[_XG + k, i] = x0 * pk
+    return out
 
 
 @_nj
@@ -139,10 +183,8 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         r_p = a0 * ome[k]
         a_f = r_p * (1.0 + e_max[k])
         if p[_TMODEL] == 0.0:
-            spin = _ps_ratio(e_max[k])
-            rate = _dadt(a0, e_max[k], m1, m0, p[_R1], p[_LAG1], spin) \
-                + _dadt(a0, e_max[k], m0, m1, p[_R0], p[_LAG0], 0.0)
-            t_tide = -1.0 / rate
+            t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, p[_R1], p[_LAG1], p[_R0],
+                              p[_LAG0], _ln)
         else:
             t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
         mu = m_out / (m0 + m_out)
@@ -164,12 +206,14 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
 @numba.njit(parallel=True, cache=False, error_model="numpy")
 def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndarray,
          mu_nodes: np.ndarray, e_nodes: np.ndarray, z: np.ndarray, m_cells: np.ndarray,
-         a_cells: np.ndarray, dr: np.ndarray, n_out: int) -> np.ndarray:
+         a_cells: np.ndarray, draws: np.ndarray, n_out: int) -> np.ndarray:
+    """Counts of each cell; ``draws`` is (DRAW_FIELDS, cells, draws), one set per cell."""
     n_cells = m_cells.size
     nh, nr, nc = horizons.size, r_dis.size, r_crit.size
     out = np.zeros((n_cells, n_out), dtype=np.int32)
     flags = np.zeros((n_cells, 7), dtype=np.bool_)
     for c in numba.prange(n_cells):
+        dr = _grid_rows(draws[:, c, :])
         o = _cell_outcomes(p, mu_nodes, e_nodes, z, m_cells[c], a_cells[c], dr)
         for k in range(dr.shape[1]):
             t_kl, eps_oct, r_p, a_f, t_tide = o[0, k], o[1, k], o[6, k], o[7, k], o[8, k]
@@ -200,15 +244,9 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
 
 
 def _draw_matrix(draws: dict[str, np.ndarray]) -> np.ndarray:
-    """Draws (rows :data:`montecarlo.DRAW_FIELDS`) and the draw-only e_max grid, one matrix."""
-    rows = [np.asarray(draws[k], float) for k in montecarlo.DRAW_FIELDS]
-    *consts, step, x_grid = kozai.kl_emax_grid(draws["e0"], draws["cos_i"], n_scan=_N_SCAN)
-    h = step.copy()
-    q = np.empty((_N_BISECT, h.size))
-    for m in range(_N_BISECT):
-        h = 0.5 * h
-        q[m] = np.exp(h)
-    return np.ascontiguousarray(np.vstack([*rows, *consts, step, q, x_grid.T]))
+    """Draws (rows :data:`DRAW_FIELDS`) and the draw-only e_max grid, one matrix."""
+    return _grid_rows(np.ascontiguousarray(np.vstack([np.asarray(draws[k], float)
+                                                      for k in DRAW_FIELDS])))
 
 
 def _table_arrays(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -218,12 +256,16 @@ def _table_arrays(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def map_counts(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
                m_cells: np.ndarray, a_cells: np.ndarray,
                draws: dict[str, np.ndarray]) -> np.ndarray:
-    """Count vectors of all cells, shape (n_cells, n_outputs) (see ``montecarlo``)."""
+    """Count vectors of all cells, shape (n_cells, n_outputs) (see ``montecarlo``).
+
+    ``draws`` holds one set of draws per cell: arrays of shape (n_cells, n_draws).
+    """
     h, r, c = (np.ascontiguousarray(np.asarray(s, float)) for s in settings)
-    n_out = montecarlo.n_outputs(h.size, r.size, c.size)
+    n_out = n_outputs(h.size, r.size, c.size)
+    d = np.ascontiguousarray(np.stack([np.asarray(draws[k], float) for k in DRAW_FIELDS]))
     return _map(np.asarray(params, float), h, r, c, *_table_arrays(table),
                 np.ascontiguousarray(m_cells, float), np.ascontiguousarray(a_cells, float),
-                _draw_matrix(draws), n_out)
+                d, n_out)
 
 
 _OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_max",

@@ -21,7 +21,8 @@ import pandas as pd
 
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import disk
+from vlms_bayes.feasibility import attribution, disk
+from vlms_bayes.feasibility.draws import derived_seed
 from vlms_bayes.feasibility.gaia_exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
@@ -65,18 +66,34 @@ class FeasibilityResult:
     gaia_excluded_cells_share: float | None = None
     gaia_lines: tuple[str, ...] = ()
     gaia_settings: dict[str, Any] | None = None
+    loss_share: dict[str, float] | None = None
+    best_cell_ci95: tuple[float, float] | None = None
+    best_cell_excludes_mean: bool = True
+    n_draws_per_cell: int = 0
+    probability_lines: tuple[str, ...] = ()
+    probabilities: dict[str, Any] | None = None
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
         lim = sorted(self.limiting_share.items(), key=lambda kv: -kv[1])
         lim_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in lim if v > 0)
-        lines = [
-            f"Migration feasibility of {self.target} (KL + tides, backend {self.backend}):",
-            f"  mean feasible fraction over the perturber grid: {self.mean_feasible_fraction:.4f}",
-            f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%",
-            f"  best cell: {self.max_cell_fraction:.3f} at m_out = {self.best_m_out_msun:.3g} "
-            f"Msun, a_out = {self.best_a_out_au:.3g} AU",
-        ]
+        lines = [*self.probability_lines,
+                 f"Migration feasibility of {self.target} over the perturber grid (KL + "
+                 f"tides, backend {self.backend}; {self.n_draws_per_cell} independent draws "
+                 "per cell):",
+                 f"  mean feasible fraction over the perturber grid: "
+                 f"{self.mean_feasible_fraction:.4f}",
+                 f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%"]
+        ci = self.best_cell_ci95
+        if self.best_cell_excludes_mean or ci is None:
+            lines.append(
+                f"  best cell: {self.max_cell_fraction:.3f}"
+                + ("" if ci is None else f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})")
+                + f" at m_out = {self.best_m_out_msun:.3g} Msun, a_out = "
+                f"{self.best_a_out_au:.3g} AU")
+        else:
+            lines.append(f"  no single cell stands out: the best one's 95% interval "
+                         f"({ci[0]:.3f}-{ci[1]:.3f}) includes the grid mean")
         if self.feasible_m_out_range_msun is not None:
             (m_lo, m_hi), (a_lo, a_hi) = (self.feasible_m_out_range_msun,
                                           self.feasible_a_out_range_au)
@@ -84,7 +101,11 @@ class FeasibilityResult:
                          f"a_out {a_lo:.3g}-{a_hi:.3g} AU")
         else:
             lines.append("  no cell reaches 1% of draws")
-        lines.append(f"  limiting criterion (share of cells): {lim_txt}")
+        lines.append(f"  limiting criterion by absolute loss (share of cells): {lim_txt}")
+        if self.loss_share:
+            loss = sorted(self.loss_share.items(), key=lambda kv: -kv[1])
+            lines.append("  lost draws by criterion (grid-wide): "
+                         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in loss if v >= 0.005))
         lines.append(f"  feasible draws with eps_oct > 0.01 (quadrupole verdict not "
                      f"conservative): {100 * self.octupole_flagged_share:.0f}%")
         lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
@@ -157,7 +178,10 @@ def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
-    """Index of the cascade stage that loses the largest share of the surviving draws.
+    """Index of the criterion that removes the largest fraction of all draws of a cell.
+
+    Absolute loss (:func:`vlms_bayes.feasibility.attribution.limiting_by_loss`), not the
+    pass ratio of the survivors, which blamed whichever stage removed the last few.
 
     Parameters
     ----------
@@ -167,12 +191,8 @@ def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int
-        Per cell, argmin over k of cascade[k] / cascade[k-1] among stages still reached.
     """
-    prev = np.concatenate([np.ones_like(cascade[:1]), cascade[:-1]], axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cond = np.where(prev > 0, cascade / prev, np.inf)
-    return np.argmin(cond, axis=0)
+    return attribution.limiting_by_loss(cascade)
 
 
 def sensitivity_table(result: MapResult) -> pd.DataFrame:
@@ -255,6 +275,10 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
             feasible_fraction=f["feasible"], marginal_pass=f["marginal"],
             cascade_pass=f["cascade"], criteria=np.array(CRITERIA),
             limiting_criterion=limiting_criterion(f["cascade"]),
+            loss_fraction=attribution.absolute_losses(f["cascade"]),
+            feasible_ci95=np.stack(attribution.binomial_interval(
+                result.counts[..., 2 * len(CRITERIA) - 1], cfg.n_draws)),
+            n_draws=np.array(cfg.n_draws),
             sensitivity_fraction=f["sensitivity"],
             sensitivity_horizons_gyr=np.array(cfg.sens_horizons_gyr),
             sensitivity_disruption_factors=np.array(cfg.sens_disruption_factors),
@@ -270,7 +294,8 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
                     table: Any = None,
                     secular_triples: int = 1000,
-                    gaia: GaiaHost | None = None) -> tuple[FeasibilityResult, MapResult]:
+                    gaia: GaiaHost | None = None,
+                    probability_systems: int = 200_000) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
     Parameters
@@ -296,6 +321,11 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         The host's Gaia RV data: marks the perturbers Gaia would have revealed (≥ 99%)
         although the host's own p-value is not significant (map fields, hatched region in
         fig3, excluded share in the summary). Checked before the map is computed.
+    probability_systems : int
+        Systems drawn for P(KL origin) and P(disk migration) over published priors
+        (:mod:`vlms_bayes.feasibility.probability`; ``origin_probability.json``,
+        ``origin_sensitivity.csv`` + ``fig_origin_sensitivity.png``, first lines of the
+        summary); 0 skips them.
 
     Returns
     -------
@@ -305,6 +335,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     from vlms_bayes.plots import feasibility as plots
 
     out = Path(outdir_path)
+    if probability_systems < 0:
+        raise InputDataError(f"probability_systems = {probability_systems} must be >= 0 "
+                             "(0 skips P(KL origin) and P(disk)); give --probability-systems "
+                             "N with N >= 0.")
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
@@ -320,7 +354,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         t = config.target
         excl = gaia_exclusion(gaia, m_host_msun=t.m_star_msun + t.mass_mj * MJUP_MSUN,
                               m_out_msun=config.m_out_grid, a_out_au=config.a_out_grid,
-                              seed=seed)
+                              seed=derived_seed(seed, "gaia"))  # not the map's draws
     write_map_npz(out / "feasibility_map.npz", res, excl)
     sens = sensitivity_table(res)
     write_csv(out / "feasibility_sensitivity.csv", sens)
@@ -333,7 +367,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     plots.plot_disk(out / "fig_disk_migration.png", dtab, config)
 
     feas = f["feasible"]
-    k = np.unravel_index(np.argmax(feas), feas.shape)
     ok = feas >= 0.01
     m_rng = a_rng = None
     if ok.any():
@@ -343,10 +376,16 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     share = {c: float((lim == i).mean()) for i, c in enumerate(CRITERIA)}
     from_1au = dtab[np.isclose(dtab["a_au"], dtab["a_au"].iloc[
         (dtab["a_au"] - 1.0).abs().argmin()])]
+    best = attribution.best_cell(res.counts[..., 2 * len(CRITERIA) - 1], config.n_draws)
+    k = best.index
+    loss_share = dict(zip(CRITERIA, map(float, attribution.grid_loss_share(f["cascade"])),
+                          strict=True))
     result = FeasibilityResult(
         target=config.target.name, mean_feasible_fraction=float(feas.mean()),
         max_cell_fraction=float(feas[k]), best_m_out_msun=float(config.m_out_grid[k[0]]),
         best_a_out_au=float(config.a_out_grid[k[1]]), cells_feasible=float((feas > 0).mean()),
+        loss_share=loss_share, best_cell_ci95=(best.low, best.high),
+        best_cell_excludes_mean=best.excludes_mean, n_draws_per_cell=config.n_draws,
         feasible_m_out_range_msun=m_rng, feasible_a_out_range_au=a_rng, limiting_share=share,
         backend=res.backend, fallback_reason=res.fallback_reason, map_wall_s=res.wall_s,
         disk_best_type2_time_yr=float(from_1au["t_migrate_to_target_yr"].min()),
@@ -360,6 +399,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         result = dataclasses.replace(result, gaia_excluded_share=w, gaia_excluded_cells_share=c,
                                      gaia_lines=tuple(excl.summary_lines(feas)),
                                      gaia_settings=excl.settings())
+    if probability_systems > 0:
+        result = _add_probabilities(result, config, table, out, seed=seed,
+                                    backend=res.backend, n_systems=probability_systems,
+                                    initial_ae=initial_ae)
     if secular_triples > 0:
         from vlms_bayes.feasibility.secular_check import run_secular_check
 
@@ -369,3 +412,34 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
             secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
     return result, res
+
+
+def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, table: Any,
+                       out: Path, *, seed: int, backend: str, n_systems: int,
+                       initial_ae: tuple[np.ndarray, np.ndarray] | None
+                       ) -> FeasibilityResult:
+    """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines."""
+    from vlms_bayes.data_io.outputs import save_figure, write_json
+    from vlms_bayes.feasibility import probability
+    from vlms_bayes.feasibility.summary import origin_lines
+    from vlms_bayes.plots.origin import probability_sensitivity_figure
+
+    be = "jax" if backend == "jax" else "numba"
+    kl = probability.kl_probability(config, table, seed=seed, n_systems=n_systems,
+                                    backend=be, initial_ae=initial_ae)
+    dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
+                                      initial_ae=initial_ae)
+    sens = probability.kl_sensitivity(config, table, seed=seed,
+                                      n_systems=max(n_systems // 4, 1000), backend=be,
+                                      initial_ae=initial_ae)
+    write_json(out / "origin_probability.json",
+               {"kozai_lidov": kl.record(), "disk": dk.record(), "seed": seed})
+    write_csv(out / "origin_sensitivity.csv", sens)
+    save_figure(out / "fig_origin_sensitivity.png",
+                probability_sensitivity_figure(sens, target=config.target.name), close=False)
+    return dataclasses.replace(
+        result, probability_lines=tuple(origin_lines(config.target.name, kl, dk)),
+        probabilities={"p_kl": kl.probability, "p_kl_ci95": [kl.low, kl.high],
+                       "p_disk": dk.probability, "p_disk_ci95": [dk.low, dk.high]},
+        files=(*result.files, "origin_probability.json", "origin_sensitivity.csv",
+               "fig_origin_sensitivity.png"))

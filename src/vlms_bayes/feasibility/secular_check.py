@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.feasibility import kozai, secular, tides
+from vlms_bayes.feasibility import kozai, migration, secular
 from vlms_bayes.feasibility import montecarlo as mc
+from vlms_bayes.feasibility.draws import make_draws, stream
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,12 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     -------
     SecularCheck
     """
-    rng = np.random.default_rng([seed, 2])
-    draws = mc.make_draws(config, seed)  # the map's draws
+    # its own random stream: random cells, each with a fresh draw of the map's distributions
+    rng = np.random.default_rng(stream(seed, "secular", 0))
     ci = rng.integers(0, config.n_m_out, n_candidates)
     ca = rng.integers(0, config.n_a_out, n_candidates)
-    cd = rng.integers(0, config.n_draws, n_candidates)
     m_out, a_out = config.m_out_grid[ci], config.a_out_grid[ca]
-    sub = {k: v[cd] for k, v in draws.items()}
+    sub = make_draws(config, stream(seed, "secular", 1), n=n_candidates)
     o = _pair_outcomes(config, table, m_out, a_out, sub)
     p = dict(zip(mc.PARAM_FIELDS, mc.kernel_params(config), strict=True))
     T = p["horizon_yr"]
@@ -154,10 +154,11 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     a0 = sub["a0_au"][pick]
     e_int = res.e_max
     a_f_int = a0 * (1 - e_int) * (1 + e_int)
-    t_tide = -1.0 / (tides.dadt_ctl_per_yr(a0, e_int, p["m1"], p["m0"], p["r1_au"],
-                                           p["lag1_yr"], tides.pseudo_synchronous_ratio(e_int))
-                     + tides.dadt_ctl_per_yr(a0, e_int, p["m0"], p["m1"], p["r0_au"],
-                                             p["lag0_yr"], 0.0))
+    # the map's migration time (integrated decay at fixed a(1 - e^2), KL duty cycle), from
+    # the integrated e_max
+    t_tide = migration.migration_time_yr(a0, a_f_int, p["a_hi_au"], o["eps_gr"][pick],
+                                         p["m1"], p["m0"], p["r1_au"], p["lag1_yr"],
+                                         p["r0_au"], p["lag0_yr"])
     integ = (~res.disrupted) & (a_f_int <= p["a_hi_au"]) & (a_f_int >= p["a_lo_au"]) \
         & (t_tide <= T)
     ana = feas[pick]

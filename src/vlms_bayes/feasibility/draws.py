@@ -1,0 +1,180 @@
+"""Random draws of the feasibility Monte Carlo, and the layout both kernels share.
+
+This module is imported by :mod:`~vlms_bayes.feasibility.montecarlo` (JAX) and
+:mod:`~vlms_bayes.feasibility.montecarlo_numba` alike, so neither imports the other for
+its constants.
+
+Random streams. Every random quantity of a feasibility run derives from the one user seed
+through :class:`numpy.random.SeedSequence` spawn keys, one stream per purpose
+(:data:`STREAMS`): the map, the Gaia RV exclusion, the secular check and the probability
+draws never share random numbers. Within the map every cell has its own stream,
+``SeedSequence(seed, spawn_key=(STREAMS["map"], cell))``, so the draws of two cells are
+independent: sampling noise is independent from cell to cell (no bands of lucky draws
+painted across the grid), and a cell's draws depend on the seed and its flat index only,
+not on the chunking or the backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vlms_bayes.errors import InputDataError
+
+CRITERIA: tuple[str, ...] = ("stable_triple", "stable_stype", "kl_time", "reach", "survive",
+                             "land", "circularise")
+DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0")
+#: Index of each kernel parameter in the parameter vector shared by both backends.
+PARAM_FIELDS: tuple[str, ...] = (
+    "m0", "m1", "r0_au", "r1_au", "a_obs_au", "k2_1", "k2_0", "tide_on", "rot_on",
+    "spin1_per_yr", "lag1_yr", "lag0_yr", "tide_model", "q_prime_1", "horizon_yr",
+    "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag",
+)
+#: Spawn key (first element) of each independent random stream of a feasibility run.
+STREAMS: dict[str, int] = {"map": 0, "gaia": 1, "secular": 2, "probability": 3,
+                           "disk": 4}
+#: Uniform variates used per draw (e_out, cos i, omega, a0 or sample index, e0).
+N_UNIFORMS = 5
+
+
+def n_outputs(n_h: int, n_r: int, n_c: int) -> int:
+    """Length of one cell's count vector: 7 marginal, 7 cascade, H·R, H·C, 1 octupole."""
+    return 2 * len(CRITERIA) + n_h * n_r + n_h * n_c + 1
+
+
+def stream(seed: int, name: str, *more: int) -> np.random.SeedSequence:
+    """The seed sequence of one named stream (and sub-stream ``more``) of ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    name : str
+        A key of :data:`STREAMS`.
+    *more : int
+        Further spawn-key elements (e.g. the cell index).
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+    """
+    return np.random.SeedSequence(int(seed), spawn_key=(STREAMS[name], *map(int, more)))
+
+
+def derived_seed(seed: int, name: str) -> int:
+    """A 63-bit integer seed of the named stream (for APIs that record an ``int`` seed)."""
+    lo, hi = stream(seed, name).generate_state(2, np.uint32)
+    return (int(hi) << 31) ^ int(lo)
+
+
+def _check_initial_ae(initial_ae: tuple[np.ndarray, np.ndarray],
+                      a_obs_au: float) -> tuple[np.ndarray, np.ndarray]:
+    a_s, e_s = (np.asarray(x, float).ravel() for x in initial_ae)
+    if a_s.shape != e_s.shape:
+        raise InputDataError("initial_ae must be two equal-length arrays (a0 in AU, e0); got "
+                             f"{a_s.size} and {e_s.size} values.")
+    ok = np.isfinite(a_s) & np.isfinite(e_s) & (a_s > a_obs_au) & (e_s >= 0) & (e_s < 1)
+    if not ok.any():
+        raise InputDataError("initial_ae must be two equal-length arrays (a0 in AU beyond "
+                             "the observed orbit, 0 <= e0 < 1) with at least one valid pair.")
+    return a_s[ok], e_s[ok]
+
+
+def draws_from_uniforms(u: np.ndarray, config: Any,
+                        initial_ae: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> dict[str, np.ndarray]:
+    """Transform uniform variates (last axis :data:`N_UNIFORMS`) into draws.
+
+    e_out thermal (f(e) = 2e, capped at 0.99), isotropic mutual inclination, uniform
+    argument of pericentre, a0 log-uniform in ``config.a0_range_au`` and e0 uniform in
+    [0, ``config.e0_max``] — or (a0, e0) resampled from ``initial_ae``.
+
+    Parameters
+    ----------
+    u : numpy.ndarray, shape (..., N_UNIFORMS)
+        Uniform variates in [0, 1).
+    config : FeasibilityConfig
+        Distributions (``a0_range_au``, ``e0_max``, ``target.a_au``).
+    initial_ae : (array, array), optional
+        Samples of the initial semi-major axis (AU) and eccentricity.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Arrays of shape ``u.shape[:-1]`` named as :data:`DRAW_FIELDS` (plus ``omega_rad``).
+    """
+    e_out = np.minimum(np.sqrt(u[..., 0]), 0.99)
+    cos_i = 2.0 * u[..., 1] - 1.0
+    omega = 2 * np.pi * u[..., 2]
+    if initial_ae is None:
+        lo, hi = np.log(config.a0_range_au)
+        a0 = np.exp(lo + (hi - lo) * u[..., 3])
+        e0 = config.e0_max * u[..., 4]
+    else:
+        a_s, e_s = _check_initial_ae(initial_ae, config.target.a_au)
+        k = np.minimum((u[..., 3] * a_s.size).astype(np.int64), a_s.size - 1)
+        a0, e0 = a_s[k], e_s[k]
+    return {"e_out": e_out, "cos_i": cos_i, "incl_rad": np.arccos(cos_i),
+            "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0, "omega_rad": omega}
+
+
+def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequence,
+               initial_ae: tuple[np.ndarray, np.ndarray] | None = None, *,
+               n: int | None = None) -> dict[str, np.ndarray]:
+    """One set of ``n`` (default ``config.n_draws``) draws from one generator.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Settings (``n_draws`` and the distributions, :func:`draws_from_uniforms`).
+    seed : int, SeedSequence or numpy.random.Generator
+        The source of randomness.
+    initial_ae : (array, array), optional
+        Samples of the companion's initial semi-major axis (AU) and eccentricity.
+    n : int, optional
+        Number of draws.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Arrays of length ``n`` named as :data:`DRAW_FIELDS`.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if initial_ae is not None:
+        _check_initial_ae(initial_ae, config.target.a_au)
+    u = rng.random((config.n_draws if n is None else n, N_UNIFORMS))
+    return draws_from_uniforms(u, config, initial_ae)
+
+
+def cell_draws(config: Any, seed: int, cells: np.ndarray,
+               initial_ae: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> dict[str, np.ndarray]:
+    """Independent draws for each of the given cells (flat indices of the grid).
+
+    Cell ``c`` uses its own stream ``SeedSequence(seed, spawn_key=(STREAMS["map"], c))``,
+    so its draws are independent of every other cell's and the same whichever block of
+    cells it is computed in.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Settings (``n_draws`` and the distributions).
+    seed : int
+        The run's seed.
+    cells : numpy.ndarray of int
+        Flat cell indices (row-major over (m_out, a_out)).
+    initial_ae : (array, array), optional
+        Initial (a0, e0) samples.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Arrays of shape (len(cells), n_draws) named as :data:`DRAW_FIELDS`.
+    """
+    cells = np.asarray(cells, np.int64).ravel()
+    u = np.empty((cells.size, config.n_draws, N_UNIFORMS))
+    for i, c in enumerate(cells):
+        gen = np.random.Generator(np.random.PCG64(stream(seed, "map", int(c))))
+        gen.random(out=u[i])
+    return draws_from_uniforms(u, config, initial_ae)

@@ -1,0 +1,181 @@
+"""Published priors for the origin probabilities: stellar companions of M dwarfs and disks.
+
+Pure functions that turn uniform variates into draws, so that both the probability
+(:mod:`vlms_bayes.feasibility.probability`) and the tests that hold each prior to its
+published moments use the same code.
+
+Perturbers (stellar companions of the host)
+-------------------------------------------
+* Hosts of 0.1–0.6 Msun (:data:`M_DWARF`): multiplicity (fraction of systems with at least
+  one stellar companion) 26.8 ± 1.4 % for 1120 M dwarfs within 25 pc (Winters et al. 2019,
+  AJ 157, 216); their separations have a broad peak at 4–20 AU, and for the mid/late-M
+  dwarfs the log-normal fit of Janson et al. (2014, ApJ 789, 102) gives log10(a/AU) ~
+  N(0.78, 0.47) (peak 6 AU); mass ratios dN/dq ∝ q^γ with γ = 0.4 ± 0.2 for
+  0.1–0.5 Msun primaries (Duchêne & Kraus 2013, ARA&A 51, 269, their Table 1).
+* Hosts below 0.1 Msun (:data:`VERY_LOW_MASS`): binary frequency ≈ 20–22 % (Allen 2007,
+  ApJ 668, 492; we take 0.21 ± 0.03), the same Janson et al. (2014) separations (their
+  sample reaches M8; 93 % of VLM binaries are closer than 20 AU, Burgasser et al. 2007,
+  PPV) and strongly like-mass pairs, γ = 4.2 ± 1.0 (Duchêne & Kraus 2013).
+* Mass ratios are drawn in [q_min, 1] with q_min = 0.1 (the range of the surveys);
+  m_out = q M_host. Outer eccentricities thermal, mutual inclinations isotropic (as in
+  the map).
+
+Disks
+-----
+* Disk-to-star mass ratio: Andrews et al. (2013, ApJ 771, 129) find a typical
+  M_disk/M⋆ of 0.2–0.6 % with an RMS dispersion of 0.7 dex about the mean relation;
+  Pascucci et al. (2016, ApJ 831, 125) show that M_dust ∝ M⋆^β with β = 1.3–1.9, steeper
+  than linear, so M_disk/M⋆ = r_1 (M⋆/Msun)^(β − 1) 10^(0.7 z): r_1 log-uniform in
+  [0.002, 0.006], β uniform in [1.3, 1.9], z standard normal (gas-to-dust 100 implied).
+* Lifetime: the Weibull fit of Pfalzner & Dincer (2024, arXiv:2401.03775) for 0.1–0.24 Msun
+  hosts, shape 1.78, scale 9.15 Myr (:data:`vlms_bayes.feasibility.disk.DISK_LIFETIME_WEIBULL`).
+
+Birth orbit of the companion (both routes): a0 log-uniform in the map's ``a0_range_au``
+(default 0.1–5 AU, beyond the observed orbit, where giant planets are thought to form),
+e0 uniform in [0, ``e0_max``]. This is an assumption, stated with the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from vlms_bayes.feasibility.disk import DISK_LIFETIME_WEIBULL
+
+
+@dataclass(frozen=True)
+class MultiplicityPrior:
+    """Stellar-companion statistics of a class of hosts (see the module docstring)."""
+
+    name: str
+    frequency: float
+    frequency_err: float
+    log10_a_mu: float
+    log10_a_sigma: float
+    gamma: float
+    gamma_err: float
+    q_min: float
+    source: str
+
+    def record(self) -> dict[str, object]:
+        """The prior as a plain dict (``run.json``)."""
+        return asdict(self)
+
+
+M_DWARF = MultiplicityPrior(
+    name="M dwarf (0.1-0.6 Msun)", frequency=0.268, frequency_err=0.014, log10_a_mu=0.78,
+    log10_a_sigma=0.47, gamma=0.4, gamma_err=0.2, q_min=0.1,
+    source="multiplicity Winters et al. 2019 (AJ 157, 216); separations Janson et al. 2014 "
+           "(ApJ 789, 102); q^gamma Duchene & Kraus 2013 (ARA&A 51, 269)")
+VERY_LOW_MASS = MultiplicityPrior(
+    name="very-low-mass (< 0.1 Msun)", frequency=0.21, frequency_err=0.03, log10_a_mu=0.78,
+    log10_a_sigma=0.47, gamma=4.2, gamma_err=1.0, q_min=0.1,
+    source="binary frequency Allen 2007 (ApJ 668, 492); separations Janson et al. 2014; "
+           "q^gamma Duchene & Kraus 2013")
+
+
+def multiplicity_prior(m_host_msun: float) -> MultiplicityPrior:
+    """The perturber prior for a host of this mass (:data:`VERY_LOW_MASS` below 0.1 Msun)."""
+    return VERY_LOW_MASS if m_host_msun < 0.1 else M_DWARF
+
+
+def power_law_q(u: ArrayLike, gamma: ArrayLike, q_min: float) -> np.ndarray:
+    """Inverse CDF of dN/dq ∝ q^γ on [q_min, 1] at uniform variates ``u``."""
+    u, g = np.broadcast_arrays(np.asarray(u, float), np.asarray(gamma, float))
+    g1 = g + 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pw = (q_min**g1 + u * (1.0 - q_min**g1)) ** (1.0 / g1)
+    log_case = q_min ** (1.0 - u)  # γ = -1
+    return np.where(np.abs(g1) < 1e-12, log_case, pw)
+
+
+def power_law_q_mean(gamma: float, q_min: float) -> float:
+    """Mean of dN/dq ∝ q^γ on [q_min, 1] (for γ ≠ -1, -2)."""
+    g1, g2 = gamma + 1.0, gamma + 2.0
+    return (g1 / g2) * (1.0 - q_min**g2) / (1.0 - q_min**g1)
+
+
+def sample_perturbers(prior: MultiplicityPrior, m_host_msun: float, u: ArrayLike,
+                      z: ArrayLike) -> dict[str, np.ndarray]:
+    """Perturber masses and separations from uniform ``u`` and normal ``z`` variates.
+
+    Parameters
+    ----------
+    prior : MultiplicityPrior
+        Companion statistics.
+    m_host_msun : float
+        Host mass (the primary of the mass ratio).
+    u : array, shape (n, 2)
+        Uniform variates: mass ratio, and the draw of γ within its error (through z).
+    z : array, shape (n, 2)
+        Standard normal variates: log10 a, and γ's error.
+
+    Returns
+    -------
+    dict
+        ``m_out_msun``, ``a_out_au``, ``q`` and ``gamma`` (each of length n).
+    """
+    u, z = np.asarray(u, float), np.asarray(z, float)
+    gamma = prior.gamma + prior.gamma_err * z[:, 1]
+    q = power_law_q(u[:, 0], gamma, prior.q_min)
+    a_out = 10.0 ** (prior.log10_a_mu + prior.log10_a_sigma * z[:, 0])
+    return {"m_out_msun": q * m_host_msun, "a_out_au": a_out, "q": q, "gamma": gamma}
+
+
+@dataclass(frozen=True)
+class DiskPrior:
+    """Disk-to-star mass ratios and lifetimes of M-dwarf disks (see the module docstring)."""
+
+    ratio_at_1msun: tuple[float, float] = (0.002, 0.006)
+    beta: tuple[float, float] = (1.3, 1.9)
+    scatter_dex: float = 0.7
+    lifetime_weibull: tuple[float, float] = DISK_LIFETIME_WEIBULL
+    source: str = ("M_disk/M* 0.2-0.6% at 1 Msun, 0.7 dex scatter (Andrews et al. 2013, "
+                   "ApJ 771, 129); M_dust ~ M*^(1.3-1.9) (Pascucci et al. 2016, ApJ 831, "
+                   "125); lifetimes Weibull k=1.78, 9.15 Myr (Pfalzner & Dincer 2024)")
+
+    def record(self) -> dict[str, object]:
+        """The prior as a plain dict (``run.json``)."""
+        return asdict(self)
+
+
+def sample_disks(prior: DiskPrior, m_star_msun: float, u: ArrayLike,
+                 z: ArrayLike) -> dict[str, np.ndarray]:
+    """Disk-to-star mass ratios and lifetimes from variates.
+
+    Parameters
+    ----------
+    prior : DiskPrior
+        The disk statistics.
+    m_star_msun : float
+        Host mass.
+    u : array, shape (n, 3)
+        Uniform variates: ratio at 1 Msun (log-uniform), slope β, lifetime.
+    z : array, shape (n,)
+        Standard normal variates: the scatter about the mean relation.
+
+    Returns
+    -------
+    dict
+        ``disk_to_star`` and ``lifetime_yr``.
+    """
+    u, z = np.asarray(u, float), np.asarray(z, float)
+    lo, hi = np.log10(prior.ratio_at_1msun)
+    log_r1 = lo + (hi - lo) * u[:, 0]
+    beta = prior.beta[0] + (prior.beta[1] - prior.beta[0]) * u[:, 1]
+    log_ratio = log_r1 + (beta - 1.0) * np.log10(m_star_msun) + prior.scatter_dex * z
+    k, lam = prior.lifetime_weibull
+    life = lam * (-np.log1p(-u[:, 2])) ** (1.0 / k)
+    return {"disk_to_star": 10.0**log_ratio, "lifetime_yr": life}
+
+
+def disk_log_ratio_moments(prior: DiskPrior, m_star_msun: float) -> tuple[float, float]:
+    """Mean and standard deviation of log10(M_disk/M⋆) under :func:`sample_disks`."""
+    lo, hi = np.log10(prior.ratio_at_1msun)
+    b0, b1 = prior.beta
+    x = np.log10(m_star_msun)
+    mean = 0.5 * (lo + hi) + (0.5 * (b0 + b1) - 1.0) * x
+    var = (hi - lo) ** 2 / 12.0 + (b1 - b0) ** 2 * x * x / 12.0 + prior.scatter_dex**2
+    return float(mean), float(np.sqrt(var))

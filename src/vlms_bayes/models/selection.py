@@ -14,7 +14,10 @@ Radial velocity (:func:`p_det_rv`)
     Semi-amplitude K = (q/(1+q)) sin i √(G M_*(1+q)/a) above a threshold K_thr (Cumming
     et al. 2008, PASP 120, 531; Bonfils et al. 2013, A&A 549, A109; Sabotta et al. 2021,
     A&A 653, A114 for M dwarfs), times a soft cut on the period at a finite survey
-    baseline (an orbit must be covered: P ≲ T_baseline). The population is over the
+    baseline (an orbit must be covered: P ≲ T_baseline). The threshold follows the host's
+    brightness (:func:`rv_k_threshold_ms`): photon noise scales as the square root of the
+    flux, σ_RV ∝ 10^(0.2 (V − V_ref)), above an instrumental floor added in quadrature,
+    K_thr(V) = √(K_floor² + (K_ref 10^(0.2 (V − V_ref)))²). The population is over the
     *true* q, so the probability is averaged over an isotropic inclination
     (Gauss–Legendre nodes of :func:`vlms_bayes.models.likelihood.inclination_nodes`).
 Transit (:func:`p_det_transit`)
@@ -96,14 +99,20 @@ def period_yr(logq: ArrayLike, loga: ArrayLike, m_star_msun: float) -> NDArray[n
 # ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class RVSelection:
-    """Radial-velocity search: K threshold and finite baseline.
+    """Radial-velocity search: K threshold from the host's brightness and a finite baseline.
 
     Parameters
     ----------
     k_threshold_ms : float
-        Semi-amplitude detected with probability 1/2 (m/s); ~1 m/s for the
-        CARMENES/HARPS/ESPRESSO surveys of nearby M dwarfs (signals down to ~0.4 m/s
-        are published around the brightest ones).
+        Photon-limited semi-amplitude detected with probability 1/2 around a host of V
+        magnitude ``mag_ref`` (m/s); see :func:`rv_k_threshold_ms`.
+    k_floor_ms : float
+        Instrumental floor of the threshold (m/s), added in quadrature.
+    mag_ref : float
+        V magnitude at which the photon-limited threshold is ``k_threshold_ms``.
+    scale_with_magnitude : bool
+        Scale the threshold with the host's V magnitude (False: the same
+        √(K_floor² + K_ref²) for every host, the former fixed threshold's form).
     k_width_dex : float
         Logistic width of the K cut (dex).
     baseline_yr : float
@@ -114,11 +123,30 @@ class RVSelection:
         Quadrature nodes of the inclination average.
     """
 
-    k_threshold_ms: float = 1.0
+    k_threshold_ms: float = 1.5
+    k_floor_ms: float = 0.5
+    mag_ref: float = 10.0
+    scale_with_magnitude: bool = True
     k_width_dex: float = 0.2
     baseline_yr: float = 8.0
     period_width_dex: float = 0.15
     n_incl_nodes: int = 16
+
+
+def rv_k_threshold_ms(host_vmag: ArrayLike | None, params: RVSelection | None = None,
+                      ) -> NDArray[np.float64]:
+    """Detection threshold K_thr (m/s) around a host of V magnitude ``host_vmag``.
+
+    K_thr(V) = √(K_floor² + (K_ref · 10^(0.2 (V − V_ref)))²): photon noise scales as
+    flux^(−1/2), i.e. 10^(0.2 ΔV), above an instrumental floor. A missing magnitude
+    (None or NaN) is taken at V_ref; with ``scale_with_magnitude=False`` every host gets
+    the value at V_ref.
+    """
+    p = params or RVSelection()
+    mag = np.asarray(p.mag_ref if host_vmag is None else host_vmag, float)
+    mag = np.where(np.isfinite(mag) & p.scale_with_magnitude, mag, p.mag_ref)
+    photon = p.k_threshold_ms * 10.0 ** (0.2 * (mag - p.mag_ref))
+    return np.sqrt(p.k_floor_ms**2 + photon**2)
 
 
 def rv_semi_amplitude_ms(logq: ArrayLike, loga: ArrayLike, m_star_msun: float, *,
@@ -131,22 +159,25 @@ def rv_semi_amplitude_ms(logq: ArrayLike, loga: ArrayLike, m_star_msun: float, *
 
 def p_det_rv(logq: ArrayLike, loga: ArrayLike, *, m_star_msun: float,
              params: RVSelection | None = None, sin_i: ArrayLike | None = None,
-             **_: Any) -> NDArray[np.float64]:
+             host_mag: ArrayLike | None = None, **_: Any) -> NDArray[np.float64]:
     """RV detection probability of a true (log q, log a), averaged over isotropic i.
 
+    ``host_mag``: the host's V magnitude (scalar or broadcasting with ``logq``; None or
+    NaN: at the reference magnitude), which sets the threshold (:func:`rv_k_threshold_ms`).
     With ``sin_i`` the probability at that inclination instead (what a simulation of
     real detections uses: a survey sees K sin i).
     """
     p = params or RVSelection()
     logq, loga = np.broadcast_arrays(np.asarray(logq, float), np.asarray(loga, float))
     k_edge = rv_semi_amplitude_ms(logq, loga, m_star_msun)
+    log_thr = np.log10(rv_k_threshold_ms(host_mag, p))
     if sin_i is not None:
-        p_k = _soft_above(np.log10(k_edge * np.asarray(sin_i, float)),
-                          np.log10(p.k_threshold_ms), p.k_width_dex)
+        p_k = _soft_above(np.log10(k_edge * np.asarray(sin_i, float)), log_thr,
+                          p.k_width_dex)
     else:
         u_nodes, log_w = inclination_nodes(p.n_incl_nodes)
         log_k = np.log10(k_edge)[..., None] - u_nodes       # log10(K sin i)
-        p_k = (np.exp(log_w) * _soft_above(log_k, np.log10(p.k_threshold_ms),
+        p_k = (np.exp(log_w) * _soft_above(log_k, np.asarray(log_thr)[..., None],
                                            p.k_width_dex)).sum(axis=-1)
     log_p = np.log10(period_yr(logq, loga, m_star_msun))
     return p_k * _soft_above(np.log10(p.baseline_yr), log_p, p.period_width_dex)
@@ -364,6 +395,10 @@ METHOD_KINDS: dict[str, str] = {
     "Imaging": "imaging",
     "Astrometry": "astrometry",
 }
+#: Selection kinds whose p_det depends on the host's magnitude, and the
+#: :class:`~vlms_bayes.models.data.ModelData` field holding it (V for radial velocity:
+#: the band of the HARPS M-dwarf survey's precisions, and the archive's ``sy_vmag``).
+MAG_KINDS: dict[str, str] = {"rv": "host_vmag"}
 #: Ways the normalisation treats host masses (see :class:`SelectionModel`).
 HOST_MODES: tuple[str, ...] = ("object", "quantiles")
 
@@ -397,6 +432,11 @@ class SelectionModel:
         With ``host_mode="object"``: objects of one method whose host masses fall in the
         same log10 bin of this width share one normalisation, at the bin's mean log host
         (0: one per distinct host).
+    mag_bin : float
+        With ``host_mode="object"``, for methods whose p_det depends on the host's
+        magnitude (:data:`MAG_KINDS`): objects share a normalisation only when their host
+        magnitudes also fall in one bin of this width (mag; 0: one per distinct value),
+        evaluated at the bin's mean magnitude.
     n_host_nodes : int
         With ``host_mode="quantiles"``: host masses per method at which p_det is averaged.
     """
@@ -412,6 +452,7 @@ class SelectionModel:
     grid_step_dex: float = 0.1
     host_mode: str = "object"
     host_bin_dex: float = 0.005
+    mag_bin: float = 0.05
     n_host_nodes: int = 5
 
     def __post_init__(self) -> None:
@@ -432,16 +473,21 @@ class SelectionModel:
         if not 0 <= self.host_bin_dex <= 0.2:
             raise InputDataError(f"host_bin_dex must lie in [0, 0.2] dex, got "
                                  f"{self.host_bin_dex}.")
+        if not 0 <= self.mag_bin <= 1:
+            raise InputDataError(f"mag_bin must lie in [0, 1] mag, got {self.mag_bin}.")
 
     def kind(self, method: str) -> str | None:
         """The selection kind of a ``discoverymethod`` label (None: flat, no correction)."""
         return self.method_kinds.get(method)
 
     def p_det(self, method: str, logq: ArrayLike, loga: ArrayLike, *,
-              m_star_msun: float, sin_i: ArrayLike | None = None) -> NDArray[np.float64]:
+              m_star_msun: float, sin_i: ArrayLike | None = None,
+              host_mag: ArrayLike | None = None) -> NDArray[np.float64]:
         """Detection probability of ``method`` at true (log q, log a) around a host.
 
         ``m_star_msun`` is a host mass, or an array of them broadcasting with ``logq``.
+        ``host_mag``: the host's magnitude in the band of :data:`MAG_KINDS` (radial
+        velocity: V; None or NaN: the reference magnitude; other methods ignore it).
         ``sin_i``: for radial velocity, the probability at this inclination rather than
         averaged over an isotropic one (other methods ignore it).
         """
@@ -449,9 +495,20 @@ class SelectionModel:
         logq, loga = np.broadcast_arrays(np.asarray(logq, float), np.asarray(loga, float))
         if kind is None:
             return np.ones(logq.shape)
-        extra = {"sin_i": sin_i} if kind == "rv" and sin_i is not None else {}
+        extra: dict[str, Any] = {}
+        if kind == "rv" and sin_i is not None:
+            extra["sin_i"] = sin_i
+        if kind in MAG_KINDS and host_mag is not None:
+            extra["host_mag"] = host_mag
         return _FUNCS[kind](logq, loga, m_star_msun=m_star_msun, params=getattr(self, kind),
                             **extra)
+
+    def uses_magnitude(self, method: str) -> bool:
+        """Whether ``method``'s p_det depends on the host's magnitude."""
+        kind = self.kind(method)
+        if kind != "rv":
+            return kind in MAG_KINDS
+        return self.rv.scale_with_magnitude
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json / fit_summary.json."""
@@ -469,7 +526,7 @@ class SelectionModel:
         for k in ("logq_range", "loga_range"):
             if k in d:
                 kw[k] = tuple(d[k])
-        for k in ("method_kinds", "grid_step_dex", "host_mode", "host_bin_dex",
+        for k in ("method_kinds", "grid_step_dex", "host_mode", "host_bin_dex", "mag_bin",
                   "n_host_nodes"):
             if k in d:
                 kw[k] = d[k]

@@ -42,7 +42,8 @@ def detection_probability(frame: pd.DataFrame, selection: SelectionModel, *,
 
     ``rv_at_inclination``: radial velocity sees K sin i, so a row's RV detection uses its
     own ``true_sin_i`` (as real surveys do; detected m sin i objects then favour edge-on
-    orbits); False uses the inclination-averaged p_det for every row.
+    orbits), and microlensing and imaging see the projected separation, so their rows use
+    their own ``true_sin_phi``; False uses the orientation-averaged p_det for every row.
     """
     out = np.empty(len(frame))
     meth = frame["discoverymethod"].astype(str).to_numpy()
@@ -51,11 +52,14 @@ def detection_probability(frame: pd.DataFrame, selection: SelectionModel, *,
     mag = (frame["sy_vmag"].to_numpy(float) if "sy_vmag" in frame.columns
            else np.full(len(frame), np.nan))
     sin_i = frame["true_sin_i"].to_numpy(float) if rv_at_inclination else None
+    sin_phi = (frame["true_sin_phi"].to_numpy(float)
+               if rv_at_inclination and "true_sin_phi" in frame.columns else None)
     for m in np.unique(meth):  # the p_det forms broadcast a host array like the others
         sel = meth == m
         out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel],
                                    sin_i=None if sin_i is None else sin_i[sel],
-                                   host_mag=mag[sel])
+                                   host_mag=mag[sel],
+                                   sin_phi=None if sin_phi is None else sin_phi[sel])
     return out
 
 

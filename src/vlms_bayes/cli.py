@@ -143,6 +143,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                         "discovery method's detection probability out, so the populations "
                         "are intrinsic (docs/selection.md); 'none' fits the detected sample "
                         "as it is (the naive model)")
+    g.add_argument("--selection-priors", default=None, metavar="FILE",
+                   help="TOML file of selection-function priors overriding the package's "
+                        "(central value, plausible low/high, with units; docs/selection.md); "
+                        "robustness varies the same parameters")
 
 
 def fit_config_from_args(args: argparse.Namespace) -> object:
@@ -166,11 +170,17 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
 
 
 def _selection_from_args(args: argparse.Namespace) -> object:
+    priors_file = getattr(args, "selection_priors", None)
     if getattr(args, "selection", "methods") == "none":
-        return None
-    from vlms_bayes.models.selection import SelectionModel
+        if priors_file is not None:
+            from vlms_bayes.errors import InputDataError
 
-    return SelectionModel()
+            raise InputDataError("--selection-priors needs the selection-aware model; drop "
+                                 "--selection none or the priors file.")
+        return None
+    from vlms_bayes.models.selection_priors import load_selection_priors
+
+    return load_selection_priors(priors_file).model()
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:

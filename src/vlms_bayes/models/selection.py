@@ -54,6 +54,12 @@ Astrometry (:func:`p_det_astrometry`)
     α_thr, with the period inside the mission baseline (Perryman et al. 2014, ApJ 797, 14;
     Sozzetti 2014, for Gaia). The photocentre dilution by a luminous companion is ignored.
 
+Parameters
+----------
+The defaults of the dataclasses below are the central values of the documented priors
+(:mod:`vlms_bayes.models.selection_priors`, the package's ``selection_priors.toml``; a
+test holds the two equal), where the ranges and citations are.
+
 Method names
 ------------
 :data:`METHOD_KINDS` maps the stacked dataset's ``discoverymethod`` labels (the NASA
@@ -139,7 +145,7 @@ class RVSelection:
     mag_ref: float = 10.0
     scale_with_magnitude: bool = True
     k_width_dex: float = 0.2
-    baseline_yr: float = 8.0
+    baseline_yr: float = 6.0
     period_width_dex: float = 0.15
     n_incl_nodes: int = 16
 
@@ -290,7 +296,7 @@ class MicrolensingSelection:
     d_source_kpc: float = 8.0
     zone_width_dex: float = 0.2
     zone_peak: float = 1.0
-    logq_min: float = -4.3
+    logq_min: float = float(np.log10(5e-5))
     q_width_dex: float = 0.3
     n_proj_nodes: int = 24
 
@@ -506,6 +512,10 @@ class SelectionModel:
         evaluated at the bin's mean magnitude.
     n_host_nodes : int
         With ``host_mode="quantiles"``: host masses per method at which p_det is averaged.
+    priors_file : str, optional
+        The TOML file of selection priors this model's values came from (None: the
+        package's defaults; :mod:`vlms_bayes.models.selection_priors`). The robustness
+        suite takes its selection variants from the same file.
     """
 
     rv: RVSelection = field(default_factory=RVSelection)
@@ -521,6 +531,7 @@ class SelectionModel:
     host_bin_dex: float = 0.005
     mag_bin: float = 0.05
     n_host_nodes: int = 5
+    priors_file: str | None = None
 
     def __post_init__(self) -> None:
         bad = {m: k for m, k in self.method_kinds.items() if k not in _FUNCS}
@@ -599,7 +610,7 @@ class SelectionModel:
             if k in d:
                 kw[k] = tuple(d[k])
         for k in ("method_kinds", "grid_step_dex", "host_mode", "host_bin_dex", "mag_bin",
-                  "n_host_nodes"):
+                  "n_host_nodes", "priors_file"):
             if k in d:
                 kw[k] = d[k]
         return cls(**kw)

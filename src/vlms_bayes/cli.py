@@ -858,7 +858,9 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                     "K = 1 for the LOO difference) leaving out each discovery method, on true "
                     "masses only, with e limits excluded, with fixed-circular orbits treated "
                     "the other way, with homoscedastic errors and with the host-mass window "
-                    "widened to include TOI-6894 b's host; plus the feasibility map's "
+                    "widened to include TOI-6894 b's host, and with each method's key "
+                    "selection parameter at the low and high end of its prior "
+                    "(--selection-priors); plus the feasibility map's "
                     "horizon x periastron-threshold grid. Writes robustness.csv and "
                     "fig_robustness.png. Refits run in parallel processes.")
     add_data_options(p)
@@ -867,7 +869,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("robustness suite")
     g.add_argument("--variants", nargs="+", default=None, metavar="GROUP",
                    help="groups of variants to run: methods, true_mass, e_limits, fixed_e, "
-                        "errors, window, feasibility (default: all)")
+                        "errors, window, selection, feasibility (default: all)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: min(cores, number of refits))")
     g.add_argument("--min-method-rows", type=int, default=5, metavar="N",

@@ -436,8 +436,9 @@ def test_rv_cold_giants_around_faint_hosts_are_not_detectable():
     RV-detectable at a 1 m/s threshold whatever the host; with the magnitude-dependent
     threshold it is around a V = 10 host but not around V = 15–19 hosts."""
     logq, loga, m_star = -3.0, np.log10([1.0, 1.5]), 0.12
-    fixed = RVSelection(k_threshold_ms=1.0, k_floor_ms=0.0, scale_with_magnitude=False)
-    scaled = RVSelection()
+    fixed = RVSelection(k_threshold_ms=1.0, k_floor_ms=0.0, scale_with_magnitude=False,
+                        baseline_yr=8.0)
+    scaled = RVSelection(baseline_yr=8.0)
     assert np.all(p_det_rv(logq, loga, m_star_msun=m_star, params=fixed, host_mag=17.0) > 0.7)
     assert np.all(p_det_rv(logq, loga, m_star_msun=m_star, params=scaled, host_mag=10.0) > 0.7)
     assert np.all(p_det_rv(logq, loga, m_star_msun=m_star, params=scaled, host_mag=15.0) < 0.25)

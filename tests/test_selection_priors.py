@@ -121,3 +121,12 @@ def test_cli_option_sets_the_fit_configs_selection(tmp_path):
                                        str(good)])
     with pytest.raises(InputDataError, match="--selection-priors"):
         fit_config_from_args(naive)
+
+
+def test_docs_show_the_shipped_priors_file():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shipped = (root / "src" / "vlms_bayes" / "models" / "selection_priors.toml").read_text()
+    docs = (root / "docs" / "selection.md").read_text()
+    assert f"```toml\n{shipped}```" in docs

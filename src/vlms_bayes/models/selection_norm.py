@@ -37,7 +37,11 @@ Approximations (stated)
   objects need nothing more here.
 * **Eccentricity.** p_det does not depend on e (circular-orbit forms), so the e part of
   each population integrates to one and adds nothing to ξ.
-* **Missing host masses** take the median host of the object's method (a note says so).
+* **Missing host masses** take the median host of the object's method (a note says so),
+  and missing host magnitudes (radial velocity's V) the median magnitude of the method's
+  hosts. Objects of a method whose p_det depends on the host's magnitude are grouped by
+  host mass and magnitude bin (``mag_bin``); the magnitude is an observed property of the
+  host, so conditioning on it is as exact as conditioning on the mass.
   Distances enter as the per-method typical distances of
   :mod:`vlms_bayes.models.selection`.
 * **Quadrature.** ξ is a fixed-grid trapezoid sum over the box of the

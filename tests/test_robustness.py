@@ -16,6 +16,7 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.models.selection_priors import default_selection_priors
 from vlms_bayes.robustness import table as rt
 from vlms_bayes.robustness import variants as rv
 
@@ -178,10 +179,56 @@ def test_build_variants_all_groups(frame, configs):
     assert {"true-masses-only", "e-limits-excluded", "fixed-e-measured", "homoscedastic",
             "window-widened"} <= set(names)
     assert sum(v.group == "methods" for v in built) == len(rv.method_counts(frame))
+    assert sum(v.group == "selection" for v in built) == 2 * len(
+        default_selection_priors().sensitivity_keys())  # min_method_rows=1: every method
     with pytest.raises(InputDataError, match="bogus"):
         rv.check_groups(["bogus"])
     with pytest.raises(InputDataError, match="wide_frame"):
         rv.build_variants(frame, *configs, groups=["window"])
+
+
+def test_selection_variants_follow_the_priors(frame, configs, tmp_path):
+    """Each key parameter at its prior's low and high, nothing else changed; the list
+    comes from the priors file the fit's selection model was read from."""
+    from vlms_bayes.models.selection_priors import TARGETS, load_selection_priors
+
+    bl, fit = configs
+    pri = default_selection_priors()
+    counts = rv.method_counts(frame)
+    few = counts["Astrometry"] + 1  # a method with too few objects is not varied
+    built, notes = rv.build_variants(frame, bl, fit, groups=["selection"],
+                                     min_method_rows=few)
+    assert any("astrometry.alpha_threshold" in n and "skipped" in n for n in notes)
+    varied = [k for k in pri.sensitivity_keys() if k != "astrometry.alpha_threshold"]
+    assert [v.name for v in built[1:]] == [f"selection-{rv.slug(k)}-{e}" for k in varied
+                                           for e in ("low", "high")]
+    for v in built[1:]:
+        key = next(k for k in varied if v.name.startswith(f"selection-{rv.slug(k)}-"))
+        end = v.name.rsplit("-", 1)[1]
+        t = TARGETS[key]
+        got = getattr(getattr(v.fit.selection, t.kind), t.field)
+        assert got == pytest.approx(pri[key].model_value(end))
+        # nothing else changed
+        back = dataclasses.replace(v.fit.selection, **{t.kind: getattr(fit.selection, t.kind)})
+        assert back == fit.selection
+        assert v.frame is frame and v.baseline is bl
+    # a user's priors file decides which parameters are varied and their ranges
+    path = tmp_path / "p.toml"
+    path.write_text('[rv.k_threshold]\nsensitivity = false\n[rv.baseline]\n'
+                    'sensitivity = true\nlow = "3 yr"\n')
+    mine = dataclasses.replace(fit, selection=load_selection_priors(path).model())
+    built2, _ = rv.build_variants(frame, bl, mine, groups=["selection"])
+    names = [v.name for v in built2]
+    assert "selection-rv.baseline-low" in names and not any("k_threshold" in n for n in names)
+    low = next(v for v in built2 if v.name == "selection-rv.baseline-low")
+    assert low.fit.selection.rv.baseline_yr == pytest.approx(3.0)
+    assert low.fit.selection.priors_file == str(path)
+    # a naive fit has no selection variants, and says so
+    built3, notes3 = rv.build_variants(frame, bl, dataclasses.replace(fit, selection=None),
+                                       groups=["selection"])
+    assert len(built3) == 1 and "no selection model" in notes3[0]
+    assert rt.conclusion("method_split", 0.9) == "populations follow the methods"
+    assert rt.conclusion("method_split", 0.1) == "methods mixed"
 
 
 def test_variant_seed_is_deterministic_and_distinct():
@@ -289,6 +336,7 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
     """`vlms-bayes fit` (another process) + the baselines with the same settings and seed."""
     import arviz as az
 
+    from vlms_bayes.inference.selection_report import method_split, per_method_memberships
     from vlms_bayes.pipeline import BaselineConfig, compute_baselines
 
     fit_dir = tmp_path / "fit"
@@ -313,6 +361,8 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
         "reference_p_binary_logistic": objs.loc[objs["is_reference"].astype(bool),
                                                 "P_binary_like_logistic"].iloc[0],
         "n_objects": summary["n_objects"],
+        "method_split": method_split(per_method_memberships(
+            pd.read_csv(fit_dir / "memberships.csv"))),
     }
     t = pd.read_csv(suite_out / "robustness.csv")
     got = t.loc[t["variant"] == "default"].set_index("number")["value"]
@@ -349,9 +399,11 @@ def test_every_variant_end_to_end(data_config, frame, tmp_path, jax_cache_env):
                          seed=3, n_jobs=2, sensitivity=SensitivityGrid(grid=6, draws=32))
     t = pd.read_csv(tmp_path / "all" / "robustness.csv")
     counts = rv.method_counts(frame)
+    sel_built, _ = rv.selection_variants(frame, None, fit)
     expected = {"default", "true-masses-only", "e-limits-excluded", "fixed-e-measured",
                 "homoscedastic", "window-widened"} | {
-        f"without-{rv.slug(m)}" for m, n in counts.items() if n >= 5}
+        f"without-{rv.slug(m)}" for m, n in counts.items() if n >= 5} | {
+        v.name for v in sel_built}
     refit = t.loc[t["group"] != "feasibility"]
     assert set(refit["variant"]) == expected
     assert (refit["status"] == "ok").all()

@@ -152,6 +152,10 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                         "discovery method's detection probability out, so the populations "
                         "are intrinsic (docs/selection.md); 'none' fits the detected sample "
                         "as it is (the naive model)")
+    g.add_argument("--selection-priors", default=None, metavar="FILE",
+                   help="TOML file of selection-function priors overriding the package's "
+                        "(central value, plausible low/high, with units; docs/selection.md); "
+                        "robustness varies the same parameters")
 
 
 def fit_config_from_args(args: argparse.Namespace) -> object:
@@ -177,11 +181,17 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
 
 
 def _selection_from_args(args: argparse.Namespace) -> object:
+    priors_file = getattr(args, "selection_priors", None)
     if getattr(args, "selection", "methods") == "none":
-        return None
-    from vlms_bayes.models.selection import SelectionModel
+        if priors_file is not None:
+            from vlms_bayes.errors import InputDataError
 
-    return SelectionModel()
+            raise InputDataError("--selection-priors needs the selection-aware model; drop "
+                                 "--selection none or the priors file.")
+        return None
+    from vlms_bayes.models.selection_priors import load_selection_priors
+
+    return load_selection_priors(priors_file).model()
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
@@ -865,7 +875,9 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                     "K = 1 for the LOO difference) leaving out each discovery method, on true "
                     "masses only, with e limits excluded, with fixed-circular orbits treated "
                     "the other way, with homoscedastic errors and with the host-mass window "
-                    "widened to include TOI-6894 b's host; plus the feasibility map's "
+                    "widened to include TOI-6894 b's host, and with each method's key "
+                    "selection parameter at the low and high end of its prior "
+                    "(--selection-priors); plus the feasibility map's "
                     "horizon x periastron-threshold grid. Writes robustness.csv and "
                     "fig_robustness.png. Refits run in parallel processes.")
     add_data_options(p)
@@ -874,7 +886,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("robustness suite")
     g.add_argument("--variants", nargs="+", default=None, metavar="GROUP",
                    help="groups of variants to run: methods, true_mass, e_limits, fixed_e, "
-                        "errors, window, feasibility (default: all)")
+                        "errors, window, selection, feasibility (default: all)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: min(cores, number of refits))")
     g.add_argument("--min-method-rows", type=int, default=5, metavar="N",

@@ -47,6 +47,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "include_reference": ("include_reference", "bool"),
         "allow_bad_diagnostics": ("allow_bad_diagnostics", "bool"),
         "selection": ("selection", "str"),
+        "selection_priors": ("selection_priors", "path"),
     },
     "feasibility": {
         "enabled": ("skip_feasibility", "not_bool"), "grid": ("grid", "int"),

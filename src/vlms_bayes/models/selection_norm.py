@@ -37,7 +37,11 @@ Approximations (stated)
   objects need nothing more here.
 * **Eccentricity.** p_det does not depend on e (circular-orbit forms), so the e part of
   each population integrates to one and adds nothing to ξ.
-* **Missing host masses** take the median host of the object's method (a note says so).
+* **Missing host masses** take the median host of the object's method (a note says so),
+  and missing host magnitudes (radial velocity's V) the median magnitude of the method's
+  hosts. Objects of a method whose p_det depends on the host's magnitude are grouped by
+  host mass and magnitude bin (``mag_bin``); the magnitude is an observed property of the
+  host, so conditioning on it is as exact as conditioning on the mass.
   Distances enter as the per-method typical distances of
   :mod:`vlms_bayes.models.selection`.
 * **Quadrature.** ξ is a fixed-grid trapezoid sum over the box of the
@@ -68,7 +72,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -119,6 +123,11 @@ class SelectionTerms:
     smooth_var : float
         τ² (dex²): the population covariances gain τ² on the diagonal in ξ, i.e. p_det is
         smoothed by a Gaussian of width τ = grid step / √2 (module docstring).
+    group_host_mag : numpy.ndarray, shape (Gr,)
+        Host magnitude at which each group's p_det is evaluated (NaN: the method does not
+        use one, or none of its objects has one).
+    host_mags : dict
+        Method → magnitudes of its groups, for methods whose p_det uses one.
     """
 
     methods: tuple[str, ...]
@@ -134,6 +143,8 @@ class SelectionTerms:
     host_nodes_msun: dict[str, list[float]]
     notes: list[str]
     smooth_var: float
+    group_host_mag: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    host_mags: dict[str, list[float]] = field(default_factory=dict)
 
     def method_counts(self) -> NDArray[np.float64]:
         """Number of fitted objects per method, N_m (shape (M,))."""
@@ -146,7 +157,8 @@ class SelectionTerms:
                 "counts": self.method_counts().astype(int).tolist(),
                 "host_mode": self.host_mode, "n_groups": int(self.counts.size),
                 "n_grid_nodes": int(self.grid_logq.size),
-                "host_nodes_msun": self.host_nodes_msun, "notes": list(self.notes)}
+                "host_nodes_msun": self.host_nodes_msun, "host_mags": self.host_mags,
+                "notes": list(self.notes)}
 
 
 def grid_axes(model: SelectionModel) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -161,10 +173,27 @@ def grid_axes(model: SelectionModel) -> tuple[NDArray[np.float64], NDArray[np.fl
 
 def mean_p_det(model: SelectionModel, method: str, logq: NDArray[np.float64],
                loga: NDArray[np.float64], hosts_msun: list[float],
-               weights: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
-    """p̄_det,m(x): p_det of ``method`` averaged over the given host masses (and weights)."""
-    return np.average([model.p_det(method, logq, loga, m_star_msun=m) for m in hosts_msun],
-                      axis=0, weights=weights)
+               weights: NDArray[np.float64] | None = None,
+               host_mag: float | None = None) -> NDArray[np.float64]:
+    """p̄_det,m(x): p_det of ``method`` averaged over the given host masses (and weights).
+
+    ``host_mag``: the hosts' magnitude for methods that use one (None: the reference).
+    """
+    return np.average([model.p_det(method, logq, loga, m_star_msun=m, host_mag=host_mag)
+                       for m in hosts_msun], axis=0, weights=weights)
+
+
+def median_mag(mag: NDArray[np.float64]) -> float:
+    """Median of the finite magnitudes (NaN when there is none)."""
+    v = np.asarray(mag, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+def _host_mags(data: ModelData) -> NDArray[np.float64]:
+    """Host V magnitudes of the objects (NaN where unknown or not given)."""
+    v = np.asarray(data.host_vmag, float)
+    return v if v.size == data.n else np.full(data.n, np.nan)
 
 
 def host_nodes(m_star: NDArray[np.float64], n: int) -> list[float]:
@@ -207,6 +236,47 @@ def host_groups(m_star: NDArray[np.float64], bin_dex: float,
     return group.astype(np.int64), host, int((~ok).sum())
 
 
+def host_mag_groups(m_star: NDArray[np.float64], mag: NDArray[np.float64], bin_dex: float,
+                    mag_bin: float) -> tuple[NDArray[np.int64], NDArray[np.float64],
+                                             NDArray[np.float64], int, int]:
+    """Bin one method's hosts in log10 mass and magnitude together.
+
+    Parameters
+    ----------
+    m_star : numpy.ndarray
+        Host masses (Msun); non-finite or ≤ 0 values are missing.
+    mag : numpy.ndarray
+        Host magnitudes; non-finite values are missing.
+    bin_dex, mag_bin : float
+        Bin widths in log10 mass (dex) and magnitude (0: one group per distinct value).
+
+    Returns
+    -------
+    group : numpy.ndarray of int
+        Group of each object (0 … n_groups − 1).
+    host_msun, host_mag : numpy.ndarray
+        Each group's host mass (10 ** mean log10 mass) and mean magnitude.
+    n_missing_mass, n_missing_mag : int
+        Objects without a host mass or magnitude; they take the median of the others'
+        (mass: or :data:`DEFAULT_HOST_MSUN`; magnitude: NaN when no object has one, which
+        the selection functions read as their reference host).
+    """
+    m = np.asarray(m_star, float)
+    ok = np.isfinite(m) & (m > 0)
+    logm = np.log10(np.where(ok, m, float(np.median(m[ok])) if ok.any() else DEFAULT_HOST_MSUN))
+    v = np.asarray(mag, float)
+    ok_v = np.isfinite(v)
+    v = np.where(ok_v, v, float(np.median(v[ok_v])) if ok_v.any() else np.nan)
+    key_m = np.floor(logm / bin_dex) if bin_dex > 0 else logm
+    key_v = np.nan_to_num(np.floor(v / mag_bin) if mag_bin > 0 else v, nan=0.0)
+    _, group = np.unique(np.column_stack([key_m, key_v]), axis=0, return_inverse=True)
+    group = group.ravel()
+    n_g = int(group.max()) + 1
+    host = np.array([10 ** logm[group == g].mean() for g in range(n_g)])
+    host_mag = np.array([v[group == g].mean() for g in range(n_g)])
+    return group.astype(np.int64), host, host_mag, int((~ok).sum()), int((~ok_v).sum())
+
+
 def _trapezoid_weights(n_q: int, n_a: int, step: float) -> NDArray[np.float64]:
     w = np.full((n_q, n_a), step ** 2)
     w[[0, -1], :] *= 0.5
@@ -247,8 +317,11 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
     obj_g = np.full(data.n, -1, dtype=np.int64)
     g_method: list[int] = []
     g_host: list[float] = []
+    g_mag: list[float] = []
     pdet: list[NDArray[np.float64]] = []
     hosts: dict[str, list[float]] = {}
+    mag_nodes: dict[str, list[float]] = {}
+    mags = _host_mags(data)
     for j, m in enumerate(methods):
         sel = methods_all == m
         obj_m[sel] = j
@@ -257,25 +330,42 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
             obj_g[sel] = len(g_method)
             g_method.append(j)
             g_host.append(np.nan)
-            pdet.append(mean_p_det(model, m, q2, a2, hosts[m]))
+            # magnitudes: the method's median host magnitude (the approximation this mode
+            # keeps for comparison)
+            med = median_mag(mags[sel]) if model.uses_magnitude(m) else np.nan
+            g_mag.append(med)
+            pdet.append(mean_p_det(model, m, q2, a2, hosts[m], host_mag=med))
             continue
-        grp, host, n_missing = host_groups(m_star[sel], model.host_bin_dex)
+        if model.uses_magnitude(m):
+            grp, host, host_mag, n_missing, n_no_mag = host_mag_groups(
+                m_star[sel], mags[sel], model.host_bin_dex, model.mag_bin)
+            if n_no_mag:
+                notes.append(f"method {m!r}: {n_no_mag} object(s) without a host magnitude "
+                             "take the method's median host magnitude"
+                             + ("" if np.isfinite(host_mag).all() else
+                                " (none has one: the selection function's reference host)"))
+            mag_nodes[m] = [round(float(v), 3) for v in host_mag]
+        else:
+            grp, host, n_missing = host_groups(m_star[sel], model.host_bin_dex)
+            host_mag = np.full(host.size, np.nan)
         if n_missing:
             notes.append(f"method {m!r}: {n_missing} object(s) without a host mass take the "
                          "method's median host")
         obj_g[sel] = len(g_method) + grp
         hosts[m] = [round(float(h), 5) for h in host]
-        for h in host:
+        for h, v in zip(host, host_mag, strict=True):
             g_method.append(j)
             g_host.append(float(h))
-            pdet.append(model.p_det(m, q2, a2, m_star_msun=float(h)))
+            g_mag.append(float(v))
+            pdet.append(model.p_det(m, q2, a2, m_star_msun=float(h), host_mag=float(v)))
     pdet_arr = np.asarray(pdet).reshape(len(g_method), q2.size)
     keep = (pdet_arr.max(axis=0) > _P_FLOOR) if g_method else np.zeros(q2.size, bool)
     counts = np.bincount(obj_g[obj_g >= 0], minlength=len(g_method)).astype(float)
     return SelectionTerms(methods, np.asarray(g_method, np.int64), np.asarray(g_host, float),
                           counts, obj_m, obj_g, q2[keep], a2[keep],
                           pdet_arr[:, keep] * trap[keep][None, :], model.host_mode, hosts,
-                          notes, smooth_var=model.grid_step_dex ** 2 / 2)
+                          notes, smooth_var=model.grid_step_dex ** 2 / 2,
+                          group_host_mag=np.asarray(g_mag, float), host_mags=mag_nodes)
 
 
 #: Added inside the log of the quadrature sum: keeps log ξ finite (and its gradient

@@ -44,17 +44,24 @@ def detection_probability(frame: pd.DataFrame, selection: SelectionModel, *,
 
     ``rv_at_inclination``: radial velocity sees K sin i, so a row's RV detection uses its
     own ``true_sin_i`` (as real surveys do; detected m sin i objects then favour edge-on
-    orbits); False uses the inclination-averaged p_det for every row.
+    orbits), and microlensing and imaging see the projected separation, so their rows use
+    their own ``true_sin_phi``; False uses the orientation-averaged p_det for every row.
     """
     out = np.empty(len(frame))
     meth = frame["discoverymethod"].astype(str).to_numpy()
     tq, ta = frame["true_logq"].to_numpy(float), frame["true_loga"].to_numpy(float)
     ms = frame["st_mass"].to_numpy(float)
+    mag = (frame["sy_vmag"].to_numpy(float) if "sy_vmag" in frame.columns
+           else np.full(len(frame), np.nan))
     sin_i = frame["true_sin_i"].to_numpy(float) if rv_at_inclination else None
+    sin_phi = (frame["true_sin_phi"].to_numpy(float)
+               if rv_at_inclination and "true_sin_phi" in frame.columns else None)
     for m in np.unique(meth):  # the p_det forms broadcast a host array like the others
         sel = meth == m
         out[sel] = selection.p_det(m, tq[sel], ta[sel], m_star_msun=ms[sel],
-                                   sin_i=None if sin_i is None else sin_i[sel])
+                                   sin_i=None if sin_i is None else sin_i[sel],
+                                   host_mag=mag[sel],
+                                   sin_phi=None if sin_phi is None else sin_phi[sel])
     return out
 
 
@@ -68,6 +75,7 @@ def simulate_detected(
     observe: ObservationSettings | None = None,
     random_seed: int | np.random.Generator | None = None,
     rv_at_inclination: bool = True,
+    host_vmag_range: tuple[float, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """An intrinsic catalogue and the subset the methods detect.
 
@@ -88,6 +96,9 @@ def simulate_detected(
     rv_at_inclination : bool
         Radial-velocity detection at each row's own inclination (default; see
         :func:`detection_probability`).
+    host_vmag_range : tuple of float, optional
+        Draw each host's V magnitude (``sy_vmag``) uniformly in this range (default: no
+        magnitudes, i.e. every host at the selection functions' reference magnitude).
 
     Returns
     -------
@@ -107,6 +118,8 @@ def simulate_detected(
     frame = restrict_msini(frame, ob.msini_methods)
     frame = project_separations(frame, ob.projected_methods)
     frame = apply_method_errors(frame, ob.method_errors, rng)
+    if host_vmag_range is not None:
+        frame["sy_vmag"] = rng.uniform(*host_vmag_range, len(frame))
     frame["p_det"] = detection_probability(frame, sel, rv_at_inclination=rv_at_inclination)
     frame["detected"] = rng.random(len(frame)) < frame["p_det"].to_numpy()
     return frame.loc[frame["detected"]].reset_index(drop=True), frame

@@ -24,6 +24,7 @@ NUMBERS: dict[str, str] = {
     "ks_p_value": "KS p-value of e (q split)",
     "reference_p_binary_posterior": "reference P(binary-like), posterior [90%]",
     "reference_p_binary_logistic": "reference P(binary-like), logistic",
+    "method_split": "method split (range of per-method mean P(binary-like))",
     "n_objects": "objects fitted",
     "feasible_fraction": "mean feasible fraction of the perturber grid",
 }
@@ -45,7 +46,9 @@ def _num(x: Any) -> float:
 
 #: Headline numbers that come from the Bayesian fit (NaN when its refit failed the gate).
 FIT_NUMBERS: tuple[str, ...] = ("delta_elpd_k2_k1", "p_mean_e_binary_gt_planet",
-                                "reference_p_binary_posterior", "n_objects")
+                                "reference_p_binary_posterior", "method_split", "n_objects")
+#: Method split at or above which the populations are said to follow the methods.
+METHOD_SPLIT_LEVEL: float = 0.5
 
 
 def _variant_headlines(baselines: Mapping[str, Any],
@@ -105,6 +108,13 @@ def _variant_headlines(baselines: Mapping[str, Any],
                                                   r["P_binary_like_hi90"])
     else:
         out["reference_p_binary_posterior"] = rec(nan)
+    members = getattr(fit, "memberships", None)
+    if members is not None and "discoverymethod" in members.columns:
+        from vlms_bayes.inference.selection_report import method_split, per_method_memberships
+
+        out["method_split"] = rec(method_split(per_method_memberships(members)))
+    else:
+        out["method_split"] = rec(nan)
     out["n_objects"] = rec(fit.data.n)
     return {k: out[k] for k in NUMBERS if k in out}
 
@@ -115,7 +125,9 @@ def conclusion(number: str, value: float, lo: float = float("nan"),
 
     ΔELPD: K=2 or K=1 preferred when the difference exceeds 2 SE, else indistinguishable;
     probabilities of the e comparison: decided beyond 0.95 / below 0.05; KS: p < 0.05;
-    the reference's memberships: above or below 0.5; feasible fraction: any feasibility.
+    the reference's memberships: above or below 0.5; method split: at or above
+    :data:`METHOD_SPLIT_LEVEL` the populations follow the discovery methods; feasible
+    fraction: any feasibility.
     """
     if not np.isfinite(value):
         return "n/a"
@@ -138,6 +150,9 @@ def conclusion(number: str, value: float, lo: float = float("nan"),
         return "e differ (p < 0.05)" if value < 0.05 else "no significant difference"
     if number.startswith("reference_p_binary"):
         return "binary-like" if value > 0.5 else "planet-like"
+    if number == "method_split":
+        return ("populations follow the methods" if value >= METHOD_SPLIT_LEVEL
+                else "methods mixed")
     if number == "feasible_fraction":
         return "feasible somewhere" if value > 0 else "nowhere feasible"
     return ""

@@ -19,7 +19,15 @@ Each variant is the default analysis with one choice changed:
     homoscedastic errors: every object gets the sample-median error of each quantity
     (log q, log a, e) instead of its own;
 ``window``
-    the host-mass window widened to include TOI-6894 b's host (0.207 Msun).
+    the host-mass window widened to include TOI-6894 b's host (0.207 Msun);
+``selection``
+    each method's key selection parameter (those with ``sensitivity = true`` in the
+    selection priors, :mod:`vlms_bayes.models.selection_priors`: the RV threshold, the
+    transit depth threshold, the microlensing zone width, the imaging contrast, the
+    astrometric threshold) at the low and at the high end of its plausible range, one
+    refit each, from the same priors file as the fit (methods with fewer than
+    ``min_method_rows`` fitted objects are not varied; a naive fit has no selection
+    variants).
 
 The reference object (TOI-6894 b) is never dropped: it is scored under every variant's
 posterior (and fitted where its host lies inside the window, as in ``window``).
@@ -42,7 +50,7 @@ from vlms_bayes.errors import InputDataError
 #: Groups of variants, in the order they are run and shown (``feasibility`` is the
 #: horizon × periastron-threshold sensitivity grid of the feasibility map).
 GROUPS: tuple[str, ...] = ("methods", "true_mass", "e_limits", "fixed_e", "errors", "window",
-                           "feasibility")
+                           "selection", "feasibility")
 #: Quantities whose errors the homoscedastic variant replaces (stacked column stems).
 ERROR_QUANTITIES: tuple[str, ...] = ("logq", "loga", "pl_orbeccen")
 #: Upper edge of the widened host-mass window (includes TOI-6894 b's 0.207 Msun host).
@@ -206,6 +214,47 @@ def flipped_fixed_e(baseline: Any, fit: Any) -> tuple[Any, Any, str, str]:
     return bl, dataclasses.replace(fit, measurement=meas), f"fixed-e-{new_fz}", label
 
 
+def selection_variants(frame: pd.DataFrame, baseline: Any, fit: Any, *,
+                       min_method_rows: int = 5) -> tuple[list[Variant], list[str]]:
+    """Refits with one selection parameter at the low or high end of its prior.
+
+    The parameters are those with ``sensitivity = true`` in the priors file the fit's
+    selection model came from (``fit.selection.priors_file``; the package's defaults when
+    None), so the list follows the priors.
+
+    Returns
+    -------
+    variants : list of Variant
+        Two per varied parameter (``selection-<key>-low`` and ``-high``).
+    notes : list of str
+        Why a parameter was not varied.
+    """
+    from vlms_bayes.models.selection_priors import TARGETS, load_selection_priors
+
+    if fit.selection is None:
+        return [], ["selection variants skipped: the fit has no selection model "
+                    "(--selection none)"]
+    priors = load_selection_priors(fit.selection.priors_file)
+    counts = method_counts(frame)
+    out: list[Variant] = []
+    notes: list[str] = []
+    for key in priors.sensitivity_keys():
+        kind = TARGETS[key].kind
+        n = sum(c for m, c in counts.items() if fit.selection.kind(m) == kind)
+        if n < min_method_rows:
+            notes.append(f"selection variants of {key} skipped: only {n} fitted object(s) "
+                         f"of that method (fewer than {min_method_rows})")
+            continue
+        prior = priors[key]
+        for end in ("low", "high"):
+            model = priors.model(fit.selection, at={key: end})
+            label = (f"{key} {end}: {prior.describe(end)} (default "
+                     f"{prior.describe()})")
+            out.append(Variant(f"selection-{slug(key)}-{end}", "selection", label, frame,
+                               baseline, dataclasses.replace(fit, selection=model)))
+    return out, notes
+
+
 def check_groups(groups: Sequence[str] | None) -> tuple[str, ...]:
     """Validated variant groups (all of :data:`GROUPS` when None)."""
     if groups is None:
@@ -284,4 +333,9 @@ def build_variants(
             notes.append(f"the widened window does not include the reference object's host "
                          f"({float(ref['st_mass'].iloc[0]):.3g} Msun)")
         out.append(Variant("window-widened", "window", wide_label, wide_frame, baseline, fit))
+    if "selection" in chosen:
+        sel, sel_notes = selection_variants(frame, baseline, fit,
+                                            min_method_rows=min_method_rows)
+        out += sel
+        notes += sel_notes
     return out, notes

@@ -100,8 +100,10 @@ def test_negative_control_shifted_planet_population(sim: ModelData) -> None:
     for m in ("Transit", "Radial Velocity"):
         r = res.methods[m]
         assert r["verdict"] == "fail"
-        assert any(t.startswith("logq") for t in r["failed_tests"]), r["failed_tests"]
         assert m in res.failing
+    # transit sees the planets' true masses: its log q fails (RV, with the magnitude-
+    # dependent threshold, sees the shift mostly through which separations it detects)
+    assert any(t.startswith("logq") for t in res.methods["Transit"]["failed_tests"])
     # ... and the words say so
     text = ppc_verdict_text(res.to_dict())
     assert "FAIL their posterior predictive check for" in text

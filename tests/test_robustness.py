@@ -128,7 +128,8 @@ def test_homoscedastic_errors_all_equal_the_median(frame):
               "pl_orbeccen": med(rows.loc[rows["ecc_status"] == "measured"], "pl_orbeccen")}
     assert rv.median_errors(frame) == pytest.approx(expect, rel=1e-12)
     out = rv.homoscedastic_errors(frame)
-    tiny = MeasurementConfig(logq_err_floor=1e-9, loga_err_floor=1e-9, e_err_floor=1e-9)
+    tiny = MeasurementConfig(logq_err_floor=1e-9, loga_err_floor=1e-9, e_err_floor=1e-9,
+                             lens_logq_err_floor=1e-9, model_mass_logq_err_floor=1e-9)
     data, _ = model_data_from_stacked(out, measurement=tiny)
     np.testing.assert_allclose(data.s_logq, expect["logq"], rtol=1e-12)
     np.testing.assert_allclose(data.s_loga, expect["loga"], rtol=1e-12)

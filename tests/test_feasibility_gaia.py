@@ -10,10 +10,10 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.gaia import read_gaia_table
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import gaia_exclusion as ge
-from vlms_bayes.feasibility import rv_detectability as det
-from vlms_bayes.inference import rv_pvalues as rp
-from vlms_bayes.models import rv_noise as rn
+from vlms_bayes.inference.rv import detectability as det
+from vlms_bayes.inference.rv import exclusion as ge
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.models.rv_noise import model as rn
 
 LN_SIG = float(np.log(0.2))  # a bright host: 0.2 km/s per transit
 

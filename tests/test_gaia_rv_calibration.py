@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vlms_bayes.inference.rv_pvalues import pvalue_marginalised
-from vlms_bayes.models.rv_noise import NoiseGridConfig, fit_noise_model, s2_to_eps
+from vlms_bayes.inference.rv.pvalues import pvalue_marginalised
+from vlms_bayes.models.rv_noise.model import NoiseGridConfig, fit_noise_model, s2_to_eps
 
 N_TRANSITS = (3, 5, 10, 20, 40)
 THRESHOLDS = (1e-3, 1e-2)
@@ -77,7 +77,7 @@ def test_clipped_median_bias_is_the_estimators_large_sample_value(dof):
     (to its sampling error), and is below the plain median's median(χ²_ν)/ν."""
     from scipy import special
 
-    from vlms_bayes.models.rv_noise import clipped_median_bias, estimate_sigma
+    from vlms_bayes.models.rv_noise.model import clipped_median_bias, estimate_sigma
 
     x = np.random.default_rng(dof).chisquare(dof, 400_000) / dof
     sigma, _ = estimate_sigma(np.full(x.size, dof + 1.0), x)

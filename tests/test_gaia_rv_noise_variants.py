@@ -12,9 +12,10 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.gaia import read_gaia_table
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference.rv_catalogue import ScoreConfig, score_frame
-from vlms_bayes.models import rv_noise as rn
-from vlms_bayes.models.rv_noise_split import MethodSplitNoiseModel, fit_split_noise_model
+from vlms_bayes.inference.rv.catalogue import ScoreConfig, score_frame
+from vlms_bayes.models.rv_noise import model as rn
+from vlms_bayes.models.rv_noise.io import load_noise_model
+from vlms_bayes.models.rv_noise.split import MethodSplitNoiseModel, fit_split_noise_model
 
 LEGACY = replace(rn.TEST_CONFIG, smoothing="legacy", min_count=70)  # bin (G row 0, c 0) empty
 
@@ -146,8 +147,10 @@ def test_split_commands_end_to_end(tmp_path):
     assert main(["gaia-rv", "fit-noise", "--input", str(src), "--split-method",
                  "--color-grid", "0.5", "1.5", "2", "--mag-grid", "11", "14", "2",
                  "--targets-per-fit", "300", "--num-iter", "2", *common]) == 0
-    model = rn.NoiseModel.load(out / "noise_model.npz")
+    model = load_noise_model(out / "noise_model.npz")
     assert isinstance(model, MethodSplitNoiseModel) and model.split_methods == (1, 2)
+    with pytest.raises(InputDataError, match="per-method split noise model"):
+        rn.NoiseModel.load(out / "noise_model.npz")
     bins = pd.read_csv(out / "noise_bins.csv")
     assert sorted(bins.rv_method_used.unique()) == [1, 2] and len(bins) == 8
     assert main(["gaia-rv", "score", "--input", str(src), "--no-k", "--no-csv",

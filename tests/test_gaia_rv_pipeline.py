@@ -19,14 +19,14 @@ jax.config.update("jax_compilation_cache_dir",
 
 from vlms_bayes.cli import main  # noqa: E402
 from vlms_bayes.data_io.gaia import read_gaia_table  # noqa: E402
-from vlms_bayes.feasibility import rv_detectability as det  # noqa: E402
-from vlms_bayes.inference import rv_pvalues as rp  # noqa: E402
-from vlms_bayes.inference.rv_catalogue import (  # noqa: E402
+from vlms_bayes.inference.rv import detectability as det  # noqa: E402
+from vlms_bayes.inference.rv import pvalues as rp  # noqa: E402
+from vlms_bayes.inference.rv.catalogue import (  # noqa: E402
     ScoreConfig,
     dask_client,
     score_catalogue,
 )
-from vlms_bayes.models import rv_noise as rn  # noqa: E402
+from vlms_bayes.models.rv_noise import model as rn  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 FAST_K = ScoreConfig(n_samples=1000)

@@ -15,10 +15,10 @@ jax.config.update("jax_compilation_cache_dir",
 
 import jax.numpy as jnp  # noqa: E402
 
-from vlms_bayes.inference import rv_kernels as rk  # noqa: E402
-from vlms_bayes.inference import rv_pvalues as rp  # noqa: E402
-from vlms_bayes.inference import rv_semiamplitude as rs  # noqa: E402
-from vlms_bayes.models.rv_noise import s2_to_eps  # noqa: E402
+from vlms_bayes.inference.rv import kernels as rk  # noqa: E402
+from vlms_bayes.inference.rv import pvalues as rp  # noqa: E402
+from vlms_bayes.inference.rv import semiamplitude as rs  # noqa: E402
+from vlms_bayes.models.rv_noise.model import s2_to_eps  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -443,7 +443,7 @@ def _gaia_inputs(args: argparse.Namespace) -> dict[str, Any]:
 def _gaia_host_from_args(args: argparse.Namespace) -> Any:
     """A GaiaHost from the --gaia-* options, None when none is given."""
     from vlms_bayes.errors import InputDataError
-    from vlms_bayes.feasibility.gaia_exclusion import GaiaHost
+    from vlms_bayes.inference.rv.exclusion import GaiaHost
 
     given = [args.gaia_host_pval, args.gaia_n_transits, args.gaia_noise_model, args.gaia_g,
              args.gaia_bp_rp, args.gaia_ln_sigma]
@@ -661,8 +661,8 @@ def _run_gaia_rv(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from vlms_bayes import gaia_rv
-    from vlms_bayes.inference.rv_catalogue import ScoreConfig, dask_client
-    from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
+    from vlms_bayes.inference.rv.catalogue import ScoreConfig, dask_client
+    from vlms_bayes.models.rv_noise.model import TEST_CONFIG, NoiseGridConfig
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
     if not getattr(args, "verbose", False):

@@ -40,7 +40,8 @@ from vlms_bayes.data_io.outputs import (
     write_json,
 )
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.models.rv_noise import NoiseGridConfig, NoiseModel, fit_noise_model
+from vlms_bayes.models.rv_noise.io import load_noise_model
+from vlms_bayes.models.rv_noise.model import NoiseGridConfig, fit_noise_model
 
 NOISE_MODEL_FILE = "noise_model.npz"
 CATALOGUE_DIR = "gaia_rv_catalogue.parquet"
@@ -68,7 +69,7 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
                   config: NoiseGridConfig | None = None, scheduler: Any = "threads",
                   figures: bool = True, progress: bool = False) -> CommandResult:
     """Fit the per-bin noise model and its GP on a catalogue and save it in ``outdir``."""
-    from vlms_bayes.inference.rv_catalogue import read_columns
+    from vlms_bayes.inference.rv.catalogue import read_columns
 
     config = config or NoiseGridConfig()
     t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
     args = (cols["phot_g_mean_mag"], cols["bp_rp"], cols["radial_velocity_error"],
             cols["rv_nb_transits"])
     if config.split_method:
-        from vlms_bayes.models.rv_noise_split import fit_split_noise_model
+        from vlms_bayes.models.rv_noise.split import fit_split_noise_model
 
         if "rv_method_used" not in cols:
             raise InputDataError("--split-method needs the Gaia DR3 rv_method_used column, "
@@ -146,7 +147,7 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
     ``noise_model`` defaults to the model just fitted in ``outdir``.
     """
-    from vlms_bayes.inference.rv_catalogue import (
+    from vlms_bayes.inference.rv.catalogue import (
         ScoreConfig,
         parquet_to_csv,
         resolve_gp_method,
@@ -158,7 +159,7 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
     if not path.is_file():
         raise InputDataError(f"No noise model at {path}. Run `vlms-bayes gaia-rv fit-noise "
                              "--outdir DIR` first or pass --noise-model FILE.")
-    model = NoiseModel.load(path)
+    model = load_noise_model(path)
     config = resolve_gp_method(config, inputs)
     t0 = time.perf_counter()
     with StagedOutputDir(outdir) as stage:
@@ -170,7 +171,7 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
         if figures:
             import pyarrow.parquet as pq
 
-            from vlms_bayes.inference.rv_catalogue import dataset_files
+            from vlms_bayes.inference.rv.catalogue import dataset_files
             from vlms_bayes.plots.gaia_rv import plot_pvalue_distribution
 
             pv = np.concatenate([pq.read_table(f, columns=["rv_pval"]).column(0).to_numpy()
@@ -196,7 +197,7 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
 
 def _maps(sims: pd.DataFrame, *, mode: str, mag_slices: Sequence[float]) -> dict[str, Any]:
-    from vlms_bayes.feasibility.rv_detectability import completeness_map
+    from vlms_bayes.inference.rv.detectability import completeness_map
 
     det = sims["detected"].to_numpy()
     lk = np.log10(sims["sim_semiamp"].to_numpy())
@@ -250,9 +251,9 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
     the K recovery of the paper's Fig. 4 (bottom) with the σ estimate degraded: the
     inference assumes s_lnσ = ln(factor) instead of the simulated 0.05.
     """
-    from vlms_bayes.feasibility import rv_detectability as det
-    from vlms_bayes.inference.rv_catalogue import read_columns
-    from vlms_bayes.inference.rv_semiamplitude import infer_semiamplitudes
+    from vlms_bayes.inference.rv import detectability as det
+    from vlms_bayes.inference.rv.catalogue import read_columns
+    from vlms_bayes.inference.rv.semiamplitude import infer_semiamplitudes
 
     if k_sigma_factor is not None and not k_sigma_factor > 1.0:
         raise InputDataError(f"k_sigma_factor = {k_sigma_factor} must be > 1 (e.g. 1.5 for a "
@@ -269,7 +270,7 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
     cat = read_columns(src, [*want, "source_id", "bp_rp"])
     eps_max = float(np.nanmax(cat["radial_velocity_error"].to_numpy(float)))
     model_path = Path(outdir) / NOISE_MODEL_FILE
-    floor = NoiseModel.load(model_path).config.rv_floor_kms if model_path.is_file() else 0.11
+    floor = load_noise_model(model_path).config.rv_floor_kms if model_path.is_file() else 0.11
     dt = (cat["rv_time_duration"].to_numpy(float) if "rv_time_duration" in cat
           else np.full(len(cat), np.nan))
     dr2 = cat["gaia_dr2"].to_numpy(bool) if "gaia_dr2" in cat else np.zeros(len(cat), bool)

@@ -22,7 +22,6 @@ import pandas as pd
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
-from vlms_bayes.feasibility.gaia_exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
@@ -31,6 +30,7 @@ from vlms_bayes.feasibility.montecarlo import (
     feasibility_map,
 )
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
+from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 
 log = logging.getLogger(__name__)
 

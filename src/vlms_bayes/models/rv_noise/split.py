@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vlms_bayes.data_io.outputs import atomic_write
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.models.rv_noise import (
+from vlms_bayes.models.rv_noise.model import (
     FORMAT_VERSION,
     NoiseGridConfig,
     NoiseModel,
@@ -98,8 +99,6 @@ class MethodSplitNoiseModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save in the noise-model ``.npz`` format (arrays prefixed ``method{k}_``)."""
-        from vlms_bayes.data_io.outputs import atomic_write
-
         arrays: dict[str, Any] = {}
         for k, model in self.models.items():
             arrays.update(model.to_arrays(prefix=f"method{k}_"))

@@ -31,9 +31,9 @@ from vlms_bayes.data_io.gaia import (
     resolve_inputs,
 )
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference import rv_pvalues as rp
-from vlms_bayes.inference import rv_semiamplitude as rs
-from vlms_bayes.models.rv_noise import NoiseModel
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.inference.rv import semiamplitude as rs
+from vlms_bayes.models.rv_noise.model import NoiseModel
 
 #: Columns computed by the scoring, in output order.
 SCORE_COLUMNS: tuple[str, ...] = (

@@ -30,13 +30,14 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility.rv_detectability import (
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.inference.rv.detectability import (
     EPS_CULL_KMS,
     V_ORB_KMS,
     _draw_n_transits,
     period_days,
 )
-from vlms_bayes.inference import rv_pvalues as rp
+from vlms_bayes.models.rv_noise.io import load_noise_model
 
 #: Detection probability above which a perturber counts as excluded.
 MIN_PROBABILITY = 0.99
@@ -272,9 +273,7 @@ class GaiaHost:
         if self.ln_sigma is not None:
             floor = 0.11 if self.rv_floor_kms is None else self.rv_floor_kms
             return float(self.ln_sigma), float(self.ln_sigma_err), floor, False
-        from vlms_bayes.models.rv_noise import NoiseModel
-
-        model = NoiseModel.load(Path(self.noise_model))
+        model = load_noise_model(Path(self.noise_model))
         split = {} if not getattr(model, "split_methods", None) else {
             "rv_method_used": self.rv_method_used}
         mu, smu, oog = model.predict(self.bp_rp, self.g_mag, **split)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import linalg, optimize, special
+from scipy.interpolate import RegularGridInterpolator
+from tqdm.auto import tqdm
 
+from vlms_bayes.data_io.outputs import atomic_write
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.models.rv_noise.legacy import legacy_fill, legacy_predict
 
 FORMAT_VERSION = 1
 #: Largest allowed difference (ln σ and its error) of the tabulated GP from the exact GP.
@@ -144,13 +150,13 @@ class NoiseGridConfig:
     smoothing : {"gp", "legacy"}
         ``gp`` (default): the 2-D Gaussian process of the DR3 pipeline. ``legacy``: the
         pre-DR3 nearest-neighbour + Gaussian-filter fill of empty bins
-        (:mod:`vlms_bayes.models.rv_noise_legacy`), with bilinear lookup.
+        (:mod:`vlms_bayes.models.rv_noise.legacy`), with bilinear lookup.
     color_smoothing_scale, mag_smoothing_scale : float
         Filter widths (mag) of the legacy smoothing (0.25 in the reference configuration;
         recorded but unused by the GP, as in the reference code).
     split_method : bool
         Calibrate ``rv_method_used`` = 1 (G_RVS ≤ 12) and 2 separately
-        (:mod:`vlms_bayes.models.rv_noise_split`; off by default, spec §2.3 [D12]).
+        (:mod:`vlms_bayes.models.rv_noise.split`; off by default, spec §2.3 [D12]).
     """
 
     min_color: float = 0.0
@@ -241,8 +247,6 @@ def fit_bins(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike, n_transits:
     counts = np.zeros((config.num_mag, config.num_color), np.int64)
     rows = range(config.num_mag)
     if progress:
-        from tqdm.auto import tqdm
-
         rows = tqdm(rows, desc="noise model rows", unit="row")
     for r in rows:
         rng = np.random.default_rng(config.seed)
@@ -411,8 +415,6 @@ class NoiseModel:
 
     # -- prediction ---------------------------------------------------------------------
     def _legacy_grids(self) -> tuple[NDArray, NDArray]:
-        from vlms_bayes.models.rv_noise_legacy import legacy_fill
-
         y, e, valid = self.bin_stats()
         cfg = self.config
         widths = ((cfg.max_mag - cfg.min_mag) / cfg.num_mag,
@@ -439,8 +441,6 @@ class NoiseModel:
             return None  # the legacy lookup is already a table
         if getattr(self, "_grid", False) is not False:
             return self._grid
-        from scipy.interpolate import RegularGridInterpolator
-
         cfg = self.config
         lo = np.array([cfg.min_color - pad, cfg.min_mag - pad])
         hi = np.array([cfg.max_color + pad, cfg.max_mag + pad])
@@ -481,7 +481,7 @@ class NoiseModel:
             random test points agree within :data:`GRID_TOL` in ln σ and its error (exact
             GP outside the table, or everywhere if no table passes). ``auto``: grid for
             more than 200 000 sources. Ignored with ``smoothing="legacy"`` (bilinear
-            lookup of the filled bin grid, :mod:`vlms_bayes.models.rv_noise_legacy`).
+            lookup of the filled bin grid, :mod:`vlms_bayes.models.rv_noise.legacy`).
 
         Returns
         -------
@@ -503,8 +503,6 @@ class NoiseModel:
         with np.errstate(invalid="ignore"):
             oog = ~ok | (c < cc[0]) | (c > cc[-1]) | (g < mc[0]) | (g > mc[-1])
         if self.config.smoothing == "legacy":
-            from vlms_bayes.models.rv_noise_legacy import legacy_predict
-
             mu, sd = legacy_predict(mc, cc, *self._legacy, c, g)
             return mu.reshape(shape), sd.reshape(shape), oog.reshape(shape)
         mu = np.full(c.size, np.nan)
@@ -540,8 +538,6 @@ class NoiseModel:
         The model is rebuilt from ``config_json``, ``sigma_hat``, ``counts`` and ``theta``;
         the grid arrays are for readers in other languages.
         """
-        from vlms_bayes.data_io.outputs import atomic_write
-
         path = Path(path)
         with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, format_version=FORMAT_VERSION, **self.to_arrays())
@@ -569,28 +565,37 @@ class NoiseModel:
                    meta=json.loads(str(z[prefix + "meta_json"])))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Load a model written by :meth:`save` (or a per-method split model).
+    def load(cls, path: str | os.PathLike[str]) -> NoiseModel:
+        """Load a model written by :meth:`save`.
 
-        Returns
-        -------
-        NoiseModel or MethodSplitNoiseModel
-            The latter for files with ``split_methods`` (:mod:`.rv_noise_split`).
+        A file of a per-method split model (:mod:`.split`) is refused with a clear error;
+        :func:`vlms_bayes.models.rv_noise.io.load_noise_model` reads either kind.
         """
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                version = int(z["format_version"])
-                if version != FORMAT_VERSION:
-                    raise InputDataError(f"{path}: noise-model format {version} is not "
-                                         f"supported (expected {FORMAT_VERSION}).")
-                if "split_methods" in z.files:
-                    from vlms_bayes.models.rv_noise_split import MethodSplitNoiseModel
+        with open_noise_file(path) as z:
+            if "split_methods" in z.files:
+                raise InputDataError(
+                    f"{path} holds a per-method split noise model; read it with "
+                    "vlms_bayes.models.rv_noise.load_noise_model.")
+            return cls.from_arrays(z)
 
-                    return MethodSplitNoiseModel.from_arrays(z)
-                return cls.from_arrays(z)
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputDataError(f"Could not read the noise model {path}: {exc}. Fit one with "
-                                 "`vlms-bayes gaia-rv fit-noise`.") from exc
+
+@contextmanager
+def open_noise_file(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Open a noise-model ``.npz`` file and check its format version.
+
+    Errors raised while the file is open (a missing array, a bad value) become an
+    :class:`InputDataError` that names the file and says how to make a new one.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            version = int(z["format_version"])
+            if version != FORMAT_VERSION:
+                raise InputDataError(f"{path}: noise-model format {version} is not "
+                                     f"supported (expected {FORMAT_VERSION}).")
+            yield z
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputDataError(f"Could not read the noise model {path}: {exc}. Fit one with "
+                             "`vlms-bayes gaia-rv fit-noise`.") from exc
 
 
 def fit_noise_model(g_mag: ArrayLike, bp_rp: ArrayLike, eps_kms: ArrayLike,

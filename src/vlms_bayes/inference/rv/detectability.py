@@ -25,9 +25,9 @@ from astropy import units as u
 from numpy.typing import ArrayLike, NDArray
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference import rv_pvalues as rp
-from vlms_bayes.inference.rv_kernels import kepler_solve_np
-from vlms_bayes.models.rv_noise import NoiseModel
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.inference.rv.kernels import kepler_solve_np
+from vlms_bayes.models.rv_noise.model import NoiseModel
 
 #: √(G M☉ / 1 AU) in km/s (≈ 29.78).
 V_ORB_KMS: float = float(np.sqrt(const.G * const.M_sun / const.au).to_value(u.km / u.s))

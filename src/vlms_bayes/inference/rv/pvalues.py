@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from vlms_bayes.inference import rv_chi2
-from vlms_bayes.models.rv_noise import eps_to_s2
+from vlms_bayes.inference.rv import chi2 as rv_chi2
+from vlms_bayes.models.rv_noise.model import eps_to_s2
 
 #: Detection threshold ("excess noise, likely binary").
 DETECTION_PVAL = 1e-3

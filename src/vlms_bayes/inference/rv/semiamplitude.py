@@ -33,8 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from vlms_bayes.inference.rv_kernels import _LN2, _log_ive, kepler_sincos, kepler_solve_np
-from vlms_bayes.models.rv_noise import eps_to_s2
+from vlms_bayes.inference.rv.kernels import _LN2, _log_ive, kepler_sincos, kepler_solve_np
+from vlms_bayes.models.rv_noise.model import eps_to_s2
 
 QUANTILES = (0.05, 0.16, 0.50, 0.84, 0.95)
 COLUMNS = ("rv_semiamp_p5", "rv_semiamp_p16", "rv_semiamp_p50", "rv_semiamp_p84",

@@ -93,7 +93,7 @@ def main() -> None:
     from vlms_bayes.inference.sampling import prepare_jax
 
     prepare_jax(args.jax_devices)  # before JAX starts
-    from vlms_bayes.feasibility.stability import load_stability_table
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     table = load_stability_table(0, data_dir=os.environ.get("VLMS_BAYES_DATA_DIR"))
     cfg = mc.FeasibilityConfig(n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,

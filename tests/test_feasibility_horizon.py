@@ -18,7 +18,7 @@ CFG = mc.FeasibilityConfig(n_m_out=5, n_a_out=6, n_draws=400)
 
 @pytest.fixture(scope="module")
 def outcomes(shared_data_dir):
-    from vlms_bayes.feasibility.stability import load_stability_table
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     table = load_stability_table(0, data_dir=shared_data_dir)
     draws = mc.make_draws(CFG, 3)

@@ -17,7 +17,7 @@ SMALL = mc.FeasibilityConfig(n_m_out=6, n_a_out=7, n_draws=60, m_out_range_msun=
 
 @pytest.fixture(scope="module")
 def table(shared_data_dir):
-    from vlms_bayes.feasibility.stability import load_stability_table
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     return load_stability_table(0, data_dir=shared_data_dir)
 
@@ -126,7 +126,7 @@ import os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax, numpy as np
 from vlms_bayes.feasibility import montecarlo as mc
-from vlms_bayes.feasibility.stability import load_stability_table
+from vlms_bayes.data_io.quarles import load_stability_table
 assert jax.local_device_count() == 2
 cfg = mc.FeasibilityConfig(n_m_out=6, n_a_out=7, n_draws=60, m_out_range_msun=(0.02, 0.6),
                            a_out_range_au=(5.0, 2000.0), chunk_cells=4)

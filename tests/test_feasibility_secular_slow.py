@@ -45,9 +45,9 @@ def test_emax_against_kozai_package(inc, e2, octupole):
 
 
 def test_secular_check_confusion_matrix_1000(shared_data_dir):
+    from vlms_bayes.data_io.quarles import load_stability_table
     from vlms_bayes.feasibility import montecarlo as mc
     from vlms_bayes.feasibility.secular_check import run_secular_check
-    from vlms_bayes.feasibility.stability import load_stability_table
 
     table = load_stability_table(0, data_dir=shared_data_dir)
     cfg = mc.FeasibilityConfig()

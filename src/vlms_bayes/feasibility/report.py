@@ -308,7 +308,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
-        from vlms_bayes.feasibility.stability import load_stability_table
+        from vlms_bayes.data_io.quarles import load_stability_table
 
         table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
                                      interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))

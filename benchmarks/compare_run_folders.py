@@ -1,12 +1,19 @@
-"""Compare two run folders file by file, ignoring timing fields.
+"""Compare two run folders file by file, ignoring timings, clock stamps and the folder path.
 
 Run: ``python benchmarks/compare_run_folders.py BEFORE AFTER``. Every file is hashed
-(SHA-256); a JSON file is hashed after dropping, at any depth, the keys whose name holds
-one of ``timing``, ``elapsed``, ``wall``, ``date``, ``time`` or ``seconds`` (the run
-record's timings and clock stamps). A text file (``.txt``, ``.log``, ``.html``, ``.md``)
-is hashed after dropping the lines that mention a timing word. The script prints one line
-per file that differs or exists on one side only and exits with status 1 when any does,
-0 when the folders match.
+(SHA-256) after taking out what legitimately changes from one run to the next:
+
+- JSON: the keys, at any depth, whose name holds ``timing``, ``elapsed``, ``wall``,
+  ``seconds`` or ``created`` (step timings, ``wall_s``, ``created_utc``);
+- JSON strings and text files (``.txt``, ``.csv``, ``.md``, ``.html``, ``.log``): the
+  run folder's own path (becomes ``<RUN>``) and ISO-8601 clock stamps (``<TIME>``);
+- ``.npz`` (a zip archive that stamps each member with the write time): the member names
+  and their bytes;
+- ``.nc`` (HDF5): every dataset's bytes and every attribute except ArviZ's
+  ``created_at`` and the sampler's ``sampling_time``.
+
+It prints one line per file that differs or exists on one side only and exits with status
+1 when any does, 0 when the folders match.
 """
 
 from __future__ import annotations
@@ -15,28 +22,73 @@ import hashlib
 import json
 import re
 import sys
+import zipfile
 from pathlib import Path
 
-TIMING_WORDS = ("timing", "elapsed", "wall", "date", "time", "seconds")
-TEXT_SUFFIXES = {".txt", ".log", ".html", ".md"}
-_TIMING_LINE = re.compile("|".join(TIMING_WORDS), re.IGNORECASE)
+import h5py
+import numpy as np
+
+TIMING_KEY_WORDS = ("timing", "elapsed", "wall", "seconds", "created")
+HDF5_SKIPPED_ATTRS = {"created_at", "sampling_time"}
+TEXT_SUFFIXES = {".txt", ".csv", ".md", ".html", ".log"}
+_ISO_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 
 
-def _drop_timings(value: object) -> object:
-    """``value`` with every dict key that names a timing removed, recursively."""
+def _normalise_text(text: str, folder: Path) -> str:
+    """``text`` with the run folder's path and ISO clock stamps replaced by placeholders."""
+    for spelling in sorted({str(folder.resolve()), str(folder)}, key=len, reverse=True):
+        text = text.replace(spelling, "<RUN>")
+    return _ISO_STAMP.sub("<TIME>", text)
+
+
+def _normalise_json(value: object, folder: Path) -> object:
+    """``value`` without timing keys, its strings normalised (see :func:`_normalise_text`)."""
     if isinstance(value, dict):
         return {
-            key: _drop_timings(item)
+            key: _normalise_json(item, folder)
             for key, item in value.items()
-            if not any(word in str(key).lower() for word in TIMING_WORDS)
+            if not any(word in str(key).lower() for word in TIMING_KEY_WORDS)
         }
     if isinstance(value, list):
-        return [_drop_timings(item) for item in value]
+        return [_normalise_json(item, folder) for item in value]
+    if isinstance(value, str):
+        return _normalise_text(value, folder)
     return value
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's content with its timing fields left out."""
+def _hdf5_digest(path: Path) -> str:
+    """SHA-256 over every object's name, attributes (less the skipped ones) and data."""
+    digest = hashlib.sha256()
+
+    def visit(name: str, obj: h5py.HLObject) -> None:
+        digest.update(name.encode())
+        for key in sorted(obj.attrs):
+            if key in HDF5_SKIPPED_ATTRS or key in {"DIMENSION_LIST", "REFERENCE_LIST"}:
+                continue
+            digest.update(key.encode() + repr(obj.attrs[key]).encode())
+        if isinstance(obj, h5py.Dataset):
+            values = np.asarray(obj[()])
+            if values.dtype.kind == "O":  # variable-length strings: hash values, not pointers
+                digest.update(repr(values.tolist()).encode())
+            else:
+                digest.update(np.ascontiguousarray(values).tobytes())
+
+    with h5py.File(path, "r") as handle:
+        visit("/", handle)
+        handle.visititems(visit)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path, folder: Path) -> str:
+    """SHA-256 of a file of the run folder ``folder``, normalised as the module says."""
+    if path.suffix == ".nc":
+        return _hdf5_digest(path)
+    if path.suffix == ".npz":
+        digest = hashlib.sha256()
+        with zipfile.ZipFile(path) as archive:
+            for name in sorted(archive.namelist()):
+                digest.update(name.encode() + archive.read(name))
+        return digest.hexdigest()
     data = path.read_bytes()
     if path.suffix == ".json":
         try:
@@ -44,14 +96,12 @@ def file_digest(path: Path) -> str:
         except (UnicodeDecodeError, json.JSONDecodeError):
             pass
         else:
-            data = json.dumps(_drop_timings(parsed), sort_keys=True).encode()
+            data = json.dumps(_normalise_json(parsed, folder), sort_keys=True).encode()
     elif path.suffix in TEXT_SUFFIXES:
         try:
-            lines = data.decode("utf-8").splitlines()
+            data = _normalise_text(data.decode("utf-8"), folder).encode()
         except UnicodeDecodeError:
             pass
-        else:
-            data = "\n".join(line for line in lines if not _TIMING_LINE.search(line)).encode()
     return hashlib.sha256(data).hexdigest()
 
 
@@ -62,7 +112,7 @@ def compare(before: Path, after: Path) -> list[str]:
     lines = [f"only in {before}: {rel}" for rel in sorted(files_before - files_after)]
     lines += [f"only in {after}: {rel}" for rel in sorted(files_after - files_before)]
     for rel in sorted(files_before & files_after):
-        if file_digest(before / rel) != file_digest(after / rel):
+        if file_digest(before / rel, before) != file_digest(after / rel, after):
             lines.append(f"differs: {rel}")
     return lines
 

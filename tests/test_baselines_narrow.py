@@ -55,7 +55,7 @@ def test_degenerate_mixture_cannot_win():
 def test_baseline_publishes_nothing_when_the_report_fails(ps_snapshot, shared_data_dir,
                                                           tmp_path, monkeypatch):
     """Everything, the terminal report included, is computed before the folder is published."""
-    import vlms_bayes.report as report
+    import vlms_bayes.report.summary as report
 
     def boom(results):
         raise RuntimeError("report failed")

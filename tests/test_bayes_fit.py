@@ -108,7 +108,7 @@ def test_classify_cli(fitted, capsys):
     text = capsys.readouterr().out
     assert "TOI-6894 b: P(binary-like) =" in text
     # a brown-dwarf-like companion at 1 AU scores higher than a Saturn at 0.03 AU
-    from vlms_bayes.bayes_commands import classify_command
+    from vlms_bayes.pipeline.bayes import classify_command
 
     hi = classify_command(out, m_star_msun=0.15, mass_mj=40.0, a_au=1.0, e=0.5, e_err=0.05)
     lo = classify_command(out, m_star_msun=0.15, mass_mj=0.2, a_au=0.03, e=0.05, e_err=0.05)
@@ -132,8 +132,8 @@ def test_classify_rejects_foreign_folder(tmp_path, capsys):
 def test_compare_reads_baseline_files(fitted, sim_frame, tmp_path):
     import matplotlib.pyplot as plt
 
-    from vlms_bayes.bayes_commands import compare_command
     from vlms_bayes.pipeline import BaselineConfig, compute_baselines, write_baselines
+    from vlms_bayes.pipeline.bayes import compare_command
 
     out, _ = fitted
     base = tmp_path / "base"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from vlms_bayes.cli import main
-from vlms_bayes.feasibility import report
 from vlms_bayes.feasibility.montecarlo import CRITERIA
+from vlms_bayes.pipeline import feasibility as report
 
 
 @pytest.fixture(scope="module")

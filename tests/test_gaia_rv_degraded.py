@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vlms_bayes import gaia_rv
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.pipeline import gaia_rv
 
 
 def test_completeness_k_recovery_with_degraded_sigma(tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io import outputs
 from vlms_bayes.errors import OutputDirError
-from vlms_bayes.steps import StepRunner
+from vlms_bayes.pipeline.steps import StepRunner
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

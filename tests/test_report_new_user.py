@@ -11,9 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report_html import RunFolder, _other_outputs, fmt, render_report
-from vlms_bayes.report_results import horizon_text, selection_part, stripes_text
-from vlms_bayes.report_sections import sources_section
+from vlms_bayes.report.html import RunFolder, _other_outputs, fmt, render_report
+from vlms_bayes.report.results import horizon_text, selection_part, stripes_text
+from vlms_bayes.report.sections import sources_section
 
 
 def _text(page: str) -> str:

@@ -9,10 +9,10 @@ import json
 import pandas as pd
 import pytest
 
-from vlms_bayes.headlines import eccentricity_difference, headline_lines
-from vlms_bayes.inference.compare_report import _markdown
-from vlms_bayes.report_html import RunFolder
-from vlms_bayes.report_sections import eccentricity_text
+from vlms_bayes.report.comparison import _markdown
+from vlms_bayes.report.headlines import eccentricity_difference, headline_lines
+from vlms_bayes.report.html import RunFolder
+from vlms_bayes.report.sections import eccentricity_text
 
 KS_TEXT = "statistic D = 0.71\np-value = 0.00208\nn_low = 34\nn_high = 7\n"
 
@@ -26,7 +26,7 @@ KS_TEXT = "statistic D = 0.71\np-value = 0.00208\nn_low = 34\nn_high = 7\n"
     (1.0, None, "> 0.999"), (None, 10, "n/a"), (float("nan"), 10, "n/a"),
 ])
 def test_fmt_prob(p, n, want):
-    from vlms_bayes.report import fmt_prob
+    from vlms_bayes.report.summary import fmt_prob
 
     assert fmt_prob(p, n) == want
 

@@ -16,8 +16,8 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.robustness import table as rt
-from vlms_bayes.robustness import variants as rv
+from vlms_bayes.pipeline.robustness import table as rt
+from vlms_bayes.pipeline.robustness import variants as rv
 
 REPO = Path(__file__).resolve().parents[1]
 # tiny sampler: the gate's verdict is not the point here (allow bad diagnostics); a target
@@ -185,7 +185,7 @@ def test_build_variants_all_groups(frame, configs):
 
 
 def test_variant_seed_is_deterministic_and_distinct():
-    from vlms_bayes.robustness import variant_seed
+    from vlms_bayes.pipeline.robustness import variant_seed
 
     assert variant_seed("default", 42) == 42
     s = {variant_seed(n, 42) for n in ("true-masses-only", "homoscedastic", "feasibility")}
@@ -323,7 +323,7 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
 def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path):
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.pipeline import BaselineConfig
-    from vlms_bayes.robustness import run_robustness
+    from vlms_bayes.pipeline.robustness import run_robustness
 
     fit = FitConfig(chains=2, draws=60, tune=60, target_accept=0.98,
                     allow_bad_diagnostics=True, selection=None)
@@ -341,7 +341,7 @@ def test_every_variant_end_to_end(data_config, frame, tmp_path, jax_cache_env):
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.models.data import model_data_from_stacked
     from vlms_bayes.pipeline import BaselineConfig, load_dataset
-    from vlms_bayes.robustness import SensitivityGrid, run_robustness
+    from vlms_bayes.pipeline.robustness import SensitivityGrid, run_robustness
 
     fit = FitConfig(chains=2, draws=100, tune=100, target_accept=0.98,
                     allow_bad_diagnostics=True)
@@ -371,7 +371,7 @@ def test_every_variant_end_to_end(data_config, frame, tmp_path, jax_cache_env):
 
 def test_bad_sensitivity_grid_fails_before_any_refit(frame):
     from vlms_bayes.pipeline import reference_target
-    from vlms_bayes.robustness.suite import SensitivityGrid, sensitivity_config
+    from vlms_bayes.pipeline.robustness.suite import SensitivityGrid, sensitivity_config
 
     cfg = sensitivity_config(SensitivityGrid(grid=3, draws=4), reference_target(frame))
     assert cfg.n_m_out == cfg.n_a_out == 3 and cfg.target.name == "TOI-6894 b"
@@ -419,7 +419,7 @@ def test_refits_rejected_by_the_gate_are_kept_and_marked(data_config, tmp_path, 
     from vlms_bayes.inference.diagnostics import GateConfig
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.pipeline import BaselineConfig
-    from vlms_bayes.robustness import suite
+    from vlms_bayes.pipeline.robustness import suite
 
     monkeypatch.setattr(logging, "basicConfig", lambda **k: None)  # the worker's own setup
     monkeypatch.setattr(suite, "run_tasks",

@@ -14,7 +14,7 @@ import pytest
 
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.report import fmt_prob
+from vlms_bayes.report.summary import fmt_prob
 
 SMALL_FIT = ["--chains", "2", "--draws", "100", "--tune", "100", "--loo-components", "1", "2",
              "--target-accept", "0.9", "--retry-target-accept", "0.9",
@@ -135,7 +135,7 @@ def test_summary_leads_with_headlines_that_match_the_files(full_run, ps_snapshot
 
 
 def test_headline_numbers_reads_the_files(full_run):
-    from vlms_bayes.headlines import headline_numbers
+    from vlms_bayes.report.headlines import headline_numbers
 
     h = headline_numbers(full_run)
     assert h == _record(full_run)["steps"]["summary"]["payload"]["headlines"]
@@ -269,18 +269,18 @@ def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatc
     import sys
     import types
 
-    from vlms_bayes.run_pipeline import write_report_hook
+    from vlms_bayes.pipeline.run import write_report_hook
 
     out, _ = quick_run
-    monkeypatch.delitem(sys.modules, "vlms_bayes.report_html", raising=False)
+    monkeypatch.delitem(sys.modules, "vlms_bayes.report.html", raising=False)
     import importlib.util
 
-    if importlib.util.find_spec("vlms_bayes.report_html") is None:
+    if importlib.util.find_spec("vlms_bayes.report.html") is None:
         assert write_report_hook(out) is None
     calls = []
-    fake = types.ModuleType("vlms_bayes.report_html")
+    fake = types.ModuleType("vlms_bayes.report.html")
     fake.write_report = lambda run_dir: calls.append(run_dir) or run_dir / "report.html"
-    monkeypatch.setitem(sys.modules, "vlms_bayes.report_html", fake)
+    monkeypatch.setitem(sys.modules, "vlms_bayes.report.html", fake)
     assert write_report_hook(out) == out / "report.html"
     assert calls == [out]
 

@@ -80,10 +80,10 @@ def test_selection_record_loo_terms_and_intrinsic_memberships(fits):
 
 
 def test_compare_side_by_side(fits, frame, tmp_path):
-    from vlms_bayes.bayes_commands import compare_command
     from vlms_bayes.errors import InputDataError
-    from vlms_bayes.inference.selection_report import compare_selection
     from vlms_bayes.pipeline import BaselineConfig, compute_baselines, write_baselines
+    from vlms_bayes.pipeline.bayes import compare_command
+    from vlms_bayes.report.selection import compare_selection
 
     base = tmp_path / "base"
     base.mkdir()
@@ -103,7 +103,7 @@ def test_compare_side_by_side(fits, frame, tmp_path):
     assert split == pytest.approx(max(means) - min(means))
     assert "## Selection: naive vs selection-aware fit" in res.report
     assert f"{ref_name}: P(binary-like) naive" in res.report
-    from vlms_bayes.inference.selection_report import method_densities
+    from vlms_bayes.report.selection import method_densities
 
     dens = method_densities(res.result["selection"]["selection_fit"], n_draws=20)
     h2 = (dens["logq"][1] - dens["logq"][0]) * (dens["loga"][1] - dens["loga"][0])

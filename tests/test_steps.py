@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from vlms_bayes import steps as steps_mod
-from vlms_bayes.steps import StepRunner, content_key, step_key
+from vlms_bayes.pipeline import steps as steps_mod
+from vlms_bayes.pipeline.steps import StepRunner, content_key, step_key
 
 PLAN = ("a", "b", "c")
 

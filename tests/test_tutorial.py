@@ -89,7 +89,7 @@ def test_feasibility_figures_keep_the_session_backend(tmp_path):
     import matplotlib.pyplot as plt
 
     from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
-    from vlms_bayes.feasibility.report import disk_table
+    from vlms_bayes.pipeline.feasibility import disk_table
     from vlms_bayes.plots.feasibility import plot_disk
 
     before = matplotlib.get_backend()

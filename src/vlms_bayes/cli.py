@@ -327,8 +327,8 @@ def _run_stability(args: argparse.Namespace) -> int:
     import json
     import warnings
 
-    from vlms_bayes import stability_command as sc
     from vlms_bayes.errors import InputDataError
+    from vlms_bayes.pipeline import stability as sc
 
     binary = {"m_a_msun": args.ma, "m_b_msun": args.mb, "mu": args.mu, "q": args.q,
               "m_tot_msun": args.mtot, "a_bin_au": args.abin_au, "p_bin_yr": args.pbin_yr,
@@ -468,8 +468,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
 
     from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
     from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target
-    from vlms_bayes.feasibility.report import run_feasibility, target_from_frame
     from vlms_bayes.inference.sampling import prepare_jax
+    from vlms_bayes.pipeline.feasibility import run_feasibility, target_from_frame
 
     # one JAX host device per usable core: the map's chunks are split over them
     prepare_jax(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -499,7 +499,7 @@ def _run_feasibility(args: argparse.Namespace) -> int:
     gaia = _gaia_host_from_args(args)
     initial_ae = None
     if args.initial_ae is not None:
-        from vlms_bayes.feasibility.report import read_initial_ae
+        from vlms_bayes.pipeline.feasibility import read_initial_ae
 
         initial_ae = read_initial_ae(args.initial_ae)
     quarles_inputs = {}
@@ -660,9 +660,9 @@ def _quiet_distributed(level: int = logging.WARNING) -> None:
 def _run_gaia_rv(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vlms_bayes import gaia_rv
     from vlms_bayes.inference.rv.catalogue import ScoreConfig, dask_client
     from vlms_bayes.models.rv_noise.model import TEST_CONFIG, NoiseGridConfig
+    from vlms_bayes.pipeline import gaia_rv
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
     if not getattr(args, "verbose", False):
@@ -740,7 +740,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 def _run_fit(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
-    from vlms_bayes.bayes_commands import fit_command
+    from vlms_bayes.pipeline.bayes import fit_command
 
     out = fit_command(pipeline.DataConfig.from_args(args), fit_config_from_args(args),
                       outdir=args.outdir, seed=args.seed)
@@ -770,7 +770,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from vlms_bayes.bayes_commands import TOI_6894B, classify_command
+    from vlms_bayes.pipeline.bayes import TOI_6894B, classify_command
 
     given = [args.mstar, args.mc_mj, args.a_au]
     if all(v is None for v in given):
@@ -811,7 +811,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from vlms_bayes.bayes_commands import compare_command
+    from vlms_bayes.pipeline.bayes import compare_command
 
     out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
                           figures=not args.no_figures,
@@ -834,7 +834,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from vlms_bayes.report_html import write_report
+    from vlms_bayes.report.html import write_report
 
     path = write_report(args.run, output=args.output)
     print(f"wrote {path}")
@@ -876,7 +876,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
 
 def _run_robustness(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
-    from vlms_bayes.robustness import SensitivityGrid, run_robustness
+    from vlms_bayes.pipeline.robustness import SensitivityGrid, run_robustness
 
     result = run_robustness(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),

@@ -49,7 +49,7 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray, *,
     res : MapResult
         The computed map.
     limiting : numpy.ndarray of int
-        Limiting criterion per cell (:func:`vlms_bayes.feasibility.report.limiting_criterion`).
+        Limiting criterion per cell (:func:`vlms_bayes.pipeline.feasibility.limiting_criterion`).
     gaia_excluded : numpy.ndarray of bool, optional
         Perturbers Gaia's RV noise would have revealed: cross-hatched and outlined in orange
         on both panels.

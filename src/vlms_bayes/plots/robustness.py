@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.robustness.table import NUMBERS
+from vlms_bayes.pipeline.robustness.table import NUMBERS
 
 COLOURS = {True: "tab:blue", False: "tab:red", None: "0.5"}
 
@@ -53,7 +53,7 @@ def plot_robustness(table: pd.DataFrame) -> Any:
     Parameters
     ----------
     table : pandas.DataFrame
-        Columns of :data:`vlms_bayes.robustness.table.TABLE_COLUMNS`.
+        Columns of :data:`vlms_bayes.pipeline.robustness.table.TABLE_COLUMNS`.
 
     Returns
     -------

@@ -1,14 +1,14 @@
 """``vlms-bayes run`` as a chain of steps that are skipped when unchanged.
 
 The steps data → baselines → figures → fit → comparison → feasibility → summary are each
-skipped when their inputs and settings are unchanged (:mod:`vlms_bayes.steps`).
+skipped when their inputs and settings are unchanged (:mod:`vlms_bayes.pipeline.steps`).
 
 The output file names are those of the single-folder pipeline (``vlms_companions_stacked.csv``,
 ``objects_with_probs.csv``, ``posterior.nc``, ``feasibility_map.npz``, ``SUMMARY.txt``, ...);
 ``run.json`` gains a ``steps`` section (key, settings, inputs, upstream keys, output sha256s,
 seconds, payload of each step) and a ``complete`` flag.
 
-After ``SUMMARY.txt`` the HTML report hook runs: ``vlms_bayes.report_html.write_report(outdir)``
+After ``SUMMARY.txt`` the HTML report hook runs: ``vlms_bayes.report.html.write_report(outdir)``
 when that module is installed.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from vlms_bayes.data_io.outputs import run_record, save_figure, write_csv, write_text
 from vlms_bayes.inference.rejected import REJECTED_DIR
-from vlms_bayes.steps import StepRunner
+from vlms_bayes.pipeline.steps import StepRunner
 
 log = logging.getLogger("vlms_bayes")
 
@@ -80,8 +80,8 @@ def run_steps(
         Output folder, the text of ``SUMMARY.txt`` and the headline numbers.
     """
     from vlms_bayes import pipeline
-    from vlms_bayes.headlines import headline_numbers
-    from vlms_bayes.report import summary_text
+    from vlms_bayes.report.headlines import headline_numbers
+    from vlms_bayes.report.summary import summary_text
 
     t_start = time.perf_counter()
     with_naive = fit_config is not None and fit_config.selection is not None
@@ -129,7 +129,7 @@ def run_steps(
 
     # baselines ------------------------------------------------------------------------
     def do_baselines(stage: Path) -> dict[str, Any]:
-        from vlms_bayes.report import baseline_report
+        from vlms_bayes.report.summary import baseline_report
 
         results = pipeline.compute_baselines(data.frame, config, seed=seed)
         pipeline.write_baselines(stage, results)
@@ -207,7 +207,7 @@ def run_steps(
                 upstream=up("data")).record["key"]
 
         def do_comparison(stage: Path) -> None:
-            from vlms_bayes.inference.compare_report import build_comparison, write_comparison
+            from vlms_bayes.report.comparison import build_comparison, write_comparison
 
             naive = runner.records.get("fit_naive", {}).get("payload", {})
             other = (runner.outdir / NAIVE_FIT_DIR
@@ -224,7 +224,7 @@ def run_steps(
     # feasibility --------------------------------------------------------------------------
     if feasibility is not None and fcfg is not None:
         def do_feasibility(stage: Path) -> dict[str, Any]:
-            from vlms_bayes.feasibility.report import run_feasibility
+            from vlms_bayes.pipeline.feasibility import run_feasibility
 
             log.info("[feasibility] %dx%d perturber grid, %d draws per cell, backend %s, "
                      "%d secular checks", fcfg.n_m_out, fcfg.n_a_out, fcfg.n_draws,
@@ -254,7 +254,7 @@ def run_steps(
             rob_fit = FitConfig()
 
         def do_robustness(stage: Path) -> dict[str, Any]:
-            from vlms_bayes.robustness import run_robustness
+            from vlms_bayes.pipeline.robustness import run_robustness
 
             res = run_robustness(data_config, config, rob_fit, outdir=stage / "robustness",
                                  seed=seed, **robustness)
@@ -297,7 +297,7 @@ def run_steps(
 
 
 def write_report_hook(outdir: Path) -> Any:
-    """The HTML report hook: ``vlms_bayes.report_html.write_report(outdir)`` if installed.
+    """The HTML report hook: ``vlms_bayes.report.html.write_report(outdir)`` if installed.
 
     Only the absence of the module itself is tolerated (logged at debug level); an error
     inside the report module propagates.
@@ -308,11 +308,11 @@ def write_report_hook(outdir: Path) -> Any:
         What ``write_report`` returned, or None when the module is not there.
     """
     try:
-        report_html = importlib.import_module("vlms_bayes.report_html")
+        report_html = importlib.import_module("vlms_bayes.report.html")
     except ModuleNotFoundError as exc:
-        if exc.name != "vlms_bayes.report_html":
+        if exc.name != "vlms_bayes.report.html":
             raise
-        log.debug("vlms_bayes.report_html is not available; no report.html written")
+        log.debug("vlms_bayes.report.html is not available; no report.html written")
         return None
     t0 = time.perf_counter()
     path = report_html.write_report(outdir)

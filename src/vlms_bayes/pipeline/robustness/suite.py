@@ -1,11 +1,11 @@
 """``vlms-bayes robustness``: refit everything under each analysis choice, in parallel.
 
-Every variant of :func:`vlms_bayes.robustness.variants.build_variants` is refitted in a
+Every variant of :func:`vlms_bayes.pipeline.robustness.variants.build_variants` is refitted in a
 worker process: the frequentist baselines (:func:`vlms_bayes.pipeline.compute_baselines`)
 and the Bayesian mixture with K = 2 plus K = 1 for the PSIS-LOO difference
 (:func:`vlms_bayes.inference.fit.run_fit`). The feasibility map of the reference object is
 computed once on a small grid and its horizon × periastron-threshold sensitivity grid
-(:func:`vlms_bayes.feasibility.report.sensitivity_table`) gives further rows.
+(:func:`vlms_bayes.pipeline.feasibility.sensitivity_table`) gives further rows.
 
 Parallelism and seeds
 ---------------------
@@ -42,7 +42,7 @@ from vlms_bayes.data_io.outputs import (
 )
 from vlms_bayes.errors import GateRejectedError, InputDataError, VlmsBayesError
 from vlms_bayes.inference.rejected import REJECTED_DIR
-from vlms_bayes.robustness.table import (
+from vlms_bayes.pipeline.robustness.table import (
     FIT_NUMBERS,
     NUMBERS,
     _variant_headlines,
@@ -50,7 +50,7 @@ from vlms_bayes.robustness.table import (
     finish_table,
     headline_rows,
 )
-from vlms_bayes.robustness.variants import (
+from vlms_bayes.pipeline.robustness.variants import (
     WIDE_MSTAR_MAX,
     build_variants,
     check_groups,
@@ -161,7 +161,7 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
 def _feasibility_task(task: dict[str, Any]) -> dict[str, Any]:
     """The small feasibility map and its sensitivity table."""
     from vlms_bayes.feasibility.montecarlo import feasibility_map
-    from vlms_bayes.feasibility.report import sensitivity_table
+    from vlms_bayes.pipeline.feasibility import sensitivity_table
 
     t0 = time.perf_counter()
     cfg = task["config"]
@@ -284,7 +284,7 @@ def run_robustness(
     seed : int
         Seed of the default variant; the others derive theirs (:func:`variant_seed`).
     variants : sequence of str, optional
-        Groups of :data:`~vlms_bayes.robustness.variants.GROUPS` to run (default: all).
+        Groups of :data:`~vlms_bayes.pipeline.robustness.variants.GROUPS` to run (default: all).
     n_jobs : int, optional
         Worker processes (default: ``min(cores, number of refits)``).
     sensitivity : SensitivityGrid, optional

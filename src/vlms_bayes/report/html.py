@@ -3,7 +3,7 @@
 :func:`write_report` reads a finished ``vlms-bayes run`` output folder and writes
 ``report.html`` into it: the three headline numbers first, then every figure (inlined as
 base64 ``data:`` URIs) and every table (rendered from the CSV and JSON files) with a short
-explanation generated from the numbers in the folder (:mod:`vlms_bayes.report_sections`),
+explanation generated from the numbers in the folder (:mod:`vlms_bayes.report.sections`),
 the data sources with their dates and hashes, and a notice for each optional part the run
 left out. The page has a small inline style sheet, no scripts and no external resources,
 so it can be mailed or archived as one file.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from vlms_bayes.data_io.outputs import write_text
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report import fmt
+from vlms_bayes.report.summary import fmt
 
 REPORT_NAME = "report.html"
 
@@ -254,8 +254,8 @@ def render_report(run_dir: str | os.PathLike[str]) -> str:
         When the folder does not exist or is not a run folder (no ``run.json``).
     """
     from vlms_bayes import __version__
-    from vlms_bayes import report_results as rr
-    from vlms_bayes import report_sections as rs
+    from vlms_bayes.report import results as rr
+    from vlms_bayes.report import sections as rs
 
     run = RunFolder(run_dir)
     if not run.path.is_dir():

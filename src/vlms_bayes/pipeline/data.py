@@ -382,7 +382,7 @@ def run_baseline(
     timer = StepTimer()
     with timer.step("data"):
         data = load_data(data_config)
-    from vlms_bayes.report import baseline_report
+    from vlms_bayes.report.summary import baseline_report
 
     with timer.step("baselines"):
         results = compute_baselines(data.frame, config, seed=seed)
@@ -457,9 +457,9 @@ def run_all(
     Stacked data, frequentist baselines, catalogue figures, then (unless None) the Bayesian
     fit with memberships and the comparison report, then (unless None) the feasibility map
     of the reference object, and finally ``SUMMARY.txt`` (led by the three headline numbers,
-    :mod:`vlms_bayes.headlines`) and ``run.json``. Each step is skipped when its inputs and
+    :mod:`vlms_bayes.report.headlines`) and ``run.json``. Each step is skipped when its inputs and
     settings are unchanged since the last run into ``outdir`` and publishes its files
-    atomically (:mod:`vlms_bayes.steps`, :mod:`vlms_bayes.run_pipeline`).
+    atomically (:mod:`vlms_bayes.pipeline.steps`, :mod:`vlms_bayes.pipeline.run`).
 
     Parameters
     ----------
@@ -476,7 +476,7 @@ def run_all(
     force : bool
         Recompute every step, changed or not.
     robustness : dict, optional
-        Keyword arguments of :func:`vlms_bayes.robustness.run_robustness` (``variants``,
+        Keyword arguments of :func:`vlms_bayes.pipeline.robustness.run_robustness` (``variants``,
         ``n_jobs``, ...) to run the robustness suite into ``outdir/robustness``; None
         leaves it out.
 
@@ -485,7 +485,7 @@ def run_all(
     CommandResult
         ``numbers`` holds ``counts``, ``headlines`` and ``steps_ran``.
     """
-    from vlms_bayes.run_pipeline import run_steps
+    from vlms_bayes.pipeline.run import run_steps
 
     return run_steps(data_config, config, outdir=outdir, seed=seed, fit_config=fit_config,
                      feasibility=feasibility, force=force, robustness=robustness)

@@ -1,6 +1,6 @@
 """The sections of ``report.html``, each explained in sentences computed from the run's files.
 
-Each function takes a :class:`~vlms_bayes.report_html.RunFolder` and returns an HTML
+Each function takes a :class:`~vlms_bayes.report.html.RunFolder` and returns an HTML
 fragment; a missing optional part gives a notice that says how to produce it. Nothing here
 states a finding as fixed text: every number and every comparison word ("prefer",
 "differ", "inside") comes from the files.
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report import fmt_prob, gmm_lines
-from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
+from vlms_bayes.report.html import RunFolder, csv_table, esc, figure, fmt, notice, table
+from vlms_bayes.report.summary import fmt_prob, gmm_lines
 
 _NO_FIT = ("No Bayesian fit in this folder: run <code>vlms-bayes run</code> with the fit "
            "enabled (or <code>vlms-bayes fit</code> and <code>vlms-bayes compare</code>) to get "

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report import fmt
+from vlms_bayes.report.summary import fmt
 
 PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "e_mean")
 MIN_PER_METHOD = 3

@@ -106,7 +106,7 @@ def compare_command(posterior_dir: str | os.PathLike[str],
     ``other_posterior_dir``: a fit of the same data with the other ``--selection``
     setting; the naive and selection-aware answers are then reported side by side.
     """
-    from vlms_bayes.inference.compare_report import build_comparison, write_comparison
+    from vlms_bayes.report.comparison import build_comparison, write_comparison
 
     t0 = time.perf_counter()
     cmp = build_comparison(posterior_dir, baseline_dir, q_split=q_split,

@@ -18,7 +18,7 @@ from scipy import stats
 
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json, write_text
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report import fmt, fmt_prob
+from vlms_bayes.report.summary import fmt, fmt_prob
 
 BASELINE_FILES = ("gmm_summary.json", "beta_e_params.csv", "ks_test_e.txt",
                   "objects_with_probs.csv")
@@ -79,7 +79,7 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
 
     With ``other_posterior_dir`` (a fit of the same data with the other ``--selection``
     setting), the naive and selection-aware answers are added side by side
-    (:func:`vlms_bayes.inference.selection_report.compare_selection`).
+    (:func:`vlms_bayes.report.selection.compare_selection`).
 
     Returns
     -------
@@ -157,7 +157,7 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
     md = _markdown(out, beta_table, dis)
     selection = None
     if other_posterior_dir is not None:
-        from vlms_bayes.inference.selection_report import compare_selection
+        from vlms_bayes.report.selection import compare_selection
 
         selection = compare_selection(post_dir, other_posterior_dir)
         out["selection"] = selection["json"]
@@ -240,8 +240,8 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
     save_figure(folder / "fig_bayes_prior_predictive.png",
                 bp.plot_prior_predictive(prior_draws(priors, random_seed=0)))
     if cmp.get("selection") is not None:
-        from vlms_bayes.inference.selection_report import method_densities
         from vlms_bayes.plots.selection import plot_observed_vs_intrinsic
+        from vlms_bayes.report.selection import method_densities
 
         save_figure(folder / "fig_selection_methods.png", plot_observed_vs_intrinsic(
             method_densities(cmp["selection"]["selection_fit"])))

@@ -143,7 +143,7 @@ def summary_text(
     counts : dict
         :func:`vlms_bayes.pipeline.count_table` of the stacked rows.
     headlines : dict
-        :func:`vlms_bayes.headlines.headline_numbers` of the output folder.
+        :func:`vlms_bayes.report.headlines.headline_numbers` of the output folder.
     payloads : dict
         Step name -> the ``payload`` of its record in ``run.json`` (report text of the
         baselines, the fit and the feasibility map, computed when the step ran).
@@ -158,8 +158,8 @@ def summary_text(
     from pathlib import Path
 
     from vlms_bayes import __version__
-    from vlms_bayes.headlines import headline_lines
     from vlms_bayes.pipeline import format_counts
+    from vlms_bayes.report.headlines import headline_lines
 
     outdir = Path(outdir)
     lines = [
@@ -212,7 +212,7 @@ def summary_text(
                                                       for k, v in scalars.items()))
         if cj.get("selection"):
             lines += ["", "SELECTION: NAIVE vs SELECTION-AWARE FIT (naive_fit/, comparison.md)"]
-            from vlms_bayes.inference.selection_report import selection_lines
+            from vlms_bayes.report.selection import selection_lines
 
             sel = cj["selection"]
             lines += [f"  {ln}" for ln in selection_lines(sel)]

@@ -1,6 +1,6 @@
 """Sections of ``report.html`` for the Bayesian fit, the comparison and the feasibility map.
 
-Like :mod:`vlms_bayes.report_sections`, every sentence is computed from the run's files.
+Like :mod:`vlms_bayes.report.sections`, every sentence is computed from the run's files.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report import fmt_prob
-from vlms_bayes.report_html import RunFolder, csv_table, esc, figure, fmt, notice, table
-from vlms_bayes.report_sections import _NO_FEAS, _NO_FIT, feasibility_numbers
+from vlms_bayes.report.html import RunFolder, csv_table, esc, figure, fmt, notice, table
+from vlms_bayes.report.sections import _NO_FEAS, _NO_FIT, feasibility_numbers
+from vlms_bayes.report.summary import fmt_prob
 
 
 def _pop_table(fit: dict) -> pd.DataFrame:

@@ -55,12 +55,12 @@ def test_degenerate_mixture_cannot_win():
 def test_baseline_publishes_nothing_when_the_report_fails(ps_snapshot, shared_data_dir,
                                                           tmp_path, monkeypatch):
     """Everything, the terminal report included, is computed before the folder is published."""
-    import vlms_bayes.report.summary as report
+    import vlms_bayes.pipeline.baseline as baseline_command
 
     def boom(results):
         raise RuntimeError("report failed")
 
-    monkeypatch.setattr(report, "baseline_report", boom)
+    monkeypatch.setattr(baseline_command, "baseline_report", boom)
     out = tmp_path / "never"
     data = pipeline.DataConfig(ps=str(ps_snapshot), data_dir=str(shared_data_dir),
                                mstar_min=0.06, mstar_max=0.09)

@@ -25,7 +25,7 @@ def test_completeness_k_recovery_with_degraded_sigma(tmp_path):
         res = gaia_rv.run_completeness(out, inputs=src, modes=("code",), n_sims=2000,
                                        k_sims=80, k_samples=1000, k_sigma_factor=factor,
                                        figures=False)
-        assert res.summary["code"]["k_sigma_factor"] == factor
+        assert res.numbers["code"]["k_sigma_factor"] == factor
         sims = pd.read_parquet(out / "completeness_sims_code.parquet").dropna(
             subset=["rv_semiamp_p50"])
         assert len(sims) == 80

@@ -23,8 +23,8 @@ import pytest
 
 from vlms_bayes.cli import main
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report.html import fmt, render_report
-from vlms_bayes.report.summary import fmt_prob
+from vlms_bayes.report.format import fmt, fmt_prob
+from vlms_bayes.report.html import render_report
 
 REQUIRE_BROWSER = os.environ.get("VLMS_BAYES_REQUIRE_BROWSER", "") not in ("", "0", "false")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -11,7 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report.html import RunFolder, _other_outputs, fmt, render_report
+from vlms_bayes.report.elements import RunFolder
+from vlms_bayes.report.format import fmt
+from vlms_bayes.report.html import _other_outputs, render_report
 from vlms_bayes.report.results import horizon_text, selection_part, stripes_text
 from vlms_bayes.report.sections import sources_section
 

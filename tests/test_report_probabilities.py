@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from vlms_bayes.report.comparison import _markdown
+from vlms_bayes.report.elements import RunFolder
 from vlms_bayes.report.headlines import eccentricity_difference, headline_lines
-from vlms_bayes.report.html import RunFolder
 from vlms_bayes.report.sections import eccentricity_text
 
 KS_TEXT = "statistic D = 0.71\np-value = 0.00208\nn_low = 34\nn_high = 7\n"

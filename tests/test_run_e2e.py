@@ -14,7 +14,7 @@ import pytest
 
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.report.summary import fmt_prob
+from vlms_bayes.report.format import fmt_prob
 
 SMALL_FIT = ["--chains", "2", "--draws", "100", "--tune", "100", "--loo-components", "1", "2",
              "--target-accept", "0.9", "--retry-target-accept", "0.9",
@@ -215,12 +215,12 @@ def test_interrupted_run_resumes(quick_run, ps_snapshot, shared_data_dir, tmp_pa
     ref, _ = quick_run
     out = tmp_path / "results"
     argv = _args(ps_snapshot, shared_data_dir, out, "--no-fit", "--skip-feasibility")
-    import vlms_bayes.plots.catalogue as cat
+    import vlms_bayes.pipeline.run as run_mod
 
     def killed(*a, **k):
         raise KeyboardInterrupt("simulated kill in the middle of the figures step")
 
-    monkeypatch.setattr(cat, "plot_e_vs_a", killed)
+    monkeypatch.setattr(run_mod, "plot_e_vs_a", killed)
     assert main(["-q", *argv]) == 130
     rec = _record(out)
     assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines"]
@@ -265,24 +265,16 @@ def test_config_file_drives_the_run(quick_run, ps_snapshot, shared_data_dir, tmp
     assert sha256_of(out / "beta_e_params.csv") == sha256_of(ref / "beta_e_params.csv")
 
 
-def test_report_hook_calls_report_html_only_when_it_exists(quick_run, monkeypatch):
-    import sys
-    import types
-
-    from vlms_bayes.pipeline.run import write_report_hook
+def test_html_report_step_writes_report_html(quick_run, monkeypatch):
+    from vlms_bayes.pipeline import run as run_mod
 
     out, _ = quick_run
-    monkeypatch.delitem(sys.modules, "vlms_bayes.report.html", raising=False)
-    import importlib.util
-
-    if importlib.util.find_spec("vlms_bayes.report.html") is None:
-        assert write_report_hook(out) is None
     calls = []
-    fake = types.ModuleType("vlms_bayes.report.html")
-    fake.write_report = lambda run_dir: calls.append(run_dir) or run_dir / "report.html"
-    monkeypatch.setitem(sys.modules, "vlms_bayes.report.html", fake)
-    assert write_report_hook(out) == out / "report.html"
+    monkeypatch.setattr(run_mod, "write_report",
+                        lambda run_dir: calls.append(run_dir) or run_dir / "report.html")
+    assert run_mod.write_html_report(out) == out / "report.html"
     assert calls == [out]
+    assert (out / "report.html").is_file()  # written by the run itself
 
 
 def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, shared_data_dir,
@@ -366,10 +358,10 @@ def test_rejected_naive_fit_is_kept_and_left_out_of_the_comparison(
     gate none does.)"""
     import dataclasses
 
-    from vlms_bayes.inference import fit as fit_mod
     from vlms_bayes.inference.diagnostics import GateConfig
+    from vlms_bayes.pipeline import run as run_mod
 
-    real = fit_mod.run_fit
+    real = run_mod.run_fit
 
     def gated(stacked, config, **kw):
         gate = (GateConfig(max_rhat=0.5) if config.selection is None else
@@ -377,7 +369,7 @@ def test_rejected_naive_fit_is_kept_and_left_out_of_the_comparison(
                            max_divergences=10**6, min_bfmi=0.0))
         return real(stacked, dataclasses.replace(config, gate=gate), **kw)
 
-    monkeypatch.setattr(fit_mod, "run_fit", gated)
+    monkeypatch.setattr(run_mod, "run_fit", gated)
     out = tmp_path / "results"
     assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--chains", "2", "--draws",
                               "30", "--tune", "30", "--loo-components", "--target-accept",

@@ -66,7 +66,7 @@ from vlms_bayes.models.data import (
 )
 from vlms_bayes.models.mixture import MixturePriors, population_names
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.report.summary import fmt_prob
+from vlms_bayes.report.format import fmt_prob
 
 log = logging.getLogger(__name__)
 

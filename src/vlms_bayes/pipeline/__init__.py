@@ -11,26 +11,25 @@ one :class:`CommandResult`. The names a notebook needs are re-exported here::
     result = pipeline.run_all(cfg, pipeline.BaselineConfig(), outdir="results", seed=1)
 """
 
-from vlms_bayes.pipeline.data import (
+from vlms_bayes.pipeline.baseline import (
     GMM_ROWS,
-    STACKED_FILE,
     BaselineConfig,
-    CommandResult,
-    DataConfig,
-    FeasibilityOptions,
-    LoadedData,
-    StepTimer,
     compute_baselines,
-    count_table,
-    format_counts,
-    load_data,
-    load_dataset,
-    reference_target,
-    run_all,
     run_baseline,
-    run_data,
     write_baselines,
 )
+from vlms_bayes.pipeline.data import (
+    STACKED_FILE,
+    DataConfig,
+    LoadedData,
+    count_table,
+    load_data,
+    load_dataset,
+    run_data,
+)
+from vlms_bayes.pipeline.result import CommandResult, StepTimer
+from vlms_bayes.pipeline.run import FeasibilityOptions, reference_target, run_all
+from vlms_bayes.report.summary import format_counts
 
 __all__ = [
     "GMM_ROWS",

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
+from vlms_bayes.inference.classify import classify_data, load_posterior, observation_from_values
+from vlms_bayes.inference.fit import FitConfig, run_fit
+from vlms_bayes.inference.rejected import REJECTED_DIR
+from vlms_bayes.models.data import MeasurementConfig
+from vlms_bayes.pipeline.data import DataConfig, load_data
+from vlms_bayes.pipeline.result import CommandResult
+from vlms_bayes.report.comparison import build_comparison, write_comparison
 
 #: TOI-6894 b (Bryant et al. 2025; NASA Exoplanet Archive): the object ``classify`` scores
 #: by default, with its published 1-sigma uncertainties.
@@ -23,29 +30,16 @@ TOI_6894B: dict[str, float] = {
 }
 
 
-@dataclass
-class CommandOutput:
-    """Folder written and the text report printed by the command line."""
-
-    outdir: Path | None
-    report: str
-    result: Any = None
-
-
-def fit_command(data_config: Any, fit_config: Any, *, outdir: str | os.PathLike[str],
-                seed: int = 42) -> CommandOutput:
+def fit_command(data_config: DataConfig, fit_config: FitConfig, *,
+                outdir: str | os.PathLike[str], seed: int = 42) -> CommandResult:
     """``vlms-bayes fit``: load the catalogues, fit the mixture, write the outputs.
 
     A fit that fails the diagnostics gate publishes nothing in ``outdir`` but its own
     ``outdir/rejected/`` folder (draws, per-parameter diagnostics, verdict) and raises
     :class:`~vlms_bayes.errors.GateRejectedError`.
     """
-    from vlms_bayes import pipeline
-    from vlms_bayes.inference.fit import run_fit
-    from vlms_bayes.inference.rejected import REJECTED_DIR
-
     t0 = time.perf_counter()
-    data = pipeline.load_data(data_config)
+    data = load_data(data_config)
     t_data = time.perf_counter() - t0
     record = {"command": "fit",
               "config": {"data": asdict(data_config), "fit": fit_config.to_dict()},
@@ -56,11 +50,11 @@ def fit_command(data_config: Any, fit_config: Any, *, outdir: str | os.PathLike[
                       run_info=run_record(**record, timings_s={"data": t_data}))
         write_json(staging / "run.json", run_record(
             **record, timings_s={"data": t_data, **res.timings_s}))
-    return CommandOutput(Path(outdir), res.report, res)
+    return CommandResult(Path(outdir), res.report, result=res)
 
 
 def classify_command(posterior_dir: str | os.PathLike[str], *, name: str = "new object",
-                     interval: float = 0.9, **values: Any) -> CommandOutput:
+                     interval: float = 0.9, **values: Any) -> CommandResult:
     """``vlms-bayes classify``: P(binary-like) of one object under a fitted posterior.
 
     Parameters
@@ -75,13 +69,6 @@ def classify_command(posterior_dir: str | os.PathLike[str], *, name: str = "new 
         Keyword arguments of :func:`vlms_bayes.inference.classify.observation_from_values`
         (``m_star_msun``, ``mass_mj``, ``a_au``, errors, ``e``, ``e_err``, ``msini`` ...).
     """
-    from vlms_bayes.inference.classify import (
-        classify_data,
-        load_posterior,
-        observation_from_values,
-    )
-    from vlms_bayes.models.data import MeasurementConfig
-
     dt, summary = load_posterior(posterior_dir)
     meas = MeasurementConfig(**summary["config"]["measurement"])
     obs = observation_from_values(name=name, measurement=meas, **values)
@@ -93,21 +80,19 @@ def classify_command(posterior_dir: str | os.PathLike[str], *, name: str = "new 
               f"log a = {obs.y_loga[0]:.3f} ± {obs.s_loga[0]:.3f}; "
               f"K = {dt.attrs.get('n_components')} populations, "
               f"{dt['posterior'].sizes['chain'] * dt['posterior'].sizes['draw']} draws")
-    return CommandOutput(None, report, m)
+    return CommandResult(None, report, result=m)
 
 
 def compare_command(posterior_dir: str | os.PathLike[str],
                     baseline_dir: str | os.PathLike[str], *,
                     outdir: str | os.PathLike[str], q_split: float = 0.01,
                     figures: bool = True,
-                    other_posterior_dir: str | os.PathLike[str] | None = None) -> CommandOutput:
+                    other_posterior_dir: str | os.PathLike[str] | None = None) -> CommandResult:
     """``vlms-bayes compare``: Bayesian results against the frequentist baselines.
 
     ``other_posterior_dir``: a fit of the same data with the other ``--selection``
     setting; the naive and selection-aware answers are then reported side by side.
     """
-    from vlms_bayes.report.comparison import build_comparison, write_comparison
-
     t0 = time.perf_counter()
     cmp = build_comparison(posterior_dir, baseline_dir, q_split=q_split,
                            other_posterior_dir=other_posterior_dir)
@@ -120,4 +105,4 @@ def compare_command(posterior_dir: str | os.PathLike[str],
                     "other_posterior": None if other_posterior_dir is None
                     else str(other_posterior_dir)},
             timings_s={"compare": time.perf_counter() - t0}))
-    return CommandOutput(Path(outdir), cmp["markdown"], cmp)
+    return CommandResult(Path(outdir), cmp["markdown"], result=cmp)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.outputs import atomic_write, write_csv
+from vlms_bayes.data_io.quarles import load_stability_table
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.montecarlo import (
@@ -29,8 +30,10 @@ from vlms_bayes.feasibility.montecarlo import (
     Target,
     feasibility_map,
 )
+from vlms_bayes.feasibility.secular_check import run_secular_check
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
 from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
+from vlms_bayes.plots import feasibility as plots
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,49 @@ class FeasibilityResult:
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
+
+
+@dataclass(frozen=True)
+class FeasibilityOptions:
+    """Settings of the feasibility map that ``run`` makes for the reference object.
+
+    Attributes
+    ----------
+    grid : int
+        Cells per axis of the (M_out, a_out) grid.
+    draws : int
+        Monte Carlo draws per cell.
+    horizon_gyr : float
+        Time horizon in Gyr.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic criteria.
+    """
+
+    grid: int = 100
+    draws: int = 200
+    horizon_gyr: float = 1.0
+    backend: str = "auto"
+    secular_triples: int = 200
+
+
+def reference_target(frame: pd.DataFrame) -> Target:
+    """The feasibility :class:`~vlms_bayes.feasibility.montecarlo.Target` of the reference row.
+
+    Host mass, companion mass, a and host radius come from the stacked row (with the
+    user's overrides); the companion's radius, which the stacked dataset does not carry,
+    keeps the default of :class:`Target` (TOI-6894 b's 0.855 R_J).
+    """
+    ref = frame.loc[frame["is_reference"]]
+    if ref.empty:
+        return Target()
+    r = ref.iloc[0]
+    kw: dict[str, Any] = {"name": str(r["name"]), "m_star_msun": float(r["st_mass"]),
+                          "mass_mj": float(r["pl_bmassj"]), "a_au": float(r["pl_orbsmax"])}
+    if np.isfinite(r["st_rad"]):
+        kw["r_star_rsun"] = float(r["st_rad"])
+    return Target(**kw)
 
 
 def target_from_frame(frame: pd.DataFrame, name: str, **overrides: float) -> Target:
@@ -302,14 +348,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     FeasibilityResult, MapResult
         Headline numbers and the full map.
     """
-    from vlms_bayes.plots import feasibility as plots
-
     out = Path(outdir_path)
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
-        from vlms_bayes.data_io.quarles import load_stability_table
-
         table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
                                      interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
     res = feasibility_map(config, seed=seed, table=table, backend=backend,
@@ -361,8 +403,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                                      gaia_lines=tuple(excl.summary_lines(feas)),
                                      gaia_settings=excl.settings())
     if secular_triples > 0:
-        from vlms_bayes.feasibility.secular_check import run_secular_check
-
         chk = run_secular_check(config, table, seed=seed, n_triples=secular_triples)
         write_csv(out / "secular_check.csv", chk.table)
         result = dataclasses.replace(

@@ -18,12 +18,13 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.data_io.gaia import (
@@ -40,23 +41,33 @@ from vlms_bayes.data_io.outputs import (
     write_json,
 )
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.inference.rv import detectability as det
+from vlms_bayes.inference.rv.catalogue import (
+    ScoreConfig,
+    dataset_files,
+    parquet_to_csv,
+    read_columns,
+    resolve_gp_method,
+    score_catalogue,
+)
+from vlms_bayes.inference.rv.detectability import completeness_map
+from vlms_bayes.inference.rv.semiamplitude import infer_semiamplitudes
 from vlms_bayes.models.rv_noise.io import load_noise_model
 from vlms_bayes.models.rv_noise.model import NoiseGridConfig, fit_noise_model
+from vlms_bayes.models.rv_noise.split import fit_split_noise_model
+from vlms_bayes.pipeline.result import CommandResult
+from vlms_bayes.plots.gaia_rv import (
+    plot_completeness,
+    plot_k_recovery,
+    plot_noise_model,
+    plot_pvalue_distribution,
+)
 
 NOISE_MODEL_FILE = "noise_model.npz"
 CATALOGUE_DIR = "gaia_rv_catalogue.parquet"
 CATALOGUE_CSV = "gaia_rv_catalogue.csv"
 
 Inputs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-
-
-@dataclass
-class CommandResult:
-    """What a command produced: its output folder, a printable report and summary numbers."""
-
-    outdir: Path
-    report: str
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _inputs_record(inputs: Inputs) -> dict[str, Any]:
@@ -69,8 +80,6 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
                   config: NoiseGridConfig | None = None, scheduler: Any = "threads",
                   figures: bool = True, progress: bool = False) -> CommandResult:
     """Fit the per-bin noise model and its GP on a catalogue and save it in ``outdir``."""
-    from vlms_bayes.inference.rv.catalogue import read_columns
-
     config = config or NoiseGridConfig()
     t0 = time.perf_counter()
     extra_cols = ("rv_method_used",) if config.split_method else ()
@@ -79,7 +88,6 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
     args = (cols["phot_g_mean_mag"], cols["bp_rp"], cols["radial_velocity_error"],
             cols["rv_nb_transits"])
     if config.split_method:
-        from vlms_bayes.models.rv_noise.split import fit_split_noise_model
 
         if "rv_method_used" not in cols:
             raise InputDataError("--split-method needs the Gaia DR3 rv_method_used column, "
@@ -119,7 +127,6 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
         model.save(stage / NOISE_MODEL_FILE)
         write_csv(stage / "noise_bins.csv", bins)
         if figures:
-            from vlms_bayes.plots.gaia_rv import plot_noise_model
 
             for suffix, _, sub in parts:
                 y, _, _ = sub.bin_stats()
@@ -147,13 +154,6 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
     ``noise_model`` defaults to the model just fitted in ``outdir``.
     """
-    from vlms_bayes.inference.rv.catalogue import (
-        ScoreConfig,
-        parquet_to_csv,
-        resolve_gp_method,
-        score_catalogue,
-    )
-
     config = config or ScoreConfig()
     path = Path(noise_model) if noise_model else Path(outdir) / NOISE_MODEL_FILE
     if not path.is_file():
@@ -169,11 +169,6 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
         if csv:
             parquet_to_csv(stage / CATALOGUE_DIR, stage / CATALOGUE_CSV)
         if figures:
-            import pyarrow.parquet as pq
-
-            from vlms_bayes.inference.rv.catalogue import dataset_files
-            from vlms_bayes.plots.gaia_rv import plot_pvalue_distribution
-
             pv = np.concatenate([pq.read_table(f, columns=["rv_pval"]).column(0).to_numpy()
                                  for f in dataset_files(stage / CATALOGUE_DIR)])
             save_figure(stage / "fig_pvalues.png", plot_pvalue_distribution(pv))
@@ -197,7 +192,6 @@ def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
 
 def _maps(sims: pd.DataFrame, *, mode: str, mag_slices: Sequence[float]) -> dict[str, Any]:
-    from vlms_bayes.inference.rv.detectability import completeness_map
 
     det = sims["detected"].to_numpy()
     lk = np.log10(sims["sim_semiamp"].to_numpy())
@@ -251,10 +245,6 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
     the K recovery of the paper's Fig. 4 (bottom) with the σ estimate degraded: the
     inference assumes s_lnσ = ln(factor) instead of the simulated 0.05.
     """
-    from vlms_bayes.inference.rv import detectability as det
-    from vlms_bayes.inference.rv.catalogue import read_columns
-    from vlms_bayes.inference.rv.semiamplitude import infer_semiamplitudes
-
     if k_sigma_factor is not None and not k_sigma_factor > 1.0:
         raise InputDataError(f"k_sigma_factor = {k_sigma_factor} must be > 1 (e.g. 1.5 for a "
                              "50% uncertain sigma).")
@@ -314,14 +304,12 @@ def run_completeness(outdir: str | os.PathLike[str], *, inputs: Inputs | None = 
                 summary[mode]["k_coverage_16_84"] = float(np.mean(inside)) if cand.size else None
                 summary[mode]["k_sigma_factor"] = k_sigma_factor
                 if figures and cand.size:
-                    from vlms_bayes.plots.gaia_rv import plot_k_recovery
 
                     save_figure(stage / "fig_k_recovery.png", plot_k_recovery(
                         k, res["rv_semiamp_p16"], res["rv_semiamp_p50"],
                         res["rv_semiamp_p84"], sims["sim_ecc"].to_numpy()[cand]))
             sims.to_parquet(stage / f"completeness_sims_{mode}.parquet", index=False)
             if figures:
-                from vlms_bayes.plots.gaia_rv import plot_completeness
 
                 main = [maps[k] for k in ("a_q", "k_sigma", "k_n") if k in maps]
                 slices = {k.replace("a_q_", ""): v for k, v in maps.items()

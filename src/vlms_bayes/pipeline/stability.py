@@ -19,8 +19,29 @@ from typing import Any
 import numpy as np
 
 from vlms_bayes.data_io.files import sha256_of
-from vlms_bayes.data_io.quarles import load_stability_table, tables_provenance
-from vlms_bayes.feasibility.stability import HW99_STYPE_RANGE, TABULATED_INCLINATIONS_DEG
+from vlms_bayes.data_io.outputs import (
+    StagedOutputDir,
+    run_record,
+    save_figure,
+    write_csv,
+    write_json,
+)
+from vlms_bayes.data_io.quarles import (
+    load_all_stability_tables,
+    load_stability_table,
+    tables_provenance,
+)
+from vlms_bayes.feasibility.stability import (
+    HW99_STYPE_RANGE,
+    TABULATED_INCLINATIONS_DEG,
+    stability_curves,
+)
+from vlms_bayes.feasibility.stability_limits import (
+    read_binaries_csv,
+    stability_limits,
+    stability_limits_frame,
+)
+from vlms_bayes.plots.stability import plot_stability_curves
 
 PathLike = str | os.PathLike[str]
 
@@ -66,8 +87,6 @@ def stability_for_binary(
         (Quarles et al.), ``a_c_ratio_hw99``, ``a_c_au_hw99``, ``hw99_in_range``,
         ``hw99_range`` and ``references``.
     """
-    from vlms_bayes.feasibility.stability_limits import stability_limits
-
     table = load_stability_table(incl_deg, data_dir=data_dir, interpolate=interpolate_incl)
     res = stability_limits(e_bin=e_bin, table=table,
                            **{k: v for k, v in binary.items() if v is not None})
@@ -143,24 +162,11 @@ def run_stability_outputs(
     dict
         ``paths`` (name -> final path) and ``table`` (the result DataFrame or None).
     """
-    from vlms_bayes.data_io.outputs import (
-        StagedOutputDir,
-        run_record,
-        save_figure,
-        write_csv,
-        write_json,
-    )
-
     timings: dict[str, float] = {}
     inputs: dict[str, Any] = {}
     result = fig = None
     incls: set[float] = set()
     if table_csv is not None:
-        from vlms_bayes.feasibility.stability_limits import (
-            read_binaries_csv,
-            stability_limits_frame,
-        )
-
         t0 = time.perf_counter()
         frame = read_binaries_csv(table_csv)
         result = stability_limits_frame(
@@ -173,10 +179,6 @@ def run_stability_outputs(
         inputs["binaries"] = {"path": str(Path(table_csv).resolve()),
                               "sha256": sha256_of(table_csv), "rows": len(frame)}
     if figure:
-        from vlms_bayes.data_io.quarles import load_all_stability_tables
-        from vlms_bayes.feasibility.stability import stability_curves
-        from vlms_bayes.plots.stability import plot_stability_curves
-
         t0 = time.perf_counter()
         curves = stability_curves(load_all_stability_tables(data_dir=data_dir),
                                   mu_values=mu_values)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlms_bayes import __version__
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.data_io.outputs import (
     _json_default,
@@ -70,8 +71,6 @@ def step_key(name: str, *, settings: Mapping[str, Any], inputs: Mapping[str, str
     upstream : mapping
         Upstream step name -> its key.
     """
-    from vlms_bayes import __version__
-
     return content_key({"step": name, "version": __version__, "settings": settings,
                         "inputs": dict(inputs), "upstream": dict(upstream)})
 

@@ -12,13 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json, write_text
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report.summary import fmt, fmt_prob
+from vlms_bayes.inference.classify import load_posterior
+from vlms_bayes.plots import bayes as bp
+from vlms_bayes.plots.selection import plot_observed_vs_intrinsic
+from vlms_bayes.report.format import fmt, fmt_prob
+from vlms_bayes.report.selection import compare_selection, method_densities
 
 BASELINE_FILES = ("gmm_summary.json", "beta_e_params.csv", "ks_test_e.txt",
                   "objects_with_probs.csv")
@@ -87,8 +92,6 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
         ``json`` (everything numeric), ``disagreements`` (DataFrame), ``markdown`` (str)
         and the inputs needed by the figures.
     """
-    from vlms_bayes.inference.classify import load_posterior
-
     post_dir, base_dir = Path(posterior_dir), Path(baseline_dir)
     dt, fit = load_posterior(post_dir)
     base = _read_baselines(base_dir)
@@ -157,8 +160,6 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
     md = _markdown(out, beta_table, dis)
     selection = None
     if other_posterior_dir is not None:
-        from vlms_bayes.report.selection import compare_selection
-
         selection = compare_selection(post_dir, other_posterior_dir)
         out["selection"] = selection["json"]
         md = md + "\n" + selection["markdown"]
@@ -224,24 +225,18 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
                   pd.DataFrame(cmp["selection"]["json"]["per_method"]))
     if not figures:
         return
-    import matplotlib
-
     matplotlib.use("Agg", force=False)
-    from vlms_bayes.plots import bayes as bp
-
     save_figure(folder / "fig_bayes_memberships.png", bp.plot_memberships(cmp["merged"]))
     save_figure(folder / "fig_bayes_ecc_ppc.png",
                 bp.plot_ecc_predictive(cmp["dt"], cmp["members"]))
     save_figure(folder / "fig_bayes_rank.png", bp.plot_rank(cmp["dt"]))
     save_figure(folder / "fig_bayes_corner.png", bp.plot_corner(cmp["dt"]))
+    # PyMC (seconds to import) only where the prior draws are made, not for the report
     from vlms_bayes.models.mixture import MixturePriors, prior_draws
 
     priors = MixturePriors(**cmp["fit_config"].get("priors", {}))
     save_figure(folder / "fig_bayes_prior_predictive.png",
                 bp.plot_prior_predictive(prior_draws(priors, random_seed=0)))
     if cmp.get("selection") is not None:
-        from vlms_bayes.plots.selection import plot_observed_vs_intrinsic
-        from vlms_bayes.report.selection import method_densities
-
         save_figure(folder / "fig_selection_methods.png", plot_observed_vs_intrinsic(
             method_densities(cmp["selection"]["selection_fit"])))

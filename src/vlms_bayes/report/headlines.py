@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report.summary import fmt_prob
+from vlms_bayes.report.comparison import _ks_numbers
+from vlms_bayes.report.format import fmt_prob
 
 #: Cells whose feasible fraction reaches this share of draws count as "feasible" when
 #: stating where the feasible region lies (as in the feasibility report).
@@ -96,8 +97,6 @@ def eccentricity_difference(run_dir: str | Path) -> dict[str, Any] | None:
         out["mean_e_difference_q05_q50_q95"] = None if q is None else [float(v) for v in q]
     ks_path = run_dir / "ks_test_e.txt"
     if ks_path.is_file():
-        from vlms_bayes.report.comparison import _ks_numbers
-
         ks = _ks_numbers(ks_path.read_text(encoding="utf-8"))
         out["ks_D"] = _num(ks.get("D"))
         out["ks_pvalue"] = _num(ks.get("p-value"))

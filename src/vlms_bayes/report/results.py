@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report.html import RunFolder, csv_table, esc, figure, fmt, notice, table
+from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
+from vlms_bayes.report.elements import RunFolder, csv_table, esc, figure, notice, table
+from vlms_bayes.report.format import fmt, fmt_prob
 from vlms_bayes.report.sections import _NO_FEAS, _NO_FIT, feasibility_numbers
-from vlms_bayes.report.summary import fmt_prob
 
 
 def _pop_table(fit: dict) -> pd.DataFrame:
@@ -317,8 +318,6 @@ def feasibility_section(run: RunFolder) -> str:
                             f"{fmt(100 * lo, 2)}–{fmt(100 * hi, 2)}%."))
     disk = run.csv("disk_migration.csv")
     if disk is not None:
-        from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
-
         a1 = disk["a_au"].iloc[(disk["a_au"] - 1.0).abs().argmin()]
         from1 = disk[np.isclose(disk["a_au"], a1)]
         t1 = float(from1["t_migrate_to_target_yr"].min())

@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.report.html import RunFolder, csv_table, esc, figure, fmt, notice, table
-from vlms_bayes.report.summary import fmt_prob, gmm_lines
+from vlms_bayes.data_io.files import REGISTRY
+from vlms_bayes.data_io.quarles import table_file_name
+from vlms_bayes.report.elements import RunFolder, csv_table, esc, figure, notice, table
+from vlms_bayes.report.format import fmt, fmt_prob
+from vlms_bayes.report.summary import gmm_lines
 
 _NO_FIT = ("No Bayesian fit in this folder: run <code>vlms-bayes run</code> with the fit "
            "enabled (or <code>vlms-bayes fit</code> and <code>vlms-bayes compare</code>) to get "
@@ -246,9 +249,6 @@ def _step_table_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     The feasibility map and the robustness suite read them through the data registry, so
     they appear among the steps' inputs of ``run.json`` rather than its ``inputs``.
     """
-    from vlms_bayes.data_io.files import REGISTRY
-    from vlms_bayes.data_io.quarles import table_file_name
-
     seen = set(record.get("inputs") or {})
     incl = ((record.get("config") or {}).get("feasibility") or {}).get("quarles_incl_deg")
     # a tabulated inclination reads one table; an interpolated one its neighbours

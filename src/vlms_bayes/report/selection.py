@@ -27,7 +27,11 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.report.summary import fmt
+from vlms_bayes.inference.classify import load_posterior
+from vlms_bayes.inference.membership import draws_from_posterior
+from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.models.selection_norm import host_groups, host_nodes
+from vlms_bayes.report.format import fmt
 
 PARAMS = ("w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "e_mean")
 MIN_PER_METHOD = 3
@@ -61,8 +65,6 @@ def compare_selection(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:
     InputDataError
         When the two folders are not one naive and one selection-aware fit.
     """
-    from vlms_bayes.inference.classify import load_posterior
-
     fits = {}
     for d in (Path(dir_a), Path(dir_b)):
         dt, summary = load_posterior(d)
@@ -183,10 +185,6 @@ def method_densities(fit: dict[str, Any], *, n_draws: int = 100, step_dex: float
         2-D predicted density of that method's detections), ``points`` (method → (log q,
         log a) of its fitted objects).
     """
-    from vlms_bayes.inference.membership import draws_from_posterior
-    from vlms_bayes.models.selection import SelectionModel
-    from vlms_bayes.models.selection_norm import host_groups, host_nodes
-
     model = SelectionModel.from_dict(fit["summary"]["selection"]["parameters"])
     rows = pd.read_csv(Path(fit["dir"]) / "stacked_used.csv")
     draws = draws_from_posterior(fit["dt"]["posterior"])

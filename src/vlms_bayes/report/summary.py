@@ -5,59 +5,45 @@ Every sentence here is built from numbers passed in; nothing is fixed text about
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from vlms_bayes import __version__
+from vlms_bayes.data_io.files import REGISTRY
+from vlms_bayes.report.format import fmt, fmt_prob
+from vlms_bayes.report.headlines import headline_lines
+from vlms_bayes.report.selection import selection_lines
 
-def fmt(x: Any, nd: int = 3) -> str:
-    """A number with ``nd`` significant digits for the text and HTML reports.
-
-    ``n/a`` for NaN/None, integers as integers, ``∞`` for infinity; other values as text.
-    """
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return str(x)
-    try:
-        xf = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isnan(xf):
-        return "n/a"
-    if math.isinf(xf):
-        return "∞" if xf > 0 else "-∞"
-    if xf == int(xf) and abs(xf) < 1e6:
-        return str(int(xf))
-    return f"{xf:.{nd}g}"
+__all__ = [
+    "baseline_report",
+    "beta_lines",
+    "fmt",
+    "fmt_prob",
+    "format_counts",
+    "gmm_lines",
+    "summary_text",
+]
 
 
-def fmt_prob(p: Any, n_draws: int | None = None, nd: int = 3) -> str:
-    """A probability to ``nd`` decimals, or a bound where it shows as 0 or 1.
-
-    A posterior probability estimated from draws is never exactly 0 or 1: where it would
-    print as 0 or 1 at ``nd`` decimals, a bound is printed instead, with (when the
-    probability is a fraction of ``n_draws`` posterior draws) how many draws fell on the
-    other side, e.g. ``"> 0.999 (0 of 4000 draws otherwise)"`` or ``"< 0.001 (2 of 4000
-    draws)"``. Without ``n_draws`` (e.g. a mean of per-draw probabilities) only the bound.
-    ``n/a`` for None/NaN.
-    """
-    if p is None:
-        return "n/a"
-    pf = float(p)
-    if math.isnan(pf):
-        return "n/a"
-    shown = f"{pf:.{nd}f}"
-    step = 10.0**-nd
-    if 0.0 < float(shown) < 1.0:
-        return shown
-    high = float(shown) >= 1.0
-    txt = f"> {1.0 - step:.{nd}f}" if high else f"< {step:.{nd}f}"
-    if n_draws:
-        k = round((1.0 - pf if high else pf) * n_draws)
-        txt += f" ({k} of {n_draws} draws{' otherwise' if high else ''})"
-    return txt
+def format_counts(counts: dict[str, Any], *, window: tuple[float, float]) -> str:
+    """Human-readable version of :func:`vlms_bayes.pipeline.data.count_table`."""
+    lines = [
+        f"Host-mass window {window[0]:g}–{window[1]:g} Msun: {counts['in_window']} companions "
+        f"({counts['rows']} rows incl. the reference object).",
+    ]
+    for key, title in (("by_source", "source"), ("by_method", "discovery method"),
+                       ("by_mass_kind", "mass kind"), ("by_ecc_status", "eccentricity")):
+        parts = ", ".join(f"{k} {v}" for k, v in counts[key].items())
+        lines.append(f"  by {title}: {parts}")
+    lines.append(f"  semi-major axis derived from the period: {counts['a_from_period']}")
+    lines.append(f"  companion-mass upper limits: {counts['mass_upper_limits']}")
+    lines.append(f"  complete case (M*, Mc, a, e; no e limits) for the baselines: "
+                 f"{counts['complete_case']}")
+    return "\n".join(lines)
 
 
 def gmm_lines(gmm_summary: dict[str, Any]) -> list[str]:
@@ -154,13 +140,6 @@ def summary_text(
     config : dict
         The run's settings (``run.json``'s ``config``).
     """
-    import json
-    from pathlib import Path
-
-    from vlms_bayes import __version__
-    from vlms_bayes.pipeline import format_counts
-    from vlms_bayes.report.headlines import headline_lines
-
     outdir = Path(outdir)
     lines = [
         f"vlms-bayes {__version__} — summary",
@@ -212,8 +191,6 @@ def summary_text(
                                                       for k, v in scalars.items()))
         if cj.get("selection"):
             lines += ["", "SELECTION: NAIVE vs SELECTION-AWARE FIT (naive_fit/, comparison.md)"]
-            from vlms_bayes.report.selection import selection_lines
-
             sel = cj["selection"]
             lines += [f"  {ln}" for ln in selection_lines(sel)]
             lines += [f"    {r['discoverymethod']} (n = {r['n']}): mean P(binary-like) naive "
@@ -243,8 +220,6 @@ def summary_text(
         if prov.get("adql"):
             lines.append(f"    adql {prov['adql']}")
     if "feasibility" in payloads:
-        from vlms_bayes.data_io.files import REGISTRY
-
         for name, entry in REGISTRY.items():
             if name.startswith("quarles2020/"):
                 lines.append(f"  {name}: {entry.description}")

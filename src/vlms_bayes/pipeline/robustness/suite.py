@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pandas as pd
 
 from vlms_bayes.data_io.outputs import (
@@ -41,7 +43,18 @@ from vlms_bayes.data_io.outputs import (
     write_text,
 )
 from vlms_bayes.errors import GateRejectedError, InputDataError, VlmsBayesError
+from vlms_bayes.feasibility.montecarlo import (
+    BACKENDS,
+    FeasibilityConfig,
+    Target,
+    feasibility_map,
+)
+from vlms_bayes.inference.fit import FitConfig, run_fit
 from vlms_bayes.inference.rejected import REJECTED_DIR
+from vlms_bayes.pipeline.baseline import BaselineConfig, compute_baselines
+from vlms_bayes.pipeline.data import DataConfig, load_data
+from vlms_bayes.pipeline.feasibility import reference_target, sensitivity_table
+from vlms_bayes.pipeline.result import CommandResult, StepTimer
 from vlms_bayes.pipeline.robustness.table import (
     FIT_NUMBERS,
     NUMBERS,
@@ -56,6 +69,7 @@ from vlms_bayes.pipeline.robustness.variants import (
     check_groups,
     widened_data_config,
 )
+from vlms_bayes.plots.robustness import plot_robustness
 
 log = logging.getLogger("vlms_bayes")
 
@@ -91,10 +105,8 @@ class SensitivityGrid:
     backend: str = "auto"
 
 
-def sensitivity_config(grid: SensitivityGrid, target: Any) -> Any:
+def sensitivity_config(grid: SensitivityGrid, target: Target) -> FeasibilityConfig:
     """The checked :class:`~vlms_bayes.feasibility.montecarlo.FeasibilityConfig` of the grid."""
-    from vlms_bayes.feasibility.montecarlo import BACKENDS, FeasibilityConfig
-
     if grid.backend not in BACKENDS:
         raise InputDataError(f"Feasibility backend must be one of {', '.join(BACKENDS)}; got "
                              f"{grid.backend!r}.")
@@ -114,7 +126,7 @@ def variant_seed(name: str, seed: int) -> int:
     return int.from_bytes(digest[:4], "little") % (2**31 - 1)
 
 
-def suite_fit_config(fit_config: Any) -> Any:
+def suite_fit_config(fit_config: FitConfig) -> FitConfig:
     """The fit settings of every refit: K = 2, with K = 1 and 2 for the LOO difference."""
     return replace(fit_config, n_components=2, loo_components=(1, 2))
 
@@ -124,9 +136,6 @@ def suite_fit_config(fit_config: Any) -> Any:
 # ---------------------------------------------------------------------------------------
 def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
     """Baselines + K = 2 fit (+ K = 1 for LOO) of one variant; headline numbers."""
-    from vlms_bayes.inference.fit import run_fit
-    from vlms_bayes.pipeline import compute_baselines
-
     t0 = time.perf_counter()
     seed = task["seed"]
     # this process's warnings (diagnostics, backend fallbacks) name the variant
@@ -160,9 +169,6 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
 
 def _feasibility_task(task: dict[str, Any]) -> dict[str, Any]:
     """The small feasibility map and its sensitivity table."""
-    from vlms_bayes.feasibility.montecarlo import feasibility_map
-    from vlms_bayes.pipeline.feasibility import sensitivity_table
-
     t0 = time.perf_counter()
     cfg = task["config"]
     res = feasibility_map(cfg, seed=task["seed"], backend=task["backend"],
@@ -189,8 +195,6 @@ def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int) -> di
     dict
         Task name -> the function's result.
     """
-    import multiprocessing
-
     results: dict[str, Any] = {}
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
@@ -261,9 +265,9 @@ def _report(table: pd.DataFrame, notes: Sequence[str]) -> str:
 
 
 def run_robustness(
-    data_config: Any,
-    baseline_config: Any,
-    fit_config: Any,
+    data_config: DataConfig,
+    baseline_config: BaselineConfig,
+    fit_config: FitConfig,
     *,
     outdir: str | os.PathLike[str],
     seed: int = 42,
@@ -272,7 +276,7 @@ def run_robustness(
     sensitivity: SensitivityGrid | None = None,
     min_method_rows: int = 5,
     wide_mstar_max: float = WIDE_MSTAR_MAX,
-) -> Any:
+) -> CommandResult:
     """Refit the baselines and the Bayesian model under each variant; table and figure.
 
     Parameters
@@ -299,8 +303,6 @@ def run_robustness(
     vlms_bayes.pipeline.CommandResult
         Folder, plain-text report, and ``numbers["table"]`` (the robustness table).
     """
-    from vlms_bayes import pipeline
-
     groups = check_groups(variants)
     pre_notes: list[str] = []
     wide_cfg = widened_data_config(data_config, mstar_max=wide_mstar_max)
@@ -312,10 +314,10 @@ def run_robustness(
         raise InputDataError(f"--jobs must be at least 1, got {n_jobs}.")
     sens = sensitivity or SensitivityGrid()
     fit_cfg = suite_fit_config(fit_config)
-    timer = pipeline.StepTimer()
+    timer = StepTimer()
     with timer.step("data"):
-        data = pipeline.load_data(data_config)
-        wide = pipeline.load_data(wide_cfg) if "window" in groups else None
+        data = load_data(data_config)
+        wide = load_data(wide_cfg) if "window" in groups else None
     built, notes = build_variants(
         data.frame, baseline_config, fit_cfg, groups=groups,
         wide_frame=None if wide is None else wide.frame, min_method_rows=min_method_rows,
@@ -336,7 +338,7 @@ def run_robustness(
         if "feasibility" in groups:
             tasks.append((_feasibility_task, {
                 "name": "feasibility", "seed": variant_seed("feasibility", seed),
-                "config": sensitivity_config(sens, pipeline.reference_target(data.frame)),
+                "config": sensitivity_config(sens, reference_target(data.frame)),
                 "backend": sens.backend, "data_dir": data_config.data_dir}))
         jobs = n_jobs or default_jobs(len(tasks))
         log.info("[robustness] %d refit(s)%s on %d process(es)", len(built),
@@ -381,14 +383,10 @@ def run_robustness(
         table = finish_table(rows, default_variant=defaults)
         report = _report(table, notes)
 
-        import matplotlib
-
         matplotlib.use("Agg", force=False)
-        from vlms_bayes.plots.robustness import plot_robustness
-
         with StagedOutputDir(outdir) as staging:
             write_csv(staging / TABLE_FILE, table, float_format="%.10g")
-            save_figure(staging / FIGURE_FILE, plot_robustness(table))
+            save_figure(staging / FIGURE_FILE, plot_robustness(table, NUMBERS))
             write_text(staging / "robustness_report.txt", report + "\n")
             for v in built:
                 res = results[v.name]
@@ -424,4 +422,4 @@ def run_robustness(
                            **{f"variant {k}": round(r["wall_s"], 3) for k, r in results.items()}},
                 extra={"notes": notes, "variants": [
                     {"name": v.name, "group": v.group, "label": v.label} for v in built], **extra}))
-        return pipeline.CommandResult(Path(outdir), report, {"table": table, "notes": notes})
+        return CommandResult(Path(outdir), report, {"table": table, "notes": notes})

@@ -38,6 +38,7 @@ import pandas as pd
 
 from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.models.data import MeasurementConfig
 
 #: Groups of variants, in the order they are run and shown (``feasibility`` is the
 #: horizon × periastron-threshold sensitivity grid of the feasibility map).
@@ -195,8 +196,6 @@ def flipped_fixed_e(baseline: Any, fit: Any) -> tuple[Any, Any, str, str]:
     -------
     baseline, fit, name, label
     """
-    from vlms_bayes.models.data import MeasurementConfig
-
     to_measured = fit.measurement.fixed_zero == "unknown"
     new_fz = "measured" if to_measured else "unknown"
     meas = MeasurementConfig(**{**fit.measurement.to_dict(), "fixed_zero": new_fz})

@@ -90,9 +90,9 @@ def main() -> None:
                    else os.cpu_count() or 1,
                    help="host devices for JAX (one per core by default, as the CLI does)")
     args = p.parse_args()
-    from vlms_bayes.inference.sampling import prepare_jax
+    from vlms_bayes.cli import request_jax_host_devices
 
-    prepare_jax(args.jax_devices)  # before JAX starts
+    request_jax_host_devices(args.jax_devices)  # before JAX starts
     from vlms_bayes.data_io.quarles import load_stability_table
 
     table = load_stability_table(0, data_dir=os.environ.get("VLMS_BAYES_DATA_DIR"))

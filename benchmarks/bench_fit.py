@@ -24,9 +24,9 @@ import argparse
 import resource
 import time
 
-from vlms_bayes.inference.sampling import prepare_jax
+from vlms_bayes.cli import request_jax_host_devices
 
-prepare_jax(4)
+request_jax_host_devices(4)
 
 
 def grad_time_ms(model, *, repeats: int = 30) -> float:

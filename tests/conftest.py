@@ -101,9 +101,9 @@ def jax_test_cache() -> Path:
     Use with ``pytestmark = pytest.mark.usefixtures("jax_test_cache")`` in modules that
     sample; the first module to request it fixes the device count (JAX reads it once).
     """
-    from vlms_bayes.inference.sampling import prepare_jax
+    from vlms_bayes.cli import request_jax_host_devices
 
-    prepare_jax(2)
+    request_jax_host_devices(2)
     import jax
 
     jax.config.update("jax_compilation_cache_dir", str(JAX_TEST_CACHE))

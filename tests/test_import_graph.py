@@ -217,3 +217,35 @@ def test_graph_walker_finds_a_cycle_and_an_upward_edge() -> None:
 
 def test_package_is_typed() -> None:
     assert (SRC / PACKAGE / "py.typed").is_file()
+
+
+def _writes_environment(node: ast.AST) -> bool:
+    """``os.environ[...] = ...``, ``del os.environ[...]`` or a mutating call on it."""
+    def is_environ(expr: ast.AST) -> bool:
+        return (isinstance(expr, ast.Attribute) and expr.attr == "environ"
+                and isinstance(expr.value, ast.Name) and expr.value.id == "os")
+
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        return any(isinstance(t, ast.Subscript) and is_environ(t.value) for t in targets)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        mutators = {"setdefault", "update", "pop", "popitem", "clear"}
+        if node.func.attr in mutators and is_environ(node.func.value):
+            return True
+        return (node.func.attr in {"putenv", "unsetenv"} and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "os")
+    return False
+
+
+def test_only_the_command_line_writes_the_environment() -> None:
+    """Library code reads the environment; the entry point (cli.py) alone sets it."""
+    writers = [
+        f"{name}:{node.lineno}"
+        for name, (path, _) in _module_files().items()
+        if name != "vlms_bayes.cli"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _writes_environment(node)
+    ]
+    assert not writers, f"library code writes os.environ: {writers}"
+    probe = ast.parse("import os\nos.environ['X'] = '1'\nos.environ.pop('X')\n")
+    assert sum(_writes_environment(n) for n in ast.walk(probe)) == 2

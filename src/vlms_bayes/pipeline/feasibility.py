@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.outputs import atomic_write, write_csv
-from vlms_bayes.data_io.quarles import load_stability_table
+from vlms_bayes.data_io.files import sha256_of
+from vlms_bayes.data_io.outputs import (
+    StagedOutputDir,
+    atomic_write,
+    run_record,
+    write_csv,
+    write_json,
+)
+from vlms_bayes.data_io.quarles import load_stability_table, tables_provenance
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.montecarlo import (
@@ -33,6 +42,8 @@ from vlms_bayes.feasibility.montecarlo import (
 from vlms_bayes.feasibility.secular_check import run_secular_check
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
 from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
+from vlms_bayes.pipeline.data import DataConfig, load_dataset
+from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.plots import feasibility as plots
 
 log = logging.getLogger(__name__)
@@ -409,3 +420,83 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
             secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
     return result, res
+
+
+def command_target(data_config: DataConfig, *, target: str | None = None,
+                   label: str | None = None, **given: float) -> Target:
+    """The companion the ``feasibility`` command maps.
+
+    Parameters
+    ----------
+    data_config : DataConfig
+        Where the stacked catalogue comes from (read only when ``target`` names a row).
+    target : str, optional
+        Name of a companion of the stacked catalogue; default TOI-6894 b's parameters.
+    label : str, optional
+        Label of the target in the outputs.
+    **given : float
+        Values that override the catalogue's (``m_star_msun``, ``r_star_rsun``,
+        ``mass_mj``, ``radius_rj``, ``a_au``).
+    """
+    if target:
+        chosen = target_from_frame(load_dataset(data_config), target, **given)
+    else:
+        chosen = dataclasses.replace(Target(), **given)
+    return dataclasses.replace(chosen, name=label) if label else chosen
+
+
+def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[str],
+                        seed: int, backend: str = "auto",
+                        data_dir: str | os.PathLike[str] | None = None,
+                        secular_triples: int = 1000, initial_ae: Path | None = None,
+                        gaia: GaiaHost | None = None) -> CommandResult:
+    """``vlms-bayes feasibility``: the map of one target into a staged folder with ``run.json``.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target, grid and physics settings (checked here).
+    outdir : path-like
+        Output folder, published only when everything is written.
+    seed : int
+        Seed of the draws.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    data_dir : path-like, optional
+        Data folder with the Quarles et al. (2020) tables.
+    secular_triples : int
+        Draws checked with the secular equations (0 skips).
+    initial_ae : Path, optional
+        CSV of initial (a, e) samples (:func:`read_initial_ae`).
+    gaia : GaiaHost, optional
+        The host's Gaia RV data, for the exclusion of perturbers.
+
+    Returns
+    -------
+    CommandResult
+        The summary lines as the report; ``result`` is the :class:`FeasibilityResult`.
+    """
+    config.check()
+    initial = None if initial_ae is None else read_initial_ae(initial_ae)
+    quarles_inputs = {}
+    if config.stability == "quarles":
+        quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=data_dir)
+    gaia_inputs = {}
+    if gaia is not None and gaia.noise_model is not None and gaia.ln_sigma is None:
+        gaia_inputs = {"gaia_noise_model": {"path": str(Path(gaia.noise_model).resolve()),
+                                            "sha256": sha256_of(gaia.noise_model)}}
+    t0 = time.perf_counter()
+    with StagedOutputDir(outdir) as stage:
+        result, res = run_feasibility(config, outdir_path=stage, seed=seed, backend=backend,
+                                      data_dir=data_dir, secular_triples=secular_triples,
+                                      initial_ae=initial, gaia=gaia)
+        write_json(stage / "run.json", run_record(
+            command="feasibility", config=dataclasses.asdict(config), seeds={"draws": seed},
+            inputs={**({} if initial_ae is None else {"initial_ae": str(initial_ae)}),
+                    **gaia_inputs, **quarles_inputs},
+            timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
+            extra={"backend": {"requested": backend, "used": res.backend,
+                               "fallback_reason": res.fallback_reason},
+                   "gaia_rv_exclusion": result.gaia_settings,
+                   "headline": dataclasses.asdict(result)}))
+    return CommandResult(Path(outdir), "\n".join(result.summary_lines()), result=result)

@@ -5,7 +5,7 @@ else ``../shared/data`` beside the repository, else (a fresh clone) the dated sn
 embedded in the package, unpacked once per session into a temporary data folder. So the
 tests that need real catalogues run everywhere; ``.ci/run`` uses the shared folder (and
 ``VLMS_BAYES_REQUIRE_DATA=1`` makes a missing one an error there), while
-``tests/test_embedded.py`` checks the embedded path itself.
+``tests/data_io/test_embedded.py`` checks the embedded path itself.
 
 No test uses the network: ``VLMS_BAYES_OFFLINE=1`` is set for the whole session (tests
 that exercise the download or the archive query monkeypatch the transport).

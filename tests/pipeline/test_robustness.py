@@ -19,7 +19,7 @@ from vlms_bayes.errors import InputDataError
 from vlms_bayes.pipeline.robustness import table as rt
 from vlms_bayes.pipeline.robustness import variants as rv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # tiny sampler: the gate's verdict is not the point here (allow bad diagnostics); a target
 # acceptance equal to the retry's skips the retry
 TINY = ["--chains", "2", "--draws", "60", "--tune", "60", "--target-accept", "0.98",

@@ -28,7 +28,7 @@ from vlms_bayes.inference.rv.catalogue import (  # noqa: E402
 )
 from vlms_bayes.models.rv_noise import model as rn  # noqa: E402
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 FAST_K = ScoreConfig(n_samples=1000)
 
 

@@ -105,7 +105,7 @@ def test_bad_table_leaves_no_output(ddir, tmp_path, capsys):
 
 
 def test_subprocess_json(ddir):
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-m", "vlms_bayes", "stability", *ACEN, "--json", "--data-dir", ddir],

@@ -9,7 +9,7 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io import embedded, files
 
-REFERENCE = files.Path(__file__).resolve().parents[2] / "shared" / "data"
+REFERENCE = files.Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_every_embedded_file_matches_its_pinned_hash():

@@ -14,7 +14,7 @@ from vlms_bayes.cli import main
 from vlms_bayes.data_io.gaia import read_gaia_table
 from vlms_bayes.errors import InputDataError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _fit_noise(tmp_path: Path, dr2_path: Path, *verbose: str) -> subprocess.CompletedProcess:

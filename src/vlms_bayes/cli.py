@@ -24,13 +24,18 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vlms_bayes import __version__
 from vlms_bayes.data_io.files import OFFLINE_ENV, fetch_data_file
 from vlms_bayes.errors import InputDataError, VlmsBayesError
 from vlms_bayes.inference.sampling import xla_flags_with_host_devices
 from vlms_bayes.run_config import apply_config
+
+if TYPE_CHECKING:  # annotations only: these modules bring pandas, PyMC and numba
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.inference.rv.exclusion import GaiaHost
+    from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger("vlms_bayes")
 
@@ -155,7 +160,7 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                         "as it is (the naive model)")
 
 
-def fit_config_from_args(args: argparse.Namespace) -> object:
+def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
     """The :class:`~vlms_bayes.inference.fit.FitConfig` of parsed fit options."""
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.models.data import MeasurementConfig
@@ -175,7 +180,7 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
     )
 
 
-def _selection_from_args(args: argparse.Namespace) -> object:
+def _selection_from_args(args: argparse.Namespace) -> SelectionModel | None:
     if getattr(args, "selection", "methods") == "none":
         return None
     from vlms_bayes.models.selection import SelectionModel
@@ -437,7 +442,7 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_feasibility)
 
 
-def _gaia_host_from_args(args: argparse.Namespace) -> Any:
+def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:
     """A GaiaHost from the --gaia-* options, None when none is given."""
     from vlms_bayes.inference.rv.exclusion import GaiaHost
 

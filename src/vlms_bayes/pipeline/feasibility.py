@@ -26,10 +26,11 @@ from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
     atomic_write,
     run_record,
+    save_figure,
     write_csv,
     write_json,
 )
-from vlms_bayes.data_io.quarles import load_stability_table, tables_provenance
+from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.montecarlo import (
@@ -323,9 +324,9 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
 
 
 def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
-                    backend: str = "auto", data_dir: Any = None,
+                    backend: str = "auto", data_dir: str | os.PathLike[str] | None = None,
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
-                    table: Any = None,
+                    table: StabilityTable | None = None,
                     secular_triples: int = 1000,
                     gaia: GaiaHost | None = None) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
@@ -380,10 +381,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     dtab = disk_table(config)
     write_csv(out / "disk_migration.csv", dtab)
     lim = limiting_criterion(f["cascade"])
-    plots.plot_feasibility_map(out / "fig3_feasibility.png", res, lim,
-                               gaia_excluded=None if excl is None else excl.excluded)
-    plots.plot_sensitivity(out / "fig_feasibility_sensitivity.png", res)
-    plots.plot_disk(out / "fig_disk_migration.png", dtab, config)
+    save_figure(out / "fig3_feasibility.png", plots.plot_feasibility_map(
+        res, lim, gaia_excluded=None if excl is None else excl.excluded))
+    save_figure(out / "fig_feasibility_sensitivity.png", plots.plot_sensitivity(res))
+    save_figure(out / "fig_disk_migration.png", plots.plot_disk(dtab, config))
 
     feas = f["feasible"]
     k = np.unravel_index(np.argmax(feas), feas.shape)

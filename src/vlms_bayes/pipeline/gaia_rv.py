@@ -147,7 +147,8 @@ def run_fit_noise(inputs: Inputs, outdir: str | os.PathLike[str], *,
 
 
 def run_score(inputs: Inputs, outdir: str | os.PathLike[str], *,
-              noise_model: str | os.PathLike[str] | None = None, config: Any = None,
+              noise_model: str | os.PathLike[str] | None = None,
+              config: ScoreConfig | None = None,
               scheduler: Any = "threads", csv: bool = True, figures: bool = True,
               progress: bool = False) -> CommandResult:
     """Score a catalogue (p-values, K percentiles) into ``outdir`` with Dask.

@@ -38,7 +38,10 @@ import pandas as pd
 
 from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.inference.fit import FitConfig
 from vlms_bayes.models.data import MeasurementConfig
+from vlms_bayes.pipeline.baseline import BaselineConfig
+from vlms_bayes.pipeline.data import DataConfig
 
 #: Groups of variants, in the order they are run and shown (``feasibility`` is the
 #: horizon × periastron-threshold sensitivity grid of the feasibility map).
@@ -183,13 +186,15 @@ def homoscedastic_errors(frame: pd.DataFrame,
     return out
 
 
-def widened_data_config(data_config: Any, *, mstar_max: float = WIDE_MSTAR_MAX) -> Any:
+def widened_data_config(data_config: DataConfig, *,
+                        mstar_max: float = WIDE_MSTAR_MAX) -> DataConfig:
     """The data settings with the upper host-mass edge raised to ``mstar_max`` (never lowered)."""
     return dataclasses.replace(data_config, mstar_max=max(float(data_config.mstar_max),
                                                           float(mstar_max)))
 
 
-def flipped_fixed_e(baseline: Any, fit: Any) -> tuple[Any, Any, str, str]:
+def flipped_fixed_e(baseline: BaselineConfig,
+                    fit: FitConfig) -> tuple[BaselineConfig, FitConfig, str, str]:
     """Baseline and fit settings with fixed-circular orbits treated the other way round.
 
     Returns

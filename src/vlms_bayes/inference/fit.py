@@ -148,7 +148,7 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     ``keep_attempts``: a list that receives every attempt's posterior, in order (the
     last one is the one returned), with the same groups attached.
     """
-    from vlms_bayes.inference.init import initial_values
+    from vlms_bayes.inference.initvals import initial_values
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.mixture import build_mixture_model
 

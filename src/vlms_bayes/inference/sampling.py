@@ -88,7 +88,7 @@ def sample(
     jitter : bool
         Jitter the starting point of each chain (PyMC's uniform(-1, 1) in the
         unconstrained space). Off by default: with a data-driven start (see
-        :func:`vlms_bayes.inference.init.initial_values`) jitter of that size can push chains
+        :func:`vlms_bayes.inference.initvals.initial_values`) jitter of that size can push chains
         into the label-swapped or method-split modes of a mixture.
     progressbar : bool
         Show the sampler's progress bar.

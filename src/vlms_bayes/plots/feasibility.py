@@ -12,8 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
 from vlms_bayes.feasibility.montecarlo import CRITERIA, FeasibilityConfig
 
 _LIMIT_COLOURS = ("#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#2ca02c")
@@ -54,9 +57,6 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
         on both panels.
     """
     plt = _pyplot()
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
-
     f = res.fractions()
     a, m = res.config.a_out_grid, res.config.m_out_grid
     feas = f["feasible"]
@@ -133,8 +133,6 @@ def plot_sensitivity(res: Any) -> Figure:
 def plot_disk(table: pd.DataFrame, config: FeasibilityConfig) -> Figure:
     """Disk-migration timescales vs a for a band of disk masses, against disk lifetimes."""
     plt = _pyplot()
-    from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
-
     fig, ax = plt.subplots(figsize=(7, 4.8), constrained_layout=True)
     colours = plt.get_cmap("plasma")(np.linspace(0.1, 0.8, table["disk_to_star"].nunique()))
     for col, (fd, g) in zip(colours, table.groupby("disk_to_star"), strict=True):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 COLOURS = {True: "tab:blue", False: "tab:red", None: "0.5"}
 
@@ -85,8 +86,6 @@ def plot_robustness(table: pd.DataFrame, numbers: Mapping[str, str]) -> Any:
         if key == "ks_p_value":
             flat[i].axvline(0.05, color="0.6", lw=0.8, ls=":")
         if key in ("bic_winner_k", "n_objects"):
-            from matplotlib.ticker import MaxNLocator
-
             flat[i].xaxis.set_major_locator(MaxNLocator(integer=True))
             if key == "bic_winner_k":
                 flat[i].set_xlim(0.5, max(3.5, float(np.nanmax(sub["value"])) + 0.5)

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from vlms_bayes.data_io.gaia import (
     BASELINE_COLUMN,
@@ -30,6 +32,7 @@ from vlms_bayes.data_io.gaia import (
     _read_one,
     resolve_inputs,
 )
+from vlms_bayes.data_io.outputs import atomic_write
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.rv import pvalues as rp
 from vlms_bayes.inference.rv import semiamplitude as rs
@@ -96,8 +99,6 @@ GRID_MIN_ROWS = 1_000_000
 
 
 def _count_parquet_rows(files: Sequence[Path]) -> int | None:
-    import pyarrow.parquet as pq
-
     if not all(f.suffix == ".parquet" or f.name.endswith(".pq") for f in files):
         return None
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
@@ -105,8 +106,6 @@ def _count_parquet_rows(files: Sequence[Path]) -> int | None:
 
 def resolve_gp_method(config: ScoreConfig, inputs) -> ScoreConfig:
     """Replace ``gp_method="auto"`` by ``grid`` or ``exact`` for these inputs."""
-    from dataclasses import replace
-
     if config.gp_method != "auto":
         return config
     rows = _count_parquet_rows(resolve_inputs(inputs))
@@ -209,6 +208,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
     if scheduler in ("synchronous", "threads", "processes"):
         yield scheduler
         return
+    # Dask (a heavy stack) loads only when a catalogue is scored
     from distributed import Client, LocalCluster
 
     if scheduler is None:
@@ -231,6 +231,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
 def gaia_dataframe(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
                    columns: Sequence[str] | None = None):
     """A Dask DataFrame over Gaia files (one partition per file, DR3 names)."""
+    # Dask (a heavy stack) loads only when a catalogue is scored
     import dask.dataframe as dd
 
     files = resolve_inputs(inputs)
@@ -266,6 +267,7 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
     dict
         Summary counts (sources, scored, detections, candidates, K inferred, out of grid).
     """
+    # Dask (a heavy stack) loads only when a catalogue is scored
     import dask
 
     ddf = gaia_dataframe(inputs)
@@ -293,8 +295,6 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
 
 def dataset_files(parquet_dir: str | os.PathLike[str]) -> list[Path]:
     """Parquet files of a dataset folder in partition order (``part.2`` before ``part.10``)."""
-    import re
-
     def key(p: Path) -> tuple:
         return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name))
 
@@ -304,8 +304,6 @@ def dataset_files(parquet_dir: str | os.PathLike[str]) -> list[Path]:
 def catalogue_summary(parquet_dir: str | os.PathLike[str], *,
                       candidate_pval: float = rp.CANDIDATE_PVAL) -> dict[str, int]:
     """Counts over a scored dataset, streamed batch by batch (bounded memory)."""
-    import pyarrow.parquet as pq
-
     keys = ("n_sources", "n_scored", "n_detected_p_lt_0.001", "n_candidates_p_lt_0.01",
             "n_k_inferred", "n_out_of_grid")
     tot = dict.fromkeys(keys, 0)
@@ -326,10 +324,6 @@ def catalogue_summary(parquet_dir: str | os.PathLike[str], *,
 def parquet_to_csv(parquet_dir: str | os.PathLike[str], csv_path: str | os.PathLike[str]
                    ) -> Path:
     """Stream a scored Parquet dataset into one CSV file (batch by batch, atomically)."""
-    import pyarrow.parquet as pq
-
-    from vlms_bayes.data_io.outputs import atomic_write
-
     with atomic_write(csv_path) as fh:
         header = True
         for f in dataset_files(parquet_dir):
@@ -343,6 +337,7 @@ def read_columns(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str
                  columns: Sequence[str] = REQUIRED_COLUMNS, *, scheduler: Any = "threads"
                  ) -> pd.DataFrame:
     """Read only ``columns`` of all partitions (in file order) into one pandas frame."""
+    # Dask (a heavy stack) loads only when a catalogue is scored
     import dask
 
     ddf = gaia_dataframe(inputs, columns=list(columns))

@@ -30,9 +30,9 @@ from dataclasses import replace
 import numpy as np
 
 from vlms_bayes.inference.fit import FitConfig, run_fit
-from vlms_bayes.inference.selection_report import method_split, per_method_memberships
 from vlms_bayes.models.data import MeasurementConfig
 from vlms_bayes.pipeline import DataConfig, load_dataset
+from vlms_bayes.report.selection import method_split, per_method_memberships
 
 ROWS = {
     "former": FitConfig(planet_components=1,

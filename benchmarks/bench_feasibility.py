@@ -93,10 +93,10 @@ def main() -> None:
                    else os.cpu_count() or 1,
                    help="host devices for JAX (one per core by default, as the CLI does)")
     args = p.parse_args()
-    from vlms_bayes.inference.sampling import prepare_jax
+    from vlms_bayes.cli import request_jax_host_devices
 
-    prepare_jax(args.jax_devices)  # before JAX starts
-    from vlms_bayes.feasibility.stability import load_stability_table
+    request_jax_host_devices(args.jax_devices)  # before JAX starts
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     table = load_stability_table(0, data_dir=os.environ.get("VLMS_BAYES_DATA_DIR"))
     cfg = mc.FeasibilityConfig(n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,

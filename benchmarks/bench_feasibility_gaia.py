@@ -3,7 +3,7 @@
 Run: PYTHONPATH=src python benchmarks/bench_feasibility_gaia.py [--grid 100] [--draws 300]
       [--n-transits 20]
 
-Times :func:`vlms_bayes.feasibility.gaia_exclusion.detection_probability_grid` for the
+Times :func:`vlms_bayes.inference.rv.exclusion.detection_probability_grid` for the
 default feasibility grid (M_out 0.01–0.6 Msun × a_out 5–5000 AU around TOI-6894's 0.207 Msun
 host) after a small warm-up call (numba compilation, reported separately); prints wall and
 CPU time, cells × draws × transits per second and peak memory.
@@ -18,7 +18,7 @@ import tracemalloc
 
 import numpy as np
 
-from vlms_bayes.feasibility import gaia_exclusion as ge
+from vlms_bayes.inference.rv import exclusion as ge
 
 
 def _cpu() -> float:

@@ -24,9 +24,9 @@ import argparse
 import resource
 import time
 
-from vlms_bayes.inference.sampling import prepare_jax
+from vlms_bayes.cli import request_jax_host_devices
 
-prepare_jax(4)
+request_jax_host_devices(4)
 
 
 def grad_time_ms(model, *, repeats: int = 30) -> float:
@@ -51,7 +51,7 @@ def bench(frame, *, label: str, chains: int, draws: int, tune: int, backend: str
     from vlms_bayes.data_io.schema import complete_case
     from vlms_bayes.inference.baselines import fit_gmm_bic
     from vlms_bayes.inference.diagnostics import diagnose
-    from vlms_bayes.inference.init import initial_values
+    from vlms_bayes.inference.initvals import initial_values
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.data import model_data_from_stacked
     from vlms_bayes.models.mixture import build_mixture_model

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from vlms_bayes.models import rv_noise as rn
+from vlms_bayes.models.rv_noise import model as rn
 
 FULL_CATALOGUE = 30_545_303
 

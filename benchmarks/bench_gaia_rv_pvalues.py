@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vlms_bayes.inference import rv_pvalues as rp
-from vlms_bayes.models import rv_noise as rn
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.models.rv_noise import model as rn
 
 FULL_CATALOGUE = 30_545_303
 

@@ -26,7 +26,7 @@ import time
 import jax
 import numpy as np
 
-from vlms_bayes.inference import rv_semiamplitude as rs
+from vlms_bayes.inference.rv import semiamplitude as rs
 
 N_CANDIDATES_DR3 = 5_929_048
 

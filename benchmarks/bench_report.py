@@ -19,7 +19,7 @@ from pathlib import Path
 
 def main(run_dir: Path, repeats: int) -> None:
     t0 = time.perf_counter()
-    from vlms_bayes.report_html import write_report
+    from vlms_bayes.report.html import write_report
 
     print(f"imports: {time.perf_counter() - t0:.2f} s")
     inputs = [p for p in run_dir.iterdir() if p.is_file() and p.name != "report.html"]

@@ -34,7 +34,7 @@ def main() -> None:
     t0 = time.perf_counter()
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.pipeline import BaselineConfig, DataConfig
-    from vlms_bayes.robustness import run_robustness
+    from vlms_bayes.pipeline.robustness import run_robustness
 
     print(f"imports: {time.perf_counter() - t0:.2f} s")
     data = DataConfig(ps=str(args.data_dir / "pscomppars_2025-08-07.csv"),

@@ -16,9 +16,9 @@ import os
 import resource
 import time
 
+from vlms_bayes.data_io.quarles import load_stability_table
 from vlms_bayes.feasibility import montecarlo as mc
 from vlms_bayes.feasibility.secular_check import run_secular_check
-from vlms_bayes.feasibility.stability import load_stability_table
 
 
 def main() -> None:

@@ -167,8 +167,8 @@ plot_e_vs_a(frame)
 # (open `rejected/posterior.nc` with `xarray.open_datatree` to see what went wrong).
 
 # %%
-from vlms_bayes.bayes_commands import fit_command
 from vlms_bayes.inference.fit import FitConfig
+from vlms_bayes.pipeline.bayes import fit_command
 
 fit_config = FitConfig(**FIT)
 fit = fit_command(data_config, fit_config, outdir=OUT / "fit", seed=SEED)
@@ -292,7 +292,7 @@ comparison
 # floors as the fit). TOI-6894 b's published values ship with the package.
 
 # %%
-from vlms_bayes.bayes_commands import TOI_6894B, classify_command
+from vlms_bayes.pipeline.bayes import TOI_6894B, classify_command
 
 print(TOI_6894B)
 print(classify_command(OUT / "fit", name="TOI-6894 b", **TOI_6894B).report)
@@ -349,7 +349,7 @@ _ = ax.legend()
 # numbers to files; `vlms-bayes compare` puts them beside a fit).
 
 # %%
-from vlms_bayes.report import baseline_report
+from vlms_bayes.report.summary import baseline_report
 
 baselines = pipeline.compute_baselines(frame, pipeline.BaselineConfig(**BASELINES), seed=SEED)
 print(baseline_report(baselines))
@@ -398,7 +398,7 @@ from IPython.display import Image
 
 from vlms_bayes.data_io.outputs import StagedOutputDir
 from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
-from vlms_bayes.feasibility.report import run_feasibility
+from vlms_bayes.pipeline.feasibility import run_feasibility
 
 target = pipeline.reference_target(frame)   # TOI-6894 b from the catalogue row
 feas_config = FeasibilityConfig(target=target, n_m_out=FEAS["grid"], n_a_out=FEAS["grid"],

@@ -5,7 +5,7 @@ else ``../shared/data`` beside the repository, else (a fresh clone) the dated sn
 embedded in the package, unpacked once per session into a temporary data folder. So the
 tests that need real catalogues run everywhere; ``.ci/run`` uses the shared folder (and
 ``VLMS_BAYES_REQUIRE_DATA=1`` makes a missing one an error there), while
-``tests/test_embedded.py`` checks the embedded path itself.
+``tests/data_io/test_embedded.py`` checks the embedded path itself.
 
 No test uses the network: ``VLMS_BAYES_OFFLINE=1`` is set for the whole session (tests
 that exercise the download or the archive query monkeypatch the transport).
@@ -101,9 +101,9 @@ def jax_test_cache() -> Path:
     Use with ``pytestmark = pytest.mark.usefixtures("jax_test_cache")`` in modules that
     sample; the first module to request it fixes the device count (JAX reads it once).
     """
-    from vlms_bayes.inference.sampling import prepare_jax
+    from vlms_bayes.cli import request_jax_host_devices
 
-    prepare_jax(2)
+    request_jax_host_devices(2)
     import jax
 
     jax.config.update("jax_compilation_cache_dir", str(JAX_TEST_CACHE))

@@ -88,15 +88,16 @@ def test_feasibility_figures_keep_the_session_backend(tmp_path):
     import matplotlib
     import matplotlib.pyplot as plt
 
+    from vlms_bayes.data_io.outputs import save_figure
     from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
-    from vlms_bayes.feasibility.report import disk_table
+    from vlms_bayes.pipeline.feasibility import disk_table
     from vlms_bayes.plots.feasibility import plot_disk
 
     before = matplotlib.get_backend()
     plt.switch_backend("svg")  # stands for the notebook's backend (non-interactive here)
     try:
         config = FeasibilityConfig()
-        out = plot_disk(tmp_path / "disk.png", disk_table(config), config)
+        out = save_figure(tmp_path / "disk.png", plot_disk(disk_table(config), config))
         assert out.is_file()
         assert matplotlib.get_backend() == "svg"
     finally:

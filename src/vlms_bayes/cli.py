@@ -1,9 +1,12 @@
 """The ``vlms-bayes`` command line: parsing only, no science.
 
-Each subcommand parses its options and calls one function of the Python API. Heavy
-packages (pandas, JAX, PyMC, numba, matplotlib) are imported inside the handlers, so that
-``vlms-bayes --help`` stays fast. A :class:`vlms_bayes.errors.VlmsBayesError` becomes a
-one-paragraph message on standard error and exit status 2, without a traceback.
+Each subcommand parses its options into config objects and calls one function of the Python
+API (:mod:`vlms_bayes.pipeline`, :mod:`vlms_bayes.report`). The handlers import that API
+inside themselves: it brings pandas, JAX, PyMC, numba and matplotlib, which must stay off
+the ``vlms-bayes --help`` path. The entry point also sets what a process sets once:
+``XLA_FLAGS`` (JAX host devices) before JAX starts, and ``VLMS_BAYES_OFFLINE`` for
+``--offline``. A :class:`vlms_bayes.errors.VlmsBayesError` becomes a one-paragraph message
+on standard error and exit status 2, without a traceback.
 
 To add a subcommand, write ``_add_<name>(subparsers)`` that registers its parser with
 ``set_defaults(handler=...)`` and list it in :data:`_REGISTRARS`.
@@ -12,15 +15,27 @@ To add a subcommand, write ``_add_<name>(subparsers)`` that registers its parser
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vlms_bayes import __version__
+from vlms_bayes.data_io.files import OFFLINE_ENV, fetch_data_file
+from vlms_bayes.errors import InputDataError, VlmsBayesError
+from vlms_bayes.inference.sampling import xla_flags_with_host_devices
+from vlms_bayes.run_config import apply_config
+
+if TYPE_CHECKING:  # annotations only: these modules bring pandas, PyMC and numba
+    from vlms_bayes.inference.fit import FitConfig
+    from vlms_bayes.inference.rv.exclusion import GaiaHost
+    from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger("vlms_bayes")
 
@@ -158,7 +173,7 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
                         "robustness varies the same parameters")
 
 
-def fit_config_from_args(args: argparse.Namespace) -> object:
+def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
     """The :class:`~vlms_bayes.inference.fit.FitConfig` of parsed fit options."""
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.models.data import MeasurementConfig
@@ -180,7 +195,7 @@ def fit_config_from_args(args: argparse.Namespace) -> object:
     )
 
 
-def _selection_from_args(args: argparse.Namespace) -> object:
+def _selection_from_args(args: argparse.Namespace) -> SelectionModel | None:
     priors_file = getattr(args, "selection_priors", None)
     if getattr(args, "selection", "methods") == "none":
         if priors_file is not None:
@@ -345,11 +360,7 @@ def _add_stability(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_stability(args: argparse.Namespace) -> int:
-    import json
-    import warnings
-
-    from vlms_bayes import stability_command as sc
-    from vlms_bayes.errors import InputDataError
+    from vlms_bayes.pipeline import stability as sc
 
     binary = {"m_a_msun": args.ma, "m_b_msun": args.mb, "mu": args.mu, "q": args.q,
               "m_tot_msun": args.mtot, "a_bin_au": args.abin_au, "p_bin_yr": args.pbin_yr,
@@ -455,19 +466,9 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_feasibility)
 
 
-def _gaia_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    if args.gaia_noise_model is None or args.gaia_ln_sigma is not None:
-        return {}
-    from vlms_bayes.data_io.files import sha256_of
-
-    return {"gaia_noise_model": {"path": str(Path(args.gaia_noise_model).resolve()),
-                                 "sha256": sha256_of(args.gaia_noise_model)}}
-
-
-def _gaia_host_from_args(args: argparse.Namespace) -> Any:
+def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:
     """A GaiaHost from the --gaia-* options, None when none is given."""
-    from vlms_bayes.errors import InputDataError
-    from vlms_bayes.feasibility.gaia_exclusion import GaiaHost
+    from vlms_bayes.inference.rv.exclusion import GaiaHost
 
     given = [args.gaia_host_pval, args.gaia_n_transits, args.gaia_noise_model, args.gaia_g,
              args.gaia_bp_rp, args.gaia_ln_sigma]
@@ -487,30 +488,15 @@ def _gaia_host_from_args(args: argparse.Namespace) -> Any:
 
 
 def _run_feasibility(args: argparse.Namespace) -> int:
-    import dataclasses
-    import time
+    # the feasibility stack (JAX, numba) stays off the --help path
+    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
+    from vlms_bayes.pipeline.data import DataConfig
+    from vlms_bayes.pipeline.feasibility import command_target, feasibility_command
 
-    from vlms_bayes.data_io.outputs import StagedOutputDir, run_record, write_json
-    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target
-    from vlms_bayes.feasibility.report import run_feasibility, target_from_frame
-    from vlms_bayes.inference.sampling import prepare_jax
-
-    # one JAX host device per usable core: the map's chunks are split over them
-    prepare_jax(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                else os.cpu_count() or 1)
-    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no TPU/GPU probing
     given = {"m_star_msun": args.mstar, "r_star_rsun": args.rstar_rsun, "mass_mj": args.mc_mj,
              "radius_rj": args.rp_rj, "a_au": args.a_au}
-    given = {k: v for k, v in given.items() if v is not None}
-    if args.target:
-        from vlms_bayes import pipeline
-
-        frame = pipeline.load_dataset(pipeline.DataConfig.from_args(args))
-        target = target_from_frame(frame, args.target, **given)
-    else:
-        target = dataclasses.replace(Target(), **given)
-    if args.name:
-        target = dataclasses.replace(target, name=args.name)
+    target = command_target(DataConfig.from_args(args), target=args.target, label=args.name,
+                            **{k: v for k, v in given.items() if v is not None})
     config = FeasibilityConfig(
         target=target, n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,
         horizon_gyr=args.horizon_gyr, m_out_range_msun=tuple(args.mout_range),
@@ -520,36 +506,12 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability)
     config.check()
-    gaia = _gaia_host_from_args(args)
-    initial_ae = None
-    if args.initial_ae is not None:
-        from vlms_bayes.feasibility.report import read_initial_ae
-
-        initial_ae = read_initial_ae(args.initial_ae)
-    quarles_inputs = {}
-    if config.stability == "quarles":
-        from vlms_bayes.data_io.quarles import tables_provenance
-
-        quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=args.data_dir)
-    t0 = time.perf_counter()
-    with StagedOutputDir(args.outdir) as stage:
-        result, res = run_feasibility(config, outdir_path=stage, seed=args.seed,
-                                      backend=args.backend, data_dir=args.data_dir,
-                                      secular_triples=args.secular_check,
-                                      initial_ae=initial_ae, gaia=gaia,
-                                      probability_systems=args.probability_systems)
-        write_json(stage / "run.json", run_record(
-            command="feasibility", config=dataclasses.asdict(config), seeds={"draws": args.seed},
-            inputs={**({} if args.initial_ae is None else {"initial_ae": str(args.initial_ae)}),
-                    **_gaia_inputs(args), **quarles_inputs},
-            timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
-            extra={"backend": {"requested": args.backend, "used": res.backend,
-                               "fallback_reason": res.fallback_reason},
-                   "gaia_rv_exclusion": result.gaia_settings,
-                   "headline": dataclasses.asdict(result)}))
-        (stage / "SUMMARY.txt").write_text("\n".join(result.summary_lines()) + "\n",
-                                           encoding="utf-8")
-    print("\n".join(result.summary_lines()))
+    result = feasibility_command(config, outdir=args.outdir, seed=args.seed,
+                                 backend=args.backend, data_dir=args.data_dir,
+                                 secular_triples=args.secular_check,
+                                 initial_ae=args.initial_ae, gaia=_gaia_host_from_args(args),
+                                 probability_systems=args.probability_systems)
+    print(result.report)
     print(f"outputs in {Path(args.outdir).resolve()}")
     return 0
 
@@ -664,8 +626,6 @@ def _gaia_sample_inputs(args: argparse.Namespace) -> list[str]:
     """``--input`` as given, else the registered 2301-source Gaia DR2 RV sample."""
     if args.input:
         return list(args.input)
-    from vlms_bayes.data_io.files import fetch_data_file
-
     path = fetch_data_file("gaia_dr2_rv_sample.fits.gz",
                            data_dir_=getattr(args, "data_dir", None))
     log.info("No --input: using the 2301-source Gaia DR2 RV sample %s", path)
@@ -685,11 +645,9 @@ def _quiet_distributed(level: int = logging.WARNING) -> None:
 
 
 def _run_gaia_rv(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from vlms_bayes import gaia_rv
-    from vlms_bayes.inference.rv_catalogue import ScoreConfig, dask_client
-    from vlms_bayes.models.rv_noise import TEST_CONFIG, NoiseGridConfig
+    from vlms_bayes.inference.rv.catalogue import ScoreConfig, dask_client
+    from vlms_bayes.models.rv_noise.model import TEST_CONFIG, NoiseGridConfig
+    from vlms_bayes.pipeline import gaia_rv
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
     if not getattr(args, "verbose", False):
@@ -767,7 +725,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 def _run_fit(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
-    from vlms_bayes.bayes_commands import fit_command
+    from vlms_bayes.pipeline.bayes import fit_command
 
     out = fit_command(pipeline.DataConfig.from_args(args), fit_config_from_args(args),
                       outdir=args.outdir, seed=args.seed)
@@ -797,15 +755,13 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from vlms_bayes.bayes_commands import TOI_6894B, classify_command
+    from vlms_bayes.pipeline.bayes import TOI_6894B, classify_command
 
     given = [args.mstar, args.mc_mj, args.a_au]
     if all(v is None for v in given):
         values = dict(TOI_6894B)
         name = args.name or "TOI-6894 b"
     elif any(v is None for v in given):
-        from vlms_bayes.errors import InputDataError
-
         raise InputDataError("Give all of --mstar, --mc-mj and --a-au (or none of them to "
                              "score TOI-6894 b).")
     else:
@@ -838,7 +794,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from vlms_bayes.bayes_commands import compare_command
+    from vlms_bayes.pipeline.bayes import compare_command
 
     out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
                           figures=not args.no_figures,
@@ -861,7 +817,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from vlms_bayes.report_html import write_report
+    from vlms_bayes.report.html import write_report
 
     path = write_report(args.run, output=args.output)
     print(f"wrote {path}")
@@ -905,7 +861,7 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
 
 def _run_robustness(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
-    from vlms_bayes.robustness import SensitivityGrid, run_robustness
+    from vlms_bayes.pipeline.robustness import SensitivityGrid, run_robustness
 
     result = run_robustness(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -978,6 +934,36 @@ def _planned_outdir(args: argparse.Namespace) -> Path | None:
     return getattr(args, "outdir", None)
 
 
+def request_jax_host_devices(n_devices: int) -> None:
+    """Ask XLA for ``n_devices`` host devices by setting ``XLA_FLAGS``.
+
+    The entry point's job, done before anything imports JAX (JAX reads the flags once, when
+    it starts; afterwards this does nothing). Flags that already choose a device count are
+    kept (:func:`vlms_bayes.inference.sampling.xla_flags_with_host_devices`).
+    """
+    if "jax" in sys.modules:
+        return
+    os.environ["XLA_FLAGS"] = xla_flags_with_host_devices(os.environ.get("XLA_FLAGS", ""),
+                                                          n_devices)
+
+
+def jax_host_devices(args: argparse.Namespace) -> int | None:
+    """JAX host devices a command asks for, None to leave JAX's default of one.
+
+    ``feasibility`` splits its map over one device per usable core; a NumPyro fit (``fit``,
+    ``run`` with its fit or its robustness suite, ``robustness``, whose worker processes
+    inherit the flags) runs its chains in parallel with one device per chain.
+    """
+    if args.command == "feasibility":
+        return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+    samples = args.command in ("fit", "robustness") or (
+        args.command == "run" and (args.fit or not args.no_fit or args.robustness))
+    if samples and getattr(args, "backend", None) == "numpyro":
+        return int(args.chains)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vlms-bayes``; returns the exit status."""
     parser = build_parser()
@@ -986,16 +972,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     _configure_logging(args)
-    from vlms_bayes.data_io.files import OFFLINE_ENV
-    from vlms_bayes.errors import VlmsBayesError
 
     before = os.environ.get(OFFLINE_ENV)
     if getattr(args, "offline", False):
         os.environ[OFFLINE_ENV] = "1"
     try:
         if getattr(args, "config", None) is not None and getattr(args, "config_parser", None):
-            from vlms_bayes.run_config import apply_config
-
             args = apply_config(parser, args.config_parser, args.config, argv)
             _configure_logging(args)
         outdir = _planned_outdir(args)
@@ -1003,6 +985,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vlms_bayes.data_io.outputs import check_output_dir
 
             check_output_dir(outdir)
+        n_devices = jax_host_devices(args)
+        if n_devices is not None:
+            request_jax_host_devices(n_devices)
+        if args.command == "feasibility":
+            logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no GPU probe
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)

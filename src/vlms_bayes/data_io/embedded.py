@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vlms_bayes.data_io.cache import cache_dir
 from vlms_bayes.errors import DataUnavailableError
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,6 @@ def _sha256_bytes(data: bytes) -> str:
 
 def _target_folder() -> Path:
     """Where decompressed files go: ``<cache>/embedded-<date>``, else a temporary folder."""
-    from vlms_bayes.data_io.files import cache_dir
-
     folder = cache_dir() / f"embedded-{SNAPSHOT_DATE}"
     try:
         folder.mkdir(parents=True, exist_ok=True)

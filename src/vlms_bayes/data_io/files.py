@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlms_bayes.data_io.cache import CACHE_DIR_ENV as CACHE_DIR_ENV  # re-exported
+from vlms_bayes.data_io.cache import cache_dir
+from vlms_bayes.data_io.embedded import announce_embedded, embedded_path, manifest
 from vlms_bayes.errors import DataUnavailableError
 
 log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "VLMS_BAYES_DATA_DIR"
-CACHE_DIR_ENV = "VLMS_BAYES_CACHE_DIR"
 #: Set to 1 to never touch the network (the ``--offline`` option sets it too).
 OFFLINE_ENV = "VLMS_BAYES_OFFLINE"
 
@@ -159,16 +161,6 @@ def data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
     return Path(env).expanduser() if env else None
 
 
-def cache_dir() -> Path:
-    """Return the user cache folder for downloads (created on demand by pooch)."""
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("vlms-bayes"))
-
-
 def sha256_of(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 of a file's bytes (read in 1 MiB blocks)."""
     h = hashlib.sha256()
@@ -206,8 +198,6 @@ class ResolvedFile:
         rec: dict[str, Any] = {"path": str(self.path), "origin": self.origin,
                                "sha256": self.sha256, "pinned_sha256": self.entry.sha256}
         if self.origin == "embedded snapshot":
-            from vlms_bayes.data_io.embedded import manifest
-
             rec.update(manifest()[self.entry.name].provenance())
         return rec
 
@@ -284,8 +274,6 @@ def resolve_data_file(
             failure = f"the download failed: {type(exc).__name__}"
             mark_network_failed(failure)
             log.debug("download of %s failed: %s", name, exc)
-    from vlms_bayes.data_io.embedded import announce_embedded, embedded_path, manifest
-
     if name in manifest():
         path = embedded_path(name)
         announce_embedded(name, why or failure)

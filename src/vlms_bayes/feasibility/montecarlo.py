@@ -401,7 +401,7 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
         raise InputDataError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     config.check()
     if table is None:
-        from vlms_bayes.feasibility.stability import load_stability_table
+        from vlms_bayes.data_io.quarles import load_stability_table
 
         table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
                                      interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))

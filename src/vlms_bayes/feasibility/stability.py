@@ -16,123 +16,55 @@ binary (A, B) with mass ratio mu = M_B / (M_A + M_B) and eccentricity e_bin:
   0.1 <= mu <= 0.5, 0 <= e_bin <= 0.7 (P-type). The fit functions are plain polynomials
   that accept NumPy or JAX arrays; :func:`check_hw99_domain` states the range of validity.
 
-Everything here is a pure function of arrays; file reading lives in
-:mod:`vlms_bayes.data_io.quarles`, inputs in physical units in
+Everything here is a pure function of arrays; the table (:class:`StabilityTable`, its
+published grid and :func:`build_stability_table`) and file reading live in
+:mod:`vlms_bayes.data_io.quarles` and are re-exported here; inputs in physical units in
 :mod:`vlms_bayes.feasibility.stability_limits`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vlms_bayes.data_io.quarles import (  # the table and its grid; re-exported here
+    E_NODES,
+    MU_NODES,
+    TABULATED_INCLINATIONS_DEG,
+    StabilityTable,
+    blend_tables,
+    build_stability_table,
+)
 from vlms_bayes.errors import InputDataError
 
-#: Planet inclinations (degrees) for which Quarles et al. (2020) publish tables.
-TABULATED_INCLINATIONS_DEG: tuple[int, ...] = (0, 30, 45, 180)
+__all__ = [
+    "E_NODES",
+    "HW99_PTYPE_RANGE",
+    "HW99_STYPE_RANGE",
+    "MU_NODES",
+    "TABULATED_INCLINATIONS_DEG",
+    "StabilityTable",
+    "ac_ratio",
+    "ac_ratio_jax",
+    "blend_tables",
+    "build_stability_table",
+    "check_hw99_domain",
+    "check_quarles_domain",
+    "check_table_grid",
+    "holman_wiegert_ptype",
+    "holman_wiegert_stype",
+    "stability_curves",
+]
 
-#: Regular mu grid of the published method: 0.001, 0.01, 0.02, ..., 0.99, 0.999.
-MU_NODES: NDArray[np.float64] = np.concatenate(([0.001], np.arange(1, 100) / 100.0, [0.999]))
-
-#: Regular e_bin grid of the published method: 0, 0.01, ..., 0.80.
-E_NODES: NDArray[np.float64] = np.arange(0, 81) / 100.0
+Array = Any  # a NumPy or JAX array
 
 #: Range of validity of the Holman & Wiegert (1999) S-type fit: (mu_min, mu_max, e_max).
 HW99_STYPE_RANGE: tuple[float, float, float] = (0.1, 0.9, 0.8)
 
 #: Range of validity of the Holman & Wiegert (1999) P-type fit: (mu_min, mu_max, e_max).
 HW99_PTYPE_RANGE: tuple[float, float, float] = (0.1, 0.5, 0.7)
-
-Array = Any  # a NumPy or JAX array
-
-
-class StabilityTable(NamedTuple):
-    """Quarles et al. (2020) a_c / a_bin on the published regular grid.
-
-    A NamedTuple, hence a JAX pytree: it can be passed through ``jax.jit`` and
-    ``jax.vmap`` as an argument (its ``incl_deg`` leaf is a plain float).
-
-    Attributes
-    ----------
-    mu_nodes : array, shape (n_mu,)
-        Increasing mass-ratio nodes mu = M_B / (M_A + M_B).
-    e_nodes : array, shape (n_e,)
-        Increasing binary-eccentricity nodes.
-    ratio : array, shape (n_mu, n_e)
-        a_c / a_bin at the nodes (0 where the node lies outside the data's convex hull).
-    incl_deg : float
-        Planet inclination of the table, degrees.
-    """
-
-    mu_nodes: Array
-    e_nodes: Array
-    ratio: Array
-    incl_deg: float
-
-
-def build_stability_table(raw: ArrayLike, incl_deg: float) -> StabilityTable:
-    """Map scattered (mu, e_bin, a_c/a_bin) rows onto the published regular grid.
-
-    Reproduces ``griddata((mu, e), a, (mu_grid, e_grid), method="linear", fill_value=0)``
-    of Quarles et al. (2020): Delaunay-based linear interpolation, 0 outside the convex
-    hull of the rows (equal to the notebook's call to ~3e-16 for all four tables). Nodes
-    that carry a table row take its value directly (what linear interpolation returns
-    there); griddata runs only for the nodes without one, which is hundreds of times
-    faster on this degenerate grid.
-
-    Parameters
-    ----------
-    raw : array_like, shape (n, 3)
-        Table rows: mu, e_bin, a_c / a_bin.
-    incl_deg : float
-        Planet inclination of the table, degrees (recorded, not used in the math).
-
-    Returns
-    -------
-    StabilityTable
-        NumPy arrays on :data:`MU_NODES` x :data:`E_NODES`.
-
-    Raises
-    ------
-    InputDataError
-        If ``raw`` is not an (n, 3) array of finite numbers with at least 3 rows.
-    """
-    from scipy.interpolate import griddata
-
-    data = np.asarray(raw, dtype=float)
-    if data.ndim != 2 or data.shape[1] != 3 or data.shape[0] < 3:
-        raise InputDataError(
-            f"A Quarles et al. (2020) table must have rows of 3 columns (mu, e_bin, "
-            f"a_crit/a_bin); got an array of shape {data.shape}."
-        )
-    if not np.all(np.isfinite(data)):
-        bad = int(np.argmax(~np.all(np.isfinite(data), axis=1)))
-        raise InputDataError(
-            f"The Quarles et al. (2020) table for inclination {incl_deg} deg has a "
-            f"non-finite value in row {bad} ({data[bad].tolist()}); use the published file."
-        )
-    # Linear interpolation at a data point returns that point's value, so nodes that
-    # carry a table row take it directly; griddata (whose point location is very slow on
-    # this degenerate, cocircular grid) is run only for the nodes without a row.
-    ratio = np.full((MU_NODES.size, E_NODES.size), np.nan)
-    i = np.searchsorted(MU_NODES, data[:, 0] - 1e-9)
-    j = np.searchsorted(E_NODES, data[:, 1] - 1e-9)
-    i_ok, j_ok = np.minimum(i, MU_NODES.size - 1), np.minimum(j, E_NODES.size - 1)
-    on_node = (np.abs(MU_NODES[i_ok] - data[:, 0]) < 1e-9) & (np.abs(E_NODES[j_ok] - data[:, 1])
-                                                               < 1e-9)
-    ratio[i_ok[on_node], j_ok[on_node]] = data[on_node, 2]
-    missing = np.isnan(ratio)
-    if missing.any():
-        mu_g, e_g = np.meshgrid(MU_NODES, E_NODES, indexing="ij")
-        ratio[missing] = griddata(
-            (data[:, 0], data[:, 1]), data[:, 2], (mu_g[missing], e_g[missing]),
-            method="linear", fill_value=0.0,
-        )
-    return StabilityTable(MU_NODES.copy(), E_NODES.copy(), np.asarray(ratio, float),
-                          float(incl_deg))
-
 
 def _cell_index(nodes: Array, x: Array, xp: Any) -> Array:
     """Lower cell index of ``x`` (already clamped) in increasing ``nodes``, in O(1).
@@ -373,45 +305,6 @@ def check_hw99_domain(
     lo, hi, e_max = HW99_STYPE_RANGE if kind == "S" else HW99_PTYPE_RANGE
     mu_a, e_a = np.broadcast_arrays(np.asarray(mu, float), np.asarray(e_bin, float))
     return (mu_a >= lo) & (mu_a <= hi) & (e_a >= 0) & (e_a <= e_max)
-
-
-def blend_tables(lo: StabilityTable, hi: StabilityTable, incl_deg: float) -> StabilityTable:
-    """Linear interpolation in inclination between two tables on the same grid.
-
-    Parameters
-    ----------
-    lo, hi : StabilityTable
-        Tables at inclinations ``lo.incl_deg < hi.incl_deg``.
-    incl_deg : float
-        Target inclination, within [lo.incl_deg, hi.incl_deg].
-
-    Returns
-    -------
-    StabilityTable
-        (1 - w) lo.ratio + w hi.ratio with w = (i - i_lo) / (i_hi - i_lo); nodes where
-        either table holds the fill value 0 stay 0.
-    """
-    i_lo, i_hi = float(lo.incl_deg), float(hi.incl_deg)
-    if not (i_lo < i_hi and i_lo <= incl_deg <= i_hi):
-        raise InputDataError(
-            f"Cannot interpolate to {incl_deg} deg between tables at {i_lo} and {i_hi} deg."
-        )
-    if not (np.array_equal(lo.mu_nodes, hi.mu_nodes) and np.array_equal(lo.e_nodes, hi.e_nodes)):
-        raise InputDataError("The two stability tables are not on the same grid.")
-    w = (incl_deg - i_lo) / (i_hi - i_lo)
-    z_lo, z_hi = np.asarray(lo.ratio, float), np.asarray(hi.ratio, float)
-    ratio = np.where((z_lo > 0) & (z_hi > 0), (1 - w) * z_lo + w * z_hi, 0.0)
-    return StabilityTable(np.asarray(lo.mu_nodes), np.asarray(lo.e_nodes), ratio,
-                          float(incl_deg))
-
-
-def load_stability_table(
-    incl_deg: float = 0, *, data_dir: Any = None, interpolate: bool = False
-) -> StabilityTable:
-    """Load a Quarles et al. (2020) table; see :func:`vlms_bayes.data_io.quarles.load_stability_table`."""  # noqa: E501
-    from vlms_bayes.data_io.quarles import load_stability_table as _load
-
-    return _load(incl_deg, data_dir=data_dir, interpolate=interpolate)
 
 
 def stability_curves(

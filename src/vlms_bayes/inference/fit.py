@@ -71,7 +71,7 @@ from vlms_bayes.models.data import (
 )
 from vlms_bayes.models.mixture import MixturePriors, n_gaussians, population_names
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.report import fmt_prob
+from vlms_bayes.report.format import fmt_prob
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     ``keep_attempts``: a list that receives every attempt's posterior, in order (the
     last one is the one returned), with the same groups attached.
     """
-    from vlms_bayes.inference.init import initial_values
+    from vlms_bayes.inference.initvals import initial_values
     from vlms_bayes.inference.sampling import sample
     from vlms_bayes.models.mixture import build_mixture_model
 

@@ -53,7 +53,7 @@ Posterior predictive p-values are conservative (under the true model they concen
 toward 1/2 rather than being uniform), so the per-method false-alarm rate is at most α;
 across M methods at most M α. With draws at the truth (no posterior spread, the least
 conservative case) 7 of 118 method checks failed over 30 simulated catalogues (6%;
-slow tier of tests/test_ppc.py). A two-sided p-value from S draws is 0 or at least
+slow tier of tests/inference/test_ppc.py). A two-sided p-value from S draws is 0 or at least
 2/S, so S ≥ 2 n_tests / α (500 draws for 12 tests at α = 0.05) keeps the threshold above
 that step; with fewer draws a test fails only when no replicate is as extreme (a note
 says so).

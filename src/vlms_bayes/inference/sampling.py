@@ -4,9 +4,9 @@
 
 * ``"numpyro"`` (default): PyMC's model compiled to JAX and sampled by NumPyro's NUTS.
   JAX runs in float64 inside a scoped ``jax.enable_x64(True)`` (the process-wide setting
-  is left alone). Chains run in parallel on host "devices" when JAX has not been imported yet
-  (this function then sets ``XLA_FLAGS=--xla_force_host_platform_device_count=<chains>``),
-  else vectorised on one device.
+  is left alone). Chains run in parallel when JAX has at least ``chains`` host "devices"
+  (the command line asks for them through ``XLA_FLAGS`` before JAX starts, see
+  :func:`xla_flags_with_host_devices`), else vectorised on one device.
 * ``"pymc"``: PyMC's own NUTS (C backend), chains in parallel processes.
 * ``"nutpie"``: nutpie, if installed.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -43,14 +42,17 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def prepare_jax(n_devices: int) -> None:
-    """Ask XLA for ``n_devices`` host devices (only effective before JAX is imported)."""
-    if "jax" in sys.modules:
-        return
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = (
-            f"{flags} --xla_force_host_platform_device_count={int(n_devices)}".strip())
+def xla_flags_with_host_devices(flags: str, n_devices: int) -> str:
+    """``XLA_FLAGS`` that ask for ``n_devices`` host devices (one CPU core each).
+
+    Pure: the command line sets the environment variable with it before JAX starts
+    (:func:`vlms_bayes.cli.request_jax_host_devices`); flags that already choose a device
+    count are returned unchanged. With at least ``chains`` devices NumPyro runs the chains
+    in parallel, otherwise vectorized.
+    """
+    if "xla_force_host_platform_device_count" in flags:
+        return flags
+    return f"{flags} --xla_force_host_platform_device_count={int(n_devices)}".strip()
 
 
 def sample(
@@ -86,7 +88,7 @@ def sample(
     jitter : bool
         Jitter the starting point of each chain (PyMC's uniform(-1, 1) in the
         unconstrained space). Off by default: with a data-driven start (see
-        :func:`vlms_bayes.inference.init.initial_values`) jitter of that size can push chains
+        :func:`vlms_bayes.inference.initvals.initial_values`) jitter of that size can push chains
         into the label-swapped or method-split modes of a mixture.
     progressbar : bool
         Show the sampler's progress bar.
@@ -115,7 +117,6 @@ def sample(
     )
     t0 = time.perf_counter()
     if backend == "numpyro":
-        prepare_jax(chains)
         import jax
 
         method = "parallel" if jax.local_device_count() >= chains else "vectorized"

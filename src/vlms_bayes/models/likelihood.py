@@ -26,7 +26,7 @@ u* < 0; H = :data:`INCL_HALF_WIDTH`) with Gauss–Legendre nodes in w = √u, wh
 1/√u singularity at u = 0. The nodes follow each object and population, so a narrow
 population several dex above a minimum mass is resolved as well as a wide one: the log
 density agrees with QUADPACK to better than 1e-8 for m − y from −3 to 4.5 dex and s from 0.01
-to 3 dex (tests/test_mixture_exact.py), where the former fixed 32 nodes in i reached only
+to 3 dex (tests/models/test_mixture_exact.py), where the former fixed 32 nodes in i reached only
 2.67 dex and, 1–2 dex below a population, were off in log density by up to 0.07, 0.7 and 3.7
 for conditional widths s = 0.2, 0.1 and 0.05 dex.
 """

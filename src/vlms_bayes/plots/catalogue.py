@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.colors import Normalize
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -233,22 +235,16 @@ def plot_e_vs_a(stacked: pd.DataFrame, *, include_outside: bool = False) -> Figu
 
 
 def _lighten(colour: str, amount: float = 0.6) -> tuple[float, float, float]:
-    from matplotlib.colors import to_rgb
-
     r, g, b = to_rgb(colour)
     return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
 
 
 def _colours(values: np.ndarray, norm: Normalize, cmap: str) -> list:
-    from matplotlib import colormaps
-
     cm = colormaps[cmap]
     return [cm(norm(v)) if np.isfinite(v) else (0.5, 0.5, 0.5, 1.0) for v in values]
 
 
 def _scalar_mappable(norm: Normalize, cmap: str):
-    from matplotlib.cm import ScalarMappable
-
     sm = ScalarMappable(norm=norm, cmap=cmap)
     sm.set_array([])
     return sm

@@ -1,19 +1,23 @@
 """Figures of the feasibility study: the map, the sensitivity study, the disk band.
 
 Each function draws already computed arrays (a :class:`MapResult` and its fractions, the
-disk table) and saves the figure atomically; nothing is recomputed here.
+disk table) and returns the figure; the caller saves it
+(:func:`vlms_bayes.data_io.outputs.save_figure`). Nothing is recomputed here.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-from vlms_bayes.data_io.outputs import save_figure
-from vlms_bayes.feasibility.montecarlo import CRITERIA
+from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
+from vlms_bayes.feasibility.montecarlo import CRITERIA, FeasibilityConfig
 
 _LIMIT_COLOURS = ("#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#2ca02c")
 
@@ -38,26 +42,21 @@ def _title(res: Any) -> str:
             f"{c.a0_range_au[1]:g} AU")
 
 
-def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray, *,
-                         gaia_excluded: np.ndarray | None = None) -> Path:
+def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
+                         gaia_excluded: np.ndarray | None = None) -> Figure:
     """fig3: feasible fraction with contours, unstable region hatched, limiting criterion.
 
     Parameters
     ----------
-    path : path-like
-        Output PNG.
     res : MapResult
         The computed map.
     limiting : numpy.ndarray of int
-        Limiting criterion per cell (:func:`vlms_bayes.feasibility.report.limiting_criterion`).
+        Limiting criterion per cell (:func:`vlms_bayes.pipeline.feasibility.limiting_criterion`).
     gaia_excluded : numpy.ndarray of bool, optional
         Perturbers Gaia's RV noise would have revealed: cross-hatched and outlined in orange
         on both panels.
     """
     plt = _pyplot()
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
-
     f = res.fractions()
     a, m = res.config.a_out_grid, res.config.m_out_grid
     feas = f["feasible"]
@@ -96,12 +95,10 @@ def plot_feasibility_map(path: str | Path, res: Any, limiting: np.ndarray, *,
                if (limiting == i).any()]
     ax2.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.85)
     fig.suptitle(_title(res), fontsize=9)
-    out = save_figure(path, fig)
-    plt.close(fig)
-    return out
+    return fig
 
 
-def plot_sensitivity(path: str | Path, res: Any) -> Path:
+def plot_sensitivity(res: Any) -> Figure:
     """Small multiples of the feasible fraction: horizon (rows) × periastron rule (columns)."""
     plt = _pyplot()
     c = res.config
@@ -130,16 +127,12 @@ def plot_sensitivity(path: str | Path, res: Any) -> Path:
     fig.colorbar(pc, ax=axes, label="feasible fraction", shrink=0.8)
     fig.suptitle(f"{c.target.name}: sensitivity to horizon and periastron threshold "
                  "(left: survival floor; right: the seed's r_crit rule)", fontsize=9)
-    out = save_figure(path, fig)
-    plt.close(fig)
-    return out
+    return fig
 
 
-def plot_disk(path: str | Path, table: Any, config: Any) -> Path:
+def plot_disk(table: pd.DataFrame, config: FeasibilityConfig) -> Figure:
     """Disk-migration timescales vs a for a band of disk masses, against disk lifetimes."""
     plt = _pyplot()
-    from vlms_bayes.feasibility.disk import disk_lifetime_quantile_yr
-
     fig, ax = plt.subplots(figsize=(7, 4.8), constrained_layout=True)
     colours = plt.get_cmap("plasma")(np.linspace(0.1, 0.8, table["disk_to_star"].nunique()))
     for col, (fd, g) in zip(colours, table.groupby("disk_to_star"), strict=True):
@@ -157,6 +150,4 @@ def plot_disk(path: str | Path, table: Any, config: Any) -> Path:
                  "(Kanagawa+18), dotted Type I (TTW02), dashed: time to reach the observed a)")
     ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
-    out = save_figure(path, fig)
-    plt.close(fig)
-    return out
+    return fig

@@ -8,12 +8,12 @@ the refit failed, marked with an x at the default). Plots only what the table ho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from vlms_bayes.robustness.table import NUMBERS
+from matplotlib.ticker import MaxNLocator
 
 COLOURS = {True: "tab:blue", False: "tab:red", None: "0.5"}
 
@@ -47,13 +47,17 @@ def _panel(ax: Any, sub: pd.DataFrame, desc: str, *, labels_right: bool = False,
     ax.grid(axis="x", alpha=0.3)
 
 
-def plot_robustness(table: pd.DataFrame) -> Any:
+def plot_robustness(table: pd.DataFrame, numbers: Mapping[str, str]) -> Any:
     """The robustness figure of a ``robustness.csv`` table.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Columns of :data:`vlms_bayes.robustness.table.TABLE_COLUMNS`.
+        Columns of :data:`vlms_bayes.pipeline.robustness.table.TABLE_COLUMNS`.
+    numbers : mapping of str to str
+        The numbers to show, in order, and their descriptions
+        (:data:`vlms_bayes.pipeline.robustness.table.NUMBERS`); passed in so that the
+        plots do not import the pipeline.
 
     Returns
     -------
@@ -61,36 +65,34 @@ def plot_robustness(table: pd.DataFrame) -> Any:
     """
     import matplotlib.pyplot as plt
 
-    numbers = [k for k in NUMBERS if (table["number"] == k).any()]
-    refit = [k for k in numbers if k != "feasible_fraction"]
+    shown = [k for k in numbers if (table["number"] == k).any()]
+    refit = [k for k in shown if k != "feasible_fraction"]
     n_var = table.loc[table["number"].isin(refit), "variant"].nunique() if refit else 0
     n_feas = int((table["number"] == "feasible_fraction").sum())
     ncols = 4
-    nrows = int(np.ceil(len(numbers) / ncols))
+    nrows = int(np.ceil(len(shown) / ncols))
     height = max(2.5, 0.22 * max(n_var, n_feas) + 1.2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 2.5, height * nrows),
                              squeeze=False)
     flat = axes.ravel()
-    for i, key in enumerate(numbers):
+    for i, key in enumerate(shown):
         sub = table.loc[table["number"] == key]
         if key in refit:
-            _panel(flat[i], sub, NUMBERS[key], show_labels=i % ncols == 0)
+            _panel(flat[i], sub, numbers[key], show_labels=i % ncols == 0)
         else:
-            _panel(flat[i], sub, NUMBERS[key], labels_right=True)
+            _panel(flat[i], sub, numbers[key], labels_right=True)
         if key.startswith(("p_", "reference_p", "ks_p")):
             flat[i].set_xlim(-0.03, 1.03)
         if key == "ks_p_value":
             flat[i].axvline(0.05, color="0.6", lw=0.8, ls=":")
         if key in ("bic_winner_k", "n_objects"):
-            from matplotlib.ticker import MaxNLocator
-
             flat[i].xaxis.set_major_locator(MaxNLocator(integer=True))
             if key == "bic_winner_k":
                 flat[i].set_xlim(0.5, max(3.5, float(np.nanmax(sub["value"])) + 0.5)
                                  if sub["value"].notna().any() else 3.5)
         if key == "delta_elpd_k2_k1":
             flat[i].axvline(0.0, color="0.6", lw=0.8, ls=":")
-    for ax in flat[len(numbers):]:
+    for ax in flat[len(shown):]:
         ax.set_visible(False)
     fig.suptitle("Robustness of the headline numbers (dashed: default analysis; blue: same "
                  "conclusion, red: changed, grey: none / failed)", fontsize=9)

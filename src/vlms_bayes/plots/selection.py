@@ -20,7 +20,7 @@ def plot_observed_vs_intrinsic(dens: dict[str, Any]) -> Any:
     Parameters
     ----------
     dens : dict
-        Output of :func:`vlms_bayes.inference.selection_report.method_densities`.
+        Output of :func:`vlms_bayes.report.selection.method_densities`.
     """
     import matplotlib.pyplot as plt
 

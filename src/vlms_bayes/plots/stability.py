@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 
 def plot_stability_curves(curves: dict[str, Any]) -> Any:
@@ -20,8 +22,6 @@ def plot_stability_curves(curves: dict[str, Any]) -> Any:
     matplotlib.figure.Figure
         The figure (not saved; use :func:`vlms_bayes.data_io.outputs.save_figure`).
     """
-    from matplotlib.figure import Figure
-
     incls = sorted(curves["quarles"])
     ncol = 2 if len(incls) > 1 else 1
     nrow = int(np.ceil(len(incls) / ncol))
@@ -48,8 +48,6 @@ def plot_stability_curves(curves: dict[str, Any]) -> Any:
     for ax in axes[::ncol]:
         ax.set_ylabel("$a_c / a_{bin}$")
     handles, labels = axes[0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
     handles += [Line2D([], [], color="k", lw=1.6), Line2D([], [], color="k", lw=1.1, ls="--")]
     labels += ["Quarles et al. (2020)", "Holman & Wiegert (1999, prograde, coplanar)"]
     axes[0].legend(handles, labels, fontsize=7, loc="upper right")

@@ -1,0 +1,583 @@
+"""Run the feasibility study into a folder: map, sensitivity, disk band, figures, numbers.
+
+:func:`run_feasibility` is the Python API of ``vlms-bayes feasibility`` (and the step that
+``vlms-bayes run`` calls): it writes ``feasibility_map.npz``, ``fig3_feasibility.png``,
+``feasibility_sensitivity.csv`` + ``fig_feasibility_sensitivity.png`` and
+``disk_migration.csv`` + ``fig_disk_migration.png`` into a folder that the caller has
+staged, and returns a :class:`FeasibilityResult` with the headline numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.data_io.files import sha256_of
+from vlms_bayes.data_io.outputs import (
+    StagedOutputDir,
+    atomic_write,
+    run_record,
+    save_figure,
+    write_csv,
+    write_json,
+)
+from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.feasibility import attribution, disk
+from vlms_bayes.feasibility.draws import derived_seed
+from vlms_bayes.feasibility.montecarlo import (
+    CRITERIA,
+    FeasibilityConfig,
+    MapResult,
+    Target,
+    feasibility_map,
+)
+from vlms_bayes.feasibility.secular_check import run_secular_check
+from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
+from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
+from vlms_bayes.pipeline.data import DataConfig, load_dataset
+from vlms_bayes.pipeline.result import CommandResult
+from vlms_bayes.plots import feasibility as plots
+
+log = logging.getLogger(__name__)
+
+#: Disk-to-star mass ratios of the disk-migration band.
+DISK_FRACTIONS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)
+
+
+@dataclass(frozen=True)
+class FeasibilityResult:
+    """Headline numbers of a feasibility run (for the console and SUMMARY.txt)."""
+
+    target: str
+    mean_feasible_fraction: float
+    max_cell_fraction: float
+    best_m_out_msun: float
+    best_a_out_au: float
+    cells_feasible: float
+    feasible_m_out_range_msun: tuple[float, float] | None
+    feasible_a_out_range_au: tuple[float, float] | None
+    limiting_share: dict[str, float]
+    backend: str
+    fallback_reason: str | None
+    map_wall_s: float
+    disk_best_type2_time_yr: float
+    disk_lifetime_median_yr: float
+    files: tuple[str, ...]
+    octupole_flagged_share: float = float("nan")
+    secular_confusion: dict[str, int] | None = None
+    secular_agreement: float | None = None
+    secular_lines: tuple[str, ...] = ()
+    gaia_excluded_share: float | None = None
+    gaia_excluded_cells_share: float | None = None
+    gaia_lines: tuple[str, ...] = ()
+    gaia_settings: dict[str, Any] | None = None
+    loss_share: dict[str, float] | None = None
+    best_cell_ci95: tuple[float, float] | None = None
+    best_cell_excludes_mean: bool = True
+    n_draws_per_cell: int = 0
+    probability_lines: tuple[str, ...] = ()
+    probabilities: dict[str, Any] | None = None
+
+    def summary_lines(self) -> list[str]:
+        """Plain-text lines describing the result (computed, not canned)."""
+        lim = sorted(self.limiting_share.items(), key=lambda kv: -kv[1])
+        lim_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in lim if v > 0)
+        lines = [*self.probability_lines,
+                 f"Migration feasibility of {self.target} over the perturber grid (KL + "
+                 f"tides, backend {self.backend}; {self.n_draws_per_cell} independent draws "
+                 "per cell):",
+                 f"  mean feasible fraction over the perturber grid: "
+                 f"{self.mean_feasible_fraction:.4f}",
+                 f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%"]
+        ci = self.best_cell_ci95
+        if self.best_cell_excludes_mean or ci is None:
+            lines.append(
+                f"  best cell: {self.max_cell_fraction:.3f}"
+                + ("" if ci is None else f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})")
+                + f" at m_out = {self.best_m_out_msun:.3g} Msun, a_out = "
+                f"{self.best_a_out_au:.3g} AU")
+        else:
+            lines.append(f"  no single cell stands out: the best one's 95% interval "
+                         f"({ci[0]:.3f}-{ci[1]:.3f}) includes the grid mean")
+        if self.feasible_m_out_range_msun is not None:
+            (m_lo, m_hi), (a_lo, a_hi) = (self.feasible_m_out_range_msun,
+                                          self.feasible_a_out_range_au)
+            lines.append(f"  feasible (>= 1% of draws) for m_out {m_lo:.3g}-{m_hi:.3g} Msun, "
+                         f"a_out {a_lo:.3g}-{a_hi:.3g} AU")
+        else:
+            lines.append("  no cell reaches 1% of draws")
+        lines.append(f"  limiting criterion by absolute loss (share of cells): {lim_txt}")
+        if self.loss_share:
+            loss = sorted(self.loss_share.items(), key=lambda kv: -kv[1])
+            lines.append("  lost draws by criterion (grid-wide): "
+                         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in loss if v >= 0.005))
+        lines.append(f"  feasible draws with eps_oct > 0.01 (quadrupole verdict not "
+                     f"conservative): {100 * self.octupole_flagged_share:.0f}%")
+        lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
+                     f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
+                     f"{self.disk_lifetime_median_yr:.3g} yr")
+        lines.extend(self.secular_lines)
+        lines.extend(self.gaia_lines)
+        if self.fallback_reason:
+            lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
+        return lines
+
+
+@dataclass(frozen=True)
+class FeasibilityOptions:
+    """Settings of the feasibility map that ``run`` makes for the reference object.
+
+    Attributes
+    ----------
+    grid : int
+        Cells per axis of the (M_out, a_out) grid.
+    draws : int
+        Monte Carlo draws per cell.
+    horizon_gyr : float
+        Time horizon in Gyr.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic criteria.
+    """
+
+    grid: int = 100
+    draws: int = 200
+    horizon_gyr: float = 1.0
+    backend: str = "auto"
+    secular_triples: int = 200
+
+
+def reference_target(frame: pd.DataFrame) -> Target:
+    """The feasibility :class:`~vlms_bayes.feasibility.montecarlo.Target` of the reference row.
+
+    Host mass, companion mass, a and host radius come from the stacked row (with the
+    user's overrides); the companion's radius, which the stacked dataset does not carry,
+    keeps the default of :class:`Target` (TOI-6894 b's 0.855 R_J).
+    """
+    ref = frame.loc[frame["is_reference"]]
+    if ref.empty:
+        return Target()
+    r = ref.iloc[0]
+    kw: dict[str, Any] = {"name": str(r["name"]), "m_star_msun": float(r["st_mass"]),
+                          "mass_mj": float(r["pl_bmassj"]), "a_au": float(r["pl_orbsmax"])}
+    if np.isfinite(r["st_rad"]):
+        kw["r_star_rsun"] = float(r["st_rad"])
+    return Target(**kw)
+
+
+def target_from_frame(frame: pd.DataFrame, name: str, **overrides: float) -> Target:
+    """The target's parameters from the stacked catalogue (``pipeline.load_dataset``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Stacked dataset (columns ``name``, ``st_mass``, ``st_rad``, ``pl_bmassj``,
+        ``pl_orbsmax``).
+    name : str
+        Companion name (case and spaces ignored).
+    **overrides : float
+        Target fields that replace the catalogue values (e.g. ``radius_rj``; the stacked
+        dataset has no companion radius, so it must be given unless the target is
+        TOI-6894 b, whose published 0.855 RJ is used).
+
+    Returns
+    -------
+    Target
+
+    Raises
+    ------
+    InputDataError
+        If the name is absent or a needed value is missing.
+    """
+    def norm(s: Any) -> str:
+        return "".join(str(s).lower().split())
+
+    rows = frame[frame["name"].map(norm) == norm(name)]
+    if rows.empty:
+        raise InputDataError(
+            f"Target {name!r} is not in the stacked catalogue ({len(frame)} rows); check the "
+            "spelling (e.g. 'TOI-6894 b') or give --mstar --mc-mj --a-au --rstar-rsun --rp-rj.")
+    row = rows.iloc[0]
+    vals = {"m_star_msun": row.get("st_mass"), "r_star_rsun": row.get("st_rad"),
+            "mass_mj": row.get("pl_bmassj"), "a_au": row.get("pl_orbsmax")}
+    vals["radius_rj"] = Target().radius_rj if norm(name) == norm(Target().name) else None
+    vals.update(overrides)
+    missing = [k for k, v in vals.items() if v is None or not np.isfinite(float(v))]
+    if missing:
+        raise InputDataError(
+            f"Target {row['name']!r} has no value for {', '.join(missing)} in the catalogue; "
+            "give it with the matching option (--mstar, --rstar-rsun, --mc-mj, --a-au, "
+            "--rp-rj).")
+    return Target(name=str(row["name"]), **{k: float(v) for k, v in vals.items()})
+
+
+def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Initial (a0 [AU], e0) samples from a CSV with columns ``a_au`` and ``e``."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"Cannot read the initial (a, e) samples {path}: {exc}") from exc
+    missing = [c for c in ("a_au", "e") if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; it needs 'a_au' "
+                             f"(AU) and 'e' (has: {', '.join(map(str, frame.columns))}).")
+    return frame["a_au"].to_numpy(float), frame["e"].to_numpy(float)
+
+
+def limiting_criterion(cascade: np.ndarray) -> np.ndarray:
+    """Index of the criterion that removes the largest fraction of all draws of a cell.
+
+    Absolute loss (:func:`vlms_bayes.feasibility.attribution.limiting_by_loss`), not the
+    pass ratio of the survivors, which blamed whichever stage removed the last few.
+
+    Parameters
+    ----------
+    cascade : numpy.ndarray, shape (n_criteria, ...)
+        Fractions passing criteria 0..k, for each k.
+
+    Returns
+    -------
+    numpy.ndarray of int
+    """
+    return attribution.limiting_by_loss(cascade)
+
+
+def sensitivity_table(result: MapResult) -> pd.DataFrame:
+    """Coverage of the map for every horizon × periastron threshold of the study."""
+    cfg = result.config
+    f = result.fractions()
+    r_star_au = cfg.target.r_star_rsun * RSUN_AU
+    rows = []
+    for ih, h in enumerate(cfg.sens_horizons_gyr):
+        for ir, k in enumerate(cfg.sens_disruption_factors):
+            rows.append(_coverage(f["sensitivity"][ih, ir], h, "survival floor (ours)", k, "r_t",
+                                  k * cfg.disruption_radius_au()))
+        for ic, k in enumerate(cfg.sens_seed_rcrit_rstar):
+            rows.append(_coverage(f["seed_rule"][ih, ic], h, "seed rule r_p <= r_crit", k,
+                                  "R_star", k * r_star_au))
+    return pd.DataFrame(rows)
+
+
+def _coverage(frac: np.ndarray, h: float, rule: str, value: float, unit: str,
+              au: float) -> dict[str, Any]:
+    return {"horizon_gyr": h, "rule": rule, "threshold": value, "threshold_unit": unit,
+            "threshold_au": au, "mean_fraction": float(frac.mean()),
+            "max_fraction": float(frac.max()), "cells_any": float((frac > 0).mean()),
+            "cells_ge_1pct": float((frac >= 0.01).mean())}
+
+
+def disk_table(config: FeasibilityConfig, *, h: float = 0.05, alpha: float = 1.0,
+               alpha_visc: float = 1e-3, r_out_au: float = 30.0) -> pd.DataFrame:
+    """Type I / gap opening / Type II timescales vs a for a band of disk masses."""
+    t = config.target
+    ms, mp = t.m_star_msun, t.mass_mj * MJUP_MSUN
+    q = mp / ms
+    a = np.geomspace(max(1.2 * t.a_au, 0.03), 10.0, 60)
+    gap = float(disk.gap_opening_parameter(q, h=h, alpha_visc=alpha_visc))
+    rows = []
+    for fd in DISK_FRACTIONS:
+        s0 = disk.sigma0_msun_au2(ms, fd, alpha=alpha, r_out_au=r_out_au)
+
+        def sig(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return s0 * r ** (-alpha)
+
+        def t1(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return disk.type1_time_yr(r, ms, mp, sig(r, s0), h=h, alpha=alpha)
+
+        def t2(r: np.ndarray, s0: float = s0) -> np.ndarray:
+            return disk.type2_time_yr(r, ms, mp, sig(r, s0), h=h, alpha=alpha,
+                                      alpha_visc=alpha_visc)
+
+        applicable = t2 if gap <= 1 else t1
+        for ai, tau1, tau2, tv, tm in zip(
+                a, t1(a), t2(a),
+                disk.viscous_time_yr(a, ms, mp, sig(a), h=h, alpha_visc=alpha_visc),
+                disk.migration_time_to_yr(a, t.a_au, applicable), strict=True):
+            rows.append({"a_au": ai, "disk_to_star": fd,
+                         "sigma_g_cm2": float(disk.msun_per_au2_to_g_per_cm2(sig(ai))),
+                         "tau_type1_yr": tau1, "tau_type2_kanagawa_yr": tau2,
+                         "tau_viscous_yr": tv, "gap_parameter": gap, "gap_opens": gap <= 1,
+                         "regime": "Type II" if gap <= 1 else "Type I",
+                         "t_migrate_to_target_yr": tm, "h": h, "alpha_sigma": alpha,
+                         "alpha_visc": alpha_visc})
+    return pd.DataFrame(rows)
+
+
+def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = None) -> None:
+    """Write ``feasibility_map.npz`` (grid axes, fractions, settings, seed) atomically.
+
+    With ``gaia``, also ``gaia_detect_prob`` (probability that Gaia's RV noise reveals the
+    perturber), ``gaia_excluded`` (≥ the minimum probability while the host's own p-value
+    is not significant) and ``gaia_settings_json``.
+    """
+    f = result.fractions()
+    cfg = result.config
+    settings = dataclasses.asdict(cfg)
+    extra = {} if gaia is None else {
+        "gaia_detect_prob": gaia.detect_prob, "gaia_excluded": gaia.excluded,
+        "gaia_settings_json": np.array(json.dumps(gaia.settings()))}
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(
+            fh, m_out_msun=cfg.m_out_grid, a_out_au=cfg.a_out_grid,
+            feasible_fraction=f["feasible"], marginal_pass=f["marginal"],
+            cascade_pass=f["cascade"], criteria=np.array(CRITERIA),
+            limiting_criterion=limiting_criterion(f["cascade"]),
+            loss_fraction=attribution.absolute_losses(f["cascade"]),
+            feasible_ci95=np.stack(attribution.binomial_interval(
+                result.counts[..., 2 * len(CRITERIA) - 1], cfg.n_draws)),
+            n_draws=np.array(cfg.n_draws),
+            sensitivity_fraction=f["sensitivity"],
+            sensitivity_horizons_gyr=np.array(cfg.sens_horizons_gyr),
+            sensitivity_disruption_factors=np.array(cfg.sens_disruption_factors),
+            seed_rule_fraction=f["seed_rule"],
+            seed_rule_rcrit_rstar=np.array(cfg.sens_seed_rcrit_rstar),
+            octupole_flag_fraction=f["octupole_flag"],
+            settings_json=np.array(json.dumps(settings)), seed=np.array(result.seed or -1),
+            backend=np.array(result.backend), **extra)
+
+
+def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
+                    backend: str = "auto", data_dir: str | os.PathLike[str] | None = None,
+                    initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
+                    table: StabilityTable | None = None,
+                    secular_triples: int = 1000,
+                    gaia: GaiaHost | None = None,
+                    probability_systems: int = 200_000) -> tuple[FeasibilityResult, MapResult]:
+    """Compute and write the feasibility outputs into an existing (staged) folder.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target, grid and physics settings.
+    outdir_path : path-like
+        Folder to write into (the caller stages and publishes it).
+    seed : int
+        Random seed of the draws.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    data_dir : path-like, optional
+        Data folder with the Quarles et al. (2020) tables.
+    initial_ae : (array, array), optional
+        Initial (a0, e0) samples instead of the configured distribution.
+    table : StabilityTable, optional
+        Pre-loaded stability table.
+    secular_triples : int
+        Draws integrated with the secular equations to check the analytic verdicts
+        (``secular_check.csv``, confusion matrix in the result); 0 skips the check.
+    gaia : GaiaHost, optional
+        The host's Gaia RV data: marks the perturbers Gaia would have revealed (≥ 99%)
+        although the host's own p-value is not significant (map fields, hatched region in
+        fig3, excluded share in the summary). Checked before the map is computed.
+    probability_systems : int
+        Systems drawn for P(KL origin) and P(disk migration) over published priors
+        (:mod:`vlms_bayes.feasibility.probability`; ``origin_probability.json``,
+        ``origin_sensitivity.csv`` + ``fig_origin_sensitivity.png``, first lines of the
+        summary); 0 skips them.
+
+    Returns
+    -------
+    FeasibilityResult, MapResult
+        Headline numbers and the full map.
+    """
+    out = Path(outdir_path)
+    if probability_systems < 0:
+        raise InputDataError(f"probability_systems = {probability_systems} must be >= 0 "
+                             "(0 skips P(KL origin) and P(disk)); give --probability-systems "
+                             "N with N >= 0.")
+    if gaia is not None:
+        gaia.check()  # fail before the expensive map
+    if table is None:
+        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+    res = feasibility_map(config, seed=seed, table=table, backend=backend,
+                          initial_ae=initial_ae, data_dir=data_dir)
+    f = res.fractions()
+    excl = None
+    if gaia is not None:
+        t = config.target
+        excl = gaia_exclusion(gaia, m_host_msun=t.m_star_msun + t.mass_mj * MJUP_MSUN,
+                              m_out_msun=config.m_out_grid, a_out_au=config.a_out_grid,
+                              seed=derived_seed(seed, "gaia"))  # not the map's draws
+    write_map_npz(out / "feasibility_map.npz", res, excl)
+    sens = sensitivity_table(res)
+    write_csv(out / "feasibility_sensitivity.csv", sens)
+    dtab = disk_table(config)
+    write_csv(out / "disk_migration.csv", dtab)
+    lim = limiting_criterion(f["cascade"])
+    save_figure(out / "fig3_feasibility.png", plots.plot_feasibility_map(
+        res, lim, gaia_excluded=None if excl is None else excl.excluded))
+    save_figure(out / "fig_feasibility_sensitivity.png", plots.plot_sensitivity(res))
+    save_figure(out / "fig_disk_migration.png", plots.plot_disk(dtab, config))
+
+    feas = f["feasible"]
+    ok = feas >= 0.01
+    m_rng = a_rng = None
+    if ok.any():
+        mi, ai = np.nonzero(ok)
+        m_rng = (float(config.m_out_grid[mi.min()]), float(config.m_out_grid[mi.max()]))
+        a_rng = (float(config.a_out_grid[ai.min()]), float(config.a_out_grid[ai.max()]))
+    share = {c: float((lim == i).mean()) for i, c in enumerate(CRITERIA)}
+    from_1au = dtab[np.isclose(dtab["a_au"], dtab["a_au"].iloc[
+        (dtab["a_au"] - 1.0).abs().argmin()])]
+    best = attribution.best_cell(res.counts[..., 2 * len(CRITERIA) - 1], config.n_draws)
+    k = best.index
+    loss_share = dict(zip(CRITERIA, map(float, attribution.grid_loss_share(f["cascade"])),
+                          strict=True))
+    result = FeasibilityResult(
+        target=config.target.name, mean_feasible_fraction=float(feas.mean()),
+        max_cell_fraction=float(feas[k]), best_m_out_msun=float(config.m_out_grid[k[0]]),
+        best_a_out_au=float(config.a_out_grid[k[1]]), cells_feasible=float((feas > 0).mean()),
+        loss_share=loss_share, best_cell_ci95=(best.low, best.high),
+        best_cell_excludes_mean=best.excludes_mean, n_draws_per_cell=config.n_draws,
+        feasible_m_out_range_msun=m_rng, feasible_a_out_range_au=a_rng, limiting_share=share,
+        backend=res.backend, fallback_reason=res.fallback_reason, map_wall_s=res.wall_s,
+        disk_best_type2_time_yr=float(from_1au["t_migrate_to_target_yr"].min()),
+        octupole_flagged_share=float(f["octupole_flag"].sum() / max(feas.sum(), 1e-300)),
+        disk_lifetime_median_yr=float(disk.disk_lifetime_quantile_yr(0.5)),
+        files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
+               "fig_feasibility_sensitivity.png", "disk_migration.csv",
+               "fig_disk_migration.png"))
+    if excl is not None:
+        w, c = excl.excluded_share(feas)
+        result = dataclasses.replace(result, gaia_excluded_share=w, gaia_excluded_cells_share=c,
+                                     gaia_lines=tuple(excl.summary_lines(feas)),
+                                     gaia_settings=excl.settings())
+    if probability_systems > 0:
+        result = _add_probabilities(result, config, table, out, seed=seed,
+                                    backend=res.backend, n_systems=probability_systems,
+                                    initial_ae=initial_ae)
+    if secular_triples > 0:
+        chk = run_secular_check(config, table, seed=seed, n_triples=secular_triples)
+        write_csv(out / "secular_check.csv", chk.table)
+        result = dataclasses.replace(
+            result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
+            secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
+    return result, res
+
+
+def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, table: Any,
+                       out: Path, *, seed: int, backend: str, n_systems: int,
+                       initial_ae: tuple[np.ndarray, np.ndarray] | None
+                       ) -> FeasibilityResult:
+    """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines."""
+    from vlms_bayes.data_io.outputs import save_figure, write_json
+    from vlms_bayes.feasibility import probability
+    from vlms_bayes.feasibility.summary import origin_lines
+    from vlms_bayes.plots.origin import probability_sensitivity_figure
+
+    be = "jax" if backend == "jax" else "numba"
+    kl = probability.kl_probability(config, table, seed=seed, n_systems=n_systems,
+                                    backend=be, initial_ae=initial_ae)
+    dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
+                                      initial_ae=initial_ae)
+    sens = probability.kl_sensitivity(config, table, seed=seed,
+                                      n_systems=max(n_systems // 4, 1000), backend=be,
+                                      initial_ae=initial_ae)
+    write_json(out / "origin_probability.json",
+               {"kozai_lidov": kl.record(), "disk": dk.record(), "seed": seed})
+    write_csv(out / "origin_sensitivity.csv", sens)
+    save_figure(out / "fig_origin_sensitivity.png",
+                probability_sensitivity_figure(sens, target=config.target.name), close=False)
+    return dataclasses.replace(
+        result, probability_lines=tuple(origin_lines(config.target.name, kl, dk)),
+        probabilities={"p_kl": kl.probability, "p_kl_ci95": [kl.low, kl.high],
+                       "p_disk": dk.probability, "p_disk_ci95": [dk.low, dk.high]},
+        files=(*result.files, "origin_probability.json", "origin_sensitivity.csv",
+               "fig_origin_sensitivity.png"))
+
+
+def command_target(data_config: DataConfig, *, target: str | None = None,
+                   label: str | None = None, **given: float) -> Target:
+    """The companion the ``feasibility`` command maps.
+
+    Parameters
+    ----------
+    data_config : DataConfig
+        Where the stacked catalogue comes from (read only when ``target`` names a row).
+    target : str, optional
+        Name of a companion of the stacked catalogue; default TOI-6894 b's parameters.
+    label : str, optional
+        Label of the target in the outputs.
+    **given : float
+        Values that override the catalogue's (``m_star_msun``, ``r_star_rsun``,
+        ``mass_mj``, ``radius_rj``, ``a_au``).
+    """
+    if target:
+        chosen = target_from_frame(load_dataset(data_config), target, **given)
+    else:
+        chosen = dataclasses.replace(Target(), **given)
+    return dataclasses.replace(chosen, name=label) if label else chosen
+
+
+def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[str],
+                        seed: int, backend: str = "auto",
+                        data_dir: str | os.PathLike[str] | None = None,
+                        secular_triples: int = 1000, initial_ae: Path | None = None,
+                        gaia: GaiaHost | None = None,
+                        probability_systems: int = 200_000) -> CommandResult:
+    """``vlms-bayes feasibility``: the map of one target into a staged folder with ``run.json``.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target, grid and physics settings (checked here).
+    outdir : path-like
+        Output folder, published only when everything is written.
+    seed : int
+        Seed of the draws.
+    backend : {"jax", "numba", "auto"}
+        Kernel backend.
+    data_dir : path-like, optional
+        Data folder with the Quarles et al. (2020) tables.
+    secular_triples : int
+        Draws checked with the secular equations (0 skips).
+    initial_ae : Path, optional
+        CSV of initial (a, e) samples (:func:`read_initial_ae`).
+    gaia : GaiaHost, optional
+        The host's Gaia RV data, for the exclusion of perturbers.
+    probability_systems : int
+        Systems drawn for P(KL origin) and P(disk) (0 skips them).
+
+    Returns
+    -------
+    CommandResult
+        The summary lines as the report; ``result`` is the :class:`FeasibilityResult`.
+    """
+    config.check()
+    initial = None if initial_ae is None else read_initial_ae(initial_ae)
+    quarles_inputs = {}
+    if config.stability == "quarles":
+        quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=data_dir)
+    gaia_inputs = {}
+    if gaia is not None and gaia.noise_model is not None and gaia.ln_sigma is None:
+        gaia_inputs = {"gaia_noise_model": {"path": str(Path(gaia.noise_model).resolve()),
+                                            "sha256": sha256_of(gaia.noise_model)}}
+    t0 = time.perf_counter()
+    with StagedOutputDir(outdir) as stage:
+        result, res = run_feasibility(config, outdir_path=stage, seed=seed, backend=backend,
+                                      data_dir=data_dir, secular_triples=secular_triples,
+                                      initial_ae=initial, gaia=gaia,
+                                      probability_systems=probability_systems)
+        write_json(stage / "run.json", run_record(
+            command="feasibility", config=dataclasses.asdict(config), seeds={"draws": seed},
+            inputs={**({} if initial_ae is None else {"initial_ae": str(initial_ae)}),
+                    **gaia_inputs, **quarles_inputs},
+            timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
+            extra={"backend": {"requested": backend, "used": res.backend,
+                               "fallback_reason": res.fallback_reason},
+                   "gaia_rv_exclusion": result.gaia_settings,
+                   "headline": dataclasses.asdict(result)}))
+        (stage / "SUMMARY.txt").write_text("\n".join(result.summary_lines()) + "\n",
+                                           encoding="utf-8")
+    return CommandResult(Path(outdir), "\n".join(result.summary_lines()), result=result)

@@ -46,7 +46,7 @@ def test_streams_are_distinct():
 
 @pytest.fixture(scope="module")
 def table(shared_data_dir):
-    from vlms_bayes.feasibility.stability import load_stability_table
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     return load_stability_table(0, data_dir=shared_data_dir)
 

@@ -75,7 +75,7 @@ def test_kl_probability_formula_and_interval():
 
 @pytest.fixture(scope="module")
 def table(shared_data_dir):
-    from vlms_bayes.feasibility.stability import load_stability_table
+    from vlms_bayes.data_io.quarles import load_stability_table
 
     return load_stability_table(0, data_dir=shared_data_dir)
 

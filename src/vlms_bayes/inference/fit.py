@@ -41,6 +41,7 @@ instead (:mod:`vlms_bayes.inference.rejected`).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,9 +403,10 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
 
 
 def _save_ppc_figure(path: Path, ppc: PPCResult) -> None:
-    import matplotlib
+    import matplotlib  # heavy: kept off the --help path
 
-    matplotlib.use("Agg", force=False)
+    if "matplotlib.pyplot" not in sys.modules:  # a command: no display needed; a session
+        matplotlib.use("Agg")                   # (notebook) keeps its own backend
     from vlms_bayes.plots.ppc import plot_ppc
 
     save_figure(path, plot_ppc(ppc))

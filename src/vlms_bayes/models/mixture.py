@@ -127,10 +127,8 @@ def population_names(k: int, planet_components: int = 1) -> list[str]:
             return ["planet_like", "binary_like"]
         return [f"pop{j}" for j in range(k - 1)] + ["binary_like"]
     planets = [f"planet_like_{j + 1}" for j in range(planet_components)]
-    rest = population_names(k, 1)[1:] if k > 1 else []
-    if k > 2:
-        rest = [f"pop{j + 1}" for j in range(k - 2)] + ["binary_like"]
-    return planets + rest
+    others = [f"pop{j + 1}" for j in range(k - 2)] + ["binary_like"] if k > 1 else []
+    return planets + others
 
 
 def group_names(k: int) -> list[str]:

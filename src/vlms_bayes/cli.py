@@ -126,8 +126,9 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     g.add_argument("--planet-components", type=int, default=1, metavar="P",
                    help="Gaussian components of the planet-like population (default: 1; "
                         "2 lets it have a close-in and a cold part; docs/bayes.md, Shapes)")
-    g.add_argument("--backend", default="numpyro", metavar="NAME",
-                   help="NUTS backend: numpyro (default), pymc or nutpie")
+    g.add_argument("--backend", default="jax", metavar="NAME",
+                   help="NUTS backend: jax (default: the model written in JAX, NumPyro's "
+                        "NUTS), numpyro (PyMC's graph through NumPyro), pymc or nutpie")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
     g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
     g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
@@ -959,7 +960,7 @@ def jax_host_devices(args: argparse.Namespace) -> int | None:
                 else os.cpu_count() or 1)
     samples = args.command in ("fit", "robustness") or (
         args.command == "run" and (args.fit or not args.no_fit or args.robustness))
-    if samples and getattr(args, "backend", None) == "numpyro":
+    if samples and getattr(args, "backend", None) in ("jax", "numpyro"):
         return int(args.chains)
     return None
 

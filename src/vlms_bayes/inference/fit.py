@@ -92,7 +92,7 @@ class FitConfig:
     n_components: int = 2
     #: Gaussian components of the planet-like population (1: one per population).
     planet_components: int = 1
-    backend: str = "numpyro"
+    backend: str = "jax"
     chains: int = 4
     draws: int = 1000
     tune: int = 1000
@@ -164,23 +164,38 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     last one is the one returned), with the same groups attached.
     """
     from vlms_bayes.inference.initvals import initial_values
-    from vlms_bayes.inference.sampling import sample
-    from vlms_bayes.models.mixture import build_mixture_model
 
-    model = build_mixture_model(data, n_components=n_components, priors=config.priors,
-                                selection=config.selection,
-                                planet_components=config.planet_components)
-    init = initial_values(data, n_gaussians(n_components, config.planet_components),
-                          random_seed=seed, model=model)
-
+    n_gauss = n_gaussians(n_components, config.planet_components)
+    kwargs = dict(n_components=n_components, priors=config.priors, selection=config.selection,
+                  planet_components=config.planet_components)
     tried: list[Any] = []
+    if config.backend == "jax":  # the model written in JAX (models.logdensity)
+        from vlms_bayes.inference.nuts_jax import sample_density  # heavy: JAX
+        from vlms_bayes.models.logdensity import mixture_density
 
-    def run(target_accept: float) -> Any:
-        tried.append(sample(model, backend=config.backend, draws=config.draws,
-                            tune=config.tune, chains=config.chains, random_seed=seed,
-                            target_accept=target_accept, initvals=init,
-                            max_tree_depth=config.max_tree_depth))
-        return tried[-1]
+        density = mixture_density(data, **kwargs)
+        weight = next((v.name for v in density.free if v.transform == "simplex"), None)
+        init = initial_values(data, n_gauss, random_seed=seed, weight_name=weight)
+
+        def run(target_accept: float) -> Any:
+            tried.append(sample_density(density, draws=config.draws, tune=config.tune,
+                                        chains=config.chains, random_seed=seed,
+                                        target_accept=target_accept, initvals=init,
+                                        max_tree_depth=config.max_tree_depth))
+            return tried[-1]
+    else:
+        from vlms_bayes.inference.sampling import sample  # heavy: PyMC
+        from vlms_bayes.models.mixture import build_mixture_model
+
+        model = build_mixture_model(data, **kwargs)
+        init = initial_values(data, n_gauss, random_seed=seed, model=model)
+
+        def run(target_accept: float) -> Any:
+            tried.append(sample(model, backend=config.backend, draws=config.draws,
+                                tune=config.tune, chains=config.chains, random_seed=seed,
+                                target_accept=target_accept, initvals=init,
+                                max_tree_depth=config.max_tree_depth))
+            return tried[-1]
 
     dt, diag, attempts = sample_with_gate(
         run, target_accept=config.target_accept,

@@ -18,7 +18,7 @@ from vlms_bayes.models.data import ModelData
 
 
 def initial_values(data: ModelData, n_components: int, *, random_seed: int,
-                   model: Any = None) -> dict[str, Any]:
+                   model: Any = None, weight_name: str | None = None) -> dict[str, Any]:
     """Starting values (constrained space) for :func:`vlms_bayes.inference.sampling.sample`.
 
     Parameters
@@ -33,6 +33,8 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
         The model to start: a selection-aware one has its Dirichlet prior on the detected
         fractions ``f_det`` (the weights of a mixture fitted to the observed sample are
         exactly a start for those); otherwise the weights are ``w``.
+    weight_name : str, optional
+        The weights' variable name when there is no PyMC model (the JAX density's).
 
     Returns
     -------
@@ -62,6 +64,7 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
     }
     if k > 1:
         w = np.clip(gmm.weights_[order], 0.02, None)
-        name = "f_det" if model is not None and "f_det" in model.named_vars else "w"
+        name = weight_name or (
+            "f_det" if model is not None and "f_det" in model.named_vars else "w")
         out[name] = w / w.sum()
     return out

@@ -323,11 +323,15 @@ def limit_e_logterm(c: dict[str, Any], alpha: Any, beta: Any, *,
 
 
 def _concat(parts: list[Any]) -> Any:
-    if isinstance(parts[0], np.ndarray):
+    if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate(np.broadcast_arrays(*parts), axis=-1)
-    import pytensor.tensor as pt
+    if any(type(p).__module__.startswith("pytensor") for p in parts):
+        import pytensor.tensor as pt  # heavy: only when building the PyMC graph
 
-    return pt.concatenate(parts, axis=-1)
+        return pt.concatenate(parts, axis=-1)
+    import jax.numpy as jnp  # heavy: only inside the JAX log density
+
+    return jnp.concatenate(jnp.broadcast_arrays(*parts), axis=-1)
 
 
 def log_weights(draws: dict[str, NDArray[np.float64]]) -> NDArray[np.float64]:

@@ -370,7 +370,7 @@ def selection_terms(data: ModelData, model: SelectionModel) -> SelectionTerms:
 
 #: Added inside the log of the quadrature sum: keeps log ξ finite (and its gradient
 #: defined) for a population with no mass where a group can detect anything.
-_TINY: float = 1e-300
+TINY: float = 1e-300
 
 
 def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rho: Any, *,
@@ -389,7 +389,7 @@ def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rh
                     (rho * sd_q * sd_a)[..., None, :], log=log)
     top = lp.max(axis=-2, keepdims=True)                         # (..., 1, K)
     summed = as_tensor(terms.weights) @ exp(lp - top)            # (..., Gr, K)
-    return top + log(summed + _TINY)
+    return top + log(summed + TINY)
 
 
 def selection_loglik(terms: SelectionTerms, log_w: Any, lxi: Any, *,

@@ -114,7 +114,8 @@ def to_datatree(density: MixtureDensity, post: dict[str, np.ndarray],
     import xarray as xr  # heavy: keeps --help fast
 
     dt = from_dict({"posterior": post, "sample_stats": stats},
-                   dims={n: list(d) for n, d in density.dims.items()}, coords=density.coords)
+                   dims={n: list(d) for n, d in density.dims.items()}, coords=density.coords,
+                   check_conventions=False)  # its chain-vs-draw guess trips on draws < chains
     dt["observed_data"] = xr.DataTree(xr.Dataset())  # as pm.sample (the model observes none)
     dt["posterior"].attrs["inference_library"] = "numpyro (vlms_bayes.models.logdensity)"
     return dt

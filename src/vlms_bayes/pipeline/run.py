@@ -256,7 +256,8 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
     fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=run.seed,
                                  backend=options.backend,
                                  data_dir=run.data_config.data_dir,
-                                 secular_triples=options.secular_triples)
+                                 secular_triples=options.secular_triples,
+                                 integration=options.integration)
     return {"summary_lines": fres.summary_lines(),
             "backend": {"requested": options.backend, "used": fmap.backend,
                         "fallback_reason": fmap.fallback_reason}}

@@ -82,7 +82,7 @@ def _first_above(times, e, level):
 
 @pytest.mark.parametrize("triple", TRIPLES)
 def test_secular_octupole_against_rebound(triple):
-    m_out, a_out, e_out, inc, omega = triple
+    m_out, a_out, e_out, _, _ = triple
     assert _eps_sa(m_out, a_out, e_out) < 0.01
     eps_oct = kozai.epsilon_oct(M0, M1, A1, a_out, e_out)
     assert eps_oct > 0.03  # octupole-active
@@ -100,7 +100,7 @@ def test_secular_octupole_against_rebound(triple):
 def test_octupole_matters_in_these_triples(triple):
     """Without the octupole the secular e_max misses the N-body one by far more than the
     tolerance above, so the comparison does test the octupole terms."""
-    m_out, a_out, e_out, inc, omega = triple
+    m_out, a_out, e_out, inc, _ = triple
     eps_oct = kozai.epsilon_oct(M0, M1, A1, a_out, e_out)
     t_oct = kozai.kl_timescale_yr(M0, M1, m_out, A1, a_out, e_out) / np.sqrt(eps_oct)
     times = np.linspace(3 * t_oct / N_OUT, 3 * t_oct, N_OUT)

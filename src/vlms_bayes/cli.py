@@ -454,6 +454,11 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g.add_argument("--companions", type=Path, metavar="CSV",
+                   help="known stellar perturber of the target's host (columns hostname, "
+                        "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
+                        "projected|true, source): P(KL origin | that perturber) in "
+                        "known_perturbers.csv, marked on fig3")
     g.add_argument("--probability-systems", type=int, default=200_000, metavar="N",
                    help="systems drawn for P(KL origin) and P(disk migration) over published "
                         "priors (origin_probability.json; default 200000, 0 skips)")
@@ -535,7 +540,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                                  secular_triples=args.secular_check,
                                  initial_ae=args.initial_ae, gaia=_gaia_host_from_args(args),
                                  probability_systems=args.probability_systems,
-                                 integration=_integration_options(args))
+                                 integration=_integration_options(args),
+                                 companions=args.companions)
     print(result.report)
     print(f"outputs in {Path(args.outdir).resolve()}")
     return 0

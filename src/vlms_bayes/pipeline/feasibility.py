@@ -90,6 +90,7 @@ class FeasibilityResult:
     probabilities: dict[str, Any] | None = None
     integration_lines: tuple[str, ...] = ()
     mean_integrated_fraction: float | None = None
+    perturber_lines: tuple[str, ...] = ()
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
@@ -132,6 +133,7 @@ class FeasibilityResult:
                      f"{self.disk_lifetime_median_yr:.3g} yr")
         lines.extend(self.secular_lines)
         lines.extend(self.gaia_lines)
+        lines.extend(self.perturber_lines)
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
@@ -371,7 +373,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                     secular_triples: int = 1000,
                     gaia: GaiaHost | None = None,
                     probability_systems: int = 200_000,
-                    integration: IntegrationOptions | None = None
+                    integration: IntegrationOptions | None = None,
+                    sample: pd.DataFrame | None = None,
+                    host_multiplicity: pd.DataFrame | None = None,
+                    companions: pd.DataFrame | None = None
                     ) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
@@ -410,6 +415,17 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         marks in fig3) and the candidates of P(KL origin)
         (``octupole_candidates_probability.csv``; the probability uses the integrated
         verdicts). Default :class:`IntegrationOptions`; caps of 0 skip.
+    sample : pandas.DataFrame, optional
+        The stacked sample: every companion's known stellar perturber and its P(KL origin)
+        go to ``known_perturbers.csv`` and the summary
+        (:mod:`vlms_bayes.feasibility.perturbers`).
+    host_multiplicity : pandas.DataFrame, optional
+        PSCompPars ``sy_snum`` per planet
+        (:func:`vlms_bayes.data_io.companions.read_host_multiplicity`).
+    companions : pandas.DataFrame, optional
+        User-described perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
+        without ``sample``, the target's host's row is evaluated alone; the target host's
+        perturber is marked on fig3.
 
     Returns
     -------
@@ -447,9 +463,25 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     dtab = disk_table(config)
     write_csv(out / "disk_migration.csv", dtab)
     lim = limiting_criterion(f["cascade"])
+    known = None
+    target_host = config.target.name.rsplit(" ", 1)[0]
+    if sample is not None or companions is not None:
+        from vlms_bayes.feasibility import perturbers
+
+        smp = sample if sample is not None else perturbers.target_sample(config.target,
+                                                                         target_host)
+        known = perturbers.perturber_table(smp, host_multiplicity, companions, config, table,
+                                           seed=seed,
+                                           backend="jax" if res.backend == "jax" else "numba")
+        write_csv(out / "known_perturbers.csv", known)
+    markers = None
+    if companions is not None:
+        from vlms_bayes.feasibility.perturbers import map_markers
+
+        markers = map_markers(known, companions, target_host)
     save_figure(out / "fig3_feasibility.png", plots.plot_feasibility_map(
         res, lim, gaia_excluded=None if excl is None else excl.excluded,
-        integrated=None if mint is None else mint.table))
+        integrated=None if mint is None else mint.table, perturbers=markers))
     save_figure(out / "fig_feasibility_sensitivity.png", plots.plot_sensitivity(res))
     save_figure(out / "fig_disk_migration.png", plots.plot_disk(dtab, config))
 
@@ -481,6 +513,11 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                "fig_feasibility_sensitivity.png", "disk_migration.csv",
                "fig_disk_migration.png"))
+    if known is not None:
+        from vlms_bayes.feasibility.perturbers import perturber_lines
+
+        result = dataclasses.replace(result, perturber_lines=tuple(perturber_lines(known)),
+                                     files=(*result.files, "known_perturbers.csv"))
     if mint is not None:
         r_conf = mint.confirmation()[0]
         result = dataclasses.replace(
@@ -592,7 +629,8 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
                         secular_triples: int = 1000, initial_ae: Path | None = None,
                         gaia: GaiaHost | None = None,
                         probability_systems: int = 200_000,
-                        integration: IntegrationOptions | None = None) -> CommandResult:
+                        integration: IntegrationOptions | None = None,
+                        companions: Path | None = None) -> CommandResult:
     """``vlms-bayes feasibility``: the map of one target into a staged folder with ``run.json``.
 
     Parameters
@@ -617,6 +655,9 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
         Systems drawn for P(KL origin) and P(disk) (0 skips them).
     integration : IntegrationOptions, optional
         Octupole candidates integrated (default caps; see :func:`run_feasibility`).
+    companions : Path, optional
+        CSV of known perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
+        the target's host's row is evaluated and marked on fig3.
 
     Returns
     -------
@@ -625,6 +666,11 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
     """
     config.check()
     initial = None if initial_ae is None else read_initial_ae(initial_ae)
+    comp = None
+    if companions is not None:
+        from vlms_bayes.data_io.companions import read_companions_csv
+
+        comp = read_companions_csv(companions)
     quarles_inputs = {}
     if config.stability == "quarles":
         quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=data_dir)
@@ -638,7 +684,7 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
                                       data_dir=data_dir, secular_triples=secular_triples,
                                       initial_ae=initial, gaia=gaia,
                                       probability_systems=probability_systems,
-                                      integration=integration)
+                                      integration=integration, companions=comp)
         write_json(stage / "run.json", run_record(
             command="feasibility",
             config={**dataclasses.asdict(config),

@@ -106,11 +106,8 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
             ax.errorbar(row["a_out_au"], row["m_out_msun"],
                         xerr=row.get("a_out_err", None), yerr=row.get("m_out_err", None),
                         marker="*", ms=12, color="gold", mec="black", ecolor="black",
-                        capsize=2, lw=0.8, label=None)
-            if row.get("label"):
-                ax.annotate(str(row["label"]), (row["a_out_au"], row["m_out_msun"]),
-                            textcoords="offset points", xytext=(5, 5), fontsize=7,
-                            color="black", backgroundcolor=(1, 1, 1, 0.6))
+                        capsize=2, lw=0.8,
+                        label=str(row.get("label") or "known perturber"))
     if (integrated is not None and len(integrated)) or (perturbers is not None
                                                         and len(perturbers)):
         ax.legend(loc="lower left", fontsize=7, framealpha=0.85)

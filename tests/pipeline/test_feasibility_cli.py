@@ -99,7 +99,7 @@ def test_octupole_candidates_are_integrated_and_reported(cli_run):
     np.testing.assert_allclose(z["feasible_fraction"] - z["integrated_feasible_fraction"],
                                changed / 40)
     text = (cli_run / "SUMMARY.txt").read_text()
-    assert "with octupole candidates integrated" in text and "map: " in text
+    assert "uses the integrated verdicts of the octupole candidates" in text and "map: " in text
 
 
 def test_headline_three_reads_the_probabilities(cli_run):

@@ -347,12 +347,12 @@ class IntegratedProbability:
     def lines(self, target: str) -> list[str]:
         """Summary lines (computed)."""
         f, b = self.feasible, self.boundary
+        a = self.analytic
         return [
-            f"  P(Kozai-Lidov origin) with octupole candidates integrated "
-            f"({self.options.n_oct:g} t_oct, >= {self.options.n_kl_min:g} t_KL): "
-            f"{self.integrated.probability:.3g} (95% interval {self.integrated.low:.3g}-"
-            f"{self.integrated.high:.3g}); quadrupole (analytic) verdicts: "
-            f"{self.analytic.probability:.3g}",
+            f"    uses the integrated verdicts of the octupole candidates "
+            f"({self.options.n_oct:g} t_oct, >= {self.options.n_kl_min:g} t_KL); with the "
+            f"quadrupole (analytic) verdicts alone: {a.probability:.3g} "
+            f"({a.low:.3g}-{a.high:.3g})",
             f"    integrated {f.integrated} of {f.n} analytically feasible systems (cap "
             f"{self.options.max_feasible}; {f.arrive} confirmed) and {b.integrated} of {b.n} "
             f"boundary systems (eps_oct >= {EPS_OCT_ACTIVE:g}, quadrupole e_max too low; cap "

@@ -59,8 +59,8 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
         on both panels.
     integrated : pandas.DataFrame, optional
         Integrated feasible draws (:func:`vlms_bayes.feasibility.integrated.integrate_map`
-        table: ``m_out_msun``, ``a_out_au``, ``verdict``): white circles where the
-        integration confirms the analytic verdict, red crosses where it does not.
+        table: ``m_out_msun``, ``a_out_au``, ``verdict``): cyan circles where the
+        integration confirms the analytic verdict, magenta crosses where it does not.
     perturbers : pandas.DataFrame, optional
         Known perturbers (``m_out_msun``, ``a_out_au``, optional ``m_out_err``,
         ``a_out_err`` and ``label``): stars with error bars on the left panel.
@@ -94,11 +94,11 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
         title += "\ncross-hatched, orange: Gaia RV would have detected (>= 99%)"
     if integrated is not None and len(integrated):
         ok = integrated["verdict"].to_numpy(bool)
-        ax.scatter(integrated["a_out_au"][ok], integrated["m_out_msun"][ok], s=14,
-                   facecolors="none", edgecolors="white", linewidths=0.8,
+        ax.scatter(integrated["a_out_au"][ok], integrated["m_out_msun"][ok], s=22,
+                   facecolors="none", edgecolors="cyan", linewidths=1.0,
                    label=f"integrated, confirmed ({int(ok.sum())})")
-        ax.scatter(integrated["a_out_au"][~ok], integrated["m_out_msun"][~ok], s=14,
-                   marker="x", color="red", linewidths=0.8,
+        ax.scatter(integrated["a_out_au"][~ok], integrated["m_out_msun"][~ok], s=22,
+                   marker="x", color="magenta", linewidths=1.0,
                    label=f"integrated, rejected ({int((~ok).sum())})")
         title += "\nmarks: feasible draws integrated with the octupole (secular equations)"
     if perturbers is not None and len(perturbers):

@@ -101,3 +101,60 @@ def test_feasibility_command_marks_a_given_perturber(tmp_path, shared_data_dir):
     assert k.loc[0, "perturber"].startswith("given: 0.15")
     assert k.loc[0, "n_systems"] == pt.N_SYSTEMS
     assert "Known stellar perturbers" in (out / "SUMMARY.txt").read_text()
+
+
+class _RecordedVizier:
+    """Stands in for astroquery's Vizier: returns a fixed reply (tests run offline).
+
+    The reply is synthetic, with the column names of the released El-Badry et al. (2021)
+    catalogue (sep_AU, R_chance_align, ra1, dec1, ra2, dec2); it is not a recording of the
+    live service.
+    """
+
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def query_region(self, coords, radius, catalog):
+        self.calls.append((float(coords.ra.deg), float(coords.dec.deg), catalog))
+        return [self.table]
+
+
+def _reply(**override):
+    from astropy.table import Table
+
+    cols = {"ra1": [10.0, 10.0, 50.0], "dec1": [-20.0, -20.0, 5.0],
+            "ra2": [10.01, 10.02, 50.0005], "dec2": [-20.0, -20.0, 5.0],
+            "sep_AU": [900.0, 300.0, 40.0], "R_chance_align": [0.01, 0.5, 0.02]}
+    cols.update(override)
+    return Table(cols)
+
+
+def test_wide_binary_query_picks_the_bound_closest_companion():
+    from vlms_bayes.data_io.companions import EL_BADRY_2021, query_wide_binary_companions
+
+    hosts = pd.DataFrame({"hostname": ["H1", "H1", "H2"], "ra": [10.0, 10.0, 80.0],
+                          "dec": [-20.0, -20.0, 1.0]})
+    viz = _RecordedVizier(_reply())
+    c = query_wide_binary_companions(hosts, vizier=viz)
+    assert [call[2] for call in viz.calls] == [EL_BADRY_2021] * 2  # one query per host
+    # H1: the 300 AU pair is a likely chance alignment (R = 0.5), so the 900 AU one counts;
+    # H2 lies far from every pair of the reply
+    assert list(c["hostname"]) == ["H1"]
+    assert c.loc[0, "sep_au"] == 900.0 and c.loc[0, "sep_kind"] == "projected"
+    assert np.isnan(c.loc[0, "m_out_msun"])
+    with pytest.raises(InputDataError, match="no sep_au column"):
+        query_wide_binary_companions(hosts.iloc[:1], vizier=_RecordedVizier(
+            _reply().copy()[["ra1", "dec1", "ra2", "dec2", "R_chance_align"]]))
+
+
+def test_unknown_mass_is_drawn_from_the_q_prior(table):
+    comp = pd.DataFrame({"hostname": ["A"], "m_out_msun": [np.nan], "m_out_err_msun": [0.0],
+                         "sep_au": [30.0], "sep_err_au": [0.0], "sep_kind": ["projected"],
+                         "source": ["query"]})
+    sample = pd.DataFrame({"name": ["A b"], "hostname": ["A"], "st_mass": [0.2],
+                           "st_rad": [0.22], "pl_bmassj": [0.2], "pl_orbsmax": [0.03]})
+    t = pt.perturber_table(sample, None, comp, mc.FeasibilityConfig(), table, seed=1,
+                           n_systems=2000)
+    assert "mass from the q prior" in t.loc[0, "perturber"]
+    assert 0.02 <= t.loc[0, "m_out_msun"] <= 0.2  # median of q M_host, q in [0.1, 1]
+    assert t.loc[0, "a_out_au_median"] == pytest.approx(30 / 0.98, rel=0.1)

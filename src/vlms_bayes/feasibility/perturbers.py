@@ -3,8 +3,10 @@
 For a companion whose host has a known stellar companion, the perturber is not drawn
 from the population prior but fixed by what is known about it:
 
-* **given** (a user table, :func:`vlms_bayes.data_io.companions.read_companions_csv`):
-  mass ~ N(m, σ_m) and separation ~ N(s, σ_s) (truncated at > 0); a projected separation
+* **given** (a user table, :func:`vlms_bayes.data_io.companions.read_companions_csv`, or
+  the wide-binary query :func:`vlms_bayes.data_io.companions.query_wide_binary_companions`):
+  mass ~ N(m, σ_m) (from the host class's mass-ratio distribution when unknown) and
+  separation ~ N(s, σ_s) (truncated at > 0); a projected separation
   becomes a semi-major axis through the statistical projection factor s/a of a randomly
   oriented orbit with thermal eccentricity at a random time (:func:`projection_ratio`;
   its median is ≈ 0.98: for thermal orbits the larger mean distance, 1 + e²/2, about
@@ -173,8 +175,9 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                                "n_stable": 0, "n_arrive": 0, "radius_rj": np.nan, "note": ""}
         given = comp.get(host)
         if given is not None:
-            row["perturber"] = (f"given: {given.m_out_msun:g} +/- {given.m_out_err_msun:g} "
-                                f"Msun at {given.sep_kind} {given.sep_au:g} +/- "
+            mass = (f"{given.m_out_msun:g} +/- {given.m_out_err_msun:g} Msun"
+                    if np.isfinite(given.m_out_msun) else "mass from the q prior")
+            row["perturber"] = (f"given: {mass} at {given.sep_kind} {given.sep_au:g} +/- "
                                 f"{given.sep_err_au:g} AU ({given.source})")
             if not status.startswith("stellar"):
                 row["status"] = f"stellar companion given by the user ({status})"
@@ -207,9 +210,16 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                                                            vals.items()}))
         rng = np.random.default_rng(stream(seed, "probability", SUBKEY, key, 1))
         if given is not None:
-            pert = given_perturber_samples(given.m_out_msun, given.m_out_err_msun,
+            mass_known = bool(np.isfinite(given.m_out_msun))
+            pert = given_perturber_samples(given.m_out_msun if mass_known else 1.0,
+                                           given.m_out_err_msun if mass_known else 0.0,
                                            given.sep_au, given.sep_err_au, given.sep_kind,
                                            rng, n_systems)
+            if not mass_known:  # mass from the host class's mass-ratio distribution
+                prior = multiplicity_prior(float(r.st_mass))
+                q = sample_perturbers(prior, float(r.st_mass), rng.random((n_systems, 2)),
+                                      rng.standard_normal((n_systems, 2)))
+                pert["m_out_msun"] = q["m_out_msun"]
         else:
             prior = multiplicity_prior(float(r.st_mass))
             pert = sample_perturbers(prior, float(r.st_mass), rng.random((n_systems, 2)),
@@ -250,7 +260,7 @@ def target_sample(target: Target, hostname: str) -> pd.DataFrame:
                          "pl_bmassj": [target.mass_mj], "pl_orbsmax": [target.a_au]})
 
 
-def map_markers(frame: pd.DataFrame, companions: pd.DataFrame | None,
+def map_markers(frame: pd.DataFrame | None, companions: pd.DataFrame | None,
                 target_host: str) -> pd.DataFrame | None:
     """The target host's given perturber as a marker for fig3 (None when there is none)."""
     if companions is None:
@@ -260,7 +270,12 @@ def map_markers(frame: pd.DataFrame, companions: pd.DataFrame | None,
         return None
     c = rows.iloc[0]
     a = float(c["sep_au"])
-    return pd.DataFrame({"m_out_msun": [float(c["m_out_msun"])], "a_out_au": [a],
-                         "m_out_err": [float(c["m_out_err_msun"])],
+    m, m_err = float(c["m_out_msun"]), float(c["m_out_err_msun"])
+    if not np.isfinite(m):  # unknown mass: the median of the drawn masses
+        hit = frame[frame["hostname"] == target_host] if frame is not None else frame
+        if hit is None or hit.empty or not np.isfinite(hit["m_out_msun"].iloc[0]):
+            return None
+        m, m_err = float(hit["m_out_msun"].iloc[0]), 0.0
+    return pd.DataFrame({"m_out_msun": [m], "a_out_au": [a], "m_out_err": [m_err],
                          "a_out_err": [float(c["sep_err_au"])],
                          "label": [f"{target_host}'s companion ({c['sep_kind']} sep.)"]})

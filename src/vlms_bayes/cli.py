@@ -294,6 +294,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "the analytically feasible and the boundary systems of P(KL origin) "
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    g.add_argument("--companions", type=Path, metavar="CSV",
+                   help="known stellar perturbers of the sample's hosts (columns hostname, "
+                        "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
+                        "projected|true, source): P(KL origin | perturber) in "
+                        "known_perturbers.csv")
     r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
     r.add_argument("--robustness", action="store_true",
                    help="also refit under each analysis choice into OUTDIR/robustness/")
@@ -321,7 +326,8 @@ def _run_run(args: argparse.Namespace) -> int:
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
         backend=args.feasibility_backend, secular_triples=args.secular_check,
-        integration=_integration_options(args))
+        integration=_integration_options(args),
+        companions=None if args.companions is None else str(args.companions))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),

@@ -158,6 +158,9 @@ class FeasibilityOptions:
     integration : IntegrationOptions
         Caps and durations of the integrated octupole candidates
         (:mod:`vlms_bayes.feasibility.integrated`).
+    companions : str, optional
+        CSV of known stellar perturbers of the sample's hosts
+        (:func:`vlms_bayes.data_io.companions.read_companions_csv`).
     """
 
     grid: int = 100
@@ -166,6 +169,7 @@ class FeasibilityOptions:
     backend: str = "auto"
     secular_triples: int = 200
     integration: IntegrationOptions = field(default_factory=IntegrationOptions)
+    companions: str | None = None
 
 
 def reference_target(frame: pd.DataFrame) -> Target:

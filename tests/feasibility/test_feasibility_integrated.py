@@ -85,7 +85,7 @@ def test_probability_and_map_integrations_end_to_end(table):
     opts = it.IntegrationOptions(max_feasible=3, max_boundary=3, max_map=3, n_oct=2,
                                  chunk=8)
     cfg = mc.FeasibilityConfig(n_m_out=6, n_a_out=6, n_draws=30)
-    r = it.integrated_kl_probability(cfg, table, seed=2, n_systems=4000, options=opts)
+    r = it.integrated_kl_probability(cfg, table, seed=2, n_systems=3000, options=opts)
     assert r.feasible.n == r.analytic.counts["arrive"]
     assert r.feasible.integrated == min(3, r.feasible.n)
     assert r.boundary.integrated == min(3, r.boundary.n)

@@ -166,6 +166,42 @@ def analytic_strata(outcomes: dict[str, np.ndarray], config: mc.FeasibilityConfi
             "boundary": np.asarray(boundary)}
 
 
+#: Systems per call of the per-draw physics (one compiled shape; the last block is padded).
+OUTCOME_BLOCK = 2**14
+_OUTCOME_JIT: dict[str, Any] = {}
+
+
+def draw_outcomes_pairs(config: mc.FeasibilityConfig, table: Any, m_out: np.ndarray,
+                        a_out: np.ndarray, draws: dict[str, np.ndarray]
+                        ) -> dict[str, np.ndarray]:
+    """Per-draw physics of the map's kernel, one perturber per draw (JAX, float64).
+
+    Computed in fixed blocks of :data:`OUTCOME_BLOCK` (padded), so every call, whatever
+    its length, reuses one compiled function.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    params = mc.kernel_params(config)
+    n = len(m_out)
+    with jax.enable_x64(True):
+        if "f" not in _OUTCOME_JIT:
+            _OUTCOME_JIT["f"] = jax.jit(jax.vmap(
+                lambda p, t, m, a, d: mc._draw_outcome(p, t, m, a, d),
+                in_axes=(None, None, 0, 0, 0)))
+        f = _OUTCOME_JIT["f"]
+        parts = []
+        for start in range(0, max(n, 1), OUTCOME_BLOCK):
+            stop = min(start + OUTCOME_BLOCK, n)
+            idx = np.minimum(np.arange(start, start + OUTCOME_BLOCK), max(stop - 1, 0))
+            out = f(jnp.asarray(params), table, jnp.asarray(np.asarray(m_out, float)[idx]),
+                    jnp.asarray(np.asarray(a_out, float)[idx]),
+                    {k: jnp.asarray(np.asarray(draws[k], float)[idx])
+                     for k in mc.DRAW_FIELDS})
+            parts.append({k: np.asarray(v)[:stop - start] for k, v in out.items()})
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.ndarray,
                     draws: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
                     node_rad: np.ndarray, options: IntegrationOptions) -> pd.DataFrame:
@@ -397,7 +433,6 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
 
     from vlms_bayes.feasibility import probability
     from vlms_bayes.feasibility.priors import multiplicity_prior
-    from vlms_bayes.feasibility.secular_check import _pair_outcomes
 
     options = options or IntegrationOptions()
     options.check()
@@ -407,7 +442,7 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
                                      initial_ae=initial_ae)
     draws, pert = probability.probability_systems(config, seed=seed, n_systems=n_systems,
                                                   prior=prior, initial_ae=initial_ae)
-    o = _pair_outcomes(config, table, pert["m_out_msun"], pert["a_out_au"], draws)
+    o = draw_outcomes_pairs(config, table, pert["m_out_msun"], pert["a_out_au"], draws)
     st = analytic_strata(o, config)
     n_stable = int(st["stable"].sum())
     if n_stable != ana.counts["stable"] or int(st["feasible"].sum()) != ana.counts["arrive"]:
@@ -524,7 +559,6 @@ def integrate_map(result: mc.MapResult, table: Any, *, seed: int,
     MapIntegration
     """
     from vlms_bayes.feasibility.draws import cell_draws
-    from vlms_bayes.feasibility.secular_check import _pair_outcomes
 
     options = options or IntegrationOptions()
     options.check()
@@ -551,7 +585,7 @@ def integrate_map(result: mc.MapResult, table: Any, *, seed: int,
     m_flat = np.repeat(mg.ravel()[cells], n_d)
     a_flat = np.repeat(ag.ravel()[cells], n_d)
     flat = {kk: np.asarray(v).reshape(-1) for kk, v in d.items()}
-    o = _pair_outcomes(cfg, table, m_flat, a_flat, flat)
+    o = draw_outcomes_pairs(cfg, table, m_flat, a_flat, flat)
     feas = analytic_strata(o, cfg)["feasible"].reshape(len(cells), n_d)
     got = feas.sum(axis=1)
     if not np.array_equal(got, feas_counts[cells]):

@@ -190,8 +190,9 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                 "a_au": r.pl_orbsmax}
         if np.isfinite(r.pl_orbsmax) and r.pl_orbsmax >= config.a0_range_au[0]:
             row["note"] = (f"not evaluated: a = {r.pl_orbsmax:.3g} AU is not inside the "
-                           f"birth orbits ({config.a0_range_au[0]:g}-"
-                           f"{config.a0_range_au[1]:g} AU); KL + tides moves companions in")
+                           f"inner edge of the birth orbits ({config.a0_range_au[0]:g}-"
+                           f"{config.a0_range_au[1]:g} AU), from which KL + tides move "
+                           "companions inward")
             out.append(row)
             continue
         bad = [k for k, v in vals.items() if not (np.isfinite(v) and v > 0)]

@@ -33,6 +33,7 @@ from vlms_bayes.inference.sampling import xla_flags_with_host_devices
 from vlms_bayes.run_config import apply_config
 
 if TYPE_CHECKING:  # annotations only: these modules bring pandas, PyMC and numba
+    from vlms_bayes.feasibility.integrated import IntegrationOptions
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.inference.rv.exclusion import GaiaHost
     from vlms_bayes.models.selection import SelectionModel
@@ -288,6 +289,17 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=200, metavar="N",
                    help="draws integrated with the secular equations to check the analytic "
                         "criteria (default 200; 0 skips)")
+    g.add_argument("--integrate-candidates", type=int, nargs=3, default=(200, 400, 200),
+                   metavar=("FEASIBLE", "BOUNDARY", "MAP"),
+                   help="octupole candidates integrated with the secular equations: caps on "
+                        "the analytically feasible and the boundary systems of P(KL origin) "
+                        "and on the map's feasible draws (random subsamples above the caps; "
+                        "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    g.add_argument("--companions", type=Path, metavar="CSV",
+                   help="known stellar perturbers of the sample's hosts (columns hostname, "
+                        "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
+                        "projected|true, source): P(KL origin | perturber) in "
+                        "known_perturbers.csv")
     r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
     r.add_argument("--robustness", action="store_true",
                    help="also refit under each analysis choice into OUTDIR/robustness/")
@@ -299,12 +311,24 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_run, config_parser=p)
 
 
+def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
+    """IntegrationOptions from ``--integrate-candidates`` (checked)."""
+    from vlms_bayes.feasibility.integrated import IntegrationOptions
+
+    f, b, m = args.integrate_candidates
+    opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m)
+    opts.check()
+    return opts
+
+
 def _run_run(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
-        backend=args.feasibility_backend, secular_triples=args.secular_check)
+        backend=args.feasibility_backend, secular_triples=args.secular_check,
+        integration=_integration_options(args),
+        companions=None if args.companions is None else str(args.companions))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -437,9 +461,20 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
                    help="integrate N stable draws with the secular equations and compare "
                         "verdicts (secular_check.csv; default 1000, 0 skips; minutes)")
+    g.add_argument("--companions", type=Path, metavar="CSV",
+                   help="known stellar perturber of the target's host (columns hostname, "
+                        "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
+                        "projected|true, source): P(KL origin | that perturber) in "
+                        "known_perturbers.csv, marked on fig3")
     g.add_argument("--probability-systems", type=int, default=200_000, metavar="N",
                    help="systems drawn for P(KL origin) and P(disk migration) over published "
                         "priors (origin_probability.json; default 200000, 0 skips)")
+    g.add_argument("--integrate-candidates", type=int, nargs=3, default=(200, 400, 200),
+                   metavar=("FEASIBLE", "BOUNDARY", "MAP"),
+                   help="octupole candidates integrated with the secular equations: caps on "
+                        "the analytically feasible and the boundary systems of P(KL origin) "
+                        "and on the map's feasible draws (random subsamples above the caps; "
+                        "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
     g = p.add_argument_group(
         "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
         "included, are too faint and have none)",
@@ -511,7 +546,9 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                                  backend=args.backend, data_dir=args.data_dir,
                                  secular_triples=args.secular_check,
                                  initial_ae=args.initial_ae, gaia=_gaia_host_from_args(args),
-                                 probability_systems=args.probability_systems)
+                                 probability_systems=args.probability_systems,
+                                 integration=_integration_options(args),
+                                 companions=args.companions)
     print(result.report)
     print(f"outputs in {Path(args.outdir).resolve()}")
     return 0

@@ -65,6 +65,7 @@ def test_fresh_user_offline_gets_the_snapshot_end_to_end(online, monkeypatch, tm
     assert "130 companions" in capsys.readouterr().out
     assert main(["feasibility", "--outdir", "f", "--grid", "3", "--draws", "4",
                  "--secular-check", "0", "--probability-systems", "0",
+                 "--integrate-candidates", "0", "0", "0",
                  "--backend", "numba"]) == 0
     rec = json.loads((tmp_path / "f" / "run.json").read_text())
     quarles = rec["inputs"]["quarles2020/a_crit_Incl[0].txt"]

@@ -17,7 +17,8 @@ from vlms_bayes.pipeline import feasibility as report
 def cli_run(tmp_path_factory, shared_data_dir):
     out = tmp_path_factory.mktemp("feas") / "out"
     argv = ["feasibility", "--grid", "8", "--draws", "40", "--seed", "3", "--backend", "numba",
-            "--secular-check", "12", "--probability-systems", "3000", "--outdir", str(out)]
+            "--secular-check", "12", "--probability-systems", "3000", "--outdir", str(out),
+            "--integrate-candidates", "5", "6", "4"]
     argv += ["--data-dir", str(shared_data_dir)]
     assert main(argv) == 0
     return out
@@ -74,6 +75,31 @@ def test_summary_leads_with_both_probabilities(cli_run):
     np.testing.assert_allclose(z["loss_fraction"].sum(axis=0) + z["feasible_fraction"], 1.0)
     lo, hi = z["feasible_ci95"]
     assert np.all(lo <= z["feasible_fraction"]) and np.all(z["feasible_fraction"] <= hi)
+
+
+def test_octupole_candidates_are_integrated_and_reported(cli_run):
+    rec = json.loads((cli_run / "origin_probability.json").read_text())
+    assert rec["kozai_lidov_verdicts"] == "integrated"
+    assert rec["integration"]["max_feasible"] == 5 and rec["integration"]["max_map"] == 4
+    kl, ana = rec["kozai_lidov"], rec["kozai_lidov_analytic"]
+    c = kl["counts"]
+    assert c["feasible_stratum"] == ana["counts"]["arrive"]
+    assert c["feasible_integrated"] == min(5, c["feasible_stratum"])
+    assert c["boundary_integrated"] == min(6, c["boundary_stratum"])
+    assert "octupole candidates integrated" in kl["assumptions"]
+    cand = pd.read_csv(cli_run / "octupole_candidates_probability.csv")
+    assert len(cand) == c["feasible_integrated"] + c["boundary_integrated"]
+    assert (cand["t_end_yr"] >= np.minimum(5 * cand["t_oct_yr"], 1e9) * (1 - 1e-9)).all()
+    assert not (cand["verdict"] & cand["disrupted_int"]).any()
+    z = np.load(cli_run / "feasibility_map.npz")
+    m = pd.read_csv(cli_run / "octupole_candidates_map.csv")
+    assert int(z["n_integrated"].sum()) == len(m) == min(
+        4, round((z["feasible_fraction"] * 40).sum()))
+    changed = z["n_integrated"] - z["n_confirmed"]
+    np.testing.assert_allclose(z["feasible_fraction"] - z["integrated_feasible_fraction"],
+                               changed / 40)
+    text = (cli_run / "SUMMARY.txt").read_text()
+    assert "uses the integrated verdicts of the octupole candidates" in text and "map: " in text
 
 
 def test_headline_three_reads_the_probabilities(cli_run):

@@ -116,6 +116,30 @@ def kl_probability_from_counts(n: int, n_stable: int, n_arrive: int, f: float, f
     return p, float(min(lo, p)), float(max(hi, p))
 
 
+def probability_systems(config: FeasibilityConfig, *, seed: int, n_systems: int,
+                        prior: MultiplicityPrior,
+                        initial_ae: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The systems of :func:`kl_probability`: one draw and one perturber each.
+
+    Draws from the seed's ``probability`` stream (sub-key 0), perturbers from sub-key 1,
+    so that the integrated verdicts (:mod:`~vlms_bayes.feasibility.integrated`) see the
+    same systems.
+
+    Returns
+    -------
+    draws, perturbers : dict of numpy.ndarray
+        :data:`~vlms_bayes.feasibility.draws.DRAW_FIELDS` (plus ``omega_rad``) and
+        :func:`~vlms_bayes.feasibility.priors.sample_perturbers`' fields.
+    """
+    t = config.target
+    draws = make_draws(config, stream(seed, "probability", 0), initial_ae, n=n_systems)
+    rng = np.random.default_rng(stream(seed, "probability", 1))
+    pert = sample_perturbers(prior, t.m_star_msun, rng.random((n_systems, 2)),
+                             rng.standard_normal((n_systems, 2)))
+    return draws, pert
+
+
 def kl_probability(config: FeasibilityConfig, table: Any, *, seed: int,
                    n_systems: int = N_SYSTEMS, prior: MultiplicityPrior | None = None,
                    backend: Literal["jax", "numba"] = "numba",
@@ -147,10 +171,8 @@ def kl_probability(config: FeasibilityConfig, table: Any, *, seed: int,
     """
     t = config.target
     prior = prior or multiplicity_prior(t.m_star_msun)
-    draws = make_draws(config, stream(seed, "probability", 0), initial_ae, n=n_systems)
-    rng = np.random.default_rng(stream(seed, "probability", 1))
-    pert = sample_perturbers(prior, t.m_star_msun, rng.random((n_systems, 2)),
-                             rng.standard_normal((n_systems, 2)))
+    draws, pert = probability_systems(config, seed=seed, n_systems=n_systems, prior=prior,
+                                      initial_ae=initial_ae)
     counts = pair_counts(config, table, pert["m_out_msun"], pert["a_out_au"], draws,
                          backend=backend)
     k = len(CRITERIA)

@@ -209,14 +209,25 @@ def integrate(y0: Array, p: TripleParams, t_end_yr: Array, r_dis_au: Array, *,
     return SecularOutcome(t, y, emax, dis, n, en(y0), en(y))
 
 
+_BATCH_CACHE: dict[tuple, Any] = {}
+
+
 def integrate_batch(y0: np.ndarray, params: TripleParams, t_end_yr: np.ndarray,
                     r_dis_au: np.ndarray, **kwargs: Any) -> SecularOutcome:
-    """:func:`integrate` vmapped and jitted over a batch (float64 inside)."""
+    """:func:`integrate` vmapped and jitted over a batch (float64 inside).
+
+    The compiled function is kept per set of keyword arguments, so repeated calls (chunks
+    of candidates) compile once per batch shape.
+    """
     import jax
     import jax.numpy as jnp
 
+    key = tuple(sorted(kwargs.items()))
     with jax.enable_x64(True):
-        f = jax.jit(jax.vmap(lambda y, p, t, r: integrate(y, p, t, r, **kwargs)))
+        if key not in _BATCH_CACHE:
+            _BATCH_CACHE[key] = jax.jit(jax.vmap(
+                lambda y, p, t, r: integrate(y, p, t, r, **kwargs)))
+        f = _BATCH_CACHE[key]
         out = f(jnp.asarray(y0), TripleParams(*(jnp.asarray(x, float) for x in params)),
                 jnp.asarray(t_end_yr, float), jnp.asarray(r_dis_au, float))
         return SecularOutcome(*(np.asarray(x) for x in out))

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tab
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import attribution, disk
 from vlms_bayes.feasibility.draws import derived_seed
+from vlms_bayes.feasibility.integrated import IntegrationOptions, MapIntegration, integrate_map
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
@@ -87,6 +88,9 @@ class FeasibilityResult:
     n_draws_per_cell: int = 0
     probability_lines: tuple[str, ...] = ()
     probabilities: dict[str, Any] | None = None
+    integration_lines: tuple[str, ...] = ()
+    mean_integrated_fraction: float | None = None
+    perturber_lines: tuple[str, ...] = ()
 
     def summary_lines(self) -> list[str]:
         """Plain-text lines describing the result (computed, not canned)."""
@@ -123,11 +127,13 @@ class FeasibilityResult:
                          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in loss if v >= 0.005))
         lines.append(f"  feasible draws with eps_oct > 0.01 (quadrupole verdict not "
                      f"conservative): {100 * self.octupole_flagged_share:.0f}%")
+        lines.extend(self.integration_lines)
         lines.append(f"  disk: fastest delivery from 1 AU to the observed orbit "
                      f"{self.disk_best_type2_time_yr:.3g} yr vs median VLMS disk lifetime "
                      f"{self.disk_lifetime_median_yr:.3g} yr")
         lines.extend(self.secular_lines)
         lines.extend(self.gaia_lines)
+        lines.extend(self.perturber_lines)
         if self.fallback_reason:
             lines.append(f"  (JAX failed, numba used: {self.fallback_reason})")
         return lines
@@ -149,6 +155,12 @@ class FeasibilityOptions:
         Kernel backend.
     secular_triples : int
         Draws integrated with the secular equations to check the analytic criteria.
+    integration : IntegrationOptions
+        Caps and durations of the integrated octupole candidates
+        (:mod:`vlms_bayes.feasibility.integrated`).
+    companions : str, optional
+        CSV of known stellar perturbers of the sample's hosts
+        (:func:`vlms_bayes.data_io.companions.read_companions_csv`).
     """
 
     grid: int = 100
@@ -156,6 +168,8 @@ class FeasibilityOptions:
     horizon_gyr: float = 1.0
     backend: str = "auto"
     secular_triples: int = 200
+    integration: IntegrationOptions = field(default_factory=IntegrationOptions)
+    companions: str | None = None
 
 
 def reference_target(frame: pd.DataFrame) -> Target:
@@ -314,12 +328,15 @@ def disk_table(config: FeasibilityConfig, *, h: float = 0.05, alpha: float = 1.0
     return pd.DataFrame(rows)
 
 
-def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = None) -> None:
+def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = None,
+                  integration: MapIntegration | None = None) -> None:
     """Write ``feasibility_map.npz`` (grid axes, fractions, settings, seed) atomically.
 
     With ``gaia``, also ``gaia_detect_prob`` (probability that Gaia's RV noise reveals the
     perturber), ``gaia_excluded`` (≥ the minimum probability while the host's own p-value
-    is not significant) and ``gaia_settings_json``.
+    is not significant) and ``gaia_settings_json``. With ``integration``, also
+    ``integrated_feasible_fraction`` (the integrated verdict where a draw was integrated,
+    the analytic one elsewhere), ``n_integrated`` and ``n_confirmed`` per cell.
     """
     f = result.fractions()
     cfg = result.config
@@ -327,6 +344,12 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
     extra = {} if gaia is None else {
         "gaia_detect_prob": gaia.detect_prob, "gaia_excluded": gaia.excluded,
         "gaia_settings_json": np.array(json.dumps(gaia.settings()))}
+    if integration is not None:
+        extra.update(
+            integrated_feasible_fraction=integration.feasible_fraction(
+                result.counts[..., 2 * len(CRITERIA) - 1], cfg.n_draws),
+            n_integrated=integration.integrated_cells, n_confirmed=integration.confirmed_cells,
+            integration_json=np.array(json.dumps(integration.options.record())))
     with atomic_write(path, "wb") as fh:
         np.savez_compressed(
             fh, m_out_msun=cfg.m_out_grid, a_out_au=cfg.a_out_grid,
@@ -353,7 +376,12 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                     table: StabilityTable | None = None,
                     secular_triples: int = 1000,
                     gaia: GaiaHost | None = None,
-                    probability_systems: int = 200_000) -> tuple[FeasibilityResult, MapResult]:
+                    probability_systems: int = 200_000,
+                    integration: IntegrationOptions | None = None,
+                    sample: pd.DataFrame | None = None,
+                    host_multiplicity: pd.DataFrame | None = None,
+                    companions: pd.DataFrame | None = None
+                    ) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
     Parameters
@@ -384,6 +412,24 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         (:mod:`vlms_bayes.feasibility.probability`; ``origin_probability.json``,
         ``origin_sensitivity.csv`` + ``fig_origin_sensitivity.png``, first lines of the
         summary); 0 skips them.
+    integration : IntegrationOptions, optional
+        Octupole candidates integrated with the secular equations
+        (:mod:`vlms_bayes.feasibility.integrated`): a capped random subsample of the map's
+        feasible draws (``octupole_candidates_map.csv``, integrated fraction in the npz,
+        marks in fig3) and the candidates of P(KL origin)
+        (``octupole_candidates_probability.csv``; the probability uses the integrated
+        verdicts). Default :class:`IntegrationOptions`; caps of 0 skip.
+    sample : pandas.DataFrame, optional
+        The stacked sample: every companion's known stellar perturber and its P(KL origin)
+        go to ``known_perturbers.csv`` and the summary
+        (:mod:`vlms_bayes.feasibility.perturbers`).
+    host_multiplicity : pandas.DataFrame, optional
+        PSCompPars ``sy_snum`` per planet
+        (:func:`vlms_bayes.data_io.companions.read_host_multiplicity`).
+    companions : pandas.DataFrame, optional
+        User-described perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
+        without ``sample``, the target's host's row is evaluated alone; the target host's
+        perturber is marked on fig3.
 
     Returns
     -------
@@ -391,6 +437,8 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         Headline numbers and the full map.
     """
     out = Path(outdir_path)
+    integration = IntegrationOptions() if integration is None else integration
+    integration.check()
     if probability_systems < 0:
         raise InputDataError(f"probability_systems = {probability_systems} must be >= 0 "
                              "(0 skips P(KL origin) and P(disk)); give --probability-systems "
@@ -409,14 +457,35 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         excl = gaia_exclusion(gaia, m_host_msun=t.m_star_msun + t.mass_mj * MJUP_MSUN,
                               m_out_msun=config.m_out_grid, a_out_au=config.a_out_grid,
                               seed=derived_seed(seed, "gaia"))  # not the map's draws
-    write_map_npz(out / "feasibility_map.npz", res, excl)
+    mint = None
+    if integration.max_map > 0:
+        mint = integrate_map(res, table, seed=seed, options=integration, initial_ae=initial_ae)
+        write_csv(out / "octupole_candidates_map.csv", mint.table)
+    write_map_npz(out / "feasibility_map.npz", res, excl, mint)
     sens = sensitivity_table(res)
     write_csv(out / "feasibility_sensitivity.csv", sens)
     dtab = disk_table(config)
     write_csv(out / "disk_migration.csv", dtab)
     lim = limiting_criterion(f["cascade"])
+    known = None
+    target_host = config.target.name.rsplit(" ", 1)[0]
+    if sample is not None or companions is not None:
+        from vlms_bayes.feasibility import perturbers
+
+        smp = sample if sample is not None else perturbers.target_sample(config.target,
+                                                                         target_host)
+        known = perturbers.perturber_table(smp, host_multiplicity, companions, config, table,
+                                           seed=seed,
+                                           backend="jax" if res.backend == "jax" else "numba")
+        write_csv(out / "known_perturbers.csv", known)
+    markers = None
+    if companions is not None:
+        from vlms_bayes.feasibility.perturbers import map_markers
+
+        markers = map_markers(known, companions, target_host)
     save_figure(out / "fig3_feasibility.png", plots.plot_feasibility_map(
-        res, lim, gaia_excluded=None if excl is None else excl.excluded))
+        res, lim, gaia_excluded=None if excl is None else excl.excluded,
+        integrated=None if mint is None else mint.table, perturbers=markers))
     save_figure(out / "fig_feasibility_sensitivity.png", plots.plot_sensitivity(res))
     save_figure(out / "fig_disk_migration.png", plots.plot_disk(dtab, config))
 
@@ -448,6 +517,18 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         files=("feasibility_map.npz", "fig3_feasibility.png", "feasibility_sensitivity.csv",
                "fig_feasibility_sensitivity.png", "disk_migration.csv",
                "fig_disk_migration.png"))
+    if known is not None:
+        from vlms_bayes.feasibility.perturbers import perturber_lines
+
+        result = dataclasses.replace(result, perturber_lines=tuple(perturber_lines(known)),
+                                     files=(*result.files, "known_perturbers.csv"))
+    if mint is not None:
+        r_conf = mint.confirmation()[0]
+        result = dataclasses.replace(
+            result, integration_lines=tuple(mint.lines(float(feas.mean()))),
+            mean_integrated_fraction=float(feas.mean() * r_conf) if np.isfinite(r_conf)
+            else float(feas.mean()),
+            files=(*result.files, "octupole_candidates_map.csv"))
     if excl is not None:
         w, c = excl.excluded_share(feas)
         result = dataclasses.replace(result, gaia_excluded_share=w, gaia_excluded_cells_share=c,
@@ -456,7 +537,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     if probability_systems > 0:
         result = _add_probabilities(result, config, table, out, seed=seed,
                                     backend=res.backend, n_systems=probability_systems,
-                                    initial_ae=initial_ae)
+                                    initial_ae=initial_ae, integration=integration)
     if secular_triples > 0:
         chk = run_secular_check(config, table, seed=seed, n_triples=secular_triples)
         write_csv(out / "secular_check.csv", chk.table)
@@ -468,33 +549,59 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
 
 def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, table: Any,
                        out: Path, *, seed: int, backend: str, n_systems: int,
-                       initial_ae: tuple[np.ndarray, np.ndarray] | None
-                       ) -> FeasibilityResult:
-    """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines."""
+                       initial_ae: tuple[np.ndarray, np.ndarray] | None,
+                       integration: IntegrationOptions) -> FeasibilityResult:
+    """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines.
+
+    With integration caps above 0, P(KL origin) uses the integrated verdicts of its octupole
+    candidates (``kozai_lidov`` in ``origin_probability.json``; the analytic one is kept as
+    ``kozai_lidov_analytic``). The sensitivity study stays analytic (stated in its CSV).
+    """
     from vlms_bayes.data_io.outputs import save_figure, write_json
     from vlms_bayes.feasibility import probability
+    from vlms_bayes.feasibility.integrated import integrated_kl_probability
     from vlms_bayes.feasibility.summary import origin_lines
     from vlms_bayes.plots.origin import probability_sensitivity_figure
 
     be = "jax" if backend == "jax" else "numba"
-    kl = probability.kl_probability(config, table, seed=seed, n_systems=n_systems,
-                                    backend=be, initial_ae=initial_ae)
+    kl_int = None
+    if integration.max_feasible > 0 or integration.max_boundary > 0:
+        kl_int = integrated_kl_probability(config, table, seed=seed, n_systems=n_systems,
+                                           options=integration, backend=be,
+                                           initial_ae=initial_ae)
+        kl, kl_ana = kl_int.integrated, kl_int.analytic
+        write_csv(out / "octupole_candidates_probability.csv", kl_int.table)
+    else:
+        kl = kl_ana = probability.kl_probability(config, table, seed=seed,
+                                                 n_systems=n_systems, backend=be,
+                                                 initial_ae=initial_ae)
     dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
                                       initial_ae=initial_ae)
     sens = probability.kl_sensitivity(config, table, seed=seed,
                                       n_systems=max(n_systems // 4, 1000), backend=be,
                                       initial_ae=initial_ae)
+    sens["verdicts"] = "analytic (quadrupole e_max)"
     write_json(out / "origin_probability.json",
-               {"kozai_lidov": kl.record(), "disk": dk.record(), "seed": seed})
+               {"kozai_lidov": kl.record(), "kozai_lidov_analytic": kl_ana.record(),
+                "kozai_lidov_verdicts": "analytic" if kl_int is None else "integrated",
+                "integration": None if kl_int is None else kl_int.options.record(),
+                "disk": dk.record(), "seed": seed})
     write_csv(out / "origin_sensitivity.csv", sens)
     save_figure(out / "fig_origin_sensitivity.png",
                 probability_sensitivity_figure(sens, target=config.target.name), close=False)
+    lines = origin_lines(config.target.name, kl, dk)
+    extra_files: tuple[str, ...] = ()
+    if kl_int is not None:
+        lines[2:2] = kl_int.lines(config.target.name)
+        extra_files = ("octupole_candidates_probability.csv",)
     return dataclasses.replace(
-        result, probability_lines=tuple(origin_lines(config.target.name, kl, dk)),
+        result, probability_lines=tuple(lines),
         probabilities={"p_kl": kl.probability, "p_kl_ci95": [kl.low, kl.high],
+                       "p_kl_analytic": kl_ana.probability,
+                       "p_kl_analytic_ci95": [kl_ana.low, kl_ana.high],
                        "p_disk": dk.probability, "p_disk_ci95": [dk.low, dk.high]},
         files=(*result.files, "origin_probability.json", "origin_sensitivity.csv",
-               "fig_origin_sensitivity.png"))
+               "fig_origin_sensitivity.png", *extra_files))
 
 
 def command_target(data_config: DataConfig, *, target: str | None = None,
@@ -525,7 +632,9 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
                         data_dir: str | os.PathLike[str] | None = None,
                         secular_triples: int = 1000, initial_ae: Path | None = None,
                         gaia: GaiaHost | None = None,
-                        probability_systems: int = 200_000) -> CommandResult:
+                        probability_systems: int = 200_000,
+                        integration: IntegrationOptions | None = None,
+                        companions: Path | None = None) -> CommandResult:
     """``vlms-bayes feasibility``: the map of one target into a staged folder with ``run.json``.
 
     Parameters
@@ -548,6 +657,11 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
         The host's Gaia RV data, for the exclusion of perturbers.
     probability_systems : int
         Systems drawn for P(KL origin) and P(disk) (0 skips them).
+    integration : IntegrationOptions, optional
+        Octupole candidates integrated (default caps; see :func:`run_feasibility`).
+    companions : Path, optional
+        CSV of known perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
+        the target's host's row is evaluated and marked on fig3.
 
     Returns
     -------
@@ -556,6 +670,11 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
     """
     config.check()
     initial = None if initial_ae is None else read_initial_ae(initial_ae)
+    comp = None
+    if companions is not None:
+        from vlms_bayes.data_io.companions import read_companions_csv
+
+        comp = read_companions_csv(companions)
     quarles_inputs = {}
     if config.stability == "quarles":
         quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=data_dir)
@@ -568,9 +687,13 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
         result, res = run_feasibility(config, outdir_path=stage, seed=seed, backend=backend,
                                       data_dir=data_dir, secular_triples=secular_triples,
                                       initial_ae=initial, gaia=gaia,
-                                      probability_systems=probability_systems)
+                                      probability_systems=probability_systems,
+                                      integration=integration, companions=comp)
         write_json(stage / "run.json", run_record(
-            command="feasibility", config=dataclasses.asdict(config), seeds={"draws": seed},
+            command="feasibility",
+            config={**dataclasses.asdict(config),
+                    "integration": (integration or IntegrationOptions()).record()},
+            seeds={"draws": seed},
             inputs={**({} if initial_ae is None else {"initial_ae": str(initial_ae)}),
                     **gaia_inputs, **quarles_inputs},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},

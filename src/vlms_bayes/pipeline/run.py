@@ -253,10 +253,17 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
     log.info("[feasibility] %dx%d perturber grid, %d draws per cell, backend %s, "
              "%d secular checks", fcfg.n_m_out, fcfg.n_a_out, fcfg.n_draws,
              options.backend, options.secular_triples)
+    from vlms_bayes.data_io.companions import read_companions_csv, read_host_multiplicity
+
+    ps_path = run.data.inputs.get("pscomppars", {}).get("path")
+    comp = None if options.companions is None else read_companions_csv(options.companions)
     fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=run.seed,
                                  backend=options.backend,
                                  data_dir=run.data_config.data_dir,
-                                 secular_triples=options.secular_triples)
+                                 secular_triples=options.secular_triples,
+                                 integration=options.integration, sample=run.data.frame,
+                                 host_multiplicity=None if ps_path is None
+                                 else read_host_multiplicity(ps_path), companions=comp)
     return {"summary_lines": fres.summary_lines(),
             "backend": {"requested": options.backend, "used": fmap.backend,
                         "fallback_reason": fmap.fallback_reason}}

@@ -43,7 +43,9 @@ def _title(res: Any) -> str:
 
 
 def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
-                         gaia_excluded: np.ndarray | None = None) -> Figure:
+                         gaia_excluded: np.ndarray | None = None,
+                         integrated: pd.DataFrame | None = None,
+                         perturbers: pd.DataFrame | None = None) -> Figure:
     """fig3: feasible fraction with contours, unstable region hatched, limiting criterion.
 
     Parameters
@@ -55,6 +57,13 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
     gaia_excluded : numpy.ndarray of bool, optional
         Perturbers Gaia's RV noise would have revealed: cross-hatched and outlined in orange
         on both panels.
+    integrated : pandas.DataFrame, optional
+        Integrated feasible draws (:func:`vlms_bayes.feasibility.integrated.integrate_map`
+        table: ``m_out_msun``, ``a_out_au``, ``verdict``): cyan circles where the
+        integration confirms the analytic verdict, magenta crosses where it does not.
+    perturbers : pandas.DataFrame, optional
+        Known perturbers (``m_out_msun``, ``a_out_au``, optional ``m_out_err``,
+        ``a_out_err`` and ``label``): stars with error bars on the left panel.
     """
     plt = _pyplot()
     f = res.fractions()
@@ -83,6 +92,25 @@ def plot_feasibility_map(res: Any, limiting: np.ndarray, *,
             axis.contour(a, m, gaia_excluded.astype(float), levels=[0.5], colors="orange",
                          linewidths=1.2)
         title += "\ncross-hatched, orange: Gaia RV would have detected (>= 99%)"
+    if integrated is not None and len(integrated):
+        ok = integrated["verdict"].to_numpy(bool)
+        ax.scatter(integrated["a_out_au"][ok], integrated["m_out_msun"][ok], s=22,
+                   facecolors="none", edgecolors="cyan", linewidths=1.0,
+                   label=f"integrated, confirmed ({int(ok.sum())})")
+        ax.scatter(integrated["a_out_au"][~ok], integrated["m_out_msun"][~ok], s=22,
+                   marker="x", color="magenta", linewidths=1.0,
+                   label=f"integrated, rejected ({int((~ok).sum())})")
+        title += "\nmarks: feasible draws integrated with the octupole (secular equations)"
+    if perturbers is not None and len(perturbers):
+        for _, row in perturbers.iterrows():
+            ax.errorbar(row["a_out_au"], row["m_out_msun"],
+                        xerr=row.get("a_out_err", None), yerr=row.get("m_out_err", None),
+                        marker="*", ms=12, color="gold", mec="black", ecolor="black",
+                        capsize=2, lw=0.8,
+                        label=str(row.get("label") or "known perturber"))
+    if (integrated is not None and len(integrated)) or (perturbers is not None
+                                                        and len(perturbers)):
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
     ax.set(xscale="log", yscale="log", xlabel="perturber separation a_out [AU]",
            ylabel="perturber mass m_out [Msun]", title=title)
     ax2 = axes[1]

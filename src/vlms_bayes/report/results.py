@@ -358,9 +358,36 @@ def feasibility_section(run: RunFolder) -> str:
         parts.append(figure(run, "fig_disk_migration.png",
                             f"migration timescales against the starting a; from {fmt(a1)} AU "
                             f"the fastest delivery takes {fmt(t1)} yr."))
+    parts.extend(_octupole_and_perturbers(run))
     chk = run.csv("secular_check.csv")
     if chk is not None:
         parts.append(f"<h3>secular_check.csv</h3><p>{len(chk)} draws integrated with the "
                      "secular equations to check the analytic criteria.</p>"
                      + table(chk, max_rows=10))
     return "\n".join(p for p in parts if p)
+
+
+def _octupole_and_perturbers(run: RunFolder) -> list[str]:
+    """The integrated octupole candidates and the known perturbers (issue 16 outputs)."""
+    parts = []
+    for name, what in (("octupole_candidates_probability.csv", "systems of P(KL origin)"),
+                       ("octupole_candidates_map.csv", "feasible draws of the map")):
+        cand = run.csv(name)
+        if cand is None or cand.empty:
+            continue
+        v = cand["verdict"].astype(str).str.lower().eq("true")
+        parts.append(f"<h3>{name}</h3><p>{len(cand)} {what} integrated with the secular "
+                     f"equations (quadrupole + octupole + GR + tides) over several octupole "
+                     f"timescales; {int(v.sum())} reach the observed orbit without "
+                     "disruption. The probability and the map's integrated fraction use "
+                     "these verdicts where they exist.</p>" + table(cand, max_rows=8))
+    known = run.csv("known_perturbers.csv")
+    if known is not None:
+        has = known[known["perturber"] != "none known"]
+        parts.append(f"<h3>known_perturbers.csv</h3><p>Known stellar companions of the "
+                     f"hosts of {len(known)} companions: {len(has)} have one (PSCompPars "
+                     "sy_snum or a user table); for them P(KL origin | that perturber) is "
+                     "computed where the companion's orbit allows. The others have no known "
+                     "stellar perturber.</p>"
+                     + (table(has, max_rows=20) if len(has) else ""))
+    return parts

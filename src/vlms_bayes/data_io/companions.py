@@ -1,0 +1,208 @@
+"""Known stellar companions of the sample's hosts: PSCompPars multiplicity and user tables.
+
+* :func:`read_host_multiplicity` reads ``sy_snum`` (number of stars in the system), the
+  planet radius ``pl_radj`` and the coordinates from a PSCompPars CSV (the shipped
+  snapshot has the archive's default column set, which includes them; a file from the
+  package's own archive query may not, and then every host's multiplicity is "unknown").
+  PSCompPars gives no orbit or mass for the stellar companions.
+* :func:`read_companions_csv` reads perturbers a user describes (one row per host:
+  ``hostname, m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind, source``;
+  ``sep_kind`` is ``projected`` or ``true``; an empty mass means unknown), e.g. from a
+  paper or from :func:`query_wide_binary_companions`.
+* :func:`query_wide_binary_companions` finds wide companions in the Gaia EDR3 catalogue of
+  El-Badry, Rix & Heintz (2021) through astroquery (network).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vlms_bayes.errors import InputDataError
+
+COMPANION_COLUMNS: tuple[str, ...] = ("hostname", "m_out_msun", "m_out_err_msun", "sep_au",
+                                      "sep_err_au", "sep_kind", "source")
+SEP_KINDS: tuple[str, ...] = ("projected", "true")
+
+
+def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Per planet of a PSCompPars CSV: host, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``.
+
+    Parameters
+    ----------
+    path : path-like
+        PSCompPars CSV (``#`` comment lines allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``pl_name``, ``hostname``, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``,
+        ``sy_dist`` (NaN where the file lacks the column).
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read or has no ``pl_name``/``hostname`` columns.
+    """
+    try:
+        frame = pd.read_csv(path, comment="#", low_memory=False)
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"Cannot read the PSCompPars file {path}: {exc}") from exc
+    missing = [c for c in ("pl_name", "hostname") if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; a PSCompPars CSV "
+                             "with the archive's column names is needed.")
+    out = frame[["pl_name", "hostname"]].astype(str).copy()
+    for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist"):
+        out[c] = pd.to_numeric(frame[c], errors="coerce") if c in frame.columns else np.nan
+    return out
+
+
+def read_companions_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """User-described perturbers, one row per host (see the module docstring).
+
+    Raises
+    ------
+    InputDataError
+        Naming the file, row and column of the first bad value.
+    """
+    p = Path(path)
+    try:
+        frame = pd.read_csv(p, comment="#")
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"Cannot read the companions file {p}: {exc}") from exc
+    missing = [c for c in COMPANION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"{p} lacks column(s) {', '.join(missing)}; it needs "
+                             f"{', '.join(COMPANION_COLUMNS)} (masses in Msun, separations "
+                             "in AU, sep_kind 'projected' or 'true').")
+    frame = frame[list(COMPANION_COLUMNS)].copy()
+    for i, row in frame.iterrows():
+        line = int(i) + 2  # header is line 1
+        v = pd.to_numeric(row["sep_au"], errors="coerce")
+        if not (np.isfinite(v) and v > 0):
+            raise InputDataError(f"{p}, line {line}: sep_au = {row['sep_au']!r} must be a "
+                                 "positive number.")
+        v = pd.to_numeric(row["m_out_msun"], errors="coerce")
+        if pd.notna(row["m_out_msun"]) and not (np.isfinite(v) and v > 0):
+            raise InputDataError(f"{p}, line {line}: m_out_msun = {row['m_out_msun']!r} must "
+                                 "be a positive number (or empty: unknown).")
+        for c in ("m_out_err_msun", "sep_err_au"):
+            v = pd.to_numeric(row[c], errors="coerce")
+            if not (np.isfinite(v) and v >= 0):
+                raise InputDataError(f"{p}, line {line}: {c} = {row[c]!r} must be a number "
+                                     ">= 0 (0: exact).")
+        if str(row["sep_kind"]).strip().lower() not in SEP_KINDS:
+            raise InputDataError(f"{p}, line {line}: sep_kind = {row['sep_kind']!r} must be "
+                                 "'projected' or 'true'.")
+    for c in ("m_out_msun", "m_out_err_msun", "sep_au", "sep_err_au"):
+        frame[c] = frame[c].astype(float)
+    frame["sep_kind"] = frame["sep_kind"].astype(str).str.strip().str.lower()
+    frame["hostname"] = frame["hostname"].astype(str)
+    if frame["hostname"].duplicated().any():
+        dup = frame.loc[frame["hostname"].duplicated(), "hostname"].iloc[0]
+        raise InputDataError(f"{p}: host {dup!r} appears twice; give one perturber per host "
+                             "(the innermost stellar companion).")
+    return frame
+
+
+#: VizieR catalogue of the Gaia EDR3 wide binaries of El-Badry, Rix & Heintz (2021, MNRAS
+#: 506, 2269).
+EL_BADRY_2021 = "J/MNRAS/506/2269"
+#: Accepted spellings (lower case, underscores removed) of the columns used: the released
+#: catalogue's names (sep_AU, R_chance_align, ra1, dec1, ra2, dec2, parallax1,
+#: parallax_over_error1) and VizieR-style alternatives.
+_WB_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sep_au": ("sepau", "sep"),
+    "r_chance_align": ("rchancealign", "rchance"),
+    "ra1": ("ra1", "ra1deg", "radeg1", "raicrs1"),
+    "dec1": ("dec1", "de1", "de1deg", "dedeg1", "deicrs1"),
+    "ra2": ("ra2", "ra2deg", "radeg2", "raicrs2"),
+    "dec2": ("dec2", "de2", "de2deg", "dedeg2", "deicrs2"),
+}
+
+
+def _wb_frame(table: object) -> pd.DataFrame:
+    frame = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
+    canon = {str(c).lower().replace("_", ""): str(c) for c in frame.columns}
+    cols = {}
+    for name, options in _WB_COLUMNS.items():
+        hit = next((canon[o] for o in options if o in canon), None)
+        if hit is None:
+            raise InputDataError(
+                f"The wide-binary reply from VizieR {EL_BADRY_2021} has no {name} column "
+                f"(accepted: {', '.join(options)}; got {', '.join(map(str, frame.columns))}); "
+                "the catalogue's layout changed: describe the companion with --companions.")
+        cols[name] = pd.to_numeric(frame[hit], errors="coerce")
+    return pd.DataFrame(cols)
+
+
+def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 3.0,
+                                 max_chance_align: float = 0.1,
+                                 vizier: object | None = None) -> pd.DataFrame:
+    """Wide stellar companions of the hosts in El-Badry et al. (2021) (needs the network).
+
+    For each host (``hostname``, ``ra``, ``dec`` in degrees, e.g. from
+    :func:`read_host_multiplicity`), the pairs with a component within ``radius_arcsec``
+    of the host are fetched from VizieR (astroquery); the other component is the
+    companion, kept when the catalogue's chance-alignment probability is below
+    ``max_chance_align``; the closest such companion (smallest projected separation) is
+    the perturber. The catalogue gives no masses, so ``m_out_msun`` is left empty (NaN):
+    :func:`vlms_bayes.feasibility.perturbers.perturber_table` then draws it from the host
+    class's mass-ratio distribution.
+
+    Parameters
+    ----------
+    hosts : pandas.DataFrame
+        Columns ``hostname``, ``ra``, ``dec`` (one row per host; duplicates ignored).
+    radius_arcsec : float
+        Match radius around the host's position.
+    max_chance_align : float
+        Largest accepted ``R_chance_align``.
+    vizier : astroquery.vizier.Vizier-like, optional
+        Object with ``query_region(coordinates, radius=, catalog=)``; default a
+        ``Vizier(columns=["**"], row_limit=-1)`` (tests pass a recorded reply).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`COMPANION_COLUMNS` (projected separations), one row per host
+        with a companion.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    if vizier is None:
+        from astroquery.vizier import Vizier
+
+        vizier = Vizier(columns=["**"], row_limit=-1)
+    rows = []
+    for h in hosts.drop_duplicates("hostname").itertuples():
+        if not (np.isfinite(h.ra) and np.isfinite(h.dec)):
+            continue
+        here = SkyCoord(h.ra * u.deg, h.dec * u.deg)
+        reply = vizier.query_region(here, radius=radius_arcsec * u.arcsec,  # type: ignore[attr-defined]
+                                    catalog=EL_BADRY_2021)
+        if reply is None or len(reply) == 0:
+            continue
+        wb = pd.concat([_wb_frame(t) for t in reply], ignore_index=True)
+        wb = wb[wb["r_chance_align"] < max_chance_align]
+        if wb.empty:
+            continue
+        d1 = here.separation(SkyCoord(wb["ra1"].to_numpy() * u.deg,
+                                      wb["dec1"].to_numpy() * u.deg)).arcsec
+        d2 = here.separation(SkyCoord(wb["ra2"].to_numpy() * u.deg,
+                                      wb["dec2"].to_numpy() * u.deg)).arcsec
+        wb = wb[np.minimum(d1, d2) <= radius_arcsec]
+        if wb.empty:
+            continue
+        best = wb.loc[wb["sep_au"].idxmin()]
+        rows.append({"hostname": h.hostname, "m_out_msun": np.nan, "m_out_err_msun": 0.0,
+                     "sep_au": float(best["sep_au"]), "sep_err_au": 0.0,
+                     "sep_kind": "projected",
+                     "source": f"El-Badry et al. 2021 (Gaia EDR3 wide binaries), "
+                               f"R_chance_align = {float(best['r_chance_align']):.2g}"})
+    return pd.DataFrame(rows, columns=list(COMPANION_COLUMNS))

@@ -1,0 +1,114 @@
+"""Integrated verdicts of the octupole candidates (feasibility/integrated.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.feasibility import integrated as it
+from vlms_bayes.feasibility import montecarlo as mc
+from vlms_bayes.feasibility.probability import kl_probability_from_counts
+
+
+def test_integration_time_covers_several_octupole_timescales():
+    t_kl = np.array([1e3, 1e3, 1e3, 1e8])
+    eps = np.array([0.04, 1e-4, 0.0, 0.04])
+    t = it.integration_time_yr(t_kl, eps, 1e9, n_oct=5, n_kl_min=10)
+    np.testing.assert_allclose(t[0], 5 * 1e3 / 0.2)  # 5 t_oct = 25 t_KL > 10 t_KL
+    np.testing.assert_allclose(t[1], 5 * 1e3 / 1e-2)  # weak octupole: long t_oct
+    assert t[2] == 1e9  # no octupole: t_oct infinite, capped at the horizon
+    assert t[3] == 1e9
+    assert np.all(t >= np.minimum(10 * t_kl, 1e9))
+
+
+def _rng():
+    return np.random.default_rng(5)
+
+
+def test_integrated_probability_without_integrations_is_the_analytic_one():
+    none_f = it.StratumCounts(n=40, integrated=0, arrive=0, unfinished=0)
+    none_b = it.StratumCounts(n=300, integrated=0, arrive=0, unfinished=0)
+    p, lo, hi = it.integrated_probability_from_counts(10_000, 3000, none_f, none_b, 0.27,
+                                                      0.014, rng=_rng())
+    q, qlo, qhi = kl_probability_from_counts(10_000, 3000, 40, 0.27, 0.014, rng=_rng())
+    assert p == pytest.approx(q, rel=1e-12)
+    assert lo == pytest.approx(qlo, rel=0.05) and hi == pytest.approx(qhi, rel=0.05)
+
+
+def test_integrated_probability_uses_the_integrated_verdicts():
+    # whole feasible stratum integrated, half confirmed; 10 of 100 boundary systems
+    # integrated and 2 arrive: p_a = (40 * 0.5 + 300 * 0.2) / n
+    f = it.StratumCounts(n=40, integrated=40, arrive=20, unfinished=0)
+    b = it.StratumCounts(n=300, integrated=10, arrive=2, unfinished=0)
+    p, lo, hi = it.integrated_probability_from_counts(10_000, 3000, f, b, 0.27, 0.014,
+                                                      rng=_rng())
+    pa = (20 + 60) / 10_000
+    assert p == pytest.approx(0.27 * pa / (1 - 0.27 + 0.27 * 0.3))
+    assert lo < p < hi
+    # a subsample of 10 leaves a wide interval; integrating the whole stratum narrows it
+    b_all = it.StratumCounts(n=300, integrated=300, arrive=60, unfinished=0)
+    p2, lo2, hi2 = it.integrated_probability_from_counts(10_000, 3000, f, b_all, 0.27,
+                                                         0.014, rng=_rng())
+    assert p2 == pytest.approx(p)
+    assert (hi2 - lo2) < 0.7 * (hi - lo)
+
+
+def test_options_are_checked():
+    with pytest.raises(InputDataError, match="caps"):
+        it.IntegrationOptions(max_map=-1).check()
+    with pytest.raises(InputDataError, match="rtol"):
+        it.IntegrationOptions(rtol=0.1).check()
+    assert not it.IntegrationOptions(0, 0, 0).enabled
+
+
+def test_cli_rejects_negative_caps(tmp_path, capsys):
+    from vlms_bayes.cli import main
+
+    rc = main(["feasibility", "--grid", "3", "--draws", "2", "--secular-check", "0",
+               "--integrate-candidates", "1", "-1", "0", "--outdir", str(tmp_path / "x")])
+    assert rc == 2
+    assert "caps on integrated candidates" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.fixture(scope="module")
+def table(shared_data_dir):
+    from vlms_bayes.data_io.quarles import load_stability_table
+
+    return load_stability_table(0, data_dir=shared_data_dir)
+
+
+def test_probability_and_map_integrations_end_to_end(table):
+    """Small runs: the strata match the analytic counts, the caps hold, and each verdict
+    follows from what the integration reached."""
+    opts = it.IntegrationOptions(max_feasible=3, max_boundary=3, max_map=3, n_oct=2,
+                                 chunk=8)
+    cfg = mc.FeasibilityConfig(n_m_out=6, n_a_out=6, n_draws=30)
+    r = it.integrated_kl_probability(cfg, table, seed=2, n_systems=3000, options=opts)
+    assert r.feasible.n == r.analytic.counts["arrive"]
+    assert r.feasible.integrated == min(3, r.feasible.n)
+    assert r.boundary.integrated == min(3, r.boundary.n)
+    assert r.integrated.low <= r.integrated.probability <= r.integrated.high
+    t = r.table
+    assert len(t) == r.feasible.integrated + r.boundary.integrated
+    assert t.loc[t.stratum == "feasible", "analytic_feasible"].all()
+    assert not t.loc[t.stratum == "boundary", "analytic_feasible"].any()
+    assert (t.e_max_int >= t.e0 - 1e-9).all()
+    p = dict(zip(mc.PARAM_FIELDS, mc.kernel_params(cfg), strict=True))
+    a_f = t.a0_au * (1 - t.e_max_int**2)
+    ok = t.verdict & t.finished
+    assert (a_f[ok] <= p["a_hi_au"] * (1 + 1e-9)).all()
+    assert (a_f[ok] >= p["a_lo_au"] * (1 - 1e-9)).all()
+    assert not (t.verdict & t.disrupted_int).any()
+
+    res = mc.feasibility_map(cfg, seed=2, table=table, backend="numba")
+    m = it.integrate_map(res, table, seed=2, options=opts)
+    k = len(mc.CRITERIA)
+    counts = res.counts[..., 2 * k - 1]
+    assert m.n_feasible_draws == int(counts.sum())
+    assert int(m.integrated_cells.sum()) == min(3, m.n_feasible_draws)
+    assert np.all(m.integrated_cells <= counts)
+    frac = m.feasible_fraction(counts, cfg.n_draws)
+    assert np.all(frac <= counts / cfg.n_draws + 1e-12) and np.all(frac >= 0)
+    assert m.table["analytic_feasible"].all()

@@ -1,0 +1,160 @@
+"""Known perturbers: PSCompPars multiplicity, user tables and P(KL origin | perturber)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vlms_bayes.data_io.companions import read_companions_csv, read_host_multiplicity
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.feasibility import montecarlo as mc
+from vlms_bayes.feasibility import perturbers as pt
+
+
+def test_projection_ratio_moments():
+    s = pt.projection_ratio(np.random.default_rng(1).random((400_000, 4)))
+    # time-averaged r/a = 1 + e^2/2 (<e^2> = 1/2 for thermal e) times the isotropic mean
+    # projection pi/4, independent of each other
+    assert s.mean() == pytest.approx(1.25 * np.pi / 4, abs=3e-3)
+    assert np.all(s >= 0) and np.all(s <= 1.99 + 1e-9)
+
+
+def test_snapshot_multiplicity(ps_snapshot):
+    m = read_host_multiplicity(ps_snapshot)
+    snum = m.groupby("hostname")["sy_snum"].max()
+    assert snum["Proxima Cen"] == 3 and snum["TOI-6894"] == 1
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "comp.csv"
+    p.write_text(text)
+    return p
+
+
+HEADER = "hostname,m_out_msun,m_out_err_msun,sep_au,sep_err_au,sep_kind,source\n"
+
+
+def test_companions_csv_errors_name_the_line(tmp_path):
+    with pytest.raises(InputDataError, match="line 2: sep_kind"):
+        read_companions_csv(_write(tmp_path, HEADER + "A,0.2,0.01,50,5,radial,x\n"))
+    with pytest.raises(InputDataError, match="line 3: sep_au"):
+        read_companions_csv(_write(tmp_path, HEADER + "A,0.2,0.01,50,5,true,x\n"
+                                   "B,0.2,0.01,-1,5,true,x\n"))
+    with pytest.raises(InputDataError, match="lacks column"):
+        read_companions_csv(_write(tmp_path, "hostname,m_out_msun\nA,1\n"))
+
+
+@pytest.fixture(scope="module")
+def table(shared_data_dir):
+    from vlms_bayes.data_io.quarles import load_stability_table
+
+    return load_stability_table(0, data_dir=shared_data_dir)
+
+
+def test_perturber_table_statuses_and_probabilities(table, tmp_path):
+    sample = pd.DataFrame({
+        "name": ["A b", "B b", "C b", "D b", "E b"], "hostname": ["A", "B", "C", "D", "E"],
+        "st_mass": 0.2, "st_rad": 0.22, "pl_bmassj": 0.2,
+        "pl_orbsmax": [0.03, 0.03, 20.0, 0.03, 0.03], "in_window": True})
+    mult = pd.DataFrame({"pl_name": ["A b", "B b", "C b", "D b"],
+                         "hostname": ["A", "B", "C", "D"], "sy_snum": [1, 2, 2, 1],
+                         "pl_radj": [0.9, np.nan, 1.0, 0.9]})
+    comp = read_companions_csv(_write(
+        tmp_path, HEADER + "D,0.3,0.02,0.25,0.005,true,paper\n"))  # too close: no stable system
+    t = pt.perturber_table(sample, mult, comp, mc.FeasibilityConfig(), table, seed=3,
+                           n_systems=3000).set_index("name")
+    assert t.loc["A b", "status"].startswith("no known stellar companion")
+    assert np.isnan(t.loc["A b", "p_kl"])
+    assert t.loc["B b", "perturber"].startswith("drawn from the multiplicity prior")
+    assert t.loc["B b", "n_stable"] > 0
+    assert t.loc["B b", "low"] <= t.loc["B b", "p_kl"] <= t.loc["B b", "high"]
+    assert "assumed" in t.loc["B b", "note"]  # no radius in the catalogue
+    assert t.loc["C b", "note"].startswith("not evaluated: a = 20 AU")
+    assert t.loc["D b", "perturber"].startswith("given: 0.3")
+    assert t.loc["D b", "n_stable"] == 0 and "no stable system" in t.loc["D b", "note"]
+    assert t.loc["E b", "status"].startswith("unknown")
+    lines = pt.perturber_lines(t.reset_index())
+    assert "5 companions" in lines[0] and any(ln.startswith("  B b: P(KL origin") for ln in lines)
+
+
+def test_given_projected_separation_is_deprojected():
+    rng = np.random.default_rng(2)
+    p = pt.given_perturber_samples(0.2, 0.0, 100.0, 0.0, "projected", rng, 100_000)
+    # a = s / (s/a): its median is s over the median projection ratio
+    ratio = pt.projection_ratio(np.random.default_rng(3).random((100_000, 4)))
+    assert np.median(p["a_out_au"]) == pytest.approx(100 / np.median(ratio), rel=0.02)
+    assert np.all(p["m_out_msun"] == 0.2)
+
+
+def test_feasibility_command_marks_a_given_perturber(tmp_path, shared_data_dir):
+    from vlms_bayes.cli import main
+
+    comp = _write(tmp_path, HEADER + "TOI-6894,0.15,0.03,40,4,projected,test\n")
+    out = tmp_path / "f"
+    assert main(["feasibility", "--grid", "3", "--draws", "4", "--secular-check", "0",
+                 "--probability-systems", "0", "--integrate-candidates", "0", "0", "0",
+                 "--backend", "numba", "--data-dir", str(shared_data_dir),
+                 "--companions", str(comp), "--outdir", str(out)]) == 0
+    k = pd.read_csv(out / "known_perturbers.csv")
+    assert list(k["name"]) == ["TOI-6894 b"]
+    assert k.loc[0, "perturber"].startswith("given: 0.15")
+    assert k.loc[0, "n_systems"] == pt.N_SYSTEMS
+    assert "Known stellar perturbers" in (out / "SUMMARY.txt").read_text()
+
+
+class _RecordedVizier:
+    """Stands in for astroquery's Vizier: returns a fixed reply (tests run offline).
+
+    The reply is synthetic, with the column names of the released El-Badry et al. (2021)
+    catalogue (sep_AU, R_chance_align, ra1, dec1, ra2, dec2); it is not a recording of the
+    live service.
+    """
+
+    def __init__(self, table):
+        self.table, self.calls = table, []
+
+    def query_region(self, coords, radius, catalog):
+        self.calls.append((float(coords.ra.deg), float(coords.dec.deg), catalog))
+        return [self.table]
+
+
+def _reply(**override):
+    from astropy.table import Table
+
+    cols = {"ra1": [10.0, 10.0, 50.0], "dec1": [-20.0, -20.0, 5.0],
+            "ra2": [10.01, 10.02, 50.0005], "dec2": [-20.0, -20.0, 5.0],
+            "sep_AU": [900.0, 300.0, 40.0], "R_chance_align": [0.01, 0.5, 0.02]}
+    cols.update(override)
+    return Table(cols)
+
+
+def test_wide_binary_query_picks_the_bound_closest_companion():
+    from vlms_bayes.data_io.companions import EL_BADRY_2021, query_wide_binary_companions
+
+    hosts = pd.DataFrame({"hostname": ["H1", "H1", "H2"], "ra": [10.0, 10.0, 80.0],
+                          "dec": [-20.0, -20.0, 1.0]})
+    viz = _RecordedVizier(_reply())
+    c = query_wide_binary_companions(hosts, vizier=viz)
+    assert [call[2] for call in viz.calls] == [EL_BADRY_2021] * 2  # one query per host
+    # H1: the 300 AU pair is a likely chance alignment (R = 0.5), so the 900 AU one counts;
+    # H2 lies far from every pair of the reply
+    assert list(c["hostname"]) == ["H1"]
+    assert c.loc[0, "sep_au"] == 900.0 and c.loc[0, "sep_kind"] == "projected"
+    assert np.isnan(c.loc[0, "m_out_msun"])
+    with pytest.raises(InputDataError, match="no sep_au column"):
+        query_wide_binary_companions(hosts.iloc[:1], vizier=_RecordedVizier(
+            _reply().copy()[["ra1", "dec1", "ra2", "dec2", "R_chance_align"]]))
+
+
+def test_unknown_mass_is_drawn_from_the_q_prior(table):
+    comp = pd.DataFrame({"hostname": ["A"], "m_out_msun": [np.nan], "m_out_err_msun": [0.0],
+                         "sep_au": [30.0], "sep_err_au": [0.0], "sep_kind": ["projected"],
+                         "source": ["query"]})
+    sample = pd.DataFrame({"name": ["A b"], "hostname": ["A"], "st_mass": [0.2],
+                           "st_rad": [0.22], "pl_bmassj": [0.2], "pl_orbsmax": [0.03]})
+    t = pt.perturber_table(sample, None, comp, mc.FeasibilityConfig(), table, seed=1,
+                           n_systems=2000)
+    assert "mass from the q prior" in t.loc[0, "perturber"]
+    assert 0.02 <= t.loc[0, "m_out_msun"] <= 0.2  # median of q M_host, q in [0.1, 1]
+    assert t.loc[0, "a_out_au_median"] == pytest.approx(30 / 0.98, rel=0.1)

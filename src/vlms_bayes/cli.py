@@ -425,12 +425,21 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--disruption-factor", type=float, default=2.7,
                    help="survival requires periastron >= this many r_t (default 2.7)")
     g.add_argument("--tide-model", choices=("ctl", "constant_q"), default="ctl")
-    g.add_argument("--qprime-planet", type=float, default=1e5)
-    g.add_argument("--qprime-star", type=float, default=1e6)
+    g.add_argument("--qprime-planet", type=float, default=1e5,
+                   help="companion's Q' at the observed orbit, with --lags fixed (default 1e5)")
+    g.add_argument("--qprime-star", type=float, default=1e6,
+                   help="host's Q' at the observed orbit, with --lags fixed (default 1e6)")
     g.add_argument("--no-tidal-precession", action="store_true",
                    help="leave the tidal bulges out of e_max (GR is always in)")
     g.add_argument("--rotation", action="store_true",
                    help="include the companion's rotational bulge in e_max")
+    g.add_argument("--radii", choices=("evolving", "frozen"), default="evolving",
+                   help="host radius from BHAC15 pre-main-sequence tracks and companion "
+                        "contraction (COND03) with age, or today's radii throughout "
+                        "(frozen, for comparison) (default evolving)")
+    g.add_argument("--lags", choices=("prior", "fixed"), default="prior",
+                   help="tidal lags of both bodies drawn per draw from their priors, or "
+                        "fixed by --qprime-planet/--qprime-star (default prior)")
     g.add_argument("--stability", choices=("quarles", "holman_wiegert"), default="quarles")
     g.add_argument("--backend", choices=("jax", "numba", "auto"), default="auto")
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
@@ -504,7 +513,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         e0_max=args.e0_max, disruption_factor=args.disruption_factor,
         tide_model=args.tide_model, q_prime_planet=args.qprime_planet,
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
-        include_rotation=args.rotation, stability=args.stability)
+        include_rotation=args.rotation, stability=args.stability, radii=args.radii,
+        lags=args.lags)
     config.check()
     result = feasibility_command(config, outdir=args.outdir, seed=args.seed,
                                  backend=args.backend, data_dir=args.data_dir,

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numba.extending import register_jitable
 
+from vlms_bayes.feasibility.radii import track_at
 from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2
 
 Array = Any
@@ -142,3 +143,126 @@ def migration_time_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array, m1: Arr
     t = t_dec + t_kl
     never = (h >= a_end) & (a0 > a_end)
     return t * ok + big * never
+
+
+# ----------------------------------------------------------------------------------------
+# Time-dependent radii: the same decay with R⋆(t) and R_p(t) along the way
+# ----------------------------------------------------------------------------------------
+#: Sub-panels per panel and Gauss–Legendre nodes per sub-panel of the marching integral.
+N_SUB = 4
+N_NODE = 4
+_XS, _WS = np.polynomial.legendre.leggauss(N_NODE)
+SUB_T: tuple[float, ...] = tuple(float(v) for v in 0.5 * (_XS + 1.0))
+SUB_W: tuple[float, ...] = tuple(float(v) for v in 0.5 * _WS)
+
+
+def floor_index(x: Array) -> Array:
+    """Floor of ``x`` as an integer index (NumPy; JAX and numba pass their own)."""
+    return np.floor(x).astype(np.int64)
+
+
+@register_jitable
+def _sub_panel(x_lo: Array, ratio: Array, e_lo: float, h: Array, kl: bool, r1: Array,
+               r0: Array, m1: Array, m0: Array, lag1: Array, lag0: Array) -> Array:
+    """Σ w f over one sub-panel (nodes x = x_lo ratio^(e_lo + t/N_SUB)), radii fixed."""
+    r15 = r1 * r1 * r1 * r1 * r1
+    r05 = r0 * r0 * r0 * r0 * r0
+    total = 0.0 * ratio
+    for k in range(N_NODE):
+        x = x_lo * ratio ** (e_lo + SUB_T[k] / N_SUB)
+        a = h + x
+        e2 = x / a
+        j2 = h / a
+        f1 = 1.0 + e2 * (15.5 + e2 * (31.875 + e2 * (11.5625 + e2 * 0.390625)))
+        f5 = 1.0 + e2 * (3.0 + e2 * 0.375)
+        pp = 3.5 + e2 * (11.25 + e2 * (28.0 + e2 * (10.703125 + e2 * (1.9921875
+                                                                     + e2 * 0.048828125))))
+        a2 = a * a
+        c = 3.0 * G_AU3_MSUN_YR2 * (m0 + m1) / (a2 * a2 * a2 * a2) \
+            / (j2 * j2 * j2 * j2 * j2 * j2 * j2 * j2**0.5)
+        rate = c * (lag1 * (m0 / m1) * r15 * e2 * pp / f5 + lag0 * (m1 / m0) * r05 * f1)
+        f = x / (a * rate)
+        if kl:
+            f = f * (a / h) ** 0.5
+        total = total + SUB_W[k] * f
+    return total
+
+
+@register_jitable
+def _march(a_lo: Array, a_hi: Array, h: Array, kl: bool, t0: Array, ln: Any, idx: Any,
+           p: Array, r0_off: int, r1_off: int, m1: Array, m0: Array, lag1: Array,
+           lag0: Array, r1_obs: Array, s1: Array) -> Array:
+    """Duration of the decay from a_hi down to a_lo starting at age t0, radii evolving.
+
+    :data:`N_SUB` sub-panels in u = ln(a − h), from the top; on each, Gauss–Legendre
+    quadrature with the radii at the sub-panel's start age (predictor), then again at the
+    predicted mid-age (corrector).
+    """
+    x_lo = a_lo - h
+    ratio = (a_hi - h) / x_lo
+    width = ln(ratio) / N_SUB
+    dur = 0.0 * width
+    for i in range(N_SUB):
+        e_lo = (N_SUB - 1 - i) / N_SUB
+        t = t0 + dur
+        r0 = track_at(t, p, r0_off, ln, idx)
+        r1 = r1_obs * (1.0 + s1 * track_at(t, p, r1_off, ln, idx))
+        d0 = width * _sub_panel(x_lo, ratio, e_lo, h, kl, r1, r0, m1, m0, lag1, lag0)
+        tm = t + 0.5 * d0
+        r0 = track_at(tm, p, r0_off, ln, idx)
+        r1 = r1_obs * (1.0 + s1 * track_at(tm, p, r1_off, ln, idx))
+        dur = dur + width * _sub_panel(x_lo, ratio, e_lo, h, kl, r1, r0, m1, m0, lag1, lag0)
+    return dur
+
+
+def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array,
+                               m1: Array, m0: Array, lag1: Array, lag0: Array, t_start: Array,
+                               r1_obs: Array, s1: Array, p: Array, r0_off: int, r1_off: int,
+                               ln: Any = np.log, idx: Any = floor_index) -> Array:
+    """:func:`migration_time_yr` with radii that change with age along the migration.
+
+    The decay starts at age ``t_start`` (the first high-eccentricity phase); the host's
+    radius is the track ``p[r0_off:r0_off + N_TRACK]`` (AU) and the companion's
+    r1_obs (1 + s1 ρ₋₁(t)) with the inflation track ``p[r1_off:...]``
+    (:mod:`vlms_bayes.feasibility.radii`). The cycling panel (weight 1/j) comes first,
+    then the decoupled one, each integrated by :func:`_march`. With flat tracks this is
+    the frozen-radius integral (same model, finer quadrature).
+
+    Parameters
+    ----------
+    a0, h, a_end, eps_gr0, m1, m0 : array
+        As :func:`migration_time_yr`.
+    lag1, lag0 : array
+        k2 Δt of the companion and of the host (yr).
+    t_start : array
+        Age (yr) at which the decay starts.
+    r1_obs, s1 : array
+        Companion's present radius (AU) and inflation amplitude.
+    p : array
+        Parameter vector holding the tracks.
+    r0_off, r1_off : int
+        Offsets of the host's radius track and of the companion's inflation track in ``p``.
+    ln, idx : callable
+        Logarithm and floor-to-index of the array library.
+
+    Returns
+    -------
+    array
+        Duration in years: 0 if a0 ≤ a_end, ≥ 1e300 if h ≥ a_end.
+    """
+    big = 1e300
+    ok = (h < a_end) & (a0 > a_end)
+    a_hi = a0 * ok + (1.0 - ok) * 2.0
+    a_lo = a_end * ok + (1.0 - ok) * 1.0
+    hh = h * ok + (1.0 - ok) * 0.5
+    a_dec = decoupling_axis_au(a_hi, hh, eps_gr0 + (1.0 - ok))
+    a_mid = a_dec * (a_dec > a_lo) * (a_dec < a_hi) + a_lo * (a_dec <= a_lo) \
+        + a_hi * (a_dec >= a_hi)
+    lo_mid = a_mid * (a_mid > a_lo) + (a_lo * 1.0000001) * (a_mid <= a_lo)
+    mid_hi = a_mid * (a_mid < a_hi) + (a_hi / 1.0000001) * (a_mid >= a_hi)
+    t_kl = _march(mid_hi, a_hi, hh, True, t_start, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
+                  lag0, r1_obs, s1) * (a_mid < a_hi)
+    t_dec = _march(a_lo, lo_mid, hh, False, t_start + t_kl, ln, idx, p, r0_off, r1_off, m1,
+                   m0, lag1, lag0, r1_obs, s1) * (a_mid > a_lo)
+    never = (h >= a_end) & (a0 > a_end)
+    return (t_kl + t_dec) * ok + big * never

@@ -42,11 +42,14 @@ from typing import Any, Literal
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, radii, tides, triple_stability
 from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     CRITERIA,
     DRAW_FIELDS,
+    LAG_MODES,
     PARAM_FIELDS,
+    R0_TRACK,
+    R1_INFL,
     cell_draws,
     make_draws,
     n_outputs,
@@ -56,6 +59,15 @@ from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSU
 log = logging.getLogger(__name__)
 
 BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
+#: The scalar entries of the parameter vector (the radius tracks follow them).
+_SCALAR_PARAMS = PARAM_FIELDS[:R0_TRACK]
+
+
+def _jax_index(x: Any) -> Any:
+    """Floor of ``x`` as an int32 index (JAX), for :func:`radii.track_at`."""
+    import jax.numpy as jnp
+
+    return jnp.floor(x).astype(jnp.int32)
 #: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
 BLOCK_DRAWS = 2**21
 #: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
@@ -105,6 +117,8 @@ class FeasibilityConfig:
     include_tides: bool = True
     include_rotation: bool = False
     planet_spin_period_hr: float = 10.0
+    radii: Literal["evolving", "frozen"] = "evolving"
+    lags: Literal["prior", "fixed"] = "prior"
     stability: Literal["quarles", "holman_wiegert"] = "quarles"
     quarles_incl_deg: float = 0.0
     sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
@@ -131,6 +145,19 @@ class FeasibilityConfig:
         if self.tide_model not in ("ctl", "constant_q"):
             raise InputDataError(f"tide_model must be 'ctl' or 'constant_q', not "
                                  f"{self.tide_model!r}.")
+        if self.radii not in radii.RADIUS_MODES:
+            raise InputDataError(f"radii must be one of {', '.join(radii.RADIUS_MODES)}, not "
+                                 f"{self.radii!r}.")
+        if self.lags not in LAG_MODES:
+            raise InputDataError(f"lags must be one of {', '.join(LAG_MODES)}, not "
+                                 f"{self.lags!r}.")
+        if self.radii == "evolving":
+            lo, hi = radii.HOST_MASS_RANGE
+            if not lo <= self.target.m_star_msun <= hi:
+                raise InputDataError(
+                    f"Time-dependent host radii (BHAC15) cover {lo}-{hi} Msun; the host of "
+                    f"{self.target.name} has {self.target.m_star_msun} Msun. Use frozen "
+                    "radii (--radii frozen).")
         if self.stability not in ("quarles", "holman_wiegert"):
             raise InputDataError(f"stability must be 'quarles' or 'holman_wiegert', not "
                                  f"{self.stability!r}.")
@@ -166,7 +193,9 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
         "a_obs_au": t.a_au, "k2_1": config.k2_planet, "k2_0": config.k2_star,
         "tide_on": float(config.include_tides), "rot_on": float(config.include_rotation),
         "spin1_per_yr": 2 * np.pi / (config.planet_spin_period_hr / 24.0 / 365.25),
-        # tidal lags fixed at the frequency of the final orbit (tides.lag_from_qprime)
+        # the fixed lags at the frequency of the final orbit (tides.lag_from_qprime); the
+        # kernels read each draw's lags (draws.physics_from_uniforms), equal to these with
+        # lags="fixed"
         "lag1_yr": tides.lag_from_qprime(config.q_prime_planet, n_obs),
         "lag0_yr": tides.lag_from_qprime(config.q_prime_star, n_obs),
         "tide_model": 0.0 if config.tide_model == "ctl" else 1.0,
@@ -174,9 +203,11 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
         "r_dis_au": config.disruption_factor * config.disruption_radius_au(),
         "a_lo_au": t.a_au * (1 - config.a_tol), "a_hi_au": t.a_au * (1 + config.a_tol),
         "stype_mode": 0.0 if config.stability == "quarles" else 1.0,
-        "eps_oct_flag": kozai.EPS_OCT_FLAG,
+        "eps_oct_flag": kozai.EPS_OCT_FLAG, "n_obs_per_yr": n_obs,
     }
-    return np.array([vals[k] for k in PARAM_FIELDS], float)
+    r0_track, r1_infl = radii.radius_tracks(config.radii, m0, vals["r0_au"], m1)
+    return np.concatenate([np.array([vals[k] for k in _SCALAR_PARAMS], float), r0_track,
+                           r1_infl])
 
 
 def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
@@ -198,25 +229,33 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
 
     from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
 
-    P = dict(zip(PARAM_FIELDS, (p[i] for i in range(len(PARAM_FIELDS))), strict=True))
+    P = {k: p[PARAM_FIELDS.index(k)] for k in _SCALAR_PARAMS}
     m0, m1 = P["m0"], P["m1"]
     e_out, a0, e0 = d["e_out"], d["a0_au"], d["e0"]
     t_kl = kozai.kl_timescale_yr(m0, m1, m_out, a0, a_out, e_out)
+    # radii at the first high-eccentricity phase: the KL cycles start when the disk is gone
+    t1 = d["t_start_yr"] + t_kl
+    r0 = radii.track_at(t1, p, R0_TRACK, jnp.log, _jax_index)
+    r1 = P["r1_au"] * (1.0 + d["rp_scale"] * radii.track_at(t1, p, R1_INFL, jnp.log,
+                                                              _jax_index))
     eps_oct = kozai.epsilon_oct(m0, m1, a0, a_out, e_out)
     eps_gr = kozai.epsilon_gr(m0, m1, m_out, a0, a_out, e_out)
-    eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
-                                                 P["k2_1"], P["r0_au"], P["k2_0"])
-    eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
+    eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, r1,
+                                                 P["k2_1"], r0, P["k2_0"])
+    eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, r1,
                                               P["k2_1"], P["spin1_per_yr"])
     e_max, ome = kozai.kl_emax(e0, d["cos_i"], d["sin2_omega"], eps_gr, eps_tide, eps_rot,
                                xp=jnp, fori_loop=jax.lax.fori_loop)
     r_p = a0 * ome
     a_f = r_p * (1.0 + e_max)
     # integrated (a, e) decay at fixed a(1 - e^2) from a0 to the top of the window, slowed
-    # by the share of each KL cycle spent near e_max until the orbit decouples
-    t_ctl = migration.migration_time_yr(a0, a_f, P["a_hi_au"], eps_gr, m1, m0, P["r1_au"],
-                                        P["lag1_yr"], P["r0_au"], P["lag0_yr"], ln=jnp.log)
-    t_cq = tides.circularisation_time_constant_q_yr(a_f, m1, m0, P["r1_au"], P["q_prime_1"])
+    # by the share of each KL cycle spent near e_max until the orbit decouples, with both
+    # radii following their tracks from t1 on
+    t_ctl = migration.migration_time_evolving_yr(
+        a0, a_f, P["a_hi_au"], eps_gr, m1, m0, d["lag1_yr"], d["lag0_yr"], t1, P["r1_au"],
+        d["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log, idx=_jax_index)
+    t_cq = tides.circularisation_time_constant_q_yr(
+        a_f, m1, m0, r1, 1.5 / (d["lag1_yr"] * P["n_obs_per_yr"]))
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
     stable_triple = triple_stability.ma01_stable(a0, a_out, m_out / (m0 + m1), e_out,
                                                  d["incl_rad"])
@@ -228,7 +267,8 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     return {"t_kl_yr": t_kl, "eps_oct": eps_oct, "eps_gr": eps_gr, "eps_tide": eps_tide,
             "e_max": e_max, "one_minus_e_max": ome, "r_p_au": r_p, "a_f_au": a_f,
             "t_tide_yr": t_tide, "stable_triple": stable_triple,
-            "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out}
+            "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out, "r1_au": r1, "r0_au": r0,
+            "r_dis_au": P["r_dis_au"] * (r1 / P["r1_au"])}
 
 
 def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any, a_out: Any,
@@ -242,12 +282,13 @@ def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any,
     a_lo, a_hi = p[PARAM_FIELDS.index("a_lo_au")], p[PARAM_FIELDS.index("a_hi_au")]
     base = o["stable_triple"] & o["stable_stype"] & (o["a_f_au"] <= a_hi) \
         & (o["a_f_au"] >= a_lo)
+    grow = o["r1_au"] / p[PARAM_FIELDS.index("r1_au")]  # the companion's radius then / now
     flags = jnp.stack([o["stable_triple"], o["stable_stype"], o["t_kl_yr"] <= T,
-                       o["a_f_au"] <= a_hi, o["r_p_au"] >= rd, o["a_f_au"] >= a_lo,
+                       o["a_f_au"] <= a_hi, o["r_p_au"] >= rd * grow, o["a_f_au"] >= a_lo,
                        o["t_tide_yr"] <= T])
     cascade = jnp.cumprod(flags.astype(jnp.int32))
     t_ok = (o["t_kl_yr"] <= horizons) & (o["t_tide_yr"] <= horizons)
-    sens = base & t_ok[:, None] & (o["r_p_au"] >= r_dis)[None, :]
+    sens = base & t_ok[:, None] & (o["r_p_au"] >= r_dis * grow)[None, :]
     seed = (o["t_kl_yr"] <= horizons)[:, None] & (o["r_p_au"] <= r_crit)[None, :]
     octu = cascade[-1].astype(bool) \
         & (o["eps_oct"] > p[PARAM_FIELDS.index("eps_oct_flag")])

@@ -10,11 +10,21 @@ evaluates seven criteria, in the order of the physical cascade:
 2. ``kl_time``        t_KL <= horizon;
 3. ``reach``          e_max (with GR, tidal and rotational bulges) is high enough that the
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
-4. ``survive``        periastron at e_max outside the disruption distance f r_t;
+4. ``survive``        periastron at e_max outside the disruption distance f r_t, with the
+   companion's radius at its first high-eccentricity phase;
 5. ``land``           no overshoot: a_F >= a_obs (1 - tol);
 6. ``circularise``    the tidal migration time <= horizon: the (a, e) decay at fixed
    a(1 - e²) integrated from a0 to the top of the observed-orbit window, slowed by the
    share of each KL cycle spent near e_max (:mod:`~vlms_bayes.feasibility.migration`).
+
+Radii and tidal lags (issue 16): by default the host's and the companion's radii follow
+their tracks with age (:mod:`~vlms_bayes.feasibility.radii`): the KL cycles start at a
+drawn disk lifetime and the first high-eccentricity phase comes t_KL later, at t₁; the radii
+at t₁ set the tidal bulges of e_max and the disruption distance, and the migration starts
+at t₁ with the radii evolving along the way. Both bodies' lags are drawn per draw from
+their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). ``radii="frozen"``
+and ``lags="fixed"`` restore today's radii and the fixed Q' values for comparison;
+:func:`physics_assumptions` states the choice.
 
 A draw is feasible when it passes all seven. Random numbers: every cell has its own,
 independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,
@@ -62,16 +72,17 @@ BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
 #: The scalar entries of the parameter vector (the radius tracks follow them).
 _SCALAR_PARAMS = PARAM_FIELDS[:R0_TRACK]
 
+#: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
+BLOCK_DRAWS = 2**21
+#: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
+PAIR_BLOCK = 2**15
+
 
 def _jax_index(x: Any) -> Any:
     """Floor of ``x`` as an int32 index (JAX), for :func:`radii.track_at`."""
     import jax.numpy as jnp
 
     return jnp.floor(x).astype(jnp.int32)
-#: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
-BLOCK_DRAWS = 2**21
-#: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
-PAIR_BLOCK = 2**15
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,35 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
     r0_track, r1_infl = radii.radius_tracks(config.radii, m0, vals["r0_au"], m1)
     return np.concatenate([np.array([vals[k] for k in _SCALAR_PARAMS], float), r0_track,
                            r1_infl])
+
+
+def physics_assumptions(config: FeasibilityConfig) -> str:
+    """What the radii and the tidal lags of a run assume, in words (summaries, run.json)."""
+    from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior
+
+    t = config.target
+    if config.radii == "frozen":
+        rad = (f"radii frozen at today's (R_p = {t.radius_rj:g} RJ, R* = {t.r_star_rsun:g} "
+               "Rsun)")
+    else:
+        cp = ContractionPrior()
+        note = radii.companion_mass_note(t.mass_mj * MJUP_MSUN)
+        rad = (f"radii evolving with age from the first high-e phase on (KL start at the "
+               f"disk lifetime, Weibull k={cp.lifetime_weibull[0]:g}, "
+               f"{cp.lifetime_weibull[1] / 1e6:g} Myr, plus t_KL): host BHAC15 (Baraffe et "
+               f"al. 2015) scaled to R* = {t.r_star_rsun:g} Rsun at 5 Gyr; companion "
+               f"{t.radius_rj:g} RJ today inflated as COND03 (Baraffe et al. 2003; {note}) "
+               f"times U({cp.amplitude[0]:g}, {cp.amplitude[1]:g})")
+    if config.lags == "fixed":
+        lag = (f"tidal lags fixed: Q'p = {config.q_prime_planet:g}, Q'* = "
+               f"{config.q_prime_star:g} at the observed orbit's frequency")
+    else:
+        lp = TidalLagPrior()
+        lag = (f"tidal lags drawn per draw: companion k2*dt log-uniform "
+               f"{lp.planet_k2_lag_s[0]:.3g}-{lp.planet_k2_lag_s[1]:.3g} s (Jupiter, Lainey "
+               f"et al. 2009 - Saturn, Lainey et al. 2017), host Q'* log-uniform "
+               f"{lp.star_q_prime[0]:g}-{lp.star_q_prime[1]:g} (Penev et al. 2018)")
+    return f"{rad}; {lag}; tides {config.tide_model}"
 
 
 def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:

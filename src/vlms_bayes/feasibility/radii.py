@@ -45,8 +45,9 @@ Array = Any
 N_TRACK = 37
 LOG10_T0 = 6.0
 DLOG10_T = 0.125
-_LN_T0 = LOG10_T0 * math.log(10.0)
-_INV_DLN = 1.0 / (DLOG10_T * math.log(10.0))
+#: ln of the first node age and 1 / (node spacing in ln t).
+LN_T0 = LOG10_T0 * math.log(10.0)
+INV_DLN = 1.0 / (DLOG10_T * math.log(10.0))
 #: Age at which the host model radius is matched to the measured one (main sequence).
 HOST_REFERENCE_AGE_YR = 5e9
 #: Host masses the shipped BHAC15 extract covers (Msun).
@@ -77,7 +78,7 @@ def track_at(t_yr: Array, p: Array, off: int, ln: Any, idx: Any) -> Array:
     idx : callable
         Floor to an integer index of the array library.
     """
-    x = (ln(t_yr) - _LN_T0) * _INV_DLN
+    x = (ln(t_yr) - LN_T0) * INV_DLN
     x = x * (x > 0.0)
     top = N_TRACK - 1.000000001
     x = x - (x - top) * (x > top)

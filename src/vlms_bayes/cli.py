@@ -287,6 +287,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--secular-check", type=int, default=200, metavar="N",
                    help="draws integrated with the secular equations to check the analytic "
                         "criteria (default 200; 0 skips)")
+    g.add_argument("--feasibility-radii", choices=("evolving", "frozen"), default="evolving",
+                   help="radii evolving with age, or today's (as 'feasibility --radii')")
+    g.add_argument("--feasibility-lags", choices=("prior", "fixed"), default="prior",
+                   help="tidal lags from their priors, or fixed (as 'feasibility --lags')")
     r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
     r.add_argument("--robustness", action="store_true",
                    help="also refit under each analysis choice into OUTDIR/robustness/")
@@ -303,7 +307,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
-        backend=args.feasibility_backend, secular_triples=args.secular_check)
+        backend=args.feasibility_backend, secular_triples=args.secular_check,
+        radii=args.feasibility_radii, lags=args.feasibility_lags)
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),

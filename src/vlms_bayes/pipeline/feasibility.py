@@ -149,6 +149,10 @@ class FeasibilityOptions:
         Kernel backend.
     secular_triples : int
         Draws integrated with the secular equations to check the analytic criteria.
+    radii : {"evolving", "frozen"}
+        Radii evolving with age, or today's (:mod:`vlms_bayes.feasibility.radii`).
+    lags : {"prior", "fixed"}
+        Tidal lags drawn from their priors, or the fixed Q' values.
     """
 
     grid: int = 100
@@ -156,6 +160,8 @@ class FeasibilityOptions:
     horizon_gyr: float = 1.0
     backend: str = "auto"
     secular_triples: int = 200
+    radii: str = "evolving"
+    lags: str = "prior"
 
 
 def reference_target(frame: pd.DataFrame) -> Target:

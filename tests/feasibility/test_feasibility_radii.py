@@ -208,13 +208,18 @@ def test_evolving_migration_edges_and_backends_agree():
             dr.R0_TRACK, dr.R1_INFL)
     t_np = mg.migration_time_evolving_yr(*args)
     nb = numba.njit(error_model="numpy")(mg.migration_time_evolving_yr)
-    t_nb = nb(*args, numba.njit(lambda x: math.log(x)), numba.njit(lambda x: math.floor(x)))
+    t_nb = nb(*args, numba.njit(lambda x: math.log(x)), numba.njit(lambda x: math.floor(x)),
+              numba.njit(mg.march))
     with jax.enable_x64(True):
         t_jax = float(jax.jit(lambda *a: mg.migration_time_evolving_yr(
+            *a[:11], jnp.asarray(P_EV), dr.R0_TRACK, dr.R1_INFL, ln=jnp.log,
+            idx=mc._jax_index, march_fn=mc._march_jax))(*args[:11]))
+        t_jax_unrolled = float(jax.jit(lambda *a: mg.migration_time_evolving_yr(
             *a[:11], jnp.asarray(P_EV), dr.R0_TRACK, dr.R1_INFL, ln=jnp.log,
             idx=mc._jax_index))(*args[:11]))
     assert t_nb == pytest.approx(t_np, rel=1e-12)
     assert t_jax == pytest.approx(t_np, rel=1e-12)
+    assert t_jax_unrolled == pytest.approx(t_jax, rel=1e-14)
     assert _evolving(0.02, 0.95 * A_OBS, 1e-3, 1e7, 1.0) == 0.0
     assert _evolving(1.0, 1.2 * A_OBS, 1e-3, 1e7, 1.0) >= 1e300
 

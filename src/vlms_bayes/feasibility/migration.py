@@ -159,7 +159,7 @@ def migration_time_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array, m1: Arr
 # Time-dependent radii: the same decay with R⋆(t) and R_p(t) along the way
 # ----------------------------------------------------------------------------------------
 #: Sub-panels per panel and Gauss–Legendre nodes per sub-panel of the marching integral
-#: (:func:`_march` spells the four nodes out, so that each is computed once).
+#: (:func:`_sub_step` spells the four nodes out, so that each is computed once).
 N_SUB = 4
 N_NODE = 4
 _XS, _WS = np.polynomial.legendre.leggauss(N_NODE)
@@ -213,48 +213,60 @@ def _radii_at(t: Array, p: Array, r0_off: int, r1_off: int, r1_obs: Array, s1: A
 
 
 @register_jitable
-def _march(a_lo: Array, a_hi: Array, h: Array, kl: bool, t0: Array, ln: Any, idx: Any,
-           p: Array, r0_off: int, r1_off: int, m1: Array, m0: Array, lag1: Array,
-           lag0: Array, r1_obs: Array, s1: Array) -> Array:
+def _sub_step(i: Any, dur: Array, x_lo: Array, ratio: Array, width: Array, h: Array,
+              kl: bool, t0: Array, ln: Any, idx: Any, p: Array, r0_off: int, r1_off: int,
+              m1: Array, m0: Array, lag1: Array, lag0: Array, r1_obs: Array,
+              s1: Array) -> Array:
+    """``dur`` plus the duration of sub-panel ``i`` (from the top) of :func:`march`."""
+    e_lo = (N_SUB - 1 - i) / N_SUB
+    w0, w1, w2, w3 = SUB_W
+    g0, p0, q0 = _node(x_lo, ratio, e_lo + SUB_T[0] / N_SUB, h, kl, m1, m0, lag1, lag0)
+    g1, p1, q1 = _node(x_lo, ratio, e_lo + SUB_T[1] / N_SUB, h, kl, m1, m0, lag1, lag0)
+    g2, p2, q2 = _node(x_lo, ratio, e_lo + SUB_T[2] / N_SUB, h, kl, m1, m0, lag1, lag0)
+    g3, p3, q3 = _node(x_lo, ratio, e_lo + SUB_T[3] / N_SUB, h, kl, m1, m0, lag1, lag0)
+    t = t0 + dur
+    r15, r05 = _radii_at(t, p, r0_off, r1_off, r1_obs, s1, ln, idx)
+    d0 = width * (w0 * g0 / (p0 * r15 + q0 * r05) + w1 * g1 / (p1 * r15 + q1 * r05)
+                  + w2 * g2 / (p2 * r15 + q2 * r05) + w3 * g3 / (p3 * r15 + q3 * r05))
+    r15, r05 = _radii_at(t + 0.5 * d0, p, r0_off, r1_off, r1_obs, s1, ln, idx)
+    return dur + width * (w0 * g0 / (p0 * r15 + q0 * r05) + w1 * g1 / (p1 * r15 + q1 * r05)
+                          + w2 * g2 / (p2 * r15 + q2 * r05) + w3 * g3 / (p3 * r15 + q3 * r05))
+
+
+@register_jitable
+def march(a_lo: Array, a_hi: Array, h: Array, kl: bool, t0: Array, ln: Any, idx: Any,
+          p: Array, r0_off: int, r1_off: int, m1: Array, m0: Array, lag1: Array,
+          lag0: Array, r1_obs: Array, s1: Array) -> Array:
     """Duration of the decay from a_hi down to a_lo starting at age t0, radii evolving.
 
-    :data:`N_SUB` sub-panels in u = ln(a − h), from the top; on each, the
-    :data:`N_NODE`-point Gauss–Legendre sum with the radii at the sub-panel's start age
-    (predictor), then again with the radii at the predicted mid-age (corrector).
+    :data:`N_SUB` sub-panels in u = ln(a − h), from the top (:func:`_sub_step`); on each,
+    the :data:`N_NODE`-point Gauss–Legendre sum with the radii at the sub-panel's start age
+    (predictor), then again with the radii at the predicted mid-age (corrector). A Python
+    loop (NumPy, numba); JAX passes its own driver with the same steps
+    (``jax.lax.fori_loop``, which compiles one step instead of four).
     """
     x_lo = a_lo - h
     ratio = (a_hi - h) / x_lo
     width = ln(ratio) / N_SUB
     dur = 0.0 * width
-    w0, w1, w2, w3 = SUB_W
     for i in range(N_SUB):
-        e_lo = (N_SUB - 1 - i) / N_SUB
-        g0, p0, q0 = _node(x_lo, ratio, e_lo + SUB_T[0] / N_SUB, h, kl, m1, m0, lag1, lag0)
-        g1, p1, q1 = _node(x_lo, ratio, e_lo + SUB_T[1] / N_SUB, h, kl, m1, m0, lag1, lag0)
-        g2, p2, q2 = _node(x_lo, ratio, e_lo + SUB_T[2] / N_SUB, h, kl, m1, m0, lag1, lag0)
-        g3, p3, q3 = _node(x_lo, ratio, e_lo + SUB_T[3] / N_SUB, h, kl, m1, m0, lag1, lag0)
-        t = t0 + dur
-        r15, r05 = _radii_at(t, p, r0_off, r1_off, r1_obs, s1, ln, idx)
-        d0 = width * (w0 * g0 / (p0 * r15 + q0 * r05) + w1 * g1 / (p1 * r15 + q1 * r05)
-                      + w2 * g2 / (p2 * r15 + q2 * r05) + w3 * g3 / (p3 * r15 + q3 * r05))
-        r15, r05 = _radii_at(t + 0.5 * d0, p, r0_off, r1_off, r1_obs, s1, ln, idx)
-        dur = dur + width * (w0 * g0 / (p0 * r15 + q0 * r05) + w1 * g1 / (p1 * r15 + q1 * r05)
-                             + w2 * g2 / (p2 * r15 + q2 * r05)
-                             + w3 * g3 / (p3 * r15 + q3 * r05))
+        dur = _sub_step(i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off,
+                        m1, m0, lag1, lag0, r1_obs, s1)
     return dur
 
 
 def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array,
                                m1: Array, m0: Array, lag1: Array, lag0: Array, t_start: Array,
                                r1_obs: Array, s1: Array, p: Array, r0_off: int, r1_off: int,
-                               ln: Any = np.log, idx: Any = floor_index) -> Array:
+                               ln: Any = np.log, idx: Any = floor_index,
+                               march_fn: Any = march) -> Array:
     """:func:`migration_time_yr` with radii that change with age along the migration.
 
     The decay starts at age ``t_start`` (the first high-eccentricity phase); the host's
     radius is the track ``p[r0_off:r0_off + N_TRACK]`` (AU) and the companion's
     r1_obs (1 + s1 ρ₋₁(t)) with the inflation track ``p[r1_off:...]``
     (:mod:`vlms_bayes.feasibility.radii`). The cycling panel (weight 1/j) comes first,
-    then the decoupled one, each integrated by :func:`_march`. With flat tracks this is
+    then the decoupled one, each integrated by :func:`march`. With flat tracks this is
     the frozen-radius integral (same model, finer quadrature).
 
     Parameters
@@ -273,6 +285,8 @@ def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array
         Offsets of the host's radius track and of the companion's inflation track in ``p``.
     ln, idx : callable
         Logarithm and floor-to-index of the array library.
+    march_fn : callable
+        :func:`march` or a driver with its signature and steps (JAX: a ``fori_loop``).
 
     Returns
     -------
@@ -289,9 +303,9 @@ def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array
         + a_hi * (a_dec >= a_hi)
     lo_mid = a_mid * (a_mid > a_lo) + (a_lo * 1.0000001) * (a_mid <= a_lo)
     mid_hi = a_mid * (a_mid < a_hi) + (a_hi / 1.0000001) * (a_mid >= a_hi)
-    t_kl = _march(mid_hi, a_hi, hh, True, t_start, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
-                  lag0, r1_obs, s1) * (a_mid < a_hi)
-    t_dec = _march(a_lo, lo_mid, hh, False, t_start + t_kl, ln, idx, p, r0_off, r1_off, m1,
-                   m0, lag1, lag0, r1_obs, s1) * (a_mid > a_lo)
+    t_kl = march_fn(mid_hi, a_hi, hh, True, t_start, ln, idx, p, r0_off, r1_off, m1, m0,
+                    lag1, lag0, r1_obs, s1) * (a_mid < a_hi)
+    t_dec = march_fn(a_lo, lo_mid, hh, False, t_start + t_kl, ln, idx, p, r0_off, r1_off,
+                     m1, m0, lag1, lag0, r1_obs, s1) * (a_mid > a_lo)
     never = (h >= a_end) & (a0 > a_end)
     return (t_kl + t_dec) * ok + big * never

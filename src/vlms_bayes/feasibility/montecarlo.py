@@ -85,6 +85,20 @@ def _jax_index(x: Any) -> Any:
     return jnp.floor(x).astype(jnp.int32)
 
 
+def _march_jax(a_lo: Any, a_hi: Any, h: Any, kl: bool, t0: Any, ln: Any, idx: Any, p: Any,
+               r0_off: int, r1_off: int, m1: Any, m0: Any, lag1: Any, lag0: Any, r1_obs: Any,
+               s1: Any) -> Any:
+    """:func:`migration.march` with ``jax.lax.fori_loop`` over the same sub-panel steps."""
+    import jax
+
+    x_lo = a_lo - h
+    ratio = (a_hi - h) / x_lo
+    width = ln(ratio) / migration.N_SUB
+    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, dur: migration._sub_step(
+        i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
+        lag0, r1_obs, s1), 0.0 * width)
+
+
 @dataclass(frozen=True)
 class Target:
     """The companion whose origin is tested (default TOI-6894 b, Bryant et al. 2025)."""
@@ -293,7 +307,7 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     # radii following their tracks from t1 on
     t_ctl = migration.migration_time_evolving_yr(
         a0, a_f, P["a_hi_au"], eps_gr, m1, m0, d["lag1_yr"], d["lag0_yr"], t1, P["r1_au"],
-        d["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log, idx=_jax_index)
+        d["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log, idx=_jax_index, march_fn=_march_jax)
     t_cq = tides.circularisation_time_constant_q_yr(
         a_f, m1, m0, r1, 1.5 / (d["lag1_yr"] * P["n_obs_per_yr"]))
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)

@@ -34,6 +34,7 @@ _eps_rot = _nj(kozai.epsilon_rot)
 _gap_terms = _nj(kozai.kl_gap_terms)
 _gap = _nj(kozai.kl_gap_from_terms)
 _migrate = _nj(migration.migration_time_evolving_yr)
+_march = _nj(migration.march)
 _track = _nj(radii.track_at)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
@@ -207,7 +208,7 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         if p[_TMODEL] == 0.0:
             t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, lag1, dr[_LAG0D, k],
                               dr[_TSTART, k] + out[0, k], p[_R1], dr[_SCALE, k], p, R0_TRACK,
-                              R1_INFL, _ln, _idx)
+                              R1_INFL, _ln, _idx, _march)
         else:
             t_tide = _tcirc_q(a_f, m1, m0, out[12, k], 1.5 / (lag1 * p[_NOBS]))
         mu = m_out / (m0 + m_out)

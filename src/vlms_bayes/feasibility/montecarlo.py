@@ -260,7 +260,7 @@ def physics_assumptions(config: FeasibilityConfig) -> str:
         lag = (f"tidal lags drawn per draw: companion k2*dt log-uniform "
                f"{lp.planet_k2_lag_s[0]:.3g}-{lp.planet_k2_lag_s[1]:.3g} s (Jupiter, Lainey "
                f"et al. 2009 - Saturn, Lainey et al. 2017), host Q'* log-uniform "
-               f"{lp.star_q_prime[0]:g}-{lp.star_q_prime[1]:g} (Penev et al. 2018)")
+               f"{lp.star_q_prime[0]:.0e}-{lp.star_q_prime[1]:.0e} (Penev et al. 2018)")
     return f"{rad}; {lag}; tides {config.tide_model}"
 
 

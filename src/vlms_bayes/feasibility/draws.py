@@ -12,6 +12,11 @@ draws never share random numbers. Within the map every cell has its own stream,
 independent: sampling noise is independent from cell to cell (no bands of lucky draws
 painted across the grid), and a cell's draws depend on the seed and its flat index only,
 not on the chunking or the backend.
+
+Each draw takes :data:`N_UNIFORMS` uniforms for its orbits, then :data:`N_PHYSICS` for its
+tidal physics (the lags of both bodies, the companion's contraction amplitude and the age
+at which the KL cycles start, :func:`physics_from_uniforms`), so that the orbits of a seed
+are the same whatever the radius and lag settings.
 """
 
 from __future__ import annotations

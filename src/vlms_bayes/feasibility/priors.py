@@ -30,6 +30,16 @@ Disks
 * Lifetime: the Weibull fit of Pfalzner & Dincer (2024, arXiv:2401.03775) for 0.1–0.24 Msun
   hosts, shape 1.78, scale 9.15 Myr (:data:`vlms_bayes.feasibility.disk.DISK_LIFETIME_WEIBULL`).
 
+Tides and radii (the Kozai–Lidov route)
+---------------------------------------
+* Tidal lags of both bodies per draw (:class:`TidalLagPrior`): the companion's k2 Δt
+  log-uniform between Jupiter's (Lainey et al. 2009, Nature 459, 957) and Saturn's
+  (Lainey et al. 2017, Icarus 281, 286) astrometric values, ≈ 0.041–0.72 s; the host's Q'⋆
+  log-uniform in 10⁵–10⁷ (Penev et al. 2018, AJ 155, 165).
+* KL start age and contraction amplitude (:class:`ContractionPrior`): the disk lifetime
+  (Pfalzner & Dincer 2024 Weibull) and s uniform in 0.5–1.5 (an assumption) scaling the
+  COND03 inflation of the companion (:mod:`vlms_bayes.feasibility.radii`).
+
 Birth orbit of the companion (both routes): a0 log-uniform in the map's ``a0_range_au``
 (default 0.1–5 AU, beyond the observed orbit, where giant planets are thought to form),
 e0 uniform in [0, ``e0_max``]. This is an assumption, stated with the result.

@@ -86,6 +86,10 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--chunk", type=int, default=mc.FeasibilityConfig.chunk_cells)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--radii", choices=("evolving", "frozen"), default=None,
+                   help="radius model (default: the package's default)")
+    p.add_argument("--lags", choices=("prior", "fixed"), default=None,
+                   help="tidal lags (default: the package's default)")
     p.add_argument("--probability", type=int, default=0, metavar="N",
                    help="also time P(KL origin) over N systems per backend (issue 16)")
     p.add_argument("--jax-devices", type=int,
@@ -99,12 +103,14 @@ def main() -> None:
     from vlms_bayes.data_io.quarles import load_stability_table
 
     table = load_stability_table(0, data_dir=os.environ.get("VLMS_BAYES_DATA_DIR"))
+    physics = {k: v for k, v in (("radii", args.radii), ("lags", args.lags)) if v is not None}
     cfg = mc.FeasibilityConfig(n_m_out=args.grid, n_a_out=args.grid, n_draws=args.draws,
-                               chunk_cells=args.chunk)
+                               chunk_cells=args.chunk, **physics)
     n = args.grid * args.grid * args.draws
     import jax
 
-    print(f"map {args.grid} x {args.grid} x {args.draws} = {n:.3g} draws, chunk {args.chunk} "
+    print(f"physics {physics or 'default'}; map {args.grid} x {args.grid} x {args.draws} = "
+          f"{n:.3g} draws, chunk {args.chunk} "
           f"cells, {os.cpu_count()} CPUs, {jax.local_device_count()} JAX devices; RSS before: "
           f"{peak_rss_mb():.0f} MB; {load()}")
     best = {}

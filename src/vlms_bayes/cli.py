@@ -300,6 +300,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
                         "projected|true, source): P(KL origin | perturber) in "
                         "known_perturbers.csv")
+    g.add_argument("--feasibility-radii", choices=("evolving", "frozen"), default="evolving",
+                   help="radii evolving with age, or today's (as 'feasibility --radii')")
+    g.add_argument("--feasibility-lags", choices=("prior", "fixed"), default="prior",
+                   help="tidal lags from their priors, or fixed (as 'feasibility --lags')")
     r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
     r.add_argument("--robustness", action="store_true",
                    help="also refit under each analysis choice into OUTDIR/robustness/")
@@ -328,7 +332,8 @@ def _run_run(args: argparse.Namespace) -> int:
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
         backend=args.feasibility_backend, secular_triples=args.secular_check,
         integration=_integration_options(args),
-        companions=None if args.companions is None else str(args.companions))
+        companions=None if args.companions is None else str(args.companions),
+        radii=args.feasibility_radii, lags=args.feasibility_lags)
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -450,12 +455,21 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--disruption-factor", type=float, default=2.7,
                    help="survival requires periastron >= this many r_t (default 2.7)")
     g.add_argument("--tide-model", choices=("ctl", "constant_q"), default="ctl")
-    g.add_argument("--qprime-planet", type=float, default=1e5)
-    g.add_argument("--qprime-star", type=float, default=1e6)
+    g.add_argument("--qprime-planet", type=float, default=1e5,
+                   help="companion's Q' at the observed orbit, with --lags fixed (default 1e5)")
+    g.add_argument("--qprime-star", type=float, default=1e6,
+                   help="host's Q' at the observed orbit, with --lags fixed (default 1e6)")
     g.add_argument("--no-tidal-precession", action="store_true",
                    help="leave the tidal bulges out of e_max (GR is always in)")
     g.add_argument("--rotation", action="store_true",
                    help="include the companion's rotational bulge in e_max")
+    g.add_argument("--radii", choices=("evolving", "frozen"), default="evolving",
+                   help="host radius from BHAC15 pre-main-sequence tracks and companion "
+                        "contraction (COND03) with age, or today's radii throughout "
+                        "(frozen, for comparison) (default evolving)")
+    g.add_argument("--lags", choices=("prior", "fixed"), default="prior",
+                   help="tidal lags of both bodies drawn per draw from their priors, or "
+                        "fixed by --qprime-planet/--qprime-star (default prior)")
     g.add_argument("--stability", choices=("quarles", "holman_wiegert"), default="quarles")
     g.add_argument("--backend", choices=("jax", "numba", "auto"), default="auto")
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
@@ -540,7 +554,8 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         e0_max=args.e0_max, disruption_factor=args.disruption_factor,
         tide_model=args.tide_model, q_prime_planet=args.qprime_planet,
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
-        include_rotation=args.rotation, stability=args.stability)
+        include_rotation=args.rotation, stability=args.stability, radii=args.radii,
+        lags=args.lags)
     config.check()
     result = feasibility_command(config, outdir=args.outdir, seed=args.seed,
                                  backend=args.backend, data_dir=args.data_dir,

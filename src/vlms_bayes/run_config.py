@@ -54,6 +54,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "draws": ("mc_draws", "int"), "horizon_gyr": ("horizon_gyr", "float"),
         "backend": ("feasibility_backend", "str"),
         "secular_triples": ("secular_check", "int"),
+        "radii": ("feasibility_radii", "str"), "lags": ("feasibility_lags", "str"),
     },
     "robustness": {
         "enabled": ("robustness", "bool"), "jobs": ("robustness_jobs", "int"),

@@ -61,7 +61,7 @@ def test_map_counts_are_built_from_each_cells_own_draws(table):
         o = mc.draw_outcomes(CFG, table, CFG.m_out_grid[i], CFG.a_out_grid[j], d,
                              backend="jax")
         feas = o["stable_triple"] & o["stable_stype"] & (o["t_kl_yr"] <= p["horizon_yr"]) \
-            & (o["a_f_au"] <= p["a_hi_au"]) & (o["r_p_au"] >= p["r_dis_au"]) \
+            & (o["a_f_au"] <= p["a_hi_au"]) & (o["r_p_au"] >= o["r_dis_au"]) \
             & (o["a_f_au"] >= p["a_lo_au"]) & (o["t_tide_yr"] <= p["horizon_yr"])
         assert casc[i, j, -1] == feas.sum()
         assert casc[i, j, 0] == o["stable_triple"].sum()

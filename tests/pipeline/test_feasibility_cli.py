@@ -67,6 +67,12 @@ def test_summary_leads_with_both_probabilities(cli_run):
     assert kl["low"] <= kl["probability"] <= kl["high"]
     assert disk["low"] <= disk["probability"] <= disk["high"]
     assert kl["counts"]["systems_with_perturber"] == 3000
+    # the radius law and the lag priors are stated and recorded (issue 16)
+    assert "BHAC15" in kl["assumptions"] and "COND03" in kl["assumptions"]
+    assert "Lainey et al. 2009" in kl["assumptions"] and "Penev et al. 2018" in kl["assumptions"]
+    assert "BHAC15" in text
+    config = json.loads((cli_run / "run.json").read_text())["config"]
+    assert (config["radii"], config["lags"]) == ("evolving", "prior")
     sens = pd.read_csv(cli_run / "origin_sensitivity.csv")
     assert set(sens["parameter"]) == {"radius_rj", "q_prime_planet", "horizon_gyr"}
     assert (cli_run / "fig_origin_sensitivity.png").is_file()
@@ -126,6 +132,26 @@ def test_negative_probability_systems_is_a_clean_error(tmp_path, capsys):
 def test_limiting_criterion_picks_largest_loss():
     cascade = np.array([[1.0, 0.9], [0.5, 0.9], [0.5, 0.1], [0.4, 0.1]])[:, :, None]
     np.testing.assert_array_equal(report.limiting_criterion(cascade)[:, 0], [1, 2])
+
+
+def test_frozen_radii_and_fixed_lags_for_comparison(tmp_path, shared_data_dir):
+    out = tmp_path / "f"
+    assert main(["feasibility", "--radii", "frozen", "--lags", "fixed", "--grid", "3",
+                 "--draws", "5", "--secular-check", "0", "--backend", "numba",
+                 "--probability-systems", "300", "--data-dir", str(shared_data_dir),
+                 "--outdir", str(out)]) == 0
+    config = json.loads((out / "run.json").read_text())["config"]
+    assert (config["radii"], config["lags"]) == ("frozen", "fixed")
+    kl = json.loads((out / "origin_probability.json").read_text())["kozai_lidov"]
+    assert "radii frozen at today's" in kl["assumptions"]
+    assert "tidal lags fixed: Q'p = 100000" in kl["assumptions"]
+
+
+def test_host_outside_the_radius_tracks_is_a_clean_error(tmp_path, capsys):
+    rc = main(["feasibility", "--mstar", "0.9", "--outdir", str(tmp_path / "x")])
+    assert rc == 2
+    assert "--radii frozen" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_bad_input_is_a_clean_error(tmp_path, capsys):

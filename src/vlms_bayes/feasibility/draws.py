@@ -12,6 +12,11 @@ draws never share random numbers. Within the map every cell has its own stream,
 independent: sampling noise is independent from cell to cell (no bands of lucky draws
 painted across the grid), and a cell's draws depend on the seed and its flat index only,
 not on the chunking or the backend.
+
+Each draw takes :data:`N_UNIFORMS` uniforms for its orbits, then :data:`N_PHYSICS` for its
+tidal physics (the lags of both bodies, the companion's contraction amplitude and the age
+at which the KL cycles start, :func:`physics_from_uniforms`), so that the orbits of a seed
+are the same whatever the radius and lag settings.
 """
 
 from __future__ import annotations
@@ -21,21 +26,35 @@ from typing import Any
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.feasibility import tides
+from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior, sample_tidal_physics
+from vlms_bayes.feasibility.radii import N_TRACK
+from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN
 
 CRITERIA: tuple[str, ...] = ("stable_triple", "stable_stype", "kl_time", "reach", "survive",
                              "land", "circularise")
-DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0")
+DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0",
+                                "lag1_yr", "lag0_yr", "rp_scale", "t_start_yr")
 #: Index of each kernel parameter in the parameter vector shared by both backends.
 PARAM_FIELDS: tuple[str, ...] = (
     "m0", "m1", "r0_au", "r1_au", "a_obs_au", "k2_1", "k2_0", "tide_on", "rot_on",
     "spin1_per_yr", "lag1_yr", "lag0_yr", "tide_model", "q_prime_1", "horizon_yr",
-    "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag",
+    "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag", "n_obs_per_yr",
+    *(f"r0_track_{k}" for k in range(N_TRACK)), *(f"r1_infl_{k}" for k in range(N_TRACK)),
 )
+#: Index in the parameter vector of the host's radius track (AU) and of the companion's
+#: inflation track (ρ − 1), :data:`~vlms_bayes.feasibility.radii.N_TRACK` nodes each.
+R0_TRACK = PARAM_FIELDS.index("r0_track_0")
+R1_INFL = PARAM_FIELDS.index("r1_infl_0")
 #: Spawn key (first element) of each independent random stream of a feasibility run.
 STREAMS: dict[str, int] = {"map": 0, "gaia": 1, "secular": 2, "probability": 3,
                            "disk": 4}
 #: Uniform variates used per draw (e_out, cos i, omega, a0 or sample index, e0).
 N_UNIFORMS = 5
+#: Further uniform variates per draw, drawn after those (so the orbits above do not change
+#: with them): companion lag, host Q', contraction amplitude, KL start age.
+N_PHYSICS = 4
+LAG_MODES = ("prior", "fixed")
 
 
 def n_outputs(n_h: int, n_r: int, n_c: int) -> int:
@@ -119,6 +138,40 @@ def draws_from_uniforms(u: np.ndarray, config: Any,
             "sin2_omega": np.sin(omega) ** 2, "a0_au": a0, "e0": e0, "omega_rad": omega}
 
 
+def n_obs_per_yr(config: Any) -> float:
+    """Mean motion (rad/yr) of the target's observed orbit."""
+    t = config.target
+    return float(np.sqrt(G_AU3_MSUN_YR2 * (t.m_star_msun + t.mass_mj * MJUP_MSUN) / t.a_au**3))
+
+
+def physics_from_uniforms(v: np.ndarray, config: Any) -> dict[str, np.ndarray]:
+    """Per-draw tidal lags, contraction amplitude and KL start age (last axis :data:`N_PHYSICS`).
+
+    With ``config.lags == "fixed"`` both lags are the constants of ``q_prime_planet`` and
+    ``q_prime_star`` at the observed orbit's frequency (the old behaviour); with
+    ``config.radii == "frozen"`` the amplitude is 0 (the host's track is flat anyway,
+    :func:`vlms_bayes.feasibility.radii.radius_tracks`).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``lag1_yr``, ``lag0_yr``, ``rp_scale``, ``t_start_yr`` of shape ``v.shape[:-1]``.
+    """
+    lags = getattr(config, "lags", "prior")
+    if lags not in LAG_MODES:
+        raise InputDataError(f"lags must be one of {', '.join(LAG_MODES)}; got {lags!r}.")
+    n_obs = n_obs_per_yr(config)
+    out = sample_tidal_physics(TidalLagPrior(), ContractionPrior(), n_obs, v)
+    if lags == "fixed":
+        out["lag1_yr"] = np.full(v.shape[:-1], tides.lag_from_qprime(config.q_prime_planet,
+                                                                     n_obs))
+        out["lag0_yr"] = np.full(v.shape[:-1], tides.lag_from_qprime(config.q_prime_star,
+                                                                     n_obs))
+    if getattr(config, "radii", "evolving") == "frozen":
+        out["rp_scale"] = np.zeros(v.shape[:-1])
+    return out
+
+
 def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequence,
                initial_ae: tuple[np.ndarray, np.ndarray] | None = None, *,
                n: int | None = None) -> dict[str, np.ndarray]:
@@ -138,13 +191,16 @@ def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequ
     Returns
     -------
     dict of numpy.ndarray
-        Arrays of length ``n`` named as :data:`DRAW_FIELDS`.
+        Arrays of length ``n`` named as :data:`DRAW_FIELDS` (the orbit from the first
+        :data:`N_UNIFORMS` variates of each draw, then :func:`physics_from_uniforms`).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if initial_ae is not None:
         _check_initial_ae(initial_ae, config.target.a_au)
-    u = rng.random((config.n_draws if n is None else n, N_UNIFORMS))
-    return draws_from_uniforms(u, config, initial_ae)
+    n = config.n_draws if n is None else n
+    u = rng.random((n, N_UNIFORMS))
+    v = rng.random((n, N_PHYSICS))
+    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config)
 
 
 def cell_draws(config: Any, seed: int, cells: np.ndarray,
@@ -174,7 +230,9 @@ def cell_draws(config: Any, seed: int, cells: np.ndarray,
     """
     cells = np.asarray(cells, np.int64).ravel()
     u = np.empty((cells.size, config.n_draws, N_UNIFORMS))
+    v = np.empty((cells.size, config.n_draws, N_PHYSICS))
     for i, c in enumerate(cells):
         gen = np.random.Generator(np.random.PCG64(stream(seed, "map", int(c))))
         gen.random(out=u[i])
-    return draws_from_uniforms(u, config, initial_ae)
+        gen.random(out=v[i])
+    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config)

@@ -10,11 +10,21 @@ evaluates seven criteria, in the order of the physical cascade:
 2. ``kl_time``        t_KL <= horizon;
 3. ``reach``          e_max (with GR, tidal and rotational bulges) is high enough that the
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
-4. ``survive``        periastron at e_max outside the disruption distance f r_t;
+4. ``survive``        periastron at e_max outside the disruption distance f r_t, with the
+   companion's radius at its first high-eccentricity phase;
 5. ``land``           no overshoot: a_F >= a_obs (1 - tol);
 6. ``circularise``    the tidal migration time <= horizon: the (a, e) decay at fixed
    a(1 - e²) integrated from a0 to the top of the observed-orbit window, slowed by the
    share of each KL cycle spent near e_max (:mod:`~vlms_bayes.feasibility.migration`).
+
+Radii and tidal lags (issue 16): by default the host's and the companion's radii follow
+their tracks with age (:mod:`~vlms_bayes.feasibility.radii`): the KL cycles start at a
+drawn disk lifetime and the first high-eccentricity phase comes t_KL later, at t₁; the radii
+at t₁ set the tidal bulges of e_max and the disruption distance, and the migration starts
+at t₁ with the radii evolving along the way. Both bodies' lags are drawn per draw from
+their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). ``radii="frozen"``
+and ``lags="fixed"`` restore today's radii and the fixed Q' values for comparison;
+:func:`physics_assumptions` states the choice.
 
 A draw is feasible when it passes all seven. Random numbers: every cell has its own,
 independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,
@@ -42,11 +52,14 @@ from typing import Any, Literal
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
+from vlms_bayes.feasibility import kozai, migration, radii, tides, triple_stability
 from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     CRITERIA,
     DRAW_FIELDS,
+    LAG_MODES,
     PARAM_FIELDS,
+    R0_TRACK,
+    R1_INFL,
     cell_draws,
     make_draws,
     n_outputs,
@@ -56,10 +69,34 @@ from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSU
 log = logging.getLogger(__name__)
 
 BACKENDS: tuple[str, ...] = ("jax", "numba", "auto")
+#: The scalar entries of the parameter vector (the radius tracks follow them).
+_SCALAR_PARAMS = PARAM_FIELDS[:R0_TRACK]
+
 #: Draws generated and evaluated together (memory: about 50 bytes per draw and field).
 BLOCK_DRAWS = 2**21
 #: Systems per JAX call of :func:`pair_counts` (one compiled shape for every call).
 PAIR_BLOCK = 2**15
+
+
+def _jax_index(x: Any) -> Any:
+    """Floor of ``x`` as an int32 index (JAX), for :func:`radii.track_at`."""
+    import jax.numpy as jnp
+
+    return jnp.floor(x).astype(jnp.int32)
+
+
+def _march_jax(a_lo: Any, a_hi: Any, h: Any, kl: bool, t0: Any, ln: Any, idx: Any, p: Any,
+               r0_off: int, r1_off: int, m1: Any, m0: Any, lag1: Any, lag0: Any, r1_obs: Any,
+               s1: Any) -> Any:
+    """:func:`migration.march` with ``jax.lax.fori_loop`` over the same sub-panel steps."""
+    import jax
+
+    x_lo = a_lo - h
+    ratio = (a_hi - h) / x_lo
+    width = ln(ratio) / migration.N_SUB
+    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, dur: migration._sub_step(
+        i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
+        lag0, r1_obs, s1), 0.0 * width)
 
 
 @dataclass(frozen=True)
@@ -105,6 +142,8 @@ class FeasibilityConfig:
     include_tides: bool = True
     include_rotation: bool = False
     planet_spin_period_hr: float = 10.0
+    radii: Literal["evolving", "frozen"] = "evolving"
+    lags: Literal["prior", "fixed"] = "prior"
     stability: Literal["quarles", "holman_wiegert"] = "quarles"
     quarles_incl_deg: float = 0.0
     sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
@@ -131,6 +170,19 @@ class FeasibilityConfig:
         if self.tide_model not in ("ctl", "constant_q"):
             raise InputDataError(f"tide_model must be 'ctl' or 'constant_q', not "
                                  f"{self.tide_model!r}.")
+        if self.radii not in radii.RADIUS_MODES:
+            raise InputDataError(f"radii must be one of {', '.join(radii.RADIUS_MODES)}, not "
+                                 f"{self.radii!r}.")
+        if self.lags not in LAG_MODES:
+            raise InputDataError(f"lags must be one of {', '.join(LAG_MODES)}, not "
+                                 f"{self.lags!r}.")
+        if self.radii == "evolving":
+            lo, hi = radii.HOST_MASS_RANGE
+            if not lo <= self.target.m_star_msun <= hi:
+                raise InputDataError(
+                    f"Time-dependent host radii (BHAC15) cover {lo}-{hi} Msun; the host of "
+                    f"{self.target.name} has {self.target.m_star_msun} Msun. Use frozen "
+                    "radii (--radii frozen).")
         if self.stability not in ("quarles", "holman_wiegert"):
             raise InputDataError(f"stability must be 'quarles' or 'holman_wiegert', not "
                                  f"{self.stability!r}.")
@@ -166,7 +218,9 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
         "a_obs_au": t.a_au, "k2_1": config.k2_planet, "k2_0": config.k2_star,
         "tide_on": float(config.include_tides), "rot_on": float(config.include_rotation),
         "spin1_per_yr": 2 * np.pi / (config.planet_spin_period_hr / 24.0 / 365.25),
-        # tidal lags fixed at the frequency of the final orbit (tides.lag_from_qprime)
+        # the fixed lags at the frequency of the final orbit (tides.lag_from_qprime); the
+        # kernels read each draw's lags (draws.physics_from_uniforms), equal to these with
+        # lags="fixed"
         "lag1_yr": tides.lag_from_qprime(config.q_prime_planet, n_obs),
         "lag0_yr": tides.lag_from_qprime(config.q_prime_star, n_obs),
         "tide_model": 0.0 if config.tide_model == "ctl" else 1.0,
@@ -174,9 +228,40 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
         "r_dis_au": config.disruption_factor * config.disruption_radius_au(),
         "a_lo_au": t.a_au * (1 - config.a_tol), "a_hi_au": t.a_au * (1 + config.a_tol),
         "stype_mode": 0.0 if config.stability == "quarles" else 1.0,
-        "eps_oct_flag": kozai.EPS_OCT_FLAG,
+        "eps_oct_flag": kozai.EPS_OCT_FLAG, "n_obs_per_yr": n_obs,
     }
-    return np.array([vals[k] for k in PARAM_FIELDS], float)
+    r0_track, r1_infl = radii.radius_tracks(config.radii, m0, vals["r0_au"], m1)
+    return np.concatenate([np.array([vals[k] for k in _SCALAR_PARAMS], float), r0_track,
+                           r1_infl])
+
+
+def physics_assumptions(config: FeasibilityConfig) -> str:
+    """What the radii and the tidal lags of a run assume, in words (summaries, run.json)."""
+    from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior
+
+    t = config.target
+    if config.radii == "frozen":
+        rad = (f"radii frozen at today's (R_p = {t.radius_rj:g} RJ, R* = {t.r_star_rsun:g} "
+               "Rsun)")
+    else:
+        cp = ContractionPrior()
+        note = radii.companion_mass_note(t.mass_mj * MJUP_MSUN)
+        rad = (f"radii evolving with age from the first high-e phase on (KL start at the "
+               f"disk lifetime, Weibull k={cp.lifetime_weibull[0]:g}, "
+               f"{cp.lifetime_weibull[1] / 1e6:g} Myr, plus t_KL): host BHAC15 (Baraffe et "
+               f"al. 2015) scaled to R* = {t.r_star_rsun:g} Rsun at 5 Gyr; companion "
+               f"{t.radius_rj:g} RJ today inflated as COND03 (Baraffe et al. 2003; {note}) "
+               f"times U({cp.amplitude[0]:g}, {cp.amplitude[1]:g})")
+    if config.lags == "fixed":
+        lag = (f"tidal lags fixed: Q'p = {config.q_prime_planet:g}, Q'* = "
+               f"{config.q_prime_star:g} at the observed orbit's frequency")
+    else:
+        lp = TidalLagPrior()
+        lag = (f"tidal lags drawn per draw: companion k2*dt log-uniform "
+               f"{lp.planet_k2_lag_s[0]:.3g}-{lp.planet_k2_lag_s[1]:.3g} s (Jupiter, Lainey "
+               f"et al. 2009 - Saturn, Lainey et al. 2017), host Q'* log-uniform "
+               f"{lp.star_q_prime[0]:.0e}-{lp.star_q_prime[1]:.0e} (Penev et al. 2018)")
+    return f"{rad}; {lag}; tides {config.tide_model}"
 
 
 def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
@@ -198,25 +283,33 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
 
     from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
 
-    P = dict(zip(PARAM_FIELDS, (p[i] for i in range(len(PARAM_FIELDS))), strict=True))
+    P = {k: p[PARAM_FIELDS.index(k)] for k in _SCALAR_PARAMS}
     m0, m1 = P["m0"], P["m1"]
     e_out, a0, e0 = d["e_out"], d["a0_au"], d["e0"]
     t_kl = kozai.kl_timescale_yr(m0, m1, m_out, a0, a_out, e_out)
+    # radii at the first high-eccentricity phase: the KL cycles start when the disk is gone
+    t1 = d["t_start_yr"] + t_kl
+    r0 = radii.track_at(t1, p, R0_TRACK, jnp.log, _jax_index)
+    r1 = P["r1_au"] * (1.0 + d["rp_scale"] * radii.track_at(t1, p, R1_INFL, jnp.log,
+                                                              _jax_index))
     eps_oct = kozai.epsilon_oct(m0, m1, a0, a_out, e_out)
     eps_gr = kozai.epsilon_gr(m0, m1, m_out, a0, a_out, e_out)
-    eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
-                                                 P["k2_1"], P["r0_au"], P["k2_0"])
-    eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, P["r1_au"],
+    eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, r1,
+                                                 P["k2_1"], r0, P["k2_0"])
+    eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, r1,
                                               P["k2_1"], P["spin1_per_yr"])
     e_max, ome = kozai.kl_emax(e0, d["cos_i"], d["sin2_omega"], eps_gr, eps_tide, eps_rot,
                                xp=jnp, fori_loop=jax.lax.fori_loop)
     r_p = a0 * ome
     a_f = r_p * (1.0 + e_max)
     # integrated (a, e) decay at fixed a(1 - e^2) from a0 to the top of the window, slowed
-    # by the share of each KL cycle spent near e_max until the orbit decouples
-    t_ctl = migration.migration_time_yr(a0, a_f, P["a_hi_au"], eps_gr, m1, m0, P["r1_au"],
-                                        P["lag1_yr"], P["r0_au"], P["lag0_yr"], ln=jnp.log)
-    t_cq = tides.circularisation_time_constant_q_yr(a_f, m1, m0, P["r1_au"], P["q_prime_1"])
+    # by the share of each KL cycle spent near e_max until the orbit decouples, with both
+    # radii following their tracks from t1 on
+    t_ctl = migration.migration_time_evolving_yr(
+        a0, a_f, P["a_hi_au"], eps_gr, m1, m0, d["lag1_yr"], d["lag0_yr"], t1, P["r1_au"],
+        d["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log, idx=_jax_index, march_fn=_march_jax)
+    t_cq = tides.circularisation_time_constant_q_yr(
+        a_f, m1, m0, r1, 1.5 / (d["lag1_yr"] * P["n_obs_per_yr"]))
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
     stable_triple = triple_stability.ma01_stable(a0, a_out, m_out / (m0 + m1), e_out,
                                                  d["incl_rad"])
@@ -228,7 +321,8 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     return {"t_kl_yr": t_kl, "eps_oct": eps_oct, "eps_gr": eps_gr, "eps_tide": eps_tide,
             "e_max": e_max, "one_minus_e_max": ome, "r_p_au": r_p, "a_f_au": a_f,
             "t_tide_yr": t_tide, "stable_triple": stable_triple,
-            "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out}
+            "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out, "r1_au": r1, "r0_au": r0,
+            "r_dis_au": P["r_dis_au"] * (r1 / P["r1_au"])}
 
 
 def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any, a_out: Any,
@@ -242,12 +336,13 @@ def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any,
     a_lo, a_hi = p[PARAM_FIELDS.index("a_lo_au")], p[PARAM_FIELDS.index("a_hi_au")]
     base = o["stable_triple"] & o["stable_stype"] & (o["a_f_au"] <= a_hi) \
         & (o["a_f_au"] >= a_lo)
+    grow = o["r1_au"] / p[PARAM_FIELDS.index("r1_au")]  # the companion's radius then / now
     flags = jnp.stack([o["stable_triple"], o["stable_stype"], o["t_kl_yr"] <= T,
-                       o["a_f_au"] <= a_hi, o["r_p_au"] >= rd, o["a_f_au"] >= a_lo,
+                       o["a_f_au"] <= a_hi, o["r_p_au"] >= rd * grow, o["a_f_au"] >= a_lo,
                        o["t_tide_yr"] <= T])
     cascade = jnp.cumprod(flags.astype(jnp.int32))
     t_ok = (o["t_kl_yr"] <= horizons) & (o["t_tide_yr"] <= horizons)
-    sens = base & t_ok[:, None] & (o["r_p_au"] >= r_dis)[None, :]
+    sens = base & t_ok[:, None] & (o["r_p_au"] >= r_dis * grow)[None, :]
     seed = (o["t_kl_yr"] <= horizons)[:, None] & (o["r_p_au"] <= r_crit)[None, :]
     octu = cascade[-1].astype(bool) \
         & (o["eps_oct"] > p[PARAM_FIELDS.index("eps_oct_flag")])

@@ -16,8 +16,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from vlms_bayes.feasibility import kozai, migration, tides, triple_stability
-from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, n_outputs
+from vlms_bayes.feasibility import kozai, migration, radii, tides, triple_stability
+from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, R0_TRACK, R1_INFL, n_outputs
 
 # error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
 # a Python exception, which leaves the draw loops free of branches so LLVM vectorises them.
@@ -33,7 +33,9 @@ _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
 _gap_terms = _nj(kozai.kl_gap_terms)
 _gap = _nj(kozai.kl_gap_from_terms)
-_migrate = _nj(migration.migration_time_yr)
+_migrate = _nj(migration.migration_time_evolving_yr)
+_march = _nj(migration.march)
+_track = _nj(radii.track_at)
 _tcirc_q = _nj(tides.circularisation_time_constant_q_yr)
 _ma01 = _nj(triple_stability.ma01_stable)
 
@@ -43,6 +45,16 @@ def _ln(x: float) -> float:
     return math.log(x)
 
 
+@_nj
+def _idx(x: float) -> int:
+    return math.floor(x)
+
+
+#: Rows of the per-draw outcome matrix (as the keys of the JAX ``draw_outcomes``).
+_OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_max",
+             "r_p_au", "a_f_au", "t_tide_yr", "stable_triple", "ac_ratio", "stable_stype",
+             "r1_au", "r0_au", "r_dis_au")
+_N_OUT = len(_OUT_KEYS)
 _N_SCAN = 32
 _N_BISECT = 50
 _P = {k: i for i, k in enumerate(PARAM_FIELDS)}
@@ -53,6 +65,7 @@ _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["
  _STYPE) = _I
 _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P["a_hi_au"],
                              _P["eps_oct_flag"])
+_NOBS = _P["n_obs_per_yr"]
 #: Rows of the draw matrix: the draws (DRAW_FIELDS), then the draw-only constants of the
 #: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
 #: exp(step / 2^(m+1)) and the scan grid.
@@ -60,6 +73,8 @@ _NDR = len(DRAW_FIELDS)
 _D = {k: i for i, k in enumerate(DRAW_FIELDS)}
 _EOUT, _INCL, _S2W, _A0 = _D["e_out"], _D["incl_rad"], _D["sin2_omega"], _D["a0_au"]
 _E0, _COSI = _D["e0"], _D["cos_i"]
+_LAG1D, _LAG0D, _SCALE, _TSTART = (_D["lag1_yr"], _D["lag0_yr"], _D["rp_scale"],
+                                   _D["t_start_yr"])
 _J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
 _Q = _NDR + 6
 _XG = _Q + _N_BISECT
@@ -163,18 +178,25 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
     """Per-draw physics of one cell, rows as :data:`_OUT_KEYS` (booleans as 0/1)."""
     m0, m1 = p[_M0], p[_M1]
     n = dr.shape[1]
-    out = np.empty((12, n))
+    out = np.empty((_N_OUT, n))
     eg = np.empty(n)
     et = np.empty(n)
     er = np.empty(n)
     for k in range(n):
         e_out, a0 = dr[_EOUT, k], dr[_A0, k]
-        out[0, k] = _kl_time(m0, m1, m_out, a0, a_out, e_out)
+        t_kl = _kl_time(m0, m1, m_out, a0, a_out, e_out)
+        # radii at the first high-eccentricity phase (as the JAX kernel)
+        t1 = dr[_TSTART, k] + t_kl
+        r0 = _track(t1, p, R0_TRACK, _ln, _idx)
+        r1 = p[_R1] * (1.0 + dr[_SCALE, k] * _track(t1, p, R1_INFL, _ln, _idx))
+        out[0, k] = t_kl
         out[1, k] = _eps_oct(m0, m1, a0, a_out, e_out)
+        out[12, k], out[13, k] = r1, r0
+        out[14, k] = p[_RD] * (r1 / p[_R1])
         eg[k] = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
-        et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_R0],
+        et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, r1, p[_K21], r0,
                                      p[_K20])
-        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, p[_R1], p[_K21], p[_SPIN])
+        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, r1, p[_K21], p[_SPIN])
     e_max = np.empty(n)
     ome = np.empty(n)
     _emax_batch(dr, eg, et, er, e_max, ome)
@@ -182,11 +204,13 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         e_out, incl, a0 = dr[_EOUT, k], dr[_INCL, k], dr[_A0, k]
         r_p = a0 * ome[k]
         a_f = r_p * (1.0 + e_max[k])
+        lag1 = dr[_LAG1D, k]
         if p[_TMODEL] == 0.0:
-            t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, p[_R1], p[_LAG1], p[_R0],
-                              p[_LAG0], _ln)
+            t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, lag1, dr[_LAG0D, k],
+                              dr[_TSTART, k] + out[0, k], p[_R1], dr[_SCALE, k], p, R0_TRACK,
+                              R1_INFL, _ln, _idx, _march)
         else:
-            t_tide = _tcirc_q(a_f, m1, m0, p[_R1], p[_QP1])
+            t_tide = _tcirc_q(a_f, m1, m0, out[12, k], 1.5 / (lag1 * p[_NOBS]))
         mu = m_out / (m0 + m_out)
         if p[_STYPE] == 0.0:
             ratio = _lookup(mu_nodes, e_nodes, z, mu, min(e_out, 0.8))
@@ -217,11 +241,12 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
         o = _cell_outcomes(p, mu_nodes, e_nodes, z, m_cells[c], a_cells[c], dr)
         for k in range(dr.shape[1]):
             t_kl, eps_oct, r_p, a_f, t_tide = o[0, k], o[1, k], o[6, k], o[7, k], o[8, k]
+            grow = o[12, k] / p[_R1]  # the companion's radius then / now (as JAX)
             flags[c, 0] = o[9, k] > 0.5
             flags[c, 1] = o[11, k] > 0.5
             flags[c, 2] = t_kl <= p[_T]
             flags[c, 3] = a_f <= p[_AHI]
-            flags[c, 4] = r_p >= p[_RD]
+            flags[c, 4] = r_p >= p[_RD] * grow
             flags[c, 5] = a_f >= p[_ALO]
             flags[c, 6] = t_tide <= p[_T]
             alive = True
@@ -234,7 +259,7 @@ def _map(p: np.ndarray, horizons: np.ndarray, r_dis: np.ndarray, r_crit: np.ndar
             for h in range(nh):
                 t_ok = t_kl <= horizons[h] and t_tide <= horizons[h]
                 for r in range(nr):
-                    out[c, off + h * nr + r] += base and t_ok and r_p >= r_dis[r]
+                    out[c, off + h * nr + r] += base and t_ok and r_p >= r_dis[r] * grow
             off += nh * nr
             for h in range(nh):
                 for r in range(nc):
@@ -266,10 +291,6 @@ def map_counts(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
     return _map(np.asarray(params, float), h, r, c, *_table_arrays(table),
                 np.ascontiguousarray(m_cells, float), np.ascontiguousarray(a_cells, float),
                 d, n_out)
-
-
-_OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_max",
-             "r_p_au", "a_f_au", "t_tide_yr", "stable_triple", "ac_ratio", "stable_stype")
 
 
 def draw_outcomes(params: np.ndarray, table: Any, m_out: float, a_out: float,

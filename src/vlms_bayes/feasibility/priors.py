@@ -30,6 +30,16 @@ Disks
 * Lifetime: the Weibull fit of Pfalzner & Dincer (2024, arXiv:2401.03775) for 0.1–0.24 Msun
   hosts, shape 1.78, scale 9.15 Myr (:data:`vlms_bayes.feasibility.disk.DISK_LIFETIME_WEIBULL`).
 
+Tides and radii (the Kozai–Lidov route)
+---------------------------------------
+* Tidal lags of both bodies per draw (:class:`TidalLagPrior`): the companion's k2 Δt
+  log-uniform between Jupiter's (Lainey et al. 2009, Nature 459, 957) and Saturn's
+  (Lainey et al. 2017, Icarus 281, 286) astrometric values, ≈ 0.041–0.72 s; the host's Q'⋆
+  log-uniform in 10⁵–10⁷ (Penev et al. 2018, AJ 155, 165).
+* KL start age and contraction amplitude (:class:`ContractionPrior`): the disk lifetime
+  (Pfalzner & Dincer 2024 Weibull) and s uniform in 0.5–1.5 (an assumption) scaling the
+  COND03 inflation of the companion (:mod:`vlms_bayes.feasibility.radii`).
+
 Birth orbit of the companion (both routes): a0 log-uniform in the map's ``a0_range_au``
 (default 0.1–5 AU, beyond the observed orbit, where giant planets are thought to form),
 e0 uniform in [0, ``e0_max``]. This is an assumption, stated with the result.
@@ -43,6 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from vlms_bayes.feasibility.disk import DISK_LIFETIME_WEIBULL
+from vlms_bayes.feasibility.units import SEC_PER_YR
 
 
 @dataclass(frozen=True)
@@ -179,3 +190,105 @@ def disk_log_ratio_moments(prior: DiskPrior, m_star_msun: float) -> tuple[float,
     mean = 0.5 * (lo + hi) + (0.5 * (b0 + b1) - 1.0) * x
     var = (hi - lo) ** 2 / 12.0 + (b1 - b0) ** 2 * x * x / 12.0 + prior.scatter_dex**2
     return float(mean), float(np.sqrt(var))
+
+
+# ----------------------------------------------------------------------------------------
+# Tides and radii of the Kozai–Lidov Monte Carlo (issue 16: lags and contraction as priors)
+# ----------------------------------------------------------------------------------------
+#: Astrometric k2/Q of Jupiter at Io's tidal frequency (Lainey et al. 2009, Nature 459,
+#: 957: k2/Q = (1.102 ± 0.203) × 10⁻⁵), Jupiter's spin period (9.925 h) and Io's orbital
+#: period (1.769 d).
+JUPITER_K2_OVER_Q = (1.102e-5, 9.925, 1.769)
+#: Astrometric k2/Q of Saturn at Enceladus's tidal frequency (Lainey et al. 2017, Icarus
+#: 281, 286: k2/Q = (1.59 ± 0.74) × 10⁻⁴), Saturn's spin period (10.656 h) and Enceladus's
+#: orbital period (1.370 d).
+SATURN_K2_OVER_Q = (1.59e-4, 10.656, 1.370)
+
+
+def k2_lag_from_k2_over_q_s(k2_over_q: float, spin_period_hr: float,
+                            moon_period_d: float) -> float:
+    """k2 Δt (s) from a measured k2/Q at the semidiurnal tidal frequency 2 (Ω − n_moon).
+
+    For a constant time lag, Q⁻¹ = ω Δt at the tidal frequency ω, so k2 Δt = (k2/Q) / ω.
+    """
+    omega = 2.0 * (2 * np.pi / (spin_period_hr * 3600.0) - 2 * np.pi / (moon_period_d * 86400.0))
+    return float(k2_over_q / omega)
+
+
+@dataclass(frozen=True)
+class TidalLagPrior:
+    """Priors of both bodies' tidal lags (constant-time-lag model), drawn per draw.
+
+    * Companion: k2 Δt log-uniform between Jupiter's and Saturn's astrometric values,
+      ≈ 0.041 s and ≈ 0.72 s (:data:`JUPITER_K2_OVER_Q`, :data:`SATURN_K2_OVER_Q`): the
+      only giant planets whose dissipation is measured, bracketing a Saturn-mass companion.
+    * Host: the modified quality factor Q'⋆ log-uniform in [10⁵, 10⁷], the range inferred
+      from the orbital decay of hot Jupiters across tidal periods 0.5–2 d (Penev et al.
+      2018, AJ 155, 165), converted to k2 Δt = 3 / (2 Q'⋆ n) at the observed orbit's
+      mean motion n (:func:`vlms_bayes.feasibility.tides.lag_from_qprime`).
+    """
+
+    planet_k2_lag_s: tuple[float, float] = (
+        k2_lag_from_k2_over_q_s(*JUPITER_K2_OVER_Q), k2_lag_from_k2_over_q_s(*SATURN_K2_OVER_Q))
+    star_q_prime: tuple[float, float] = (1e5, 1e7)
+    source: str = ("companion k2*dt log-uniform between Jupiter (Lainey et al. 2009) and "
+                   "Saturn (Lainey et al. 2017); host Q'* log-uniform 1e5-1e7 (Penev et al. "
+                   "2018) at the observed orbit's frequency")
+
+    def record(self) -> dict[str, object]:
+        """The prior as a plain dict (``run.json``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ContractionPrior:
+    """When the Kozai–Lidov phase starts and how uncertain the companion's contraction is.
+
+    * Start age: the disk holds the companion's orbit (its precession quenches the cycles)
+      until it disperses, so the cycles start at the disk's lifetime, drawn from the
+      Weibull fit of Pfalzner & Dincer (2024) for 0.1–0.24 Msun hosts (shape 1.78, scale
+      9.15 Myr; :data:`vlms_bayes.feasibility.disk.DISK_LIFETIME_WEIBULL`).
+    * Amplitude: the companion's inflation over its present radius is the COND03 one times
+      s, uniform in ``amplitude`` (an assumption of vlms-bayes for the spread of core
+      masses, irradiation and initial entropy; not a published distribution).
+    """
+
+    lifetime_weibull: tuple[float, float] = DISK_LIFETIME_WEIBULL
+    amplitude: tuple[float, float] = (0.5, 1.5)
+    source: str = ("KL start at the disk lifetime, Weibull k=1.78, 9.15 Myr (Pfalzner & Dincer "
+                   "2024); companion inflation = COND03 (Baraffe et al. 2003) x U(0.5, 1.5); "
+                   "host radius BHAC15 (Baraffe et al. 2015)")
+
+    def record(self) -> dict[str, object]:
+        """The prior as a plain dict (``run.json``)."""
+        return asdict(self)
+
+
+def sample_tidal_physics(lags: TidalLagPrior, contraction: ContractionPrior,
+                         n_obs_per_yr: float, u: ArrayLike) -> dict[str, np.ndarray]:
+    """Per-draw tidal lags (yr), contraction amplitude and KL start age from uniforms.
+
+    Parameters
+    ----------
+    lags, contraction : TidalLagPrior, ContractionPrior
+        The priors.
+    n_obs_per_yr : float
+        Mean motion of the observed orbit (rad/yr), where the host's Q' is converted.
+    u : array, shape (..., 4)
+        Uniform variates: companion lag, host Q', amplitude, start age.
+
+    Returns
+    -------
+    dict
+        ``lag1_yr``, ``lag0_yr`` (k2 Δt), ``rp_scale`` and ``t_start_yr``.
+    """
+    u = np.asarray(u, float)
+    lo, hi = np.log(lags.planet_k2_lag_s)
+    lag1 = np.exp(lo + (hi - lo) * u[..., 0]) / SEC_PER_YR
+    qlo, qhi = np.log(lags.star_q_prime)
+    q_star = np.exp(qlo + (qhi - qlo) * u[..., 1])
+    lag0 = 1.5 / (q_star * n_obs_per_yr)
+    a_lo, a_hi = contraction.amplitude
+    k, lam = contraction.lifetime_weibull
+    return {"lag1_yr": lag1, "lag0_yr": lag0, "rp_scale": a_lo + (a_hi - a_lo) * u[..., 2],
+            "t_start_yr": lam * (-np.log1p(-u[..., 3])) ** (1.0 / k)}

@@ -27,7 +27,9 @@ disk's lifetime (formation at t = 0, a stop at the observed orbit, e.g. at the
 magnetospheric cavity, assumed). Interval: Clopper–Pearson on the count.
 
 Both are conditional on the companion's existence at its birth orbit and on the radii and
-tidal settings of the configuration (today's radii unless changed).
+tidal settings of the configuration (by default radii evolving with age and tidal lags
+drawn from their priors; :func:`~vlms_bayes.feasibility.montecarlo.physics_assumptions`
+states them with the result).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import numpy as np
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.attribution import absolute_losses, binomial_interval
 from vlms_bayes.feasibility.draws import CRITERIA, make_draws, stream
-from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, pair_counts
+from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, pair_counts, physics_assumptions
 from vlms_bayes.feasibility.priors import (
     DiskPrior,
     MultiplicityPrior,
@@ -194,9 +196,7 @@ def kl_probability(config: FeasibilityConfig, table: Any, *, seed: int,
         f"{prior.log10_a_sigma}), q^{prior.gamma:g}+/-{prior.gamma_err:g} on "
         f"[{prior.q_min:g}, 1], thermal e_out, isotropic i ({prior.source}); {birth}; "
         f"systems unstable at birth excluded; horizon {config.horizon_gyr:g} Gyr; "
-        f"R_p = {t.radius_rj:g} RJ and R* = {t.r_star_rsun:g} Rsun fixed; tides "
-        f"{config.tide_model}, Q'p = {config.q_prime_planet:g}, Q'* = "
-        f"{config.q_prime_star:g}; quadrupole e_max (octupole not integrated: "
+        f"{physics_assumptions(config)}; quadrupole e_max (octupole not integrated: "
         f"{n_oct} of {n_arrive} arriving systems have eps_oct > 0.01, where the quadrupole "
         "verdict is not conservative)")
     return OriginProbability(

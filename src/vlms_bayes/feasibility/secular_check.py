@@ -115,7 +115,7 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     T = p["horizon_yr"]
     ok = o["stable_triple"] & o["stable_stype"] & (o["t_kl_yr"] <= T)
     feas = ok & (o["a_f_au"] <= p["a_hi_au"]) & (o["a_f_au"] >= p["a_lo_au"]) \
-        & (o["r_p_au"] >= p["r_dis_au"]) & (o["t_tide_yr"] <= T)
+        & (o["r_p_au"] >= o["r_dis_au"]) & (o["t_tide_yr"] <= T)
     idx_f = np.flatnonzero(feas)
     n_f = min(len(idx_f), n_triples // 2)
     pick_f = rng.choice(idx_f, n_f, replace=False) if n_f else np.array([], int)
@@ -129,8 +129,8 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     one = np.ones(n)
     tp = secular.TripleParams(
         p["m0"] * one, p["m1"] * one, m_out[pick], a_out[pick], sub["e_out"][pick],
-        p["r0_au"] * one, p["r1_au"] * one, p["k2_0"] * one, p["k2_1"] * one,
-        p["lag1_yr"] * one, one, one, p["tide_on"] * one)
+        o["r0_au"][pick], o["r1_au"][pick], p["k2_0"] * one, p["k2_1"] * one,
+        sub["lag1_yr"][pick], one, one, p["tide_on"] * one)
     t_end = np.minimum(n_kl * o["t_kl_yr"][pick], T)
     t0 = time.perf_counter()
     # lanes of a vmapped while_loop run until the slowest is done: group triples of similar
@@ -142,7 +142,7 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
         sel = np.concatenate([sel, np.full(chunk - len(sel), sel[-1])])  # one compiled shape
         parts.append((sel, secular.integrate_batch(
             y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel],
-            p["r_dis_au"] * one[sel], rtol=rtol, max_steps=max_steps)))
+            o["r_dis_au"][pick][sel], rtol=rtol, max_steps=max_steps)))
     fields = []
     for f in range(len(secular.SecularOutcome._fields)):
         arr = np.empty((n, *parts[0][1][f].shape[1:]), parts[0][1][f].dtype)
@@ -154,11 +154,13 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     a0 = sub["a0_au"][pick]
     e_int = res.e_max
     a_f_int = a0 * (1 - e_int) * (1 + e_int)
-    # the map's migration time (integrated decay at fixed a(1 - e^2), KL duty cycle), from
-    # the integrated e_max
-    t_tide = migration.migration_time_yr(a0, a_f_int, p["a_hi_au"], o["eps_gr"][pick],
-                                         p["m1"], p["m0"], p["r1_au"], p["lag1_yr"],
-                                         p["r0_au"], p["lag0_yr"])
+    # the map's migration time (integrated decay at fixed a(1 - e^2), KL duty cycle, radii
+    # and lags of each draw), from the integrated e_max
+    params = mc.kernel_params(config)
+    t_tide = migration.migration_time_evolving_yr(
+        a0, a_f_int, p["a_hi_au"], o["eps_gr"][pick], p["m1"], p["m0"], sub["lag1_yr"][pick],
+        sub["lag0_yr"][pick], sub["t_start_yr"][pick] + o["t_kl_yr"][pick], p["r1_au"],
+        sub["rp_scale"][pick], params, mc.R0_TRACK, mc.R1_INFL)
     integ = (~res.disrupted) & (a_f_int <= p["a_hi_au"]) & (a_f_int >= p["a_lo_au"]) \
         & (t_tide <= T)
     ana = feas[pick]

@@ -161,6 +161,10 @@ class FeasibilityOptions:
     companions : str, optional
         CSV of known stellar perturbers of the sample's hosts
         (:func:`vlms_bayes.data_io.companions.read_companions_csv`).
+    radii : {"evolving", "frozen"}
+        Radii evolving with age, or today's (:mod:`vlms_bayes.feasibility.radii`).
+    lags : {"prior", "fixed"}
+        Tidal lags drawn from their priors, or the fixed Q' values.
     """
 
     grid: int = 100
@@ -170,6 +174,8 @@ class FeasibilityOptions:
     secular_triples: int = 200
     integration: IntegrationOptions = field(default_factory=IntegrationOptions)
     companions: str | None = None
+    radii: str = "evolving"
+    lags: str = "prior"
 
 
 def reference_target(frame: pd.DataFrame) -> Target:

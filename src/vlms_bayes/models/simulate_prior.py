@@ -48,8 +48,14 @@ from numpy.typing import NDArray
 from scipy import special
 
 from vlms_bayes.errors import InputDataError, VlmsBayesError
-from vlms_bayes.models.data import E_LIMIT, E_MEASURED, E_NONE, MeasurementConfig, ModelData
-from vlms_bayes.models.data import model_data_from_stacked
+from vlms_bayes.models.data import (
+    E_LIMIT,
+    E_MEASURED,
+    E_NONE,
+    MeasurementConfig,
+    ModelData,
+    model_data_from_stacked,
+)
 from vlms_bayes.models.mixture import (
     MixturePriors,
     component_populations,
@@ -88,13 +94,13 @@ def model_terms(design: ModelData, selection: SelectionModel | None) -> Selectio
 
 def log_xi_of(terms: SelectionTerms, params: Mapping[str, NDArray[np.float64]],
               ) -> NDArray[np.float64]:
-    """log ξ_g,k (Gr, K) of one parameter set (NumPy, as the model computes it)."""
+    """Log ξ_g,k (Gr, K) of one parameter set (NumPy, as the model computes it)."""
     return np.asarray(log_xi(terms, *(np.asarray(params[k], float) for k in (
         "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho")), log=np.log))
 
 
 def log_mean_xi_np(terms: SelectionTerms, lxi: NDArray[np.float64]) -> NDArray[np.float64]:
-    """log ξ̄_k (NumPy twin of :func:`~vlms_bayes.models.selection_norm.log_mean_xi`)."""
+    """Log ξ̄_k (NumPy twin of :func:`~vlms_bayes.models.selection_norm.log_mean_xi`)."""
     n_flat = int(np.sum(terms.object_group < 0))
     rows = lxi + np.log(terms.counts)[:, None]
     if n_flat:
@@ -177,8 +183,12 @@ def complete_parameters(params: dict[str, NDArray[np.float64]],
 def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
                selection: SelectionModel | None, n_components: int = 2,
                planet_components: int = 1, rng: np.random.Generator,
-               max_tries: int = 100_000) -> tuple[dict[str, NDArray[np.float64]], int]:
+               max_tries: int = 100_000, terms: SelectionTerms | str | None = "design",
+               ) -> tuple[dict[str, NDArray[np.float64]], int]:
     """One draw of θ from the model's prior for this design, visibility wall included.
+
+    ``terms``: the design's :func:`model_terms` when already computed (``"design"``:
+    compute them here).
 
     Returns
     -------
@@ -193,7 +203,8 @@ def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
         If ``max_tries`` draws were all rejected.
     """
     pr = priors or MixturePriors()
-    terms = model_terms(design, selection)
+    if isinstance(terms, str):
+        terms = model_terms(design, selection)
     for tries in range(1, max_tries + 1):
         d = draw_base_prior(pr, n_components=n_components, planet_components=planet_components,
                             selection_aware=terms is not None, rng=rng)
@@ -273,6 +284,140 @@ def _draw_true_values(w: NDArray[np.float64], params: Mapping[str, NDArray[np.fl
     return lab, mq + sq * z1, ma + sa * (rho * z1 + np.sqrt(1.0 - rho ** 2) * z2)
 
 
+#: Below this acceptance a group's objects come from the fine-grid sampler instead.
+MIN_ACCEPTANCE: float = 1e-3
+#: Cell size (dex) of the fine-grid sampler.
+FINE_STEP_DEX: float = 0.01
+
+
+def _p_det_group(selection: SelectionModel, terms: SelectionTerms, g: int, logq: Any,
+                 loga: Any, **orient: Any) -> NDArray[np.float64]:
+    """p_det of group g at (log q, log a), zero outside the quadrature box."""
+    method = terms.methods[terms.group_method[g]]
+    mag = terms.group_host_mag[g]
+    p = selection.p_det(method, logq, loga, m_star_msun=float(terms.group_host_msun[g]),
+                        host_mag=None if not np.isfinite(mag) else float(mag), **orient)
+    (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
+    inside = (logq >= q_lo) & (logq <= q_hi) & (loga >= a_lo) & (loga <= a_hi)
+    return np.where(inside, p, 0.0)
+
+
+def _detected_by_rejection(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,
+                           w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
+                           accept: float, rng: np.random.Generator, max_proposals: int,
+                           ) -> NDArray[np.float64]:
+    """(n, 5) component, log q, log a, sin i, sin φ: propose k ~ w, x ~ N2, accept p_det."""
+    tau = np.sqrt(terms.smooth_var)
+    batch = int(min(max(1024, 2 * n / max(accept, 1e-12)), 1_000_000))
+    got: list[NDArray[np.float64]] = []
+    n_got = used = 0
+    while n_got < n:
+        if used >= max_proposals:
+            raise SimulationError(
+                f"Only {n_got} of {n} {terms.methods[terms.group_method[g]]} detections in "
+                f"{used} proposals (detected fraction {accept:.2g}).")
+        lab, tq, ta = _draw_true_values(w, params, batch, rng)
+        sin_i, sin_phi = np.sqrt(1.0 - rng.random((2, batch)) ** 2)
+        jq, ja = tq + tau * rng.standard_normal(batch), ta + tau * rng.standard_normal(batch)
+        p = _p_det_group(selection, terms, g, jq, ja, sin_i=sin_i, sin_phi=sin_phi)
+        keep = rng.random(batch) < p
+        used += batch
+        if keep.any():
+            got.append(np.c_[lab[keep], tq[keep], ta[keep], sin_i[keep], sin_phi[keep]])
+            n_got += int(keep.sum())
+    return np.concatenate(got)[:n]
+
+
+def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,
+                           w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
+                           rng: np.random.Generator, max_proposals: int,
+                           ) -> NDArray[np.float64]:
+    """The same draws for a group that detects almost nothing of the populations.
+
+    The jittered point x' = x + ε has density ∝ Σ_k w_k N2(x'; μ_k, Σ_k + τ²) p̄_det(x')
+    (p̄ averaged over orientation, zero outside the box): drawn from its values on a
+    :data:`FINE_STEP_DEX` grid, uniformly within the cell. Given x', the component has
+    probability ∝ w_k N2(x'; μ_k, Σ_k + τ²), x is the Gaussian conditional of x given
+    x' (conjugate), and (sin i, sin φ) are isotropic draws accepted with p_det at them
+    (their distribution given detection at x'). Exact up to the grid.
+    """
+    from vlms_bayes.models.likelihood import bvn_logpdf
+
+    tau2 = terms.smooth_var
+    (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
+    mq, ma, sq, sa, rho = (np.asarray(params[k], float) for k in (
+        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"))
+    vq, va, cqa = sq ** 2 + tau2, sa ** 2 + tau2, rho * sq * sa
+
+    def log_g(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
+        lg = bvn_logpdf(q[:, None] - mq, a[:, None] - ma, vq, va, cqa, log=np.log)
+        return special.logsumexp(lg + np.log(w), axis=1)
+
+    def cells(step: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        gq = np.arange(q_lo + step / 2, q_hi, step)
+        ga = np.arange(a_lo + step / 2, a_hi, step)
+        return tuple(v.ravel() for v in np.meshgrid(gq, ga, indexing="ij"))  # type: ignore
+
+    # coarse pass: where can the target be non-negligible? (p_det's cuts are >= 0.1 dex
+    # wide, so its log changes by < 1 between neighbouring coarse cells)
+    coarse = 0.05
+    cq, ca = cells(coarse)
+    with np.errstate(divide="ignore"):
+        lc = log_g(cq, ca) + np.log(_p_det_group(selection, terms, g, cq, ca))
+    if not np.isfinite(lc).any():
+        raise SimulationError(f"No {terms.methods[terms.group_method[g]]} detection is "
+                              "possible under these populations.")
+    near = np.zeros(lc.size, bool)
+    n_a = int(np.arange(a_lo + coarse / 2, a_hi, coarse).size)
+    hot = np.flatnonzero(lc > lc.max() - 30.0)
+    for dq in (-1, 0, 1):  # the hot coarse cells and their neighbours
+        for da in (-1, 0, 1):
+            iq, ia = hot // n_a + dq, hot % n_a + da
+            ok = (iq >= 0) & (ia >= 0) & (iq < lc.size // n_a) & (ia < n_a)
+            near[iq[ok] * n_a + ia[ok]] = True
+    q2, a2 = cells(FINE_STEP_DEX)
+    f_per_c = round(coarse / FINE_STEP_DEX)
+    n_af = int(np.arange(a_lo + FINE_STEP_DEX / 2, a_hi, FINE_STEP_DEX).size)
+    fi = np.arange(q2.size)
+    parent = np.minimum(fi // n_af // f_per_c, lc.size // n_a - 1) * n_a + np.minimum(
+        fi % n_af // f_per_c, n_a - 1)
+    live = np.flatnonzero(near[parent])
+    q2, a2 = q2[live], a2[live]
+    pbar = _p_det_group(selection, terms, g, q2, a2)
+    with np.errstate(divide="ignore"):
+        logf = log_g(q2, a2) + np.log(pbar)
+    cdf = np.cumsum(np.exp(logf - logf.max()))
+    cdf /= cdf[-1]
+    out = np.empty((n, 5))
+    one = np.ones(1)
+    for i in range(n):
+        for _ in range(max(1, max_proposals // 1000)):
+            c = min(int(np.searchsorted(cdf, rng.random())), cdf.size - 1)
+            xq = q2[c] + FINE_STEP_DEX * (rng.random() - 0.5)
+            xa = a2[c] + FINE_STEP_DEX * (rng.random() - 0.5)
+            pb = _p_det_group(selection, terms, g, xq * one, xa * one)[0]
+            if pb > 0:
+                break
+        else:
+            raise SimulationError("The fine-grid sampler found no detectable point.")
+        for _ in range(max(1, max_proposals // 1000)):  # orientation given detection at x'
+            sin_i, sin_phi = np.sqrt(1.0 - rng.random(2) ** 2)
+            p = _p_det_group(selection, terms, g, xq * one, xa * one, sin_i=sin_i * one,
+                             sin_phi=sin_phi * one)[0]
+            if rng.random() * pb < p:
+                break
+        else:
+            raise SimulationError("The fine-grid sampler found no detecting orientation.")
+        lk = bvn_logpdf(xq - mq, xa - ma, vq, va, cqa, log=np.log) + np.log(w)
+        k = rng.choice(w.size, p=np.exp(lk - special.logsumexp(lk)))
+        cov = np.array([[sq[k] ** 2, cqa[k]], [cqa[k], sa[k] ** 2]])
+        gain = cov @ np.linalg.inv(cov + tau2 * np.eye(2))
+        mean = np.array([mq[k], ma[k]]) + gain @ (np.array([xq, xa]) - [mq[k], ma[k]])
+        x = rng.multivariate_normal(mean, cov - gain @ cov)
+        out[i] = (k, x[0], x[1], sin_i, sin_phi)
+    return out
+
+
 def simulate_true_values(design: ModelData, params: Mapping[str, NDArray[np.float64]], *,
                          selection: SelectionModel | None, terms: SelectionTerms | None,
                          rng: np.random.Generator, max_proposals: int = 20_000_000,
@@ -280,12 +425,14 @@ def simulate_true_values(design: ModelData, params: Mapping[str, NDArray[np.floa
     """Component, true (log q, log a), sin i and sin φ of each design object (detected).
 
     See the module docstring (step 2). Objects are simulated group by group, in the
-    design's order within each group.
+    design's order within each group; a group whose detected fraction Σ_k w_k ξ_g,k is
+    below :data:`MIN_ACCEPTANCE` is drawn on a fine grid instead of by rejection
+    (:func:`_detected_on_fine_grid`).
 
     Raises
     ------
     SimulationError
-        When a group accepted fewer objects than it needs in ``max_proposals`` proposals.
+        When a group cannot be simulated (no detection possible at all).
     """
     n = design.n
     w = np.exp(np.asarray(params["log_w"], float))
@@ -301,38 +448,17 @@ def simulate_true_values(design: ModelData, params: Mapping[str, NDArray[np.floa
     if terms is not None:
         assert selection is not None
         lxi = log_xi_of(terms, params)
-        tau = np.sqrt(terms.smooth_var)
-        (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
         for g in range(terms.counts.size):
             idx = np.flatnonzero(groups == g)
             if not idx.size:
                 continue
-            method = terms.methods[terms.group_method[g]]
             accept = float(np.exp(special.logsumexp(np.log(w) + lxi[g])))
-            batch = int(min(max(1024, 2 * idx.size / max(accept, 1e-12)), 1_000_000))
-            got: list[NDArray[np.float64]] = []
-            n_got = used = 0
-            while n_got < idx.size:
-                if used >= max_proposals:
-                    raise SimulationError(
-                        f"Only {n_got} of {idx.size} {method} detections in {used} proposals "
-                        f"(detected fraction {accept:.2g}); the populations are almost "
-                        "invisible to this method.")
-                lab, tq, ta = _draw_true_values(w, params, batch, rng)
-                sin_i, sin_phi = np.sqrt(1.0 - rng.random((2, batch)) ** 2)
-                jq, ja = tq + tau * rng.standard_normal(batch), ta + tau * rng.standard_normal(
-                    batch)
-                mag = terms.group_host_mag[g]
-                p = selection.p_det(method, jq, ja, m_star_msun=float(terms.group_host_msun[g]),
-                                    sin_i=sin_i, sin_phi=sin_phi,
-                                    host_mag=None if not np.isfinite(mag) else float(mag))
-                p = np.where((jq >= q_lo) & (jq <= q_hi) & (ja >= a_lo) & (ja <= a_hi), p, 0.0)
-                keep = rng.random(batch) < p
-                used += batch
-                if keep.any():
-                    got.append(np.c_[lab[keep], tq[keep], ta[keep], sin_i[keep], sin_phi[keep]])
-                    n_got += int(keep.sum())
-            acc = np.concatenate(got)[: idx.size]
+            if accept >= MIN_ACCEPTANCE:
+                acc = _detected_by_rejection(selection, terms, g, idx.size, w, params, accept,
+                                             rng, max_proposals)
+            else:
+                acc = _detected_on_fine_grid(selection, terms, g, idx.size, w, params, rng,
+                                             max_proposals)
             out["component"][idx] = acc[:, 0].astype(np.int64)
             for j, key in enumerate(("true_logq", "true_loga", "true_sin_i", "true_sin_phi"), 1):
                 out[key][idx] = acc[:, j]
@@ -342,6 +468,7 @@ def simulate_true_values(design: ModelData, params: Mapping[str, NDArray[np.floa
 def simulate_replica(design: ModelData, params: Mapping[str, NDArray[np.float64]], *,
                      selection: SelectionModel | None, rng: np.random.Generator,
                      planet_components: int = 1,
+                     terms: SelectionTerms | str | None = "design",
                      ) -> tuple[ModelData, pd.DataFrame]:
     """Observed data of the design's objects under ``params`` (module docstring).
 
@@ -358,6 +485,8 @@ def simulate_replica(design: ModelData, params: Mapping[str, NDArray[np.float64]
         Randomness.
     planet_components : int
         Gaussian components of the planet-like population (for ``true_population``).
+    terms : SelectionTerms or None
+        The design's :func:`model_terms` when already computed (``"design"``: here).
 
     Returns
     -------
@@ -367,7 +496,8 @@ def simulate_replica(design: ModelData, params: Mapping[str, NDArray[np.float64]
     truth : pandas.DataFrame
         Per object: component, population, true log q, log a, e, sin i, sin φ.
     """
-    terms = model_terms(design, selection)
+    if isinstance(terms, str):
+        terms = model_terms(design, selection)
     tv = simulate_true_values(design, params, selection=selection, terms=terms, rng=rng)
     lab = tv["component"].to_numpy()
     n = design.n

@@ -32,6 +32,7 @@ runs the replicas and writes the files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,19 @@ def _min_tail(counts_below: NDArray[np.int64], n: int, z: NDArray[np.float64],
     return np.minimum(1.0, 2.0 * np.minimum(lower, upper)).min(axis=-1)
 
 
+@lru_cache(maxsize=32)
+def _null_min_tails(n: int, n_keep: int, n_sim: int, seed: int) -> NDArray[np.float64]:
+    """Most extreme pointwise tail of ``n_sim`` uniform rank samples (depends on N, L only)."""
+    gen = np.random.default_rng(seed)
+    sims = gen.integers(0, n_keep + 1, size=(n_sim, n))
+    flat = (sims + (n_keep + 1) * np.arange(n_sim)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=n_sim * (n_keep + 1)).reshape(n_sim, n_keep + 1)
+    z = np.arange(1, n_keep + 1) / (n_keep + 1)
+    out = _min_tail(counts.cumsum(axis=1)[:, :-1], n, z)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True)
 class EcdfBand:
     """The simultaneous ECDF band of :func:`ecdf_uniformity` and the test's outcome."""
@@ -159,7 +173,7 @@ class EcdfBand:
 
 
 def ecdf_uniformity(ranks: ArrayLike, n_keep: int, *, alpha: float = 0.05,
-                    n_sim: int = 2000, rng: np.random.Generator | int = 0) -> EcdfBand:
+                    n_sim: int = 2000, seed: int = 0) -> EcdfBand:
     """ECDF of the ranks with its simultaneous 1 − ``alpha`` band under uniformity.
 
     Parameters
@@ -172,9 +186,9 @@ def ecdf_uniformity(ranks: ArrayLike, n_keep: int, *, alpha: float = 0.05,
         Simultaneous level of the band (the test's size).
     n_sim : int
         Uniform rank samples that calibrate γ and the p-value.
-    rng : numpy.random.Generator or int
-        Randomness of that calibration (a fixed default: the band is a property of N and
-        L, not of the data).
+    seed : int
+        Seed of that calibration (fixed by default: the band is a property of N and L, not
+        of the data, and is computed once per (N, L)).
 
     Returns
     -------
@@ -186,12 +200,9 @@ def ecdf_uniformity(ranks: ArrayLike, n_keep: int, *, alpha: float = 0.05,
     n = r.size
     if n < 1:
         raise InputDataError("The ECDF test needs at least one replica.")
-    gen = np.random.default_rng(rng)
     z = np.arange(1, n_keep + 1) / (n_keep + 1)
     below = (r[:, None] < np.arange(1, n_keep + 1)[None, :]).sum(axis=0)
-    sims = gen.integers(0, n_keep + 1, size=(n_sim, n))
-    sim_below = np.stack([np.bincount(s, minlength=n_keep + 1).cumsum()[:-1] for s in sims])
-    null_tail = _min_tail(sim_below, n, z)
+    null_tail = _null_min_tails(n, n_keep, n_sim, seed)
     gamma = float(np.quantile(null_tail, alpha, method="lower"))
     obs_tail = float(_min_tail(below[None, :], n, z)[0])
     lower = stats.binom.ppf(gamma / 2, n, z) / n
@@ -213,8 +224,7 @@ def coverage(covered: ArrayLike, level: float, *, confidence: float = 0.95,
 
 
 def summarise_parameter(ranks: ArrayLike, covered: dict[float, ArrayLike], *, n_keep: int,
-                        n_bins: int | None = None, alpha: float = 0.05,
-                        rng: np.random.Generator | int = 0) -> dict[str, Any]:
+                        n_bins: int | None = None, alpha: float = 0.05) -> dict[str, Any]:
     """Both uniformity tests and the coverages of one parameter (for ``sbc.json``).
 
     ``passed`` is the ECDF test's verdict at level ``alpha`` (it uses every rank value; the
@@ -223,7 +233,7 @@ def summarise_parameter(ranks: ArrayLike, covered: dict[float, ArrayLike], *, n_
     r = np.asarray(ranks, int)
     b = n_bins or default_bins(n_keep, r.size)
     chi2, p_chi2 = chi2_uniformity(r, n_keep, b)
-    band = ecdf_uniformity(r, n_keep, alpha=alpha, rng=rng)
+    band = ecdf_uniformity(r, n_keep, alpha=alpha)
     return {
         "n_replicas": int(r.size), "n_keep": n_keep, "n_bins": b,
         "histogram": rank_histogram(r, n_keep, b).tolist(),

@@ -912,6 +912,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of an existing Dask scheduler (tcp://host:8786) instead of "
                         "a local cluster; its workers need vlms-bayes installed")
+    g.add_argument("--no-figures", action="store_true", help="skip fig_sbc.png")
     add_output_options(p, default_outdir="results_calibrate")
     p.set_defaults(handler=_run_calibrate)
 
@@ -927,7 +928,8 @@ def _run_calibrate(args: argparse.Namespace) -> int:
                           alpha=args.alpha)
     out = calibrate_command(cfg, fit_config_from_args(args), outdir=args.outdir,
                             seed=args.seed, n_workers=args.workers, scheduler=args.scheduler,
-                            fitter=fit_prior if args.fitter == "prior" else None)
+                            fitter=fit_prior if args.fitter == "prior" else None,
+                            figures=not args.no_figures)
     print(out.report)
     return 0
 

@@ -27,12 +27,12 @@ TINY = CalibrateConfig(n_replicas=3, n_keep=19, n_objects=12)
 
 def _run(out: Path, **kw: Any) -> Any:
     args = {"config": TINY, "fit_config": TINY_FIT, "seed": 5, "scheduler": "synchronous",
-            "fitter": fit_prior} | kw
+            "fitter": fit_prior, "figures": False} | kw
     return calibrate_command(args.pop("config"), args.pop("fit_config"), outdir=out, **args)
 
 
 def test_outputs(tmp_path):
-    res = _run(tmp_path / "out")
+    res = _run(tmp_path / "out", figures=True)
     out = tmp_path / "out"
     for f in ("sbc.json", "sbc_ranks.csv", "fig_sbc.png", "run.json",
               "replicas/replica_00000.json", "replicas/replica_00002.json"):
@@ -141,7 +141,8 @@ def test_truth_file(tmp_path):
     truth.write_text("[truth]\nw = [0.7, 0.3]\nmu_logq = [-3.5, -1.5]\nmu_loga = [-1.0, 0.5]\n"
                      "sigma_logq = [0.5, 0.5]\nsigma_loga = [0.5, 0.5]\nrho = [0.0, 0.0]\n"
                      "e_alpha = [1.0, 1.0]\ne_beta = [4.0, 2.0]\n")
-    res = _run(tmp_path / "out", config=replace(TINY, truth_file=str(truth))).numbers
+    res = _run(tmp_path / "out", config=replace(TINY, truth_file=str(truth)),
+               fit_config=replace(TINY_FIT, selection=None)).numbers
     r = res["ranks"].set_index(["replica", "parameter"])["truth"]
     assert r[0, "mu_logq[planet_like]"] == r[2, "mu_logq[planet_like]"] == -3.5
     assert res["summary"]["fixed_truth"]
@@ -165,6 +166,7 @@ def test_cli_errors_name_the_file_and_key(tmp_path, capsys):
 def test_cli_runs_with_prior_draws(tmp_path, capsys):
     rc = main(["calibrate", "--fitter", "prior", "--replicas", "2", "--n-objects", "10",
                "--chains", "1", "--draws", "20", "--thin", "9", "--scheduler", "synchronous",
+               "--selection", "none", "--no-figures",
                "--outdir", str(tmp_path / "out")])
     assert rc == 0, capsys.readouterr().err
     assert "2 of 2 replicas" in capsys.readouterr().out

@@ -375,6 +375,7 @@ def calibrate_command(
     n_workers: int | None = None,
     scheduler: str | None = None,
     fitter: Fitter | None = None,
+    figures: bool = True,
 ) -> CommandResult:
     """Run the calibration and write ``sbc.json``, ``sbc_ranks.csv`` and ``fig_sbc.png``.
 
@@ -393,7 +394,10 @@ def calibrate_command(
     scheduler : str, optional
         Address of an existing Dask scheduler (or ``"synchronous"``).
     fitter : callable, optional
-        Replaces :func:`fit_nuts` (tests); must be importable by the workers.
+        Replaces :func:`fit_nuts` (e.g. :func:`fit_prior`); must be importable by the
+        workers.
+    figures : bool
+        Write ``fig_sbc.png``.
 
     Returns
     -------
@@ -477,7 +481,7 @@ def calibrate_command(
     with StagedOutputDir(outdir) as staging:
         write_json(staging / SBC_JSON, summary)
         write_csv(staging / RANKS_CSV, ranks, float_format="%.10g")
-        if len(ranks):
+        if figures and len(ranks):
             save_figure(staging / SBC_FIGURE, plot_sbc(ranks, summary["parameters"],
                                                        n_keep=config.n_keep))
         for rec in records:

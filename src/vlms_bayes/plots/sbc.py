@@ -42,9 +42,13 @@ def plot_sbc(ranks: pd.DataFrame, summary: Mapping[str, Mapping[str, Any]], *, n
     matplotlib.figure.Figure
     """
     names = [n for n in summary if (ranks["parameter"] == n).any()]
+    alpha = float(next(iter(summary.values()))["ecdf"]["alpha"]) if summary else 0.05
     nrows = max(1, -(-len(names) // ncols))
-    fig = Figure(figsize=(3.0 * ncols, 3.3 * nrows), layout="constrained")
-    gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[2, 1] * nrows)
+    height = 3.8 * nrows + 0.6
+    fig = Figure(figsize=(3.0 * ncols, height))  # no layout engine: it is slow for many panels
+    gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[2, 1] * nrows, hspace=0.6,
+                          wspace=0.3, left=0.07, right=0.98, bottom=0.5 / height,
+                          top=1 - 0.9 / height)
     for i, name in enumerate(names):
         s = summary[name]
         r = ranks.loc[ranks["parameter"] == name].sort_values("replica")["rank"].to_numpy(int)
@@ -71,11 +75,14 @@ def plot_sbc(ranks: pd.DataFrame, summary: Mapping[str, Mapping[str, Any]], *, n
         ax2.axhline(0, color="0.4", lw=0.8)
         ax2.set_xlim(0, 1)
         ax2.tick_params(labelsize=7)
+        if row < nrows - 1 and i + ncols < len(names):
+            ax2.set_xticklabels([])
         if col == 0:
             ax.set_ylabel("replicas", fontsize=8)
             ax2.set_ylabel("ECDF − z", fontsize=8)
-        if row == nrows - 1:
+        if i + ncols >= len(names):  # the lowest panel of its column
             ax2.set_xlabel("fractional rank z", fontsize=8)
     fig.suptitle(f"Simulation-based calibration ({len(np.unique(ranks['replica']))} "
-                 f"replicas, L = {n_keep})", fontsize=10)
+                 f"replicas, L = {n_keep}): grey, 99 % pointwise and {1 - alpha:.0%} "
+                 "simultaneous bands under uniformity", fontsize=10, y=1 - 0.25 / height)
     return fig

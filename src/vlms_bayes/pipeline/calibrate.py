@@ -443,9 +443,13 @@ def calibrate_command(
     log.info("[calibrate] %d replica(s) of %d objects to fit; finished replicas are kept in "
              "%s until the end", len(tasks), design.n, part)
 
-    def keep(_name: str, rec: dict[str, Any]) -> None:
+    def keep(_name: str, rec: dict[str, Any]) -> str:
         write_json(_replica_file(part, rec["index"]), rec)
         done[rec["index"]] = rec
+        if rec["error"]:
+            return f"FAILED: {rec['error']}"
+        return (f"done in {rec['wall_s']:.1f} s"
+                + ("" if rec["gate"]["passed"] else ", its fit failed the diagnostics gate"))
 
     with timer.step("replicas"):
         try:

@@ -37,7 +37,7 @@ def _eta(done: int, total: int, elapsed: float) -> str:
 
 def run_tasks(tasks: Sequence[Task], *, n_workers: int | None = None,
               scheduler: str | None = None,
-              on_result: Callable[[str, Any], None] | None = None,
+              on_result: Callable[[str, Any], str | None] | None = None,
               label: str = "tasks") -> dict[str, Any]:
     """Run ``fn(arg)`` of each task on Dask workers; log progress; return results by name.
 
@@ -51,9 +51,10 @@ def run_tasks(tasks: Sequence[Task], *, n_workers: int | None = None,
     scheduler : str, optional
         Address of an existing Dask scheduler, or ``"synchronous"``; None: a local cluster.
     on_result : callable, optional
-        ``on_result(name, result)``, called here as each task ends.
+        ``on_result(name, result)``, called here as each task ends; a string it returns
+        replaces "done" in the progress line.
     label : str
-        Prefix of the progress lines (``[label 3/100] name done in 12.3 s ...``).
+        Prefix of the progress lines (``[label 3/100] name done (12 s elapsed, ...)``).
 
     Returns
     -------
@@ -78,14 +79,13 @@ def run_tasks(tasks: Sequence[Task], *, n_workers: int | None = None,
 
     def done(i: int, name: str, res: Any) -> None:
         results[name] = res
-        if on_result is not None:
-            on_result(name, res)
+        state = on_result(name, res) if on_result is not None else None
+        if state is None:
+            state = (f"FAILED: {res['error']}" if isinstance(res, dict) and res.get("error")
+                     else "done")
         elapsed = time.perf_counter() - t0
-        state = ""
-        if isinstance(res, dict) and res.get("error"):
-            state = f" FAILED: {res['error']}"
-        log.info("[%s %d/%d] %s done%s (%.0f s elapsed%s)", label, i, len(tasks), name,
-                 state, elapsed, _eta(i, len(tasks), elapsed))
+        log.info("[%s %d/%d] %s %s (%.0f s elapsed%s)", label, i, len(tasks), name, state,
+                 elapsed, _eta(i, len(tasks), elapsed))
 
     if not tasks:
         return results

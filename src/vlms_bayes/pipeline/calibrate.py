@@ -248,6 +248,8 @@ def run_replica(task: dict[str, Any]) -> dict[str, Any]:
             continue
         if shared_e and var in ("e_alpha", "e_beta"):
             continue
+        if var in ("w", "f_det") and np.asarray(params["mu_logq"]).size == 1:
+            continue  # one component: its weight is 1 by construction
         arr = np.asarray(post[var], float)
         if var == LOGLIK:
             items = [(LOGLIK, arr, truth_ll)]
@@ -350,6 +352,9 @@ def _report(summary: dict[str, Any], *, fixed_truth: bool) -> str:
         lines.append(f"  {len(s['gate_failed_replicas'])} fit(s) failed the diagnostics gate "
                      "(kept in the ranks): replicas "
                      + ", ".join(str(i) for i in s["gate_failed_replicas"][:20]))
+    if s["low_ess_replicas"]:
+        lines.append(f"  {len(s['low_ess_replicas'])} fit(s) have a bulk ESS below L (their "
+                     "thinned draws stay correlated; consider a smaller --thin)")
     if fixed_truth:
         lines.append("  every replica used the truth file's parameters: coverage is at that "
                      "truth, and ranks need not be uniform (SBC assumes prior draws)")
@@ -469,6 +474,9 @@ def calibrate_command(
                             for r in records if r["error"]],
         "gate_failed_replicas": [r["index"] for r in records
                                  if not r["error"] and not r["gate"]["passed"]],
+        # thinning to L cannot make draws independent when the fit has fewer effective ones
+        "low_ess_replicas": [r["index"] for r in records if not r["error"]
+                             and r["gate"].get("min_ess_bulk", np.inf) < config.n_keep],
         "parameters": summarise(ranks, n_keep=config.n_keep, alpha=config.alpha)
         if len(ranks) else {},
         "timing_s": {"replicas_wall": timer.timings_s.get("replicas"),

@@ -845,6 +845,9 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                         "errors, window, selection, feasibility (default: all)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: min(cores, number of refits))")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of an existing Dask scheduler (tcp://host:8786) to run the "
+                        "refits on instead of a local cluster of --jobs processes")
     g.add_argument("--min-method-rows", type=int, default=5, metavar="N",
                    help="fewest fitted objects of a discovery method for its leave-out refit "
                         "(default: 5)")
@@ -867,7 +870,7 @@ def _run_robustness(args: argparse.Namespace) -> int:
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
         fit_config_from_args(args), outdir=args.outdir, seed=args.seed,
         variants=args.variants, n_jobs=args.jobs, min_method_rows=args.min_method_rows,
-        wide_mstar_max=args.wide_mstar_max,
+        wide_mstar_max=args.wide_mstar_max, scheduler=args.scheduler,
         sensitivity=SensitivityGrid(grid=args.sens_grid, draws=args.sens_draws,
                                     backend=args.feasibility_backend))
     print(result.report)
@@ -920,8 +923,6 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command, fit_prior
 
-    if not getattr(args, "verbose", False):
-        _quiet_distributed(logging.ERROR if getattr(args, "quiet", False) else logging.WARNING)
     cfg = CalibrateConfig(n_replicas=args.replicas, n_keep=args.thin, n_objects=args.n_objects,
                           design_file=None if args.design is None else str(args.design),
                           truth_file=None if args.truth is None else str(args.truth),
@@ -1025,6 +1026,10 @@ def jax_host_devices(args: argparse.Namespace) -> int | None:
     return None
 
 
+#: Commands whose refits or replicas run on a Dask cluster (pipeline/dask_tasks.py).
+DASK_COMMANDS = ("calibrate", "robustness", "run")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vlms-bayes``; returns the exit status."""
     parser = build_parser()
@@ -1051,6 +1056,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             request_jax_host_devices(n_devices)
         if args.command == "feasibility":
             logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no GPU probe
+        if args.command in DASK_COMMANDS and not getattr(args, "verbose", False):
+            _quiet_distributed(logging.ERROR if getattr(args, "quiet", False)
+                               else logging.WARNING)
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)

@@ -176,11 +176,16 @@ def test_cli_runs_with_prior_draws(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_tiny_real_calibration(tmp_path, jax_test_cache, monkeypatch):
-    """Four replicas fitted with NUTS (1 chain, 150 draws) through the normal fit path."""
+    """Four replicas fitted with NUTS (1 chain, 150 draws) through the normal fit path.
+
+    ~17 min on 2 loaded cores with the gate's retry (one chain has no R-hat, so the gate
+    fails); a target acceptance equal to the retry's skips it.
+    """
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax_test_cache))  # the workers' too
     monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
     cfg = CalibrateConfig(n_replicas=4, n_keep=49, n_objects=40)
-    fit = FitConfig(chains=1, draws=150, tune=150)
+    fit = FitConfig(chains=1, draws=150, tune=150, target_accept=0.95,
+                    retry_target_accept=0.95)
     res = calibrate_command(cfg, fit, outdir=tmp_path / "out", seed=1, n_workers=2)
     s = res.numbers["summary"]
     assert s["n_ok"] + len(s["failed_replicas"]) == 4 and s["n_ok"] >= 3

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from vlms_bayes import __version__
 from vlms_bayes.data_io.calibrate_inputs import read_design_csv, read_truth_file
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
@@ -434,7 +435,8 @@ def calibrate_command(
                      design.msini.tolist(), design.is_projected.tolist(),
                      design.e_kind.tolist()]).encode()).hexdigest(),
                 "truth": None if truth is None else {kk: v.tolist() for kk, v in truth.items()},
-                "fitter": None if fitter is None else getattr(fitter, "__qualname__", "custom")}
+                "fitter": None if fitter is None else getattr(fitter, "__qualname__", "custom"),
+                "vlms_bayes": __version__}
     part = partial_dir(outdir)
     done = _open_partial(part, _fingerprint(settings), settings, config.n_replicas)
     if done:

@@ -196,3 +196,16 @@ def test_tiny_real_calibration(tmp_path, jax_test_cache, monkeypatch):
     # the fit saw the data: its posterior of mu_logq is narrower than the prior's (sd 1.5)
     post_sd = ranks.loc[ranks["parameter"] == "mu_logq[planet_like]", "post_sd"]
     assert (post_sd < 1.0).all()
+
+
+def test_design_from_a_stacked_csv(tmp_path):
+    from vlms_bayes.models.scenarios import m_dwarf_like
+
+    detected, _ = m_dwarf_like(400, random_seed=3)
+    design = tmp_path / "stacked_used.csv"
+    detected.to_csv(design, index=False)
+    cfg = replace(TINY, n_replicas=2, design_file=str(design))
+    res = _run(tmp_path / "out", config=cfg, fit_config=replace(TINY_FIT, selection=None))
+    assert res.numbers["summary"]["settings"]["n_objects"] == len(detected)
+    with pytest.raises(InputDataError, match=r"Design file .*nope\.csv does not exist"):
+        _run(tmp_path / "o2", config=replace(cfg, design_file=str(tmp_path / "nope.csv")))

@@ -34,7 +34,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SIZE_FLAGS = {"--chains", "--draws", "--tune", "--loo-components", "--allow-bad-diagnostics",
               "--grid", "--mc-draws", "--secular-check", "--n-boot", "--n-sims", "--k-sims",
               "--n-samples", "--no-progress", "--sens-grid", "--sens-draws",
-              "--probability-systems", "--integrate-candidates"}
+              "--probability-systems", "--integrate-candidates", "--replicas", "--n-objects",
+              "--thin"}
 #: leading words of commands that .ci/run runs itself (installation, tests, lint, benchmarks)
 NOT_RUN_HERE = ("pip", "python", "python3.12", ".", "ruff")
 

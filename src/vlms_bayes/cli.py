@@ -898,6 +898,9 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
                         "errors, window, selection, feasibility (default: all)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: min(cores, number of refits))")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of an existing Dask scheduler (tcp://host:8786) to run the "
+                        "refits on instead of a local cluster of --jobs processes")
     g.add_argument("--min-method-rows", type=int, default=5, metavar="N",
                    help="fewest fitted objects of a discovery method for its leave-out refit "
                         "(default: 5)")
@@ -920,10 +923,68 @@ def _run_robustness(args: argparse.Namespace) -> int:
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
         fit_config_from_args(args), outdir=args.outdir, seed=args.seed,
         variants=args.variants, n_jobs=args.jobs, min_method_rows=args.min_method_rows,
-        wide_mstar_max=args.wide_mstar_max,
+        wide_mstar_max=args.wide_mstar_max, scheduler=args.scheduler,
         sensitivity=SensitivityGrid(grid=args.sens_grid, draws=args.sens_draws,
                                     backend=args.feasibility_backend))
     print(result.report)
+    return 0
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate", help="simulation-based calibration of the Bayesian model, on Dask",
+        description="Draw parameters from the model's prior (or --truth), simulate a sample "
+                    "through the selection and measurement model, fit it as 'vlms-bayes fit' "
+                    "does, and rank the truth among the posterior draws; repeated for each "
+                    "replica on a Dask cluster. Writes sbc.json (uniformity tests and 50/90%% "
+                    "coverage per parameter), sbc_ranks.csv and fig_sbc.png. Finished "
+                    "replicas are kept beside OUTDIR until the end: rerunning resumes.")
+    add_fit_options(p, components=False)
+    g = p.add_argument_group("calibration")
+    g.add_argument("--components", type=int, default=2, metavar="K",
+                   help="number of populations (default: 2)")
+    g.add_argument("--replicas", type=int, default=100, metavar="N",
+                   help="simulated data sets (default: 100)")
+    g.add_argument("--thin", type=int, default=99, metavar="L",
+                   help="posterior draws kept per replica for the ranks (default: 99)")
+    g.add_argument("--n-objects", type=int, default=130, metavar="N",
+                   help="objects per replica in the default design, the M-dwarf-like "
+                        "scenario's detections (default: 130, the real sample's size)")
+    g.add_argument("--design", type=Path, metavar="CSV",
+                   help="a stacked CSV (e.g. a fit's stacked_used.csv) whose rows give the "
+                        "methods, hosts, kinds and errors of every replica instead")
+    g.add_argument("--truth", type=Path, metavar="FILE",
+                   help="TOML or JSON file of population parameters used by every replica "
+                        "instead of prior draws (keys w, mu_logq, mu_loga, sigma_logq, "
+                        "sigma_loga, rho, e_alpha, e_beta; one value per component)")
+    g.add_argument("--alpha", type=float, default=0.05,
+                   help="level of the per-parameter uniformity tests (default: 0.05)")
+    g.add_argument("--fitter", choices=("nuts", "prior"), default="nuts",
+                   help="nuts: the normal fit (default); prior: prior draws instead of a "
+                        "fit, a quick check of the machinery and the cluster (its parameter "
+                        "ranks are uniform, its loglik ranks are not)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local Dask cluster (default: cores)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of an existing Dask scheduler (tcp://host:8786) instead of "
+                        "a local cluster; its workers need vlms-bayes installed")
+    g.add_argument("--no-figures", action="store_true", help="skip fig_sbc.png")
+    add_output_options(p, default_outdir="results_calibrate")
+    p.set_defaults(handler=_run_calibrate)
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command, fit_prior
+
+    cfg = CalibrateConfig(n_replicas=args.replicas, n_keep=args.thin, n_objects=args.n_objects,
+                          design_file=None if args.design is None else str(args.design),
+                          truth_file=None if args.truth is None else str(args.truth),
+                          alpha=args.alpha)
+    out = calibrate_command(cfg, fit_config_from_args(args), outdir=args.outdir,
+                            seed=args.seed, n_workers=args.workers, scheduler=args.scheduler,
+                            fitter=fit_prior if args.fitter == "prior" else None,
+                            figures=not args.no_figures)
+    print(out.report)
     return 0
 
 
@@ -939,6 +1000,7 @@ _REGISTRARS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_compare,
     _add_report,
     _add_robustness,
+    _add_calibrate,
 )
 
 
@@ -1017,6 +1079,10 @@ def jax_host_devices(args: argparse.Namespace) -> int | None:
     return None
 
 
+#: Commands whose refits or replicas run on a Dask cluster (pipeline/dask_tasks.py).
+DASK_COMMANDS = ("calibrate", "robustness", "run")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``vlms-bayes``; returns the exit status."""
     parser = build_parser()
@@ -1043,6 +1109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             request_jax_host_devices(n_devices)
         if args.command == "feasibility":
             logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no GPU probe
+        if args.command in DASK_COMMANDS and not getattr(args, "verbose", False):
+            _quiet_distributed(logging.ERROR if getattr(args, "quiet", False)
+                               else logging.WARNING)
         return int(args.handler(args) or 0)
     except VlmsBayesError as exc:
         msg = textwrap.fill(str(exc), width=88, break_long_words=False, break_on_hyphens=False)

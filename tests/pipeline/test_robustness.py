@@ -476,7 +476,7 @@ def test_refits_rejected_by_the_gate_are_kept_and_marked(data_config, tmp_path, 
 
     monkeypatch.setattr(logging, "basicConfig", lambda **k: None)  # the worker's own setup
     monkeypatch.setattr(suite, "run_tasks",
-                        lambda tasks, n_jobs: {t["name"]: fn(t) for fn, t in tasks})
+                        lambda tasks, n_jobs, **kw: {t["name"]: fn(t) for fn, t in tasks})
     fit = FitConfig(chains=2, draws=30, tune=30, target_accept=0.98, selection=None,
                     gate=GateConfig(max_rhat=0.5))
     out = tmp_path / "robust"

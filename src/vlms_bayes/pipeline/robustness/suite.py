@@ -9,9 +9,11 @@ computed once on a small grid and its horizon × periastron-threshold sensitivit
 
 Parallelism and seeds
 ---------------------
-Workers are separate processes started with the ``spawn`` method (JAX is not fork-safe),
-``n_jobs`` of them; every refit runs in a worker, also with ``n_jobs=1``, so that results
-do not depend on the number of jobs nor on the state of the calling process. The default
+Refits are Dask tasks (:func:`vlms_bayes.pipeline.dask_tasks.run_tasks`, the path
+``calibrate`` uses): a local cluster of ``n_jobs`` worker processes (started with
+``spawn``: JAX is not fork-safe), or an existing cluster (``scheduler``). Every refit runs
+in a worker, also with ``n_jobs=1``, so that results do not depend on the number of jobs
+nor on the state of the calling process. The default
 variant uses ``seed`` itself (it reproduces ``vlms-bayes fit``/``baseline`` with that
 seed); every other variant uses :func:`variant_seed` of its name.
 """
@@ -20,13 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -187,35 +187,29 @@ def default_jobs(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
-def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int) -> dict[str, Any]:
-    """Run (function, task) pairs in ``n_jobs`` spawned processes; log each as it ends.
+def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int,
+              scheduler: str | None = None) -> dict[str, Any]:
+    """Run (function, task) pairs as Dask tasks on ``n_jobs`` local worker processes.
+
+    ``scheduler``: an existing Dask cluster's address instead. Each refit's outcome is
+    logged as it ends (:func:`vlms_bayes.pipeline.dask_tasks.run_tasks`).
 
     Returns
     -------
     dict
         Task name -> the function's result.
     """
-    results: dict[str, Any] = {}
-    ctx = multiprocessing.get_context("spawn")
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(fn, task): task["name"] for fn, task in tasks}
-        try:
-            for i, fut in enumerate(as_completed(futures), 1):
-                res = fut.result()
-                results[futures[fut]] = res
-                state = ("FAILED: " + res["error"] if res.get("error")
-                         else "done, fit REJECTED by the diagnostics gate ("
-                         + "; ".join(res["gate_failed"]) + ")" if res.get("gate_failed")
-                         else "done")
-                log.info("[robustness %d/%d] %s %s in %.1f s (%.0f s elapsed)", i,
-                         len(tasks), futures[fut], state, res["wall_s"],
-                         time.perf_counter() - t0)
-        except BaseException:
-            # an unexpected error (or Ctrl-C): do not wait for the refits still queued
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return results
+    from vlms_bayes.pipeline.dask_tasks import run_tasks as run_dask_tasks
+
+    def report(_name: str, res: dict[str, Any]) -> str:
+        state = ("FAILED: " + res["error"] if res.get("error")
+                 else "done, fit REJECTED by the diagnostics gate ("
+                 + "; ".join(res["gate_failed"]) + ")" if res.get("gate_failed")
+                 else "done")
+        return f"{state} in {res['wall_s']:.1f} s"
+
+    return run_dask_tasks([(task["name"], fn, task) for fn, task in tasks], n_workers=n_jobs,
+                          scheduler=scheduler, on_result=report, label="robustness")
 
 
 def _feasibility_rows(res: dict[str, Any], seed: int) -> tuple[list[dict[str, Any]], str]:
@@ -276,6 +270,7 @@ def run_robustness(
     sensitivity: SensitivityGrid | None = None,
     min_method_rows: int = 5,
     wide_mstar_max: float = WIDE_MSTAR_MAX,
+    scheduler: str | None = None,
 ) -> CommandResult:
     """Refit the baselines and the Bayesian model under each variant; table and figure.
 
@@ -297,6 +292,9 @@ def run_robustness(
         Fewest fitted objects of a discovery method for its leave-out refit.
     wide_mstar_max : float
         Upper host-mass edge of the widened-window variant, Msun.
+    scheduler : str, optional
+        Address of an existing Dask scheduler to run the refits on (default: a local
+        cluster of ``n_jobs`` processes).
 
     Returns
     -------
@@ -344,7 +342,7 @@ def run_robustness(
         log.info("[robustness] %d refit(s)%s on %d process(es)", len(built),
                  " + feasibility grid" if "feasibility" in groups else "", jobs)
         with timer.step("refits"):
-            results = run_tasks(tasks, n_jobs=jobs)
+            results = run_tasks(tasks, n_jobs=jobs, scheduler=scheduler)
 
         rows: list[dict[str, Any]] = []
         refit_numbers = [k for k in NUMBERS if k != "feasible_fraction"]

@@ -1,0 +1,552 @@
+"""Draw parameters from the mixture model's prior and a sample from its own likelihood.
+
+This is the generator of simulation-based calibration (``vlms-bayes calibrate``,
+:mod:`vlms_bayes.inference.sbc`): for SBC to test the *inference*, the data must come
+from exactly the joint distribution the model describes (Talts et al. 2018; Modrák et
+al. 2023). The selection-aware likelihood (:mod:`vlms_bayes.models.selection_norm`) is
+*conditional* on each object's discovery method and host — the number of objects per
+method carries information the model does not use — so the generator holds a *design*
+fixed (N objects, each with its method, host mass and magnitude, mass and separation
+kind, measurement errors and eccentricity status; :func:`design_from_scenario` or a
+user's stacked table) and draws, for that design:
+
+1. θ from the prior of :func:`vlms_bayes.models.mixture.build_mixture_model`: ordered
+   μ_q (sorted i.i.d. normals have the ordered-normal density), μ_a, half-normal scales,
+   ρ = 2 Beta(η, η) − 1, log-normal α and β (per population), the Dirichlet on the
+   detected fractions ``f_det`` (selection-aware) or on ``w`` (naive); times the model's
+   soft ``visibility`` wall, by rejection (the wall's log density is ≤ 0). The intrinsic
+   weights follow from f and ξ̄ as in the model.
+2. For each object of normalisation group g (method, host bin): a component k and a
+   true x = (log q, log a) with density ∝ w_k N2(x; θ_k) p̃_det,g(x), by rejection: propose
+   k ~ w, x ~ N2(θ_k), accept with the detection probability at the group's host, the
+   object's own inclination (radial velocity sees K sin i) and projection (microlensing
+   and imaging see a sin φ), at x plus a N(0, τ²) jitter and inside the quadrature box.
+   The jitter is the model's smoothing of p_det in ξ (τ² = step²/2), so the acceptance
+   probability of a component is exactly the ξ_g,k the model divides by; flat methods
+   accept everything.
+3. The observations with the model's measurement model, at the errors the model uses
+   (the design's errors after the floors): y_q = x_q [+ log sin i for minimum masses]
+   + σ_q ε, y_a = x_a [+ log sin φ for projected separations] + σ_a ε, measured
+   eccentricities e + σ_e ε (not clipped), e ~ Beta(α_k, β_k).
+
+Stated differences from the model: the likelihood takes p_det as constant over each
+object's measurement error (:mod:`vlms_bayes.models.selection_norm`), which the
+generator does not; eccentricity *upper limits* of the design are simulated as missing
+(a censoring mechanism for which the model's "e < limit" term is exact would need the
+limit to be independent of e, and then some true e would exceed it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import special
+
+from vlms_bayes.errors import InputDataError, VlmsBayesError
+from vlms_bayes.models.data import (
+    E_LIMIT,
+    E_MEASURED,
+    E_NONE,
+    MeasurementConfig,
+    ModelData,
+    model_data_from_stacked,
+)
+from vlms_bayes.models.mixture import (
+    MixturePriors,
+    component_populations,
+    n_gaussians,
+)
+from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.models.selection_norm import SelectionTerms, log_xi, selection_terms
+
+#: Parameters of a truth (one value per Gaussian component) and what they mean.
+TRUTH_KEYS: dict[str, str] = {
+    "w": "intrinsic weight of each component (positive, normalised to sum to 1)",
+    "mu_logq": "mean log10 q (strictly increasing)",
+    "mu_loga": "mean log10 a [AU]",
+    "sigma_logq": "standard deviation of log10 q (> 0)",
+    "sigma_loga": "standard deviation of log10 a (> 0)",
+    "rho": "correlation of log q and log a (in (-1, 1))",
+    "e_alpha": "Beta alpha of the eccentricities (> 0)",
+    "e_beta": "Beta beta of the eccentricities (> 0)",
+}
+
+
+class SimulationError(VlmsBayesError):
+    """A draw that the rejection samplers could not complete within their budget."""
+
+
+# ---------------------------------------------------------------------------------------
+# the model's ξ terms in NumPy (twins of the PyTensor ones in selection_norm)
+# ---------------------------------------------------------------------------------------
+def model_terms(design: ModelData, selection: SelectionModel | None) -> SelectionTerms | None:
+    """The design's :class:`SelectionTerms` (None: naive model or only flat methods)."""
+    if selection is None:
+        return None
+    terms = selection_terms(design, selection)
+    return terms if terms.methods else None
+
+
+def log_xi_of(terms: SelectionTerms, params: Mapping[str, NDArray[np.float64]],
+              ) -> NDArray[np.float64]:
+    """Log ξ_g,k (Gr, K) of one parameter set (NumPy, as the model computes it)."""
+    return np.asarray(log_xi(terms, *(np.asarray(params[k], float) for k in (
+        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho")), log=np.log))
+
+
+def log_mean_xi_np(terms: SelectionTerms, lxi: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log ξ̄_k (NumPy twin of :func:`~vlms_bayes.models.selection_norm.log_mean_xi`)."""
+    n_flat = int(np.sum(terms.object_group < 0))
+    rows = lxi + np.log(terms.counts)[:, None]
+    if n_flat:
+        rows = np.concatenate([rows, np.full_like(rows[:1], np.log(n_flat))], axis=0)
+    return special.logsumexp(rows, axis=0) - np.log(terms.counts.sum() + n_flat)
+
+
+def visibility_logp_np(log_xibar: NDArray[np.float64], floor: float, scale: float) -> float:
+    """NumPy twin of :func:`~vlms_bayes.models.selection_norm.visibility_logp` (≤ 0)."""
+    z = np.minimum(0.0, (np.asarray(log_xibar) - np.log(floor)) / scale)
+    return float(-0.5 * np.sum(z ** 2))
+
+
+# ---------------------------------------------------------------------------------------
+# parameters
+# ---------------------------------------------------------------------------------------
+def draw_base_prior(priors: MixturePriors, *, n_components: int, planet_components: int,
+                    selection_aware: bool, rng: np.random.Generator,
+                    ) -> dict[str, NDArray[np.float64]]:
+    """One draw of the model's free parameters from their priors (no visibility wall).
+
+    Returns the model's variable names: ``mu_logq`` (sorted), ``mu_loga``, ``sigma_logq``,
+    ``sigma_loga``, ``rho``, ``e_alpha``, ``e_beta`` (per component; with P > 1 planet
+    components also ``e_alpha_pop``, ``e_beta_pop`` per population) and ``f_det``
+    (selection-aware, K > 1) or ``w`` (naive, K > 1).
+    """
+    pr = priors
+    k = n_gaussians(n_components, planet_components)
+    d: dict[str, NDArray[np.float64]] = {
+        "mu_logq": np.sort(rng.normal(pr.mu_logq_mean, pr.mu_logq_sd, k)),
+        "mu_loga": rng.normal(pr.mu_loga_mean, pr.mu_loga_sd, k),
+        "sigma_logq": np.abs(rng.normal(0.0, pr.scale_sd, k)),
+        "sigma_loga": np.abs(rng.normal(0.0, pr.scale_sd, k)),
+        "rho": 2.0 * rng.beta(pr.lkj_eta, pr.lkj_eta, k) - 1.0,
+    }
+    n_e = k if planet_components == 1 else n_components
+    alpha = np.exp(rng.normal(np.log(pr.e_alpha_median), pr.e_alpha_log_sd, n_e))
+    beta = np.exp(rng.normal(np.log(pr.e_beta_median), pr.e_beta_log_sd, n_e))
+    if planet_components == 1:
+        d["e_alpha"], d["e_beta"] = alpha, beta
+    else:
+        comp = component_populations(n_components, planet_components)
+        d["e_alpha_pop"], d["e_beta_pop"] = alpha, beta
+        d["e_alpha"], d["e_beta"] = alpha[comp], beta[comp]
+    if k > 1:
+        d["f_det" if selection_aware else "w"] = rng.dirichlet(
+            np.full(k, pr.weight_concentration))
+    return d
+
+
+def complete_parameters(params: dict[str, NDArray[np.float64]],
+                        terms: SelectionTerms | None) -> dict[str, NDArray[np.float64]]:
+    """Add the model's deterministics: ``log_w``, ``w``, ``e_mean``, ``e_conc``.
+
+    Selection-aware with ``f_det``: w_k ∝ f_k / ξ̄_k (as in the model); a truth given as
+    ``w`` gains its ``f_det`` = w ξ̄ / Σ w ξ̄ instead.
+    """
+    out = dict(params)
+    k = np.asarray(out["mu_logq"]).size
+    if terms is not None and k > 1:
+        lxb = log_mean_xi_np(terms, log_xi_of(terms, out))
+        if "f_det" in out:
+            raw = np.log(out["f_det"]) - lxb
+            out["log_w"] = raw - special.logsumexp(raw)
+        else:
+            out["log_w"] = np.log(out["w"]) - np.log(np.sum(out["w"]))
+            raw = out["log_w"] + lxb
+            out["f_det"] = np.exp(raw - special.logsumexp(raw))
+        out["w"] = np.exp(out["log_w"])
+    elif k > 1:
+        out["w"] = np.asarray(out["w"]) / np.sum(out["w"])
+        out["log_w"] = np.log(out["w"])
+    else:
+        out["w"], out["log_w"] = np.ones(1), np.zeros(1)
+    a, b = np.asarray(out["e_alpha"]), np.asarray(out["e_beta"])
+    out["e_mean"], out["e_conc"] = a / (a + b), a + b
+    return out
+
+
+def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
+               selection: SelectionModel | None, n_components: int = 2,
+               planet_components: int = 1, rng: np.random.Generator,
+               max_tries: int = 100_000, terms: SelectionTerms | str | None = "design",
+               ) -> tuple[dict[str, NDArray[np.float64]], int]:
+    """One draw of θ from the model's prior for this design, visibility wall included.
+
+    ``terms``: the design's :func:`model_terms` when already computed (``"design"``:
+    compute them here).
+
+    Returns
+    -------
+    params : dict
+        :func:`draw_base_prior`'s names plus :func:`complete_parameters`'s.
+    tries : int
+        Base-prior draws used (the wall rejects the others).
+
+    Raises
+    ------
+    SimulationError
+        If ``max_tries`` draws were all rejected.
+    """
+    pr = priors or MixturePriors()
+    if isinstance(terms, str):
+        terms = model_terms(design, selection)
+    for tries in range(1, max_tries + 1):
+        d = draw_base_prior(pr, n_components=n_components, planet_components=planet_components,
+                            selection_aware=terms is not None, rng=rng)
+        if terms is None:
+            return complete_parameters(d, None), tries
+        lxb = log_mean_xi_np(terms, log_xi_of(terms, d))
+        if np.log(rng.random()) < visibility_logp_np(lxb, pr.visibility_floor,
+                                                     pr.visibility_scale):
+            return complete_parameters(d, terms), tries
+    raise SimulationError(f"No prior draw passed the visibility wall in {max_tries} tries; "
+                          "the design's methods see almost none of the prior's populations.")
+
+
+def truth_from_mapping(values: Mapping[str, Any], *, source: str, n_components: int,
+                       planet_components: int = 1) -> dict[str, NDArray[np.float64]]:
+    """Validate a user's truth (:data:`TRUTH_KEYS`, one value per Gaussian component).
+
+    ``source`` names the file in error messages.
+
+    Raises
+    ------
+    InputDataError
+        A missing, unknown or malformed key, named with the file.
+    """
+    k = n_gaussians(n_components, planet_components)
+    unknown = sorted(set(values) - set(TRUTH_KEYS))
+    if unknown:
+        raise InputDataError(f"{source}: unknown key(s) {unknown}; a truth has "
+                             f"{sorted(TRUTH_KEYS)}.")
+    out: dict[str, NDArray[np.float64]] = {}
+    for key, what in TRUTH_KEYS.items():
+        if key not in values:
+            if key == "w" and k == 1:
+                continue
+            raise InputDataError(f"{source}: missing key {key!r} ({what}; a list of {k} "
+                                 f"number(s), one per component).")
+        raw = values[key]
+        raw = [raw] if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
+        try:
+            arr = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            arr = np.empty(0)
+        if arr.ndim != 1 or arr.size != k or not np.isfinite(arr).all():
+            raise InputDataError(f"{source}: key {key!r} must be a list of {k} finite "
+                                 f"number(s) ({what}), got {raw!r}.")
+        out[key] = arr
+    checks = {
+        "w": lambda v: (v > 0).all(), "mu_logq": lambda v: (np.diff(v) > 0).all(),
+        "sigma_logq": lambda v: (v > 0).all(), "sigma_loga": lambda v: (v > 0).all(),
+        "rho": lambda v: (np.abs(v) < 1).all(), "e_alpha": lambda v: (v > 0).all(),
+        "e_beta": lambda v: (v > 0).all()}
+    for key, ok in checks.items():
+        if key in out and not ok(out[key]):
+            raise InputDataError(f"{source}: key {key!r} must be {TRUTH_KEYS[key]}, got "
+                                 f"{out[key].tolist()}.")
+    if planet_components > 1:
+        comp = component_populations(n_components, planet_components)
+        for key in ("e_alpha", "e_beta"):
+            pops = [np.unique(out[key][comp == j]) for j in range(n_components)]
+            if any(p.size > 1 for p in pops):
+                raise InputDataError(f"{source}: key {key!r}: components of one population "
+                                     "share its eccentricity distribution; give equal values.")
+            out[f"{key}_pop"] = np.array([p[0] for p in pops])
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------
+def _draw_true_values(w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
+                      n: int, rng: np.random.Generator,
+                      ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    lab = rng.choice(w.size, size=n, p=w / w.sum())
+    mq, ma, sq, sa, rho = (np.asarray(params[k], float)[lab] for k in (
+        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"))
+    z1, z2 = rng.standard_normal((2, n))
+    return lab, mq + sq * z1, ma + sa * (rho * z1 + np.sqrt(1.0 - rho ** 2) * z2)
+
+
+#: Below this acceptance a group's objects come from the fine-grid sampler instead.
+MIN_ACCEPTANCE: float = 1e-3
+#: Cell size (dex) of the fine-grid sampler.
+FINE_STEP_DEX: float = 0.01
+
+
+def _p_det_group(selection: SelectionModel, terms: SelectionTerms, g: int, logq: Any,
+                 loga: Any, **orient: Any) -> NDArray[np.float64]:
+    """p_det of group g at (log q, log a), zero outside the quadrature box."""
+    method = terms.methods[terms.group_method[g]]
+    mag = terms.group_host_mag[g]
+    p = selection.p_det(method, logq, loga, m_star_msun=float(terms.group_host_msun[g]),
+                        host_mag=None if not np.isfinite(mag) else float(mag), **orient)
+    (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
+    inside = (logq >= q_lo) & (logq <= q_hi) & (loga >= a_lo) & (loga <= a_hi)
+    return np.where(inside, p, 0.0)
+
+
+def _detected_by_rejection(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,
+                           w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
+                           accept: float, rng: np.random.Generator, max_proposals: int,
+                           ) -> NDArray[np.float64]:
+    """(n, 5) component, log q, log a, sin i, sin φ: propose k ~ w, x ~ N2, accept p_det."""
+    tau = np.sqrt(terms.smooth_var)
+    batch = int(min(max(1024, 2 * n / max(accept, 1e-12)), 1_000_000))
+    got: list[NDArray[np.float64]] = []
+    n_got = used = 0
+    while n_got < n:
+        if used >= max_proposals:
+            raise SimulationError(
+                f"Only {n_got} of {n} {terms.methods[terms.group_method[g]]} detections in "
+                f"{used} proposals (detected fraction {accept:.2g}).")
+        lab, tq, ta = _draw_true_values(w, params, batch, rng)
+        sin_i, sin_phi = np.sqrt(1.0 - rng.random((2, batch)) ** 2)
+        jq, ja = tq + tau * rng.standard_normal(batch), ta + tau * rng.standard_normal(batch)
+        p = _p_det_group(selection, terms, g, jq, ja, sin_i=sin_i, sin_phi=sin_phi)
+        keep = rng.random(batch) < p
+        used += batch
+        if keep.any():
+            got.append(np.c_[lab[keep], tq[keep], ta[keep], sin_i[keep], sin_phi[keep]])
+            n_got += int(keep.sum())
+    return np.concatenate(got)[:n]
+
+
+def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,
+                           w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
+                           rng: np.random.Generator, max_proposals: int,
+                           ) -> NDArray[np.float64]:
+    """The same draws for a group that detects almost nothing of the populations.
+
+    The jittered point x' = x + ε has density ∝ Σ_k w_k N2(x'; μ_k, Σ_k + τ²) p̄_det(x')
+    (p̄ averaged over orientation, zero outside the box): drawn from its values on a
+    :data:`FINE_STEP_DEX` grid, uniformly within the cell. Given x', the component has
+    probability ∝ w_k N2(x'; μ_k, Σ_k + τ²), x is the Gaussian conditional of x given
+    x' (conjugate), and (sin i, sin φ) are isotropic draws accepted with p_det at them
+    (their distribution given detection at x'). Exact up to the grid.
+    """
+    from vlms_bayes.models.likelihood import bvn_logpdf
+
+    tau2 = terms.smooth_var
+    (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
+    mq, ma, sq, sa, rho = (np.asarray(params[k], float) for k in (
+        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"))
+    vq, va, cqa = sq ** 2 + tau2, sa ** 2 + tau2, rho * sq * sa
+
+    def log_g(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
+        lg = bvn_logpdf(q[:, None] - mq, a[:, None] - ma, vq, va, cqa, log=np.log)
+        return special.logsumexp(lg + np.log(w), axis=1)
+
+    def cells(step: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        gq = np.arange(q_lo + step / 2, q_hi, step)
+        ga = np.arange(a_lo + step / 2, a_hi, step)
+        return tuple(v.ravel() for v in np.meshgrid(gq, ga, indexing="ij"))  # type: ignore
+
+    # coarse pass: where can the target be non-negligible? (p_det's cuts are >= 0.1 dex
+    # wide, so its log changes by < 1 between neighbouring coarse cells)
+    coarse = 0.05
+    cq, ca = cells(coarse)
+    with np.errstate(divide="ignore"):
+        lc = log_g(cq, ca) + np.log(_p_det_group(selection, terms, g, cq, ca))
+    if not np.isfinite(lc).any():
+        raise SimulationError(f"No {terms.methods[terms.group_method[g]]} detection is "
+                              "possible under these populations.")
+    near = np.zeros(lc.size, bool)
+    n_a = int(np.arange(a_lo + coarse / 2, a_hi, coarse).size)
+    hot = np.flatnonzero(lc > lc.max() - 30.0)
+    for dq in (-1, 0, 1):  # the hot coarse cells and their neighbours
+        for da in (-1, 0, 1):
+            iq, ia = hot // n_a + dq, hot % n_a + da
+            ok = (iq >= 0) & (ia >= 0) & (iq < lc.size // n_a) & (ia < n_a)
+            near[iq[ok] * n_a + ia[ok]] = True
+    q2, a2 = cells(FINE_STEP_DEX)
+    f_per_c = round(coarse / FINE_STEP_DEX)
+    n_af = int(np.arange(a_lo + FINE_STEP_DEX / 2, a_hi, FINE_STEP_DEX).size)
+    fi = np.arange(q2.size)
+    parent = np.minimum(fi // n_af // f_per_c, lc.size // n_a - 1) * n_a + np.minimum(
+        fi % n_af // f_per_c, n_a - 1)
+    live = np.flatnonzero(near[parent])
+    q2, a2 = q2[live], a2[live]
+    pbar = _p_det_group(selection, terms, g, q2, a2)
+    with np.errstate(divide="ignore"):
+        logf = log_g(q2, a2) + np.log(pbar)
+    cdf = np.cumsum(np.exp(logf - logf.max()))
+    cdf /= cdf[-1]
+    out = np.empty((n, 5))
+    one = np.ones(1)
+    for i in range(n):
+        for _ in range(max(1, max_proposals // 1000)):
+            c = min(int(np.searchsorted(cdf, rng.random())), cdf.size - 1)
+            xq = q2[c] + FINE_STEP_DEX * (rng.random() - 0.5)
+            xa = a2[c] + FINE_STEP_DEX * (rng.random() - 0.5)
+            pb = _p_det_group(selection, terms, g, xq * one, xa * one)[0]
+            if pb > 0:
+                break
+        else:
+            raise SimulationError("The fine-grid sampler found no detectable point.")
+        for _ in range(max(1, max_proposals // 1000)):  # orientation given detection at x'
+            sin_i, sin_phi = np.sqrt(1.0 - rng.random(2) ** 2)
+            p = _p_det_group(selection, terms, g, xq * one, xa * one, sin_i=sin_i * one,
+                             sin_phi=sin_phi * one)[0]
+            if rng.random() * pb < p:
+                break
+        else:
+            raise SimulationError("The fine-grid sampler found no detecting orientation.")
+        lk = bvn_logpdf(xq - mq, xa - ma, vq, va, cqa, log=np.log) + np.log(w)
+        k = rng.choice(w.size, p=np.exp(lk - special.logsumexp(lk)))
+        cov = np.array([[sq[k] ** 2, cqa[k]], [cqa[k], sa[k] ** 2]])
+        gain = cov @ np.linalg.inv(cov + tau2 * np.eye(2))
+        mean = np.array([mq[k], ma[k]]) + gain @ (np.array([xq, xa]) - [mq[k], ma[k]])
+        x = rng.multivariate_normal(mean, cov - gain @ cov)
+        out[i] = (k, x[0], x[1], sin_i, sin_phi)
+    return out
+
+
+def simulate_true_values(design: ModelData, params: Mapping[str, NDArray[np.float64]], *,
+                         selection: SelectionModel | None, terms: SelectionTerms | None,
+                         rng: np.random.Generator, max_proposals: int = 20_000_000,
+                         ) -> pd.DataFrame:
+    """Component, true (log q, log a), sin i and sin φ of each design object (detected).
+
+    See the module docstring (step 2). Objects are simulated group by group, in the
+    design's order within each group; a group whose detected fraction Σ_k w_k ξ_g,k is
+    below :data:`MIN_ACCEPTANCE` is drawn on a fine grid instead of by rejection
+    (:func:`_detected_on_fine_grid`).
+
+    Raises
+    ------
+    SimulationError
+        When a group cannot be simulated (no detection possible at all).
+    """
+    n = design.n
+    w = np.exp(np.asarray(params["log_w"], float))
+    out = {"component": np.zeros(n, np.int64), "true_logq": np.zeros(n),
+           "true_loga": np.zeros(n), "true_sin_i": np.ones(n), "true_sin_phi": np.ones(n)}
+    groups = (terms.object_group if terms is not None else np.full(n, -1))
+    flat = np.flatnonzero(groups < 0)
+    if flat.size:  # no selection: the populations as they are
+        lab, tq, ta = _draw_true_values(w, params, flat.size, rng)
+        out["component"][flat], out["true_logq"][flat], out["true_loga"][flat] = lab, tq, ta
+        out["true_sin_i"][flat] = np.sqrt(1.0 - rng.random(flat.size) ** 2)
+        out["true_sin_phi"][flat] = np.sqrt(1.0 - rng.random(flat.size) ** 2)
+    if terms is not None:
+        assert selection is not None
+        lxi = log_xi_of(terms, params)
+        for g in range(terms.counts.size):
+            idx = np.flatnonzero(groups == g)
+            if not idx.size:
+                continue
+            accept = float(np.exp(special.logsumexp(np.log(w) + lxi[g])))
+            if accept >= MIN_ACCEPTANCE:
+                acc = _detected_by_rejection(selection, terms, g, idx.size, w, params, accept,
+                                             rng, max_proposals)
+            else:
+                acc = _detected_on_fine_grid(selection, terms, g, idx.size, w, params, rng,
+                                             max_proposals)
+            out["component"][idx] = acc[:, 0].astype(np.int64)
+            for j, key in enumerate(("true_logq", "true_loga", "true_sin_i", "true_sin_phi"), 1):
+                out[key][idx] = acc[:, j]
+    return pd.DataFrame(out)
+
+
+def simulate_replica(design: ModelData, params: Mapping[str, NDArray[np.float64]], *,
+                     selection: SelectionModel | None, rng: np.random.Generator,
+                     planet_components: int = 1,
+                     terms: SelectionTerms | str | None = "design",
+                     ) -> tuple[ModelData, pd.DataFrame]:
+    """Observed data of the design's objects under ``params`` (module docstring).
+
+    Parameters
+    ----------
+    design : ModelData
+        The fixed design (its observed values are ignored; its errors, kinds, methods and
+        hosts are used).
+    params : mapping
+        A full parameter set (:func:`draw_prior` or :func:`complete_parameters`).
+    selection : SelectionModel or None
+        The fit's selection model (None: the naive model).
+    rng : numpy.random.Generator
+        Randomness.
+    planet_components : int
+        Gaussian components of the planet-like population (for ``true_population``).
+    terms : SelectionTerms or None
+        The design's :func:`model_terms` when already computed (``"design"``: here).
+
+    Returns
+    -------
+    data : ModelData
+        The design with simulated ``y_logq``, ``y_loga``, ``e_obs`` (limits become
+        missing eccentricities).
+    truth : pandas.DataFrame
+        Per object: component, population, true log q, log a, e, sin i, sin φ.
+    """
+    if isinstance(terms, str):
+        terms = model_terms(design, selection)
+    tv = simulate_true_values(design, params, selection=selection, terms=terms, rng=rng)
+    lab = tv["component"].to_numpy()
+    n = design.n
+    alpha, beta = (np.asarray(params[k], float)[lab] for k in ("e_alpha", "e_beta"))
+    true_e = rng.beta(alpha, beta)
+    eq, ea, ee = rng.standard_normal((3, n))
+    msini, proj = np.asarray(design.msini, bool), design.is_projected
+    y_q = (tv["true_logq"].to_numpy() + np.where(msini, np.log10(tv["true_sin_i"]), 0.0)
+           + design.s_logq * eq)
+    y_a = (tv["true_loga"].to_numpy() + np.where(proj, np.log10(tv["true_sin_phi"]), 0.0)
+           + design.s_loga * ea)
+    kind = np.where(design.e_kind == E_LIMIT, E_NONE, design.e_kind)
+    meas = kind == E_MEASURED
+    data = replace(design, y_logq=y_q, y_loga=y_a, e_kind=kind,
+                   e_obs=np.where(meas, true_e + np.where(meas, design.s_e, 0.0) * ee, np.nan),
+                   s_e=np.where(meas, design.s_e, np.nan), e_limit=np.full(n, np.nan))
+    truth = tv.assign(true_e=true_e, population=np.asarray(component_populations(
+        int(np.asarray(params["mu_logq"]).size) - planet_components + 1,
+        planet_components))[lab])
+    return data, truth
+
+
+def design_from_stacked(stacked: pd.DataFrame, *, measurement: MeasurementConfig | None = None,
+                        ) -> ModelData:
+    """The design of a stacked table: the rows the fit would use, as :class:`ModelData`."""
+    data, _ = model_data_from_stacked(stacked, measurement=measurement)
+    return data
+
+
+def design_from_scenario(n_objects: int, *, seed: int,
+                         measurement: MeasurementConfig | None = None,
+                         selection: SelectionModel | None = None) -> ModelData:
+    """A design of ``n_objects`` like the real sample: the M-dwarf-like scenario's detections.
+
+    Methods, hosts, mass and separation kinds, errors and eccentricity statuses of the
+    first ``n_objects`` detections of :func:`vlms_bayes.models.scenarios.m_dwarf_like`
+    (radial velocity with minimum masses, transit, microlensing and imaging with projected
+    separations, each with its own errors). Only the design is kept: the values are
+    redrawn for each replica.
+    """
+    from vlms_bayes.models.scenarios import m_dwarf_like
+
+    if n_objects < 3:
+        raise InputDataError(f"--n-objects must be at least 3, got {n_objects}.")
+    n_int = max(100, 25 * n_objects)
+    while True:
+        detected, _ = m_dwarf_like(n_int, random_seed=seed, selection=selection)
+        if len(detected) >= n_objects:
+            break
+        n_int *= 2
+    return design_from_stacked(detected.iloc[:n_objects].reset_index(drop=True),
+                               measurement=measurement)

@@ -1,0 +1,151 @@
+"""The SBC generator draws from the shipped model's prior and its own likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from scipy import special, stats
+
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.models import selection_norm as seln
+from vlms_bayes.models import simulate_prior as sp
+from vlms_bayes.models.mixture import MixturePriors
+from vlms_bayes.models.selection import SelectionModel
+
+SEL = SelectionModel()
+
+
+@pytest.fixture(scope="module")
+def design():
+    return sp.design_from_scenario(40, seed=2, selection=SEL)
+
+
+def test_design_has_the_scenarios_methods_and_kinds(design):
+    assert design.n == 40
+    assert set(design.methods) <= {"Radial Velocity", "Transit", "Microlensing", "Imaging"}
+    rv = np.asarray(design.methods) == "Radial Velocity"
+    assert design.msini[rv].all() and not design.msini[~rv].any()
+    assert design.is_projected[np.isin(design.methods, ["Microlensing", "Imaging"])].all()
+
+
+def test_numpy_twins_equal_the_models_pytensor_terms(design):
+    terms = sp.model_terms(design, SEL)
+    rng = np.random.default_rng(0)
+    for _ in range(1):  # each .eval() compiles a PyTensor graph (~3 s)
+        p = sp.draw_base_prior(MixturePriors(), n_components=2, planet_components=1,
+                               selection_aware=True, rng=rng)
+        lxi = sp.log_xi_of(terms, p)
+        ref = seln.log_mean_xi(terms, pt.as_tensor(lxi)).eval()
+        np.testing.assert_allclose(sp.log_mean_xi_np(terms, lxi), ref, rtol=1e-12)
+        lxb = sp.log_mean_xi_np(terms, lxi) - 5.0  # some populations below the floor
+        np.testing.assert_allclose(sp.visibility_logp_np(lxb, 1e-3, 1.0),
+                                   seln.visibility_logp(pt.as_tensor(lxb), 1e-3, 1.0).eval())
+        full = sp.complete_parameters(p, terms)
+        np.testing.assert_allclose(
+            full["log_w"], seln.intrinsic_log_weights(pt.as_tensor(np.log(p["f_det"])),
+                                                      pt.as_tensor(lxb + 5.0)).eval())
+        # a truth given as w gets back the f_det it came from
+        back = sp.complete_parameters({k: v for k, v in full.items()
+                                       if k not in ("f_det", "log_w")}, terms)
+        np.testing.assert_allclose(back["f_det"], p["f_det"])
+
+
+def test_prior_draws_follow_the_priors(design):
+    rng = np.random.default_rng(1)
+    draws = [sp.draw_base_prior(MixturePriors(), n_components=2, planet_components=1,
+                                selection_aware=False, rng=rng) for _ in range(2000)]
+    mu = np.array([d["mu_logq"] for d in draws])
+    assert (np.diff(mu, axis=1) > 0).all()  # ordered
+    # the ordered pair is the order statistics of two N(-2.5, 1.5): its mean is known
+    assert mu[:, 0].mean() == pytest.approx(-2.5 - 1.5 / np.sqrt(np.pi), abs=0.1)
+    assert stats.kstest(np.array([d["sigma_loga"][1] for d in draws]),
+                        stats.halfnorm(scale=1.0).cdf).pvalue > 0.01
+    assert stats.kstest(np.array([d["w"][0] for d in draws]),
+                        stats.beta(1.5, 1.5).cdf).pvalue > 0.01
+
+
+def test_wall_rejects_invisible_populations(design):
+    rng = np.random.default_rng(3)
+    terms = sp.model_terms(design, SEL)
+    pr = MixturePriors(visibility_floor=0.5)  # a demanding wall: many rejections
+    tries = []
+    for _ in range(30):
+        p, t = sp.draw_prior(design, priors=pr, selection=SEL, rng=rng, terms=terms)
+        tries.append(t)
+        assert sp.visibility_logp_np(sp.log_mean_xi_np(terms, sp.log_xi_of(terms, p)),
+                                     0.5, 1.0) > -np.inf
+    assert max(tries) > 1
+
+
+def _truth(design, terms):
+    t = sp.truth_from_mapping({
+        "w": [0.6, 0.4], "mu_logq": [-3.5, -1.5], "mu_loga": [-1.0, 0.5],
+        "sigma_logq": [0.6, 0.5], "sigma_loga": [0.5, 0.6], "rho": [0.2, -0.3],
+        "e_alpha": [1.0, 2.0], "e_beta": [5.0, 3.0]}, source="test", n_components=2)
+    return sp.complete_parameters(t, terms)
+
+
+def test_components_per_group_follow_w_xi(design):
+    """An object of group g belongs to k with probability w_k ξ_g,k / Σ_j w_j ξ_g,j."""
+    terms = sp.model_terms(design, SEL)
+    p = _truth(design, terms)
+    lxi = sp.log_xi_of(terms, p)
+    post = np.exp(p["log_w"] + lxi - special.logsumexp(p["log_w"] + lxi, axis=1,
+                                                       keepdims=True))
+    expected = post[terms.object_group, 1].sum()
+    rng = np.random.default_rng(4)
+    n_bin = [sp.simulate_replica(design, p, selection=SEL, rng=rng, terms=terms)[1][
+        "component"].sum() for _ in range(40)]
+    sd = np.sqrt((post[terms.object_group, 1] * post[terms.object_group, 0]).sum() / 40)
+    assert np.mean(n_bin) == pytest.approx(expected, abs=4 * sd)
+
+
+def test_fine_grid_sampler_matches_rejection(design, monkeypatch):
+    """The low-acceptance path draws the same detected population as plain rejection."""
+    terms = sp.model_terms(design, SEL)
+    p = _truth(design, terms)
+    g = int(np.argmax(terms.counts))
+    w = np.exp(p["log_w"])
+    acc = float(np.exp(special.logsumexp(p["log_w"] + sp.log_xi_of(terms, p)[g])))
+    rej = sp._detected_by_rejection(SEL, terms, g, 600, w, p, acc,
+                                    np.random.default_rng(5), 10**8)
+    grid = sp._detected_on_fine_grid(SEL, terms, g, 600, w, p, np.random.default_rng(6),
+                                     10**8)
+    for j in (1, 2, 3):  # log q, log a, sin i
+        assert stats.ks_2samp(rej[:, j], grid[:, j]).pvalue > 0.001, j
+    assert abs(rej[:, 0].mean() - grid[:, 0].mean()) < 0.1
+
+
+def test_replica_observes_with_the_designs_errors(design):
+    terms = sp.model_terms(design, SEL)
+    p = _truth(design, terms)
+    data, truth = sp.simulate_replica(design, p, selection=SEL,
+                                      rng=np.random.default_rng(7), terms=terms)
+    assert data.names == design.names and (data.s_logq == design.s_logq).all()
+    ms = design.msini
+    resid = data.y_logq - truth["true_logq"].to_numpy() - np.where(
+        ms, np.log10(truth["true_sin_i"].to_numpy()), 0.0)
+    assert np.abs(resid / design.s_logq).max() < 5
+    assert not (data.e_kind == 2).any()  # limits are simulated as missing
+    meas = data.e_kind == 1
+    assert np.isfinite(data.e_obs[meas]).all() and np.isnan(data.e_obs[~meas]).all()
+
+
+@pytest.mark.parametrize(("values", "match"), [
+    ({"mu_logq": [-3, -1]}, "missing key 'w'"),
+    ({"w": [0.5, 0.5], "mu_logq": [-1, -3]}, "mu_logq"),
+    ({"w": [0.5, 0.5], "mu_logq": [-3, -1], "mu_loga": [0.0]}, "mu_loga.*2 finite"),
+    ({"wrong": 1}, "unknown key"),
+])
+def test_truth_errors_name_key_and_file(values, match):
+    full = {"w": [0.6, 0.4], "mu_logq": [-3.0, -1.0], "mu_loga": [0, 0],
+            "sigma_logq": [0.5, 0.5], "sigma_loga": [0.5, 0.5], "rho": [0, 0],
+            "e_alpha": [1, 1], "e_beta": [3, 3]}
+    if "wrong" in values or "w" not in values:
+        full = {k: v for k, v in full.items() if k not in ("w",)} | values
+    else:
+        full |= values
+    with pytest.raises(InputDataError, match=f"truth.toml.*{match}|{match}.*truth.toml|"
+                                             f"truth.toml: .*{match}"):
+        sp.truth_from_mapping(full, source="truth.toml", n_components=2)

@@ -223,7 +223,9 @@ def diagnose(dt: Any, *, gate: GateConfig | None = None,
     stuck = stuck_chains(post, var_names=var_names)
     if stuck:
         fails.append(f"chain(s) {', '.join(map(str, stuck))} stuck (constant draws)")
-    if not rhat <= g.max_rhat:
+    # one chain has no between-chain R-hat (ArviZ gives NaN): the other checks still apply
+    single_chain = int(post.sizes["chain"]) == 1 and not np.isfinite(rhat)
+    if not rhat <= g.max_rhat and not single_chain:
         fails.append(f"R-hat {rhat:.3f} > {g.max_rhat} ({rhat_var})")
     if not ess_b >= need_b:
         fails.append(f"bulk ESS {ess_b:.0f} < {need_b:.0f} ({ess_b_var})")

@@ -13,7 +13,9 @@ that exercise the download or the archive query monkeypatch the transport).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,12 @@ REQUIRE_DATA = os.environ.get("VLMS_BAYES_REQUIRE_DATA", "") not in ("", "0", "f
 PS_SNAPSHOT = "pscomppars_2025-08-07.csv"
 
 os.environ["VLMS_BAYES_OFFLINE"] = "1"
+# one persistent JAX compilation cache for the session (and the CLI subprocesses): fits of
+# the same data and settings in different tests load the compiled sampler instead of
+# recompiling it (~30 s each on 2 cores)
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="vlms-bayes-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
 
 
 def _reference_data_dir() -> Path | None:

@@ -20,9 +20,29 @@ def test_flags_ask_for_devices_and_keep_a_given_count() -> None:
 
 def test_one_device_per_chain_for_a_numpyro_fit_only() -> None:
     assert jax_host_devices(_args("fit", "--chains", "3")) == 3
+    assert jax_host_devices(_args("fit", "--backend", "numpyro")) == 4
     assert jax_host_devices(_args("run")) == 4
     assert jax_host_devices(_args("run", "--no-fit")) is None
     assert jax_host_devices(_args("run", "--no-fit", "--robustness")) == 4
     assert jax_host_devices(_args("fit", "--backend", "pymc")) is None
     assert jax_host_devices(_args("data")) is None
     assert jax_host_devices(_args("feasibility")) >= 1
+
+
+def test_sampling_commands_get_a_persistent_compilation_cache(tmp_path) -> None:
+    """Set before JAX starts, under the user cache folder; a user's own choice is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from vlms_bayes.cli import request_jax_compilation_cache; "
+            "request_jax_compilation_cache(); print(os.environ.get('JAX_COMPILATION_CACHE_DIR'))")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env["VLMS_BAYES_CACHE_DIR"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == str(tmp_path / "jax-compilation")
+    env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "mine")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == str(tmp_path / "mine")

@@ -101,6 +101,8 @@ def test_probability_and_map_integrations_end_to_end(table):
     assert (a_f[ok] <= p["a_hi_au"] * (1 + 1e-9)).all()
     assert (a_f[ok] >= p["a_lo_au"] * (1 - 1e-9)).all()
     assert not (t.verdict & t.disrupted_int).any()
+    # each draw's own disruption distance (its companion inflated when young), not today's
+    assert (t.r_dis_au >= p["r_dis_au"] * (1 - 1e-12)).all()
 
     res = mc.feasibility_map(cfg, seed=2, table=table, backend="numba")
     m = it.integrate_map(res, table, seed=2, options=opts)
@@ -112,3 +114,37 @@ def test_probability_and_map_integrations_end_to_end(table):
     frac = m.feasible_fraction(counts, cfg.n_draws)
     assert np.all(frac <= counts / cfg.n_draws + 1e-12) and np.all(frac >= 0)
     assert m.table["analytic_feasible"].all()
+
+
+def test_integrations_judge_each_draws_physics(table):
+    """The integrated candidates use the physics of each draw (issue 16's radii and lags):
+    the strata count what the analytic kernel counts, the integrator gets each draw's radii
+    and lag, and the migration time from an end point is the kernel's."""
+    from vlms_bayes.feasibility import probability
+    from vlms_bayes.feasibility.priors import multiplicity_prior
+
+    cfg = mc.FeasibilityConfig()  # radii evolving, lags from their priors
+    draws, pert = probability.probability_systems(
+        cfg, seed=2, n_systems=3000, prior=multiplicity_prior(cfg.target.m_star_msun))
+    o = it.draw_outcomes_pairs(cfg, table, pert["m_out_msun"], pert["a_out_au"], draws)
+    counts = mc.pair_counts(cfg, table, pert["m_out_msun"], pert["a_out_au"], draws,
+                            backend="numba")
+    k = len(mc.CRITERIA)
+    st = it.analytic_strata(o, cfg)
+    # the analytic-feasible stratum is the kernel's cascade, draw by draw (with one scalar
+    # disruption distance, draws whose young companion is inflated were counted in)
+    np.testing.assert_array_equal(st["feasible"], counts[:, 2 * k - 1].astype(bool))
+    np.testing.assert_array_equal(st["stable"], counts[:, k + 1].astype(bool))
+    tp = it.triple_params(cfg, pert["m_out_msun"], pert["a_out_au"], draws, o)
+    np.testing.assert_array_equal(tp.r0_au, o["r0_au"])
+    np.testing.assert_array_equal(tp.r1_au, o["r1_au"])
+    np.testing.assert_array_equal(tp.lag1_yr, draws["lag1_yr"])
+    assert np.std(tp.lag1_yr) > 0 and np.ptp(tp.r1_au) > 0.1 * tp.r1_au.min()
+    for c in (cfg, mc.FeasibilityConfig(tide_model="constant_q"),
+              mc.FeasibilityConfig(radii="frozen", lags="fixed")):
+        o_c = it.draw_outcomes_pairs(c, table, pert["m_out_msun"], pert["a_out_au"], draws)
+        t = it.draw_migration_time_yr(c, draws["a0_au"], o_c["a_f_au"], draws, o_c)
+        ok = o_c["t_tide_yr"] < 1e30
+        assert ok.sum() > 100
+        np.testing.assert_allclose(t[ok], o_c["t_tide_yr"][ok], rtol=1e-9)
+        assert np.all(t[~ok] >= 1e30)

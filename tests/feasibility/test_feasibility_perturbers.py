@@ -158,3 +158,22 @@ def test_unknown_mass_is_drawn_from_the_q_prior(table):
     assert "mass from the q prior" in t.loc[0, "perturber"]
     assert 0.02 <= t.loc[0, "m_out_msun"] <= 0.2  # median of q M_host, q in [0.1, 1]
     assert t.loc[0, "a_out_au_median"] == pytest.approx(30 / 0.98, rel=0.1)
+
+
+def test_host_outside_the_evolving_radii_models_is_listed_not_raised(table, tmp_path):
+    """A 0.6 Msun host has no BHAC15 track in the shipped extract: its row says so and
+    names --radii frozen, and the other companions are still evaluated."""
+    sample = pd.DataFrame({"name": ["A b", "F b"], "hostname": ["A", "F"],
+                           "st_mass": [0.2, 0.6], "st_rad": [0.22, 0.55], "pl_bmassj": 0.2,
+                           "pl_orbsmax": 0.03})
+    mult = pd.DataFrame({"pl_name": ["A b", "F b"], "hostname": ["A", "F"],
+                         "sy_snum": [2, 2], "pl_radj": [0.9, 0.9]})
+    t = pt.perturber_table(sample, mult, None, mc.FeasibilityConfig(), table, seed=3,
+                           n_systems=1000).set_index("name")
+    assert t.loc["A b", "n_stable"] > 0
+    assert np.isnan(t.loc["F b", "p_kl"])
+    assert "outside the BHAC15" in t.loc["F b", "note"] and "--radii frozen" in \
+        t.loc["F b", "note"]
+    frozen = pt.perturber_table(sample, mult, None, mc.FeasibilityConfig(radii="frozen"),
+                                table, seed=3, n_systems=1000).set_index("name")
+    assert frozen.loc["F b", "n_stable"] > 0

@@ -102,3 +102,18 @@ def test_disk_probability_rises_with_disk_mass():
     base = pr.disk_probability(cfg, seed=1, n_systems=20000)
     assert light.probability < base.probability
     assert base.low <= base.probability <= base.high
+
+
+def test_sensitivity_to_qprime_fixes_the_lags_it_varies(table):
+    """With lag priors Q'_p does not enter the kernel: the Q'_p rows fix the lags (and say
+    so), so a less dissipative planet migrates less (frozen radii: enough arrivals)."""
+    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
+
+    cfg = FeasibilityConfig(radii="frozen")  # lags from their priors
+    s = pr.kl_sensitivity(cfg, table, seed=4, n_systems=5000,
+                          values={"q_prime_planet": (1e4, 1e7), "horizon_gyr": (1.0,)})
+    q = s[s.parameter == "q_prime_planet"].set_index("value")
+    assert q.lags.str.startswith("fixed: Q'p = ").all() and not q.reference.any()
+    assert q.loc[1e4, "n_arrive"] > 10 * max(q.loc[1e7, "n_arrive"], 1)
+    h = s[s.parameter == "horizon_gyr"].iloc[0]
+    assert h.lags == "prior" and h.reference

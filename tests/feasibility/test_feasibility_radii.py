@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -48,6 +49,53 @@ def test_shipped_tables_match_their_pins_and_are_documented():
         assert hashlib.sha256(raw).hexdigest() == f["sha256"], f["file"]
         assert f["file"] in readme and f["source_sha256"] in readme and f["citation"]
     assert "A&A 577, A42" in readme and "A&A 402, 701" in readme
+
+
+def test_tables_are_package_data_found_through_importlib_resources():
+    """A fresh install finds the tables as package data (not through /work/shared/data or
+    the archive snapshot's registry), and the wheel ships them: hatch's wheel takes the
+    whole package folder minus git-ignored files, so no exclusion may match them."""
+    import fnmatch
+    import tomllib
+    from importlib import resources
+
+    folder = resources.files("vlms_bayes").joinpath("data", "evolution")
+    man = json.loads(folder.joinpath("manifest.json").read_text())
+    names = [f["file"] for f in man["files"]]
+    assert set(names) == {"bhac15_radius.csv", "cond03_radius.csv"}
+    for f in man["files"]:
+        raw = folder.joinpath(f["file"]).read_bytes()
+        assert hashlib.sha256(raw).hexdigest() == f["sha256"]
+    radii._table.cache_clear()
+    assert radii._table("bhac15_radius.csv").shape == (346, 3)
+    assert radii._table("cond03_radius.csv").shape == (140, 3)
+    root = Path(__file__).resolve().parents[2]
+    wheel = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+        "targets"]["wheel"]
+    assert "src/vlms_bayes" in wheel["packages"]
+    rel = [f"src/vlms_bayes/data/evolution/{n}" for n in [*names, "manifest.json"]]
+    assert not wheel.get("only-packages", False)  # would drop non-Python files
+    for r in rel:
+        assert not any(fnmatch.fnmatch(r, g) for g in wheel.get("exclude", [])), r
+        only = wheel.get("only-include")
+        assert only is None or any(r.startswith(o.rstrip("/") + "/") for o in only), r
+    ignore = [ln.strip() for ln in (root / ".gitignore").read_text().splitlines()
+              if ln.strip() and not ln.startswith("#")]
+    for r in rel:
+        assert not any(fnmatch.fnmatch(Path(r).name, g.strip("/")) for g in ignore), r
+
+
+def test_missing_table_is_a_clear_error(tmp_path, monkeypatch):
+    from vlms_bayes.errors import DataUnavailableError
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": []}))
+    monkeypatch.setattr(radii, "_folder", lambda: tmp_path)
+    radii._table.cache_clear()
+    try:
+        with pytest.raises(DataUnavailableError, match=r"bhac15_radius.csv.*--radii frozen"):
+            radii._table("bhac15_radius.csv")
+    finally:
+        radii._table.cache_clear()
 
 
 def test_host_radius_follows_bhac15():

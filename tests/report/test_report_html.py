@@ -289,15 +289,19 @@ def test_feasibility_text_leads_with_the_origin_probabilities(small_run, tmp_pat
     f = np.full((3, 4), 0.02)
     f[1, 2] = 0.04  # 4/100 draws: its interval holds the mean
     ci = np.stack([np.full(f.shape, 0.002), np.full(f.shape, 0.1)])
-    settings = {"target": {"name": "Test b"}, "n_draws": 100, "horizon_gyr": 1.0}
+    settings = {"target": {"name": "Test b"}, "n_draws": 100, "horizon_gyr": 1.0,
+                "radii": "evolving", "lags": "prior"}
     np.savez(tmp_path / "feasibility_map.npz", feasible_fraction=f, m_out_msun=m, a_out_au=a,
              criteria=np.array(["stable_triple"]), limiting_criterion=np.zeros(f.shape, int),
              settings_json=np.array(json.dumps(settings)), backend=np.array("numba"),
              feasible_ci95=ci)
     rec = {"kozai_lidov": {"probability": 0.0037, "low": 0.0032, "high": 0.0042},
-           "disk": {"probability": 0.59, "low": 0.58, "high": 0.60}}
+           "disk": {"probability": 0.59, "low": 0.58, "high": 0.60},
+           "kozai_lidov_verdicts": "integrated"}
     (tmp_path / "origin_probability.json").write_text(json.dumps(rec))
     text = _text(render_report(tmp_path))
+    assert ("with radii evolving with age; tidal lags drawn from their priors; the octupole "
+            "candidates integrated; what they assume in full") in text
     i_kl = text.index(f"P(Kozai–Lidov origin) = {fmt(0.0037)}")
     assert f"P(disk migration) = {fmt(0.59)}" in text
     assert i_kl < text.index("mean fraction of draws over the perturber grid")

@@ -68,3 +68,13 @@ def test_comparison_md_prints_a_bound():
     md = _markdown(out, beta, pd.DataFrame())
     assert "planet-like) = > 0.999 (0 of 4000 draws otherwise)" in md
     assert "P(binary-like) = > 0.999 [0.999, > 0.999]" in md
+
+
+def test_headline_keeps_three_figures_of_a_small_feasible_fraction():
+    """With time-dependent radii the grid mean is ~1e-4: 4 decimals printed 0.0001."""
+    fe = {"target": "T b", "mean_feasible_fraction": 1.2345e-4, "feasible_cell_min": 0.01,
+          "best_cell_fraction": 0.01, "best_m_out_msun": 0.1, "best_a_out_au": 7.0,
+          "p_kl": 2.8e-5, "p_kl_ci95": [2e-5, 6e-4], "p_disk": 0.59,
+          "p_disk_ci95": [0.58, 0.6]}
+    lines = headline_lines({"feasibility": fe})
+    assert "mean feasible fraction of perturber space = 0.000123;" in lines[-1]

@@ -12,8 +12,12 @@ dissipative tides) for
 i.e. several octupole timescales (default 5, at least 10 t_KL), and applies the map's
 criteria to the eccentricity actually reached: not disrupted (periastron below the
 survival floor at any time), a_F = a0 (1 − e_max²) inside the observed-orbit window, and
-the migration time from that a_F within the horizon
-(:func:`~vlms_bayes.feasibility.migration.migration_time_yr`, as in the map).
+the migration time from that a_F within the horizon (:func:`draw_migration_time_yr`, as in
+the map). Each draw keeps its own physics (issue 16): the radii of both bodies at its first
+high-eccentricity phase set the integrator's tidal bulges and the disruption distance, the
+companion's drawn lag its dissipation, and the migration time marches the radii along their
+tracks with both drawn lags, exactly as the analytic kernel does
+(:func:`triple_params`; ``--radii frozen --lags fixed`` give today's radii and fixed Q').
 
 Candidates (two strata):
 
@@ -52,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import migration, secular
+from vlms_bayes.feasibility import migration, secular, tides
 from vlms_bayes.feasibility import montecarlo as mc
 from vlms_bayes.feasibility.draws import stream
 
@@ -158,7 +162,8 @@ def analytic_strata(outcomes: dict[str, np.ndarray], config: mc.FeasibilityConfi
     o = outcomes
     stable = o["stable_triple"] & o["stable_stype"]
     kl_ok = stable & (o["t_kl_yr"] <= p["horizon_yr"])
-    feasible = kl_ok & (o["a_f_au"] <= p["a_hi_au"]) & (o["r_p_au"] >= p["r_dis_au"]) \
+    # each draw's disruption distance (the companion's radius at its first high-e phase)
+    feasible = kl_ok & (o["a_f_au"] <= p["a_hi_au"]) & (o["r_p_au"] >= o["r_dis_au"]) \
         & (o["a_f_au"] >= p["a_lo_au"]) & (o["t_tide_yr"] <= p["horizon_yr"])
     boundary = kl_ok & ~feasible & (o["a_f_au"] > p["a_hi_au"]) \
         & (o["eps_oct"] >= EPS_OCT_ACTIVE)
@@ -202,6 +207,86 @@ def draw_outcomes_pairs(config: mc.FeasibilityConfig, table: Any, m_out: np.ndar
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def triple_params(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.ndarray,
+                  draws: dict[str, np.ndarray], outcomes: dict[str, np.ndarray]
+                  ) -> secular.TripleParams:
+    """Secular-integrator parameters of each draw, with the physics the analytic kernel used.
+
+    Both radii are those of the draw at its first high-eccentricity phase (``outcomes``'
+    ``r0_au`` and ``r1_au``: evolving or frozen per ``config.radii``) and the companion's
+    tidal lag is the draw's (``draws["lag1_yr"]``: its prior or the fixed Q'), so the
+    integrated verdict judges the same system as the analytic one. The integrator's
+    dissipation is the companion's only (the host's lag enters the migration time,
+    :func:`draw_migration_time_yr`).
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target and physics switches.
+    m_out, a_out : numpy.ndarray
+        Perturber of each draw (Msun, AU).
+    draws : dict of numpy.ndarray
+        The draws (:data:`~vlms_bayes.feasibility.draws.DRAW_FIELDS`).
+    outcomes : dict of numpy.ndarray
+        Their analytic physics (:func:`draw_outcomes_pairs`).
+
+    Returns
+    -------
+    secular.TripleParams
+    """
+    p = _params(config)
+    one = np.ones(len(np.asarray(m_out)))
+    return secular.TripleParams(
+        p["m0"] * one, p["m1"] * one, np.asarray(m_out, float), np.asarray(a_out, float),
+        np.asarray(draws["e_out"], float), np.asarray(outcomes["r0_au"], float),
+        np.asarray(outcomes["r1_au"], float), p["k2_0"] * one, p["k2_1"] * one,
+        np.asarray(draws["lag1_yr"], float), one, one, p["tide_on"] * one)
+
+
+def draw_migration_time_yr(config: mc.FeasibilityConfig, a0: np.ndarray, a_f: np.ndarray,
+                           draws: dict[str, np.ndarray], outcomes: dict[str, np.ndarray]
+                           ) -> np.ndarray:
+    """The map's migration time of each draw from an end point a_F = a0 (1 − e²).
+
+    The same model as the analytic kernel
+    (:func:`~vlms_bayes.feasibility.montecarlo._draw_outcome`): with ``tide_model="ctl"``
+    the (a, e) decay at fixed a(1 − e²) marched from the first high-eccentricity phase
+    (age ``t_start_yr + t_KL``) with both radii following their tracks and the draw's
+    lags (:func:`~vlms_bayes.feasibility.migration.migration_time_evolving_yr`); with
+    ``"constant_q"`` the constant-Q' circularisation time at a_F with the companion's radius
+    at that phase.
+
+    Parameters
+    ----------
+    config : FeasibilityConfig
+        Target, tracks and tide model.
+    a0, a_f : numpy.ndarray
+        Initial semi-major axis and the end point reached (AU).
+    draws : dict of numpy.ndarray
+        The draws (lags, contraction amplitude, KL start age).
+    outcomes : dict of numpy.ndarray
+        Their analytic physics (``t_kl_yr``, ``eps_gr``, ``r1_au``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Years.
+    """
+    params = mc.kernel_params(config)
+    p = _params(config)
+    a0, a_f = np.asarray(a0, float), np.asarray(a_f, float)
+    if p["tide_model"] != 0.0:
+        return np.asarray(tides.circularisation_time_constant_q_yr(
+            a_f, p["m1"], p["m0"], np.asarray(outcomes["r1_au"], float),
+            1.5 / (np.asarray(draws["lag1_yr"], float) * p["n_obs_per_yr"])), float)
+    return np.asarray(migration.migration_time_evolving_yr(
+        a0, a_f, p["a_hi_au"], np.asarray(outcomes["eps_gr"], float), p["m1"], p["m0"],
+        np.asarray(draws["lag1_yr"], float), np.asarray(draws["lag0_yr"], float),
+        np.asarray(draws["t_start_yr"], float) + np.asarray(outcomes["t_kl_yr"], float),
+        p["r1_au"], np.asarray(draws["rp_scale"], float), params, mc.R0_TRACK,
+        mc.R1_INFL), float)
+
+
 def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.ndarray,
                     draws: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
                     node_rad: np.ndarray, options: IntegrationOptions) -> pd.DataFrame:
@@ -214,9 +299,13 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     m_out, a_out : numpy.ndarray
         Perturber of each draw (Msun, AU).
     draws : dict of numpy.ndarray
-        The draws (``e_out``, ``incl_rad``, ``omega_rad``, ``a0_au``, ``e0``).
+        The draws (``e_out``, ``incl_rad``, ``omega_rad``, ``a0_au``, ``e0`` and the
+        physics ``lag1_yr``, ``lag0_yr``, ``rp_scale``, ``t_start_yr``).
     outcomes : dict of numpy.ndarray
-        Their analytic physics (same length).
+        Their analytic physics (same length; :func:`draw_outcomes_pairs`): the radii at
+        the first high-eccentricity phase and the disruption distance of each draw are
+        used by the integration (:func:`triple_params`), and the migration time follows
+        :func:`draw_migration_time_yr`, so both verdicts judge the same physics.
     node_rad : numpy.ndarray
         Longitude of the inner orbit's node measured from the outer pericentre.
     options : IntegrationOptions
@@ -226,7 +315,8 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     -------
     pandas.DataFrame
         One row per draw: inputs, ``eps_oct``, ``t_kl_yr``, ``t_oct_yr``, ``t_end_yr``,
-        analytic and integrated ``e_max``, ``disrupted_int``, ``finished``,
+        the draw's ``r1_au``, ``r_dis_au`` and ``lag1_yr``, analytic and integrated
+        ``e_max``, ``disrupted_int``, ``finished``,
         ``analytic_feasible``, ``integrated_feasible`` and ``verdict`` (integrated where
         the run finished, else analytic).
     """
@@ -234,17 +324,15 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     p = _params(config)
     T = p["horizon_yr"]
     cols = ["m_out_msun", "a_out_au", "a0_au", "e0", "e_out", "incl_deg", "eps_oct",
-            "t_kl_yr", "t_oct_yr", "t_end_yr", "e_max", "e_max_int", "disrupted_int",
+            "t_kl_yr", "t_oct_yr", "t_end_yr", "r1_au", "r_dis_au", "lag1_yr", "e_max",
+            "e_max_int", "disrupted_int",
             "n_steps", "finished", "analytic_feasible", "integrated_feasible", "verdict"]
     if n == 0:
         return pd.DataFrame({c: [] for c in cols})
-    one = np.ones(n)
     y0 = secular.initial_state(draws["e0"], draws["incl_rad"], draws["omega_rad"], node_rad,
                                draws["a0_au"])
-    tp = secular.TripleParams(
-        p["m0"] * one, p["m1"] * one, np.asarray(m_out, float), np.asarray(a_out, float),
-        np.asarray(draws["e_out"], float), p["r0_au"] * one, p["r1_au"] * one,
-        p["k2_0"] * one, p["k2_1"] * one, p["lag1_yr"] * one, one, one, p["tide_on"] * one)
+    tp = triple_params(config, m_out, a_out, draws, outcomes)
+    r_dis = np.asarray(outcomes["r_dis_au"], float)
     t_end = integration_time_yr(outcomes["t_kl_yr"], outcomes["eps_oct"], T,
                                 n_oct=options.n_oct, n_kl_min=options.n_kl_min)
     # lanes of a vmapped while_loop run until the slowest is done: group by difficulty
@@ -258,7 +346,7 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
         sel = order[start:start + k]
         sel = np.concatenate([sel, np.full(k - len(sel), sel[-1])])
         r = secular.integrate_batch(y0[sel], secular.TripleParams(*(x[sel] for x in tp)),
-                                    t_end[sel], p["r_dis_au"] * one[sel], rtol=options.rtol,
+                                    t_end[sel], r_dis[sel], rtol=options.rtol,
                                     max_steps=options.max_steps)
         for f, arr in enumerate(r):
             if res_fields[f] is None:
@@ -268,9 +356,7 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     a0 = np.asarray(draws["a0_au"], float)
     e_int = res.e_max
     a_f = a0 * (1 - e_int) * (1 + e_int)
-    t_tide = migration.migration_time_yr(a0, a_f, p["a_hi_au"], outcomes["eps_gr"], p["m1"],
-                                         p["m0"], p["r1_au"], p["lag1_yr"], p["r0_au"],
-                                         p["lag0_yr"])
+    t_tide = draw_migration_time_yr(config, a0, a_f, draws, outcomes)
     finished = (res.t_yr >= t_end * (1 - 1e-12)) | res.disrupted
     integ = (~res.disrupted) & (a_f <= p["a_hi_au"]) & (a_f >= p["a_lo_au"]) & (t_tide <= T)
     ana = analytic_strata(outcomes, config)["feasible"]
@@ -279,7 +365,8 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
         "e_out": draws["e_out"], "incl_deg": np.degrees(draws["incl_rad"]),
         "eps_oct": outcomes["eps_oct"], "t_kl_yr": outcomes["t_kl_yr"],
         "t_oct_yr": octupole_time_yr(outcomes["t_kl_yr"], outcomes["eps_oct"]),
-        "t_end_yr": t_end, "e_max": outcomes["e_max"], "e_max_int": e_int,
+        "t_end_yr": t_end, "r1_au": tp.r1_au, "r_dis_au": r_dis, "lag1_yr": tp.lag1_yr,
+        "e_max": outcomes["e_max"], "e_max_int": e_int,
         "disrupted_int": res.disrupted, "n_steps": res.n_steps, "finished": finished,
         "analytic_feasible": ana, "integrated_feasible": integ & finished,
         "verdict": np.where(finished, integ, ana)})
@@ -527,8 +614,8 @@ class MapIntegration:
                 f"({self.options.n_oct:g} t_oct, >= {self.options.n_kl_min:g} t_KL; cap "
                 f"{self.options.max_map}, random over the grid); the integration "
                 f"confirms {100 * r:.0f}% (95% CI {100 * lo:.0f}-{100 * hi:.0f}%), so the "
-                f"grid-mean feasible fraction {mean_analytic:.4f} becomes "
-                f"{mean_analytic * r:.4f} ({mean_analytic * lo:.4f}-{mean_analytic * hi:.4f})"
+                f"grid-mean feasible fraction {mean_analytic:.3g} becomes "
+                f"{mean_analytic * r:.3g} ({mean_analytic * lo:.3g}-{mean_analytic * hi:.3g})"
                 f"; {self.wall_s:.0f} s"]
 
 

@@ -15,7 +15,10 @@ from the population prior but fixed by what is known about it:
   perturber drawn from the host class's separation and mass-ratio distributions
   (:mod:`~vlms_bayes.feasibility.priors`) with the companion frequency set to 1.
 
-Outer eccentricity thermal, mutual inclination isotropic, birth orbit as in the map. The
+Outer eccentricity thermal, mutual inclination isotropic, birth orbit as in the map, and
+the map's physics for each companion's own host and mass (radii evolving with age and tidal
+lags drawn per system unless ``radii="frozen"``/``lags="fixed"``; a host outside the
+BHAC15 masses of the evolving radii is listed as not evaluated). The
 probability is conditional on the perturber and on the companion's existence at its birth
 orbit: P = n_arrive / n_stable, the share of the dynamically stable systems (the ones that
 can host the companion at birth) that arrive, with a Clopper–Pearson interval.
@@ -33,6 +36,7 @@ from vlms_bayes.feasibility.attribution import binomial_interval
 from vlms_bayes.feasibility.draws import CRITERIA, make_draws, stream
 from vlms_bayes.feasibility.montecarlo import FeasibilityConfig, Target, pair_counts
 from vlms_bayes.feasibility.priors import multiplicity_prior, sample_perturbers
+from vlms_bayes.feasibility.radii import HOST_MASS_RANGE
 
 #: Systems drawn per companion.
 N_SYSTEMS = 20_000
@@ -198,6 +202,13 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
         bad = [k for k, v in vals.items() if not (np.isfinite(v) and v > 0)]
         if bad:
             row["note"] = f"not evaluated: no {', '.join(bad)} in the catalogue"
+            out.append(row)
+            continue
+        lo, hi = HOST_MASS_RANGE
+        if config.radii == "evolving" and not lo <= r.st_mass <= hi:
+            row["note"] = (f"not evaluated: the host's {r.st_mass:.3g} Msun is outside the "
+                           f"BHAC15 models of the time-dependent radii ({lo:g}-{hi:g} Msun); "
+                           "--radii frozen evaluates it with today's radii")
             out.append(row)
             continue
         rad = rad_by_name.get(r.name, np.nan)

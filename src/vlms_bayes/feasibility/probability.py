@@ -293,7 +293,10 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
     """P(KL origin) as a function of R_p, Q'_p and the horizon, one at a time.
 
     Every row uses the same systems (same seed), so differences between rows are the
-    effect of the parameter, not sampling noise.
+    effect of the parameter, not sampling noise. With the lags drawn from their priors
+    (``lags="prior"``) Q'_p would not enter the kernel, so the Q'_p rows fix both lags
+    (the planet's at Q'_p, the host's at ``q_prime_star``) and say so in ``lags``; none
+    of them is then the run's setting.
 
     Parameters
     ----------
@@ -316,7 +319,8 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
     -------
     pandas.DataFrame
         Columns ``parameter``, ``value``, ``p_kl``, ``low``, ``high``, ``n_stable``,
-        ``n_arrive``, ``n_systems``, ``reference`` (the row of the configuration's value).
+        ``n_arrive``, ``n_systems``, ``reference`` (the row of the configuration's value),
+        ``lags`` (how the row's tidal lags were set).
     """
     import dataclasses
 
@@ -330,12 +334,17 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
             if name == "radius_rj":
                 cfg = dataclasses.replace(
                     config, target=dataclasses.replace(config.target, radius_rj=float(v)))
+            elif name == "q_prime_planet" and config.lags == "prior":
+                cfg = dataclasses.replace(config, q_prime_planet=float(v), lags="fixed")
             else:
                 cfg = dataclasses.replace(config, **{name: float(v)})
+            lags = ("prior" if cfg.lags == "prior" else
+                    f"fixed: Q'p = {cfg.q_prime_planet:g}, Q'* = {cfg.q_prime_star:g}")
             r = kl_probability(cfg, table, seed=seed, n_systems=n_systems, backend=backend,
                                initial_ae=initial_ae)
             rows.append({"parameter": name, "value": float(v), "p_kl": r.probability,
                          "low": r.low, "high": r.high, "n_stable": r.counts["stable"],
                          "n_arrive": r.counts["arrive"], "n_systems": n_systems,
-                         "reference": bool(np.isclose(v, ref[name]))})
+                         "reference": bool(np.isclose(v, ref[name]))
+                         and cfg.lags == config.lags, "lags": lags})
     return pd.DataFrame(rows)

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import math
 from importlib import resources
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -87,22 +88,34 @@ def track_at(t_yr: Array, p: Array, off: int, ln: Any, idx: Any) -> Array:
     return p[off + i] * (1.0 - f) + p[off + i + 1] * f
 
 
-def _folder() -> Path:
-    return Path(str(resources.files("vlms_bayes") / "data" / "evolution"))
+#: Package-data folder of the tables (shipped in the wheel with the package's files).
+EVOLUTION_DATA = ("data", "evolution")
+
+
+def _folder() -> Traversable:
+    """The tables' folder as package data (:func:`importlib.resources.files`)."""
+    return resources.files("vlms_bayes").joinpath(*EVOLUTION_DATA)
 
 
 @functools.cache
 def _table(name: str) -> np.ndarray:
     """The shipped CSV ``name`` as a (rows, 3) array, checked against its pinned sha256."""
     folder = _folder()
-    man = {f["file"]: f for f in json.loads((folder / "manifest.json").read_text())["files"]}
-    raw = (folder / name).read_bytes()
+    try:
+        man = {f["file"]: f
+               for f in json.loads(folder.joinpath("manifest.json").read_text())["files"]}
+        raw = folder.joinpath(name).read_bytes()
+    except (OSError, KeyError, ValueError) as err:
+        raise DataUnavailableError(
+            f"The evolutionary table {name} or its manifest.json is missing from the "
+            f"installed package ({folder}): reinstall vlms-bayes, or run with frozen radii "
+            f"(--radii frozen). ({err})") from err
     if hashlib.sha256(raw).hexdigest() != man[name]["sha256"]:
         raise DataUnavailableError(
             f"The shipped evolutionary table {folder / name} does not match its pinned sha256 "
             "(manifest.json): the installation is damaged; reinstall vlms-bayes, or run with "
             "frozen radii (--radii frozen).")
-    return np.loadtxt(folder / name, delimiter=",", skiprows=1, ndmin=2)
+    return np.loadtxt(io.BytesIO(raw), delimiter=",", skiprows=1, ndmin=2)
 
 
 def _per_mass(table: np.ndarray, log_ages: np.ndarray, scale: float = 1.0

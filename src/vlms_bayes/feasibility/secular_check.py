@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.feasibility import kozai, migration, secular
+from vlms_bayes.feasibility import integrated, kozai, secular
 from vlms_bayes.feasibility import montecarlo as mc
 from vlms_bayes.feasibility.draws import make_draws, stream
 
@@ -61,20 +61,6 @@ class SecularCheck:
                 "disruption: the quadrupole verdict is not conservative there)"]
 
 
-def _pair_outcomes(config: mc.FeasibilityConfig, table: Any, m_out: np.ndarray,
-                   a_out: np.ndarray, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    import jax
-    import jax.numpy as jnp
-
-    params = mc.kernel_params(config)
-    with jax.enable_x64(True):
-        f = jax.jit(jax.vmap(lambda m, a, d: mc._draw_outcome(jnp.asarray(params), table, m, a,
-                                                               d)))
-        out = f(jnp.asarray(m_out), jnp.asarray(a_out),
-                {k: jnp.asarray(draws[k]) for k in mc.DRAW_FIELDS})
-        return {k: np.asarray(v) for k, v in out.items()}
-
-
 def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
                       n_triples: int = 1000, n_kl: float = 10.0, n_candidates: int = 40_000,
                       rtol: float = 1e-8, max_steps: int = 40_000,
@@ -110,12 +96,11 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     ca = rng.integers(0, config.n_a_out, n_candidates)
     m_out, a_out = config.m_out_grid[ci], config.a_out_grid[ca]
     sub = make_draws(config, stream(seed, "secular", 1), n=n_candidates)
-    o = _pair_outcomes(config, table, m_out, a_out, sub)
+    o = integrated.draw_outcomes_pairs(config, table, m_out, a_out, sub)
     p = dict(zip(mc.PARAM_FIELDS, mc.kernel_params(config), strict=True))
     T = p["horizon_yr"]
     ok = o["stable_triple"] & o["stable_stype"] & (o["t_kl_yr"] <= T)
-    feas = ok & (o["a_f_au"] <= p["a_hi_au"]) & (o["a_f_au"] >= p["a_lo_au"]) \
-        & (o["r_p_au"] >= o["r_dis_au"]) & (o["t_tide_yr"] <= T)
+    feas = integrated.analytic_strata(o, config)["feasible"]
     idx_f = np.flatnonzero(feas)
     n_f = min(len(idx_f), n_triples // 2)
     pick_f = rng.choice(idx_f, n_f, replace=False) if n_f else np.array([], int)
@@ -126,11 +111,11 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     y0 = secular.initial_state(sub["e0"][pick], sub["incl_rad"][pick],
                                sub["omega_rad"][pick], node, sub["a0_au"][pick])
     n = len(pick)
-    one = np.ones(n)
-    tp = secular.TripleParams(
-        p["m0"] * one, p["m1"] * one, m_out[pick], a_out[pick], sub["e_out"][pick],
-        o["r0_au"][pick], o["r1_au"][pick], p["k2_0"] * one, p["k2_1"] * one,
-        sub["lag1_yr"][pick], one, one, p["tide_on"] * one)
+    # each draw's radii at its first high-e phase, its lags and disruption distance: the
+    # same physics as the analytic kernel and the integrated candidates
+    sub_p = {k: v[pick] for k, v in sub.items()}
+    o_p = {k: v[pick] for k, v in o.items()}
+    tp = integrated.triple_params(config, m_out[pick], a_out[pick], sub_p, o_p)
     t_end = np.minimum(n_kl * o["t_kl_yr"][pick], T)
     t0 = time.perf_counter()
     # lanes of a vmapped while_loop run until the slowest is done: group triples of similar
@@ -142,7 +127,7 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
         sel = np.concatenate([sel, np.full(chunk - len(sel), sel[-1])])  # one compiled shape
         parts.append((sel, secular.integrate_batch(
             y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel],
-            o["r_dis_au"][pick][sel], rtol=rtol, max_steps=max_steps)))
+            o_p["r_dis_au"][sel], rtol=rtol, max_steps=max_steps)))
     fields = []
     for f in range(len(secular.SecularOutcome._fields)):
         arr = np.empty((n, *parts[0][1][f].shape[1:]), parts[0][1][f].dtype)
@@ -156,11 +141,7 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     a_f_int = a0 * (1 - e_int) * (1 + e_int)
     # the map's migration time (integrated decay at fixed a(1 - e^2), KL duty cycle, radii
     # and lags of each draw), from the integrated e_max
-    params = mc.kernel_params(config)
-    t_tide = migration.migration_time_evolving_yr(
-        a0, a_f_int, p["a_hi_au"], o["eps_gr"][pick], p["m1"], p["m0"], sub["lag1_yr"][pick],
-        sub["lag0_yr"][pick], sub["t_start_yr"][pick] + o["t_kl_yr"][pick], p["r1_au"],
-        sub["rp_scale"][pick], params, mc.R0_TRACK, mc.R1_INFL)
+    t_tide = integrated.draw_migration_time_yr(config, a0, a_f_int, sub_p, o_p)
     integ = (~res.disrupted) & (a_f_int <= p["a_hi_au"]) & (a_f_int >= p["a_lo_au"]) \
         & (t_tide <= T)
     ana = feas[pick]

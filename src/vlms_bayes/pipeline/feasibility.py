@@ -101,7 +101,7 @@ class FeasibilityResult:
                  f"tides, backend {self.backend}; {self.n_draws_per_cell} independent draws "
                  "per cell):",
                  f"  mean feasible fraction over the perturber grid: "
-                 f"{self.mean_feasible_fraction:.4f}",
+                 f"{self.mean_feasible_fraction:.3g}",
                  f"  cells with any feasible draw: {100 * self.cells_feasible:.1f}%"]
         ci = self.best_cell_ci95
         if self.best_cell_excludes_mean or ci is None:

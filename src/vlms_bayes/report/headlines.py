@@ -225,6 +225,8 @@ def headline_lines(h: dict[str, Any]) -> list[str]:
                 f"{fe['best_m_out_msun']:.3g} Msun, a_out = {fe['best_a_out_au']:.3g} AU")
         if fe.get("best_cell_excludes_mean") is False:
             best = "no single cell's 95% interval excludes the grid mean"
-        lines[-1] += (f"mean feasible fraction of perturber space = "
-                      f"{fe['mean_feasible_fraction']:.4f}; {where}; {best}")
+        # 3 significant figures, positional: the time-dependent radii make it ~1e-4
+        mean = np.format_float_positional(fe["mean_feasible_fraction"], precision=3,
+                                          unique=False, fractional=False, trim="-")
+        lines[-1] += f"mean feasible fraction of perturber space = {mean}; {where}; {best}"
     return lines

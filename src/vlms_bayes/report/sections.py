@@ -122,11 +122,20 @@ def feasibility_text(run: RunFolder) -> str:
     prob = run.json("origin_probability.json")  # issue 16: probabilities over priors first
     if prob and prob.get("kozai_lidov") and prob.get("disk"):
         kl, dk = prob["kozai_lidov"], prob["disk"]
+        phys = [{"evolving": "radii evolving with age",
+                 "frozen": "today's radii at every age"}.get(settings.get("radii"), ""),
+                {"prior": "tidal lags drawn from their priors",
+                 "fixed": "fixed tidal Q'"}.get(settings.get("lags"), ""),
+                {"integrated": "the octupole candidates integrated",
+                 "analytic": "quadrupole (analytic) verdicts"}.get(
+                     prob.get("kozai_lidov_verdicts"), "")]
+        with_ = "; ".join(x for x in phys if x)
         lead = (f"Over published priors (M-dwarf companions; disk masses and lifetimes), "
                 f"<b>P(Kozai–Lidov origin) = {fmt(kl['probability'])}</b> (95% interval "
                 f"{fmt(kl['low'])}–{fmt(kl['high'])}) and <b>P(disk migration) = "
-                f"{fmt(dk['probability'])}</b> ({fmt(dk['low'])}–{fmt(dk['high'])}); what "
-                "they assume is in origin_probability.json. On the perturber grid, ")
+                f"{fmt(dk['probability'])}</b> ({fmt(dk['low'])}–{fmt(dk['high'])})"
+                + (f", with {esc(with_)}" if with_ else "") + "; what they assume in full "
+                "is in origin_probability.json. On the perturber grid, ")
     txt = lead + (f"Kozai–Lidov cycles plus tides can bring {esc(target)} to its orbit in a "
            f"<b>{fmt(100 * s['mean'], 2)}%</b> mean fraction of draws over the perturber grid; "
            f"{fmt(100 * s['share_cells'], 2)}% of the cells reach ≥ 1% of draws")

@@ -15,6 +15,7 @@ check it directly.
 from __future__ import annotations
 
 import glob
+import gzip
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,8 +149,6 @@ def _sniff(path: Path) -> str | None:
     except OSError:
         return None
     if head[:2] == b"\x1f\x8b":  # gzip: only FITS and CSV are read gzipped
-        import gzip
-
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(16)
@@ -181,7 +180,7 @@ def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             f"{ACCEPTED_FORMATS} files.")
     try:
         if kind == "fits":
-            from astropy.table import Table
+            from astropy.table import Table  # heavy: astropy, only for FITS
 
             tab = Table.read(path, format="fits")
             names = [n for n in tab.colnames if len(tab[n].shape) <= 1]

@@ -148,7 +148,9 @@ def query_archive(query: ArchiveQuery) -> pd.DataFrame:
     DataUnavailableError
         If the archive cannot be reached; the message says how to work offline.
     """
-    from astroquery.ipac.nexsci.nasa_exoplanet_archive import NasaExoplanetArchive
+    from astroquery.ipac.nexsci.nasa_exoplanet_archive import (  # heavy: astroquery
+        NasaExoplanetArchive,
+    )
 
     try:
         table = NasaExoplanetArchive.query_criteria(
@@ -168,7 +170,7 @@ def table_to_frame(table: Any) -> pd.DataFrame:
 
     Masked entries become NaN (numbers) or None (strings).
     """
-    from astropy.table import Table
+    from astropy.table import Table  # heavy: astropy
 
     frame = Table(table, masked=True).to_pandas()
     for col in frame.columns:

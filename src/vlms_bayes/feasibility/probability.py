@@ -32,10 +32,11 @@ tidal settings of the configuration (today's radii unless changed).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.attribution import absolute_losses, binomial_interval
@@ -296,20 +297,16 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
         Columns ``parameter``, ``value``, ``p_kl``, ``low``, ``high``, ``n_stable``,
         ``n_arrive``, ``n_systems``, ``reference`` (the row of the configuration's value).
     """
-    import dataclasses
-
-    import pandas as pd
-
     rows = []
     ref = {"radius_rj": config.target.radius_rj, "q_prime_planet": config.q_prime_planet,
            "horizon_gyr": config.horizon_gyr}
     for name, vals in (values or SENSITIVITY).items():
         for v in vals:
             if name == "radius_rj":
-                cfg = dataclasses.replace(
-                    config, target=dataclasses.replace(config.target, radius_rj=float(v)))
+                cfg = replace(
+                    config, target=replace(config.target, radius_rj=float(v)))
             else:
-                cfg = dataclasses.replace(config, **{name: float(v)})
+                cfg = replace(config, **{name: float(v)})
             r = kl_probability(cfg, table, seed=seed, n_systems=n_systems, backend=backend,
                                initial_ae=initial_ae)
             rows.append({"parameter": name, "value": float(v), "p_kl": r.probability,

@@ -63,8 +63,8 @@ class SecularCheck:
 
 def _pair_outcomes(config: mc.FeasibilityConfig, table: Any, m_out: np.ndarray,
                    a_out: np.ndarray, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     params = mc.kernel_params(config)
     with jax.enable_x64(True):

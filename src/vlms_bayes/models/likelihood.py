@@ -325,7 +325,7 @@ def limit_e_logterm(c: dict[str, Any], alpha: Any, beta: Any, *,
 def _concat(parts: list[Any]) -> Any:
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(np.broadcast_arrays(*parts), axis=-1)
-    import pytensor.tensor as pt
+    import pytensor.tensor as pt  # heavy: PyTensor
 
     return pt.concatenate(parts, axis=-1)
 

@@ -32,7 +32,7 @@ from vlms_bayes.data_io.outputs import (
 )
 from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import attribution, disk
+from vlms_bayes.feasibility import attribution, disk, probability
 from vlms_bayes.feasibility.draws import derived_seed
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
@@ -42,11 +42,13 @@ from vlms_bayes.feasibility.montecarlo import (
     feasibility_map,
 )
 from vlms_bayes.feasibility.secular_check import run_secular_check
+from vlms_bayes.feasibility.summary import origin_lines
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
 from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.pipeline.data import DataConfig, load_dataset
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.plots import feasibility as plots
+from vlms_bayes.plots.origin import probability_sensitivity_figure
 
 log = logging.getLogger(__name__)
 
@@ -347,6 +349,18 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
             backend=np.array(result.backend), **extra)
 
 
+def map_stability_table(config: FeasibilityConfig, *,
+                        data_dir: str | os.PathLike[str] | None = None) -> StabilityTable:
+    """The Quarles et al. (2020) table the map of ``config`` uses (read through data_io).
+
+    Tabulated inclinations (0, 30, 45, 180 degrees) are read as they are; any other is
+    interpolated between its neighbours
+    (:func:`~vlms_bayes.data_io.quarles.load_stability_table`).
+    """
+    return load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+
+
 def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
                     backend: str = "auto", data_dir: str | os.PathLike[str] | None = None,
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
@@ -398,10 +412,9 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
-        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
-                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+        table = map_stability_table(config, data_dir=data_dir)
     res = feasibility_map(config, seed=seed, table=table, backend=backend,
-                          initial_ae=initial_ae, data_dir=data_dir)
+                          initial_ae=initial_ae)
     f = res.fractions()
     excl = None
     if gaia is not None:
@@ -471,11 +484,6 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
                        initial_ae: tuple[np.ndarray, np.ndarray] | None
                        ) -> FeasibilityResult:
     """P(KL origin), P(disk) and the sensitivity of P(KL): files, figure, summary lines."""
-    from vlms_bayes.data_io.outputs import save_figure, write_json
-    from vlms_bayes.feasibility import probability
-    from vlms_bayes.feasibility.summary import origin_lines
-    from vlms_bayes.plots.origin import probability_sensitivity_figure
-
     be = "jax" if backend == "jax" else "numba"
     kl = probability.kl_probability(config, table, seed=seed, n_systems=n_systems,
                                     backend=be, initial_ae=initial_ae)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from vlms_bayes.errors import InputDataError
 
@@ -21,8 +22,6 @@ def single_threaded() -> Iterator[None]:
     On a busy machine, multithreaded BLAS on 2×2 matrices is 10–20× slower than one thread
     (thread wake-up dominates); the baselines fit a few hundred objects at most.
     """
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1):
         yield
 

@@ -190,8 +190,8 @@ def fit_gmm_bic(
     covariance makes the likelihood unbounded): its BIC is kept but it cannot win, and
     ``notes[K]`` says so.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
+    from sklearn.exceptions import ConvergenceWarning  # heavy: scikit-learn
+    from sklearn.mixture import GaussianMixture  # heavy: scikit-learn
 
     arr, cols = _as_matrix(X, features)
     n, d = arr.shape

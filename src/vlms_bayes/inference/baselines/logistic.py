@@ -259,10 +259,10 @@ class LogisticResult:
 
 
 def _make_pipeline(C: float, seed: int) -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.impute import SimpleImputer  # heavy: scikit-learn
+    from sklearn.linear_model import LogisticRegression  # heavy: scikit-learn
+    from sklearn.pipeline import make_pipeline  # heavy: scikit-learn
+    from sklearn.preprocessing import StandardScaler  # heavy: scikit-learn
 
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
@@ -308,10 +308,10 @@ def fit_logistic(
         with ``auroc_reason`` when a class has fewer than ``n_splits`` members) and the
         fitted pipeline for :meth:`LogisticResult.predict_proba`.
     """
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.base import clone  # heavy: scikit-learn
+    from sklearn.exceptions import ConvergenceWarning  # heavy: scikit-learn
+    from sklearn.metrics import roc_auc_score  # heavy: scikit-learn
+    from sklearn.model_selection import StratifiedKFold  # heavy: scikit-learn
 
     y = np.asarray(labels, float).ravel()
     if y.size != len(features):

@@ -53,7 +53,11 @@ from vlms_bayes.inference.fit import FitConfig, run_fit
 from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.pipeline.baseline import BaselineConfig, compute_baselines
 from vlms_bayes.pipeline.data import DataConfig, load_data
-from vlms_bayes.pipeline.feasibility import reference_target, sensitivity_table
+from vlms_bayes.pipeline.feasibility import (
+    map_stability_table,
+    reference_target,
+    sensitivity_table,
+)
 from vlms_bayes.pipeline.result import CommandResult, StepTimer
 from vlms_bayes.pipeline.robustness.table import (
     FIT_NUMBERS,
@@ -172,7 +176,7 @@ def _feasibility_task(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     cfg = task["config"]
     res = feasibility_map(cfg, seed=task["seed"], backend=task["backend"],
-                          data_dir=task["data_dir"])
+                          table=map_stability_table(cfg, data_dir=task["data_dir"]))
     return {"name": "feasibility", "error": None, "wall_s": time.perf_counter() - t0,
             "table": sensitivity_table(res), "backend": res.backend,
             "fallback_reason": res.fallback_reason,

@@ -31,6 +31,7 @@ from vlms_bayes.data_io.outputs import (
     write_json,
 )
 from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import attribution, disk, probability
 from vlms_bayes.feasibility.draws import derived_seed
@@ -230,10 +231,8 @@ def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise InputDataError(f"Cannot read the initial (a, e) samples {path}: {exc}") from exc
-    missing = [c for c in ("a_au", "e") if c not in frame.columns]
-    if missing:
-        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; it needs 'a_au' "
-                             f"(AU) and 'e' (has: {', '.join(map(str, frame.columns))}).")
+    require_columns(frame, ("a_au", "e"), what=str(path),
+                    fix="The initial (a, e) samples need 'a_au' (AU) and 'e'.")
     return frame["a_au"].to_numpy(float), frame["e"].to_numpy(float)
 
 

@@ -2,7 +2,7 @@
 
 The layers (DESIGN.md), from the bottom up::
 
-    0  the package root, errors, orbits, run_config   (shared leaves)
+    0  the package root, errors, orbits, run_config, seeds  (shared leaves)
     1  data_io                                         (files and network)
     2  models                                          (model builders)
     3  inference, feasibility, plots                   (science and figures)
@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "orbits": 0,
     "run_config": 0,
+    "seeds": 0,
     "data_io": 1,
     "models": 2,
     "inference": 3,

@@ -84,7 +84,8 @@ def add_output_options(p: argparse.ArgumentParser, *, default_outdir: str = "res
     """``--outdir`` and ``--seed``."""
     p.add_argument("--outdir", type=Path, default=Path(default_outdir), metavar="DIR",
                    help=f"output folder (default: ./{default_outdir})")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    p.add_argument("--seed", type=int, default=42,
+                   help="master seed: each random step derives its own stream (default: 42)")
 
 
 def add_baseline_options(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from vlms_bayes.inference.baselines.compute import GMM_ROWS, BaselineConfig, com
 from vlms_bayes.pipeline.data import DataConfig, load_data, write_stacked
 from vlms_bayes.pipeline.result import CommandResult, StepTimer
 from vlms_bayes.report.summary import baseline_report
+from vlms_bayes.seeds import derive_seed
 
 __all__ = ["GMM_ROWS", "BaselineConfig", "compute_baselines", "run_baseline",
            "write_baselines"]
@@ -44,17 +45,23 @@ def run_baseline(
     data_config: DataConfig, config: BaselineConfig, *, outdir: str | os.PathLike[str],
     seed: int = 42,
 ) -> CommandResult:
-    """``vlms-bayes baseline``: the frequentist baselines of the original analysis."""
+    """``vlms-bayes baseline``: the frequentist baselines of the original analysis.
+
+    ``seed`` is the master seed; the baselines use its ``baselines`` stream
+    (:func:`vlms_bayes.seeds.derive_seed`), as in ``vlms-bayes run``.
+    """
+    baseline_seed = derive_seed(seed, "baselines")
     timer = StepTimer()
     with timer.step("data"):
         data = load_data(data_config)
     with timer.step("baselines"):
-        results = compute_baselines(data.frame, config, seed=seed)
+        results = compute_baselines(data.frame, config, seed=baseline_seed)
         report = baseline_report(results)  # before anything is published
     with StagedOutputDir(outdir) as staging:
         write_stacked(staging, data)
         write_baselines(staging, results)
         write_json(staging / "run.json", run_record(
             command="baseline", config={"data": asdict(data_config), "baseline": asdict(config)},
-            seeds={"baseline": seed}, inputs=data.inputs, timings_s=timer.timings_s))
+            seeds={"master": seed, "baseline": baseline_seed}, inputs=data.inputs,
+            timings_s=timer.timings_s))
     return CommandResult(Path(outdir), report, {})

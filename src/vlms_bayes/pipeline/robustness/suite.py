@@ -12,8 +12,9 @@ Parallelism and seeds
 Workers are separate processes started with the ``spawn`` method (JAX is not fork-safe),
 ``n_jobs`` of them; every refit runs in a worker, also with ``n_jobs=1``, so that results
 do not depend on the number of jobs nor on the state of the calling process. The default
-variant uses ``seed`` itself (it reproduces ``vlms-bayes fit``/``baseline`` with that
-seed); every other variant uses :func:`variant_seed` of its name.
+variant's master seed is ``seed`` itself (it reproduces ``vlms-bayes fit``/``baseline``
+with that seed); every other variant's is :func:`variant_seed` of its name. A variant's
+baselines and sampler use their own streams of it (:func:`vlms_bayes.seeds.derive_seed`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from vlms_bayes.pipeline.robustness.variants import (
     widened_data_config,
 )
 from vlms_bayes.plots.robustness import plot_robustness
+from vlms_bayes.seeds import derive_seed
 
 log = logging.getLogger("vlms_bayes")
 
@@ -146,9 +148,12 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING, force=True,
                         format=f"[{task['name']}] %(name)s: %(message)s")
     try:
-        base = compute_baselines(task["frame"], task["baseline"], seed=seed)
+        # the variant's seed is its master seed: its streams as in `vlms-bayes run`
+        base = compute_baselines(task["frame"], task["baseline"],
+                                 seed=derive_seed(seed, "baselines"))
         with tempfile.TemporaryDirectory(prefix="vlms_bayes_robust_") as tmp:
-            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp, seed=seed,
+            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp,
+                          seed=derive_seed(seed, "sampler"),
                           rejected_dir=task.get("rejected_dir"))
     except GateRejectedError as exc:
         # the refit failed its gate: its draws are in rejected_dir; the baselines stand

@@ -2,7 +2,7 @@
 
 The layers (DESIGN.md), from the bottom up::
 
-    0  the package root, errors, orbits, run_config   (shared leaves)
+    0  the package root, errors, orbits, run_config, seeds  (shared leaves)
     1  data_io                                         (files and network)
     2  models                                          (model builders)
     3  inference, feasibility, plots                   (science and figures)
@@ -14,11 +14,20 @@ reads every source file with :mod:`ast` (nothing is imported), so it runs in a f
 a second; rerun it with ``pytest tests/test_import_graph.py -q``. Every import counts,
 also those inside functions: an import hidden in a function still ties the two modules
 together.
+
+Imports inside functions are allowed only where they keep a heavy stack (:data:`HEAVY`)
+off a light import path, ``vlms-bayes --help`` first: each carries a ``# heavy: ...``
+comment, and the test checks that it really defers a heavy package which its module does
+not import at the top anyway (an own module counts by what its top-level imports bring).
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,6 +42,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "orbits": 0,
     "run_config": 0,
+    "seeds": 0,
     "data_io": 1,
     "models": 2,
     "inference": 3,
@@ -57,6 +67,26 @@ ALLOWED_CYCLES: dict[frozenset[str], str] = {}  # none (issue 16's draws.py brok
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 
 
+#: Third-party packages heavy enough to import inside a function (each costs a sizeable
+#: part of the 0.5 s that ``vlms-bayes --help`` may take, or is an optional stack).
+#: numpy, pandas, scipy and the standard library are light: they go to the module's top.
+#: ``matplotlib.pyplot`` counts apart from ``matplotlib``: importing it picks a GUI backend,
+#: so a command sets Agg first (:func:`_stacks`).
+HEAVY: frozenset[str] = frozenset({
+    "arviz", "arviz_base", "arviz_stats", "astropy", "astroquery", "dask", "distributed",
+    "jax", "jaxlib", "matplotlib", "matplotlib.pyplot", "numba", "numpyro", "nutpie", "pooch",
+    "pymc", "pytensor", "rebound", "sklearn", "xarray",
+})
+
+#: The entry point keeps NumPy, pandas and SciPy off ``--help`` too (tested below): it
+#: imports the standard library and the package's light leaves only.
+ENTRY_POINTS: frozenset[str] = frozenset({"vlms_bayes.cli", "vlms_bayes.__main__"})
+ENTRY_HEAVY: frozenset[str] = HEAVY | {"numpy", "pandas", "scipy"}
+
+#: The comment an import inside a function carries (on one of its lines).
+LAZY_MARK = "# heavy"
+
+
 def _module_files() -> dict[str, tuple[Path, bool]]:
     """Map every module name of the package to its file and whether it is a package."""
     modules: dict[str, tuple[Path, bool]] = {}
@@ -74,6 +104,115 @@ def _resolve(name: str, modules: dict[str, tuple[Path, bool]]) -> str | None:
     while name and name not in modules:
         name = name.rpartition(".")[0]
     return name or None
+
+
+def _stacks(target: str) -> set[str]:
+    """Names a third-party import counts under in :data:`HEAVY`: its top-level package."""
+    top = target.split(".")[0]
+    return {top, "matplotlib.pyplot"} if target.startswith("matplotlib.pyplot") else {top}
+
+
+def _targets(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
+    """Absolute dotted names an import statement names (``from a import b``: a and a.b)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+        source = ".".join(base + ([node.module] if node.module else []))
+    else:
+        source = node.module or ""
+    return [source] + [f"{source}.{alias.name}" for alias in node.names]
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports_by_scope(tree: ast.Module) -> tuple[list[ast.Import | ast.ImportFrom],
+                                                 list[ast.Import | ast.ImportFrom]]:
+    """(imports run when the module is imported, imports inside functions).
+
+    ``if TYPE_CHECKING:`` blocks run neither.
+    """
+    top: list[ast.Import | ast.ImportFrom] = []
+    inner: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if _is_type_checking(child):
+                continue
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                (inner if in_function else top).append(child)
+            visit(child, in_function or isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(tree, False)
+    return top, inner
+
+
+def _own_modules(target: str, modules: dict[str, tuple[Path, bool]]) -> list[str]:
+    """The package's modules that importing ``target`` runs (its packages' ``__init__`` too)."""
+    parts = target.split(".")
+    found = []
+    for stop in range(1, len(parts) + 1):
+        resolved = _resolve(".".join(parts[:stop]), modules)
+        if resolved is not None and resolved not in found:
+            found.append(resolved)
+    return found
+
+
+def heavy_brought(modules: dict[str, tuple[Path, bool]]) -> dict[str, frozenset[str]]:
+    """For each module, the :data:`ENTRY_HEAVY` packages importing it brings (top level only)."""
+    direct: dict[str, set[str]] = {}
+    deps: dict[str, set[str]] = {}
+    for name, (path, is_package) in modules.items():
+        package = name if is_package else name.rpartition(".")[0]
+        top, _ = _imports_by_scope(ast.parse(path.read_text(encoding="utf-8")))
+        direct[name] = {
+            s for node in top for t in _targets(node, package) for s in _stacks(t)
+        } & ENTRY_HEAVY
+        deps[name] = {
+            m for node in top for t in _targets(node, package) if t.startswith(PACKAGE)
+            for m in _own_modules(t, modules)
+        } | set(_own_modules(name, modules)[:-1])
+    closure: dict[str, frozenset[str]] = {}
+    for name in modules:
+        seen, todo, heavy = {name}, [name], set()
+        while todo:
+            current = todo.pop()
+            heavy |= direct[current]
+            for dep in deps[current] - seen:
+                seen.add(dep)
+                todo.append(dep)
+        closure[name] = frozenset(heavy)
+    return closure
+
+
+def lazy_import_problems(modules: dict[str, tuple[Path, bool]]) -> list[str]:
+    """Imports inside functions that lack the comment or defer nothing heavy."""
+    brought = heavy_brought(modules)
+    problems = []
+    for name, (path, is_package) in modules.items():
+        package = name if is_package else name.rpartition(".")[0]
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        _, inner = _imports_by_scope(ast.parse(text))
+        for node in inner:
+            where = f"{name}:{node.lineno} ({ast.unparse(node)})"
+            heavy = ENTRY_HEAVY if name in ENTRY_POINTS else HEAVY
+            deferred: set[str] = set()
+            for target in _targets(node, package):
+                if target.startswith(PACKAGE):
+                    deferred |= {h for m in _own_modules(target, modules) for h in brought[m]}
+                else:
+                    deferred |= _stacks(target)
+            deferred = (deferred & heavy) - brought[name]
+            if not deferred:
+                problems.append(f"{where}: defers nothing heavy; import it at the top")
+            elif not any(LAZY_MARK in line for line in lines[node.lineno - 1:node.end_lineno]):
+                problems.append(f"{where}: defers {sorted(deferred)}; say so with a "
+                                f"'{LAZY_MARK}: ...' comment on the import")
+    return problems
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -244,3 +383,59 @@ def test_only_the_command_line_writes_the_environment() -> None:
     assert not writers, f"library code writes os.environ: {writers}"
     probe = ast.parse("import os\nos.environ['X'] = '1'\nos.environ.pop('X')\n")
     assert sum(_writes_environment(n) for n in ast.walk(probe)) == 2
+
+
+def test_imports_inside_functions_only_defer_heavy_stacks() -> None:
+    """No imports inside functions except heavy stacks kept off light paths, commented."""
+    problems = lazy_import_problems(_module_files())
+    assert not problems, "imports inside functions:\n" + "\n".join(problems)
+
+
+def test_lazy_import_check_flags_light_and_uncommented_imports(tmp_path: Path) -> None:
+    """The check above fails on a light import, and on a heavy one without its comment."""
+    package = tmp_path / PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "light.py").write_text("import numpy\n")
+    (package / "heavy.py").write_text("import jax  # needs it at the top\n")
+    (package / "user.py").write_text(
+        "def f():\n"
+        "    import pandas  # heavy: not really\n"
+        "    import pymc\n"
+        "    import matplotlib  # heavy: plotting\n"
+        "    from vlms_bayes import light  # heavy: no\n"
+        "    from vlms_bayes import heavy  # heavy: brings JAX\n"
+    )
+    modules = {
+        ".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"):
+            (p, p.name == "__init__.py")
+        for p in package.glob("*.py")
+    }
+    problems = lazy_import_problems(modules)
+    assert [p.split(" ")[0] for p in problems] == [
+        "vlms_bayes.user:2", "vlms_bayes.user:3", "vlms_bayes.user:5"]
+    assert "comment" in problems[1] and "nothing heavy" in problems[2]
+
+
+def test_help_imports_no_heavy_stack() -> None:
+    """``vlms-bayes --help`` and every subcommand's ``--help`` stay off JAX, PyMC, numba."""
+    code = """
+import argparse, contextlib, io, json, runpy, sys
+from vlms_bayes.cli import build_parser
+parser = build_parser()
+commands = [name for action in parser._actions
+            if isinstance(action, argparse._SubParsersAction) for name in action.choices]
+for argv in [["--help"]] + [[name, "--help"] for name in commands]:
+    sys.argv = ["vlms-bayes", *argv]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        runpy.run_module("vlms_bayes", run_name="__main__", alter_sys=False)
+print(json.dumps({"commands": commands, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True, timeout=120)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"run", "fit", "feasibility"} <= set(seen["commands"])
+    loaded = set(seen["modules"]) & {name.split(".")[0] for name in ENTRY_HEAVY}
+    assert not loaded, f"--help imports {sorted(loaded)}"

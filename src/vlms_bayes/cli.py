@@ -2,11 +2,11 @@
 
 Each subcommand parses its options into config objects and calls one function of the Python
 API (:mod:`vlms_bayes.pipeline`, :mod:`vlms_bayes.report`). The handlers import that API
-inside themselves: it brings pandas, JAX, PyMC, numba and matplotlib, which must stay off
-the ``vlms-bayes --help`` path. The entry point also sets what a process sets once:
-``XLA_FLAGS`` (JAX host devices) before JAX starts, and ``VLMS_BAYES_OFFLINE`` for
-``--offline``. A :class:`vlms_bayes.errors.VlmsBayesError` becomes a one-paragraph message
-on standard error and exit status 2, without a traceback.
+inside themselves (each such import says ``# heavy: ...``): it brings pandas, JAX, PyMC,
+numba and matplotlib, which must stay off the ``vlms-bayes --help`` path. The entry point
+also sets what a process sets once: ``XLA_FLAGS`` (JAX host devices) before JAX starts,
+and ``VLMS_BAYES_OFFLINE`` for ``--offline``. A :class:`vlms_bayes.errors.VlmsBayesError`
+becomes a one-paragraph message on standard error and exit status 2, without a traceback.
 
 To add a subcommand, write ``_add_<name>(subparsers)`` that registers its parser with
 ``set_defaults(handler=...)`` and list it in :data:`_REGISTRARS`.
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vlms_bayes import __version__
+from vlms_bayes.data_io.cache import cache_dir
 from vlms_bayes.data_io.files import OFFLINE_ENV, fetch_data_file
 from vlms_bayes.errors import InputDataError, VlmsBayesError
 from vlms_bayes.inference.sampling import xla_flags_with_host_devices
@@ -85,7 +86,8 @@ def add_output_options(p: argparse.ArgumentParser, *, default_outdir: str = "res
     """``--outdir`` and ``--seed``."""
     p.add_argument("--outdir", type=Path, default=Path(default_outdir), metavar="DIR",
                    help=f"output folder (default: ./{default_outdir})")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    p.add_argument("--seed", type=int, default=42,
+                   help="master seed: each random step derives its own stream (default: 42)")
 
 
 def add_baseline_options(p: argparse.ArgumentParser) -> None:
@@ -177,8 +179,8 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
 
 def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
     """The :class:`~vlms_bayes.inference.fit.FitConfig` of parsed fit options."""
-    from vlms_bayes.inference.fit import FitConfig
-    from vlms_bayes.models.data import MeasurementConfig
+    from vlms_bayes.inference.fit import FitConfig  # heavy: PyMC
+    from vlms_bayes.models.data import MeasurementConfig  # heavy: pandas, astropy
 
     return FitConfig(
         n_components=getattr(args, "components", 2), planet_components=args.planet_components,
@@ -201,12 +203,10 @@ def _selection_from_args(args: argparse.Namespace) -> SelectionModel | None:
     priors_file = getattr(args, "selection_priors", None)
     if getattr(args, "selection", "methods") == "none":
         if priors_file is not None:
-            from vlms_bayes.errors import InputDataError
-
             raise InputDataError("--selection-priors needs the selection-aware model; drop "
                                  "--selection none or the priors file.")
         return None
-    from vlms_bayes.models.selection_priors import load_selection_priors
+    from vlms_bayes.models.selection_priors import load_selection_priors  # heavy: astropy
 
     return load_selection_priors(priors_file).model()
 
@@ -222,7 +222,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_data(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
 
     result = pipeline.run_data(pipeline.DataConfig.from_args(args), outdir=args.outdir)
     print(result.report)
@@ -240,7 +240,7 @@ def _add_baseline(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_baseline(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
 
     result = pipeline.run_baseline(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -317,7 +317,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
     """IntegrationOptions from ``--integrate-candidates`` (checked)."""
-    from vlms_bayes.feasibility.integrated import IntegrationOptions
+    from vlms_bayes.feasibility.integrated import IntegrationOptions  # heavy: pipeline
 
     f, b, m = args.integrate_candidates
     opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m)
@@ -326,7 +326,7 @@ def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
@@ -390,7 +390,7 @@ def _add_stability(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_stability(args: argparse.Namespace) -> int:
-    from vlms_bayes.pipeline import stability as sc
+    from vlms_bayes.pipeline import stability as sc  # heavy: JAX, PyMC, numba
 
     binary = {"m_a_msun": args.ma, "m_b_msun": args.mb, "mu": args.mu, "q": args.q,
               "m_tot_msun": args.mtot, "a_bin_au": args.abin_au, "p_bin_yr": args.pbin_yr,
@@ -518,7 +518,7 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
 
 def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:
     """A GaiaHost from the --gaia-* options, None when none is given."""
-    from vlms_bayes.inference.rv.exclusion import GaiaHost
+    from vlms_bayes.inference.rv.exclusion import GaiaHost  # heavy: JAX, numba
 
     given = [args.gaia_host_pval, args.gaia_n_transits, args.gaia_noise_model, args.gaia_g,
              args.gaia_bp_rp, args.gaia_ln_sigma]
@@ -539,9 +539,12 @@ def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:
 
 def _run_feasibility(args: argparse.Namespace) -> int:
     # the feasibility stack (JAX, numba) stays off the --help path
-    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
-    from vlms_bayes.pipeline.data import DataConfig
-    from vlms_bayes.pipeline.feasibility import command_target, feasibility_command
+    from vlms_bayes.feasibility.montecarlo import FeasibilityConfig  # heavy: numba
+    from vlms_bayes.pipeline.data import DataConfig  # heavy: JAX, PyMC, numba
+    from vlms_bayes.pipeline.feasibility import (  # heavy: JAX, numba
+        command_target,
+        feasibility_command,
+    )
 
     given = {"m_star_msun": args.mstar, "r_star_rsun": args.rstar_rsun, "mass_mj": args.mc_mj,
              "radius_rj": args.rp_rj, "a_au": args.a_au}
@@ -691,16 +694,16 @@ def _quiet_distributed(level: int = logging.WARNING) -> None:
     ``distributed`` sets its loggers to INFO when it is imported, from Dask's config, so
     the config is changed for a later import and the logger for an earlier one.
     """
-    import dask
+    import dask  # heavy: Dask
 
     dask.config.set({"logging.distributed": logging.getLevelName(level).lower()})
     logging.getLogger("distributed").setLevel(level)
 
 
 def _run_gaia_rv(args: argparse.Namespace) -> int:
-    from vlms_bayes.inference.rv.catalogue import ScoreConfig, dask_client
-    from vlms_bayes.models.rv_noise.model import TEST_CONFIG, NoiseGridConfig
-    from vlms_bayes.pipeline import gaia_rv
+    from vlms_bayes.inference.rv.catalogue import ScoreConfig, dask_client  # heavy: JAX
+    from vlms_bayes.models.rv_noise.model import TEST_CONFIG, NoiseGridConfig  # heavy: SciPy
+    from vlms_bayes.pipeline import gaia_rv  # heavy: JAX, PyMC, numba
 
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # backend probing noise
     if not getattr(args, "verbose", False):
@@ -777,8 +780,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline
-    from vlms_bayes.pipeline.bayes import fit_command
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
+    from vlms_bayes.pipeline.bayes import fit_command  # heavy: PyMC
 
     out = fit_command(pipeline.DataConfig.from_args(args), fit_config_from_args(args),
                       outdir=args.outdir, seed=args.seed)
@@ -808,7 +811,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    from vlms_bayes.pipeline.bayes import TOI_6894B, classify_command
+    from vlms_bayes.pipeline.bayes import TOI_6894B, classify_command  # heavy: PyMC
 
     given = [args.mstar, args.mc_mj, args.a_au]
     if all(v is None for v in given):
@@ -847,7 +850,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from vlms_bayes.pipeline.bayes import compare_command
+    from vlms_bayes.pipeline.bayes import compare_command  # heavy: PyMC
 
     out = compare_command(args.posterior, args.baselines, outdir=args.outdir,
                           figures=not args.no_figures,
@@ -870,7 +873,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from vlms_bayes.report.html import write_report
+    from vlms_bayes.report.html import write_report  # heavy: matplotlib, astropy
 
     path = write_report(args.run, output=args.output)
     print(f"wrote {path}")
@@ -916,8 +919,11 @@ def _add_robustness(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_robustness(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline
-    from vlms_bayes.pipeline.robustness import SensitivityGrid, run_robustness
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
+    from vlms_bayes.pipeline.robustness import (  # heavy: PyMC
+        SensitivityGrid,
+        run_robustness,
+    )
 
     result = run_robustness(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -974,7 +980,11 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command, fit_prior
+    from vlms_bayes.pipeline.calibrate import (  # heavy: pipeline
+        CalibrateConfig,
+        calibrate_command,
+        fit_prior,
+    )
 
     cfg = CalibrateConfig(n_replicas=args.replicas, n_keep=args.thin, n_objects=args.n_objects,
                           design_file=None if args.design is None else str(args.design),
@@ -1076,7 +1086,6 @@ def request_jax_compilation_cache() -> None:
     """
     if "jax" in sys.modules or "JAX_COMPILATION_CACHE_DIR" in os.environ:
         return
-    from vlms_bayes.data_io.cache import cache_dir
 
     os.environ["JAX_COMPILATION_CACHE_DIR"] = str(cache_dir() / JAX_CACHE_SUBDIR)
 
@@ -1120,7 +1129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _configure_logging(args)
         outdir = _planned_outdir(args)
         if outdir is not None:  # before any work: a folder we cannot write fails first
-            from vlms_bayes.data_io.outputs import check_output_dir
+            from vlms_bayes.data_io.outputs import check_output_dir  # heavy: NumPy
 
             check_output_dir(outdir)
         n_devices = jax_host_devices(args)

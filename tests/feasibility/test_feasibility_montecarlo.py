@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import numpy as np
@@ -113,9 +114,18 @@ def test_auto_falls_back_to_numba(table, monkeypatch, caplog):
         mc.feasibility_map(cfg, seed=1, table=table, backend="jax")
 
 
-def test_bad_settings_are_reported():
+def test_the_map_takes_its_table_and_never_loads_one(table):
+    """Tables are passed in, never loaded in feasibility/ (issue 19)."""
+    params = inspect.signature(mc.feasibility_map).parameters
+    assert params["table"].default is inspect.Parameter.empty
+    assert "data_dir" not in params
+    with pytest.raises(TypeError, match="table"):
+        mc.feasibility_map(SMALL, seed=1, backend="numba")
+
+
+def test_bad_settings_are_reported(table):
     with pytest.raises(InputDataError, match="backend"):
-        mc.feasibility_map(SMALL, seed=1, backend="cuda")
+        mc.feasibility_map(SMALL, seed=1, table=table, backend="cuda")
     with pytest.raises(InputDataError, match="a0_range_au"):
         mc.FeasibilityConfig(a0_range_au=(0.01, 1.0)).check()
     with pytest.raises(InputDataError, match="mass_mj"):

@@ -11,6 +11,7 @@ import pytest
 from vlms_bayes.cli import main
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.data_io.schema import STACKED_COLUMNS, complete_case
+from vlms_bayes.seeds import derive_seed
 
 BASELINE_FILES = {"vlms_companions_stacked.csv", "gmm_summary.json", "beta_e_params.csv",
                   "ks_test_e.txt", "logistic_summary.json", "logistic_coefficients.csv",
@@ -102,7 +103,8 @@ def test_run_json_and_summary(run_dir, ps_snapshot):
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["inputs"]["pscomppars"]["sha256"] == sha256_of(ps_snapshot)
     assert rec["inputs"]["bd_catalogue"]["sha256"].startswith("7372d439")
-    assert rec["seeds"]["baseline"] == 7 and rec["config"]["baseline"]["n_boot"] == 100
+    assert rec["seeds"]["master"] == 7 and rec["config"]["baseline"]["n_boot"] == 100
+    assert rec["seeds"]["baseline"] == derive_seed(7, "baselines") != 7
     assert set(rec["timings_s"]) >= {"data", "baselines", "figures"}
     summary = (run_dir / "SUMMARY.txt").read_text()
     g = json.loads((run_dir / "gmm_summary.json").read_text())

@@ -334,11 +334,16 @@ def test_command_writes_table_figure_and_record(suite_out):
 
 def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_data_dir,
                                          tmp_path):
-    """`vlms-bayes fit` (another process) + the baselines with the same settings and seed."""
+    """`vlms-bayes fit` (another process) + the baselines with the same settings and seed.
+
+    The default variant's master seed is the suite's (42); like the commands, it derives
+    the baselines' and the sampler's streams from it.
+    """
     import arviz as az
 
     from vlms_bayes.pipeline import BaselineConfig, compute_baselines
     from vlms_bayes.report.selection import method_split, per_method_memberships
+    from vlms_bayes.seeds import derive_seed
 
     fit_dir = tmp_path / "fit"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -351,7 +356,8 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
     d_elpd = loo.loc["K=2", "elpd_loo"] - loo.loc["K=1", "elpd_loo"]
     summary = json.loads((fit_dir / "fit_summary.json").read_text())
     em = az.from_netcdf(fit_dir / "posterior.nc")["posterior"]["e_mean"].values.reshape(-1, 2)
-    base = compute_baselines(frame, BaselineConfig(n_boot=20), seed=42)
+    base = compute_baselines(frame, BaselineConfig(n_boot=20),
+                             seed=derive_seed(42, "baselines"))  # as `baseline --seed 42`
     objs = base["objects"]
     direct = {
         "delta_elpd_k2_k1": d_elpd,

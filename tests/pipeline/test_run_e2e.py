@@ -263,7 +263,7 @@ def test_config_file_drives_the_run(quick_run, ps_snapshot, shared_data_dir, tmp
     assert main(["-q", "run", "--config", str(cfg), "--n-boot", "50"]) == 0
     out = tmp_path / "res"
     rec = _record(out)
-    assert rec["config"]["baseline"]["n_boot"] == 50 and rec["seeds"]["baseline"] == 3
+    assert rec["config"]["baseline"]["n_boot"] == 50 and rec["seeds"]["master"] == 3
     assert list(rec["steps"]) == ["data", "baselines", "figures", "summary"]
     assert sha256_of(out / "beta_e_params.csv") == sha256_of(ref / "beta_e_params.csv")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.data_io.files import REGISTRY, ResolvedFile, resolve_data_file, sha256_of
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import InputDataError
 
@@ -90,13 +91,10 @@ def validate_bdcat(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
     InputDataError
         Missing required columns, non-numeric or non-positive masses, e outside [0, 1).
     """
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"{source} lacks the required column(s) {', '.join(missing)}. The Brown Dwarf "
-            f"Companion Catalogue CSV must provide: {', '.join(REQUIRED)} (with p_X/m_X "
-            "uncertainty columns where available), as in the file BD_catalogue_20-11-23.csv."
-        )
+    require_columns(frame, REQUIRED, what=str(source), kind="required", show_found=False,
+                    fix=f"The Brown Dwarf Companion Catalogue CSV must provide: "
+                        f"{', '.join(REQUIRED)} (with p_X/m_X uncertainty columns where "
+                        "available), as in the file BD_catalogue_20-11-23.csv.")
     out = frame.copy()
     coerce_numeric(out, NUMERIC, source=source, label="host_star")
     require_positive(out, ("mass", "msini", "Mstar"), source=source, label="host_star")

@@ -19,6 +19,6 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     # pooch (and requests behind it) is only needed when no folder is set; kept off the
     # `vlms-bayes --help` path
-    import pooch
+    import pooch  # heavy: pooch pulls requests
 
     return Path(pooch.os_cache("vlms-bayes"))

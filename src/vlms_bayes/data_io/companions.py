@@ -172,11 +172,11 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
         Columns of :data:`COMPANION_COLUMNS` (projected separations), one row per host
         with a companion.
     """
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
+    import astropy.units as u  # heavy: astropy
+    from astropy.coordinates import SkyCoord  # heavy: astropy
 
     if vizier is None:
-        from astroquery.vizier import Vizier
+        from astroquery.vizier import Vizier  # heavy: astroquery
 
         vizier = Vizier(columns=["**"], row_limit=-1)
     rows = []

@@ -203,7 +203,7 @@ class ResolvedFile:
 
 
 def _download(entry: RegisteredFile) -> Path:
-    import pooch
+    import pooch  # heavy: pooch pulls requests; keeps --help fast
 
     pooch.get_logger().setLevel(logging.WARNING)  # our own line says what is downloaded
     target = cache_dir() / entry.name

@@ -15,6 +15,7 @@ check it directly.
 from __future__ import annotations
 
 import glob
+import gzip
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
 
 #: Columns the noise model and the p-values need.
@@ -124,12 +126,9 @@ def standardise_columns(frame: pd.DataFrame, *, source: str = "table") -> pd.Dat
     frame = frame.rename(columns=renames)
     if renames and "gaia_dr2" not in frame.columns:
         frame["gaia_dr2"] = True  # DR2 rows: 668-day baseline when rv_time_duration is absent
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"{source} lacks the Gaia column(s) {missing}. Needed: {list(REQUIRED_COLUMNS)} "
-            f"(DR2 names {sorted(DR2_TO_DR3)} are accepted); found: {list(frame.columns)}."
-        )
+    require_columns(frame, REQUIRED_COLUMNS, what=str(source), kind="Gaia",
+                    fix=f"Needed: {', '.join(REQUIRED_COLUMNS)} (DR2 names "
+                        f"{', '.join(sorted(DR2_TO_DR3))} are accepted).")
     return frame
 
 
@@ -148,8 +147,6 @@ def _sniff(path: Path) -> str | None:
     except OSError:
         return None
     if head[:2] == b"\x1f\x8b":  # gzip: only FITS and CSV are read gzipped
-        import gzip
-
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(16)
@@ -181,7 +178,7 @@ def _read_one(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             f"{ACCEPTED_FORMATS} files.")
     try:
         if kind == "fits":
-            from astropy.table import Table
+            from astropy.table import Table  # heavy: astropy, only for FITS
 
             tab = Table.read(path, format="fits")
             names = [n for n in tab.colnames if len(tab[n].shape) <= 1]

@@ -18,11 +18,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vlms_bayes import __version__
 from vlms_bayes.errors import OutputDirError
 
 
@@ -213,7 +215,7 @@ def save_figure(path: str | os.PathLike[str], fig: Any, *, close: bool = True,
             fig.savefig(fh, format=path.suffix.lstrip(".") or "png", **kwargs)
     finally:
         if close:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # heavy: matplotlib
 
             plt.close(fig)
     return path
@@ -296,10 +298,6 @@ class StagedOutputDir:
 
 def environment_info() -> dict[str, Any]:
     """Versions of Python, the platform and the main scientific packages."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from vlms_bayes import __version__
-
     pkgs = {}
     for name in ("numpy", "scipy", "pandas", "astropy", "scikit-learn", "pymc", "arviz",
                  "jax", "numpyro", "numba", "astroquery", "pooch", "matplotlib"):

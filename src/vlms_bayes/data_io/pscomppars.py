@@ -40,6 +40,7 @@ from vlms_bayes.data_io.files import (
     sha256_of,
 )
 from vlms_bayes.data_io.outputs import write_csv, write_json
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.data_io.validate import coerce_numeric, require_eccentricity, require_positive
 from vlms_bayes.errors import DataUnavailableError, InputDataError
 
@@ -148,7 +149,9 @@ def query_archive(query: ArchiveQuery) -> pd.DataFrame:
     DataUnavailableError
         If the archive cannot be reached; the message says how to work offline.
     """
-    from astroquery.ipac.nexsci.nasa_exoplanet_archive import NasaExoplanetArchive
+    from astroquery.ipac.nexsci.nasa_exoplanet_archive import (  # heavy: astroquery
+        NasaExoplanetArchive,
+    )
 
     try:
         table = NasaExoplanetArchive.query_criteria(
@@ -168,7 +171,7 @@ def table_to_frame(table: Any) -> pd.DataFrame:
 
     Masked entries become NaN (numbers) or None (strings).
     """
-    from astropy.table import Table
+    from astropy.table import Table  # heavy: astropy
 
     frame = Table(table, masked=True).to_pandas()
     for col in frame.columns:
@@ -252,13 +255,10 @@ def validate_pscomppars(
     InputDataError
         Missing required columns, non-numeric or negative masses, e outside [0, 1).
     """
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"{source} lacks the required column(s) {', '.join(missing)}. A PSCompPars CSV "
-            f"must provide at least: {', '.join(REQUIRED)} (archive column names; the "
-            "default column set of the archive's PSCompPars download has them all)."
-        )
+    require_columns(frame, REQUIRED, what=str(source), kind="required", show_found=False,
+                    fix=f"A PSCompPars CSV must provide at least: {', '.join(REQUIRED)} "
+                        "(archive column names; the default column set of the archive's "
+                        "PSCompPars download has them all).")
     out = frame.copy()
     for col in COLUMNS:
         if col not in out.columns:

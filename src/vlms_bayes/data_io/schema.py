@@ -45,7 +45,11 @@ which handles missing, fixed and limited eccentricities in its likelihood.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
+
+from vlms_bayes.errors import InputDataError
 
 #: Columns of the original system, in its order.
 ORIGINAL_COLUMNS: tuple[str, ...] = (
@@ -72,6 +76,49 @@ LOGQ_RULES: tuple[str, ...] = ("quadrature", "lens", "evolutionary_model")
 MASS_KINDS: tuple[str, ...] = ("true", "msini", "mass_radius", "other")
 ECC_STATUSES: tuple[str, ...] = ("measured", "upper_limit", "fixed_zero", "missing")
 SOURCES: tuple[str, ...] = ("PSCompPars", "BDcat", "reference")
+
+
+#: What to do about a frame that lacks stacked-dataset columns.
+STACKED_FIX = ("Pass the stacked dataset (or its complete-case view) from vlms_bayes.data_io, "
+               "or build it with 'vlms-bayes data'.")
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str, fix: str,
+                    kind: str = "", show_found: bool = True) -> None:
+    """Raise :class:`InputDataError` when ``frame`` lacks any of ``columns``.
+
+    The one check of required columns in the package: every reader and every step that
+    needs columns calls it, so that each message names the input, the missing columns,
+    what the input has and what to do.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table read or given.
+    columns : iterable of str
+        Columns that must be present, in the order the message lists the missing ones.
+    what : str
+        The input, as the message's subject: a file (``"ps.csv"``) or a step's data
+        (``"The data of the e-a figure"``).
+    fix : str
+        What to do, one or more sentences (e.g. which columns a file must provide).
+    kind : str
+        Word before "column(s)" (``"required"``, ``"Gaia"``), or empty.
+    show_found : bool
+        List the columns ``frame`` has (off for archive tables of hundreds of columns).
+
+    Raises
+    ------
+    InputDataError
+        "``what`` lacks the ``kind`` column(s) a, b (it has ...). ``fix``"
+    """
+    missing = [str(c) for c in columns if c not in frame.columns]
+    if not missing:
+        return
+    found = (f" (it has {', '.join(map(str, frame.columns)) or 'no columns'})"
+             if show_found else "")
+    label = f"{kind} column(s)" if kind else "column(s)"
+    raise InputDataError(f"{what} lacks the {label} {', '.join(missing)}{found}. {fix}")
 
 
 def complete_case(stacked: pd.DataFrame, *, fixed_zero_as_measured: bool = True) -> pd.DataFrame:

@@ -48,6 +48,7 @@ and 3 (probability), independent of the secular check's sub-keys 0 and 1.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -56,9 +57,11 @@ import numpy as np
 import pandas as pd
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import migration, secular, tides
+from vlms_bayes.feasibility import migration, probability, secular, tides
 from vlms_bayes.feasibility import montecarlo as mc
-from vlms_bayes.feasibility.draws import stream
+from vlms_bayes.feasibility.attribution import binomial_interval
+from vlms_bayes.feasibility.draws import cell_draws, stream
+from vlms_bayes.feasibility.priors import multiplicity_prior
 
 #: Below this ε_oct the octupole cannot change the verdict (analytic verdict kept).
 EPS_OCT_ACTIVE: float = 1e-3
@@ -184,8 +187,8 @@ def draw_outcomes_pairs(config: mc.FeasibilityConfig, table: Any, m_out: np.ndar
     Computed in fixed blocks of :data:`OUTCOME_BLOCK` (padded), so every call, whatever
     its length, reuses one compiled function.
     """
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: jax
+    import jax.numpy as jnp  # heavy: jax
 
     params = mc.kernel_params(config)
     n = len(m_out)
@@ -516,11 +519,6 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
     -------
     IntegratedProbability
     """
-    import dataclasses
-
-    from vlms_bayes.feasibility import probability
-    from vlms_bayes.feasibility.priors import multiplicity_prior
-
     options = options or IntegrationOptions()
     options.check()
     prior = prior or multiplicity_prior(config.target.m_star_msun)
@@ -596,8 +594,6 @@ class MapIntegration:
 
     def confirmation(self) -> tuple[float, float, float]:
         """Share of integrated feasible draws that the integration confirms, with 95% CI."""
-        from vlms_bayes.feasibility.attribution import binomial_interval
-
         n, k = int(self.integrated_cells.sum()), int(self.confirmed_cells.sum())
         if n == 0:
             return float("nan"), float("nan"), float("nan")
@@ -645,8 +641,6 @@ def integrate_map(result: mc.MapResult, table: Any, *, seed: int,
     -------
     MapIntegration
     """
-    from vlms_bayes.feasibility.draws import cell_draws
-
     options = options or IntegrationOptions()
     options.check()
     cfg = result.config

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from vlms_bayes.feasibility.units import C_AU_PER_YR, G_AU3_MSUN_YR2
 
 Array = Any  # float, NumPy array or JAX array
@@ -244,7 +246,7 @@ def kl_emax_grid(e0: Array, cos_i0: Array, *, xp: Any = None,
         exp(y0 + k step), k = 1..n_scan, on a new last axis.
     """
     if xp is None:
-        import numpy as xp
+        xp = np
     e0, cos_i0 = xp.broadcast_arrays(xp.asarray(e0, dtype=float), xp.asarray(cos_i0, dtype=float))
     e2_0 = e0 * e0
     j2_0 = (1.0 - e0) * (1.0 + e0)
@@ -276,7 +278,7 @@ def kl_emax_solve(grid: tuple[Array, ...], sin2_omega0: Array, eps_gr: Array, ep
     :func:`kl_emax` for the arguments and returns.
     """
     if xp is None:
-        import numpy as xp
+        xp = np
     j2_0, e2_0, kk, x0, x_end, step, x_grid = grid
     consts = (j2_0, e2_0, eps_gr,
               *kl_gap_terms(j2_0, e2_0, kk, sin2_omega0, eps_tide, eps_rot))
@@ -348,7 +350,7 @@ def kl_emax(e0: Array, cos_i0: Array, sin2_omega0: Array, eps_gr: Array, eps_tid
         Maximum eccentricity and 1 - e_max (computed as j²/(1 + e) without cancellation).
     """
     if xp is None:
-        import numpy as xp
+        xp = np
     e0, cos_i0, sin2_omega0, eps_gr, eps_tide, eps_rot = xp.broadcast_arrays(
         *(xp.asarray(x, dtype=float) for x in (e0, cos_i0, sin2_omega0, eps_gr, eps_tide,
                                                eps_rot)))

@@ -52,7 +52,14 @@ from typing import Any, Literal
 import numpy as np
 
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import kozai, migration, radii, tides, triple_stability
+from vlms_bayes.feasibility import (
+    kozai,
+    migration,
+    montecarlo_numba,
+    radii,
+    tides,
+    triple_stability,
+)
 from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     CRITERIA,
     DRAW_FIELDS,
@@ -64,6 +71,8 @@ from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     make_draws,
     n_outputs,
 )
+from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior
+from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
 from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSUN_AU
 
 log = logging.getLogger(__name__)
@@ -80,7 +89,7 @@ PAIR_BLOCK = 2**15
 
 def _jax_index(x: Any) -> Any:
     """Floor of ``x`` as an int32 index (JAX), for :func:`radii.track_at`."""
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # heavy: jax
 
     return jnp.floor(x).astype(jnp.int32)
 
@@ -89,7 +98,7 @@ def _march_jax(a_lo: Any, a_hi: Any, h: Any, kl: bool, t0: Any, ln: Any, idx: An
                r0_off: int, r1_off: int, m1: Any, m0: Any, lag1: Any, lag0: Any, r1_obs: Any,
                s1: Any) -> Any:
     """:func:`migration.march` with ``jax.lax.fori_loop`` over the same sub-panel steps."""
-    import jax
+    import jax  # heavy: jax
 
     x_lo = a_lo - h
     ratio = (a_hi - h) / x_lo
@@ -237,8 +246,6 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
 
 def physics_assumptions(config: FeasibilityConfig) -> str:
     """What the radii and the tidal lags of a run assume, in words (summaries, run.json)."""
-    from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior
-
     t = config.target
     if config.radii == "frozen":
         rad = (f"radii frozen at today's (R_p = {t.radius_rj:g} RJ, R* = {t.r_star_rsun:g} "
@@ -278,10 +285,8 @@ def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
 # ----------------------------------------------------------------------------------------
 def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[str, Any]:
     """Physics of one draw (JAX scalars); ``p`` is the parameter vector, ``d`` the draw."""
-    import jax
-    import jax.numpy as jnp
-
-    from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
+    import jax  # heavy: JAX, kept off the numba path
+    import jax.numpy as jnp  # heavy: JAX
 
     P = {k: p[PARAM_FIELDS.index(k)] for k in _SCALAR_PARAMS}
     m0, m1 = P["m0"], P["m1"]
@@ -328,7 +333,7 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
 def _draw_counts(p: Any, settings: tuple[Any, Any, Any], table: Any, m_out: Any, a_out: Any,
                  d: Any) -> Any:
     """Count vector (:func:`n_outputs`) of one draw: 0/1 for each output."""
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # heavy: JAX
 
     horizons, r_dis, r_crit = settings
     o = _draw_outcome(p, table, m_out, a_out, d)
@@ -354,8 +359,8 @@ def _map_jax(params: np.ndarray, settings: tuple[np.ndarray, ...], table: Any,
              m_cells: np.ndarray, a_cells: np.ndarray, draws: dict[str, np.ndarray],
              chunk: int) -> np.ndarray:
     """Counts of the given cells; ``draws`` has shape (n_cells, n_draws) per field."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     with jax.enable_x64(True):
         n_dev = jax.local_device_count()
@@ -388,8 +393,8 @@ def _jitted_map(n_dev: int = 1) -> Any:
     parallel. Every cell is computed alone, so the counts do not depend on the split.
     """
     if n_dev not in _JIT_CACHE:
-        import jax
-        import jax.numpy as jnp
+        import jax  # heavy: JAX
+        import jax.numpy as jnp  # heavy: JAX
 
         def cell(p, settings, table, m_out, a_out, draws):
             per_draw = jax.vmap(lambda d: _draw_counts(p, settings, table, m_out, a_out, d))
@@ -401,8 +406,8 @@ def _jitted_map(n_dev: int = 1) -> Any:
                                (m_chunks, a_chunks, draw_chunks))
 
         if n_dev > 1:
-            from jax.sharding import Mesh
-            from jax.sharding import PartitionSpec as P
+            from jax.sharding import Mesh  # heavy: JAX
+            from jax.sharding import PartitionSpec as P  # heavy: JAX
 
             mesh = Mesh(np.array(jax.local_devices()), ("cells",))
             run = jax.shard_map(run, mesh=mesh, out_specs=P("cells"),
@@ -420,11 +425,9 @@ def draw_outcomes(config: FeasibilityConfig, table: Any, m_out: float, a_out: fl
     """
     params = kernel_params(config)
     if backend == "numba":
-        from vlms_bayes.feasibility import montecarlo_numba
-
         return montecarlo_numba.draw_outcomes(params, table, m_out, a_out, draws)
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     with jax.enable_x64(True):
         f = jax.jit(jax.vmap(lambda d: _draw_outcome(jnp.asarray(params), table, m_out, a_out,
@@ -466,10 +469,9 @@ class MapResult:
         }
 
 
-def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
+def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any,
                     backend: Literal["jax", "numba", "auto"] = "auto",
-                    initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
-                    data_dir: Any = None) -> MapResult:
+                    initial_ae: tuple[np.ndarray, np.ndarray] | None = None) -> MapResult:
     """Compute the feasibility map (entry point; runs JAX in float64).
 
     Parameters
@@ -479,14 +481,14 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
     seed : int
         The run's seed; cell ``c`` draws from its stream ``(seed, map, c)``
         (:func:`~vlms_bayes.feasibility.draws.cell_draws`).
-    table : StabilityTable, optional
-        Quarles et al. (2020) table; loaded for ``config.quarles_incl_deg`` if omitted.
+    table : StabilityTable
+        Quarles et al. (2020) table for ``config.quarles_incl_deg``, loaded by the caller
+        (:func:`vlms_bayes.pipeline.feasibility.map_stability_table`): tables are passed
+        in, never loaded here.
     backend : {"jax", "numba", "auto"}
         Kernel backend; "auto" tries JAX, then numba (logged, recorded).
     initial_ae : (array, array), optional
         Initial (a0, e0) samples, e.g. from a fitted posterior.
-    data_dir : path-like, optional
-        Data folder for the stability table.
 
     Returns
     -------
@@ -495,11 +497,6 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
     if backend not in BACKENDS:
         raise InputDataError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
     config.check()
-    if table is None:
-        from vlms_bayes.data_io.quarles import load_stability_table
-
-        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
-                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
     params = kernel_params(config)
     settings = sensitivity_settings(config)
     mg, ag = np.meshgrid(config.m_out_grid, config.a_out_grid, indexing="ij")
@@ -526,8 +523,6 @@ def feasibility_map(config: FeasibilityConfig, *, seed: int, table: Any = None,
                 reason = f"{type(exc).__name__}: {exc}"
                 log.warning("JAX backend failed (%s); falling back to numba.", reason)
                 used = "numba"
-        from vlms_bayes.feasibility import montecarlo_numba
-
         parts.append(montecarlo_numba.map_counts(params, settings, table, m_cells[sl],
                                                  a_cells[sl], draws))
     counts = np.concatenate(parts, axis=0)
@@ -572,8 +567,6 @@ def pair_counts(config: FeasibilityConfig, table: Any, m_out: np.ndarray, a_out:
     a_out = np.ascontiguousarray(a_out, float)
     d = {k: np.asarray(draws[k], float)[:, None] for k in DRAW_FIELDS}
     if backend == "numba":
-        from vlms_bayes.feasibility import montecarlo_numba
-
         return np.asarray(montecarlo_numba.map_counts(params, settings, table, m_out, a_out,
                                                       d))
     if backend != "jax":

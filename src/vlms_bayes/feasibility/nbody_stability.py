@@ -78,7 +78,7 @@ def planet_survives(
         Whether the planet stayed bound, and when it was lost.
     """
     try:
-        import rebound
+        import rebound  # heavy: REBOUND
     except ImportError as exc:  # optional dependency of this check only
         raise VlmsBayesError(
             "The N-body check needs REBOUND: pip install 'rebound>=5.2'."

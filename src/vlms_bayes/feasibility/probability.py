@@ -34,10 +34,11 @@ states them with the result).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from vlms_bayes.feasibility import disk
 from vlms_bayes.feasibility.attribution import absolute_losses, binomial_interval
@@ -322,22 +323,18 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
         ``n_arrive``, ``n_systems``, ``reference`` (the row of the configuration's value),
         ``lags`` (how the row's tidal lags were set).
     """
-    import dataclasses
-
-    import pandas as pd
-
     rows = []
     ref = {"radius_rj": config.target.radius_rj, "q_prime_planet": config.q_prime_planet,
            "horizon_gyr": config.horizon_gyr}
     for name, vals in (values or SENSITIVITY).items():
         for v in vals:
             if name == "radius_rj":
-                cfg = dataclasses.replace(
-                    config, target=dataclasses.replace(config.target, radius_rj=float(v)))
+                cfg = replace(
+                    config, target=replace(config.target, radius_rj=float(v)))
             elif name == "q_prime_planet" and config.lags == "prior":
-                cfg = dataclasses.replace(config, q_prime_planet=float(v), lags="fixed")
+                cfg = replace(config, q_prime_planet=float(v), lags="fixed")
             else:
-                cfg = dataclasses.replace(config, **{name: float(v)})
+                cfg = replace(config, **{name: float(v)})
             lags = ("prior" if cfg.lags == "prior" else
                     f"fixed: Q'p = {cfg.q_prime_planet:g}, Q'* = {cfg.q_prime_star:g}")
             r = kl_probability(cfg, table, seed=seed, n_systems=n_systems, backend=backend,

@@ -91,7 +91,7 @@ def _strengths(p: TripleParams, a: Array) -> tuple[Array, Array, Array, Array]:
 
 def energy(jv: Array, ev: Array, eps_oct: Array, eps_gr: Array, eps_tide: Array) -> Array:
     """Dimensionless secular energy φ = Φ/Φ0 (conserved without dissipation)."""
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # heavy: JAX
 
     e2 = jnp.dot(ev, ev)
     jmag = jnp.sqrt(jnp.dot(jv, jv))
@@ -105,8 +105,8 @@ def energy(jv: Array, ev: Array, eps_oct: Array, eps_gr: Array, eps_tide: Array)
 
 def rhs(y: Array, p: TripleParams) -> Array:
     """Time derivative of the state (j, e, ln a), per year."""
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     jv, ev, lna = y[:3], y[3:6], y[6]
     a = jnp.exp(lna)
@@ -162,8 +162,8 @@ def integrate(y0: Array, p: TripleParams, t_end_yr: Array, r_dis_au: Array, *,
         Time reached, final state, largest e seen at step ends, disruption flag, step
         count and the energy φ at start and end (equal without dissipation).
     """
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     def stages(y: Array, h: Array) -> tuple[Array, Array]:
         ks = []
@@ -219,8 +219,8 @@ def integrate_batch(y0: np.ndarray, params: TripleParams, t_end_yr: np.ndarray,
     The compiled function is kept per set of keyword arguments, so repeated calls (chunks
     of candidates) compile once per batch shape.
     """
-    import jax
-    import jax.numpy as jnp
+    import jax  # heavy: JAX
+    import jax.numpy as jnp  # heavy: JAX
 
     key = tuple(sorted(kwargs.items()))
     with jax.enable_x64(True):

@@ -247,7 +247,7 @@ def ac_ratio_jax(table: StabilityTable, mu: Array, e_bin: Array) -> Array:
     jax.Array
         a_c / a_bin.
     """
-    import jax.numpy as jnp
+    import jax.numpy as jnp  # heavy: JAX
 
     tab = StabilityTable(
         jnp.asarray(table.mu_nodes), jnp.asarray(table.e_nodes), jnp.asarray(table.ratio),

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from astropy import units as u
 from numpy.typing import ArrayLike, NDArray
 
 from vlms_bayes.errors import InputDataError
@@ -46,8 +48,6 @@ def _positive(name: str, value: Any, unit: str) -> NDArray[np.float64]:
 def _to_float(name: str, value: Any, unit: str) -> NDArray[np.float64]:
     """Plain float array; an astropy Quantity is converted to ``unit`` first."""
     if hasattr(value, "unit"):
-        from astropy import units as u
-
         try:
             value = value.to_value(u.Unit(unit))
         except u.UnitConversionError as exc:
@@ -237,8 +237,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 
 def read_binaries_csv(path: str | os.PathLike[str]) -> Any:
     """Read a CSV of binaries (one per row) into a DataFrame, with a clear error."""
-    import pandas as pd
-
     try:
         frame = pd.read_csv(path, comment="#", skipinitialspace=True)
     except (OSError, ValueError) as exc:
@@ -288,8 +286,6 @@ def stability_limits_frame(
     InputDataError
         Naming the first bad row (1-based data row) and the problem.
     """
-    import pandas as pd
-
     cols: dict[str, str] = {}
     for c in frame.columns:
         key = COLUMN_ALIASES.get(str(c).strip().lower())

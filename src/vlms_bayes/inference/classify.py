@@ -40,7 +40,7 @@ def load_posterior(folder: str | Path) -> tuple[Any, dict[str, Any]]:
         When the folder or files are missing or were not written by ``vlms-bayes fit``,
         or when they hold a fit rejected by the diagnostics gate (``rejected/``).
     """
-    import xarray as xr
+    import xarray as xr  # heavy: xarray
 
     folder = Path(folder)
     nc, summ = folder / "posterior.nc", folder / "fit_summary.json"

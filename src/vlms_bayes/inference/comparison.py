@@ -15,7 +15,7 @@ import pandas as pd
 
 
 def _loo(dt: Any) -> Any:
-    import arviz as az
+    import arviz as az  # heavy: ArviZ
 
     with warnings.catch_warnings():  # Pareto-k warnings: reported as numbers instead
         warnings.simplefilter("ignore", UserWarning)
@@ -68,7 +68,7 @@ def loo_compare(fits: dict[str, Any], *, reference: str | None = None) -> pd.Dat
         One row per fit, best first: ``elpd_loo, se, p_loo, elpd_diff, dse, weight``, plus
         the Pareto-k counts of :func:`loo_summary`.
     """
-    import arviz as az
+    import arviz as az  # heavy: ArviZ
 
     with warnings.catch_warnings():  # Pareto-k warnings: reported as numbers instead
         warnings.simplefilter("ignore", UserWarning)

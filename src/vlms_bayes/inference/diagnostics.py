@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,7 @@ def parameter_diagnostics(dt: Any, *, gate: GateConfig | None = None) -> Any:
         ``ess_tail`` and ``fails`` (the failed checks, "" when none); failing parameters
         first, then by decreasing R-hat.
     """
-    import arviz as az
-    import pandas as pd
-
+    import arviz as az  # heavy: ArviZ
     g = gate or GateConfig()
     post = dt["posterior"]
     n_total = int(post.sizes["chain"] * post.sizes["draw"])
@@ -202,7 +201,7 @@ def diagnose(dt: Any, *, gate: GateConfig | None = None,
     -------
     Diagnostics
     """
-    import arviz as az
+    import arviz as az  # heavy: ArviZ
 
     g = gate or GateConfig()
     post = dt["posterior"]

@@ -53,7 +53,9 @@ import pandas as pd
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json
 from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
+from vlms_bayes.inference.comparison import loo_compare
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
+from vlms_bayes.inference.initvals import initial_values
 from vlms_bayes.inference.membership import (
     Membership,
     draws_from_posterior,
@@ -62,16 +64,26 @@ from vlms_bayes.inference.membership import (
     responsibilities,
     summarise_memberships,
 )
+from vlms_bayes.inference.nuts_jax import sample_density
 from vlms_bayes.inference.ppc import PPCResult, posterior_predictive_check
-from vlms_bayes.inference.sampling import check_backend
+from vlms_bayes.inference.rejected import gate_advice, write_rejected
+from vlms_bayes.inference.sampling import check_backend, sample
 from vlms_bayes.models.data import (
     MeasurementConfig,
     ModelData,
     left_out_objects,
     model_data_from_stacked,
 )
-from vlms_bayes.models.mixture import MixturePriors, n_gaussians, population_names
+from vlms_bayes.models.logdensity import mixture_density
+from vlms_bayes.models.mixture import (
+    MixturePriors,
+    build_mixture_model,
+    n_gaussians,
+    population_names,
+)
 from vlms_bayes.models.selection import SelectionModel
+from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
+from vlms_bayes.plots.ppc import plot_ppc
 from vlms_bayes.report.format import fmt_prob
 
 log = logging.getLogger(__name__)
@@ -163,16 +175,11 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     ``keep_attempts``: a list that receives every attempt's posterior, in order (the
     last one is the one returned), with the same groups attached.
     """
-    from vlms_bayes.inference.initvals import initial_values
-
     n_gauss = n_gaussians(n_components, config.planet_components)
     kwargs = dict(n_components=n_components, priors=config.priors, selection=config.selection,
                   planet_components=config.planet_components)
     tried: list[Any] = []
     if config.backend == "jax":  # the model written in JAX (models.logdensity)
-        from vlms_bayes.inference.nuts_jax import sample_density  # heavy: JAX
-        from vlms_bayes.models.logdensity import mixture_density
-
         density = mixture_density(data, **kwargs)
         weight = next((v.name for v in density.free if v.transform == "simplex"), None)
         init = initial_values(data, n_gauss, random_seed=seed, weight_name=weight)
@@ -184,9 +191,6 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
                                         max_tree_depth=config.max_tree_depth))
             return tried[-1]
     else:
-        from vlms_bayes.inference.sampling import sample  # heavy: PyMC
-        from vlms_bayes.models.mixture import build_mixture_model
-
         model = build_mixture_model(data, **kwargs)
         init = initial_values(data, n_gauss, random_seed=seed, model=model)
 
@@ -210,15 +214,13 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
 
 def _attach_groups(dt: Any, data: ModelData, config: FitConfig, n_components: int) -> None:
     """Add the pointwise log-likelihood and the model's arrays to a sampled DataTree."""
-    import xarray as xr
+    import xarray as xr  # heavy: xarray
 
     post = dt["posterior"]
     terms = object_log_terms(data, draws_from_posterior(post))
     nc, nd = post.sizes["chain"], post.sizes["draw"]
     ll = pointwise_loglik(terms)
     if config.selection is not None:  # each object's share of the normalisation
-        from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
-
         ll = ll + object_selection_logterms(selection_terms(data, config.selection),
                                             draws_from_posterior(post))
     ll = ll.reshape(nc, nd, data.n)
@@ -353,8 +355,6 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     loo_table = None
     loo_rejected: list[dict[str, Any]] = []
     if config.loo_components:
-        from vlms_bayes.inference.comparison import loo_compare
-
         fits = {f"K={k}": dt}
         for kk in sorted(set(config.loo_components) - {k}):
             t1 = time.perf_counter()
@@ -418,12 +418,10 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
 
 
 def _save_ppc_figure(path: Path, ppc: PPCResult) -> None:
-    import matplotlib  # heavy: kept off the --help path
+    import matplotlib  # heavy: kept off the --help path (sets Agg before pyplot)
 
     if "matplotlib.pyplot" not in sys.modules:  # a command: no display needed; a session
         matplotlib.use("Agg")                   # (notebook) keeps its own backend
-    from vlms_bayes.plots.ppc import plot_ppc
-
     save_figure(path, plot_ppc(ppc))
 
 
@@ -441,8 +439,6 @@ def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str,
     advice : list of str
         What to change (:func:`vlms_bayes.inference.rejected.gate_advice`).
     """
-    from vlms_bayes.inference.rejected import gate_advice, write_rejected
-
     tried_ta = [float(a.get("target_accept", config.target_accept)) for a in attempts] or [
         config.target_accept]
     advice = gate_advice(diag, gate=config.gate, draws=config.draws, tune=config.tune,
@@ -497,8 +493,6 @@ def selection_record(data: ModelData, selection: SelectionModel | None) -> dict[
     """What fit_summary.json says about the selection model (parameters, methods, notes)."""
     if selection is None:
         return {"mode": "none"}
-    from vlms_bayes.models.selection_norm import selection_terms
-
     return {"mode": "methods", "parameters": selection.to_dict(),
             **selection_terms(data, selection).to_dict()}
 

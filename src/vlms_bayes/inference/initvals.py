@@ -42,7 +42,7 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
         ``mu_logq`` (strictly increasing), ``mu_loga``, ``sigma_logq``, ``sigma_loga``,
         ``rho_beta`` and, for K > 1, ``w`` or ``f_det``.
     """
-    from sklearn.mixture import GaussianMixture
+    from sklearn.mixture import GaussianMixture  # heavy: scikit-learn
 
     k = int(n_components)
     x = np.c_[data.y_logq, data.y_loga]

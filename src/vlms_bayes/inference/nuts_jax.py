@@ -65,8 +65,8 @@ def sample_density(
         ``posterior`` and ``sample_stats`` as ``pymc.sample`` returns them.
     """
     import jax  # heavy: keeps --help fast
-    import jax.numpy as jnp
-    from numpyro.infer import MCMC, NUTS
+    import jax.numpy as jnp  # heavy: jax
+    from numpyro.infer import MCMC, NUTS  # heavy: numpyro
 
     with jax.enable_x64(True):  # scoped: the rest of the process keeps its setting
         if initvals is not None:

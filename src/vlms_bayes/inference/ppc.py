@@ -378,8 +378,8 @@ def loo_pit_values(y_obs: NDArray[np.float64], y_rep: NDArray[np.float64],
     warnings : list of str
         What ArviZ warned about (e.g. high Pareto k), for the record.
     """
-    from arviz_base import from_dict
-    from arviz_stats import loo_pit
+    from arviz_base import from_dict  # heavy: ArviZ
+    from arviz_stats import loo_pit  # heavy: ArviZ
 
     s = y_rep.shape[0]
     dt = from_dict({"posterior": {"draw_id": np.arange(s, dtype=float)[None, :]},

@@ -117,7 +117,7 @@ def sample(
     if backend == "jax":
         raise VlmsBayesError("The 'jax' backend samples a MixtureDensity "
                              "(vlms_bayes.inference.nuts_jax.sample_density), not a PyMC model.")
-    import pymc as pm
+    import pymc as pm  # heavy: PyMC
 
     kwargs: dict[str, Any] = dict(
         draws=int(draws), tune=int(tune), chains=int(chains), random_seed=int(random_seed),
@@ -126,7 +126,7 @@ def sample(
     )
     t0 = time.perf_counter()
     if backend == "numpyro":
-        import jax
+        import jax  # heavy: JAX
 
         method = "parallel" if jax.local_device_count() >= chains else "vectorized"
         with jax.enable_x64(True):  # scoped: the rest of the process keeps its setting
@@ -141,7 +141,7 @@ def sample(
                        cores=min(chains, os.cpu_count() or 1), **kwargs)
     else:
         try:
-            import nutpie  # noqa: F401
+            import nutpie  # noqa: F401  # heavy: optional nutpie
         except ImportError as exc:
             raise VlmsBayesError(
                 "The 'nutpie' backend needs the nutpie package (pip install nutpie); "

@@ -52,7 +52,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from vlms_bayes import orbits
-from vlms_bayes.data_io.schema import model_view
+from vlms_bayes.data_io.schema import model_view, require_columns
 from vlms_bayes.errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -246,11 +246,8 @@ def model_data_from_stacked(
     cfg = measurement or MeasurementConfig()
     need = ("name", "logq", "loga", "pl_bmassj", "pl_orbsmax", "st_mass", "mass_kind",
             "pl_orbeccen", "ecc_status", "in_window", "is_reference")
-    missing = [c for c in need if c not in stacked.columns]
-    if missing:
-        raise InputDataError(
-            f"The stacked dataset lacks the column(s) {missing}; build it with "
-            "'vlms-bayes data' or the vlms_bayes.pipeline loader.")
+    require_columns(stacked, need, what="The stacked dataset",
+                    fix="Build it with 'vlms-bayes data' or the vlms_bayes.pipeline loader.")
     rows = model_view(stacked, include_reference=include_reference)
     if "mass_is_limit" in rows.columns:
         lim = rows["mass_is_limit"].fillna(False).astype(bool).to_numpy()

@@ -238,7 +238,7 @@ def mixture_density(
         ``constrained(u)``: every variable of the PyMC model's posterior at ``u``.
     """
     import jax.numpy as jnp  # heavy: keeps --help fast
-    from jax.scipy.special import gammaln, logsumexp
+    from jax.scipy.special import gammaln, logsumexp  # heavy: jax
 
     kp = int(n_components)
     if kp < 1 or kp != n_components:

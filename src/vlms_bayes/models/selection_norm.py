@@ -406,7 +406,7 @@ def selection_log_xi(data: ModelData, model: SelectionModel, params: dict[str, A
 
     log ξ is None when no method of the sample has a selection function.
     """
-    import pytensor.tensor as pt
+    import pytensor.tensor as pt  # heavy: PyTensor
 
     terms = selection_terms(data, model)
     if not terms.methods:
@@ -423,7 +423,7 @@ def log_mean_xi(terms: SelectionTerms, lxi: Any) -> Any:
     methods count with ξ ≡ 1); computed in logs, so it stays finite for a population that
     no method can see.
     """
-    import pytensor.tensor as pt
+    import pytensor.tensor as pt  # heavy: PyTensor
 
     n_flat = int(np.sum(terms.object_group < 0))
     rows = lxi + pt.as_tensor(np.log(terms.counts))[:, None]          # (Gr, K)
@@ -438,7 +438,7 @@ def intrinsic_log_weights(log_f: Any, log_xibar: Any) -> Any:
     f_k = w_k ξ̄_k / Σ_j w_j ξ̄_j is the share of the fitted sample that population k is
     expected to contribute, so w_k ∝ f_k / ξ̄_k (:func:`log_mean_xi`).
     """
-    import pytensor.tensor as pt
+    import pytensor.tensor as pt  # heavy: PyTensor
 
     raw = log_f - log_xibar
     return raw - pt.logsumexp(raw)
@@ -454,7 +454,7 @@ def visibility_logp(log_xibar: Any, floor: float, scale: float) -> Any:
     to an object gains without bound from the ratio of its density to its ξ. The wall
     keeps every population where the methods can see it.
     """
-    import pytensor.tensor as pt
+    import pytensor.tensor as pt  # heavy: PyTensor
 
     z = pt.minimum(0.0, (log_xibar - np.log(floor)) / scale)
     return -0.5 * pt.sum(z ** 2)

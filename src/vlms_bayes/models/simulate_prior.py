@@ -56,11 +56,13 @@ from vlms_bayes.models.data import (
     ModelData,
     model_data_from_stacked,
 )
+from vlms_bayes.models.likelihood import bvn_logpdf
 from vlms_bayes.models.mixture import (
     MixturePriors,
     component_populations,
     n_gaussians,
 )
+from vlms_bayes.models.scenarios import m_dwarf_like
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.selection_norm import SelectionTerms, log_xi, selection_terms
 
@@ -341,8 +343,6 @@ def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: 
     x' (conjugate), and (sin i, sin φ) are isotropic draws accepted with p_det at them
     (their distribution given detection at x'). Exact up to the grid.
     """
-    from vlms_bayes.models.likelihood import bvn_logpdf
-
     tau2 = terms.smooth_var
     (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
     mq, ma, sq, sa, rho = (np.asarray(params[k], float) for k in (
@@ -538,8 +538,6 @@ def design_from_scenario(n_objects: int, *, seed: int,
     separations, each with its own errors). Only the design is kept: the values are
     redrawn for each replica.
     """
-    from vlms_bayes.models.scenarios import m_dwarf_like
-
     if n_objects < 3:
         raise InputDataError(f"--n-objects must be at least 3, got {n_objects}.")
     n_int = max(100, 25 * n_objects)

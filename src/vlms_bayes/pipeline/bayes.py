@@ -21,6 +21,7 @@ from vlms_bayes.models.data import MeasurementConfig
 from vlms_bayes.pipeline.data import DataConfig, load_data
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.report.comparison import build_comparison, write_comparison
+from vlms_bayes.seeds import derive_seed
 
 #: TOI-6894 b (Bryant et al. 2025; NASA Exoplanet Archive): the object ``classify`` scores
 #: by default, with its published 1-sigma uncertainties.
@@ -36,16 +37,19 @@ def fit_command(data_config: DataConfig, fit_config: FitConfig, *,
 
     A fit that fails the diagnostics gate publishes nothing in ``outdir`` but its own
     ``outdir/rejected/`` folder (draws, per-parameter diagnostics, verdict) and raises
-    :class:`~vlms_bayes.errors.GateRejectedError`.
+    :class:`~vlms_bayes.errors.GateRejectedError`. ``seed`` is the master seed; the chains
+    use its ``sampler`` stream (:func:`vlms_bayes.seeds.derive_seed`), as in
+    ``vlms-bayes run``.
     """
+    sampler_seed = derive_seed(seed, "sampler")
     t0 = time.perf_counter()
     data = load_data(data_config)
     t_data = time.perf_counter() - t0
     record = {"command": "fit",
               "config": {"data": asdict(data_config), "fit": fit_config.to_dict()},
-              "seeds": {"sampler": seed}, "inputs": data.inputs}
+              "seeds": {"master": seed, "sampler": sampler_seed}, "inputs": data.inputs}
     with StagedOutputDir(outdir) as staging:
-        res = run_fit(data.frame, fit_config, outdir_path=staging, seed=seed,
+        res = run_fit(data.frame, fit_config, outdir_path=staging, seed=sampler_seed,
                       rejected_dir=Path(outdir) / REJECTED_DIR,
                       run_info=run_record(**record, timings_s={"data": t_data}))
         write_json(staging / "run.json", run_record(

@@ -70,10 +70,11 @@ from vlms_bayes.data_io.outputs import (
 )
 from vlms_bayes.errors import InputDataError, VlmsBayesError
 from vlms_bayes.inference import sbc
-from vlms_bayes.inference.fit import FitConfig
+from vlms_bayes.inference.fit import FitConfig, fit_posterior
+from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.mixture import group_names, n_gaussians, population_names
-from vlms_bayes.models.selection_norm import SelectionTerms
+from vlms_bayes.models.selection_norm import SelectionTerms, object_selection_logterms
 from vlms_bayes.models.simulate_prior import (
     complete_parameters,
     design_from_scenario,
@@ -85,6 +86,7 @@ from vlms_bayes.models.simulate_prior import (
 )
 from vlms_bayes.pipeline.dask_tasks import run_tasks
 from vlms_bayes.pipeline.result import CommandResult, StepTimer
+from vlms_bayes.plots.sbc import plot_sbc
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +140,6 @@ class CalibrateConfig:
 def fit_nuts(data: ModelData, config: FitConfig, *, seed: int,
              ) -> tuple[dict[str, NDArray[np.float64]], dict[str, Any]]:
     """The normal fit path: :func:`~vlms_bayes.inference.fit.fit_posterior` with ``config``."""
-    from vlms_bayes.inference.fit import fit_posterior
-
     dt, diag, attempts = fit_posterior(data, config, n_components=config.n_components,
                                        seed=seed)
     post = dt["posterior"]
@@ -180,14 +180,11 @@ def total_loglik(data: ModelData, params: Mapping[str, NDArray[np.float64]],
     components, with each object's share of the selection normalisation). ``terms``:
     the data's :func:`~vlms_bayes.models.simulate_prior.model_terms` when already known.
     """
-    from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
-
     draws = {k: np.atleast_2d(np.asarray(v, float)) for k, v in params.items()}
     ll = pointwise_loglik(object_log_terms(data, draws)).sum(axis=-1)
     if isinstance(terms, str):
         terms = model_terms(data, config.selection)
     if terms is not None:
-        from vlms_bayes.models.selection_norm import object_selection_logterms
 
         ll = ll + object_selection_logterms(terms, draws).sum(axis=-1)
     return ll
@@ -490,7 +487,6 @@ def calibrate_command(
     summary["all_passed"] = bool(summary["parameters"]) and all(
         p["passed"] for p in summary["parameters"].values())
     report = _report(summary, fixed_truth=truth is not None)
-    from vlms_bayes.plots.sbc import plot_sbc
 
     with StagedOutputDir(outdir) as staging:
         write_json(staging / SBC_JSON, summary)

@@ -17,11 +17,13 @@ write each result at once (a later failure or Ctrl-C then loses nothing finished
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from vlms_bayes.errors import InputDataError
+from vlms_bayes.inference.rv.catalogue import dask_client
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,9 @@ def run_tasks(tasks: Sequence[Task], *, n_workers: int | None = None,
             done(i, name, fn(arg))
         return results
 
-    import os
 
-    from distributed import as_completed
+    from distributed import as_completed  # heavy: distributed
 
-    from vlms_bayes.inference.rv.catalogue import dask_client
 
     workers = n_workers or max(1, min(os.cpu_count() or 1, len(tasks)))
     with dask_client(scheduler, n_workers=workers, processes=True) as client:

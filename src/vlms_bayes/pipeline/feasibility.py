@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io.companions import read_companions_csv
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
@@ -31,10 +32,16 @@ from vlms_bayes.data_io.outputs import (
     write_json,
 )
 from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.feasibility import attribution, disk
+from vlms_bayes.feasibility import attribution, disk, perturbers, probability
 from vlms_bayes.feasibility.draws import derived_seed
-from vlms_bayes.feasibility.integrated import IntegrationOptions, MapIntegration, integrate_map
+from vlms_bayes.feasibility.integrated import (
+    IntegrationOptions,
+    MapIntegration,
+    integrate_map,
+    integrated_kl_probability,
+)
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
     FeasibilityConfig,
@@ -42,12 +49,15 @@ from vlms_bayes.feasibility.montecarlo import (
     Target,
     feasibility_map,
 )
+from vlms_bayes.feasibility.perturbers import map_markers, perturber_lines
 from vlms_bayes.feasibility.secular_check import run_secular_check
+from vlms_bayes.feasibility.summary import origin_lines
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
 from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
 from vlms_bayes.pipeline.data import DataConfig, load_dataset
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.plots import feasibility as plots
+from vlms_bayes.plots.origin import probability_sensitivity_figure
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +258,8 @@ def read_initial_ae(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise InputDataError(f"Cannot read the initial (a, e) samples {path}: {exc}") from exc
-    missing = [c for c in ("a_au", "e") if c not in frame.columns]
-    if missing:
-        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; it needs 'a_au' "
-                             f"(AU) and 'e' (has: {', '.join(map(str, frame.columns))}).")
+    require_columns(frame, ("a_au", "e"), what=str(path),
+                    fix="The initial (a, e) samples need 'a_au' (AU) and 'e'.")
     return frame["a_au"].to_numpy(float), frame["e"].to_numpy(float)
 
 
@@ -376,6 +384,18 @@ def write_map_npz(path: Path, result: MapResult, gaia: GaiaExclusion | None = No
             backend=np.array(result.backend), **extra)
 
 
+def map_stability_table(config: FeasibilityConfig, *,
+                        data_dir: str | os.PathLike[str] | None = None) -> StabilityTable:
+    """The Quarles et al. (2020) table the map of ``config`` uses (read through data_io).
+
+    Tabulated inclinations (0, 30, 45, 180 degrees) are read as they are; any other is
+    interpolated between its neighbours
+    (:func:`~vlms_bayes.data_io.quarles.load_stability_table`).
+    """
+    return load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
+                                interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+
+
 def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed: int,
                     backend: str = "auto", data_dir: str | os.PathLike[str] | None = None,
                     initial_ae: tuple[np.ndarray, np.ndarray] | None = None,
@@ -452,10 +472,9 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     if gaia is not None:
         gaia.check()  # fail before the expensive map
     if table is None:
-        table = load_stability_table(config.quarles_incl_deg, data_dir=data_dir,
-                                     interpolate=config.quarles_incl_deg not in (0, 30, 45, 180))
+        table = map_stability_table(config, data_dir=data_dir)
     res = feasibility_map(config, seed=seed, table=table, backend=backend,
-                          initial_ae=initial_ae, data_dir=data_dir)
+                          initial_ae=initial_ae)
     f = res.fractions()
     excl = None
     if gaia is not None:
@@ -476,7 +495,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     known = None
     target_host = config.target.name.rsplit(" ", 1)[0]
     if sample is not None or companions is not None:
-        from vlms_bayes.feasibility import perturbers
 
         smp = sample if sample is not None else perturbers.target_sample(config.target,
                                                                          target_host)
@@ -486,7 +504,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         write_csv(out / "known_perturbers.csv", known)
     markers = None
     if companions is not None:
-        from vlms_bayes.feasibility.perturbers import map_markers
 
         markers = map_markers(known, companions, target_host)
     save_figure(out / "fig3_feasibility.png", plots.plot_feasibility_map(
@@ -524,7 +541,6 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                "fig_feasibility_sensitivity.png", "disk_migration.csv",
                "fig_disk_migration.png"))
     if known is not None:
-        from vlms_bayes.feasibility.perturbers import perturber_lines
 
         result = dataclasses.replace(result, perturber_lines=tuple(perturber_lines(known)),
                                      files=(*result.files, "known_perturbers.csv"))
@@ -563,12 +579,6 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
     candidates (``kozai_lidov`` in ``origin_probability.json``; the analytic one is kept as
     ``kozai_lidov_analytic``). The sensitivity study stays analytic (stated in its CSV).
     """
-    from vlms_bayes.data_io.outputs import save_figure, write_json
-    from vlms_bayes.feasibility import probability
-    from vlms_bayes.feasibility.integrated import integrated_kl_probability
-    from vlms_bayes.feasibility.summary import origin_lines
-    from vlms_bayes.plots.origin import probability_sensitivity_figure
-
     be = "jax" if backend == "jax" else "numba"
     kl_int = None
     if integration.max_feasible > 0 or integration.max_boundary > 0:
@@ -678,7 +688,6 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
     initial = None if initial_ae is None else read_initial_ae(initial_ae)
     comp = None
     if companions is not None:
-        from vlms_bayes.data_io.companions import read_companions_csv
 
         comp = read_companions_csv(companions)
     quarles_inputs = {}

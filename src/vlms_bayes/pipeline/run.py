@@ -24,6 +24,7 @@ from typing import Any
 
 import matplotlib
 
+from vlms_bayes.data_io.companions import read_companions_csv, read_host_multiplicity
 from vlms_bayes.data_io.files import REGISTRY
 from vlms_bayes.data_io.outputs import run_record, save_figure, write_csv, write_text
 from vlms_bayes.errors import GateRejectedError
@@ -41,6 +42,7 @@ from vlms_bayes.report.comparison import build_comparison, write_comparison
 from vlms_bayes.report.headlines import headline_numbers
 from vlms_bayes.report.html import write_report
 from vlms_bayes.report.summary import baseline_report, summary_text
+from vlms_bayes.seeds import derive_seed
 
 log = logging.getLogger("vlms_bayes")
 
@@ -94,6 +96,11 @@ class _Run:
     keys: dict[str, str] = field(default_factory=dict)
 
     @property
+    def seeds(self) -> dict[str, int]:
+        """The seed of each random stream (:func:`run_seeds` of the master seed)."""
+        return run_seeds(self.seed)
+
+    @property
     def with_naive(self) -> bool:
         """A selection-aware fit is compared with the same model without the correction."""
         return self.fit_config is not None and self.fit_config.selection is not None
@@ -101,6 +108,20 @@ class _Run:
     def upstream(self, *names: str) -> dict[str, str]:
         """Keys of the named steps that ran or were kept in this run."""
         return {n: self.keys[n] for n in names if n in self.keys}
+
+
+def run_seeds(seed: int) -> dict[str, int]:
+    """The seed of every random stream of ``vlms-bayes run`` with master seed ``seed``.
+
+    Baselines and the two fits get their own derived seeds (:mod:`vlms_bayes.seeds`); the
+    feasibility step takes the master seed, from which its own streams are spawned
+    (:data:`vlms_bayes.feasibility.draws.STREAMS`), as does the robustness suite, which
+    derives each variant's.
+    """
+    return {"master": int(seed), "baseline": derive_seed(seed, "baselines"),
+            "sampler": derive_seed(seed, "sampler"),
+            "sampler_naive": derive_seed(seed, "sampler_naive"), "feasibility": int(seed),
+            "robustness": int(seed)}
 
 
 def _start(data_config: DataConfig, config: BaselineConfig, *, outdir: str | os.PathLike[str],
@@ -127,7 +148,7 @@ def _start(data_config: DataConfig, config: BaselineConfig, *, outdir: str | os.
         config_record["feasibility"] = {**dataclasses.asdict(fcfg),
                                         **dataclasses.asdict(feasibility)}
     header = run_record(command="run", config=config_record,
-                        seeds={"baseline": seed, "sampler": seed, "feasibility": seed},
+                        seeds=run_seeds(seed),
                         inputs=data.inputs, extra={"counts": counts,
                                                    "notes": data.stacked.notes})
     runner = StepRunner(Path(outdir), force=force, plan=plan, header=header)
@@ -154,7 +175,7 @@ def _step_data(run: _Run) -> None:
 
 # -- baselines ---------------------------------------------------------------------------
 def _write_baselines(run: _Run, stage: Path) -> dict[str, Any]:
-    results = compute_baselines(run.data.frame, run.config, seed=run.seed)
+    results = compute_baselines(run.data.frame, run.config, seed=run.seeds["baseline"])
     write_baselines(stage, results)
     return {"report": baseline_report(results),
             "logistic_warning": results["logistic"].summary().get("warning")}
@@ -162,7 +183,7 @@ def _write_baselines(run: _Run, stage: Path) -> dict[str, Any]:
 
 def _step_baselines(run: _Run) -> None:
     out = run.runner.run("baselines", partial(_write_baselines, run),
-                         settings={**asdict(run.config), "seed": run.seed},
+                         settings={**asdict(run.config), "seed": run.seeds["baseline"]},
                          upstream=run.upstream("data"))
     run.keys["baselines"] = out.record["key"]
 
@@ -188,7 +209,7 @@ def _write_fit(run: _Run, fit_config: FitConfig, stage: Path) -> dict[str, Any]:
              f"; then K={extra_k} for PSIS-LOO" if extra_k else "")
     # a fit that fails the gate keeps its draws in OUTDIR/rejected/ and stops the
     # run here: nothing downstream (comparison, summary, report) sees it
-    res = run_fit(run.data.frame, fit_config, outdir_path=stage, seed=run.seed,
+    res = run_fit(run.data.frame, fit_config, outdir_path=stage, seed=run.seeds["sampler"],
                   rejected_dir=run.runner.outdir / REJECTED_DIR,
                   run_info={**run.header, "step": "fit"})
     return {"report": res.report, "diagnostics_passed": bool(res.diagnostics.passed)}
@@ -198,7 +219,7 @@ def _step_fit(run: _Run, fit_config: FitConfig) -> None:
     # the fit adds its columns to the baselines' objects_with_probs.csv
     run.keys["fit"] = run.runner.run(
         "fit", partial(_write_fit, run, fit_config),
-        settings={**fit_config.to_dict(), "seed": run.seed},
+        settings={**fit_config.to_dict(), "seed": run.seeds["sampler"]},
         upstream=run.upstream("data", "baselines"),
         seed_files=("objects_with_probs.csv",)).record["key"]
 
@@ -210,7 +231,8 @@ def _write_fit_naive(run: _Run, naive_cfg: FitConfig, stage: Path) -> dict[str, 
     (stage / NAIVE_FIT_DIR).mkdir()
     try:
         res = run_fit(run.data.frame, naive_cfg, outdir_path=stage / NAIVE_FIT_DIR,
-                      seed=run.seed, rejected_dir=stage / NAIVE_FIT_DIR / REJECTED_DIR)
+                      seed=run.seeds["sampler_naive"],
+                      rejected_dir=stage / NAIVE_FIT_DIR / REJECTED_DIR)
     except GateRejectedError as exc:
         # only a side-by-side depends on it: the run goes on without that part
         log.warning("[fit_naive] the naive fit failed its diagnostics gate (%s): "
@@ -226,7 +248,7 @@ def _step_fit_naive(run: _Run, fit_config: FitConfig) -> None:
     naive_cfg = dataclasses.replace(fit_config, selection=None, loo_components=())
     run.keys["fit_naive"] = run.runner.run(
         "fit_naive", partial(_write_fit_naive, run, naive_cfg),
-        settings={**naive_cfg.to_dict(), "seed": run.seed},
+        settings={**naive_cfg.to_dict(), "seed": run.seeds["sampler_naive"]},
         upstream=run.upstream("data")).record["key"]
 
 
@@ -254,11 +276,9 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
     log.info("[feasibility] %dx%d perturber grid, %d draws per cell, backend %s, "
              "%d secular checks", fcfg.n_m_out, fcfg.n_a_out, fcfg.n_draws,
              options.backend, options.secular_triples)
-    from vlms_bayes.data_io.companions import read_companions_csv, read_host_multiplicity
-
     ps_path = run.data.inputs.get("pscomppars", {}).get("path")
     comp = None if options.companions is None else read_companions_csv(options.companions)
-    fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=run.seed,
+    fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=run.seeds["feasibility"],
                                  backend=options.backend,
                                  data_dir=run.data_config.data_dir,
                                  secular_triples=options.secular_triples,
@@ -281,7 +301,7 @@ def _step_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityOp
 def _write_robustness(run: _Run, rob_fit: FitConfig, options: dict[str, Any],
                       stage: Path) -> dict[str, Any]:
     res = run_robustness(run.data_config, run.config, rob_fit, outdir=stage / "robustness",
-                         seed=run.seed, **options)
+                         seed=run.seeds["robustness"], **options)
     return {"report": res.report}
 
 
@@ -372,7 +392,8 @@ def run_all(
     outdir : path-like
         Output folder.
     seed : int
-        Seed of every random step (the fit and the map use it too).
+        The run's master seed: each random step derives its own stream from it
+        (:func:`run_seeds`, :mod:`vlms_bayes.seeds`), all recorded in ``run.json``.
     fit_config : FitConfig, optional
         Settings of the Bayesian fit; None leaves the fit and the comparison out.
     feasibility : FeasibilityOptions, optional

@@ -10,7 +10,7 @@ from scipy import stats
 
 
 def _figure(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: pyplot
 
     fig, ax = plt.subplots(*args, **kwargs)
     return fig, ax

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from vlms_bayes.inference.baselines._common import require_columns
+from vlms_bayes.data_io.schema import STACKED_FIX, require_columns
 from vlms_bayes.orbits import MJUP_PER_MSUN
 
 #: Deuterium-burning limit (MJ) and hydrogen-burning limit (Msun) drawn on fig1.
@@ -69,7 +69,8 @@ def plot_mass_mass(
         (m sin i), light = from a mass–radius relation; the reference object is a red star.
     """
     require_columns(stacked, ("st_mass", "pl_bmassj", "source", "mass_kind", "in_window",
-                              "is_reference"), what="the mass–mass figure")
+                              "is_reference"),
+                    what="The data of the mass–mass figure", fix=STACKED_FIX)
     fig = Figure(figsize=(8.6, 5.6), layout="constrained")
     ax = fig.add_subplot()
     m = pd.to_numeric(stacked["st_mass"], errors="coerce").to_numpy(float)
@@ -159,7 +160,7 @@ def plot_e_vs_a(stacked: pd.DataFrame, *, include_outside: bool = False) -> Figu
     """
     require_columns(stacked, ("pl_orbsmax", "pl_orbeccen", "ecc_status", "logq",
                               "discoverymethod", "in_window", "is_reference"),
-                    what="the e–a figure")
+                    what="The data of the e–a figure", fix=STACKED_FIX)
     ref = stacked["is_reference"].fillna(False).astype(bool).to_numpy()
     inwin = stacked["in_window"].fillna(False).astype(bool).to_numpy()
     show = ref | inwin | include_outside

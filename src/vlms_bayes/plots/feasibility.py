@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -23,11 +24,9 @@ _LIMIT_COLOURS = ("#7f7f7f", "#bcbd22", "#1f77b4", "#d62728", "#9467bd", "#ff7f0
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
     if "matplotlib.pyplot" not in sys.modules:  # a command: no display needed; a session
         matplotlib.use("Agg")                   # (notebook) keeps its own backend
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: pyplot picks its backend when first imported
 
     return plt
 

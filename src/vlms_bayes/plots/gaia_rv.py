@@ -13,10 +13,10 @@ from numpy.typing import ArrayLike
 
 
 def _figure(ncols: int = 1, *, width: float = 5.5, height: float = 4.5):
-    import matplotlib
+    import matplotlib  # heavy: matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: matplotlib
 
     fig = Figure(figsize=(width * ncols, height), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]

@@ -24,7 +24,7 @@ def probability_sensitivity_figure(table: Any, *, target: str = "") -> Any:
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: matplotlib
 
     params = list(dict.fromkeys(table["parameter"]))
     fig = Figure(figsize=(4.2 * len(params), 3.6), layout="constrained")

@@ -43,7 +43,7 @@ def plot_ppc(result: PPCResult, *, band: float = 0.9, n_grid: int = 200) -> Any:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: pyplot
 
     methods = list(result.methods)
     obj_methods = np.asarray(result.object_methods, dtype=object)

@@ -63,7 +63,7 @@ def plot_robustness(table: pd.DataFrame, numbers: Mapping[str, str]) -> Any:
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: pyplot
 
     shown = [k for k in numbers if (table["number"] == k).any()]
     refit = [k for k in shown if k != "feasible_fraction"]

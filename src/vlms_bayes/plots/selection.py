@@ -22,7 +22,7 @@ def plot_observed_vs_intrinsic(dens: dict[str, Any]) -> Any:
     dens : dict
         Output of :func:`vlms_bayes.report.selection.method_densities`.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: pyplot
 
     methods = list(dens["points"])
     n = len(methods)

@@ -20,6 +20,7 @@ from scipy import stats
 from vlms_bayes.data_io.outputs import save_figure, write_csv, write_json, write_text
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.classify import load_posterior
+from vlms_bayes.inference.ppc_report import ppc_markdown
 from vlms_bayes.plots import bayes as bp
 from vlms_bayes.plots.selection import plot_observed_vs_intrinsic
 from vlms_bayes.report.format import fmt, fmt_prob
@@ -168,8 +169,6 @@ def build_comparison(posterior_dir: str | Path, baseline_dir: str | Path, *,
         out["selection"] = selection["json"]
         md = md + "\n" + selection["markdown"]
     if fit.get("ppc"):  # posterior predictive checks per method (inference/ppc.py)
-        from vlms_bayes.inference.ppc_report import ppc_markdown
-
         other = (None if other_posterior_dir is None else
                  (_read_json(Path(other_posterior_dir) / "fit_summary.json") or {}).get("ppc"))
         out["ppc"] = fit["ppc"]
@@ -243,7 +242,7 @@ def write_comparison(folder: Path, cmp: dict[str, Any], *, figures: bool = True,
     save_figure(folder / "fig_bayes_rank.png", bp.plot_rank(cmp["dt"]))
     save_figure(folder / "fig_bayes_corner.png", bp.plot_corner(cmp["dt"]))
     # PyMC (seconds to import) only where the prior draws are made, not for the report
-    from vlms_bayes.models.mixture import MixturePriors, prior_draws
+    from vlms_bayes.models.mixture import MixturePriors, prior_draws  # heavy: PyMC
 
     priors = MixturePriors(**cmp["fit_config"].get("priors", {}))
     save_figure(folder / "fig_bayes_prior_predictive.png",

@@ -6,6 +6,7 @@
 * :func:`ks_test_by_q_split` — two-sample KS test of e, low q versus high q.
 * :func:`build_features`, :func:`heuristic_labels`, :func:`labels_from_file`,
   :func:`fit_logistic` — the logistic origin classifier with stratified CV AUROC.
+* :class:`BaselineConfig`, :func:`compute_baselines` — all of them on the stacked rows.
 
 All functions are pure functions of frames/arrays (except :func:`labels_from_file`, which
 reads the user's label file); writing outputs is the caller's job. Subsets with fewer than
@@ -18,6 +19,7 @@ from vlms_bayes.inference.baselines.beta_ecc import (
     fit_beta_mle,
     floor_zero_eccentricities,
 )
+from vlms_bayes.inference.baselines.compute import GMM_ROWS, BaselineConfig, compute_baselines
 from vlms_bayes.inference.baselines.gmm import GmmResult, fit_gmm_bic
 from vlms_bayes.inference.baselines.ks import KsResult, ks_test_by_q_split
 from vlms_bayes.inference.baselines.logistic import (
@@ -30,12 +32,15 @@ from vlms_bayes.inference.baselines.logistic import (
 )
 
 __all__ = [
+    "GMM_ROWS",
     "HEURISTIC_WARNING",
+    "BaselineConfig",
     "GmmResult",
     "KsResult",
     "LogisticResult",
     "beta_mle_from_stats",
     "build_features",
+    "compute_baselines",
     "fit_beta_by_q_split",
     "fit_beta_mle",
     "fit_gmm_bic",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from vlms_bayes.data_io.schema import STACKED_FIX, require_columns
 from vlms_bayes.errors import InputDataError
 
 #: Fewer objects than this in a subset: parameters are not estimated (NaN plus a reason).
@@ -21,8 +23,6 @@ def single_threaded() -> Iterator[None]:
     On a busy machine, multithreaded BLAS on 2×2 matrices is 10–20× slower than one thread
     (thread wake-up dominates); the baselines fit a few hundred objects at most.
     """
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1):
         yield
 
@@ -34,17 +34,6 @@ def as_int_seed(seed: int | np.random.Generator) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"seed must be an int or a numpy.random.Generator, not {seed!r}")
     return int(seed)
-
-
-def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str) -> None:
-    """Raise :class:`InputDataError` naming the columns of ``frame`` that are missing."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputDataError(
-            f"{what} needs the column(s) {', '.join(missing)} of the stacked dataset, but the "
-            f"frame has only {', '.join(map(str, frame.columns))}. Pass the stacked dataset "
-            "(or its complete-case view) from vlms_bayes.data_io."
-        )
 
 
 def check_fixed_e(fixed_e: str) -> str:
@@ -78,7 +67,8 @@ def eccentricity_rows(
         Fixed-zero rows left out (empty when ``fixed_e == "measured"``).
     """
     check_fixed_e(fixed_e)
-    require_columns(frame, ("q", "pl_orbeccen", "ecc_status"), what="the eccentricity fits")
+    require_columns(frame, ("q", "pl_orbeccen", "ecc_status"),
+                    what="The data of the eccentricity fits", fix=STACKED_FIX)
     e = pd.to_numeric(frame["pl_orbeccen"], errors="coerce")
     q = pd.to_numeric(frame["q"], errors="coerce")
     ok = np.isfinite(e) & np.isfinite(q)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.baselines._common import as_int_seed, single_threaded
 
@@ -130,9 +131,8 @@ def _as_matrix(
 ) -> tuple[NDArray[np.float64], tuple[str, ...]]:
     if isinstance(X, pd.DataFrame):
         cols = tuple(features) if features is not None else tuple(map(str, X.columns))
-        missing = [c for c in cols if c not in X.columns]
-        if missing:
-            raise InputDataError(f"the GMM needs the column(s) {', '.join(missing)}.")
+        require_columns(X, cols, what="The data of the GMM",
+                        fix="Pass a frame with the feature columns, or an array.")
         arr = X.loc[:, list(cols)].to_numpy(dtype=float)
     else:
         arr = np.asarray(X, dtype=float)
@@ -190,8 +190,8 @@ def fit_gmm_bic(
     covariance makes the likelihood unbounded): its BIC is kept but it cannot win, and
     ``notes[K]`` says so.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
+    from sklearn.exceptions import ConvergenceWarning  # heavy: scikit-learn
+    from sklearn.mixture import GaussianMixture  # heavy: scikit-learn
 
     arr, cols = _as_matrix(X, features)
     n, d = arr.shape

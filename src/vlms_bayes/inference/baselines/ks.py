@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ks_2samp
 
 from vlms_bayes.inference.baselines._common import MIN_SUBSET_N, eccentricity_rows, split_by_q
 
@@ -73,8 +74,6 @@ def ks_test_by_q_split(
         Statistic, p-value (SciPy's exact method for small samples, asymptotic otherwise),
         subset sizes and a note on small samples.
     """
-    from scipy.stats import ks_2samp
-
     rows, excluded = eccentricity_rows(frame, fixed_e=fixed_e)
     sub = split_by_q(rows, q_split=q_split)
     lo = sub["low_q"]["pl_orbeccen"].to_numpy(float)

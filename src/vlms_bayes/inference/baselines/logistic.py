@@ -28,12 +28,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from vlms_bayes.data_io.schema import STACKED_FIX, require_columns
 from vlms_bayes.errors import InputDataError
-from vlms_bayes.inference.baselines._common import (
-    as_int_seed,
-    require_columns,
-    single_threaded,
-)
+from vlms_bayes.inference.baselines._common import as_int_seed, single_threaded
 
 #: Features every scored row must have (never imputed).
 CORE_FEATURES: tuple[str, ...] = ("logq", "loga", "log_mstar")
@@ -70,7 +67,8 @@ def build_features(frame: pd.DataFrame, *, methods: list[str] | None = None) -> 
         the fitted pipeline.
     """
     require_columns(frame, ("logq", "loga", "st_mass", "pl_orbeccen", "ecc_status",
-                            "st_metfe", "discoverymethod"), what="the logistic classifier")
+                            "st_metfe", "discoverymethod"),
+                    what="The data of the logistic classifier", fix=STACKED_FIX)
     st_mass = pd.to_numeric(frame["st_mass"], errors="coerce").to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_mstar = np.where(st_mass > 0, np.log10(st_mass), np.nan)
@@ -96,7 +94,7 @@ def build_features(frame: pd.DataFrame, *, methods: list[str] | None = None) -> 
 
 def heuristic_labels(frame: pd.DataFrame, *, q_split: float = 0.01) -> NDArray[np.int64]:
     """The original's anchors: 1 ("binary-like") where q >= q_split, else 0."""
-    require_columns(frame, ("q",), what="the heuristic labels")
+    require_columns(frame, ("q",), what="The data of the heuristic labels", fix=STACKED_FIX)
     q = pd.to_numeric(frame["q"], errors="coerce").to_numpy(float)
     if np.isnan(q).any():
         raise InputDataError(
@@ -142,7 +140,8 @@ def labels_from_file(
         has values other than 0/1, or (unless ``allow_missing``) misses a row of ``frame``.
         Names match after collapsing whitespace, ignoring case.
     """
-    require_columns(frame, ("name",), what="matching labels to objects")
+    require_columns(frame, ("name",), what="The data that labels are matched to",
+                    fix=STACKED_FIX)
     path = os.fspath(path)
     try:
         table = pd.read_csv(path, comment=None)
@@ -150,12 +149,9 @@ def labels_from_file(
         raise InputDataError(f"label file {path} does not exist.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputDataError(f"label file {path} is not a readable CSV file: {exc}.") from None
-    missing_cols = [c for c in ("name", column) if c not in table.columns]
-    if missing_cols:
-        raise InputDataError(
-            f"label file {path} lacks the column(s) {', '.join(missing_cols)}; it has "
-            f"{', '.join(map(str, table.columns))}. Expected columns: 'name' and '{column}' "
-            "(0 = planet-like, 1 = binary-like).")
+    require_columns(table, ("name", column), what=f"label file {path}",
+                    fix=f"Expected columns: 'name' and '{column}' (0 = planet-like, "
+                        "1 = binary-like).")
     vals = pd.to_numeric(table[column], errors="coerce")
     bad = ~vals.isin([0, 1])
     if bad.any():
@@ -259,10 +255,10 @@ class LogisticResult:
 
 
 def _make_pipeline(C: float, seed: int) -> Any:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.impute import SimpleImputer  # heavy: scikit-learn
+    from sklearn.linear_model import LogisticRegression  # heavy: scikit-learn
+    from sklearn.pipeline import make_pipeline  # heavy: scikit-learn
+    from sklearn.preprocessing import StandardScaler  # heavy: scikit-learn
 
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
@@ -308,10 +304,10 @@ def fit_logistic(
         with ``auroc_reason`` when a class has fewer than ``n_splits`` members) and the
         fitted pipeline for :meth:`LogisticResult.predict_proba`.
     """
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.base import clone  # heavy: scikit-learn
+    from sklearn.exceptions import ConvergenceWarning  # heavy: scikit-learn
+    from sklearn.metrics import roc_auc_score  # heavy: scikit-learn
+    from sklearn.model_selection import StratifiedKFold  # heavy: scikit-learn
 
     y = np.asarray(labels, float).ravel()
     if y.size != len(features):

@@ -209,7 +209,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None,
         yield scheduler
         return
     # Dask (a heavy stack) loads only when a catalogue is scored
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # heavy: Dask
 
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1,
@@ -232,7 +232,7 @@ def gaia_dataframe(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[s
                    columns: Sequence[str] | None = None):
     """A Dask DataFrame over Gaia files (one partition per file, DR3 names)."""
     # Dask (a heavy stack) loads only when a catalogue is scored
-    import dask.dataframe as dd
+    import dask.dataframe as dd  # heavy: Dask
 
     files = resolve_inputs(inputs)
     meta = _read_one(files[0], columns).iloc[:0]
@@ -268,7 +268,7 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
         Summary counts (sources, scored, detections, candidates, K inferred, out of grid).
     """
     # Dask (a heavy stack) loads only when a catalogue is scored
-    import dask
+    import dask  # heavy: Dask
 
     ddf = gaia_dataframe(inputs)
     config = resolve_gp_method(config, inputs)
@@ -278,13 +278,13 @@ def score_catalogue(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[
     scored = ddf.map_partitions(score_frame, noise_model, config=config, meta=meta)
     write = scored.to_parquet(Path(parquet_dir), write_index=False, compute=False)
     if progress and not isinstance(scheduler, str):
-        from distributed import progress as dprogress
+        from distributed import progress as dprogress  # heavy: Dask
 
         fut = scheduler.compute(write)
         dprogress(fut)
         fut.result()
     elif progress:
-        from dask.diagnostics import ProgressBar
+        from dask.diagnostics import ProgressBar  # heavy: Dask
 
         with ProgressBar():
             dask.compute(write, scheduler=scheduler)
@@ -338,7 +338,7 @@ def read_columns(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str
                  ) -> pd.DataFrame:
     """Read only ``columns`` of all partitions (in file order) into one pandas frame."""
     # Dask (a heavy stack) loads only when a catalogue is scored
-    import dask
+    import dask  # heavy: Dask
 
     ddf = gaia_dataframe(inputs, columns=list(columns))
     (frame,) = dask.compute(ddf, scheduler=scheduler)

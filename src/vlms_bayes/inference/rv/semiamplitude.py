@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
+from tqdm.auto import tqdm
 
 from vlms_bayes.inference.rv.kernels import _LN2, _log_ive, kepler_sincos, kepler_solve_np
 from vlms_bayes.models.rv_noise.model import eps_to_s2
@@ -241,8 +242,6 @@ def _infer_semiamplitudes(
     order = idx_ok[np.lexsort((dtf[idx_ok], nf[idx_ok]))]
     chunks = range(0, order.size, batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
         chunks = tqdm(chunks, desc="K inference", unit="chunk")
     res = np.full((nf.size, len(QUANTILES)), np.nan)
     ess = np.full(nf.size, np.nan)

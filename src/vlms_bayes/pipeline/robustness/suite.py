@@ -13,9 +13,10 @@ Refits are Dask tasks (:func:`vlms_bayes.pipeline.dask_tasks.run_tasks`, the pat
 ``calibrate`` uses): a local cluster of ``n_jobs`` worker processes (started with
 ``spawn``: JAX is not fork-safe), or an existing cluster (``scheduler``). Every refit runs
 in a worker, also with ``n_jobs=1``, so that results do not depend on the number of jobs
-nor on the state of the calling process. The default
-variant uses ``seed`` itself (it reproduces ``vlms-bayes fit``/``baseline`` with that
-seed); every other variant uses :func:`variant_seed` of its name.
+nor on the state of the calling process. The default variant's master seed is ``seed``
+itself (it reproduces ``vlms-bayes fit``/``baseline`` with that seed); every other
+variant's is :func:`variant_seed` of its name. A variant's baselines and sampler use their
+own streams of it (:func:`vlms_bayes.seeds.derive_seed`).
 """
 
 from __future__ import annotations
@@ -52,8 +53,13 @@ from vlms_bayes.feasibility.montecarlo import (
 from vlms_bayes.inference.fit import FitConfig, run_fit
 from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.pipeline.baseline import BaselineConfig, compute_baselines
+from vlms_bayes.pipeline.dask_tasks import run_tasks as run_dask_tasks
 from vlms_bayes.pipeline.data import DataConfig, load_data
-from vlms_bayes.pipeline.feasibility import reference_target, sensitivity_table
+from vlms_bayes.pipeline.feasibility import (
+    map_stability_table,
+    reference_target,
+    sensitivity_table,
+)
 from vlms_bayes.pipeline.result import CommandResult, StepTimer
 from vlms_bayes.pipeline.robustness.table import (
     FIT_NUMBERS,
@@ -70,6 +76,7 @@ from vlms_bayes.pipeline.robustness.variants import (
     widened_data_config,
 )
 from vlms_bayes.plots.robustness import plot_robustness
+from vlms_bayes.seeds import derive_seed
 
 log = logging.getLogger("vlms_bayes")
 
@@ -142,9 +149,12 @@ def _refit_variant(task: dict[str, Any]) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING, force=True,
                         format=f"[{task['name']}] %(name)s: %(message)s")
     try:
-        base = compute_baselines(task["frame"], task["baseline"], seed=seed)
+        # the variant's seed is its master seed: its streams as in `vlms-bayes run`
+        base = compute_baselines(task["frame"], task["baseline"],
+                                 seed=derive_seed(seed, "baselines"))
         with tempfile.TemporaryDirectory(prefix="vlms_bayes_robust_") as tmp:
-            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp, seed=seed,
+            fit = run_fit(task["frame"], task["fit"], outdir_path=tmp,
+                          seed=derive_seed(seed, "sampler"),
                           rejected_dir=task.get("rejected_dir"))
     except GateRejectedError as exc:
         # the refit failed its gate: its draws are in rejected_dir; the baselines stand
@@ -172,7 +182,7 @@ def _feasibility_task(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     cfg = task["config"]
     res = feasibility_map(cfg, seed=task["seed"], backend=task["backend"],
-                          data_dir=task["data_dir"])
+                          table=map_stability_table(cfg, data_dir=task["data_dir"]))
     return {"name": "feasibility", "error": None, "wall_s": time.perf_counter() - t0,
             "table": sensitivity_table(res), "backend": res.backend,
             "fallback_reason": res.fallback_reason,
@@ -199,7 +209,6 @@ def run_tasks(tasks: Sequence[tuple[Any, dict[str, Any]]], *, n_jobs: int,
     dict
         Task name -> the function's result.
     """
-    from vlms_bayes.pipeline.dask_tasks import run_tasks as run_dask_tasks
 
     def report(_name: str, res: dict[str, Any]) -> str:
         state = ("FAILED: " + res["error"] if res.get("error")

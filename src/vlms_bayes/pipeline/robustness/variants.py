@@ -48,6 +48,7 @@ from vlms_bayes.data_io.schema import model_view
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.fit import FitConfig
 from vlms_bayes.models.data import MeasurementConfig
+from vlms_bayes.models.selection_priors import TARGETS, load_selection_priors
 from vlms_bayes.pipeline.baseline import BaselineConfig
 from vlms_bayes.pipeline.data import DataConfig
 
@@ -233,8 +234,6 @@ def selection_variants(frame: pd.DataFrame, baseline: Any, fit: Any, *,
     notes : list of str
         Why a parameter was not varied.
     """
-    from vlms_bayes.models.selection_priors import TARGETS, load_selection_priors
-
     if fit.selection is None:
         return [], ["selection variants skipped: the fit has no selection model "
                     "(--selection none)"]

@@ -49,6 +49,7 @@ from vlms_bayes.models.likelihood import (
 )
 from vlms_bayes.models.mixture import (
     MixturePriors,
+    check_sizes,
     component_populations,
     group_names,
     n_gaussians,
@@ -240,14 +241,7 @@ def mixture_density(
     import jax.numpy as jnp  # heavy: keeps --help fast
     from jax.scipy.special import gammaln, logsumexp  # heavy: jax
 
-    kp = int(n_components)
-    if kp < 1 or kp != n_components:
-        raise VlmsBayesError(f"The number of populations must be an integer >= 1, got "
-                             f"{n_components!r}.")
-    npl = int(planet_components)
-    if npl != planet_components or npl < 1:
-        raise VlmsBayesError(f"planet_components must be an integer >= 1, got "
-                             f"{planet_components!r}.")
+    kp, npl = check_sizes(n_components, planet_components)
     k = n_gaussians(kp, npl)
     pr = priors or MixturePriors()
     lay = _layout(data)

@@ -199,6 +199,18 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     return terms
 
 
+def check_sizes(n_components: int, planet_components: int) -> tuple[int, int]:
+    """K and P as ints, or a :class:`VlmsBayesError` naming the bad one."""
+    kp = int(n_components)
+    if kp < 1 or kp != n_components:
+        raise VlmsBayesError(f"The number of populations must be an integer >= 1, got "
+                             f"{n_components!r}.")
+    if int(planet_components) != planet_components or planet_components < 1:
+        raise VlmsBayesError(f"planet_components must be an integer >= 1, got "
+                             f"{planet_components!r}.")
+    return kp, int(planet_components)
+
+
 def build_mixture_model(
     data: ModelData,
     *,
@@ -247,14 +259,7 @@ def build_mixture_model(
     VlmsBayesError
         If ``n_components`` < 1.
     """
-    kp = int(n_components)
-    if kp < 1 or kp != n_components:
-        raise VlmsBayesError(f"The number of populations must be an integer >= 1, got "
-                             f"{n_components!r}.")
-    if int(planet_components) != planet_components or planet_components < 1:
-        raise VlmsBayesError(f"planet_components must be an integer >= 1, got "
-                             f"{planet_components!r}.")
-    npl = int(planet_components)
+    kp, npl = check_sizes(n_components, planet_components)
     k = n_gaussians(kp, npl)  # Gaussian components; = K for one component per population
     pr = priors or MixturePriors()
     idx_m, idx_l = data.idx_measured, data.idx_limit

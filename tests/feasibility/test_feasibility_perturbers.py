@@ -41,7 +41,7 @@ def test_companions_csv_errors_name_the_line(tmp_path):
     with pytest.raises(InputDataError, match="line 3: sep_au"):
         read_companions_csv(_write(tmp_path, HEADER + "A,0.2,0.01,50,5,true,x\n"
                                    "B,0.2,0.01,-1,5,true,x\n"))
-    with pytest.raises(InputDataError, match="lacks column"):
+    with pytest.raises(InputDataError, match="lacks the column"):
         read_companions_csv(_write(tmp_path, "hostname,m_out_msun\nA,1\n"))
 
 

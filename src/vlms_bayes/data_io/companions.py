@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
 
 COMPANION_COLUMNS: tuple[str, ...] = ("hostname", "m_out_msun", "m_out_err_msun", "sep_au",
@@ -51,10 +52,8 @@ def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
         frame = pd.read_csv(path, comment="#", low_memory=False)
     except (OSError, ValueError) as exc:
         raise InputDataError(f"Cannot read the PSCompPars file {path}: {exc}") from exc
-    missing = [c for c in ("pl_name", "hostname") if c not in frame.columns]
-    if missing:
-        raise InputDataError(f"{path} lacks column(s) {', '.join(missing)}; a PSCompPars CSV "
-                             "with the archive's column names is needed.")
+    require_columns(frame, ("pl_name", "hostname"), what=f"The PSCompPars file {path}",
+                    fix="A PSCompPars CSV with the archive's column names is needed.")
     out = frame[["pl_name", "hostname"]].astype(str).copy()
     for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist"):
         out[c] = pd.to_numeric(frame[c], errors="coerce") if c in frame.columns else np.nan
@@ -74,11 +73,9 @@ def read_companions_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         frame = pd.read_csv(p, comment="#")
     except (OSError, ValueError) as exc:
         raise InputDataError(f"Cannot read the companions file {p}: {exc}") from exc
-    missing = [c for c in COMPANION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputDataError(f"{p} lacks column(s) {', '.join(missing)}; it needs "
-                             f"{', '.join(COMPANION_COLUMNS)} (masses in Msun, separations "
-                             "in AU, sep_kind 'projected' or 'true').")
+    require_columns(frame, COMPANION_COLUMNS, what=f"The companions file {p}",
+                    fix=f"It needs {', '.join(COMPANION_COLUMNS)} (masses in Msun, "
+                        "separations in AU, sep_kind 'projected' or 'true').")
     frame = frame[list(COMPANION_COLUMNS)].copy()
     for i, row in frame.iterrows():
         line = int(i) + 2  # header is line 1

@@ -85,7 +85,8 @@ def test_negative_control_one_population():
         assert -row["elpd_diff"] < 2 * row["dse"], table
 
 
-@pytest.mark.parametrize("pair", [("numpyro", "pymc"), ("jax", "numpyro")])
+@pytest.mark.parametrize("pair", [("numpyro", "pymc"), ("jax", "numpyro")],
+                         ids=["numpyro-pymc", "jax-numpyro"])
 def test_backends_agree(pair):
     """Posterior means within 4 MCSE: PyMC's graph under NumPyro and PyMC, and the JAX
     density (models/logdensity.py, the default) against PyMC's graph — the whole path,

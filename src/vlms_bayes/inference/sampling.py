@@ -5,8 +5,8 @@ imported lazily:
 
 * ``"jax"`` (the fits' default; not through this function): the same model written
   directly in JAX (:mod:`vlms_bayes.models.logdensity`, held to PyMC's log density by a
-  test) and sampled by NumPyro's NUTS (:mod:`vlms_bayes.inference.nuts_jax`); about 3×
-  cheaper per gradient than PyMC's JAX translation on the real sample.
+  test) and sampled by NumPyro's NUTS (:mod:`vlms_bayes.inference.nuts_jax`); 2.4×
+  faster sampling than PyMC's JAX translation on the real sample (docs/bayes.md, Speed).
 * ``"numpyro"``: PyMC's model compiled to JAX and sampled by NumPyro's NUTS.
   JAX runs in float64 inside a scoped ``jax.enable_x64(True)`` (the process-wide setting
   is left alone). Chains run in parallel when JAX has at least ``chains`` host "devices"

@@ -8,19 +8,19 @@ and :mod:`vlms_bayes.models.selection_norm`. ``tests/models/test_logdensity.py``
 to PyMC's compiled log density to 1e-10 at random points, for every model variant (K, P,
 naive and selection-aware, minimum masses, projected separations, limits).
 
-Why a second spelling of the model: PyMC's JAX translation of the graph costs 1.3 ms per
-log density and gradient on the real sample (122 objects, selection-aware K = 2), most of it
-in the selection normalisation, whose (groups × grid) matrix product the PyTensor graph
-evaluates for all 73 host groups at 5375 grid nodes. Here the products are taken against a
-low-rank-free but *compressed* weight matrix: groups with identical p_det rows are merged
-(their counts add), and grid nodes where no group has weight are dropped, which changes
-nothing in the sum. The objects are also laid out once in the order of their kernels, so
-the graph has no scatter of rows (see :func:`mixture_density`).
+Why a second spelling of the model: sampling the real sample (122 objects,
+selection-aware K = 2, 4 × 1000) takes 2.4× less time this way (docs/bayes.md, Speed).
+The selection normalisation's grid sum is one vector–matrix product per population (XLA's
+CPU matrix–matrix product with K = 2 columns was twice as slow) over a compressed weight
+matrix — groups with identical p_det rows merged, their counts added, and grid nodes no
+group weighs dropped, which changes nothing in the sum; the measured-e grid sum is a
+matrix product with a data-only factor (:func:`_measured_e_matmul`); the objects are laid
+out once in the order of their kernels.
 
-The module builds plain JAX (no PyMC import): :class:`MixtureDensity` carries the
-unconstrained layout (``free``), ``logp(u)`` and ``constrained(u)`` (every posterior
-variable the PyMC model reports, deterministics included), and ``unconstrain(values)``
-for starting points.
+:class:`MixtureDensity` carries the unconstrained layout (``free``), ``logp(u)`` and
+``constrained(u)`` (every posterior variable the PyMC model reports, deterministics
+included), and ``unconstrain(values)`` for starting points. JAX itself is imported only
+when a density is built.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def mixture_density(
         grid_q, grid_a, sel_w, sel_counts = _compressed_selection(sel_terms)
         sel_wt = np.ascontiguousarray(sel_w.T)  # (nodes, groups): one vector-matrix product per k
         n_flat = int(np.sum(sel_terms.object_group < 0))
-        log_counts_all = np.log(np.r_[sel_terms.counts, [n_flat] if n_flat else []])
+        log_n_total = float(np.log(sel_terms.counts.sum() + n_flat))
         smooth_var = sel_terms.smooth_var
 
     ops = {"log": jnp.log, "sqrt": jnp.sqrt, "expm1": jnp.expm1, "maximum": jnp.maximum,
@@ -322,7 +322,7 @@ def mixture_density(
         rows = lxi + np.log(sel_counts)[:, None]
         if n_flat:
             rows = jnp.concatenate([rows, jnp.full((1, k), np.log(n_flat))], axis=0)
-        log_xibar = logsumexp(rows, axis=0) - np.log(np.exp(log_counts_all).sum())
+        log_xibar = logsumexp(rows, axis=0) - log_n_total
         z = jnp.minimum(0.0, (log_xibar - np.log(pr.visibility_floor)) / pr.visibility_scale)
         return lxi, log_xibar, -0.5 * jnp.sum(z ** 2)
 

@@ -44,6 +44,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,28 +179,22 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     n_gauss = n_gaussians(n_components, config.planet_components)
     kwargs = dict(n_components=n_components, priors=config.priors, selection=config.selection,
                   planet_components=config.planet_components)
-    tried: list[Any] = []
     if config.backend == "jax":  # the model written in JAX (models.logdensity)
         density = mixture_density(data, **kwargs)
         weight = next((v.name for v in density.free if v.transform == "simplex"), None)
         init = initial_values(data, n_gauss, random_seed=seed, weight_name=weight)
-
-        def run(target_accept: float) -> Any:
-            tried.append(sample_density(density, draws=config.draws, tune=config.tune,
-                                        chains=config.chains, random_seed=seed,
-                                        target_accept=target_accept, initvals=init,
-                                        max_tree_depth=config.max_tree_depth))
-            return tried[-1]
+        draw = partial(sample_density, density)
     else:
         model = build_mixture_model(data, **kwargs)
         init = initial_values(data, n_gauss, random_seed=seed, model=model)
+        draw = partial(sample, model, backend=config.backend)
+    tried: list[Any] = []
 
-        def run(target_accept: float) -> Any:
-            tried.append(sample(model, backend=config.backend, draws=config.draws,
-                                tune=config.tune, chains=config.chains, random_seed=seed,
-                                target_accept=target_accept, initvals=init,
-                                max_tree_depth=config.max_tree_depth))
-            return tried[-1]
+    def run(target_accept: float) -> Any:
+        tried.append(draw(draws=config.draws, tune=config.tune, chains=config.chains,
+                          random_seed=seed, target_accept=target_accept, initvals=init,
+                          max_tree_depth=config.max_tree_depth))
+        return tried[-1]
 
     dt, diag, attempts = sample_with_gate(
         run, target_accept=config.target_accept,

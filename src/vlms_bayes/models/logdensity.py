@@ -323,16 +323,15 @@ def mixture_density(
         if n_flat:
             rows = jnp.concatenate([rows, jnp.full((1, k), np.log(n_flat))], axis=0)
         log_xibar = logsumexp(rows, axis=0) - log_n_total
-        z = jnp.minimum(0.0, (log_xibar - np.log(pr.visibility_floor)) / pr.visibility_scale)
-        return lxi, log_xibar, -0.5 * jnp.sum(z ** 2)
+        return lxi, log_xibar, seln.visibility_logp(log_xibar, pr.visibility_floor,
+                                                    pr.visibility_scale, xp=jnp)
 
     def weights_of(vals: dict[str, Any], log_xibar: Any) -> Any:
         if k == 1:
             return jnp.zeros(1)
         if not selective:
             return vals["log_w"]
-        raw = vals["log_f_det"] - log_xibar
-        return raw - logsumexp(raw)
+        return seln.intrinsic_log_weights(vals["log_f_det"], log_xibar, logsumexp=logsumexp)
 
     def object_terms(vals: dict[str, Any], log_w: Any) -> Any:
         pop = (vals["mu_logq"], vals["mu_loga"], vals["sigma_logq"], vals["sigma_loga"],

@@ -432,19 +432,24 @@ def log_mean_xi(terms: SelectionTerms, lxi: Any) -> Any:
     return pt.logsumexp(rows, axis=0) - np.log(terms.counts.sum() + n_flat)
 
 
-def intrinsic_log_weights(log_f: Any, log_xibar: Any) -> Any:
-    """Intrinsic log w_k from the detected fractions f_k (PyTensor).
+def intrinsic_log_weights(log_f: Any, log_xibar: Any, *,
+                          logsumexp: Callable[[Any], Any] | None = None) -> Any:
+    """Intrinsic log w_k from the detected fractions f_k (PyTensor, or the given backend).
 
     f_k = w_k ξ̄_k / Σ_j w_j ξ̄_j is the share of the fitted sample that population k is
-    expected to contribute, so w_k ∝ f_k / ξ̄_k (:func:`log_mean_xi`).
+    expected to contribute, so w_k ∝ f_k / ξ̄_k (:func:`log_mean_xi`). ``logsumexp``: the
+    backend's (JAX's for :mod:`vlms_bayes.models.logdensity`); None: PyTensor's.
     """
-    import pytensor.tensor as pt  # heavy: PyTensor
+    if logsumexp is None:
+        import pytensor.tensor as pt  # heavy: PyTensor
 
+        logsumexp = pt.logsumexp
     raw = log_f - log_xibar
-    return raw - pt.logsumexp(raw)
+    return raw - logsumexp(raw)
 
 
-def visibility_logp(log_xibar: Any, floor: float, scale: float) -> Any:
+def visibility_logp(log_xibar: Any, floor: float, scale: float, *,
+                    xp: Any = None) -> Any:
     """Soft lower bound on each population's detected fraction (PyTensor scalar).
 
     Zero while ξ̄_k ≥ ``floor``; below it −½ ((log ξ̄_k − log floor) / ``scale``)²
@@ -452,12 +457,14 @@ def visibility_logp(log_xibar: Any, floor: float, scale: float) -> Any:
     cannot constrain a population that the methods do not see; and where ξ underflows
     to the quadrature's floor (a narrow population outside the box), a population next
     to an object gains without bound from the ratio of its density to its ξ. The wall
-    keeps every population where the methods can see it.
+    keeps every population where the methods can see it. ``xp``: the array module
+    (``jax.numpy`` for the JAX density); None: PyTensor.
     """
-    import pytensor.tensor as pt  # heavy: PyTensor
+    if xp is None:
+        import pytensor.tensor as xp  # heavy: PyTensor
 
-    z = pt.minimum(0.0, (log_xibar - np.log(floor)) / scale)
-    return -0.5 * pt.sum(z ** 2)
+    z = xp.minimum(0.0, (log_xibar - np.log(floor)) / scale)
+    return -0.5 * xp.sum(z ** 2)
 
 
 def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np.float64]],

@@ -18,7 +18,13 @@ from vlms_bayes.inference.ppc import (
     posterior_predictive_check,
     sample_detected_replicates,
 )
-from vlms_bayes.inference.ppc_report import MIN_OBJECTS, ppc_markdown, ppc_verdict_text
+from vlms_bayes.inference.ppc_report import (
+    MIN_OBJECTS,
+    failure_reason,
+    failure_reasons,
+    ppc_markdown,
+    ppc_verdict_text,
+)
 from vlms_bayes.models.data import ModelData, model_data_from_stacked
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.simulate import PopulationTruth
@@ -112,6 +118,12 @@ def test_negative_control_shifted_planet_population(sim: ModelData) -> None:
     assert md.startswith("## Posterior predictive checks per discovery method")
     assert sum(line.startswith("| Transit | ") and "| fail |" in line
                for line in md.splitlines()) == 1
+    # ... and say why: the model's planets are 1 dex too heavy, so the observed transit
+    # log q lies below what it predicts
+    why = failure_reasons(res.to_dict()["methods"]["Transit"])
+    assert why and any(w.startswith("log q: the observed mean") and " is below " in w
+                       for w in why), why
+    assert "Chiefly: " in text and "- **Transit**: " in md
 
 
 def test_negative_control_naive_model_on_selected_data(sim: ModelData) -> None:
@@ -260,3 +272,23 @@ def test_figure(sim: ModelData) -> None:
             assert any(m in lab and f"({r['verdict']})" in lab for lab in labels)
     finally:
         plt.close(fig)
+
+
+def test_failure_reasons_read_the_statistics() -> None:
+    """Each failed statistic is put in words with its direction; passing methods get none."""
+    d = {"status": "judged", "mean": 0.0, "sd": 0.5, "ks": 0.5, "loo_pit": 0.5,
+         "obs_mean": 1.0, "rep_mean": 2.0, "obs_sd": 0.1, "rep_sd": 0.4,
+         "obs_ks": 0.3, "rep_ks": 0.1}
+    assert "1.00 is below the 2.00" in failure_reason("loga", "mean", d)
+    assert "more spread out than the data" in failure_reason("loga", "sd", d)
+    assert "more concentrated" in failure_reason("loga", "sd", {**d, "obs_sd": 0.9})
+    tails = {**d, "loo_pit_values": [0.01, 0.02, 0.99, 0.98, 0.5, 0.97]}
+    assert "outer 10 % tails" in failure_reason("e", "loo_pit", tails)
+    low = {**d, "loo_pit_values": [0.15, 0.2, 0.3, 0.2, 0.6, 0.15]}
+    assert "too high for them" in failure_reason("e", "loo_pit", low)
+    centre = {**d, "loo_pit_values": [0.45, 0.5, 0.55, 0.4, 0.6, 0.5]}
+    assert "too broad" in failure_reason("e", "loo_pit", centre)
+    rec = {"verdict": "fail", "threshold": 0.01, "failed_tests": ["loga mean (p = 0)"],
+           "dimensions": {"loga": d}}
+    assert failure_reasons(rec) == [failure_reason("loga", "mean", d)]
+    assert failure_reasons({**rec, "verdict": "pass"}) == []

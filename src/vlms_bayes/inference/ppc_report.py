@@ -17,12 +17,90 @@ MIN_OBJECTS: int = 5
 DIMENSIONS: tuple[str, ...] = ("logq", "loga", "e")
 #: Statistics compared per dimension.
 STATISTICS: tuple[str, ...] = ("mean", "sd", "ks", "loo_pit")
+#: Words for the dimensions.
+LABELS: dict[str, str] = {"logq": "log q", "loga": "log a", "e": "e"}
 
 
 def _fmt_p(p: Any) -> str:
     if p is None or not np.isfinite(p):
         return "–"
     return "0" if p == 0 else f"{p:.2g}"
+
+
+def _pit_pattern(pit: list[float]) -> str:
+    """What a non-uniform set of LOO-PIT values says about the predictive distributions."""
+    v = np.asarray(pit, float)
+    lo, hi = float(np.mean(v < 0.1)), float(np.mean(v > 0.9))
+    if lo + hi > 0.4:
+        return (f"{lo + hi:.0%} of the objects fall in the outer 10 % tails of their own "
+                "predictive distributions (expected 20 %): the predictive is too narrow or "
+                "centred in the wrong place for them")
+    if np.mean(v) < 0.35:
+        return (f"{np.mean(v < 0.5):.0%} of the objects lie below the median of their "
+                "predictive distributions: the model predicts values too high for them")
+    if np.mean(v) > 0.65:
+        return (f"{np.mean(v > 0.5):.0%} of the objects lie above the median of their "
+                "predictive distributions: the model predicts values too low for them")
+    mid = float(np.mean((v > 0.25) & (v < 0.75)))
+    if mid > 0.7:
+        return (f"{mid:.0%} of the objects sit in the central half of their predictive "
+                "distributions (expected 50 %): the predictive is too broad")
+    return "the objects' places in their predictive distributions are not uniform"
+
+
+def failure_reason(dim: str, stat: str, d: dict[str, Any]) -> str:
+    """One sentence on what a failed test compared.
+
+    The observed statistic against the model's detected replicates (their median), in the
+    dimension's units.
+
+    Parameters
+    ----------
+    dim : str
+        ``logq``, ``loga`` or ``e``.
+    stat : str
+        ``mean``, ``sd``, ``ks`` or ``loo_pit``.
+    d : dict
+        That dimension's record (``fit_summary.json["ppc"]["methods"][m]["dimensions"]``).
+    """
+    lab = LABELS.get(dim, dim)
+    if stat == "mean" and "obs_mean" in d:
+        o, r = d["obs_mean"], d["rep_mean"]
+        return (f"{lab}: the observed mean {o:.2f} is {'below' if o < r else 'above'} the "
+                f"{r:.2f} the model predicts for this method's detections")
+    if stat == "sd" and "obs_sd" in d:
+        o, r = d["obs_sd"], d["rep_sd"]
+        return (f"{lab}: observed spread (sd) {o:.2f} against {r:.2f} predicted, so the "
+                f"model's detections are {'more spread out' if r > o else 'more concentrated'}"
+                " than the data")
+    if stat == "ks" and "obs_ks" in d:
+        return (f"{lab}: the distribution's shape differs (KS distance {d['obs_ks']:.2f} to "
+                f"the predictive; {d['rep_ks']:.2f} is typical of the model's own replicates)")
+    if stat == "loo_pit" and d.get("loo_pit_values"):
+        return f"{lab}: {_pit_pattern(d['loo_pit_values'])}"
+    return f"{lab}: {stat} differs"
+
+
+def failure_reasons(rec: dict[str, Any]) -> list[str]:
+    """Why a method's check fails: one sentence per failed test, strongest first.
+
+    ``rec`` is one method's record of ``fit_summary.json["ppc"]["methods"]``; a method that
+    passes gives an empty list.
+    """
+    if rec.get("verdict") != "fail":
+        return []
+    thr = rec.get("threshold") or 0.0
+    tests = []
+    for dim, d in rec.get("dimensions", {}).items():
+        if d.get("status") != "judged":
+            continue
+        for stat in STATISTICS:
+            p = d.get(stat)
+            if p is not None and np.isfinite(p) and p < thr:
+                tests.append((p, failure_reason(dim, stat, d)))
+    out = [t for _, t in sorted(tests, key=lambda x: x[0])]
+    out += [t for t in rec.get("failed_tests", []) if t.split(" ")[0] not in LABELS]
+    return out
 
 
 def ppc_table(ppc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,6 +113,7 @@ def ppc_table(ppc: dict[str, Any]) -> list[dict[str, Any]]:
             row[dim] = ("–" if d is None or "mean" not in d else
                         f"n={d['n']}: " + " / ".join(_fmt_p(d.get(s)) for s in STATISTICS))
         row["failed"] = "; ".join(r["failed_tests"]) or "–"
+        row["why"] = "; ".join(failure_reasons(r)) or "–"
         rows.append(row)
     return rows
 
@@ -55,7 +134,9 @@ def ppc_verdict_text(ppc: dict[str, Any], *, model: str = "The fitted population
         parts.append(f"{model} FAIL their posterior predictive check for {', '.join(fail)} "
                      f"({what}): the model does not reproduce what "
                      f"{'this method detects' if len(fail) == 1 else 'these methods detect'}, "
-                     "so its populations do not describe those objects.")
+                     "so its populations do not describe those objects. Chiefly: "
+                     + "; ".join(f"{m}, {(failure_reasons(meth[m]) or ['–'])[0]}"
+                                 for m in fail) + ".")
     if ok:
         parts.append(f"{'They pass' if fail else f'{model} pass their posterior predictive check'}"
                      f" for {', '.join(ok)}.")
@@ -83,8 +164,13 @@ def ppc_markdown(ppc: dict[str, Any], *, other: dict[str, Any] | None = None) ->
              "some method grows with their number (≤ α per method).", "",
              "| method | n | verdict | log q | log a | e | failed tests |",
              "|---|---|---|---|---|---|---|"]
+    rows = ppc_table(ppc)
     lines += [f"| {r['method']} | {r['n']} | {r['verdict']} | {r['logq']} | {r['loga']} | "
-              f"{r['e']} | {r['failed']} |" for r in ppc_table(ppc)]
+              f"{r['e']} | {r['failed']} |" for r in rows]
+    why = [f"- **{r['method']}**: {r['why']}." for r in rows if r["why"] != "–"]
+    if why:
+        lines += ["", "Why the failing methods fail (observed against the model's detected "
+                  "replicates):", "", *why]
     lines += [f"- note: {n}" for n in ppc.get("notes", [])]
     if other is not None:
         naive = other.get("selection") == "none"

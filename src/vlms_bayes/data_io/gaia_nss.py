@@ -239,3 +239,38 @@ def match_positions(catalogue: pd.DataFrame, hosts: pd.DataFrame, *,
     out = cat.iloc[idx[keep]].copy()
     out["hostname"] = h["hostname"].astype(str).to_numpy()[keep]
     return out.reset_index(drop=True)
+
+
+#: Columns read from a scored Gaia RV catalogue (``vlms-bayes gaia-rv score``).
+RV_PVALUE_COLUMNS: tuple[str, ...] = ("source_id", "ra", "dec", "rv_pval")
+
+
+def read_rv_pvalues(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """``source_id``, ``ra``, ``dec``, ``rv_pval`` of a scored Gaia RV catalogue.
+
+    Parameters
+    ----------
+    path : path-like
+        ``gaia_rv_catalogue.csv`` or the ``gaia_rv_catalogue.parquet`` dataset (folder or
+        file) written by ``vlms-bayes gaia-rv score``.
+
+    Raises
+    ------
+    InputDataError
+        If it cannot be read or lacks a column.
+    """
+    p = Path(path)
+    try:
+        if p.is_dir() or p.suffix.lower() == ".parquet":
+            frame = pd.read_parquet(p)
+        else:
+            frame = pd.read_csv(p, comment="#")
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputDataError(f"Cannot read the scored Gaia RV catalogue {p}: {exc}") from exc
+    require_columns(frame, RV_PVALUE_COLUMNS, what=f"The scored Gaia RV catalogue {p}",
+                    fix="Give the catalogue written by 'vlms-bayes gaia-rv score' "
+                        "(gaia_rv_catalogue.csv or gaia_rv_catalogue.parquet).")
+    out = frame[list(RV_PVALUE_COLUMNS)].copy()
+    for c in ("ra", "dec", "rv_pval"):
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    return out

@@ -345,12 +345,12 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     order = np.argsort(-cost)
     k = options.chunk
     res_fields: list[np.ndarray | None] = [None] * len(secular.SecularOutcome._fields)
-    for start in range(0, n, k):
-        sel = order[start:start + k]
-        sel = np.concatenate([sel, np.full(k - len(sel), sel[-1])])
-        r = secular.integrate_batch(y0[sel], secular.TripleParams(*(x[sel] for x in tp)),
-                                    t_end[sel], r_dis[sel], rtol=options.rtol,
-                                    max_steps=options.max_steps)
+    sels = [order[start:start + k] for start in range(0, n, k)]
+    sels = [np.concatenate([sel, np.full(k - len(sel), sel[-1])]) for sel in sels]
+    outs = secular.integrate_batches(
+        [(y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel], r_dis[sel])
+         for sel in sels], rtol=options.rtol, max_steps=options.max_steps)
+    for sel, r in zip(sels, outs, strict=True):
         for f, arr in enumerate(r):
             if res_fields[f] is None:
                 res_fields[f] = np.empty((n, *arr.shape[1:]), arr.dtype)

@@ -663,7 +663,8 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
     write_json(out / "origin_probability.json",
                {"kozai_lidov": kl.record(), "kozai_lidov_analytic": kl_ana.record(),
                 "kozai_lidov_verdicts": "analytic" if kl_int is None else "integrated",
-                "integration": None if kl_int is None else kl_int.options.record(),
+                "integration": None if kl_int is None else {
+                    **kl_int.options.record(), **kl_int.extrapolation_record()},
                 "disk": dk.record(), "seed": seed})
     write_csv(out / "origin_sensitivity.csv", sens)
     save_figure(out / "fig_origin_sensitivity.png",

@@ -336,8 +336,7 @@ def _run_run(args: argparse.Namespace) -> int:
         integration=_integration_options(args),
         companions=None if args.companions is None else str(args.companions),
         radii=args.feasibility_radii, lags=args.feasibility_lags,
-        gaia_nss=_gaia_perturbers_from_args(args).nss,
-        gaia_rv_catalogue=_gaia_perturbers_from_args(args).rv_catalogue)
+        **_gaia_perturber_fields(args))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -550,6 +549,12 @@ def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions
                                 else str(args.gaia_rv_catalogue))
     opts.check()
     return opts
+
+
+def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | None]:
+    """``gaia_nss`` and ``gaia_rv_catalogue`` of FeasibilityOptions (checked)."""
+    opts = _gaia_perturbers_from_args(args)
+    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue}
 
 
 def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:

@@ -608,13 +608,13 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
 def host_info(sample: pd.DataFrame) -> pd.DataFrame:
     """Per host: ``m_star_msun``, ``m_star_err_msun`` and ``a_known_au`` (largest known a).
 
-    The host-mass error is the mean of ``st_masserr1`` and ``|st_masserr2|`` where the
-    sample has them (0 otherwise).
+    The host-mass error is the mean of the stacked ``st_mass_err_hi`` and
+    ``|st_mass_err_lo|`` where the sample has them (0 otherwise).
     """
     err = np.zeros(len(sample))
-    if {"st_masserr1", "st_masserr2"} <= set(sample.columns):
-        err = np.nan_to_num(0.5 * (pd.to_numeric(sample["st_masserr1"], errors="coerce")
-                                   + pd.to_numeric(sample["st_masserr2"], errors="coerce")
+    if {"st_mass_err_hi", "st_mass_err_lo"} <= set(sample.columns):
+        err = np.nan_to_num(0.5 * (pd.to_numeric(sample["st_mass_err_hi"], errors="coerce")
+                                   + pd.to_numeric(sample["st_mass_err_lo"], errors="coerce")
                                    .abs()).to_numpy(float))
     frame = pd.DataFrame({"hostname": sample["hostname"].astype(str).to_numpy(),
                           "m_star_msun": pd.to_numeric(sample["st_mass"], errors="coerce"),

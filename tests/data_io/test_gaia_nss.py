@@ -88,6 +88,14 @@ def test_saved_table_with_hostname_and_errors(tmp_path):
         g.read_nss_file(_write(tmp_path, "x.csv", "source_id,ra,dec\n1,2,3\n"))
 
 
+def test_rows_with_and_without_hostname_are_both_matched(tmp_path):
+    p = tmp_path / "mixed.csv"
+    p.write_text("hostname,source_id,nss_solution_type,period,ra,dec\n"
+                 f"H2,5,SB1,12.5,,\n,6,SB1,3,10.0,{-20 + 1 / 3600}\n,7,SB1,3,80,80\n")
+    m = g.match_nss_to_hosts(g.read_nss_file(p), HOSTS)
+    assert list(m["source_id"]) == [5, 6] and list(m["hostname"]) == ["H2", "H1"]
+
+
 def test_saved_votable_is_read(tmp_path):
     p = tmp_path / "nss.xml"
     _reply().write(p, format="votable")

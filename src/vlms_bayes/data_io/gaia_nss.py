@@ -192,29 +192,36 @@ def match_nss_to_hosts(nss: pd.DataFrame, hosts: pd.DataFrame, *,
     Returns
     -------
     pandas.DataFrame
-        The matched rows with ``hostname`` (rows of other hosts dropped).
+        The matched rows with ``hostname`` (rows of other hosts dropped): rows with a
+        ``hostname`` first, then the rows matched by position.
     """
     names = set(hosts["hostname"].astype(str))
-    if "hostname" in nss.columns and nss["hostname"].notna().all():
-        out = nss.copy()
-        out["hostname"] = out["hostname"].astype(str)
-        return out[out["hostname"].isin(names)].reset_index(drop=True)
+    named = pd.Series(False, index=nss.index)
+    if "hostname" in nss.columns:
+        named = nss["hostname"].notna() & (nss["hostname"].astype(str).str.strip() != "")
+    by_name = nss[named].copy()
+    by_name["hostname"] = (by_name["hostname"].astype(str).str.strip() if len(by_name)
+                           else pd.Series(dtype=str))
+    by_name = by_name[by_name["hostname"].isin(names)]
+    rest = nss[~named]
+    if rest.empty or not {"ra", "dec"} <= set(nss.columns):
+        return by_name.reset_index(drop=True)
     import astropy.units as u  # heavy: astropy
     from astropy.coordinates import SkyCoord  # heavy: astropy
 
     h = hosts.drop_duplicates("hostname")
     h = h[np.isfinite(h["ra"].astype(float)) & np.isfinite(h["dec"].astype(float))]
-    ok = np.isfinite(nss["ra"].astype(float)) & np.isfinite(nss["dec"].astype(float))
+    ok = np.isfinite(rest["ra"].astype(float)) & np.isfinite(rest["dec"].astype(float))
     if h.empty or not ok.any():
-        return nss.iloc[:0].assign(hostname=pd.Series(dtype=str))
-    sol = nss[ok].reset_index(drop=True)
+        return by_name.reset_index(drop=True)
+    sol = rest[ok].reset_index(drop=True)
     c_sol = SkyCoord(sol["ra"].to_numpy(float) * u.deg, sol["dec"].to_numpy(float) * u.deg)
     c_host = SkyCoord(h["ra"].to_numpy(float) * u.deg, h["dec"].to_numpy(float) * u.deg)
     idx, d2d, _ = c_sol.match_to_catalog_sky(c_host)
     keep = d2d.arcsec <= radius_arcsec
     out = sol[keep].copy()
     out["hostname"] = h["hostname"].astype(str).to_numpy()[idx[keep]]
-    return out.reset_index(drop=True)
+    return pd.concat([by_name, out], ignore_index=True)
 
 
 def match_positions(catalogue: pd.DataFrame, hosts: pd.DataFrame, *,

@@ -179,6 +179,12 @@ def orbit_samples(row: Mapping[str, Any], m1_msun: float, m1_err_msun: float,
     return m2, relative_semimajor_axis_au(m1, m2, period), method
 
 
+def _spread(x: np.ndarray) -> float:
+    """Standard deviation, 0 where it is rounding noise (inputs without errors)."""
+    sd = float(np.std(x))
+    return 0.0 if sd <= 1e-9 * abs(float(np.median(x))) else sd
+
+
 def nss_perturbers(orbits: pd.DataFrame, hosts: pd.DataFrame, *,
                    rng: np.random.Generator, n_draws: int = N_DRAWS
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -235,10 +241,10 @@ def nss_perturbers(orbits: pd.DataFrame, hosts: pd.DataFrame, *,
             rec["note"] = "not used: the inputs give no finite mass"
             continue
         m2, a = m2[ok], a[ok]
-        rec.update(m2_msun=float(np.median(m2)), m2_err_msun=float(np.std(m2)),
+        rec.update(m2_msun=float(np.median(m2)), m2_err_msun=_spread(m2),
                    m2_p16_msun=float(np.percentile(m2, 16)),
                    m2_p84_msun=float(np.percentile(m2, 84)),
-                   a_au=float(np.median(a)), a_err_au=float(np.std(a)))
+                   a_au=float(np.median(a)), a_err_au=_spread(a))
         a_known = _value(h, "a_known_au")
         if np.isfinite(a_known) and abs(rec["a_au"] / a_known - 1) < SELF_ORBIT_TOLERANCE:
             rec["note"] = (f"not used: a = {rec['a_au']:.3g} AU is the known companion's "

@@ -93,6 +93,10 @@ def test_sb1_isotropic_masses_lie_above_the_minimum_mass():
                                    rng=np.random.default_rng(2), n_draws=4000)
     assert sol.loc[0, "m2_p16_msun"] >= 0.2 * (1 - 1e-6)  # M2 >= M2 sin i = 0.2
     assert pert.loc[0, "m_out_msun"] > 0.2
+    # the error is half the 16-84 % range, not a std set by nearly face-on draws
+    half = 0.5 * (sol.loc[0, "m2_p84_msun"] - sol.loc[0, "m2_p16_msun"])
+    assert pert.loc[0, "m_out_err_msun"] == pytest.approx(half)
+    assert pert.loc[0, "m_out_err_msun"] < pert.loc[0, "m_out_msun"]
     assert "isotropic" in pert.loc[0, "source"]
 
 

@@ -24,7 +24,8 @@ host's mass ``M1``; the relative semi-major axis then follows from Kepler's thir
 
 Uncertainties are propagated by Monte Carlo over independent normal errors of the inputs
 (the correlations in ``corr_vec`` are not used) and of the host's mass; the perturber is
-summarised by the median and standard deviation of ``M2`` and ``a`` (``sep_kind`` ``true``).
+summarised by the median of ``M2`` and ``a`` and half their 16–84 % range (``sep_kind``
+``true``; a standard deviation would be set by the few nearly face-on SB1 draws).
 An orbit whose ``a`` is within 30 % of a known companion's semi-major axis is that companion
 itself and an orbit inside it is not an outer perturber: both are listed, not used.
 """
@@ -180,8 +181,12 @@ def orbit_samples(row: Mapping[str, Any], m1_msun: float, m1_err_msun: float,
 
 
 def _spread(x: np.ndarray) -> float:
-    """Standard deviation, 0 where it is rounding noise (inputs without errors)."""
-    sd = float(np.std(x))
+    """Half the 16-84 % range (σ of a normal; robust to the long tail of sin i → 0).
+
+    0 where it is rounding noise (inputs without errors).
+    """
+    lo, hi = np.percentile(x, [16, 84])
+    sd = 0.5 * float(hi - lo)
     return 0.0 if sd <= 1e-9 * abs(float(np.median(x))) else sd
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # annotations only: these modules bring pandas, PyMC and numb
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.inference.rv.exclusion import GaiaHost
     from vlms_bayes.models.selection import SelectionModel
+    from vlms_bayes.pipeline.gaia_perturbers import GaiaPerturberOptions
 
 log = logging.getLogger("vlms_bayes")
 
@@ -300,6 +301,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
                         "projected|true, source): P(KL origin | perturber) in "
                         "known_perturbers.csv")
+    _add_gaia_perturber_options(g)
     g.add_argument("--feasibility-radii", choices=("evolving", "frozen"), default="evolving",
                    help="radii evolving with age, or today's (as 'feasibility --radii')")
     g.add_argument("--feasibility-lags", choices=("prior", "fixed"), default="prior",
@@ -333,7 +335,8 @@ def _run_run(args: argparse.Namespace) -> int:
         backend=args.feasibility_backend, secular_triples=args.secular_check,
         integration=_integration_options(args),
         companions=None if args.companions is None else str(args.companions),
-        radii=args.feasibility_radii, lags=args.feasibility_lags)
+        radii=args.feasibility_radii, lags=args.feasibility_lags,
+        **_gaia_perturber_fields(args))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -480,6 +483,7 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
                         "projected|true, source): P(KL origin | that perturber) in "
                         "known_perturbers.csv, marked on fig3")
+    _add_gaia_perturber_options(g)
     g.add_argument("--probability-systems", type=int, default=200_000, metavar="N",
                    help="systems drawn for P(KL origin) and P(disk migration) over published "
                         "priors (origin_probability.json; default 200000, 0 skips)")
@@ -514,6 +518,43 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                    help="detection probability that excludes a perturber (default 0.99)")
     add_output_options(p, default_outdir="results_feasibility")
     p.set_defaults(handler=_run_feasibility)
+
+
+def _add_gaia_perturber_options(g: argparse._ArgumentGroup) -> None:
+    """--gaia-nss, --gaia-nss-file, --gaia-rv-catalogue (known perturbers from Gaia)."""
+    g.add_argument("--gaia-nss", action="store_true",
+                   help="query the Gaia archive for the hosts' DR3 non-single-star orbits "
+                        "(gaiadr3.nss_two_body_orbit, cone of 3 arcsec; network): each orbit's "
+                        "companion (mass from the mass function, a from Kepler) is the host's "
+                        "perturber unless --companions gives one; offline: noted, not looked up")
+    g.add_argument("--gaia-nss-file", type=Path, metavar="FILE",
+                   help="saved rows of gaiadr3.nss_two_body_orbit (CSV, ECSV, VOTable, FITS; "
+                        "with ra/dec or a hostname column) instead of the query")
+    g.add_argument("--gaia-rv-catalogue", type=Path, metavar="FILE",
+                   help="scored Gaia RV catalogue ('vlms-bayes gaia-rv score'): the hosts' "
+                        "rv_pval listed in known_perturbers.csv (a significant one: evidence "
+                        "of an unseen close companion, no mass inferred)")
+
+
+def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions:
+    """GaiaPerturberOptions from the --gaia-nss* / --gaia-rv-catalogue options."""
+    from vlms_bayes.pipeline.gaia_perturbers import GaiaPerturberOptions  # heavy: pipeline
+
+    if args.gaia_nss and args.gaia_nss_file is not None:
+        raise InputDataError("Give --gaia-nss (query the archive) or --gaia-nss-file (a saved "
+                             "table), not both.")
+    nss = "query" if args.gaia_nss else (None if args.gaia_nss_file is None
+                                         else str(args.gaia_nss_file))
+    opts = GaiaPerturberOptions(nss=nss, rv_catalogue=None if args.gaia_rv_catalogue is None
+                                else str(args.gaia_rv_catalogue))
+    opts.check()
+    return opts
+
+
+def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | None]:
+    """``gaia_nss`` and ``gaia_rv_catalogue`` of FeasibilityOptions (checked)."""
+    opts = _gaia_perturbers_from_args(args)
+    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue}
 
 
 def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:
@@ -566,7 +607,9 @@ def _run_feasibility(args: argparse.Namespace) -> int:
                                  initial_ae=args.initial_ae, gaia=_gaia_host_from_args(args),
                                  probability_systems=args.probability_systems,
                                  integration=_integration_options(args),
-                                 companions=args.companions)
+                                 companions=args.companions,
+                                 gaia_perturbers=_gaia_perturbers_from_args(args),
+                                 data_config=DataConfig.from_args(args))
     print(result.report)
     print(f"outputs in {Path(args.outdir).resolve()}")
     return 0

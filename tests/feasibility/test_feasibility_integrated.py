@@ -54,6 +54,38 @@ def test_integrated_probability_uses_the_integrated_verdicts():
     assert (hi2 - lo2) < 0.7 * (hi - lo)
 
 
+def test_interval_states_what_the_boundary_subsample_adds():
+    # the counts of TOI-6894 b with the defaults (seed 42, 200 000 systems): every feasible
+    # system integrated (17 of 47 confirmed), 400 of the 55 802 boundary systems integrated
+    # and none arrives. The point estimate counts no boundary arrival; the interval's upper
+    # end is the Jeffreys bound on their share (Beta(0.5, 400.5), 97.5 %: 6.3e-3, i.e. up to
+    # ~350 of the 55 802) and is ~20x the point. Held at the estimates, the shares leave
+    # only the count noise of the 17 arrivals (Poisson ~25 %) and of f.
+    f = it.StratumCounts(n=47, integrated=47, arrive=17, unfinished=0)
+    b = it.StratumCounts(n=55_802, integrated=400, arrive=0, unfinished=0)
+    args = (200_000, 68_966, f, b, 0.268, 0.014)
+    p, lo, hi = it.integrated_probability_from_counts(*args, rng=_rng())
+    pc, lo_c, hi_c = it.integrated_probability_from_counts(*args, rng=_rng(),
+                                                           extrapolation=False)
+    assert pc == p and lo < p < hi and lo_c < p < hi_c
+    assert hi > 10 * p and hi_c < 2 * p  # the width is the extrapolation
+    assert it.share_upper_bound(b) == pytest.approx(6.3e-3, rel=0.03)
+    assert it.share_upper_bound(f) == 17 / 47
+    ana = type("A", (), {"probability": 7.6e-5, "low": 5.5e-5, "high": 1.0e-4})()
+    integ = type("I", (), {"probability": p, "low": lo, "high": hi})()
+    res = it.IntegratedProbability(ana, integ, f, b, None, 1.0, it.IntegrationOptions(),
+                                   (lo_c, hi_c))
+    assert res.extrapolated_share_of_width() > 0.9
+    line = res.lines("X")[0]
+    assert "extrapolation of subsampled candidates" in line
+    assert "boundary: 0 of 400 integrated arrive, extrapolated to its 55802 systems" in line
+    assert f"{lo_c:.3g}-{hi_c:.3g}" in line
+    # nothing subsampled: no such line
+    whole = it.IntegratedProbability(ana, integ, f, it.StratumCounts(300, 300, 0, 0), None,
+                                     1.0, it.IntegrationOptions(), (lo_c, hi_c))
+    assert not any("extrapolation" in ln for ln in whole.lines("X"))
+
+
 def test_options_are_checked():
     with pytest.raises(InputDataError, match="caps"):
         it.IntegrationOptions(max_map=-1).check()

@@ -177,3 +177,64 @@ def test_host_outside_the_evolving_radii_models_is_listed_not_raised(table, tmp_
     frozen = pt.perturber_table(sample, mult, None, mc.FeasibilityConfig(radii="frozen"),
                                 table, seed=3, n_systems=1000).set_index("name")
     assert frozen.loc["F b", "n_stable"] > 0
+
+
+def _feasibility_args(shared_data_dir, out, *extra):
+    return ["feasibility", "--grid", "3", "--draws", "4", "--secular-check", "0",
+            "--probability-systems", "0", "--integrate-candidates", "0", "0", "0",
+            "--backend", "numba", "--data-dir", str(shared_data_dir), "--outdir", str(out),
+            *extra]
+
+
+def test_feasibility_command_takes_the_perturber_from_a_gaia_nss_table(tmp_path,
+                                                                       shared_data_dir):
+    """A saved NSS row (constructed, not an archive reply) becomes TOI-6894's perturber.
+
+    Hand check: M1 = 0.207, M2 = 0.1 Msun, P = 2000 d: a = (0.307 (2000/365.25)²)^(1/3)
+    = 2.096 AU; a dark companion moves the photocentre by a0 = a M2/(M1+M2) = 0.6828 AU,
+    9.252 mas at the host's 13.55 mas parallax (73.8 pc); Thiele-Innes of a face-on orbit
+    with ω = Ω = 0: A = G = a0, B = F = 0. The RV catalogue row lies on the host (PSCompPars
+    ra/dec) with a significant p-value.
+    """
+    from vlms_bayes.cli import main
+
+    nss = tmp_path / "nss.csv"
+    nss.write_text("hostname,source_id,nss_solution_type,period,eccentricity,parallax,"
+                   "a_thiele_innes,b_thiele_innes,f_thiele_innes,g_thiele_innes\n"
+                   "TOI-6894,42,Orbital,2000,0.3,13.55,9.252,0,0,9.252\n")
+    rv = tmp_path / "gaia_rv_catalogue.csv"
+    rv.write_text("source_id,ra,dec,rv_pval\n42,173.4691418,12.4510906,2e-5\n")
+    out = tmp_path / "f"
+    assert main(_feasibility_args(shared_data_dir, out, "--gaia-nss-file", str(nss),
+                                  "--gaia-rv-catalogue", str(rv))) == 0
+    k = pd.read_csv(out / "known_perturbers.csv")
+    assert k.loc[0, "perturber"].startswith("given: 0.1")
+    assert "Msun at true 2.09" in k.loc[0, "perturber"]
+    assert "Gaia DR3 NSS Orbital 42" in k.loc[0, "perturber"]
+    assert k.loc[0, "status"].startswith("stellar companion given by Gaia DR3 NSS")
+    assert k.loc[0, "n_stable"] > 0
+    assert k.loc[0, "gaia_rv_pval"] == pytest.approx(2e-5)
+    assert "unseen close companion" in k.loc[0, "gaia_rv_note"]
+    sol = pd.read_csv(out / "gaia_nss_orbits.csv")
+    assert sol.loc[0, "m2_msun"] == pytest.approx(0.1, rel=2e-3)
+    assert sol.loc[0, "a_au"] == pytest.approx(2.096, rel=2e-3)
+    text = (out / "SUMMARY.txt").read_text()
+    assert "Gaia DR3 NSS orbits" in text and "1 used as perturbers" in text
+    assert "Gaia RV p-values from gaia_rv_catalogue.csv: 1 of 1 hosts" in text
+
+
+def test_feasibility_command_offline_nss_query_is_a_note(tmp_path, shared_data_dir,
+                                                         monkeypatch):
+    from vlms_bayes.cli import main
+
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
+    out = tmp_path / "f"
+    assert main(_feasibility_args(shared_data_dir, out, "--gaia-nss")) == 0
+    text = (out / "SUMMARY.txt").read_text()
+    assert "Gaia DR3 NSS orbits: Gaia DR3 NSS orbits not looked up (offline)" in text
+    k = pd.read_csv(out / "known_perturbers.csv")
+    assert k.loc[0, "status"].startswith("no known stellar companion")  # sy_snum = 1
+    assert not (out / "gaia_nss_orbits.csv").exists()
+    assert main(_feasibility_args(shared_data_dir, tmp_path / "g", "--gaia-nss",
+                                  "--gaia-nss-file", "x.csv")) != 0
+    assert not (tmp_path / "g").exists()

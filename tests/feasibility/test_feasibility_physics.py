@@ -297,3 +297,64 @@ def test_disk_times_positive_and_ordered(r, fd, mp_mj):
     assert 0 < t1 <= t2
     assert disk.type1_time_yr(r, ms, mp, 2 * s) < t1  # heavier disk -> faster
     assert disk.gap_opening_parameter(2 * mp / ms) < disk.gap_opening_parameter(mp / ms)
+
+
+_SPLIT_SECULAR = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, numpy as np
+assert jax.local_device_count() == 2
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+from secular_batches import batches
+from vlms_bayes.feasibility import secular
+out = secular.integrate_batches(batches(), rtol=1e-8, max_steps=4000)
+np.save(sys.argv[2], np.concatenate([np.concatenate([np.ravel(f) for f in o]) for o in out]))
+"""
+
+_BATCHES = """
+import numpy as np
+from vlms_bayes.feasibility import secular
+
+def batches():
+    rng = np.random.default_rng(5)
+    out = []
+    for _ in range(3):
+        one = np.ones(4)
+        p = secular.TripleParams(one, 1e-3 * one, rng.uniform(0.1, 1.0, 4), 20 * one,
+                                 rng.uniform(0.0, 0.5, 4), 0.005 * one, 5e-4 * one,
+                                 0.29 * one, 0.37 * one, 0 * one, 0 * one, one, 0 * one)
+        y0 = secular.initial_state(0.01 * one, np.radians(rng.uniform(60, 90, 4)),
+                                   0.3 * one, 2.0 * one, one)
+        out.append((y0, p, 2e6 * one, 0 * one))
+    return out
+"""
+
+
+@pytest.mark.slow  # two JAX processes compile the integrator (~1 min on 2 shared cores)
+def test_secular_batches_over_two_devices_match_one_device_bit_for_bit(tmp_path):
+    # integrate_batches spreads the batches over JAX's host devices (one per core from the
+    # command line); each batch is the same computation, so the outcomes are those of one
+    # device, bit for bit
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vlms_bayes.feasibility import secular
+
+    (tmp_path / "secular_batches.py").write_text(_BATCHES)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from secular_batches import batches
+    finally:
+        sys.path.remove(str(tmp_path))
+    one_dev = secular.integrate_batches(batches(), rtol=1e-8, max_steps=4000)
+    src = str(Path(secular.__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    env.pop("XLA_FLAGS", None)
+    out = tmp_path / "two.npy"
+    subprocess.run([sys.executable, "-c", _SPLIT_SECULAR, str(tmp_path / "secular_batches.py"),
+                    str(out)], check=True, env=env, timeout=300)
+    flat = np.concatenate([np.concatenate([np.ravel(f) for f in o]) for o in one_dev])
+    assert np.all(np.concatenate([o.n_steps for o in one_dev]) > 10)  # real integrations
+    np.testing.assert_array_equal(np.load(out), flat)

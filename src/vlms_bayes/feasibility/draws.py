@@ -48,7 +48,7 @@ R0_TRACK = PARAM_FIELDS.index("r0_track_0")
 R1_INFL = PARAM_FIELDS.index("r1_infl_0")
 #: Spawn key (first element) of each independent random stream of a feasibility run.
 STREAMS: dict[str, int] = {"map": 0, "gaia": 1, "secular": 2, "probability": 3,
-                           "disk": 4}
+                           "disk": 4, "gaia_nss": 5}
 #: Uniform variates used per draw (e_out, cos i, omega, a0 or sample index, e0).
 N_UNIFORMS = 5
 #: Further uniform variates per draw, drawn after those (so the orbits above do not change

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import migration, probability, secular, tides
@@ -345,12 +346,12 @@ def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.n
     order = np.argsort(-cost)
     k = options.chunk
     res_fields: list[np.ndarray | None] = [None] * len(secular.SecularOutcome._fields)
-    for start in range(0, n, k):
-        sel = order[start:start + k]
-        sel = np.concatenate([sel, np.full(k - len(sel), sel[-1])])
-        r = secular.integrate_batch(y0[sel], secular.TripleParams(*(x[sel] for x in tp)),
-                                    t_end[sel], r_dis[sel], rtol=options.rtol,
-                                    max_steps=options.max_steps)
+    sels = [order[start:start + k] for start in range(0, n, k)]
+    sels = [np.concatenate([sel, np.full(k - len(sel), sel[-1])]) for sel in sels]
+    outs = secular.integrate_batches(
+        [(y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel], r_dis[sel])
+         for sel in sels], rtol=options.rtol, max_steps=options.max_steps)
+    for sel, r in zip(sels, outs, strict=True):
         for f, arr in enumerate(r):
             if res_fields[f] is None:
                 res_fields[f] = np.empty((n, *arr.shape[1:]), arr.dtype)
@@ -401,7 +402,8 @@ class StratumCounts:
 def integrated_probability_from_counts(n: int, n_stable: int, feasible: StratumCounts,
                                        boundary: StratumCounts, f: float, f_err: float, *,
                                        rng: np.random.Generator, n_samples: int = 20000,
-                                       level: float = 0.95) -> tuple[float, float, float]:
+                                       level: float = 0.95, extrapolation: bool = True
+                                       ) -> tuple[float, float, float]:
     """P(KL) = f p_a / (1 − f + f p_s) with p_a from the integrated strata, and its interval.
 
     p_a = (n_F r_F + n_B r_B) / n, with r the arriving share of the integrated subsample of
@@ -425,6 +427,11 @@ def integrated_probability_from_counts(n: int, n_stable: int, feasible: StratumC
         Samples of the interval.
     level : float
         Interval level.
+    extrapolation : bool
+        False: the arriving shares of subsampled strata are held at their estimates, so
+        that the interval has the count noise and the error of f only (how much of the full
+        interval the extrapolation of the subsamples makes, see
+        :meth:`IntegratedProbability.lines`).
 
     Returns
     -------
@@ -438,7 +445,7 @@ def integrated_probability_from_counts(n: int, n_stable: int, feasible: StratumC
         if s.integrated == 0:
             return default, np.full(n_samples, default)
         r = s.arrive / s.integrated
-        if s.integrated >= s.n:
+        if s.integrated >= s.n or not extrapolation:
             return r, np.full(n_samples, r)
         return r, rng.beta(s.arrive + 0.5, s.integrated - s.arrive + 0.5, n_samples)
 
@@ -469,12 +476,30 @@ class IntegratedProbability:
     table: pd.DataFrame
     wall_s: float
     options: IntegrationOptions
+    count_noise_ci95: tuple[float, float] = (float("nan"), float("nan"))
+
+    def extrapolation_record(self) -> dict[str, Any]:
+        """What the subsampling adds to the interval (for ``origin_probability.json``)."""
+        lo, hi = self.count_noise_ci95
+        return {"ci95_count_noise": [lo, hi],
+                "feasible_share_upper95": share_upper_bound(self.feasible),
+                "boundary_share_upper95": share_upper_bound(self.boundary),
+                "extrapolated_share_of_width": self.extrapolated_share_of_width()}
+
+    def extrapolated_share_of_width(self) -> float:
+        """Fraction of the 95 % interval's width added by extrapolating the subsamples."""
+        i = self.integrated
+        width = i.high - i.low
+        lo, hi = self.count_noise_ci95
+        if not (width > 0 and np.isfinite(lo) and np.isfinite(hi)):
+            return float("nan")
+        return float(max(0.0, 1.0 - (hi - lo) / width))
 
     def lines(self, target: str) -> list[str]:
         """Summary lines (computed)."""
         f, b = self.feasible, self.boundary
         a = self.analytic
-        return [
+        return [*self._interval_lines(),
             f"    uses the integrated verdicts of the octupole candidates "
             f"({self.options.n_oct:g} t_oct, >= {self.options.n_kl_min:g} t_KL); with the "
             f"quadrupole (analytic) verdicts alone: {a.probability:.3g} "
@@ -484,6 +509,39 @@ class IntegratedProbability:
             f"boundary systems (eps_oct >= {EPS_OCT_ACTIVE:g}, quadrupole e_max too low; cap "
             f"{self.options.max_boundary}; {b.arrive} arrive); {f.unfinished + b.unfinished} "
             f"runs hit the step limit and kept the analytic verdict; {self.wall_s:.0f} s"]
+
+    def _interval_lines(self) -> list[str]:
+        """Where the interval's width comes from, when a stratum was subsampled."""
+        share = self.extrapolated_share_of_width()
+        sub = [(name, s) for name, s in (("feasible", self.feasible),
+                                          ("boundary", self.boundary))
+               if 0 < s.integrated < s.n]
+        if not sub or not np.isfinite(share):
+            return []
+        lo, hi = self.count_noise_ci95
+        parts = "; ".join(
+            f"{name}: {s.arrive} of {s.integrated} integrated arrive, extrapolated to its "
+            f"{s.n} systems: 95% upper bound on their arriving share "
+            f"{share_upper_bound(s):.2g}, up to {share_upper_bound(s) * s.n:.0f} arriving"
+            for name, s in sub)
+        return [f"    {100 * share:.0f}% of the interval's width is the extrapolation of "
+                f"subsampled candidates ({parts}); with their arriving shares held at the "
+                f"estimates (count noise and the companion frequency only) it is "
+                f"{lo:.3g}-{hi:.3g}; higher caps (--integrate-candidates) narrow it"]
+
+
+def share_upper_bound(s: StratumCounts, level: float = 0.95) -> float:
+    """Upper end of the central ``level`` Jeffreys interval of a stratum's arriving share.
+
+    The same Beta(k + 1/2, n - k + 1/2) posterior as the interval's samples; exact (the
+    observed share) when the whole stratum was integrated, NaN when none was.
+    """
+    if s.integrated == 0:
+        return float("nan")
+    if s.integrated >= s.n:
+        return s.arrive / s.integrated
+    return float(stats.beta.ppf(1 - (1 - level) / 2, s.arrive + 0.5,
+                                s.integrated - s.arrive + 0.5))
 
 
 def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed: int,
@@ -557,6 +615,9 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
     p, lo, hi = integrated_probability_from_counts(
         n_systems, n_stable, sf, sb, prior.frequency, prior.frequency_err,
         rng=np.random.default_rng(stream(seed, "probability", 3)))
+    _, lo_c, hi_c = integrated_probability_from_counts(
+        n_systems, n_stable, sf, sb, prior.frequency, prior.frequency_err,
+        rng=np.random.default_rng(stream(seed, "probability", 3)), extrapolation=False)
     assumptions = ana.assumptions.split("; quadrupole e_max")[0] + (
         f"; octupole candidates integrated with the secular equations (quadrupole + "
         f"octupole + GR + tides) for max({options.n_oct:g} t_oct, {options.n_kl_min:g} t_KL)"
@@ -571,7 +632,7 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
                 "boundary_integrated": sb.integrated, "boundary_arrive": sb.arrive,
                 "unfinished": sf.unfinished + sb.unfinished},
         assumptions=assumptions)
-    return IntegratedProbability(ana, integ, sf, sb, tab, wall, options)
+    return IntegratedProbability(ana, integ, sf, sb, tab, wall, options, (lo_c, hi_c))
 
 
 # ----------------------------------------------------------------------------------------

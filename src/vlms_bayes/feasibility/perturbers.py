@@ -27,6 +27,7 @@ can host the companion at birth) that arrive, with a Clopper–Pearson interval.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -114,6 +115,19 @@ def known_perturber_probability(config: FeasibilityConfig, table: Any, m_out: np
             "n_systems": n, "n_stable": n_stable, "n_arrive": n_arrive}
 
 
+def _rv_columns(pval: float | None, threshold: float) -> dict[str, Any]:
+    """``gaia_rv_pval`` and ``gaia_rv_note`` of a host (see :func:`perturber_table`)."""
+    if pval is None or not np.isfinite(pval):
+        return {"gaia_rv_pval": np.nan, "gaia_rv_note": "no Gaia RV p-value"}
+    if pval < threshold:
+        return {"gaia_rv_pval": float(pval),
+                "gaia_rv_note": f"Gaia RV excess noise significant (p = {pval:.2g} < "
+                                f"{threshold:g}): evidence of an unseen close companion "
+                                "(no mass inferred)"}
+    return {"gaia_rv_pval": float(pval),
+            "gaia_rv_note": f"Gaia RV noise consistent with a single star (p = {pval:.2g})"}
+
+
 def _status(snum: float) -> str:
     if not np.isfinite(snum):
         return "unknown (no sy_snum for this host)"
@@ -125,7 +139,9 @@ def _status(snum: float) -> str:
 def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                     companions: pd.DataFrame | None, config: FeasibilityConfig, table: Any,
                     *, seed: int, n_systems: int = N_SYSTEMS,
-                    backend: Literal["jax", "numba"] = "numba") -> pd.DataFrame:
+                    backend: Literal["jax", "numba"] = "numba",
+                    rv_pvalues: Mapping[str, float] | None = None,
+                    rv_detection_pval: float = 1e-3) -> pd.DataFrame:
     """One row per companion of the sample: its host's known perturber and P(KL origin).
 
     Parameters
@@ -148,13 +164,20 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
         Systems per companion.
     backend : {"jax", "numba"}
         Kernel backend.
+    rv_pvalues : mapping of str to float, optional
+        The hosts' Gaia RV excess-noise p-values (``rv_pval`` of ``vlms-bayes gaia-rv
+        score``), by host name: listed in ``gaia_rv_pval``; a significant one
+        (< ``rv_detection_pval``) is evidence of an unseen close companion, said in
+        ``gaia_rv_note`` without a mass (none is inferred from it).
+    rv_detection_pval : float
+        Significance threshold of the p-value.
 
     Returns
     -------
     pandas.DataFrame
         ``name``, ``hostname``, ``sy_snum``, ``status``, ``perturber``, ``m_out_msun``,
         ``a_out_au_median``, ``p_kl``, ``low``, ``high``, ``n_stable``, ``n_arrive``,
-        ``radius_rj``, ``note``.
+        ``radius_rj``, ``note``, ``gaia_rv_pval``, ``gaia_rv_note``.
     """
     keep = np.ones(len(sample), bool)
     if "in_window" in sample.columns:
@@ -176,7 +199,8 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                                "status": status, "perturber": "none known",
                                "m_out_msun": np.nan, "a_out_au_median": np.nan,
                                "p_kl": np.nan, "low": np.nan, "high": np.nan,
-                               "n_stable": 0, "n_arrive": 0, "radius_rj": np.nan, "note": ""}
+                               "n_stable": 0, "n_arrive": 0, "radius_rj": np.nan, "note": "",
+                               **_rv_columns((rv_pvalues or {}).get(host), rv_detection_pval)}
         given = comp.get(host)
         if given is not None:
             mass = (f"{given.m_out_msun:g} +/- {given.m_out_err_msun:g} Msun"
@@ -184,7 +208,9 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
             row["perturber"] = (f"given: {mass} at {given.sep_kind} {given.sep_au:g} +/- "
                                 f"{given.sep_err_au:g} AU ({given.source})")
             if not status.startswith("stellar"):
-                row["status"] = f"stellar companion given by the user ({status})"
+                by = "Gaia DR3 NSS" if str(given.source).startswith("Gaia DR3 NSS") \
+                    else "the user"
+                row["status"] = f"stellar companion given by {by} ({status})"
         elif snum > 1:
             row["perturber"] = "drawn from the multiplicity prior with frequency 1"
         else:
@@ -256,6 +282,9 @@ def perturber_lines(frame: pd.DataFrame) -> list[str]:
              f"(known_perturbers.csv): {len(known)} have one, "
              f"{int(frame['status'].str.startswith('no known').sum())} have none known, "
              f"{int(frame['status'].str.startswith('unknown').sum())} unknown"]
+    if "gaia_rv_note" in frame.columns:
+        for r in frame[frame["gaia_rv_note"].str.startswith("Gaia RV excess")].itertuples():
+            lines.append(f"  {r.name}: {r.gaia_rv_note}")
     for r in known.itertuples():
         if np.isfinite(r.p_kl):
             lines.append(f"  {r.name}: P(KL origin | its perturber) = {r.p_kl:.3g} "

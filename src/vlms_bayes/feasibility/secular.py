@@ -27,6 +27,8 @@ below ``r_dis_au``) or after ``max_steps``. Call inside ``jax.enable_x64(True)``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -213,11 +215,13 @@ _BATCH_CACHE: dict[tuple, Any] = {}
 
 
 def integrate_batch(y0: np.ndarray, params: TripleParams, t_end_yr: np.ndarray,
-                    r_dis_au: np.ndarray, **kwargs: Any) -> SecularOutcome:
+                    r_dis_au: np.ndarray, *, device: Any = None,
+                    **kwargs: Any) -> SecularOutcome:
     """:func:`integrate` vmapped and jitted over a batch (float64 inside).
 
     The compiled function is kept per set of keyword arguments, so repeated calls (chunks
-    of candidates) compile once per batch shape.
+    of candidates) compile once per batch shape. ``device`` (a JAX device) runs the batch
+    there (default: JAX's default device).
     """
     import jax  # heavy: JAX
     import jax.numpy as jnp  # heavy: JAX
@@ -228,6 +232,38 @@ def integrate_batch(y0: np.ndarray, params: TripleParams, t_end_yr: np.ndarray,
             _BATCH_CACHE[key] = jax.jit(jax.vmap(
                 lambda y, p, t, r: integrate(y, p, t, r, **kwargs)))
         f = _BATCH_CACHE[key]
-        out = f(jnp.asarray(y0), TripleParams(*(jnp.asarray(x, float) for x in params)),
+        args = (jnp.asarray(y0), TripleParams(*(jnp.asarray(x, float) for x in params)),
                 jnp.asarray(t_end_yr, float), jnp.asarray(r_dis_au, float))
+        if device is not None:
+            args = jax.device_put(args, device)
+        out = f(*args)
         return SecularOutcome(*(np.asarray(x) for x in out))
+
+
+def integrate_batches(batches: Sequence[tuple[np.ndarray, TripleParams, np.ndarray,
+                                              np.ndarray]],
+                      **kwargs: Any) -> list[SecularOutcome]:
+    """:func:`integrate_batch` over several batches, spread over JAX's local devices.
+
+    With several host devices (one per core, as the command line sets up) batch i runs on
+    device i mod n_devices, the devices in parallel (one thread each; JAX releases the GIL
+    while a batch runs). Each batch is the same computation on the same inputs whatever the
+    device, so the outcomes do not depend on the number of devices (a test holds them bit
+    for bit to one device's).
+    """
+    import jax  # heavy: JAX
+
+    devices = jax.local_devices()
+    n_dev = min(len(devices), len(batches))
+    if n_dev <= 1:
+        return [integrate_batch(*b, **kwargs) for b in batches]
+    def worker(w: int) -> list[tuple[int, SecularOutcome]]:
+        return [(i, integrate_batch(*batches[i], device=devices[w], **kwargs))
+                for i in range(w, len(batches), n_dev)]
+
+    out: list[SecularOutcome | None] = [None] * len(batches)
+    with ThreadPoolExecutor(max_workers=n_dev) as pool:
+        for part in pool.map(worker, range(n_dev)):
+            for i, r in part:
+                out[i] = r
+    return out  # type: ignore[return-value]

@@ -121,13 +121,14 @@ def run_secular_check(config: mc.FeasibilityConfig, table: Any, *, seed: int,
     # lanes of a vmapped while_loop run until the slowest is done: group triples of similar
     # difficulty (analytic 1 - e_max, hardest first) into chunks
     order = np.argsort(o["one_minus_e_max"][pick])
-    parts = []
+    sels = []
     for k in range(0, n, chunk):
         sel = order[k:k + chunk]
-        sel = np.concatenate([sel, np.full(chunk - len(sel), sel[-1])])  # one compiled shape
-        parts.append((sel, secular.integrate_batch(
-            y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel],
-            o_p["r_dis_au"][sel], rtol=rtol, max_steps=max_steps)))
+        sels.append(np.concatenate([sel, np.full(chunk - len(sel), sel[-1])]))  # one shape
+    outs = secular.integrate_batches(
+        [(y0[sel], secular.TripleParams(*(x[sel] for x in tp)), t_end[sel],
+          o_p["r_dis_au"][sel]) for sel in sels], rtol=rtol, max_steps=max_steps)
+    parts = list(zip(sels, outs, strict=True))
     fields = []
     for f in range(len(secular.SecularOutcome._fields)):
         arr = np.empty((n, *parts[0][1][f].shape[1:]), parts[0][1][f].dtype)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vlms_bayes.data_io.companions import read_companions_csv
+from vlms_bayes.data_io.companions import read_companions_csv, read_host_multiplicity
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.data_io.outputs import (
     StagedOutputDir,
@@ -31,6 +31,7 @@ from vlms_bayes.data_io.outputs import (
     write_csv,
     write_json,
 )
+from vlms_bayes.data_io.pscomppars import load_pscomppars
 from vlms_bayes.data_io.quarles import StabilityTable, load_stability_table, tables_provenance
 from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import InputDataError
@@ -49,12 +50,19 @@ from vlms_bayes.feasibility.montecarlo import (
     Target,
     feasibility_map,
 )
+from vlms_bayes.feasibility.nss_orbits import merge_companions, nss_perturbers
 from vlms_bayes.feasibility.perturbers import map_markers, perturber_lines
 from vlms_bayes.feasibility.secular_check import run_secular_check
 from vlms_bayes.feasibility.summary import origin_lines
 from vlms_bayes.feasibility.units import MJUP_MSUN, RSUN_AU
 from vlms_bayes.inference.rv.exclusion import GaiaExclusion, GaiaHost, gaia_exclusion
+from vlms_bayes.inference.rv.pvalues import DETECTION_PVAL
 from vlms_bayes.pipeline.data import DataConfig, load_dataset
+from vlms_bayes.pipeline.gaia_perturbers import (
+    GaiaPerturberInputs,
+    GaiaPerturberOptions,
+    gather_gaia_inputs,
+)
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.plots import feasibility as plots
 from vlms_bayes.plots.origin import probability_sensitivity_figure
@@ -175,6 +183,11 @@ class FeasibilityOptions:
         Radii evolving with age, or today's (:mod:`vlms_bayes.feasibility.radii`).
     lags : {"prior", "fixed"}
         Tidal lags drawn from their priors, or the fixed Q' values.
+    gaia_nss : str, optional
+        ``"query"`` (Gaia archive) or a saved ``gaiadr3.nss_two_body_orbit`` table: the
+        sample hosts' DR3 orbits as perturbers (:mod:`vlms_bayes.pipeline.gaia_perturbers`).
+    gaia_rv_catalogue : str, optional
+        Scored Gaia RV catalogue: the hosts' ``rv_pval`` in ``known_perturbers.csv``.
     """
 
     grid: int = 100
@@ -186,6 +199,8 @@ class FeasibilityOptions:
     companions: str | None = None
     radii: str = "evolving"
     lags: str = "prior"
+    gaia_nss: str | None = None
+    gaia_rv_catalogue: str | None = None
 
 
 def reference_target(frame: pd.DataFrame) -> Target:
@@ -406,7 +421,8 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                     integration: IntegrationOptions | None = None,
                     sample: pd.DataFrame | None = None,
                     host_multiplicity: pd.DataFrame | None = None,
-                    companions: pd.DataFrame | None = None
+                    companions: pd.DataFrame | None = None,
+                    gaia_perturbers: GaiaPerturberInputs | None = None
                     ) -> tuple[FeasibilityResult, MapResult]:
     """Compute and write the feasibility outputs into an existing (staged) folder.
 
@@ -456,6 +472,13 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
         User-described perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
         without ``sample``, the target's host's row is evaluated alone; the target host's
         perturber is marked on fig3.
+    gaia_perturbers : GaiaPerturberInputs, optional
+        The hosts' Gaia DR3 NSS orbits and RV p-values
+        (:func:`vlms_bayes.pipeline.gaia_perturbers.gather_gaia_inputs`): each usable orbit
+        becomes its host's perturber unless ``companions`` gives one
+        (:func:`vlms_bayes.feasibility.nss_orbits.nss_perturbers`; every solution and its
+        verdict in ``gaia_nss_orbits.csv``), the p-values are listed in
+        ``known_perturbers.csv``.
 
     Returns
     -------
@@ -494,13 +517,24 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     lim = limiting_criterion(f["cascade"])
     known = None
     target_host = config.target.name.rsplit(" ", 1)[0]
-    if sample is not None or companions is not None:
-
-        smp = sample if sample is not None else perturbers.target_sample(config.target,
-                                                                         target_host)
-        known = perturbers.perturber_table(smp, host_multiplicity, companions, config, table,
-                                           seed=seed,
-                                           backend="jax" if res.backend == "jax" else "numba")
+    smp = sample if sample is not None else perturbers.target_sample(config.target,
+                                                                     target_host)
+    gaia_lines: list[str] = []
+    if gaia_perturbers is not None:
+        gaia_lines = list(gaia_perturbers.lines)
+        if gaia_perturbers.orbits is not None:
+            nss_pert, nss_sol = nss_perturbers(
+                gaia_perturbers.orbits, host_info(smp),
+                rng=np.random.default_rng(derived_seed(seed, "gaia_nss")))
+            write_csv(out / "gaia_nss_orbits.csv", nss_sol)
+            companions = merge_companions([companions, nss_pert])
+            gaia_lines.insert(0, nss_line(nss_sol, nss_pert))
+    if sample is not None or companions is not None or gaia_perturbers is not None:
+        known = perturbers.perturber_table(
+            smp, host_multiplicity, companions, config, table, seed=seed,
+            backend="jax" if res.backend == "jax" else "numba",
+            rv_pvalues=None if gaia_perturbers is None else gaia_perturbers.rv_pvalues,
+            rv_detection_pval=DETECTION_PVAL)
         write_csv(out / "known_perturbers.csv", known)
     markers = None
     if companions is not None:
@@ -542,8 +576,10 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
                "fig_disk_migration.png"))
     if known is not None:
 
-        result = dataclasses.replace(result, perturber_lines=tuple(perturber_lines(known)),
-                                     files=(*result.files, "known_perturbers.csv"))
+        nss_file = ("gaia_nss_orbits.csv",) if (out / "gaia_nss_orbits.csv").exists() else ()
+        result = dataclasses.replace(
+            result, perturber_lines=(*perturber_lines(known), *gaia_lines),
+            files=(*result.files, "known_perturbers.csv", *nss_file))
     if mint is not None:
         r_conf = mint.confirmation()[0]
         result = dataclasses.replace(
@@ -567,6 +603,33 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             result, secular_confusion=chk.confusion, secular_agreement=chk.agreement,
             secular_lines=tuple(chk.summary_lines()), files=(*result.files, "secular_check.csv"))
     return result, res
+
+
+def host_info(sample: pd.DataFrame) -> pd.DataFrame:
+    """Per host: ``m_star_msun``, ``m_star_err_msun`` and ``a_known_au`` (largest known a).
+
+    The host-mass error is the mean of the stacked ``st_mass_err_hi`` and
+    ``|st_mass_err_lo|`` where the sample has them (0 otherwise).
+    """
+    err = np.zeros(len(sample))
+    if {"st_mass_err_hi", "st_mass_err_lo"} <= set(sample.columns):
+        err = np.nan_to_num(0.5 * (pd.to_numeric(sample["st_mass_err_hi"], errors="coerce")
+                                   + pd.to_numeric(sample["st_mass_err_lo"], errors="coerce")
+                                   .abs()).to_numpy(float))
+    frame = pd.DataFrame({"hostname": sample["hostname"].astype(str).to_numpy(),
+                          "m_star_msun": pd.to_numeric(sample["st_mass"], errors="coerce"),
+                          "m_star_err_msun": err,
+                          "a_known_au": pd.to_numeric(sample["pl_orbsmax"], errors="coerce")})
+    return frame.groupby("hostname", as_index=False).agg(
+        m_star_msun=("m_star_msun", "median"), m_star_err_msun=("m_star_err_msun", "median"),
+        a_known_au=("a_known_au", "max"))
+
+
+def nss_line(solutions: pd.DataFrame, used: pd.DataFrame) -> str:
+    """Summary line of the Gaia DR3 NSS orbits (computed)."""
+    return (f"Gaia DR3 NSS orbits (gaiadr3.nss_two_body_orbit, gaia_nss_orbits.csv): "
+            f"{len(solutions)} solutions of {solutions['hostname'].nunique()} hosts, "
+            f"{len(used)} used as perturbers")
 
 
 def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, table: Any,
@@ -600,7 +663,8 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
     write_json(out / "origin_probability.json",
                {"kozai_lidov": kl.record(), "kozai_lidov_analytic": kl_ana.record(),
                 "kozai_lidov_verdicts": "analytic" if kl_int is None else "integrated",
-                "integration": None if kl_int is None else kl_int.options.record(),
+                "integration": None if kl_int is None else {
+                    **kl_int.options.record(), **kl_int.extrapolation_record()},
                 "disk": dk.record(), "seed": seed})
     write_csv(out / "origin_sensitivity.csv", sens)
     save_figure(out / "fig_origin_sensitivity.png",
@@ -618,6 +682,27 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
                        "p_disk": dk.probability, "p_disk_ci95": [dk.low, dk.high]},
         files=(*result.files, "origin_probability.json", "origin_sensitivity.csv",
                "fig_origin_sensitivity.png", *extra_files))
+
+
+def _target_gaia_inputs(target: Target, options: GaiaPerturberOptions,
+                        data_config: DataConfig | None
+                        ) -> tuple[pd.DataFrame | None, GaiaPerturberInputs]:
+    """The target host's PSCompPars rows (position, ``sy_snum``) and its Gaia inputs."""
+    host = target.name.rsplit(" ", 1)[0]
+    dc = data_config if data_config is not None else DataConfig()
+    ps = load_pscomppars(path=dc.ps, data_dir_=dc.data_dir, refresh=dc.refresh,
+                         mstar_min=dc.mstar_min, mstar_max=dc.mstar_max,
+                         reference=dc.reference)
+    path = ps.provenance()["path"]
+    mult = None
+    if path is not None:
+        mult = read_host_multiplicity(path)
+        mult = mult[mult["hostname"] == host].reset_index(drop=True)
+    if mult is None or mult.empty:
+        log.warning("%s is not in PSCompPars: its position is unknown, so only a saved NSS "
+                    "table with a hostname column can be used", host)
+        return None, gather_gaia_inputs(options, None)
+    return mult, gather_gaia_inputs(options, mult[["hostname", "ra", "dec"]])
 
 
 def command_target(data_config: DataConfig, *, target: str | None = None,
@@ -650,7 +735,9 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
                         gaia: GaiaHost | None = None,
                         probability_systems: int = 200_000,
                         integration: IntegrationOptions | None = None,
-                        companions: Path | None = None) -> CommandResult:
+                        companions: Path | None = None,
+                        gaia_perturbers: GaiaPerturberOptions | None = None,
+                        data_config: DataConfig | None = None) -> CommandResult:
     """``vlms-bayes feasibility``: the map of one target into a staged folder with ``run.json``.
 
     Parameters
@@ -678,6 +765,13 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
     companions : Path, optional
         CSV of known perturbers (:func:`vlms_bayes.data_io.companions.read_companions_csv`);
         the target's host's row is evaluated and marked on fig3.
+    gaia_perturbers : GaiaPerturberOptions, optional
+        Gaia DR3 NSS orbits (archive or saved table) and a scored Gaia RV catalogue for the
+        target's host (:mod:`vlms_bayes.pipeline.gaia_perturbers`); its position and
+        ``sy_snum`` come from the PSCompPars file of ``data_config``. ``gaia.host_pval``
+        (``--gaia-host-pval``) is listed as the host's p-value when the catalogue has none.
+    data_config : DataConfig, optional
+        Where PSCompPars comes from (only read with ``gaia_perturbers``).
 
     Returns
     -------
@@ -690,6 +784,15 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
     if companions is not None:
 
         comp = read_companions_csv(companions)
+    gaia_in = mult = None
+    if gaia_perturbers is not None and gaia_perturbers.active:
+        gaia_perturbers.check()
+        mult, gaia_in = _target_gaia_inputs(config.target, gaia_perturbers, data_config)
+    if gaia is not None and (gaia_in is not None or comp is not None):
+        # the host's own p-value, listed with its perturber (the catalogue's wins)
+        gaia_in = GaiaPerturberInputs() if gaia_in is None else gaia_in
+        gaia_in.rv_pvalues.setdefault(config.target.name.rsplit(" ", 1)[0],
+                                      float(gaia.host_pval))
     quarles_inputs = {}
     if config.stability == "quarles":
         quarles_inputs = tables_provenance([config.quarles_incl_deg], data_dir=data_dir)
@@ -703,14 +806,16 @@ def feasibility_command(config: FeasibilityConfig, *, outdir: str | os.PathLike[
                                       data_dir=data_dir, secular_triples=secular_triples,
                                       initial_ae=initial, gaia=gaia,
                                       probability_systems=probability_systems,
-                                      integration=integration, companions=comp)
+                                      integration=integration, companions=comp,
+                                      host_multiplicity=mult, gaia_perturbers=gaia_in)
         write_json(stage / "run.json", run_record(
             command="feasibility",
             config={**dataclasses.asdict(config),
                     "integration": (integration or IntegrationOptions()).record()},
             seeds={"draws": seed},
             inputs={**({} if initial_ae is None else {"initial_ae": str(initial_ae)}),
-                    **gaia_inputs, **quarles_inputs},
+                    **gaia_inputs, **quarles_inputs,
+                    **({} if gaia_in is None else {"gaia_perturbers": gaia_in.record})},
             timings_s={"map": res.wall_s, "total": time.perf_counter() - t0},
             extra={"backend": {"requested": backend, "used": res.backend,
                                "fallback_reason": res.fallback_reason},

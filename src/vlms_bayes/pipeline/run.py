@@ -34,6 +34,11 @@ from vlms_bayes.inference.rejected import REJECTED_DIR
 from vlms_bayes.pipeline.baseline import BaselineConfig, compute_baselines, write_baselines
 from vlms_bayes.pipeline.data import STACKED_FILE, DataConfig, LoadedData, count_table, load_data
 from vlms_bayes.pipeline.feasibility import FeasibilityOptions, reference_target, run_feasibility
+from vlms_bayes.pipeline.gaia_perturbers import (
+    GaiaPerturberOptions,
+    gather_gaia_inputs,
+    sample_host_positions,
+)
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.pipeline.robustness import run_robustness
 from vlms_bayes.pipeline.steps import StepRunner
@@ -278,13 +283,20 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
              options.backend, options.secular_triples)
     ps_path = run.data.inputs.get("pscomppars", {}).get("path")
     comp = None if options.companions is None else read_companions_csv(options.companions)
+    mult = None if ps_path is None else read_host_multiplicity(ps_path)
+    gopts = GaiaPerturberOptions(nss=options.gaia_nss, rv_catalogue=options.gaia_rv_catalogue)
+    gin = None
+    if gopts.active:
+        gopts.check()
+        gin = gather_gaia_inputs(gopts, None if mult is None else sample_host_positions(
+            run.data.frame, mult))
     fres, fmap = run_feasibility(fcfg, outdir_path=stage, seed=run.seeds["feasibility"],
                                  backend=options.backend,
                                  data_dir=run.data_config.data_dir,
                                  secular_triples=options.secular_triples,
                                  integration=options.integration, sample=run.data.frame,
-                                 host_multiplicity=None if ps_path is None
-                                 else read_host_multiplicity(ps_path), companions=comp)
+                                 host_multiplicity=mult, companions=comp,
+                                 gaia_perturbers=gin)
     return {"summary_lines": fres.summary_lines(),
             "backend": {"requested": options.backend, "used": fmap.backend,
                         "fallback_reason": fmap.fallback_reason}}

@@ -1,0 +1,150 @@
+"""Gaia inputs of the known-perturber table: DR3 NSS orbits and the hosts' RV p-values.
+
+:func:`gather_gaia_inputs` turns the options of ``vlms-bayes feasibility`` / ``run``
+(``--gaia-nss``, ``--gaia-nss-file FILE``, ``--gaia-rv-catalogue FILE``) into the NSS rows
+matched to the sample's hosts (converted into perturbers by
+:func:`vlms_bayes.feasibility.nss_orbits.nss_perturbers`) and the hosts' ``rv_pval``. An
+archive query that cannot run (offline, or the archive fails) leaves a note in the summary
+instead of stopping the run; a bad file is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vlms_bayes.data_io import gaia_nss
+from vlms_bayes.data_io.files import sha256_of
+from vlms_bayes.errors import DataUnavailableError, InputDataError
+
+log = logging.getLogger(__name__)
+
+#: Value of ``nss`` that queries the Gaia archive.
+QUERY = "query"
+
+
+@dataclass(frozen=True)
+class GaiaPerturberOptions:
+    """Where the Gaia inputs of the perturber table come from.
+
+    Attributes
+    ----------
+    nss : str, optional
+        ``"query"`` (the Gaia archive, network) or the path of a saved
+        ``gaiadr3.nss_two_body_orbit`` table; None: no NSS orbits.
+    rv_catalogue : str, optional
+        Scored Gaia RV catalogue (``vlms-bayes gaia-rv score``) for the hosts' ``rv_pval``.
+    radius_arcsec : float
+        Match radius between a host's catalogue position and Gaia's.
+    """
+
+    nss: str | None = None
+    rv_catalogue: str | None = None
+    radius_arcsec: float = gaia_nss.MATCH_RADIUS_ARCSEC
+
+    def check(self) -> None:
+        """Raise :class:`InputDataError` for a missing file or a bad radius."""
+        if not self.radius_arcsec > 0:
+            raise InputDataError(f"The Gaia match radius {self.radius_arcsec} arcsec must be "
+                                 "positive.")
+        for what, p in (("Gaia NSS table", self.nss), ("scored Gaia RV catalogue",
+                                                       self.rv_catalogue)):
+            if p is not None and p != QUERY and not Path(p).exists():
+                raise InputDataError(f"The {what} {p} does not exist.")
+
+    @property
+    def active(self) -> bool:
+        """Whether any Gaia input is asked for."""
+        return self.nss is not None or self.rv_catalogue is not None
+
+
+@dataclass
+class GaiaPerturberInputs:
+    """NSS rows matched to hosts, the hosts' RV p-values, and notes for the summary."""
+
+    orbits: pd.DataFrame | None = None
+    rv_pvalues: dict[str, float] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None, *,
+                       gaia: Any | None = None) -> GaiaPerturberInputs:
+    """Read or query the Gaia inputs for the hosts.
+
+    Parameters
+    ----------
+    options : GaiaPerturberOptions
+        What to read or query.
+    hosts : pandas.DataFrame or None
+        ``hostname``, ``ra``, ``dec`` (deg) of the hosts (None: no positions known, so only
+        a saved NSS table with a ``hostname`` column can be used).
+    gaia : astroquery.gaia.Gaia-like, optional
+        Stand-in for the archive (tests).
+
+    Returns
+    -------
+    GaiaPerturberInputs
+    """
+    res = GaiaPerturberInputs()
+    pos = hosts if hosts is not None else pd.DataFrame(columns=["hostname", "ra", "dec"])
+    if options.nss == QUERY:
+        res.record["nss"] = {"source": f"Gaia archive, {gaia_nss.NSS_TABLE}",
+                             "radius_arcsec": options.radius_arcsec}
+        try:
+            raw = gaia_nss.query_nss_orbits(pos, radius_arcsec=options.radius_arcsec,
+                                            gaia=gaia)
+        except DataUnavailableError as exc:
+            log.warning("%s", exc)
+            res.lines.append(f"Gaia DR3 NSS orbits: {exc}")
+            res.record["nss"]["looked_up"] = False
+        else:
+            res.orbits = raw
+            res.record["nss"].update(looked_up=True, rows=len(raw))
+    elif options.nss is not None:
+        raw = gaia_nss.read_nss_file(options.nss)
+        if "hostname" not in raw.columns and hosts is None:
+            raise InputDataError(f"The Gaia NSS table {options.nss} has no hostname column "
+                                 "and the hosts' positions are unknown: add a hostname "
+                                 "column.")
+        res.orbits = gaia_nss.match_nss_to_hosts(raw, pos, radius_arcsec=options.radius_arcsec)
+        res.record["nss"] = {"path": str(Path(options.nss).resolve()),
+                             "sha256": sha256_of(options.nss), "rows": len(raw),
+                             "matched": len(res.orbits)}
+    if options.rv_catalogue is not None:
+        cat = gaia_nss.read_rv_pvalues(options.rv_catalogue)
+        m = gaia_nss.match_positions(cat, pos, radius_arcsec=options.radius_arcsec)
+        res.rv_pvalues = {str(h): float(p) for h, p in zip(m["hostname"], m["rv_pval"],
+                                                          strict=True)}
+        p = Path(options.rv_catalogue)
+        res.record["rv_catalogue"] = {"path": str(p.resolve()),
+                                      "sha256": None if p.is_dir() else sha256_of(p),
+                                      "matched_hosts": len(res.rv_pvalues)}
+        res.lines.append(f"Gaia RV p-values from {p.name}: {len(res.rv_pvalues)} of "
+                         f"{pos['hostname'].nunique()} hosts matched within "
+                         f"{options.radius_arcsec:g} arcsec")
+    return res
+
+
+def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> pd.DataFrame:
+    """``hostname``, ``ra``, ``dec`` of the sample's hosts (the rows the perturber table keeps).
+
+    Parameters
+    ----------
+    sample : pandas.DataFrame
+        Stacked rows; only ``in_window`` and ``is_reference`` rows when those columns exist.
+    multiplicity : pandas.DataFrame
+        :func:`vlms_bayes.data_io.companions.read_host_multiplicity` (positions per planet).
+    """
+    keep = pd.Series(True, index=sample.index)
+    if "in_window" in sample.columns:
+        keep = sample["in_window"].astype(bool)
+        if "is_reference" in sample.columns:
+            keep = keep | sample["is_reference"].astype(bool)
+    names = set(sample.loc[keep, "hostname"].astype(str))
+    pos = multiplicity[multiplicity["hostname"].astype(str).isin(names)]
+    return pos[["hostname", "ra", "dec"]].drop_duplicates("hostname").reset_index(drop=True)

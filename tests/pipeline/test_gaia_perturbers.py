@@ -1,0 +1,77 @@
+"""Gaia inputs of the perturber table as the commands gather them (no network)."""
+
+from __future__ import annotations
+
+import types
+
+import pandas as pd
+import pytest
+
+from vlms_bayes.errors import InputDataError
+from vlms_bayes.pipeline import gaia_perturbers as gp
+
+
+def test_sample_host_positions_keeps_the_window_and_the_reference():
+    sample = pd.DataFrame({"hostname": ["A", "B", "C"], "in_window": [True, False, False],
+                           "is_reference": [False, True, False]})
+    mult = pd.DataFrame({"pl_name": ["A b", "A c", "B b", "C b"],
+                         "hostname": ["A", "A", "B", "C"], "ra": [1.0, 1.0, 2.0, 3.0],
+                         "dec": [0.0, 0.0, 0.0, 0.0]})
+    pos = gp.sample_host_positions(sample, mult)
+    assert list(pos["hostname"]) == ["A", "B"] and list(pos.columns) == ["hostname", "ra",
+                                                                          "dec"]
+
+
+def test_gather_reads_a_saved_table_and_the_rv_pvalues(tmp_path, monkeypatch):
+    nss = tmp_path / "nss.csv"
+    # one solution 1 arcsec from host A, one far from everything
+    nss.write_text("source_id,nss_solution_type,period,ra,dec\n"
+                   f"1,SB1,30,10.0,{1 / 3600}\n2,SB1,30,50.0,0.0\n")
+    rv = tmp_path / "cat.csv"
+    rv.write_text("source_id,ra,dec,rv_pval\n1,10.0,0.0,0.3\n")
+    hosts = pd.DataFrame({"hostname": ["A", "B"], "ra": [10.0, 20.0], "dec": [0.0, 0.0]})
+    res = gp.gather_gaia_inputs(gp.GaiaPerturberOptions(nss=str(nss), rv_catalogue=str(rv)),
+                                hosts)
+    assert list(res.orbits["source_id"]) == [1] and list(res.orbits["hostname"]) == ["A"]
+    assert res.rv_pvalues == {"A": 0.3}
+    assert res.record["nss"]["matched"] == 1 and len(res.record["nss"]["sha256"]) == 64
+    assert "1 of 2 hosts matched" in res.lines[0]
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
+    off = gp.gather_gaia_inputs(gp.GaiaPerturberOptions(nss=gp.QUERY), hosts)
+    assert off.orbits is None and "not looked up (offline)" in off.lines[0]
+    assert off.record["nss"]["looked_up"] is False
+    with pytest.raises(InputDataError, match="does not exist"):
+        gp.GaiaPerturberOptions(nss=str(tmp_path / "missing.csv")).check()
+
+
+def test_run_passes_the_gaia_options_to_the_feasibility_step(tmp_path, monkeypatch):
+    from vlms_bayes import pipeline
+    from vlms_bayes.cli import main
+
+    seen = {}
+
+    def fake_run_all(*args, feasibility, **kwargs):
+        seen["feasibility"] = feasibility
+        return types.SimpleNamespace(report="")
+
+    monkeypatch.setattr(pipeline, "run_all", fake_run_all)
+    nss = tmp_path / "nss.csv"
+    nss.write_text("hostname,source_id,nss_solution_type,period\nA,1,SB1,3\n")
+    assert main(["run", "--no-fit", "--gaia-nss-file", str(nss), "--outdir",
+                 str(tmp_path / "o")]) == 0
+    assert seen["feasibility"].gaia_nss == str(nss)
+    assert seen["feasibility"].gaia_rv_catalogue is None
+    assert main(["run", "--no-fit", "--gaia-nss", "--outdir", str(tmp_path / "o")]) == 0
+    assert seen["feasibility"].gaia_nss == "query"
+
+
+def test_host_info_takes_the_stacked_mass_errors_and_the_widest_orbit():
+    from vlms_bayes.pipeline.feasibility import host_info
+
+    sample = pd.DataFrame({"hostname": ["A", "A", "B"], "st_mass": [0.2, 0.2, 0.1],
+                           "st_mass_err_hi": [0.02, 0.02, 0.01],
+                           "st_mass_err_lo": [0.04, 0.04, 0.01],  # stacked errors are > 0
+                           "pl_orbsmax": [0.03, 1.5, 0.05]})
+    h = host_info(sample).set_index("hostname")
+    assert h.loc["A", "m_star_err_msun"] == pytest.approx(0.03)
+    assert h.loc["A", "a_known_au"] == 1.5 and h.loc["B", "m_star_msun"] == 0.1

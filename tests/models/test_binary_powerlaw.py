@@ -9,17 +9,22 @@ import pytest
 from scipy import integrate, special, stats
 
 from vlms_bayes.models.data import model_data_from_stacked
+from vlms_bayes.inference.membership import e_measured_logterm
 from vlms_bayes.models.likelihood import (
     NUMPY_OPS,
     inclination_gauss_logint,
+    msini_qa_logpdf,
     powerlaw_lambda,
     powerlaw_logq_logpdf,
     powerlaw_msini_logq_logpdf,
     powerlaw_qa_logpdf,
+    projected_qa_logpdf,
 )
+from vlms_bayes.models.logdensity import mixture_density
+from vlms_bayes.models.mixture import MixturePriors
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.selection_norm import log_xi_powerlaw, selection_terms
-from vlms_bayes.models.simulate import simulate_catalogue
+from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
 
 LN10 = np.log(10.0)
 
@@ -171,3 +176,171 @@ def test_xi_of_the_power_law_against_brute_force(method):
         p = np.where(inside, model.p_det(method, x, a, m_star_msun=host,
                                          host_mag=None if not np.isfinite(mag) else mag), 0.0)
         assert abs(np.exp(lx) - p.mean()) < 5 * p.std() / np.sqrt(n) + 1e-4
+
+
+# ----------------------------------------------------------------------------------------
+# the JAX log density with binary_shape="powerlaw"
+# ----------------------------------------------------------------------------------------
+METHODS = ("Radial Velocity", "Transit", "Microlensing", "Imaging",
+           "Transit Timing Variations")  # the last has no selection function (flat)
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame = simulate_catalogue(24, random_seed=5,
+                               observe=ObservationSettings(projected_methods=("Microlensing",)))
+    rng = np.random.default_rng(5)
+    frame["discoverymethod"] = rng.choice(METHODS, size=len(frame))
+    frame["sy_vmag"] = rng.uniform(9.0, 18.0, len(frame))
+    d, _ = model_data_from_stacked(frame)
+    assert d.msini.any() and d.is_projected.any() and d.plain.any()
+    assert len(d.idx_measured) and len(d.idx_limit)
+    return d
+
+
+def _random_point(rng, kg, k, n_e):
+    return {"mu_logq": np.sort(rng.normal(-2.5, 1.0, kg)), "mu_loga": rng.normal(-0.5, 1, k),
+            "sigma_logq": rng.uniform(0.2, 1, kg), "sigma_loga": rng.uniform(0.2, 1, k),
+            "rho_beta": rng.uniform(0.2, 0.8, kg), "e_alpha_pop": rng.uniform(0.5, 3, n_e),
+            "e_beta_pop": rng.uniform(1, 10, n_e), "f_det": rng.dirichlet(np.full(k, 2.0)),
+            "gamma_q": rng.uniform(0.0, 6.0, 1)}
+
+
+def _log_abs_jacobian(fn, u, n_out, h=1e-6):
+    """log |det d x[:n_out] / d u| by central differences (independent of the code)."""
+    jac = np.empty((n_out, u.size))
+    for j in range(u.size):
+        e = np.zeros(u.size)
+        e[j] = h
+        jac[:, j] = (fn(u + e)[:n_out] - fn(u - e)[:n_out]) / (2 * h)
+    return np.linalg.slogdet(jac)[1]
+
+
+def _scipy_prior(p, pr):
+    k = p["mu_loga"].size
+    return (stats.dirichlet.logpdf(p["f_det"], [pr.weight_concentration] * k)
+            + stats.norm.logpdf(p["mu_logq"], pr.mu_logq_mean, pr.mu_logq_sd).sum()
+            + stats.norm.logpdf(p["mu_loga"], pr.mu_loga_mean, pr.mu_loga_sd).sum()
+            + stats.halfnorm.logpdf(p["sigma_logq"], scale=pr.scale_sd).sum()
+            + stats.halfnorm.logpdf(p["sigma_loga"], scale=pr.scale_sd).sum()
+            + stats.beta.logpdf(p["rho_beta"], pr.lkj_eta, pr.lkj_eta).sum()
+            + stats.lognorm.logpdf(p["e_alpha_pop"], s=pr.e_alpha_log_sd,
+                                   scale=pr.e_alpha_median).sum()
+            + stats.lognorm.logpdf(p["e_beta_pop"], s=pr.e_beta_log_sd,
+                                   scale=pr.e_beta_median).sum()
+            + stats.lognorm.logpdf(p["gamma_q"] + 1.0, s=pr.gamma_q_log_sd,
+                                   scale=1.0 + pr.gamma_q_median).sum())
+
+
+def _scipy_likelihood(data, p, selection, pr, planet_components):
+    """The selection-aware mixture likelihood, written independently: the power law by
+    SciPy's exponnorm and QUADPACK, the Gaussian components by SciPy (true masses) or the
+    inclination kernels tested against QUADPACK in test_mixture_exact, the normalisation
+    by SciPy densities on the selection grid."""
+    kg = p["mu_logq"].size
+    rho = 2 * p["rho_beta"] - 1
+    lam = powerlaw_lambda(p["gamma_q"][0])
+    comp_pop = np.r_[np.zeros(planet_components, int), np.arange(1, kg - planet_components + 2)]
+    alpha, beta = p["e_alpha_pop"][comp_pop], p["e_beta_pop"][comp_pop]
+    n, k = data.n, kg + 1
+    lt = np.empty((n, k))
+    for i in range(n):
+        yq, ya, sq, sa = data.y_logq[i], data.y_loga[i], data.s_logq[i], data.s_loga[i]
+        for j in range(kg):
+            sdq, sda = p["sigma_logq"][j], p["sigma_loga"][j]
+            args = (np.array([yq]), np.array([ya]), np.array([sq]), np.array([sa]),
+                    p["mu_logq"][j:j + 1], p["mu_loga"][j:j + 1], np.array([sdq]),
+                    np.array([sda]), rho[j:j + 1])
+            if data.msini[i]:
+                lt[i, j] = msini_qa_logpdf(*args, ops=NUMPY_OPS)[0, 0]
+            elif data.is_projected[i]:
+                lt[i, j] = projected_qa_logpdf(*args, ops=NUMPY_OPS)[0, 0]
+            else:
+                c = rho[j] * sdq * sda
+                lt[i, j] = stats.multivariate_normal.logpdf(
+                    [yq, ya], [p["mu_logq"][j], p["mu_loga"][j]],
+                    [[sdq**2 + sq**2, c], [c, sda**2 + sa**2]])
+        mu_a, va = p["mu_loga"][-1], p["sigma_loga"][-1] ** 2 + sa**2
+        if data.msini[i]:
+            lt[i, -1] = _msini_ref(yq, sq, lam) + stats.norm.logpdf(ya, mu_a, np.sqrt(va))
+        elif data.is_projected[i]:
+            lt[i, -1] = _f_ref(yq, sq, lam) + _projected_ref(ya, mu_a, va)
+        else:
+            lt[i, -1] = _f_ref(yq, sq, lam) + stats.norm.logpdf(ya, mu_a, np.sqrt(va))
+    idx = data.idx_measured
+    lt[idx] += e_measured_logterm(data.e_obs[idx], data.s_e[idx], alpha, beta)
+    idx = data.idx_limit
+    lt[idx] += np.log(special.betainc(alpha[None, :], beta[None, :],
+                                      data.e_limit[idx][:, None]))
+    # normalisation on the selection grid, SciPy densities
+    terms = selection_terms(data, selection)
+    t2 = terms.smooth_var
+    gq, ga = terms.grid_logq, terms.grid_loga
+    dens = []
+    for j in range(kg):
+        c = rho[j] * p["sigma_logq"][j] * p["sigma_loga"][j]
+        dens.append(stats.multivariate_normal.pdf(
+            np.c_[gq, ga], [p["mu_logq"][j], p["mu_loga"][j]],
+            [[p["sigma_logq"][j] ** 2 + t2, c], [c, p["sigma_loga"][j] ** 2 + t2]]))
+    dens.append(np.exp(_f_ref(gq, np.sqrt(t2), lam))
+                * stats.norm.pdf(ga, p["mu_loga"][-1], np.sqrt(p["sigma_loga"][-1] ** 2 + t2)))
+    xi = terms.weights @ np.array(dens).T                                     # (Gr, K)
+    n_flat = int(np.sum(terms.object_group < 0))
+    xibar = (terms.counts @ xi + n_flat) / (terms.counts.sum() + n_flat)
+    z = np.minimum(0.0, (np.log(xibar) - np.log(pr.visibility_floor)) / pr.visibility_scale)
+    w = p["f_det"] / xibar
+    w = w / w.sum()
+    return (-0.5 * np.sum(z**2) + special.logsumexp(lt + np.log(w), axis=1).sum()
+            - terms.counts @ np.log(xi @ w))
+
+
+@pytest.mark.parametrize("planet_components", [pytest.param(1, marks=pytest.mark.slow), 2])
+def test_log_density_matches_an_independent_scipy_evaluation(data, planet_components):
+    jax = pytest.importorskip("jax")
+    pr = MixturePriors()
+    sel = SelectionModel()
+    dens = mixture_density(data, n_components=2, selection=sel, binary_shape="powerlaw",
+                           planet_components=planet_components)
+    kg = planet_components
+    names = [v.name for v in dens.free]
+    assert "gamma_q" in names and dens.coords["power_law"] == ["binary_like"]
+    rng = np.random.default_rng(11 + planet_components)
+    for _ in range(2):
+        p = _random_point(rng, kg, kg + 1, 2)
+        if planet_components == 1:
+            p["e_alpha"], p["e_beta"] = p.pop("e_alpha_pop"), p.pop("e_beta_pop")
+        u = dens.unconstrain(p)
+        with jax.enable_x64(True):
+            constrained = jax.jit(dens.constrained)
+            back = {k_: np.asarray(v) for k_, v in constrained(u).items()}
+            lp_all, grad = jax.jit(jax.value_and_grad(dens.logp))(u)
+            lp_all = float(lp_all)
+            lp_prior = float(dens.log_prior(u))
+
+            def constrain(name):
+                return lambda x: np.asarray(constrained({**u, name: x})[name])
+
+            log_jac = sum(_log_abs_jacobian(constrain(f.name), np.asarray(u[f.name], float),
+                                            f.n_free) for f in dens.free)
+        for name, v in p.items():
+            np.testing.assert_allclose(back[name], v, rtol=1e-12)
+        assert all(np.all(np.isfinite(np.asarray(g))) for g in grad.values())
+        if planet_components == 1:
+            p["e_alpha_pop"], p["e_beta_pop"] = p.pop("e_alpha"), p.pop("e_beta")
+        assert lp_prior == pytest.approx(_scipy_prior(p, pr) + log_jac, abs=1e-6)
+        want = _scipy_likelihood(data, p, sel, pr, planet_components)
+        assert lp_all - lp_prior == pytest.approx(want, abs=1e-7)
+
+
+def test_pymc_builder_refuses_the_power_law(data):
+    pytest.importorskip("pymc")
+    from vlms_bayes.errors import VlmsBayesError
+    from vlms_bayes.models.mixture import build_mixture_model
+
+    with pytest.raises(VlmsBayesError, match="binary_shape='powerlaw' needs backend 'jax'"):
+        build_mixture_model(data, n_components=2, binary_shape="powerlaw")
+    with pytest.raises(VlmsBayesError, match="binary_shape must be one of"):
+        mixture_density(data, n_components=2, binary_shape="lognormal")
+    # K = 1 has no binary-like population: the shape changes nothing
+    one = mixture_density(data, n_components=1, binary_shape="powerlaw")
+    assert "gamma_q" not in [v.name for v in one.free]

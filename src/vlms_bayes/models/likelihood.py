@@ -228,11 +228,13 @@ def powerlaw_msini_logq_logpdf(y: Any, s: Any, lam: Any, *, ops: dict[str, Calla
     c = lam - 2.0 * _LN10
     hs = h * s
     us = ustar + c * s2
-    c_neg = mx(-c, 1e-300)
+    # the unused branch of each `where` divides by 1, not by ~0: its zero cotangent times
+    # an infinite derivative would make the gradient NaN
+    c_neg = where(c < 0.0, -c, 1.0)
     hi = where(us >= 0.0, mx(ustar, us) + hs,
                hs * hs / (ops["abs"](us) + sqrt(us * us + hs * hs)))
     hi = where(c < 0.0, ops["minimum"](hi, 0.5 * h * h / c_neg), hi)
-    c_pos = mx(c, 1e-300)
+    c_pos = where(c > 0.0, c, 1.0)
     top = mx(ustar, us)
     lo = where(c > 0.0, mx(top - hs - 0.5 * h * h / c_pos, 1e-30), 1e-30)
     hi = mx(hi, lo)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from vlms_bayes.models.data import model_data_from_stacked
 from vlms_bayes.inference.membership import e_measured_logterm
+from vlms_bayes.models.data import model_data_from_stacked
 from vlms_bayes.models.likelihood import (
     NUMPY_OPS,
     inclination_gauss_logint,
@@ -317,7 +317,7 @@ def test_log_density_matches_an_independent_scipy_evaluation(data, planet_compon
             lp_all = float(lp_all)
             lp_prior = float(dens.log_prior(u))
 
-            def constrain(name):
+            def constrain(name, u=u, constrained=constrained):
                 return lambda x: np.asarray(constrained({**u, name: x})[name])
 
             log_jac = sum(_log_abs_jacobian(constrain(f.name), np.asarray(u[f.name], float),

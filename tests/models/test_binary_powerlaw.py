@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from vlms_bayes.inference.membership import e_measured_logterm
+from vlms_bayes.inference.membership import (
+    draws_from_posterior,
+    e_measured_logterm,
+    object_log_terms,
+    pointwise_loglik,
+)
 from vlms_bayes.models.data import model_data_from_stacked
 from vlms_bayes.models.likelihood import (
     NUMPY_OPS,
@@ -23,7 +28,11 @@ from vlms_bayes.models.likelihood import (
 from vlms_bayes.models.logdensity import mixture_density
 from vlms_bayes.models.mixture import MixturePriors
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.models.selection_norm import log_xi_powerlaw, selection_terms
+from vlms_bayes.models.selection_norm import (
+    log_xi_powerlaw,
+    object_selection_logterms,
+    selection_terms,
+)
 from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
 
 LN10 = np.log(10.0)
@@ -232,7 +241,17 @@ def _scipy_prior(p, pr):
                                    scale=1.0 + pr.gamma_q_median).sum())
 
 
-def _scipy_likelihood(data, p, selection, pr, planet_components):
+def _as_posterior(dens, values):
+    """A one-chain, one-draw posterior Dataset of the density's constrained values."""
+    from arviz_base import from_dict
+
+    post = {k: np.asarray(v)[None, None] for k, v in values.items()}
+    dt = from_dict({"posterior": post}, dims={n: list(d) for n, d in dens.dims.items()},
+                   coords=dens.coords, check_conventions=False)
+    return dt["posterior"]
+
+
+def _scipy_likelihood(data, p, selection, pr, planet_components, wall_only=False):
     """The selection-aware mixture likelihood, written independently: the power law by
     SciPy's exponnorm and QUADPACK, the Gaussian components by SciPy (true masses) or the
     inclination kernels tested against QUADPACK in test_mixture_exact, the normalisation
@@ -288,6 +307,8 @@ def _scipy_likelihood(data, p, selection, pr, planet_components):
     n_flat = int(np.sum(terms.object_group < 0))
     xibar = (terms.counts @ xi + n_flat) / (terms.counts.sum() + n_flat)
     z = np.minimum(0.0, (np.log(xibar) - np.log(pr.visibility_floor)) / pr.visibility_scale)
+    if wall_only:
+        return -0.5 * np.sum(z**2)
     w = p["f_det"] / xibar
     w = w / w.sum()
     return (-0.5 * np.sum(z**2) + special.logsumexp(lt + np.log(w), axis=1).sum()
@@ -310,11 +331,10 @@ def test_log_density_matches_an_independent_scipy_evaluation(data, planet_compon
         if planet_components == 1:
             p["e_alpha"], p["e_beta"] = p.pop("e_alpha_pop"), p.pop("e_beta_pop")
         u = dens.unconstrain(p)
-        with jax.enable_x64(True):
-            constrained = jax.jit(dens.constrained)
+        with jax.enable_x64(True):  # eager: compiling costs more than these few calls
+            constrained = dens.constrained
             back = {k_: np.asarray(v) for k_, v in constrained(u).items()}
-            lp_all, grad = jax.jit(jax.value_and_grad(dens.logp))(u)
-            lp_all = float(lp_all)
+            lp_all = float(dens.logp(u))
             lp_prior = float(dens.log_prior(u))
 
             def constrain(name, u=u, constrained=constrained):
@@ -324,12 +344,19 @@ def test_log_density_matches_an_independent_scipy_evaluation(data, planet_compon
                                             f.n_free) for f in dens.free)
         for name, v in p.items():
             np.testing.assert_allclose(back[name], v, rtol=1e-12)
-        assert all(np.all(np.isfinite(np.asarray(g))) for g in grad.values())
         if planet_components == 1:
             p["e_alpha_pop"], p["e_beta_pop"] = p.pop("e_alpha"), p.pop("e_beta")
         assert lp_prior == pytest.approx(_scipy_prior(p, pr) + log_jac, abs=1e-6)
         want = _scipy_likelihood(data, p, sel, pr, planet_components)
         assert lp_all - lp_prior == pytest.approx(want, abs=1e-7)
+        # the NumPy twin (memberships, LOO) from the posterior variables at this point
+        draws = draws_from_posterior(_as_posterior(dens, back))
+        assert np.isnan(draws["mu_logq"][:, -1]).all()   # no Gaussian binary-like q
+        terms = object_log_terms(data, draws)
+        loo = pointwise_loglik(terms) + object_selection_logterms(
+            selection_terms(data, sel), draws)
+        wall = _scipy_likelihood(data, p, sel, pr, planet_components, wall_only=True)
+        assert loo.sum() + wall == pytest.approx(want, abs=1e-7)
 
 
 def test_pymc_builder_refuses_the_power_law(data):
@@ -344,3 +371,29 @@ def test_pymc_builder_refuses_the_power_law(data):
     # K = 1 has no binary-like population: the shape changes nothing
     one = mixture_density(data, n_components=1, binary_shape="powerlaw")
     assert "gamma_q" not in [v.name for v in one.free]
+
+
+@pytest.mark.slow
+def test_gradient_is_finite_and_matches_finite_differences(data):
+    """Compiles the gradient (tens of seconds): every component finite and equal to
+    central differences, at points where γ crosses 1 (c = λ − 2 ln 10 changes sign)."""
+    jax = pytest.importorskip("jax")
+    dens = mixture_density(data, n_components=2, selection=SelectionModel(),
+                           binary_shape="powerlaw")
+    rng = np.random.default_rng(2)
+    with jax.enable_x64(True):
+        vg = jax.jit(jax.value_and_grad(dens.logp))
+        for gamma in (0.5, 1.0, 3.0):
+            p = _random_point(rng, 1, 2, 2)
+            p["e_alpha"], p["e_beta"] = p.pop("e_alpha_pop"), p.pop("e_beta_pop")
+            p["gamma_q"] = np.array([gamma])
+            u = dens.unconstrain(p)
+            _, g = vg(u)
+            for name, x in u.items():
+                for j in range(x.size):
+                    e = np.zeros(x.size)
+                    e[j] = 1e-5
+                    fd = (float(vg({**u, name: x + e})[0])
+                          - float(vg({**u, name: x - e})[0])) / 2e-5
+                    assert np.isfinite(float(g[name][j]))
+                    assert float(g[name][j]) == pytest.approx(fd, rel=1e-5, abs=1e-5)

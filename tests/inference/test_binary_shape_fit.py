@@ -97,3 +97,12 @@ def test_ppc_sampler_draws_the_power_law():
         mean = float((wgt * grid).sum())
         sd = float(np.sqrt((wgt * (grid - mean) ** 2).sum()))
         assert abs(x.mean() - mean) < 4 * sd / np.sqrt(n)
+
+
+def test_calibrate_refuses_the_power_law_with_a_clear_error(tmp_path):
+    from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command
+
+    with pytest.raises(InputDataError, match="calibrate does not support --binary-shape"):
+        calibrate_command(CalibrateConfig(), FitConfig(binary_shape="powerlaw"),
+                          outdir=tmp_path / "sbc")
+    assert not (tmp_path / "sbc").exists()

@@ -106,3 +106,35 @@ def test_calibrate_refuses_the_power_law_with_a_clear_error(tmp_path):
         calibrate_command(CalibrateConfig(), FitConfig(binary_shape="powerlaw"),
                           outdir=tmp_path / "sbc")
     assert not (tmp_path / "sbc").exists()
+
+
+def test_selection_report_density_uses_the_power_law(tmp_path):
+    """The intrinsic density of the selection report: the binary-like column of a power-law
+    fit integrates to its weight on the grid (the Gaussian formula would give NaN)."""
+    import pandas as pd
+    from arviz_base import from_dict
+
+    from vlms_bayes.report.selection import method_densities
+
+    post = {"mu_logq": np.full((1, 2, 1), -3.0), "sigma_logq": np.full((1, 2, 1), 0.5),
+            "rho": np.zeros((1, 2, 1)), "mu_loga": np.tile([-1.5, 0.5], (1, 2, 1)),
+            "sigma_loga": np.tile([0.4, 0.4], (1, 2, 1)),
+            "e_alpha": np.ones((1, 2, 2)), "e_beta": np.full((1, 2, 2), 3.0),
+            "w": np.tile([0.0, 1.0], (1, 2, 1)), "gamma_q": np.full((1, 2, 1), 2.0)}
+    dims = {"mu_logq": ["gaussian"], "sigma_logq": ["gaussian"], "rho": ["gaussian"],
+            "gamma_q": ["power_law"], **{n: ["population"] for n in (
+                "mu_loga", "sigma_loga", "e_alpha", "e_beta", "w")}}
+    dt = from_dict({"posterior": post}, dims=dims, check_conventions=False,
+                   coords={"gaussian": ["planet_like"], "power_law": ["binary_like"],
+                           "population": ["planet_like", "binary_like"]})
+    pd.DataFrame({"discoverymethod": ["Imaging"], "logq": [-0.2], "loga": [0.6],
+                  "st_mass": [0.1]}).to_csv(tmp_path / "stacked_used.csv", index=False)
+    fit = {"dir": str(tmp_path), "dt": dt,
+           "summary": {"selection": {"parameters": SelectionModel().to_dict()}}}
+    out = method_densities(fit, n_draws=2, step_dex=0.02)
+    assert np.isfinite(out["intrinsic"]).all()
+    # a rectangle sum: the jump of λ e^{λx} at q = 1 adds up to λ h / 2 ≈ 0.07
+    assert out["intrinsic"].sum() * 0.02**2 == pytest.approx(1.0, abs=0.1)
+    marg_q = out["intrinsic"].sum(axis=1)
+    mean_q = (marg_q * out["logq"]).sum() / marg_q.sum()
+    assert mean_q == pytest.approx(-1.0 / powerlaw_lambda(2.0), abs=0.02)

@@ -138,3 +138,29 @@ def test_selection_report_density_uses_the_power_law(tmp_path):
     marg_q = out["intrinsic"].sum(axis=1)
     mean_q = (marg_q * out["logq"]).sum() / marg_q.sum()
     assert mean_q == pytest.approx(-1.0 / powerlaw_lambda(2.0), abs=0.02)
+
+
+def test_sampler_figures_label_each_variable_by_its_own_coordinate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from arviz_base import from_dict
+
+    from vlms_bayes.plots.bayes import plot_corner, plot_rank
+
+    rng = np.random.default_rng(0)
+    post = {"mu_logq": rng.normal(size=(2, 20, 1)), "gamma_q": rng.normal(size=(2, 20, 1)),
+            "mu_loga": rng.normal(size=(2, 20, 2))}
+    dt = from_dict({"posterior": post},
+                   dims={"mu_logq": ["gaussian"], "gamma_q": ["power_law"],
+                         "mu_loga": ["population"]},
+                   coords={"gaussian": ["planet_like"], "power_law": ["binary_like"],
+                           "population": ["planet_like", "binary_like"]},
+                   check_conventions=False)
+    fig = plot_rank(dt, ("mu_logq", "mu_loga", "gamma_q"))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert titles == ["mu_logq[planet_like]", "mu_loga[planet_like]", "mu_loga[binary_like]",
+                      "gamma_q[binary_like]"]
+    plt.close(fig)
+    plt.close(plot_corner(dt, ("mu_logq", "gamma_q")))

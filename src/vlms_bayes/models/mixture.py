@@ -110,9 +110,10 @@ class MixturePriors:
     γ + 1 has median 4 and 95 % of its prior mass in [0.56, 28.4] (γ from −0.44 to 27).
     The published indices for very-low-mass and brown-dwarf binaries lie well inside:
     γ = 1.8 ± 0.6 (Allen 2007, ApJ 668, 492, Bayesian analysis of ultracool-dwarf imaging
-    surveys), γ ≈ 4 (Burgasser et al. 2007, Protostars and Planets V, 427, the review of
-    VLM multiplicity: 77 % of the pairs have q ≥ 0.8) and γ = 6.1 (+4.0/−2.7)
-    (Fontanive et al. 2018, MNRAS 479, 2702, T5–Y0 dwarfs); a flat q distribution (γ = 0,
+    surveys) and γ = 6.1 (+4.0/−2.7)
+    (Fontanive et al. 2018, MNRAS 479, 2702, T5–Y0 dwarfs), as does the concentration of
+    known VLM pairs at q ≥ 0.8 (77 %; Burgasser et al. 2007, Protostars and Planets V,
+    427); a flat q distribution (γ = 0,
     as for field M dwarfs, Reggiani & Meyer 2013) is 1.4 prior standard deviations below
     the median. The prior is not centred on any one survey.
     """

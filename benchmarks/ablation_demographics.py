@@ -6,7 +6,9 @@ Each row adds one change to the one above, from the former model to the shipped 
    projected separations taken as semi-major axes, one Gaussian per population;
 2. ``+ lens errors``: microlensing σ(log q) from the measured mass ratio;
 3. ``+ projection``: projected separations marginalised over the projection;
-4. ``+ shapes``: the planet-like population of two Gaussians (``--planet-components 2``).
+4. ``+ shapes``: the planet-like population of two Gaussians (``--planet-components 2``);
+5. ``+ binary power law``: and the binary-like population a power law in q with a
+   log-normal separation (``--binary-shape powerlaw``).
 
 (The selection functions are the package's current ones in every row; their sensitivity is
 the robustness suite's selection variants, docs/selection.md.) For each row it fits K = 2
@@ -41,6 +43,7 @@ ROWS = {
                                measurement=MeasurementConfig(projection=False)),
     "+ projection": FitConfig(planet_components=1),
     "+ shapes": FitConfig(planet_components=2),
+    "+ binary power law": FitConfig(planet_components=2, binary_shape="powerlaw"),
 }
 
 

@@ -33,6 +33,7 @@ from vlms_bayes.models.scenarios import M_DWARF_TRUTH, m_dwarf_like
 CONFIGS = {
     "former": FitConfig(planet_components=1, measurement=MeasurementConfig(projection=False)),
     "shapes": FitConfig(planet_components=2),
+    "shapes + binary power law": FitConfig(planet_components=2, binary_shape="powerlaw"),
 }
 
 

@@ -130,6 +130,11 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     g.add_argument("--planet-components", type=int, default=1, metavar="P",
                    help="Gaussian components of the planet-like population (default: 1; "
                         "2 lets it have a close-in and a cold part; docs/bayes.md, Shapes)")
+    g.add_argument("--binary-shape", default="gaussian", choices=("gaussian", "powerlaw"),
+                   help="shape of the binary-like population: gaussian (default: a bivariate "
+                        "normal in log q, log a) or powerlaw (dN/dq ∝ q^γ rising toward q = 1 "
+                        "with a log-normal separation, as measured for very-low-mass "
+                        "binaries; backend jax; docs/bayes.md, Shapes)")
     g.add_argument("--backend", default="jax", metavar="NAME",
                    help="NUTS backend: jax (default: the model written in JAX, NumPyro's "
                         "NUTS), numpyro (PyMC's graph through NumPyro), pymc or nutpie")
@@ -185,7 +190,8 @@ def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
 
     return FitConfig(
         n_components=getattr(args, "components", 2), planet_components=args.planet_components,
-        backend=args.backend, chains=args.chains,
+        binary_shape=getattr(args, "binary_shape", "gaussian"), backend=args.backend,
+        chains=args.chains,
         draws=args.draws, tune=args.tune, target_accept=args.target_accept,
         retry_target_accept=getattr(args, "retry_target_accept", FitConfig.retry_target_accept),
         allow_bad_diagnostics=args.allow_bad_diagnostics,

@@ -56,7 +56,7 @@ from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.comparison import loo_compare
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
-from vlms_bayes.inference.initvals import initial_values
+from vlms_bayes.inference.initvals import initial_values, powerlaw_initial_values
 from vlms_bayes.inference.membership import (
     Membership,
     draws_from_posterior,
@@ -77,8 +77,10 @@ from vlms_bayes.models.data import (
 )
 from vlms_bayes.models.logdensity import mixture_density
 from vlms_bayes.models.mixture import (
+    BINARY_SHAPES,
     MixturePriors,
     build_mixture_model,
+    check_binary_shape,
     n_gaussians,
     population_names,
 )
@@ -95,7 +97,7 @@ LEFT_OUT_FILE = "left_out.csv"
 PPC_FIGURE = "fig_ppc.png"
 
 POP_PARAMS = ("w", "f_det", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_mean",
-              "e_conc", "e_alpha", "e_beta")
+              "e_conc", "e_alpha", "e_beta", "gamma_q")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +107,9 @@ class FitConfig:
     n_components: int = 2
     #: Gaussian components of the planet-like population (1: one per population).
     planet_components: int = 1
+    #: Shape of the binary-like population (K ≥ 2): "gaussian" or "powerlaw" (a power
+    #: law in q with a log-normal separation; models.mixture "Shapes"; backend "jax" only).
+    binary_shape: str = "gaussian"
     backend: str = "jax"
     chains: int = 4
     draws: int = 1000
@@ -134,12 +139,19 @@ class FitConfig:
         for name in ("chains", "draws", "tune"):
             if getattr(self, name) < 1:
                 raise InputDataError(f"--{name} must be at least 1.")
+        if self.binary_shape not in BINARY_SHAPES:
+            raise InputDataError(f"--binary-shape must be one of {', '.join(BINARY_SHAPES)}; "
+                                 f"got {self.binary_shape!r}.")
+        if self.binary_shape == "powerlaw" and self.backend != "jax":
+            raise InputDataError("--binary-shape powerlaw needs --backend jax (the power-law "
+                                 f"population exists only in the JAX density); got --backend "
+                                 f"{self.backend}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json."""
         return {
             "n_components": self.n_components, "planet_components": self.planet_components,
-            "backend": self.backend, "chains": self.chains,
+            "binary_shape": self.binary_shape, "backend": self.backend, "chains": self.chains,
             "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
             "retry_target_accept": self.retry_target_accept,
             "max_tree_depth": self.max_tree_depth,
@@ -178,11 +190,13 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     """
     n_gauss = n_gaussians(n_components, config.planet_components)
     kwargs = dict(n_components=n_components, priors=config.priors, selection=config.selection,
-                  planet_components=config.planet_components)
+                  planet_components=config.planet_components, binary_shape=config.binary_shape)
     if config.backend == "jax":  # the model written in JAX (models.logdensity)
         density = mixture_density(data, **kwargs)
         weight = next((v.name for v in density.free if v.transform == "simplex"), None)
         init = initial_values(data, n_gauss, random_seed=seed, weight_name=weight)
+        if check_binary_shape(config.binary_shape, n_components):
+            init = powerlaw_initial_values(init)
         draw = partial(sample_density, density)
     else:
         model = build_mixture_model(data, **kwargs)
@@ -235,6 +249,8 @@ def _attach_groups(dt: Any, data: ModelData, config: FitConfig, n_components: in
     dt.attrs["vlms_bayes_model"] = MODEL_TAG
     dt.attrs["n_components"] = int(n_components)
     dt.attrs["planet_components"] = int(config.planet_components)
+    dt.attrs["binary_shape"] = ("powerlaw" if check_binary_shape(config.binary_shape, n_components)
+                                else "gaussian")
     dt.attrs["selection"] = "none" if config.selection is None else "methods"
 
 
@@ -263,7 +279,9 @@ def posterior_table(post: Any) -> dict[str, Any]:
             continue
         v = np.asarray(post[name].values, float).reshape(-1, post[name].shape[-1])
         q = np.quantile(v, [0.05, 0.5, 0.95], axis=0)
-        pops = [str(p) for p in post[name]["population"].values]
+        # "population"; with a power-law binary-like population "gaussian" (mu_logq,
+        # sigma_logq, rho) or "power_law" (gamma_q)
+        pops = [str(p) for p in post[name][post[name].dims[-1]].values]
         out[name] = {p: {"mean": v[:, j].mean(), "sd": v[:, j].std(), "q05": q[0, j],
                          "q50": q[1, j], "q95": q[2, j]} for j, p in enumerate(pops)}
     return out
@@ -382,6 +400,7 @@ def run_fit(stacked: pd.DataFrame, config: FitConfig, *, outdir_path: str | Path
     summary = {
         "n_objects": data.n, "n_components": k,
         "planet_components": config.planet_components,
+        "binary_shape": config.binary_shape,
         "populations": population_names(k, config.planet_components),
         "gate": "passed" if diag.passed else "failed", "rejected": False,
         "diagnostics": diag.to_dict(), "attempts": attempts,
@@ -445,6 +464,7 @@ def _keep_rejected(tried: list[Any], diag: Diagnostics, attempts: list[dict[str,
     summary = {
         "n_objects": data.n, "n_components": k,
         "planet_components": config.planet_components,
+        "binary_shape": config.binary_shape,
         "populations": population_names(k, config.planet_components),
         "diagnostics": diag.to_dict(), "attempts": attempts, "config": config.to_dict(),
         "seed": seed, "population_parameters": posterior_table(tried[-1]["posterior"]),
@@ -515,7 +535,7 @@ def fit_report(summary: dict[str, Any], members: pd.DataFrame, reference: pd.Dat
         f"{d['min_ess_tail']:.0f}, divergences {d['divergences']}, min BFMI {d['min_bfmi']:.2f}",
     ]
     pp = summary["population_parameters"]
-    for name in ("w", "f_det", "mu_logq", "mu_loga", "e_mean"):
+    for name in ("w", "f_det", "mu_logq", "mu_loga", "e_mean", "gamma_q"):
         if name in pp:
             txt = ", ".join(f"{p} {v['q50']:.3g} [{v['q05']:.3g}, {v['q95']:.3g}]"
                             for p, v in pp[name].items())

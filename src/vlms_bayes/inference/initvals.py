@@ -68,3 +68,17 @@ def initial_values(data: ModelData, n_components: int, *, random_seed: int,
             "f_det" if model is not None and "f_det" in model.named_vars else "w")
         out[name] = w / w.sum()
     return out
+
+
+def powerlaw_initial_values(init: dict[str, Any]) -> dict[str, Any]:
+    """Starting values for a power-law binary-like population (``binary_shape="powerlaw"``).
+
+    The Gaussian-mixture start of :func:`initial_values` (K components by mean log q)
+    loses its last component's log q mean, scale and correlation: that population has
+    none. Its log a mean and scale stay; ``gamma_q`` starts at its prior median (the
+    density's default).
+    """
+    out = dict(init)
+    for name in ("mu_logq", "sigma_logq", "rho_beta"):
+        out[name] = np.asarray(init[name])[:-1]
+    return out

@@ -12,7 +12,9 @@ posterior draw, with the latent eccentricities integrated out:
 
 The (log q, log a) part reuses :func:`vlms_bayes.models.likelihood.qa_component_logpdf`
 (and the m sin i and projected-separation kernels), the same expressions the PyMC model is
-built from. For draw s the responsibility of
+built from; a fit with ``binary_shape="powerlaw"`` (its posterior has ``gamma_q``) gets its
+last population from :func:`vlms_bayes.models.likelihood.powerlaw_qa_logpdf`, the JAX
+density's kernel. For draw s the responsibility of
 population k for object i is r_ik = w_k p_k(data_i) / Σ_j w_j p_j(data_i);
 ``P_binary_like`` is its posterior mean for the last (highest mean log q) population,
 with the 5–95% range of r over draws as a 90% interval.
@@ -34,11 +36,15 @@ from vlms_bayes.models.likelihood import (
     log_weights,
     msini_qa_logpdf,
     node_arrays,
+    powerlaw_lambda,
+    powerlaw_qa_logpdf,
     projected_qa_logpdf,
     qa_component_logpdf,
 )
 
 PARAM_NAMES = ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho", "e_alpha", "e_beta")
+#: Parameters of the Gaussian components only (with binary_shape="powerlaw").
+GAUSSIAN_ONLY = ("mu_logq", "sigma_logq", "rho")
 
 
 def draws_from_posterior(posterior: Any) -> dict[str, NDArray[np.float64]]:
@@ -48,11 +54,22 @@ def draws_from_posterior(posterior: Any) -> dict[str, NDArray[np.float64]]:
     ----------
     posterior : xarray.Dataset or DataTree node
         The ``posterior`` group of a fit.
+
+    Notes
+    -----
+    A power-law binary-like population (``gamma_q`` in the posterior) has no mean, scale
+    or correlation of log q: ``mu_logq``, ``sigma_logq`` and ``rho`` get a NaN last column
+    (so that a Gaussian formula applied to it gives NaN, never a plausible number), and
+    ``gamma_q`` (S,) is added.
     """
     out = {}
     for name in PARAM_NAMES:
         da = posterior[name]
         out[name] = np.asarray(da.values, float).reshape(-1, da.shape[-1])
+    if "gamma_q" in posterior:
+        out["gamma_q"] = np.asarray(posterior["gamma_q"].values, float).reshape(-1)
+        for name in GAUSSIAN_ONLY:
+            out[name] = np.c_[out[name], np.full(out[name].shape[0], np.nan)]
     s, k = out["mu_logq"].shape
     out["w"] = (np.asarray(posterior["w"].values, float).reshape(s, k)
                 if "w" in posterior else np.ones((s, k)))
@@ -122,23 +139,34 @@ def object_log_terms(
     pj = np.flatnonzero(data.is_projected)
     nodes, logw = node_arrays(data.y_logq[tm], data.msini[tm], 1)
     s, k = draws["mu_logq"].shape
+    pl = "gamma_q" in draws  # the last population is the power law (binary_shape)
+    kg = k - 1 if pl else k
     out = np.empty((s, data.n, k))
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
-        p = {n: draws[n][sl][:, None, None, :] for n in PARAM_NAMES}
+        p = {n: draws[n][sl][:, None, None, :kg] for n in PARAM_NAMES}
         pop = (p["mu_logq"], p["mu_loga"], p["sigma_logq"], p["sigma_loga"], p["rho"])
         if len(tm):
-            out[sl, tm] = qa_component_logpdf(
+            out[sl, tm, :kg] = qa_component_logpdf(
                 nodes, logw, data.y_loga[tm], data.s_logq[tm], data.s_loga[tm], *pop,
                 log=np.log, logsumexp=special.logsumexp)
         if len(ms):
-            out[sl, ms] = msini_qa_logpdf(
+            out[sl, ms, :kg] = msini_qa_logpdf(
                 data.y_logq[ms], data.y_loga[ms], data.s_logq[ms], data.s_loga[ms], *pop,
                 ops=NUMPY_OPS, n_nodes=n_nodes)
         if len(pj):
-            out[sl, pj] = projected_qa_logpdf(
+            out[sl, pj, :kg] = projected_qa_logpdf(
                 data.y_logq[pj], data.y_loga[pj], data.s_logq[pj], data.s_loga[pj], *pop,
                 ops=NUMPY_OPS, n_nodes=n_nodes)
+        if pl:
+            pp = (powerlaw_lambda(draws["gamma_q"][sl])[:, None, None, None],
+                  draws["mu_loga"][sl][:, None, None, kg:],
+                  draws["sigma_loga"][sl][:, None, None, kg:])
+            for idx, kind in ((tm, "plain"), (ms, "msini"), (pj, "projected")):
+                if len(idx):
+                    out[sl, idx, kg:] = powerlaw_qa_logpdf(
+                        data.y_logq[idx], data.y_loga[idx], data.s_logq[idx],
+                        data.s_loga[idx], *pp, kind=kind, ops=NUMPY_OPS, n_nodes=n_nodes)
     out += log_weights(draws)[:, None, :]
     alpha, beta = draws["e_alpha"].ravel(), draws["e_beta"].ravel()
     idx = data.idx_measured

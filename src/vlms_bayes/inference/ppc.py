@@ -8,7 +8,9 @@ distribution of what that method would *detect* around that host if the populati
 were θ_s, observed as the model observes object i:
 
 1. true (log q, log a) from the population mixture with the intrinsic weights w_s
-   (:func:`vlms_bayes.models.likelihood.log_weights`), a population label k with it;
+   (:func:`vlms_bayes.models.likelihood.log_weights`), a population label k with it (a
+   power-law binary-like population, ``gamma_q`` in the draws: log q = ln U / λ with U
+   uniform on (0, 1], log a normal);
 2. kept with probability p_det,m(log q, log a; M_i)
    (:meth:`vlms_bayes.models.selection.SelectionModel.p_det`, 0 outside the selection
    model's quadrature box, as in the fit's normalisation). The first kept candidate of
@@ -73,7 +75,7 @@ from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
 from vlms_bayes.inference.ppc_report import DIMENSIONS, MIN_OBJECTS, STATISTICS
 from vlms_bayes.models.data import E_MEASURED, ModelData
-from vlms_bayes.models.likelihood import log_weights
+from vlms_bayes.models.likelihood import log_weights, powerlaw_lambda
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.selection_norm import object_selection_logterms, selection_terms
 
@@ -206,6 +208,11 @@ def sample_detected_replicates(
             logq = par["mu_logq"] + par["sigma_logq"] * z1
             loga = par["mu_loga"] + par["sigma_loga"] * (
                 par["rho"] * z1 + np.sqrt(1.0 - par["rho"] ** 2) * z2)
+            if "gamma_q" in draws:  # power-law binary-like population: x = ln U / λ ≤ 0
+                pl = comp == k_max
+                lam = powerlaw_lambda(draws["gamma_q"][didx[pairs]])[:, None]
+                logq = np.where(pl, np.log1p(-rng.random(comp.shape)) / lam, logq)
+                loga = np.where(pl, par["mu_loga"] + par["sigma_loga"] * z2, loga)
             sin_i = np.sqrt(1.0 - rng.random((pairs.size, batch)) ** 2)
             p = _p_det(selection, method, logq, loga, host[pairs][:, None], sin_i,
                        rv_at_inclination)

@@ -6,7 +6,9 @@ space with their Jacobians, the same potentials — as one JAX function of the u
 parameters, built from the backend-neutral pieces of :mod:`vlms_bayes.models.likelihood`
 and :mod:`vlms_bayes.models.selection_norm`. ``tests/models/test_logdensity.py`` holds it
 to PyMC's compiled log density to 1e-10 at random points, for every model variant (K, P,
-naive and selection-aware, minimum masses, projected separations, limits).
+naive and selection-aware, minimum masses, projected separations, limits). The
+power-law binary-like population (``binary_shape="powerlaw"``) exists only here; it is
+held to an independent SciPy evaluation instead (tests/models/test_binary_powerlaw.py).
 
 Why a second spelling of the model: sampling the real sample (122 objects,
 selection-aware K = 2, 4 × 1000) takes 2.4× less time this way (docs/bayes.md, Speed).
@@ -44,11 +46,15 @@ from vlms_bayes.models.likelihood import (
     measured_e_constants,
     msini_qa_logpdf,
     node_arrays,
+    powerlaw_lambda,
+    powerlaw_logq_logpdf,
+    powerlaw_qa_logpdf,
     projected_qa_logpdf,
     qa_component_logpdf,
 )
 from vlms_bayes.models.mixture import (
     MixturePriors,
+    check_binary_shape,
     check_sizes,
     component_populations,
     group_names,
@@ -64,8 +70,8 @@ class FreeVar:
     """One free variable: its name, length and PyMC's transform to the real line.
 
     ``transform`` is ``"none"``, ``"log"``, ``"ordered"`` (first value, then log
-    increments), ``"logodds"`` or ``"simplex"`` (PyMC's centred log-ratio, ``size`` − 1
-    unconstrained values).
+    increments), ``"logodds"``, ``"simplex"`` (PyMC's centred log-ratio, ``size`` − 1
+    unconstrained values) or ``"log1p"`` (log(1 + x), for x > −1: the power-law index).
     """
 
     name: str
@@ -122,6 +128,8 @@ def forward_transform(x: NDArray[np.float64], transform: str) -> NDArray[np.floa
         return np.r_[x[:1], np.log(np.diff(x))]
     if transform == "logodds":
         return np.log(x) - np.log1p(-x)
+    if transform == "log1p":
+        return np.log1p(x)
     if transform == "simplex":
         lx = np.log(x)
         return lx[:-1] - lx.mean()
@@ -140,6 +148,8 @@ def _backward(jnp: Any, u: Any, transform: str) -> tuple[Any, Any]:
         # log σ(u) + log(1 − σ(u)), as PyMC's log_jac_det, written without cancellation
         return 1.0 / (1.0 + jnp.exp(-u)), jnp.sum(-jnp.logaddexp(0.0, -u)
                                                   - jnp.logaddexp(0.0, u))
+    if transform == "log1p":
+        return jnp.expm1(u), jnp.sum(u)
     raise VlmsBayesError(f"Unknown transform {transform!r}.")
 
 
@@ -160,18 +170,21 @@ class _Layout:
     plain: tuple[NDArray[np.float64], ...] | None
     msini: tuple[NDArray[np.float64], ...] | None
     projected: tuple[NDArray[np.float64], ...] | None
+    plain_raw: tuple[NDArray[np.float64], ...] | None  # (y_logq, y_loga, s_logq, s_loga)
     order: NDArray[np.int64]            # object index of each row of the stacked terms
     e_measured: list[tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]]]
     e_limit: tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]] | None
 
 
 def _layout(data: ModelData) -> _Layout:
-    plain = msini = projected = None
+    plain = msini = projected = plain_raw = None
     order = []
     idx = np.flatnonzero(data.plain)
     if idx.size:
         nodes, logw = node_arrays(data.y_logq[idx], data.msini[idx], 1)
         plain = (nodes, logw, data.y_loga[idx], data.s_logq[idx], data.s_loga[idx])
+        plain_raw = tuple(np.asarray(v[idx], float) for v in (data.y_logq, data.y_loga,
+                                                              data.s_logq, data.s_loga))
         order.append(idx)
     for name, mask in (("msini", data.msini), ("projected", data.is_projected)):
         idx = np.flatnonzero(mask)
@@ -197,7 +210,7 @@ def _layout(data: ModelData) -> _Layout:
     e_limit = None
     if len(data.idx_limit):
         e_limit = (row_of[data.idx_limit], limit_e_constants(data.e_limit[data.idx_limit]))
-    return _Layout(plain, msini, projected, order_arr, e_measured, e_limit)
+    return _Layout(plain, msini, projected, plain_raw, order_arr, e_measured, e_limit)
 
 
 def _compressed_selection(terms: seln.SelectionTerms,
@@ -225,10 +238,17 @@ def mixture_density(
     n_incl_nodes: int = N_INCL_NODES,
     selection: SelectionModel | None = None,
     planet_components: int = 1,
+    binary_shape: str = "gaussian",
 ) -> MixtureDensity:
     """Build the JAX log density of :func:`~vlms_bayes.models.mixture.build_mixture_model`.
 
     Arguments as for ``build_mixture_model`` (same defaults, same model).
+    ``binary_shape="powerlaw"`` (K ≥ 2) makes the last population the power law in q with
+    a log-normal separation (:mod:`vlms_bayes.models.mixture`, "Shapes"), which only this
+    density has: ``mu_logq``, ``sigma_logq``, ``rho_beta`` and ``rho`` then belong to the
+    K_g = K − 1 Gaussian components (coordinate ``gaussian``), ``mu_loga`` and
+    ``sigma_loga`` to every population, and the free variable ``gamma_q`` (γ, transform
+    log(1 + γ), coordinate ``power_law``) is new.
 
     Returns
     -------
@@ -239,10 +259,12 @@ def mixture_density(
         ``constrained(u)``: every variable of the PyMC model's posterior at ``u``.
     """
     import jax.numpy as jnp  # heavy: keeps --help fast
-    from jax.scipy.special import gammaln, logsumexp  # heavy: jax
+    from jax.scipy.special import gammaln, log_ndtr, logsumexp  # heavy: jax
 
     kp, npl = check_sizes(n_components, planet_components)
-    k = n_gaussians(kp, npl)
+    k = n_gaussians(kp, npl)  # components: Gaussians, plus the power law when pl
+    pl = check_binary_shape(binary_shape, kp)
+    kg = k - 1 if pl else k   # Gaussian components
     pr = priors or MixturePriors()
     lay = _layout(data)
     sel_terms = seln.selection_terms(data, selection) if selection is not None else None
@@ -255,14 +277,16 @@ def mixture_density(
         smooth_var = sel_terms.smooth_var
 
     ops = {"log": jnp.log, "sqrt": jnp.sqrt, "expm1": jnp.expm1, "maximum": jnp.maximum,
-           "abs": jnp.abs, "where": jnp.where, "logsumexp": logsumexp}
+           "minimum": jnp.minimum, "abs": jnp.abs, "where": jnp.where,
+           "logsumexp": logsumexp, "logaddexp": jnp.logaddexp, "log_ndtr": log_ndtr}
     e_ops = {"log": jnp.log, "gammaln": gammaln, "logsumexp": logsumexp}
 
-    free = [FreeVar("mu_logq", k, "ordered" if k > 1 else "none", "population"),
+    gdim = "gaussian" if pl else "population"
+    free = [FreeVar("mu_logq", kg, "ordered" if kg > 1 else "none", gdim),
             FreeVar("mu_loga", k, "none", "population"),
-            FreeVar("sigma_logq", k, "log", "population"),
+            FreeVar("sigma_logq", kg, "log", gdim),
             FreeVar("sigma_loga", k, "log", "population"),
-            FreeVar("rho_beta", k, "logodds", "population")]
+            FreeVar("rho_beta", kg, "logodds", gdim)]
     if npl == 1:
         free += [FreeVar("e_alpha", k, "log", "population"),
                  FreeVar("e_beta", k, "log", "population")]
@@ -273,6 +297,8 @@ def mixture_density(
     if k > 1:
         weight_name = "f_det" if selective else "w"
         free.append(FreeVar(weight_name, k, "simplex", "population"))
+    if pl:
+        free.append(FreeVar("gamma_q", 1, "log1p", "power_law"))
     comp_pop = component_populations(kp, npl)
     log_2pi = float(np.log(2.0 * np.pi))
 
@@ -297,8 +323,8 @@ def mixture_density(
             lp = lp + jac
         lp = lp + norm_lp(vals["mu_logq"], pr.mu_logq_mean, pr.mu_logq_sd)
         lp = lp + norm_lp(vals["mu_loga"], pr.mu_loga_mean, pr.mu_loga_sd)
-        for name in ("sigma_logq", "sigma_loga"):
-            lp = lp + norm_lp(vals[name], 0.0, pr.scale_sd) + k * np.log(2.0)
+        for name in ("sigma_logq", "sigma_loga"):  # half-normal
+            lp = lp + norm_lp(vals[name], 0.0, pr.scale_sd) + vals[name].size * np.log(2.0)
         eta = pr.lkj_eta
         rb = vals["rho_beta"]
         lp = lp + jnp.sum((eta - 1.0) * jnp.log(rb) + (eta - 1.0) * jnp.log1p(-rb)
@@ -309,6 +335,10 @@ def mixture_density(
             x = vals[stem + suffix]
             lx = jnp.log(x)
             lp = lp + norm_lp(lx, float(np.log(med)), sd) - jnp.sum(lx)
+        if pl:  # γ + 1 ~ LogNormal (MixturePriors)
+            lg1 = jnp.log1p(vals["gamma_q"])
+            lp = lp + norm_lp(lg1, float(np.log1p(pr.gamma_q_median)),
+                              pr.gamma_q_log_sd) - jnp.sum(lg1)
         if npl > 1:
             vals["e_alpha"] = vals["e_alpha_pop"][comp_pop]
             vals["e_beta"] = vals["e_beta_pop"][comp_pop]
@@ -317,7 +347,10 @@ def mixture_density(
 
     def selection_parts(vals: dict[str, Any]) -> tuple[Any, Any, Any]:
         """Log ξ (groups × K), log ξ̄ (K) and the visibility wall."""
-        lxi = _log_xi(jnp, grid_q, grid_a, sel_wt, smooth_var, vals)
+        lxi = _log_xi(jnp, grid_q, grid_a, sel_wt, smooth_var, vals, kg)
+        if pl:
+            lxi = jnp.concatenate([lxi, _log_xi_powerlaw(
+                jnp, grid_q, grid_a, sel_wt, smooth_var, vals, ops)], axis=1)
         # ξ̄ from the merged groups; flat-method objects count with ξ ≡ 1
         rows = lxi + np.log(sel_counts)[:, None]
         if n_flat:
@@ -334,18 +367,32 @@ def mixture_density(
         return seln.intrinsic_log_weights(vals["log_f_det"], log_xibar, logsumexp=logsumexp)
 
     def object_terms(vals: dict[str, Any], log_w: Any) -> Any:
-        pop = (vals["mu_logq"], vals["mu_loga"], vals["sigma_logq"], vals["sigma_loga"],
-               vals["rho"])
+        pop = (vals["mu_logq"], vals["mu_loga"][:kg], vals["sigma_logq"],
+               vals["sigma_loga"][:kg], vals["rho"])
+        if pl:
+            pl_pop = (powerlaw_lambda(vals["gamma_q"]), vals["mu_loga"][kg:],
+                      vals["sigma_loga"][kg:])
+
+        def with_powerlaw(gauss: Any, raw: tuple[Any, ...], kind: str) -> Any:
+            if not pl:
+                return gauss
+            return jnp.concatenate([gauss, powerlaw_qa_logpdf(
+                *raw, *pl_pop, kind=kind, ops=ops, n_nodes=n_incl_nodes)], axis=1)
+
         parts = []
         if lay.plain is not None:
             nodes, logw, ya, sq, sa = lay.plain
-            parts.append(qa_component_logpdf(nodes, logw, ya, sq, sa, *pop, log=jnp.log,
-                                             logsumexp=logsumexp))
+            parts.append(with_powerlaw(qa_component_logpdf(
+                nodes, logw, ya, sq, sa, *pop, log=jnp.log, logsumexp=logsumexp),
+                lay.plain_raw, "plain"))
         if lay.msini is not None:
-            parts.append(msini_qa_logpdf(*lay.msini, *pop, ops=ops, n_nodes=n_incl_nodes))
+            parts.append(with_powerlaw(msini_qa_logpdf(*lay.msini, *pop, ops=ops,
+                                                       n_nodes=n_incl_nodes),
+                                       lay.msini, "msini"))
         if lay.projected is not None:
-            parts.append(projected_qa_logpdf(*lay.projected, *pop, ops=ops,
-                                             n_nodes=n_incl_nodes))
+            parts.append(with_powerlaw(projected_qa_logpdf(*lay.projected, *pop, ops=ops,
+                                                           n_nodes=n_incl_nodes),
+                                       lay.projected, "projected"))
         terms = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
         terms = terms + log_w[None, :]
         alpha, beta = vals["e_alpha"], vals["e_beta"]
@@ -384,14 +431,17 @@ def mixture_density(
         return out
 
     dims = {v.name: (v.dim,) for v in free}
-    for name in ("rho", "e_mean", "e_conc", "e_alpha", "e_beta"):
+    dims["rho"] = (gdim,)
+    for name in ("e_mean", "e_conc", "e_alpha", "e_beta"):
         dims[name] = ("population",)
     if selective and k > 1:
         dims["log_w"] = dims["w"] = ("population",)
-    defaults = {"mu_logq": ordered_initial_means(data.y_logq, k),
+    defaults = {"mu_logq": ordered_initial_means(data.y_logq, kg),
                 "mu_loga": np.full(k, float(np.median(data.y_loga))),
-                "sigma_logq": np.full(k, 0.5), "sigma_loga": np.full(k, 0.5),
-                "rho_beta": np.full(k, 0.5)}
+                "sigma_logq": np.full(kg, 0.5), "sigma_loga": np.full(k, 0.5),
+                "rho_beta": np.full(kg, 0.5)}
+    if pl:
+        defaults["gamma_q"] = np.full(1, pr.gamma_q_median)
     for v in free:
         if v.name.startswith(("e_alpha", "e_beta")):
             med = pr.e_alpha_median if v.name.startswith("e_alpha") else pr.e_beta_median
@@ -401,6 +451,10 @@ def mixture_density(
     coords = {"population": population_names(kp, npl)}
     if npl > 1:
         coords["e_population"] = group_names(kp)
+    if pl:
+        coords["gaussian"] = coords["population"][:kg]
+        coords["power_law"] = coords["population"][kg:]
+
     def log_prior(u: Mapping[str, Any]) -> Any:
         return params_of(u)[1]
 
@@ -438,14 +492,16 @@ def _measured_e_matmul(jnp: Any, c: dict[str, Any], alpha: Any, beta: Any,
 
 
 def _log_xi(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
-            weights_t: NDArray[np.float64], smooth_var: float, vals: dict[str, Any]) -> Any:
-    """Log ξ_g,k (groups × K), as :func:`~vlms_bayes.models.selection_norm.log_xi`.
+            weights_t: NDArray[np.float64], smooth_var: float, vals: dict[str, Any],
+            kg: int) -> Any:
+    """Log ξ_g,k (groups × K_g) of the first ``kg`` (Gaussian) components.
 
-    The grid sum is one vector–matrix product per population (XLA's CPU matrix–matrix
-    product with K = 2 columns was twice as slow as two such products).
+    As :func:`~vlms_bayes.models.selection_norm.log_xi`. The grid sum is one vector–matrix
+    product per population (XLA's CPU matrix–matrix product with K = 2 columns was twice
+    as slow as two such products).
     """
-    mu_q, mu_a, sd_q, sd_a, rho = (vals[n] for n in ("mu_logq", "mu_loga", "sigma_logq",
-                                                     "sigma_loga", "rho"))
+    mu_q, mu_a, sd_q, sd_a, rho = (vals[n][:kg] for n in ("mu_logq", "mu_loga", "sigma_logq",
+                                                          "sigma_loga", "rho"))
     lp = bvn_logpdf(grid_q[:, None] - mu_q, grid_a[:, None] - mu_a,
                          sd_q ** 2 + smooth_var, sd_a ** 2 + smooth_var, rho * sd_q * sd_a,
                          log=jnp.log)                                        # (G, K)
@@ -453,3 +509,16 @@ def _log_xi(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
     scaled = jnp.exp(lp - top)
     summed = jnp.stack([scaled[:, j] @ weights_t for j in range(scaled.shape[1])], axis=1)
     return top + jnp.log(summed + seln.TINY)
+
+
+def _log_xi_powerlaw(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
+                     weights_t: NDArray[np.float64], smooth_var: float, vals: dict[str, Any],
+                     ops: dict[str, Callable[..., Any]]) -> Any:
+    """Log ξ_g (groups × 1) of the power-law population (as ``log_xi_powerlaw``)."""
+    lam = powerlaw_lambda(vals["gamma_q"])
+    lq = powerlaw_logq_logpdf(grid_q, float(np.sqrt(smooth_var)), lam, ops=ops)
+    va = vals["sigma_loga"][-1] ** 2 + smooth_var
+    da = grid_a - vals["mu_loga"][-1]
+    lp = lq - 0.5 * jnp.log(2.0 * np.pi * va) - 0.5 * da * da / va          # (G,)
+    top = jnp.max(lp)
+    return (top + jnp.log(jnp.exp(lp - top) @ weights_t + seln.TINY))[:, None]

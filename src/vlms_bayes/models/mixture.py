@@ -24,6 +24,20 @@ For object i and population k = 1..K (weights w ~ Dirichlet(a_w)):
   population collapse to α → 0 along a ridge that NUTS could not sample: R-hat > 2 and
   hundreds of divergences.)
 
+Shapes
+------
+``planet_components`` P > 1 gives the planet-like population P Gaussian components
+(ordered with the others by mean log q) that share one eccentricity distribution.
+``binary_shape="powerlaw"`` (K ≥ 2) replaces the last, binary-like, bivariate normal by
+the forms measured for very-low-mass binaries: mass ratios dN/dq ∝ q^γ on (0, 1]
+(γ > −1; in x = log10 q, p(x) = λ e^(λx) for x ≤ 0 with λ = (γ + 1) ln 10), rising toward
+q = 1 for γ > 0, and an independent log-normal separation, log10 a ~ N(μ_a, σ_a²) with the
+Gaussian populations' priors on μ_a and σ_a; eccentricities Beta(α, β) as for the others.
+It has no correlation parameter, and the ordering of ``mu_logq`` then orders the
+Gaussian components only. The prior on γ is in :class:`MixturePriors`. It exists in the
+JAX log density (:mod:`vlms_bayes.models.logdensity`, the default sampler backend);
+the PyMC builder here raises for it.
+
 Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of log
 q and log a are convolved analytically with the population normals; minimum masses are
 marginalised over an isotropic inclination, and projected separations over the projection
@@ -88,7 +102,21 @@ PT_OPS = {"log": pt.log, "sqrt": pt.sqrt, "expm1": pt.expm1, "maximum": pt.maxim
 
 @dataclass(frozen=True, kw_only=True)
 class MixturePriors:
-    """Hyper-parameters of the priors (weakly informative; see module docstring)."""
+    """Hyper-parameters of the priors (weakly informative; see module docstring).
+
+    ``gamma_q_median`` and ``gamma_q_log_sd`` set the prior of the power-law index γ of
+    the binary-like population's mass ratios, dN/dq ∝ q^γ (``binary_shape="powerlaw"``):
+    γ + 1 ~ LogNormal(ln(1 + gamma_q_median), gamma_q_log_sd), i.e. with the defaults
+    γ + 1 has median 4 and 95 % of its prior mass in [0.56, 28.4] (γ from −0.44 to 27).
+    The published indices for very-low-mass and brown-dwarf binaries lie well inside:
+    γ = 1.8 ± 0.6 (Allen 2007, ApJ 668, 492, Bayesian analysis of ultracool-dwarf imaging
+    surveys) and γ = 6.1 (+4.0/−2.7)
+    (Fontanive et al. 2018, MNRAS 479, 2702, T5–Y0 dwarfs), as does the concentration of
+    known VLM pairs at q ≥ 0.8 (77 %; Burgasser et al. 2007, Protostars and Planets V,
+    427); a flat q distribution (γ = 0,
+    as for field M dwarfs, Reggiani & Meyer 2013) is 1.4 prior standard deviations below
+    the median. The prior is not centred on any one survey.
+    """
 
     weight_concentration: float = 1.5
     mu_logq_mean: float = -2.5
@@ -106,6 +134,9 @@ class MixturePriors:
     visibility_floor: float = 1e-3
     #: ... of this width in ln ξ̄ (1: e^-3 below the floor costs 4.5 in log density).
     visibility_scale: float = 1.0
+    #: Prior of the binary-like power-law index (binary_shape="powerlaw"; class docstring).
+    gamma_q_median: float = 3.0
+    gamma_q_log_sd: float = 1.0
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict for run.json."""
@@ -199,6 +230,29 @@ def component_log_terms(data: ModelData, params: dict[str, Any], *,
     return terms
 
 
+#: Shapes of the binary-like population (``binary_shape``).
+BINARY_SHAPES: tuple[str, ...] = ("gaussian", "powerlaw")
+
+
+def check_binary_shape(binary_shape: str, n_components: int) -> bool:
+    """Whether the model has a power-law binary-like population; validates the option.
+
+    ``"gaussian"``: every population is a bivariate normal in (log q, log a).
+    ``"powerlaw"``: for K ≥ 2 the last (binary-like) population is dN/dq ∝ q^γ on
+    (0, 1] times an independent normal in log a (module docstring, "Shapes"); with K = 1
+    there is no binary-like population and the model is the Gaussian one.
+
+    Raises
+    ------
+    VlmsBayesError
+        For an unknown shape.
+    """
+    if binary_shape not in BINARY_SHAPES:
+        raise VlmsBayesError(f"binary_shape must be one of {', '.join(BINARY_SHAPES)}; got "
+                             f"{binary_shape!r}.")
+    return binary_shape == "powerlaw" and int(n_components) >= 2
+
+
 def check_sizes(n_components: int, planet_components: int) -> tuple[int, int]:
     """K and P as ints, or a :class:`VlmsBayesError` naming the bad one."""
     kp = int(n_components)
@@ -219,6 +273,7 @@ def build_mixture_model(
     n_incl_nodes: int = N_INCL_NODES,
     selection: SelectionModel | None = None,
     planet_components: int = 1,
+    binary_shape: str = "gaussian",
 ) -> pm.Model:
     """Build the K-population mixture model for one sample (no sampling).
 
@@ -245,6 +300,11 @@ def build_mixture_model(
         lists the components (:func:`population_names`); ``e_alpha_pop`` and
         ``e_beta_pop`` are the populations' free eccentricity parameters.
 
+    binary_shape : {"gaussian", "powerlaw"}
+        Shape of the binary-like population (:func:`check_binary_shape`). The power law
+        exists only in the JAX density (:func:`vlms_bayes.models.logdensity.mixture_density`):
+        here it raises.
+
     Returns
     -------
     pymc.Model
@@ -257,9 +317,13 @@ def build_mixture_model(
     Raises
     ------
     VlmsBayesError
-        If ``n_components`` < 1.
+        If ``n_components`` < 1, or for ``binary_shape="powerlaw"`` with K ≥ 2.
     """
     kp, npl = check_sizes(n_components, planet_components)
+    if check_binary_shape(binary_shape, kp):
+        raise VlmsBayesError("binary_shape='powerlaw' needs backend 'jax' (the power-law "
+                             "binary-like population is written only in the JAX log "
+                             "density); use --backend jax or --binary-shape gaussian.")
     k = n_gaussians(kp, npl)  # Gaussian components; = K for one component per population
     pr = priors or MixturePriors()
     idx_m, idx_l = data.idx_measured, data.idx_limit

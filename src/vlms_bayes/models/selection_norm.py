@@ -80,7 +80,12 @@ from numpy.typing import NDArray
 from scipy import special
 
 from vlms_bayes.models.data import ModelData
-from vlms_bayes.models.likelihood import bvn_logpdf, log_weights
+from vlms_bayes.models.likelihood import (
+    bvn_logpdf,
+    log_weights,
+    powerlaw_lambda,
+    powerlaw_logq_logpdf,
+)
 from vlms_bayes.models.selection import SelectionModel
 
 log = logging.getLogger(__name__)
@@ -392,6 +397,52 @@ def log_xi(terms: SelectionTerms, mu_q: Any, mu_a: Any, sd_q: Any, sd_a: Any, rh
     return top + log(summed + TINY)
 
 
+def log_xi_powerlaw(terms: SelectionTerms, lam: Any, mu_a: Any, sd_a: Any, *,
+                    log: Callable[[Any], Any], log_ndtr: Callable[[Any], Any],
+                    as_tensor: Callable[[Any], Any] = np.asarray,
+                    exp: Callable[[Any], Any] = np.exp) -> Any:
+    """Log ξ_g of the power-law population (``binary_shape="powerlaw"``), shape (..., Gr, 1).
+
+    The population: p(x) = λ e^(λx) on x = log10 q ≤ 0, log10 a ~ N(μ_a, σ_a²)
+    independently. As for the Gaussians, p_det is smoothed by a Gaussian of variance τ²
+    (``terms.smooth_var``) in each coordinate, which is the same as smoothing the
+    population: in log q the power law convolved with N(0, τ²) (in closed form,
+    :func:`~vlms_bayes.models.likelihood.powerlaw_logq_logpdf` with s = τ), in log a the
+    normal with τ² added. ``lam``, ``mu_a``, ``sd_a`` have shape (..., 1).
+    """
+    gq = as_tensor(terms.grid_logq[:, None])                     # (G, 1)
+    ga = as_tensor(terms.grid_loga[:, None])
+    tau2 = terms.smooth_var
+    ops = {"log": log, "log_ndtr": log_ndtr}
+    lq = powerlaw_logq_logpdf(gq, float(np.sqrt(tau2)), lam[..., None, :], ops=ops)
+    va = sd_a[..., None, :] ** 2 + tau2
+    da = ga - mu_a[..., None, :]
+    lp = lq - 0.5 * log(2.0 * np.pi * va) - 0.5 * da * da / va   # (..., G, 1)
+    top = lp.max(axis=-2, keepdims=True)
+    summed = as_tensor(terms.weights) @ exp(lp - top)            # (..., Gr, 1)
+    return top + log(summed + TINY)
+
+
+def log_xi_draws(terms: SelectionTerms, draws: dict[str, NDArray[np.float64]],
+                 sl: slice = slice(None)) -> NDArray[np.float64]:
+    """Log ξ_g,k (S, Gr, K) of posterior draws (NumPy), for either binary shape.
+
+    A draws dict with ``gamma_q`` has the power-law binary-like population as its last
+    column (:func:`vlms_bayes.inference.membership.draws_from_posterior`).
+    """
+    pl = "gamma_q" in draws
+    g = slice(None, -1) if pl else slice(None)
+    lxi = log_xi(terms, *(draws[n][sl][:, g] for n in ("mu_logq", "mu_loga", "sigma_logq",
+                                                        "sigma_loga", "rho")), log=np.log)
+    if not pl:
+        return lxi
+    lam = powerlaw_lambda(draws["gamma_q"][sl].reshape(-1, 1))
+    lpl = log_xi_powerlaw(terms, lam, draws["mu_loga"][sl][:, -1:],
+                          draws["sigma_loga"][sl][:, -1:], log=np.log,
+                          log_ndtr=special.log_ndtr)
+    return np.concatenate([lxi, lpl], axis=-1)
+
+
 def selection_loglik(terms: SelectionTerms, log_w: Any, lxi: Any, *,
                      logsumexp: Callable[..., Any], as_tensor: Callable[[Any], Any] = np.asarray,
                      ) -> Any:
@@ -481,8 +532,7 @@ def object_selection_logterms(terms: SelectionTerms, draws: dict[str, NDArray[np
     log_w = log_weights(draws)
     for lo in range(0, s, chunk):
         sl = slice(lo, min(s, lo + chunk))
-        lxi = log_xi(terms, draws["mu_logq"][sl], draws["mu_loga"][sl], draws["sigma_logq"][sl],
-                     draws["sigma_loga"][sl], draws["rho"][sl], log=np.log)
+        lxi = log_xi_draws(terms, draws, sl)
         per[sl] = special.logsumexp(log_w[sl][:, None, :] + lxi, axis=-1)
     has = terms.object_group >= 0
     out[:, has] = -per[:, terms.object_group[has]]

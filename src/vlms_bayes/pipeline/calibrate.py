@@ -73,7 +73,12 @@ from vlms_bayes.inference import sbc
 from vlms_bayes.inference.fit import FitConfig, fit_posterior
 from vlms_bayes.inference.membership import object_log_terms, pointwise_loglik
 from vlms_bayes.models.data import ModelData
-from vlms_bayes.models.mixture import group_names, n_gaussians, population_names
+from vlms_bayes.models.mixture import (
+    check_binary_shape,
+    group_names,
+    n_gaussians,
+    population_names,
+)
 from vlms_bayes.models.selection_norm import SelectionTerms, object_selection_logterms
 from vlms_bayes.models.simulate_prior import (
     complete_parameters,
@@ -408,6 +413,12 @@ def calibrate_command(
         Folder, report, and ``numbers["summary"]`` (the content of ``sbc.json``).
     """
     check_output_dir(outdir)
+    if check_binary_shape(fit_config.binary_shape, fit_config.n_components):
+        raise InputDataError(
+            "vlms-bayes calibrate does not support --binary-shape powerlaw yet: its prior "
+            "simulator (models.simulate_prior) draws Gaussian populations only, so the "
+            "replicas would not come from the fitted model. Calibrate with --binary-shape "
+            "gaussian.")
     fit_cfg = replace(fit_config, loo_components=())
     chains_draws = fit_cfg.chains * fit_cfg.draws
     if config.n_keep > chains_draws:

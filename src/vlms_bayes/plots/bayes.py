@@ -76,7 +76,9 @@ def _scalar_columns(post: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         if name not in post:
             continue
         v = np.asarray(post[name].values, float)  # (chain, draw, K)
-        for j, p in enumerate(post["population"].values):
+        # its own coordinate: "population", or with a power-law binary-like population
+        # "gaussian" (mu_logq, sigma_logq, rho) and "power_law" (gamma_q)
+        for j, p in enumerate(post[name][post[name].dims[-1]].values):
             cols[f"{name}[{p}]"] = v[..., j]
     return cols
 

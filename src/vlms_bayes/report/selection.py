@@ -29,6 +29,7 @@ import pandas as pd
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.inference.classify import load_posterior
 from vlms_bayes.inference.membership import draws_from_posterior
+from vlms_bayes.models.likelihood import powerlaw_lambda
 from vlms_bayes.models.selection import SelectionModel
 from vlms_bayes.models.selection_norm import host_groups, host_nodes
 from vlms_bayes.report.format import fmt
@@ -197,6 +198,15 @@ def method_densities(fit: dict[str, Any], *, n_draws: int = 100, step_dex: float
     dens = np.zeros((len(pick), *qq.shape))
     for j, s in enumerate(pick):
         for k in range(draws["mu_logq"].shape[1]):
+            if "gamma_q" in draws and k == draws["mu_logq"].shape[1] - 1:
+                # power-law binary-like population (binary_shape="powerlaw")
+                lam = float(powerlaw_lambda(draws["gamma_q"][s]))
+                p_q = np.where(qq <= 0.0, lam * np.exp(lam * np.minimum(qq, 0.0)), 0.0)
+                sa = draws["sigma_loga"][s, k]
+                za = (aa - draws["mu_loga"][s, k]) / sa
+                dens[j] += (draws["w"][s, k] * p_q * np.exp(-0.5 * za**2)
+                            / (np.sqrt(2 * np.pi) * sa))
+                continue
             sq, sa = draws["sigma_logq"][s, k], draws["sigma_loga"][s, k]
             r = draws["rho"][s, k]
             zq = (qq - draws["mu_logq"][s, k]) / sq

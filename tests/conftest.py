@@ -21,17 +21,32 @@ from pathlib import Path
 
 import pytest
 
+from vlms_bayes.inference.sampling import xla_flags_with_host_devices
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_DATA = os.environ.get("VLMS_BAYES_REQUIRE_DATA", "") not in ("", "0", "false")
 PS_SNAPSHOT = "pscomppars_2025-08-07.csv"
 
 os.environ["VLMS_BAYES_OFFLINE"] = "1"
-# one persistent JAX compilation cache for the session (and the CLI subprocesses): fits of
-# the same data and settings in different tests load the compiled sampler instead of
-# recompiling it (~30 s each on 2 cores)
+# One JAX compilation cache for the whole session, in-process and in every subprocess (CLI
+# runs, robustness workers, the tutorial's kernel): fits of the same data and settings in
+# different tests load the compiled sampler instead of recompiling it (~10 s each on 2
+# cores). JAX opens its cache once, at the first compilation, so this must be fixed before
+# any test compiles. A fresh directory per session, so that the suite's time is that of a
+# fresh machine; export JAX_COMPILATION_CACHE_DIR to keep one between sessions.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="vlms-bayes-jax-cache-")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+#: JAX host devices of the test session (and its subprocesses): one per chain of the default
+#: fit, as ``vlms-bayes fit``/``run`` ask for (:func:`vlms_bayes.cli.jax_host_devices`), so
+#: that NumPyro runs the chains of every fit in parallel rather than vectorised (half the
+#: CPU time: a vectorised NUTS step runs every chain to the deepest tree). Set here, before
+#: anything imports JAX, so that it does not depend on which test happens to import it first;
+#: a count already given in ``XLA_FLAGS`` is kept.
+JAX_TEST_DEVICES = 4
+os.environ["XLA_FLAGS"] = xla_flags_with_host_devices(os.environ.get("XLA_FLAGS", ""),
+                                                      JAX_TEST_DEVICES)
 
 
 def _reference_data_dir() -> Path | None:
@@ -97,23 +112,17 @@ def _close_figures():
         sys.modules["matplotlib.pyplot"].close("all")
 
 
-#: Persistent JAX compilation cache shared by the test modules (and, through the
-#: environment, by the worker processes of the robustness suite).
-JAX_TEST_CACHE = Path(tempfile.gettempdir()) / "vlms_bayes_test_jax_cache"
-
-
 @pytest.fixture(scope="session")
 def jax_test_cache() -> Path:
-    """Two host devices for parallel chains and a persistent compilation cache.
+    """The session's JAX compilation cache directory (host devices: :data:`JAX_TEST_DEVICES`).
 
-    Use with ``pytestmark = pytest.mark.usefixtures("jax_test_cache")`` in modules that
-    sample; the first module to request it fixes the device count (JAX reads it once).
+    Modules that sample use it with ``pytestmark = pytest.mark.usefixtures("jax_test_cache")``
+    and tests that start a process hand it on (``JAX_COMPILATION_CACHE_DIR``, inherited anyway
+    from this environment): one cache, so a compiled sampler is reused across tests, the
+    CLI's subprocesses and the robustness suite's workers alike.
     """
-    from vlms_bayes.cli import request_jax_host_devices
-
-    request_jax_host_devices(2)
     import jax
 
-    jax.config.update("jax_compilation_cache_dir", str(JAX_TEST_CACHE))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    return JAX_TEST_CACHE
+    cache = Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    assert jax.config.jax_compilation_cache_dir == str(cache)
+    return cache

@@ -50,3 +50,17 @@ def test_stability_outputs_do_not_default_to_the_run_folder():
     assert stab == Path("results_stability")
     assert stab != run_default
     assert "default: ./results_stability" in _help("stability")
+
+
+@pytest.mark.parametrize("command", ["fit", "run", "robustness", "calibrate"])
+def test_every_fitting_command_can_leave_out_the_retry(command):
+    """``--retry-target-accept`` equal to ``--target-accept``: no retry (a short look at the
+    data, whose tiny sampler fails the gate by construction, need not pay for one)."""
+    from vlms_bayes.cli import fit_config_from_args
+
+    assert "--retry-target-accept RETRY_TARGET_ACCEPT target acceptance of the one retry" in (
+        _help(command))
+    cfg = fit_config_from_args(build_parser().parse_args([command, "--retry-target-accept",
+                                                          "0.9"]))
+    assert cfg.retry_target_accept == cfg.target_accept == 0.9
+    assert fit_config_from_args(build_parser().parse_args([command])).retry_target_accept == 0.98

@@ -30,8 +30,11 @@ from vlms_bayes.cli import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 #: flags a ``shrink`` comment may add: sampler, grid and simulation sizes, and the switches
-#: that a tiny sampler needs (its diagnostics fail by construction) or that silence bars
+#: that a tiny sampler needs (its diagnostics fail by construction: written anyway, and
+#: without the gate's retry at a higher target acceptance, whose deep trees would cost more
+#: than the tiny fit itself) or that silence bars
 SIZE_FLAGS = {"--chains", "--draws", "--tune", "--loo-components", "--allow-bad-diagnostics",
+              "--retry-target-accept",
               "--grid", "--mc-draws", "--secular-check", "--n-boot", "--n-sims", "--k-sims",
               "--n-samples", "--no-progress", "--sens-grid", "--sens-draws",
               "--probability-systems", "--integrate-candidates", "--replicas", "--n-objects",

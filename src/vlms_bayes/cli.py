@@ -143,6 +143,9 @@ def add_fit_options(p: argparse.ArgumentParser, *, fixed_e: bool = True,
     g.add_argument("--tune", type=int, default=1000, help="warm-up steps (default: 1000)")
     g.add_argument("--target-accept", type=float, default=0.9,
                    help="NUTS target acceptance (default: 0.9; retried once at 0.98)")
+    g.add_argument("--retry-target-accept", type=float, default=0.98,
+                   help="target acceptance of the one retry when the diagnostics gate fails "
+                        "(default 0.98; equal to --target-accept: no retry)")
     if components:
         g.add_argument("--loo-components", type=int, nargs="*", default=[1, 2],
                        metavar="K", help="also fit these K for the PSIS-LOO comparison "
@@ -284,9 +287,6 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit", action="store_true",
                    help="run the Bayesian fit (the default; kept for compatibility, and "
                         "overrides 'enabled = false' in a config file)")
-    p.add_argument("--retry-target-accept", type=float, default=0.98,
-                   help="target acceptance of the one retry when the diagnostics gate fails "
-                        "(default 0.98; equal to --target-accept: no retry)")
     g = p.add_argument_group("feasibility map of the reference object")
     g.add_argument("--skip-feasibility", action="store_true", help="leave out the map")
     g.add_argument("--grid", type=int, default=100, help="cells per axis (default 100)")

@@ -171,7 +171,7 @@ def test_cli_too_short_fit_leaves_its_draws_in_the_rejected_folder(ps_snapshot,
     out = tmp_path / "fit"
     rc = main(["fit", "--ps", str(ps_snapshot), "--data-dir", str(shared_data_dir),
                "--chains", "2", "--draws", "30", "--tune", "30", "--loo-components",
-               "--target-accept", "0.98",  # the retry's own: one attempt, no retry
+               "--retry-target-accept", "0.9",  # the first attempt's: no retry
                "--selection", "none", "--outdir", str(out)])
     assert rc == 2
     err = " ".join(capsys.readouterr().err.split())

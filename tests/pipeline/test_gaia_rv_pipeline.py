@@ -5,28 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-jax.config.update("jax_compilation_cache_dir",
-                  str(Path(tempfile.gettempdir()) / "vlms_bayes_jax_cache"))
-
-from vlms_bayes.cli import main  # noqa: E402
-from vlms_bayes.data_io.gaia import read_gaia_table  # noqa: E402
-from vlms_bayes.inference.rv import detectability as det  # noqa: E402
-from vlms_bayes.inference.rv import pvalues as rp  # noqa: E402
-from vlms_bayes.inference.rv.catalogue import (  # noqa: E402
+from vlms_bayes.cli import main
+from vlms_bayes.data_io.gaia import read_gaia_table
+from vlms_bayes.inference.rv import detectability as det
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.inference.rv.catalogue import (
     ScoreConfig,
     dask_client,
     score_catalogue,
 )
-from vlms_bayes.models.rv_noise import model as rn  # noqa: E402
+from vlms_bayes.models.rv_noise import model as rn
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FAST_K = ScoreConfig(n_samples=1000)

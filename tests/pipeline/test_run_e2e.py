@@ -314,12 +314,16 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
 def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
         ps_snapshot, shared_data_dir, tmp_path):
     """`run --selection methods`: the naive fit of the same rows in naive_fit/, compared
-    per method in comparison.json, SUMMARY.txt and the figure."""
+    per method in comparison.json, SUMMARY.txt and the figure.
+
+    The sampler settings and seed are ``full_run``'s (without its LOO fits), so both fits
+    load the samplers compiled for it from the session's JAX cache instead of compiling
+    their own."""
     out = tmp_path / "results"
+    i = SMALL_FIT.index("--loo-components")
+    fit_args = [*SMALL_FIT[:i + 1], *SMALL_FIT[i + 3:]]  # no LOO fits
     assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
-                              "--chains", "2", "--draws", "60", "--tune", "60",
-                              "--loo-components", "--retry-target-accept", "0.9",
-                              "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
+                              *fit_args, "--skip-feasibility")]) == 0
     rec = _record(out)
     assert list(rec["steps"]) == ["data", "baselines", "figures", "fit", "fit_naive",
                                   "comparison", "summary"]
@@ -345,9 +349,7 @@ def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
     assert (out / "fig_selection_methods.png").read_bytes()[:4] == b"\x89PNG"
     # unchanged settings: nothing reruns, the naive fit included
     assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
-                              "--chains", "2", "--draws", "60", "--tune", "60",
-                              "--loo-components", "--retry-target-accept", "0.9",
-                              "--allow-bad-diagnostics", "--skip-feasibility")]) == 0
+                              *fit_args, "--skip-feasibility")]) == 0
     assert _record(out)["steps_ran"] == []
 
 

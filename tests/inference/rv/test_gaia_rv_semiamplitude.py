@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-jax.config.update("jax_compilation_cache_dir",
-                  str(Path(tempfile.gettempdir()) / "vlms_bayes_jax_cache"))
-
-import jax.numpy as jnp  # noqa: E402
-
-from vlms_bayes.inference.rv import kernels as rk  # noqa: E402
-from vlms_bayes.inference.rv import pvalues as rp  # noqa: E402
-from vlms_bayes.inference.rv import semiamplitude as rs  # noqa: E402
-from vlms_bayes.models.rv_noise.model import s2_to_eps  # noqa: E402
+from vlms_bayes.inference.rv import kernels as rk
+from vlms_bayes.inference.rv import pvalues as rp
+from vlms_bayes.inference.rv import semiamplitude as rs
+from vlms_bayes.models.rv_noise.model import s2_to_eps
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from vlms_bayes.models.selection_norm import (
     object_selection_logterms,
     selection_terms,
 )
-from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
+from vlms_bayes.models.simulate import simulate_catalogue
 
 LN10 = np.log(10.0)
 
@@ -190,21 +190,9 @@ def test_xi_of_the_power_law_against_brute_force(method):
 # ----------------------------------------------------------------------------------------
 # the JAX log density with binary_shape="powerlaw"
 # ----------------------------------------------------------------------------------------
-METHODS = ("Radial Velocity", "Transit", "Microlensing", "Imaging",
-           "Transit Timing Variations")  # the last has no selection function (flat)
-
-
 @pytest.fixture(scope="module")
-def data():
-    frame = simulate_catalogue(24, random_seed=5,
-                               observe=ObservationSettings(projected_methods=("Microlensing",)))
-    rng = np.random.default_rng(5)
-    frame["discoverymethod"] = rng.choice(METHODS, size=len(frame))
-    frame["sy_vmag"] = rng.uniform(9.0, 18.0, len(frame))
-    d, _ = model_data_from_stacked(frame)
-    assert d.msini.any() and d.is_projected.any() and d.plain.any()
-    assert len(d.idx_measured) and len(d.idx_limit)
-    return d
+def data(mixed_method_data):
+    return mixed_method_data(24)
 
 
 def _random_point(rng, kg, k, n_e):

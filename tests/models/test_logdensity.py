@@ -17,30 +17,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vlms_bayes.models.data import model_data_from_stacked
 from vlms_bayes.models.logdensity import forward_transform, mixture_density
 from vlms_bayes.models.mixture import MixturePriors, build_mixture_model
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
 
 pm = pytest.importorskip("pymc")
 jax = pytest.importorskip("jax")
 
-METHODS = ("Radial Velocity", "Transit", "Microlensing", "Imaging",
-           "Transit Timing Variations")  # the last has no selection function (flat)
-
-
 @pytest.fixture(scope="module")
-def data():
-    frame = simulate_catalogue(30, random_seed=5,
-                               observe=ObservationSettings(projected_methods=("Microlensing",)))
-    rng = np.random.default_rng(5)
-    frame["discoverymethod"] = rng.choice(METHODS, size=len(frame))
-    frame["sy_vmag"] = rng.uniform(9.0, 18.0, len(frame))
-    d, _ = model_data_from_stacked(frame)
-    assert d.msini.any() and d.is_projected.any() and d.plain.any()
-    assert len(d.idx_measured) and len(d.idx_limit)
-    return d
+def data(mixed_method_data):
+    return mixed_method_data(30)
 
 
 def _pymc_logp_and_grad(model):

@@ -42,17 +42,23 @@ def test_initial_values_drop_the_binary_like_gaussian_q_parameters():
     assert out["mu_loga"].tolist() == [-1.0, 1.0] and "gamma_q" not in out
 
 
-def test_posterior_table_reads_each_variables_own_coordinate():
+def _powerlaw_tree(post):
+    """A posterior DataTree laid out as a power-law fit's (q parameters per Gaussian)."""
     from arviz_base import from_dict
+
+    return from_dict({"posterior": post},
+                     dims={"mu_logq": ["gaussian"], "gamma_q": ["power_law"],
+                           "mu_loga": ["population"]},
+                     coords={"gaussian": ["planet_like"], "power_law": ["binary_like"],
+                             "population": ["planet_like", "binary_like"]},
+                     check_conventions=False)
+
+
+def test_posterior_table_reads_each_variables_own_coordinate():
 
     post = {"mu_logq": np.zeros((1, 4, 1)), "gamma_q": np.full((1, 4, 1), 2.0),
             "mu_loga": np.zeros((1, 4, 2))}
-    dt = from_dict({"posterior": post},
-                   dims={"mu_logq": ["gaussian"], "gamma_q": ["power_law"],
-                         "mu_loga": ["population"]},
-                   coords={"gaussian": ["planet_like"], "power_law": ["binary_like"],
-                           "population": ["planet_like", "binary_like"]},
-                   check_conventions=False)
+    dt = _powerlaw_tree(post)
     tab = posterior_table(dt["posterior"])
     assert list(tab["mu_logq"]) == ["planet_like"]
     assert tab["gamma_q"]["binary_like"]["q50"] == 2.0
@@ -145,19 +151,13 @@ def test_sampler_figures_label_each_variable_by_its_own_coordinate():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from arviz_base import from_dict
 
     from vlms_bayes.plots.bayes import plot_corner, plot_rank
 
     rng = np.random.default_rng(0)
     post = {"mu_logq": rng.normal(size=(2, 20, 1)), "gamma_q": rng.normal(size=(2, 20, 1)),
             "mu_loga": rng.normal(size=(2, 20, 2))}
-    dt = from_dict({"posterior": post},
-                   dims={"mu_logq": ["gaussian"], "gamma_q": ["power_law"],
-                         "mu_loga": ["population"]},
-                   coords={"gaussian": ["planet_like"], "power_law": ["binary_like"],
-                           "population": ["planet_like", "binary_like"]},
-                   check_conventions=False)
+    dt = _powerlaw_tree(post)
     fig = plot_rank(dt, ("mu_logq", "mu_loga", "gamma_q"))
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
     assert titles == ["mu_logq[planet_like]", "mu_loga[planet_like]", "mu_loga[binary_like]",

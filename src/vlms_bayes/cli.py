@@ -302,6 +302,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "the analytically feasible and the boundary systems of P(KL origin) "
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    _add_sensitivity_integrate(g)
     g.add_argument("--companions", type=Path, metavar="CSV",
                    help="known stellar perturbers of the sample's hosts (columns hostname, "
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
@@ -323,12 +324,24 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_run, config_parser=p)
 
 
+def _add_sensitivity_integrate(g: argparse._ArgumentGroup) -> None:
+    """--sensitivity-integrate (integrated verdicts in the sensitivity study of P(KL))."""
+    g.add_argument("--sensitivity-integrate", type=int, nargs=2, default=(0, 0),
+                   metavar=("FEASIBLE", "BOUNDARY"),
+                   help="also integrate the octupole candidates in every row of the "
+                        "sensitivity study of P(KL origin), with these caps per row (e.g. "
+                        "20 40 adds ~6 s of CPU; default 0 0: analytic verdicts, which its "
+                        "CSV says)")
+
+
 def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
     """IntegrationOptions from ``--integrate-candidates`` (checked)."""
     from vlms_bayes.feasibility.integrated import IntegrationOptions  # heavy: pipeline
 
     f, b, m = args.integrate_candidates
-    opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m)
+    sf, sb = getattr(args, "sensitivity_integrate", (0, 0))
+    opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m,
+                              sensitivity_feasible=sf, sensitivity_boundary=sb)
     opts.check()
     return opts
 
@@ -499,6 +512,7 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                         "the analytically feasible and the boundary systems of P(KL origin) "
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    _add_sensitivity_integrate(g)
     g = p.add_argument_group(
         "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
         "included, are too faint and have none)",

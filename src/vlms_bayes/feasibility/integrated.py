@@ -93,6 +93,9 @@ class IntegrationOptions:
         Step limit per integration.
     chunk : int
         Integrations run together (lanes of one vmapped loop, grouped by difficulty).
+    sensitivity_feasible, sensitivity_boundary : int
+        Caps of the two strata in every row of the sensitivity study
+        (:func:`integrated_kl_sensitivity`); both 0 (default): analytic verdicts there.
     """
 
     max_feasible: int = 200
@@ -103,6 +106,8 @@ class IntegrationOptions:
     rtol: float = 1e-8
     max_steps: int = 40_000
     chunk: int = 64
+    sensitivity_feasible: int = 0
+    sensitivity_boundary: int = 0
 
     def check(self) -> None:
         """Raise :class:`InputDataError` naming the first bad setting."""
@@ -110,6 +115,10 @@ class IntegrationOptions:
             raise InputDataError("The caps on integrated candidates must be >= 0 (0 skips); "
                                  f"got {self.max_feasible}, {self.max_boundary} and "
                                  f"{self.max_map}.")
+        if min(self.sensitivity_feasible, self.sensitivity_boundary) < 0:
+            raise InputDataError("The caps of --sensitivity-integrate must be >= 0 (0 0 keeps "
+                                 f"the analytic verdicts); got {self.sensitivity_feasible} and "
+                                 f"{self.sensitivity_boundary}.")
         if not (self.n_oct > 0 and self.n_kl_min > 0 and 0 < self.rtol < 1e-3
                 and self.max_steps > 0 and self.chunk > 0):
             raise InputDataError("Integration settings must be positive (n_oct, n_kl_min, "
@@ -125,6 +134,14 @@ class IntegrationOptions:
     def record(self) -> dict[str, Any]:
         """Plain dict (``run.json``)."""
         return asdict(self)
+
+    @property
+    def sensitivity(self) -> IntegrationOptions | None:
+        """The options of the sensitivity rows, None when they stay analytic."""
+        if self.sensitivity_feasible == 0 and self.sensitivity_boundary == 0:
+            return None
+        return dataclasses.replace(self, max_feasible=self.sensitivity_feasible,
+                                   max_boundary=self.sensitivity_boundary, max_map=0)
 
 
 def octupole_time_yr(t_kl_yr: Any, eps_oct: Any) -> np.ndarray:
@@ -679,6 +696,41 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
         assumptions=assumptions)
     return IntegratedProbability(ana, integ, sf, sb, tab, wall, options, (lo_c, hi_c),
                                  ratio_estimate(n_systems, n_stable, sf, sb, prior.frequency))
+
+
+def integrated_kl_sensitivity(config: mc.FeasibilityConfig, table: Any, *, seed: int,
+                              n_systems: int, options: IntegrationOptions,
+                              backend: str = "numba",
+                              values: dict[str, tuple[float, ...]] | None = None,
+                              initial_ae: tuple[np.ndarray, np.ndarray] | None = None
+                              ) -> pd.DataFrame:
+    """The sensitivity study of P(KL origin) with integrated verdicts in every row.
+
+    The rows of :func:`~vlms_bayes.feasibility.probability.kl_sensitivity` (same systems,
+    same parameter values), each through :func:`integrated_kl_probability` with the caps of
+    ``options`` (``max_map`` is not used). Small caps keep it affordable; the subsampled
+    strata are then extrapolated from few integrations, which the rows' intervals carry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``kl_sensitivity`` plus ``p_kl_analytic``, ``p_kl_ratio_estimator``
+        and the strata counts (``feasible_stratum``, ``feasible_integrated``,
+        ``feasible_confirmed``, ``boundary_stratum``, ``boundary_integrated``,
+        ``boundary_arrive``).
+    """
+    rows = []
+    keys = ("feasible_stratum", "feasible_integrated", "feasible_confirmed",
+            "boundary_stratum", "boundary_integrated", "boundary_arrive")
+    for name, v, cfg, lags, ref in probability.sensitivity_configs(config, values):
+        r = integrated_kl_probability(cfg, table, seed=seed, n_systems=n_systems,
+                                      options=options, backend=backend, initial_ae=initial_ae)
+        row = probability.sensitivity_row(name, v, r.integrated, lags=lags, reference=ref)
+        row["n_arrive"] = r.analytic.counts["arrive"]
+        rows.append({**row, "p_kl_analytic": r.analytic.probability,
+                     "p_kl_ratio_estimator": r.ratio_estimate,
+                     **{k: r.integrated.counts[k] for k in keys}})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------------

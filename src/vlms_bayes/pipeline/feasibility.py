@@ -42,6 +42,7 @@ from vlms_bayes.feasibility.integrated import (
     MapIntegration,
     integrate_map,
     integrated_kl_probability,
+    integrated_kl_sensitivity,
 )
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
@@ -640,7 +641,8 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
 
     With integration caps above 0, P(KL origin) uses the integrated verdicts of its octupole
     candidates (``kozai_lidov`` in ``origin_probability.json``; the analytic one is kept as
-    ``kozai_lidov_analytic``). The sensitivity study stays analytic (stated in its CSV).
+    ``kozai_lidov_analytic``). The sensitivity study is analytic unless
+    ``integration.sensitivity_*`` caps are set (its CSV's ``verdicts`` column says which).
     """
     be = "jax" if backend == "jax" else "numba"
     kl_int = None
@@ -656,10 +658,21 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
                                                  initial_ae=initial_ae)
     dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
                                       initial_ae=initial_ae)
-    sens = probability.kl_sensitivity(config, table, seed=seed,
-                                      n_systems=max(n_systems // 4, 1000), backend=be,
-                                      initial_ae=initial_ae)
-    sens["verdicts"] = "analytic (quadrupole e_max)"
+    n_sens = max(n_systems // 4, 1000)
+    sens_opts = integration.sensitivity
+    if sens_opts is None:
+        sens = probability.kl_sensitivity(config, table, seed=seed, n_systems=n_sens,
+                                          backend=be, initial_ae=initial_ae)
+        sens["verdicts"] = ("analytic (quadrupole e_max; --sensitivity-integrate F B "
+                            "integrates the octupole candidates of every row, but at caps "
+                            "that fit the 60 s budget the extrapolated boundary subsample "
+                            "dominates every row, see docs/feasibility.md)")
+    else:
+        sens = integrated_kl_sensitivity(config, table, seed=seed, n_systems=n_sens,
+                                         options=sens_opts, backend=be, initial_ae=initial_ae)
+        sens["verdicts"] = (f"integrated octupole candidates (caps {sens_opts.max_feasible} "
+                            f"feasible, {sens_opts.max_boundary} boundary per row; "
+                            "posterior median)")
     write_json(out / "origin_probability.json",
                {"kozai_lidov": kl.record(), "kozai_lidov_analytic": kl_ana.record(),
                 "kozai_lidov_verdicts": "analytic" if kl_int is None else "integrated",

@@ -554,6 +554,12 @@ def _add_gaia_perturber_options(g: argparse._ArgumentGroup) -> None:
                    help="scored Gaia RV catalogue ('vlms-bayes gaia-rv score'): the hosts' "
                         "rv_pval listed in known_perturbers.csv (a significant one: evidence "
                         "of an unseen close companion, no mass inferred)")
+    g.add_argument("--wide-binaries", action="store_true",
+                   help="look the hosts up in the Gaia EDR3 wide-binary catalogue of El-Badry "
+                        "et al. 2021 (VizieR J/MNRAS/506/2269, chance-alignment R < 0.1; "
+                        "network): the closest wide companion is the host's perturber unless "
+                        "--companions or an NSS orbit gives one (mass from the q prior); "
+                        "offline: noted, not looked up")
 
 
 def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions:
@@ -566,15 +572,17 @@ def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions
     nss = "query" if args.gaia_nss else (None if args.gaia_nss_file is None
                                          else str(args.gaia_nss_file))
     opts = GaiaPerturberOptions(nss=nss, rv_catalogue=None if args.gaia_rv_catalogue is None
-                                else str(args.gaia_rv_catalogue))
+                                else str(args.gaia_rv_catalogue),
+                                wide_binaries=bool(args.wide_binaries))
     opts.check()
     return opts
 
 
-def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | None]:
-    """``gaia_nss`` and ``gaia_rv_catalogue`` of FeasibilityOptions (checked)."""
+def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | bool | None]:
+    """``gaia_nss``, ``gaia_rv_catalogue`` and ``wide_binaries`` of FeasibilityOptions."""
     opts = _gaia_perturbers_from_args(args)
-    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue}
+    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue,
+            "wide_binaries": opts.wide_binaries}
 
 
 def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:

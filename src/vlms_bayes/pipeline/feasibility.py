@@ -189,6 +189,10 @@ class FeasibilityOptions:
         sample hosts' DR3 orbits as perturbers (:mod:`vlms_bayes.pipeline.gaia_perturbers`).
     gaia_rv_catalogue : str, optional
         Scored Gaia RV catalogue: the hosts' ``rv_pval`` in ``known_perturbers.csv``.
+    wide_binaries : bool
+        Look the sample's hosts up in the Gaia EDR3 wide-binary catalogue of El-Badry et al.
+        (2021) (VizieR, network): each found companion is its host's perturber unless
+        ``companions`` or an NSS orbit gives one.
     """
 
     grid: int = 100
@@ -202,6 +206,7 @@ class FeasibilityOptions:
     lags: str = "prior"
     gaia_nss: str | None = None
     gaia_rv_catalogue: str | None = None
+    wide_binaries: bool = False
 
 
 def reference_target(frame: pd.DataFrame) -> Target:
@@ -530,6 +535,9 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             write_csv(out / "gaia_nss_orbits.csv", nss_sol)
             companions = merge_companions([companions, nss_pert])
             gaia_lines.insert(0, nss_line(nss_sol, nss_pert))
+        if gaia_perturbers.wide is not None:
+            # a user row or an NSS orbit (closer, with a mass) wins for a host
+            companions = merge_companions([companions, gaia_perturbers.wide])
     if sample is not None or companions is not None or gaia_perturbers is not None:
         known = perturbers.perturber_table(
             smp, host_multiplicity, companions, config, table, seed=seed,

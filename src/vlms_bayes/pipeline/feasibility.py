@@ -51,7 +51,7 @@ from vlms_bayes.feasibility.montecarlo import (
     Target,
     feasibility_map,
 )
-from vlms_bayes.feasibility.nss_orbits import merge_companions, nss_perturbers
+from vlms_bayes.feasibility.nss_orbits import merge_companions, nss_perturbers, nss_samplers
 from vlms_bayes.feasibility.perturbers import map_markers, perturber_lines
 from vlms_bayes.feasibility.secular_check import run_secular_check
 from vlms_bayes.feasibility.summary import origin_lines
@@ -526,12 +526,15 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     smp = sample if sample is not None else perturbers.target_sample(config.target,
                                                                      target_host)
     gaia_lines: list[str] = []
+    samplers = None
     if gaia_perturbers is not None:
         gaia_lines = list(gaia_perturbers.lines)
         if gaia_perturbers.orbits is not None:
+            hinfo = host_info(smp)
             nss_pert, nss_sol = nss_perturbers(
-                gaia_perturbers.orbits, host_info(smp),
+                gaia_perturbers.orbits, hinfo,
                 rng=np.random.default_rng(derived_seed(seed, "gaia_nss")))
+            samplers = nss_samplers(gaia_perturbers.orbits, hinfo, nss_sol)
             write_csv(out / "gaia_nss_orbits.csv", nss_sol)
             companions = merge_companions([companions, nss_pert])
             gaia_lines.insert(0, nss_line(nss_sol, nss_pert))
@@ -543,7 +546,7 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
             smp, host_multiplicity, companions, config, table, seed=seed,
             backend="jax" if res.backend == "jax" else "numba",
             rv_pvalues=None if gaia_perturbers is None else gaia_perturbers.rv_pvalues,
-            rv_detection_pval=DETECTION_PVAL)
+            rv_detection_pval=DETECTION_PVAL, samplers=samplers)
         write_csv(out / "known_perturbers.csv", known)
     markers = None
     if companions is not None:

@@ -51,6 +51,10 @@ def test_unknown_key_and_section_name_the_file(tmp_path):
     ("[fit]\nloo_components = 2\n", "list of integers"),
     ("[data]\nmstar_min = 'low'\n", "a number"),
     ("[data\n", "not valid TOML"),
+    ("[feasibility]\nintegrate_candidates = [1, 2]\n", "list of 3 non-negative integers"),
+    ("[feasibility]\nsensitivity_integrate = [1, -2]\n", "list of 2 non-negative"),
+    ("[feasibility]\nwide_binaries = 'yes'\n", "'feasibility.wide_binaries'.*true or false"),
+    ("[feasibility]\ngaia_nss_file = 3\n", "'feasibility.gaia_nss_file'.*a string"),
 ])
 def test_bad_values(tmp_path, text, match):
     cfg = tmp_path / "run.toml"
@@ -93,3 +97,38 @@ def test_cli_reports_config_errors(tmp_path, capsys):
     assert main(["run", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "baseline.nboot" in err and "run.toml" in err
+
+
+def test_feasibility_perturber_and_integration_keys_reach_the_step(tmp_path, monkeypatch):
+    import types
+
+    from vlms_bayes import pipeline
+    from vlms_bayes.cli import main
+
+    seen = {}
+
+    def fake_run_all(*args, feasibility, **kwargs):
+        seen["feasibility"] = feasibility
+        return types.SimpleNamespace(report="")
+
+    monkeypatch.setattr(pipeline, "run_all", fake_run_all)
+    (tmp_path / "nss.csv").write_text("hostname,source_id,nss_solution_type,period\n"
+                                      "A,1,SB1,3\n")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[fit]\nenabled = false\n[feasibility]\n"
+                   "integrate_candidates = [1, 2, 3]\nsensitivity_integrate = [4, 5]\n"
+                   "companions = 'comp.csv'\ngaia_nss_file = 'nss.csv'\n"
+                   "gaia_rv_catalogue = 'cat.parquet'\nwide_binaries = true\n")
+    (tmp_path / "cat.parquet").write_text("")  # only its existence is checked here
+    assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o")]) == 0
+    f = seen["feasibility"]
+    i = f.integration
+    assert (i.max_feasible, i.max_boundary, i.max_map) == (1, 2, 3)
+    assert (i.sensitivity_feasible, i.sensitivity_boundary) == (4, 5)
+    assert f.companions == str(tmp_path / "comp.csv")
+    assert f.gaia_nss == str(tmp_path / "nss.csv")
+    assert f.gaia_rv_catalogue == str(tmp_path / "cat.parquet") and f.wide_binaries
+    # the command line still overrides the file
+    assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o"),
+                 "--integrate-candidates", "0", "0", "0"]) == 0
+    assert seen["feasibility"].integration.max_boundary == 0

@@ -302,6 +302,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "the analytically feasible and the boundary systems of P(KL origin) "
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    _add_sensitivity_integrate(g)
     g.add_argument("--companions", type=Path, metavar="CSV",
                    help="known stellar perturbers of the sample's hosts (columns hostname, "
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
@@ -323,12 +324,24 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_run, config_parser=p)
 
 
+def _add_sensitivity_integrate(g: argparse._ArgumentGroup) -> None:
+    """--sensitivity-integrate (integrated verdicts in the sensitivity study of P(KL))."""
+    g.add_argument("--sensitivity-integrate", type=int, nargs=2, default=(0, 0),
+                   metavar=("FEASIBLE", "BOUNDARY"),
+                   help="also integrate the octupole candidates in every row of the "
+                        "sensitivity study of P(KL origin), with these caps per row (e.g. "
+                        "20 40 adds ~6 s of CPU; default 0 0: analytic verdicts, which its "
+                        "CSV says)")
+
+
 def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
     """IntegrationOptions from ``--integrate-candidates`` (checked)."""
     from vlms_bayes.feasibility.integrated import IntegrationOptions  # heavy: pipeline
 
     f, b, m = args.integrate_candidates
-    opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m)
+    sf, sb = getattr(args, "sensitivity_integrate", (0, 0))
+    opts = IntegrationOptions(max_feasible=f, max_boundary=b, max_map=m,
+                              sensitivity_feasible=sf, sensitivity_boundary=sb)
     opts.check()
     return opts
 
@@ -499,6 +512,7 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
                         "the analytically feasible and the boundary systems of P(KL origin) "
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
+    _add_sensitivity_integrate(g)
     g = p.add_argument_group(
         "Gaia RV exclusion (only for hosts with Gaia RVS data; most VLMS hosts, TOI-6894 "
         "included, are too faint and have none)",
@@ -540,6 +554,12 @@ def _add_gaia_perturber_options(g: argparse._ArgumentGroup) -> None:
                    help="scored Gaia RV catalogue ('vlms-bayes gaia-rv score'): the hosts' "
                         "rv_pval listed in known_perturbers.csv (a significant one: evidence "
                         "of an unseen close companion, no mass inferred)")
+    g.add_argument("--wide-binaries", action="store_true",
+                   help="look the hosts up in the Gaia EDR3 wide-binary catalogue of El-Badry "
+                        "et al. 2021 (VizieR J/MNRAS/506/2269, chance-alignment R < 0.1; "
+                        "network): the closest wide companion is the host's perturber unless "
+                        "--companions or an NSS orbit gives one (mass from the q prior); "
+                        "offline: noted, not looked up")
 
 
 def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions:
@@ -552,15 +572,17 @@ def _gaia_perturbers_from_args(args: argparse.Namespace) -> GaiaPerturberOptions
     nss = "query" if args.gaia_nss else (None if args.gaia_nss_file is None
                                          else str(args.gaia_nss_file))
     opts = GaiaPerturberOptions(nss=nss, rv_catalogue=None if args.gaia_rv_catalogue is None
-                                else str(args.gaia_rv_catalogue))
+                                else str(args.gaia_rv_catalogue),
+                                wide_binaries=bool(args.wide_binaries))
     opts.check()
     return opts
 
 
-def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | None]:
-    """``gaia_nss`` and ``gaia_rv_catalogue`` of FeasibilityOptions (checked)."""
+def _gaia_perturber_fields(args: argparse.Namespace) -> dict[str, str | bool | None]:
+    """``gaia_nss``, ``gaia_rv_catalogue`` and ``wide_binaries`` of FeasibilityOptions."""
     opts = _gaia_perturbers_from_args(args)
-    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue}
+    return {"gaia_nss": opts.nss, "gaia_rv_catalogue": opts.rv_catalogue,
+            "wide_binaries": opts.wide_binaries}
 
 
 def _gaia_host_from_args(args: argparse.Namespace) -> GaiaHost | None:

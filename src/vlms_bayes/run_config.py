@@ -19,8 +19,10 @@ from typing import Any
 from vlms_bayes.errors import InputDataError
 
 #: TOML (section, key) -> (argparse dest, kind). Kinds: path, str, int, float, bool,
-#: int_list, str_list, and "not_bool" for a switch stored inverted (``enabled = false`` sets the
-#: command line's ``--no-fit`` / ``--skip-feasibility``, ``use_bd = false`` ``--no-bd``).
+#: int_list, ``int_list:N`` (exactly N non-negative integers, e.g. the caps of
+#: ``--integrate-candidates``), str_list, and "not_bool" for a switch stored inverted
+#: (``enabled = false`` sets the command line's ``--no-fit`` / ``--skip-feasibility``,
+#: ``use_bd = false`` ``--no-bd``).
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "": {"outdir": ("outdir", "path"), "seed": ("seed", "int"), "force": ("force", "bool")},
     "data": {
@@ -55,6 +57,12 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "backend": ("feasibility_backend", "str"),
         "secular_triples": ("secular_check", "int"),
         "radii": ("feasibility_radii", "str"), "lags": ("feasibility_lags", "str"),
+        "integrate_candidates": ("integrate_candidates", "int_list:3"),
+        "sensitivity_integrate": ("sensitivity_integrate", "int_list:2"),
+        "companions": ("companions", "path"), "gaia_nss": ("gaia_nss", "bool"),
+        "gaia_nss_file": ("gaia_nss_file", "path"),
+        "gaia_rv_catalogue": ("gaia_rv_catalogue", "path"),
+        "wide_binaries": ("wide_binaries", "bool"),
     },
     "robustness": {
         "enabled": ("robustness", "bool"), "jobs": ("robustness_jobs", "int"),
@@ -79,6 +87,13 @@ def _convert(value: Any, kind: str, *, where: str, base: Path) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad("a number")
         return float(value)
+    if kind.startswith("int_list:"):
+        n = int(kind.split(":")[1])
+        if not (isinstance(value, list) and len(value) == n and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)):
+            raise bad(f"a list of {n} non-negative integers (e.g. "
+                      f"{list(range(1, n + 1))})")
+        return tuple(value)
     if kind == "int_list":
         if not isinstance(value, list) or not all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import integrated as it
@@ -32,58 +33,128 @@ def test_integrated_probability_without_integrations_is_the_analytic_one():
     p, lo, hi = it.integrated_probability_from_counts(10_000, 3000, none_f, none_b, 0.27,
                                                       0.014, rng=_rng())
     q, qlo, qhi = kl_probability_from_counts(10_000, 3000, 40, 0.27, 0.014, rng=_rng())
-    assert p == pytest.approx(q, rel=1e-12)
+    # posterior median of the same Dirichlet model vs the analytic plug-in: 40 arrivals
+    assert p == pytest.approx(q, rel=0.02)
+    assert it.ratio_estimate(10_000, 3000, none_f, none_b, 0.27) == pytest.approx(q)
     assert lo == pytest.approx(qlo, rel=0.05) and hi == pytest.approx(qhi, rel=0.05)
 
 
 def test_integrated_probability_uses_the_integrated_verdicts():
     # whole feasible stratum integrated, half confirmed; 10 of 100 boundary systems
-    # integrated and 2 arrive: p_a = (40 * 0.5 + 300 * 0.2) / n
+    # integrated and 2 arrive: p_a = (40 * 0.5 + 300 * 0.2) / n by the plug-in
     f = it.StratumCounts(n=40, integrated=40, arrive=20, unfinished=0)
     b = it.StratumCounts(n=300, integrated=10, arrive=2, unfinished=0)
     p, lo, hi = it.integrated_probability_from_counts(10_000, 3000, f, b, 0.27, 0.014,
                                                       rng=_rng())
     pa = (20 + 60) / 10_000
-    assert p == pytest.approx(0.27 * pa / (1 - 0.27 + 0.27 * 0.3))
-    assert lo < p < hi
+    plug = 0.27 * pa / (1 - 0.27 + 0.27 * 0.3)
+    assert it.ratio_estimate(10_000, 3000, f, b, 0.27) == pytest.approx(plug)
+    assert lo < p < hi and p == pytest.approx(plug, rel=0.15)
     # a subsample of 10 leaves a wide interval; integrating the whole stratum narrows it
     b_all = it.StratumCounts(n=300, integrated=300, arrive=60, unfinished=0)
     p2, lo2, hi2 = it.integrated_probability_from_counts(10_000, 3000, f, b_all, 0.27,
                                                          0.014, rng=_rng())
-    assert p2 == pytest.approx(p)
+    assert p2 == pytest.approx(plug, rel=0.02)
     assert (hi2 - lo2) < 0.7 * (hi - lo)
 
 
 def test_interval_states_what_the_boundary_subsample_adds():
     # the counts of TOI-6894 b with the defaults (seed 42, 200 000 systems): every feasible
     # system integrated (17 of 47 confirmed), 400 of the 55 802 boundary systems integrated
-    # and none arrives. The point estimate counts no boundary arrival; the interval's upper
-    # end is the Jeffreys bound on their share (Beta(0.5, 400.5), 97.5 %: 6.3e-3, i.e. up to
-    # ~350 of the 55 802) and is ~20x the point. Held at the estimates, the shares leave
-    # only the count noise of the 17 arrivals (Poisson ~25 %) and of f.
+    # and none arrives. The plug-in counts no boundary arrival and sits at the bottom of
+    # the interval; the posterior median takes the Beta(0.5, 400.5) median share
+    # (5.7e-4, ~32 of the 55 802) and lies well inside. The upper end is the Jeffreys bound
+    # on the share (97.5 %: 6.3e-3, ~350 of the 55 802). Held at its median, the share
+    # leaves the count noise of the arrivals and of f.
     f = it.StratumCounts(n=47, integrated=47, arrive=17, unfinished=0)
     b = it.StratumCounts(n=55_802, integrated=400, arrive=0, unfinished=0)
     args = (200_000, 68_966, f, b, 0.268, 0.014)
     p, lo, hi = it.integrated_probability_from_counts(*args, rng=_rng())
     pc, lo_c, hi_c = it.integrated_probability_from_counts(*args, rng=_rng(),
                                                            extrapolation=False)
-    assert pc == p and lo < p < hi and lo_c < p < hi_c
-    assert hi > 10 * p and hi_c < 2 * p  # the width is the extrapolation
+    plug = it.ratio_estimate(*args[:4], 0.268)
+    assert plug == pytest.approx(0.268 * 17 / 200_000 / (1 - 0.268 + 0.268 * 0.34483),
+                                 rel=1e-4)
+    assert lo < plug < lo + 0.03 * (hi - lo)  # the old estimate: bottom of the interval
+    assert lo + 0.05 * (hi - lo) < p < hi and lo_c < pc < hi_c
+    # ~17 confirmed + ~32 boundary arrivals
+    assert p == pytest.approx(plug * (17 + 55_802 * 0.4549 / 801) / 17, rel=0.1)
+    assert pc == pytest.approx(p, rel=0.1)
+    assert hi > 4 * p and hi_c < 2 * p  # the width is the extrapolation
     assert it.share_upper_bound(b) == pytest.approx(6.3e-3, rel=0.03)
-    assert it.share_upper_bound(f) == 17 / 47
+    assert it.share_upper_bound(f) == pytest.approx(
+        stats.beta.ppf(0.975, 17.5, 30.5))
     ana = type("A", (), {"probability": 7.6e-5, "low": 5.5e-5, "high": 1.0e-4})()
     integ = type("I", (), {"probability": p, "low": lo, "high": hi})()
     res = it.IntegratedProbability(ana, integ, f, b, None, 1.0, it.IntegrationOptions(),
-                                   (lo_c, hi_c))
+                                   (lo_c, hi_c), plug)
     assert res.extrapolated_share_of_width() > 0.9
     line = res.lines("X")[0]
     assert "extrapolation of subsampled candidates" in line
     assert "boundary: 0 of 400 integrated arrive, extrapolated to its 55802 systems" in line
     assert f"{lo_c:.3g}-{hi_c:.3g}" in line
+    assert f"plug-in with the observed shares would be {plug:.3g}" in line
+    assert res.extrapolation_record()["p_ratio_estimator"] == plug
     # nothing subsampled: no such line
     whole = it.IntegratedProbability(ana, integ, f, it.StratumCounts(300, 300, 0, 0), None,
                                      1.0, it.IntegrationOptions(), (lo_c, hi_c))
     assert not any("extrapolation" in ln for ln in whole.lines("X"))
+
+
+def _coverage(*, n, pi, r_f, r_b, caps, reps=300, f=0.268, f_err=0.014, seed=1):
+    """Simulate the counts of P(KL origin) from a known truth; the interval's coverage.
+
+    Each replicate draws n systems into (unstable, stable other, feasible F, boundary B)
+    with shares ``pi``, integrates min(n_F, cap_F) and min(n_B, cap_B) of the strata
+    (a uniform subsample of i.i.d. verdicts: binomial arrivals with shares r_F, r_B) and
+    the published f with its error; the truth is f (π_F r_F + π_B r_B) / (1 − f + f
+    (1 − π_u)).
+    """
+    rng = np.random.default_rng(seed)
+    pi = np.asarray(pi)
+    truth = f * (pi[2] * r_f + pi[3] * r_b) / (1 - f + f * (1 - pi[0]))
+    c = rng.multinomial(n, pi, size=reps)
+    m_f, m_b = np.minimum(c[:, 2], caps[0]), np.minimum(c[:, 3], caps[1])
+    k_f, k_b = rng.binomial(m_f, r_f), rng.binomial(m_b, r_b)
+    f_hat = f + f_err * rng.standard_normal(reps)
+    est = np.array([it.integrated_probability_from_counts(
+        n, n - int(c[i, 0]), it.StratumCounts(int(c[i, 2]), int(m_f[i]), int(k_f[i]), 0),
+        it.StratumCounts(int(c[i, 3]), int(m_b[i]), int(k_b[i]), 0), float(f_hat[i]),
+        f_err, rng=rng, n_samples=4000) for i in range(reps)])
+    cover = np.mean((est[:, 1] <= truth) & (truth <= est[:, 2]))
+    inside = np.all((est[:, 1] <= est[:, 0]) & (est[:, 0] <= est[:, 2]))
+    position = np.median((est[:, 0] - est[:, 1]) / (est[:, 2] - est[:, 1]))
+    return cover, inside, position
+
+
+#: TOI-6894 b-like strata (evolving radii: 47 feasible, 55 802 boundary of 2e5, caps
+#: 200/400) and with frozen radii (2257 feasible, 11 of 400 boundary arrive).
+_TOI = dict(n=200_000, pi=[0.655, 0.345 - 2.4e-4 - 0.28, 2.4e-4, 0.28], caps=(200, 400))
+_FROZEN = dict(n=200_000, pi=[0.655, 0.345 - 0.0113 - 0.2, 0.0113, 0.2], caps=(200, 400))
+
+
+@pytest.mark.parametrize(("case", "r_f", "r_b"), [
+    (_TOI, 0.36, 1e-3),  # ~0.4 expected boundary arrivals among 400: mostly k = 0
+    (_FROZEN, 0.43, 0.0275),
+    # both strata integrated whole and the feasible one dominating: the interval must carry
+    # the binomial noise of its arrivals (holding r_F = k/m covered ~82 %)
+    (dict(n=20_000, pi=[0.6, 0.385, 5e-3, 0.01], caps=(1000, 1000)), 0.4, 0.02),
+])
+def test_interval_covers_a_known_truth_at_the_nominal_rate(case, r_f, r_b):
+    cover, inside, position = _coverage(r_f=r_f, r_b=r_b, **case)
+    # 300 replicates: binomial sd of the coverage 0.013
+    assert 0.92 <= cover <= 0.985
+    assert inside
+    # the estimate is not pinned to an end of its interval (the plug-in's median position
+    # was 0.006 in the TOI case)
+    assert 0.08 < position < 0.7
+
+
+def test_interval_at_a_true_share_of_zero():
+    # no boundary system can arrive: the modified Jeffreys lower end keeps the coverage
+    # (the plain Jeffreys interval covered ~80 %, the old plug-in interval ~69 %)
+    cover, inside, _ = _coverage(r_f=0.36, r_b=0.0, **_TOI)
+    assert cover >= 0.95 and inside
 
 
 def test_options_are_checked():

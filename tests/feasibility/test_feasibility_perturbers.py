@@ -104,27 +104,47 @@ def test_feasibility_command_marks_a_given_perturber(tmp_path, shared_data_dir):
 
 
 class _RecordedVizier:
-    """Stands in for astroquery's Vizier: returns a fixed reply (tests run offline).
+    """Stands in for astroquery's Vizier (tests run offline).
 
-    The reply is synthetic, with the column names of the released El-Badry et al. (2021)
-    catalogue (sep_AU, R_chance_align, ra1, dec1, ra2, dec2); it is not a recording of the
-    live service.
+    The replies are synthetic, with the VizieR column names of J/MNRAS/506/2269/catalog
+    from the catalogue's ReadMe (RAdeg, DEdeg, RA2deg, DE2deg, sepAU, R) unless a test
+    renames them; they are not recordings of the live service. ``query_region`` matches
+    the first component (the catalogue's position), ``query_constraints`` applies the
+    ``min..max`` ranges to the named columns, as VizieR does.
     """
 
     def __init__(self, table):
         self.table, self.calls = table, []
 
     def query_region(self, coords, radius, catalog):
-        self.calls.append((float(coords.ra.deg), float(coords.dec.deg), catalog))
-        return [self.table]
+        self.calls.append(("region", catalog))
+        t = self.table
+        ra = t["RAdeg"] if "RAdeg" in t.colnames else t["ra1"]
+        de = t["DEdeg"] if "DEdeg" in t.colnames else t["dec1"]
+        d = np.hypot((np.asarray(ra) - coords.ra.deg) * np.cos(np.radians(coords.dec.deg)),
+                     np.asarray(de) - coords.dec.deg) * 3600
+        return [t[d <= radius.to_value("arcsec")]]
+
+    def query_constraints(self, catalog, **constraints):
+        self.calls.append(("constraints", catalog))
+        t = self.table
+        if "RA2deg" not in t.colnames:
+            return []
+        keep = np.ones(len(t), bool)
+        for col, rng in constraints.items():
+            lo, hi = map(float, rng.split(".."))
+            keep &= (np.asarray(t[col]) >= lo) & (np.asarray(t[col]) <= hi)
+        return [t[keep]]
 
 
 def _reply(**override):
     from astropy.table import Table
 
-    cols = {"ra1": [10.0, 10.0, 50.0], "dec1": [-20.0, -20.0, 5.0],
-            "ra2": [10.01, 10.02, 50.0005], "dec2": [-20.0, -20.0, 5.0],
-            "sep_AU": [900.0, 300.0, 40.0], "R_chance_align": [0.01, 0.5, 0.02]}
+    # H1 (10, -20) is the first component of two pairs; H3 (120, 30) the second one of a
+    # pair whose first component lies 36 arcsec away
+    cols = {"RAdeg": [10.0, 10.0, 50.0, 120.0115], "DEdeg": [-20.0, -20.0, 5.0, 30.0],
+            "RA2deg": [10.01, 10.02, 50.0005, 120.0], "DE2deg": [-20.0, -20.0, 5.0, 30.0],
+            "sepAU": [900.0, 300.0, 40.0, 2500.0], "R": [0.01, 0.5, 0.02, 0.003]}
     cols.update(override)
     return Table(cols)
 
@@ -132,19 +152,55 @@ def _reply(**override):
 def test_wide_binary_query_picks_the_bound_closest_companion():
     from vlms_bayes.data_io.companions import EL_BADRY_2021, query_wide_binary_companions
 
-    hosts = pd.DataFrame({"hostname": ["H1", "H1", "H2"], "ra": [10.0, 10.0, 80.0],
-                          "dec": [-20.0, -20.0, 1.0]})
+    hosts = pd.DataFrame({"hostname": ["H1", "H1", "H2", "H3"],
+                          "ra": [10.0, 10.0, 80.0, 120.0], "dec": [-20.0, -20.0, 1.0, 30.0]})
     viz = _RecordedVizier(_reply())
     c = query_wide_binary_companions(hosts, vizier=viz)
-    assert [call[2] for call in viz.calls] == [EL_BADRY_2021] * 2  # one query per host
+    # one cone search and one query on the second component per host
+    assert viz.calls == [("region", EL_BADRY_2021 + "/catalog"),
+                         ("constraints", EL_BADRY_2021 + "/catalog")] * 3
     # H1: the 300 AU pair is a likely chance alignment (R = 0.5), so the 900 AU one counts;
-    # H2 lies far from every pair of the reply
-    assert list(c["hostname"]) == ["H1"]
-    assert c.loc[0, "sep_au"] == 900.0 and c.loc[0, "sep_kind"] == "projected"
+    # H2 lies far from every pair; H3 is found as the second component only
+    assert list(c["hostname"]) == ["H1", "H3"]
+    assert list(c["sep_au"]) == [900.0, 2500.0] and (c["sep_kind"] == "projected").all()
     assert np.isnan(c.loc[0, "m_out_msun"])
+    assert "R_chance_align = 0.003" in c.loc[1, "source"]
     with pytest.raises(InputDataError, match="no sep_au column"):
         query_wide_binary_companions(hosts.iloc[:1], vizier=_RecordedVizier(
-            _reply().copy()[["ra1", "dec1", "ra2", "dec2", "R_chance_align"]]))
+            _reply().copy()[["RAdeg", "DEdeg", "RA2deg", "DE2deg", "R"]]))
+
+
+def test_wide_binary_query_reads_the_zenodo_release_names_too():
+    from vlms_bayes.data_io.companions import query_wide_binary_companions
+
+    t = _reply()
+    for old, new in (("RAdeg", "ra1"), ("DEdeg", "dec1"), ("RA2deg", "ra2"),
+                     ("DE2deg", "dec2"), ("sepAU", "sep_AU"), ("R", "R_chance_align")):
+        t.rename_column(old, new)
+    hosts = pd.DataFrame({"hostname": ["H1"], "ra": [10.0], "dec": [-20.0]})
+    c = query_wide_binary_companions(hosts, vizier=_RecordedVizier(t))
+    assert list(c["sep_au"]) == [900.0]
+
+
+def test_wide_binary_query_offline_says_so(monkeypatch):
+    from vlms_bayes.data_io.companions import query_wide_binary_companions
+    from vlms_bayes.errors import DataUnavailableError
+
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
+    hosts = pd.DataFrame({"hostname": ["H1"], "ra": [10.0], "dec": [-20.0]})
+    with pytest.raises(DataUnavailableError, match="not looked up \\(offline\\)"):
+        query_wide_binary_companions(hosts)
+
+
+def test_wide_binary_constraints_box_the_second_component():
+    from vlms_bayes.data_io.companions import wide_binary_constraints
+
+    c = wide_binary_constraints(120.0, 60.0, 3.6)
+    lo, hi = map(float, c["RA2deg"].split(".."))
+    assert hi - lo == pytest.approx(2 * 0.001 / 0.5)  # 3.6" / cos 60 deg on each side
+    lo, hi = map(float, c["DE2deg"].split(".."))
+    assert (lo, hi) == pytest.approx((59.999, 60.001))
+    assert wide_binary_constraints(0.0, 0.0, 3.6)["RA2deg"].startswith("0.0000000..")
 
 
 def test_unknown_mass_is_drawn_from_the_q_prior(table):
@@ -208,8 +264,11 @@ def test_feasibility_command_takes_the_perturber_from_a_gaia_nss_table(tmp_path,
     assert main(_feasibility_args(shared_data_dir, out, "--gaia-nss-file", str(nss),
                                   "--gaia-rv-catalogue", str(rv))) == 0
     k = pd.read_csv(out / "known_perturbers.csv")
-    assert k.loc[0, "perturber"].startswith("given: 0.1")
-    assert "Msun at true 2.09" in k.loc[0, "perturber"]
+    # each system draws (M2, a) from the orbit's model (here without errors: 0.1, 2.1)
+    assert k.loc[0, "perturber"].startswith("given: M2 and a drawn per system from the "
+                                            "orbit (M2 median 0.1 Msun")
+    assert "a median 2.1 AU" in k.loc[0, "perturber"]
+    assert k.loc[0, "a_out_au_median"] == pytest.approx(2.096, rel=2e-3)
     assert "Gaia DR3 NSS Orbital 42" in k.loc[0, "perturber"]
     assert k.loc[0, "status"].startswith("stellar companion given by Gaia DR3 NSS")
     assert k.loc[0, "n_stable"] > 0

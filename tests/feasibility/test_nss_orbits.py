@@ -137,3 +137,102 @@ def test_merge_keeps_the_first_table_per_host():
     assert list(m["hostname"]) == ["H", "K", "L"]
     assert list(m["source"]) == ["user", "user", "gaia"]
     assert nss.merge_companions([None, None]) is None
+
+
+def _sb1_row(**override):
+    # f(M) = 0.05 Msun at P = 365.25 d: M2 sin i = 0.2 Msun for M1 = 0.2 (see above)
+    k1 = 2 * np.pi * AU_KM / (365.25 * 86400) * 0.05 ** (1 / 3)
+    row = {"hostname": "H", "source_id": 2, "nss_solution_type": "SB1", "period": 365.25,
+           "eccentricity": 0.0, "semi_amplitude_primary": k1}
+    row.update(override)
+    return row
+
+
+def _isotropic_cdf(x, fm, m1):
+    """P(M2 <= x) for cos i uniform: M2 <= x iff sin³i >= f / g(x), g = x³/(m1 + x)²."""
+    g = x**3 / (m1 + x) ** 2
+    return np.sqrt(np.clip(1 - (fm / g) ** (2 / 3), 0.0, 1.0))
+
+
+def test_sb1_sampler_follows_the_isotropic_distribution_of_the_mass_function():
+    from scipy import stats
+
+    sampler = nss.OrbitSampler(_sb1_row(), 0.2, 0.0)
+    m2, a = sampler(np.random.default_rng(5), 4000)
+    assert len(m2) == 4000 and m2.min() >= 0.2 * (1 - 1e-9)
+    assert stats.kstest(m2, lambda x: _isotropic_cdf(x, 0.05, 0.2)).pvalue > 0.01
+    # Kepler per draw: a grows with M2 (one draw, one system)
+    np.testing.assert_allclose(a, nss.relative_semimajor_axis_au(0.2, m2, 365.25))
+    # negative control: the normal of the summary (median, half the 16-84 % range) that
+    # the perturber table drew before is rejected
+    med, half = np.median(m2), 0.5 * np.subtract(*np.percentile(m2, [84, 16]))
+    normal = np.abs(med + half * np.random.default_rng(6).standard_normal(4000))
+    assert stats.kstest(normal, lambda x: _isotropic_cdf(x, 0.05, 0.2)).pvalue < 1e-6
+
+
+def test_sb1_sampler_with_errors_matches_a_brute_force_monte_carlo():
+    """Errors on K1, P, e and the host mass: the sampler against a direct loop that solves
+    (M2 sin i)³ / (M1 + M2)² = P K1³ (1 - e²)^(3/2) / (2πG) with brentq per draw."""
+    from astropy import constants as const
+    from scipy import optimize, stats
+
+    row = _sb1_row(semi_amplitude_primary_error=1.5, period_error=5.0, eccentricity=0.3,
+                   eccentricity_error=0.05)
+    m2, _ = nss.OrbitSampler(row, 0.2, 0.03)(np.random.default_rng(7), 3000)
+    rng = np.random.default_rng(8)
+    gm_sun = const.G.value * const.M_sun.value
+    brute = []
+    while len(brute) < 3000:
+        k = (row["semi_amplitude_primary"] + 1.5 * rng.standard_normal()) * 1e3
+        p = (365.25 + 5.0 * rng.standard_normal()) * 86400
+        e = 0.3 + 0.05 * rng.standard_normal()
+        m1 = 0.2 + 0.03 * rng.standard_normal()
+        if k <= 0 or p <= 0 or m1 <= 0:
+            continue
+        fm = p * k**3 * (1 - e**2) ** 1.5 / (2 * np.pi * gm_sun)
+        sin_i = np.sqrt(1 - rng.random() ** 2)
+        brute.append(optimize.brentq(
+            lambda x, fm=fm, m1=m1, s=sin_i: (x * s) ** 3 / (m1 + x) ** 2 - fm, 1e-6, 1e9,
+            xtol=1e-12))
+    assert stats.ks_2samp(m2, brute).pvalue > 0.01
+
+
+def test_samplers_follow_the_used_solutions():
+    rows = pd.DataFrame([_sb1_row(), _astrometric_row()])
+    _, sol = nss.nss_perturbers(rows, _hosts(m_star_err_msun=[0.01]),
+                                rng=np.random.default_rng(3), n_draws=50)
+    s = nss.nss_samplers(rows, _hosts(m_star_err_msun=[0.01]), sol)
+    assert list(s) == ["H"] and s["H"].row["nss_solution_type"] == "Orbital"
+    assert s["H"].m1_err_msun == 0.01
+
+
+def test_perturber_table_draws_an_nss_perturber_from_its_orbit(monkeypatch):
+    """The systems of P(KL | perturber) get the SB1's isotropic masses, not a normal."""
+    from scipy import stats
+
+    from vlms_bayes.feasibility import montecarlo as mc
+    from vlms_bayes.feasibility import perturbers as pt
+
+    seen = {}
+
+    def fake_probability(config, table, m_out, a_out, **kw):
+        seen["m"], seen["a"] = m_out, a_out
+        return {"p_kl": 0.0, "low": 0.0, "high": 0.1, "n_systems": len(m_out),
+                "n_stable": 10, "n_arrive": 0}
+
+    monkeypatch.setattr(pt, "known_perturber_probability", fake_probability)
+    rows = pd.DataFrame([_sb1_row()])
+    pert, sol = nss.nss_perturbers(rows, _hosts(), rng=np.random.default_rng(3), n_draws=500)
+    sample = pd.DataFrame({"name": ["H b"], "hostname": ["H"], "st_mass": [0.2],
+                           "st_rad": [0.22], "pl_bmassj": [0.2], "pl_orbsmax": [0.03]})
+    t = pt.perturber_table(sample, None, pert, mc.FeasibilityConfig(), None, seed=1,
+                           n_systems=3000, samplers=nss.nss_samplers(rows, _hosts(), sol))
+    assert stats.kstest(seen["m"], lambda x: _isotropic_cdf(x, 0.05, 0.2)).pvalue > 0.01
+    np.testing.assert_allclose(seen["a"], nss.relative_semimajor_axis_au(0.2, seen["m"],
+                                                                        365.25))
+    assert "drawn per system from the orbit" in t.loc[0, "perturber"]
+    # a user row for the same host wins: its normal mass, not the orbit
+    user = pert.assign(source="user", m_out_msun=0.3, m_out_err_msun=0.01)
+    pt.perturber_table(sample, None, user, mc.FeasibilityConfig(), None, seed=1,
+                       n_systems=3000, samplers=nss.nss_samplers(rows, _hosts(), sol))
+    assert abs(np.mean(seen["m"]) - 0.3) < 0.002

@@ -18,7 +18,7 @@ def cli_run(tmp_path_factory, shared_data_dir):
     out = tmp_path_factory.mktemp("feas") / "out"
     argv = ["feasibility", "--grid", "8", "--draws", "40", "--seed", "3", "--backend", "numba",
             "--secular-check", "12", "--probability-systems", "3000", "--outdir", str(out),
-            "--integrate-candidates", "5", "6", "4"]
+            "--integrate-candidates", "5", "6", "4", "--sensitivity-integrate", "2", "3"]
     argv += ["--data-dir", str(shared_data_dir)]
     assert main(argv) == 0
     return out
@@ -106,6 +106,28 @@ def test_octupole_candidates_are_integrated_and_reported(cli_run):
                                changed / 40)
     text = (cli_run / "SUMMARY.txt").read_text()
     assert "uses the integrated verdicts of the octupole candidates" in text and "map: " in text
+
+
+def test_sensitivity_rows_use_integrated_verdicts_when_asked(cli_run):
+    sens = pd.read_csv(cli_run / "origin_sensitivity.csv")
+    assert sens["verdicts"].str.startswith("integrated octupole candidates (caps 2 feasible, "
+                                           "3 boundary").all()
+    assert (sens["feasible_integrated"] == np.minimum(2, sens["feasible_stratum"])).all()
+    assert (sens["boundary_integrated"] == np.minimum(3, sens["boundary_stratum"])).all()
+    assert (sens["feasible_confirmed"] <= sens["feasible_integrated"]).all()
+    assert ((sens["low"] <= sens["p_kl"]) & (sens["p_kl"] <= sens["high"])).all()
+    # the analytic column is the analytic probability of the same systems
+    assert (sens["n_arrive"] == sens["feasible_stratum"]).all()
+    rec = json.loads((cli_run / "run.json").read_text())["config"]["integration"]
+    assert (rec["sensitivity_feasible"], rec["sensitivity_boundary"]) == (2, 3)
+
+
+def test_sensitivity_integrate_rejects_negative_caps(tmp_path, capsys):
+    rc = main(["feasibility", "--grid", "3", "--draws", "2", "--secular-check", "0",
+               "--sensitivity-integrate", "1", "-1", "--outdir", str(tmp_path / "x")])
+    assert rc == 2
+    assert "--sensitivity-integrate must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_headline_three_reads_the_probabilities(cli_run):

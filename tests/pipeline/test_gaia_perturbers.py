@@ -44,6 +44,37 @@ def test_gather_reads_a_saved_table_and_the_rv_pvalues(tmp_path, monkeypatch):
         gp.GaiaPerturberOptions(nss=str(tmp_path / "missing.csv")).check()
 
 
+class _Vizier:
+    """VizieR stand-in: one synthetic pair (VizieR names of J/MNRAS/506/2269/catalog)
+    whose first component is host A; no recording of the live service."""
+
+    def __init__(self):
+        from astropy.table import Table
+
+        self.table = Table({"RAdeg": [10.0], "DEdeg": [0.0], "RA2deg": [10.01],
+                            "DE2deg": [0.0], "sepAU": [1200.0], "R": [0.02]})
+
+    def query_region(self, coords, radius, catalog):
+        return [self.table] if abs(coords.ra.deg - 10.0) < 1e-6 else []
+
+    def query_constraints(self, catalog, **constraints):
+        return []
+
+
+def test_gather_finds_wide_binary_companions(monkeypatch):
+    hosts = pd.DataFrame({"hostname": ["A", "B"], "ra": [10.0, 20.0], "dec": [0.0, 0.0]})
+    opts = gp.GaiaPerturberOptions(wide_binaries=True)
+    assert opts.active
+    res = gp.gather_gaia_inputs(opts, hosts, vizier=_Vizier())
+    assert list(res.wide["hostname"]) == ["A"] and list(res.wide["sep_au"]) == [1200.0]
+    assert res.orbits is None and res.record["wide_binaries"]["companions"] == 1
+    assert "1 of 2 hosts have a wide companion" in res.lines[0]
+    monkeypatch.setenv("VLMS_BAYES_OFFLINE", "1")
+    off = gp.gather_gaia_inputs(opts, hosts)
+    assert off.wide is None and "Wide binaries not looked up (offline)" in off.lines[0]
+    assert off.record["wide_binaries"]["looked_up"] is False
+
+
 def test_run_passes_the_gaia_options_to_the_feasibility_step(tmp_path, monkeypatch):
     from vlms_bayes import pipeline
     from vlms_bayes.cli import main
@@ -61,8 +92,11 @@ def test_run_passes_the_gaia_options_to_the_feasibility_step(tmp_path, monkeypat
                  str(tmp_path / "o")]) == 0
     assert seen["feasibility"].gaia_nss == str(nss)
     assert seen["feasibility"].gaia_rv_catalogue is None
-    assert main(["run", "--no-fit", "--gaia-nss", "--outdir", str(tmp_path / "o")]) == 0
+    assert seen["feasibility"].wide_binaries is False
+    assert main(["run", "--no-fit", "--gaia-nss", "--wide-binaries", "--outdir",
+                 str(tmp_path / "o")]) == 0
     assert seen["feasibility"].gaia_nss == "query"
+    assert seen["feasibility"].wide_binaries is True
 
 
 def test_host_info_takes_the_stacked_mass_errors_and_the_widest_orbit():

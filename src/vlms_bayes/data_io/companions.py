@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io.files import offline
 from vlms_bayes.data_io.schema import require_columns
-from vlms_bayes.errors import InputDataError
+from vlms_bayes.errors import DataUnavailableError, InputDataError
 
 COMPANION_COLUMNS: tuple[str, ...] = ("hostname", "m_out_msun", "m_out_err_msun", "sep_au",
                                       "sep_err_au", "sep_kind", "source")
@@ -107,18 +108,22 @@ def read_companions_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 #: VizieR catalogue of the Gaia EDR3 wide binaries of El-Badry, Rix & Heintz (2021, MNRAS
-#: 506, 2269).
+#: 506, 2269), and its table.
 EL_BADRY_2021 = "J/MNRAS/506/2269"
-#: Accepted spellings (lower case, underscores removed) of the columns used: the released
-#: catalogue's names (sep_AU, R_chance_align, ra1, dec1, ra2, dec2, parallax1,
-#: parallax_over_error1) and VizieR-style alternatives.
+EL_BADRY_2021_TABLE = "J/MNRAS/506/2269/catalog"
+#: Accepted spellings (lower case, underscores removed) of the columns used. First the
+#: VizieR names, from the catalogue's ReadMe (byte-by-byte description of catalog.dat:
+#: ``RAdeg``/``DEdeg`` and ``RA2deg``/``DE2deg`` the two components' ICRS positions at
+#: Ep = 2016.0, ``sepAU`` the projected separation, ``R`` the chance-alignment measure
+#: R_chance_align of the paper's eq. 8); then the names of the authors' Zenodo release
+#: (record 4435257: ``ra1``, ``dec1``, ``ra2``, ``dec2``, ``sep_AU``, ``R_chance_align``).
 _WB_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sep_au": ("sepau", "sep"),
-    "r_chance_align": ("rchancealign", "rchance"),
-    "ra1": ("ra1", "ra1deg", "radeg1", "raicrs1"),
-    "dec1": ("dec1", "de1", "de1deg", "dedeg1", "deicrs1"),
-    "ra2": ("ra2", "ra2deg", "radeg2", "raicrs2"),
-    "dec2": ("dec2", "de2", "de2deg", "dedeg2", "deicrs2"),
+    "sep_au": ("sepau",),
+    "r_chance_align": ("r", "rchancealign"),
+    "ra1": ("radeg", "ra1"),
+    "dec1": ("dedeg", "dec1"),
+    "ra2": ("ra2deg", "ra2"),
+    "dec2": ("de2deg", "dec2"),
 }
 
 
@@ -137,6 +142,20 @@ def _wb_frame(table: object) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def wide_binary_constraints(ra_deg: float, dec_deg: float, radius_arcsec: float
+                            ) -> dict[str, str]:
+    """VizieR constraints (ASU ``min..max``) on the second component's position.
+
+    The catalogue's position (what a cone search matches) is the first component's, so a
+    host that is the second component is found by a box on ``RA2deg``/``DE2deg`` around
+    it (the exact distance is checked afterwards). A box crossing RA = 0 is cut at 0/360.
+    """
+    r = radius_arcsec / 3600.0
+    dra = min(r / max(np.cos(np.radians(dec_deg)), 1e-9), 180.0)
+    return {"RA2deg": f"{max(ra_deg - dra, 0.0):.7f}..{min(ra_deg + dra, 360.0):.7f}",
+            "DE2deg": f"{max(dec_deg - r, -90.0):.7f}..{min(dec_deg + r, 90.0):.7f}"}
+
+
 def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 3.0,
                                  max_chance_align: float = 0.1,
                                  vizier: object | None = None) -> pd.DataFrame:
@@ -144,12 +163,15 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
 
     For each host (``hostname``, ``ra``, ``dec`` in degrees, e.g. from
     :func:`read_host_multiplicity`), the pairs with a component within ``radius_arcsec``
-    of the host are fetched from VizieR (astroquery); the other component is the
-    companion, kept when the catalogue's chance-alignment probability is below
-    ``max_chance_align``; the closest such companion (smallest projected separation) is
-    the perturber. The catalogue gives no masses, so ``m_out_msun`` is left empty (NaN):
-    :func:`vlms_bayes.feasibility.perturbers.perturber_table` then draws it from the host
-    class's mass-ratio distribution.
+    of the host are fetched from VizieR (astroquery): a cone search, which matches the
+    first component, and a query on the second component's position
+    (:func:`wide_binary_constraints`). The other component is the companion, kept when
+    the catalogue's chance-alignment measure R is below ``max_chance_align`` (the
+    authors' recommended cut is 0.1); the closest such companion (smallest projected
+    separation) is the perturber. The catalogue gives no masses, so ``m_out_msun`` is
+    left empty (NaN): :func:`vlms_bayes.feasibility.perturbers.perturber_table` then draws
+    it from the host class's mass-ratio distribution. The catalogue's positions are at
+    epoch 2016.0: a host position at another epoch must be within ``radius_arcsec`` of it.
 
     Parameters
     ----------
@@ -158,9 +180,10 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
     radius_arcsec : float
         Match radius around the host's position.
     max_chance_align : float
-        Largest accepted ``R_chance_align``.
+        Largest accepted R (``R_chance_align``).
     vizier : astroquery.vizier.Vizier-like, optional
-        Object with ``query_region(coordinates, radius=, catalog=)``; default a
+        Object with ``query_region(coordinates, radius=, catalog=)`` and
+        ``query_constraints(catalog=, **constraints)``; default a
         ``Vizier(columns=["**"], row_limit=-1)`` (tests pass a recorded reply).
 
     Returns
@@ -168,11 +191,21 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
     pandas.DataFrame
         Columns of :data:`COMPANION_COLUMNS` (projected separations), one row per host
         with a companion.
+
+    Raises
+    ------
+    DataUnavailableError
+        Offline with no ``vizier`` given, or the query failed.
     """
     import astropy.units as u  # heavy: astropy
     from astropy.coordinates import SkyCoord  # heavy: astropy
 
     if vizier is None:
+        if offline():
+            raise DataUnavailableError(
+                f"Wide binaries not looked up (offline): the VizieR query of {EL_BADRY_2021} "
+                "(El-Badry et al. 2021) needs the network; describe the companions with "
+                "--companions, or run without --offline.")
         from astroquery.vizier import Vizier  # heavy: astroquery
 
         vizier = Vizier(columns=["**"], row_limit=-1)
@@ -181,9 +214,18 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
         if not (np.isfinite(h.ra) and np.isfinite(h.dec)):
             continue
         here = SkyCoord(h.ra * u.deg, h.dec * u.deg)
-        reply = vizier.query_region(here, radius=radius_arcsec * u.arcsec,  # type: ignore[attr-defined]
-                                    catalog=EL_BADRY_2021)
-        if reply is None or len(reply) == 0:
+        try:
+            reply = list(vizier.query_region(  # type: ignore[attr-defined]
+                here, radius=radius_arcsec * u.arcsec, catalog=EL_BADRY_2021_TABLE) or [])
+            reply += list(vizier.query_constraints(  # type: ignore[attr-defined]
+                catalog=EL_BADRY_2021_TABLE,
+                **wide_binary_constraints(float(h.ra), float(h.dec), radius_arcsec)) or [])
+        except (OSError, ConnectionError) as exc:
+            raise DataUnavailableError(
+                f"The VizieR query of {EL_BADRY_2021} around {h.hostname} failed ({exc}); "
+                "describe the companions with --companions or retry later.") from exc
+        reply = [t for t in reply if len(t)]
+        if not reply:
             continue
         wb = pd.concat([_wb_frame(t) for t in reply], ignore_index=True)
         wb = wb[wb["r_chance_align"] < max_chance_align]

@@ -32,10 +32,11 @@ Candidates (two strata):
 
 Integrations cost ~50 ms each on one core, so each stratum is capped
 (:class:`IntegrationOptions`): above the cap a uniform random subsample is integrated and
-the stratum's integrated share is estimated from it (a ratio estimator, whose binomial
-noise enters the interval). Every output states how many draws were integrated and how
-many each stratum holds. An integration that hits ``max_steps`` before its end time keeps
-the analytic verdict (counted as ``unfinished``).
+the stratum's arriving share is inferred from it (Jeffreys Beta posterior; P(KL origin)
+is the posterior median and the interval its central quantiles, one model for both,
+:func:`integrated_probability_from_counts`). Every output states how many draws were
+integrated and how many each stratum holds. An integration that hits ``max_steps``
+before its end time keeps the analytic verdict (counted as ``unfinished``).
 
 The integration covers several octupole cycles, not the whole migration: a draw that
 reaches the window early and would circularise before a later octupole excursion disrupts
@@ -92,6 +93,9 @@ class IntegrationOptions:
         Step limit per integration.
     chunk : int
         Integrations run together (lanes of one vmapped loop, grouped by difficulty).
+    sensitivity_feasible, sensitivity_boundary : int
+        Caps of the two strata in every row of the sensitivity study
+        (:func:`integrated_kl_sensitivity`); both 0 (default): analytic verdicts there.
     """
 
     max_feasible: int = 200
@@ -102,6 +106,8 @@ class IntegrationOptions:
     rtol: float = 1e-8
     max_steps: int = 40_000
     chunk: int = 64
+    sensitivity_feasible: int = 0
+    sensitivity_boundary: int = 0
 
     def check(self) -> None:
         """Raise :class:`InputDataError` naming the first bad setting."""
@@ -109,6 +115,10 @@ class IntegrationOptions:
             raise InputDataError("The caps on integrated candidates must be >= 0 (0 skips); "
                                  f"got {self.max_feasible}, {self.max_boundary} and "
                                  f"{self.max_map}.")
+        if min(self.sensitivity_feasible, self.sensitivity_boundary) < 0:
+            raise InputDataError("The caps of --sensitivity-integrate must be >= 0 (0 0 keeps "
+                                 f"the analytic verdicts); got {self.sensitivity_feasible} and "
+                                 f"{self.sensitivity_boundary}.")
         if not (self.n_oct > 0 and self.n_kl_min > 0 and 0 < self.rtol < 1e-3
                 and self.max_steps > 0 and self.chunk > 0):
             raise InputDataError("Integration settings must be positive (n_oct, n_kl_min, "
@@ -124,6 +134,14 @@ class IntegrationOptions:
     def record(self) -> dict[str, Any]:
         """Plain dict (``run.json``)."""
         return asdict(self)
+
+    @property
+    def sensitivity(self) -> IntegrationOptions | None:
+        """The options of the sensitivity rows, None when they stay analytic."""
+        if self.sensitivity_feasible == 0 and self.sensitivity_boundary == 0:
+            return None
+        return dataclasses.replace(self, max_feasible=self.sensitivity_feasible,
+                                   max_boundary=self.sensitivity_boundary, max_map=0)
 
 
 def octupole_time_yr(t_kl_yr: Any, eps_oct: Any) -> np.ndarray:
@@ -399,19 +417,56 @@ class StratumCounts:
         return self.arrive / self.integrated if self.integrated else float("nan")
 
 
+def _kl_prob(fr: Any, ps: Any, pa: Any) -> Any:
+    return fr * pa / (1.0 - fr + fr * ps)
+
+
+def ratio_estimate(n: int, n_stable: int, feasible: StratumCounts, boundary: StratumCounts,
+                   f: float) -> float:
+    """The plug-in P(KL) with each stratum's observed arriving share k/m (before 2026-12).
+
+    Kept for comparison (``origin_probability.json``): with few or no arrivals in a
+    subsample of a large stratum it sits at the bottom of the interval of
+    :func:`integrated_probability_from_counts` (0 of 400 integrated boundary systems gives
+    a share of exactly 0), so it is not the reported estimate.
+    """
+    def share(s: StratumCounts, default: float) -> float:
+        return s.arrive / s.integrated if s.integrated else default
+
+    pa = (feasible.n * share(feasible, 1.0) + boundary.n * share(boundary, 0.0)) / n
+    return float(_kl_prob(f, n_stable / n, pa))
+
+
 def integrated_probability_from_counts(n: int, n_stable: int, feasible: StratumCounts,
                                        boundary: StratumCounts, f: float, f_err: float, *,
                                        rng: np.random.Generator, n_samples: int = 20000,
                                        level: float = 0.95, extrapolation: bool = True
                                        ) -> tuple[float, float, float]:
-    """P(KL) = f p_a / (1 − f + f p_s) with p_a from the integrated strata, and its interval.
+    """P(KL) = f p_a / (1 − f + f p_s) from the integrated strata: posterior median and interval.
 
-    p_a = (n_F r_F + n_B r_B) / n, with r the arriving share of the integrated subsample of
-    each stratum (exact when the whole stratum was integrated). A stratum with no
-    integration keeps its analytic verdict (feasible: r = 1; boundary: r = 0).
+    One model gives both the estimate and the interval, so the estimate cannot sit at an
+    end of its interval:
 
-    Interval: Jeffreys Dirichlet on the counts (unstable, stable other, F, B), Jeffreys
-    Beta on each subsampled r, normal f clipped to [0, 1].
+    * the shares of the N systems that are unstable, stable and in neither stratum, in the
+      feasible stratum (F) and in the boundary stratum (B): Jeffreys Dirichlet
+      (counts + 1/2);
+    * the arriving share r of each stratum, of which m systems were integrated and k
+      arrive: Jeffreys Beta(k + 1/2, m − k + 1/2), whether the stratum was subsampled or
+      integrated whole (even then r is a share of the prior's systems, known only to
+      binomial precision); a stratum with no integration keeps its analytic verdict
+      (F: r = 1, B: r = 0);
+    * the companion frequency f: normal, clipped to [0, 1];
+
+    and p_a = π_F r_F + π_B r_B, p_s = 1 − π_unstable. The estimate is the posterior
+    median of P and the interval its central ``level`` quantiles (Monte Carlo, ``n_samples``
+    draws), with the modification of Brown, Cai & DasGupta (2001, Stat. Sci. 16, 101) for
+    the ends: where no integrated system of a stratum arrives (k = 0), the lower end is
+    computed with that stratum's r at 0, and where all arrive (k = m) the upper end with r
+    at 1 (a Jeffreys interval otherwise never contains a true share of exactly 0). The
+    plug-in with r = k/m (:func:`ratio_estimate`) agrees with the median for large counts
+    but gives r = 0 for 0 arrivals in a subsample of a large stratum, below almost the
+    whole interval. A simulation with known truth holds the interval's coverage near
+    ``level`` (``tests/feasibility/test_feasibility_integrated.py``).
 
     Parameters
     ----------
@@ -422,47 +477,50 @@ def integrated_probability_from_counts(n: int, n_stable: int, feasible: StratumC
     f, f_err : float
         Multiplicity and its error.
     rng : numpy.random.Generator
-        For the interval's samples.
+        For the posterior samples.
     n_samples : int
-        Samples of the interval.
+        Posterior samples.
     level : float
         Interval level.
     extrapolation : bool
-        False: the arriving shares of subsampled strata are held at their estimates, so
-        that the interval has the count noise and the error of f only (how much of the full
-        interval the extrapolation of the subsamples makes, see
+        False: the arriving shares of subsampled strata are held at their posterior
+        medians, so that the interval has the count noise and the error of f only (how much
+        of the full interval the extrapolation of the subsamples makes, see
         :meth:`IntegratedProbability.lines`).
 
     Returns
     -------
     p, low, high : float
+        Posterior median and the interval.
     """
     n_f, n_b = feasible.n, boundary.n
     if not (n >= 1 and 0 <= n_f + n_b <= n_stable <= n):
         raise ValueError("need n >= 1 and n_feasible + n_boundary <= n_stable <= n")
 
-    def share(s: StratumCounts, default: float) -> tuple[float, Any]:
+    def share(s: StratumCounts, default: float) -> tuple[Any, Any, Any]:
+        """Samples of r, and r at the ends where k = 0 or k = m (modified Jeffreys)."""
         if s.integrated == 0:
-            return default, np.full(n_samples, default)
-        r = s.arrive / s.integrated
-        if s.integrated >= s.n or not extrapolation:
-            return r, np.full(n_samples, r)
-        return r, rng.beta(s.arrive + 0.5, s.integrated - s.arrive + 0.5, n_samples)
+            r = np.full(n_samples, default)
+            return r, r, r
+        a, b = s.arrive + 0.5, s.integrated - s.arrive + 0.5
+        if s.integrated < s.n and not extrapolation:
+            r = np.full(n_samples, stats.beta.median(a, b))
+            return r, r, r
+        r = rng.beta(a, b, n_samples)
+        return (np.zeros(n_samples) if s.arrive == 0 else r, r,
+                np.ones(n_samples) if s.arrive == s.integrated else r)
 
-    r_f, rs_f = share(feasible, 1.0)
-    r_b, rs_b = share(boundary, 0.0)
-
-    def prob(fr: Any, ps: Any, pa: Any) -> Any:
-        return fr * pa / (1.0 - fr + fr * ps)
-
-    p = float(prob(f, n_stable / n, (n_f * r_f + n_b * r_b) / n))
+    lo_f, rs_f, hi_f = share(feasible, 1.0)
+    lo_b, rs_b, hi_b = share(boundary, 0.0)
     w = rng.dirichlet([n - n_stable + 0.5, n_stable - n_f - n_b + 0.5, n_f + 0.5, n_b + 0.5],
                       size=n_samples)
     fr = np.clip(f + f_err * rng.standard_normal(n_samples), 0.0, 1.0)
-    s = prob(fr, w[:, 1] + w[:, 2] + w[:, 3], w[:, 2] * rs_f + w[:, 3] * rs_b)
+    ps = w[:, 1] + w[:, 2] + w[:, 3]
     a = (1.0 - level) / 2
-    lo, hi = np.quantile(s, [a, 1 - a])
-    return p, float(min(lo, p)), float(max(hi, p))
+    med = np.median(_kl_prob(fr, ps, w[:, 2] * rs_f + w[:, 3] * rs_b))
+    lo = np.quantile(_kl_prob(fr, ps, w[:, 2] * lo_f + w[:, 3] * lo_b), a)
+    hi = np.quantile(_kl_prob(fr, ps, w[:, 2] * hi_f + w[:, 3] * hi_b), 1 - a)
+    return float(med), float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -477,11 +535,15 @@ class IntegratedProbability:
     wall_s: float
     options: IntegrationOptions
     count_noise_ci95: tuple[float, float] = (float("nan"), float("nan"))
+    ratio_estimate: float = float("nan")
 
     def extrapolation_record(self) -> dict[str, Any]:
         """What the subsampling adds to the interval (for ``origin_probability.json``)."""
         lo, hi = self.count_noise_ci95
-        return {"ci95_count_noise": [lo, hi],
+        return {"estimator": "posterior median (Jeffreys Dirichlet on the strata, Jeffreys "
+                             "Beta on each integrated arriving share, normal f)",
+                "p_ratio_estimator": self.ratio_estimate,
+                "ci95_count_noise": [lo, hi],
                 "feasible_share_upper95": share_upper_bound(self.feasible),
                 "boundary_share_upper95": share_upper_bound(self.boundary),
                 "extrapolated_share_of_width": self.extrapolated_share_of_width()}
@@ -525,21 +587,21 @@ class IntegratedProbability:
             f"{share_upper_bound(s):.2g}, up to {share_upper_bound(s) * s.n:.0f} arriving"
             for name, s in sub)
         return [f"    {100 * share:.0f}% of the interval's width is the extrapolation of "
-                f"subsampled candidates ({parts}); with their arriving shares held at the "
-                f"estimates (count noise and the companion frequency only) it is "
-                f"{lo:.3g}-{hi:.3g}; higher caps (--integrate-candidates) narrow it"]
+                f"subsampled candidates ({parts}); with their arriving shares held at their "
+                f"posterior medians (count noise and the companion frequency only) it is "
+                f"{lo:.3g}-{hi:.3g}; higher caps (--integrate-candidates) narrow it; the "
+                f"estimate is the posterior median of the interval's model (the plug-in with "
+                f"the observed shares would be {self.ratio_estimate:.3g})"]
 
 
 def share_upper_bound(s: StratumCounts, level: float = 0.95) -> float:
     """Upper end of the central ``level`` Jeffreys interval of a stratum's arriving share.
 
-    The same Beta(k + 1/2, n - k + 1/2) posterior as the interval's samples; exact (the
-    observed share) when the whole stratum was integrated, NaN when none was.
+    The same Beta(k + 1/2, m - k + 1/2) posterior as the interval's samples (m
+    integrated, k arriving); NaN when none was integrated.
     """
     if s.integrated == 0:
         return float("nan")
-    if s.integrated >= s.n:
-        return s.arrive / s.integrated
     return float(stats.beta.ppf(1 - (1 - level) / 2, s.arrive + 0.5,
                                 s.integrated - s.arrive + 0.5))
 
@@ -632,7 +694,43 @@ def integrated_kl_probability(config: mc.FeasibilityConfig, table: Any, *, seed:
                 "boundary_integrated": sb.integrated, "boundary_arrive": sb.arrive,
                 "unfinished": sf.unfinished + sb.unfinished},
         assumptions=assumptions)
-    return IntegratedProbability(ana, integ, sf, sb, tab, wall, options, (lo_c, hi_c))
+    return IntegratedProbability(ana, integ, sf, sb, tab, wall, options, (lo_c, hi_c),
+                                 ratio_estimate(n_systems, n_stable, sf, sb, prior.frequency))
+
+
+def integrated_kl_sensitivity(config: mc.FeasibilityConfig, table: Any, *, seed: int,
+                              n_systems: int, options: IntegrationOptions,
+                              backend: str = "numba",
+                              values: dict[str, tuple[float, ...]] | None = None,
+                              initial_ae: tuple[np.ndarray, np.ndarray] | None = None
+                              ) -> pd.DataFrame:
+    """The sensitivity study of P(KL origin) with integrated verdicts in every row.
+
+    The rows of :func:`~vlms_bayes.feasibility.probability.kl_sensitivity` (same systems,
+    same parameter values), each through :func:`integrated_kl_probability` with the caps of
+    ``options`` (``max_map`` is not used). Small caps keep it affordable; the subsampled
+    strata are then extrapolated from few integrations, which the rows' intervals carry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``kl_sensitivity`` plus ``p_kl_analytic``, ``p_kl_ratio_estimator``
+        and the strata counts (``feasible_stratum``, ``feasible_integrated``,
+        ``feasible_confirmed``, ``boundary_stratum``, ``boundary_integrated``,
+        ``boundary_arrive``).
+    """
+    rows = []
+    keys = ("feasible_stratum", "feasible_integrated", "feasible_confirmed",
+            "boundary_stratum", "boundary_integrated", "boundary_arrive")
+    for name, v, cfg, lags, ref in probability.sensitivity_configs(config, values):
+        r = integrated_kl_probability(cfg, table, seed=seed, n_systems=n_systems,
+                                      options=options, backend=backend, initial_ae=initial_ae)
+        row = probability.sensitivity_row(name, v, r.integrated, lags=lags, reference=ref)
+        row["n_arrive"] = r.analytic.counts["arrive"]
+        rows.append({**row, "p_kl_analytic": r.analytic.probability,
+                     "p_kl_ratio_estimator": r.ratio_estimate,
+                     **{k: r.integrated.counts[k] for k in keys}})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------------

@@ -25,7 +25,12 @@ host's mass ``M1``; the relative semi-major axis then follows from Kepler's thir
 Uncertainties are propagated by Monte Carlo over independent normal errors of the inputs
 (the correlations in ``corr_vec`` are not used) and of the host's mass; the perturber is
 summarised by the median of ``M2`` and ``a`` and half their 16–84 % range (``sep_kind``
-``true``; a standard deviation would be set by the few nearly face-on SB1 draws).
+``true``; a standard deviation would be set by the few nearly face-on SB1 draws). The
+summary is for the tables only: the systems of P(KL origin | perturber) draw ``M2`` and
+``a`` per system from the orbit's own model (:class:`OrbitSampler`, :func:`nss_samplers`;
+for an SB1 the mass function solved for ``M2`` at an isotropic inclination and a drawn host
+mass), so the skewed SB1 distribution, its tail of nearly face-on orbits included, and the
+correlation of ``M2`` and ``a`` are kept.
 An orbit whose ``a`` is within 30 % of a known companion's semi-major axis is that companion
 itself and an orbit inside it is not an outer perturber: both are listed, not used.
 """
@@ -33,6 +38,7 @@ itself and an orbit inside it is not an outer perturber: both are listed, not us
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -178,6 +184,72 @@ def orbit_samples(row: Mapping[str, Any], m1_msun: float, m1_err_msun: float,
         return None, None, f"solution type {kind or '(empty)'} gives no companion mass"
     m2 = companion_mass(fm, m1)
     return m2, relative_semimajor_axis_au(m1, m2, period), method
+
+
+@dataclass(frozen=True)
+class OrbitSampler:
+    """Draws ``(M2, a)`` (Msun, AU) of one NSS solution from its own model.
+
+    Each call runs :func:`orbit_samples` (normal errors of the inputs, the host mass
+    ``N(m1_msun, m1_err_msun)``, for an SB1 an isotropic inclination, the mass function
+    solved for ``M2`` per draw) and keeps the finite draws (inputs drawn non-physical,
+    e.g. a negative semi-amplitude, are redrawn).
+
+    Attributes
+    ----------
+    row : mapping
+        The solution's row (data-model column names).
+    m1_msun, m1_err_msun : float
+        The host's mass and its error.
+    """
+
+    row: Mapping[str, Any]
+    m1_msun: float
+    m1_err_msun: float
+
+    def __call__(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` draws of ``(M2, a)``."""
+        m2s: list[np.ndarray] = []
+        as_: list[np.ndarray] = []
+        got = 0
+        for _ in range(50):
+            m2, a, method = orbit_samples(self.row, self.m1_msun, self.m1_err_msun, rng,
+                                          max(2 * (n - got), 64))
+            if m2 is None or a is None:
+                raise ValueError(f"This NSS solution gives no mass: {method}.")
+            ok = np.isfinite(m2) & np.isfinite(a)
+            m2s.append(m2[ok])
+            as_.append(a[ok])
+            got += int(ok.sum())
+            if got >= n:
+                return np.concatenate(m2s)[:n], np.concatenate(as_)[:n]
+        raise ValueError("This NSS solution's inputs give almost no finite mass.")
+
+
+def nss_samplers(orbits: pd.DataFrame, hosts: pd.DataFrame, solutions: pd.DataFrame
+                 ) -> dict[str, OrbitSampler]:
+    """The :class:`OrbitSampler` of each host's used solution (host name → sampler).
+
+    Parameters
+    ----------
+    orbits : pandas.DataFrame
+        The NSS rows given to :func:`nss_perturbers`, in the same order.
+    hosts : pandas.DataFrame
+        ``hostname``, ``m_star_msun``, optional ``m_star_err_msun``.
+    solutions : pandas.DataFrame
+        The ``solutions`` returned by :func:`nss_perturbers` for these rows.
+    """
+    info = hosts.drop_duplicates("hostname").set_index("hostname")
+    out: dict[str, OrbitSampler] = {}
+    for i, r in enumerate(orbits.to_dict("records")):
+        if not bool(solutions["used"].iloc[i]):
+            continue
+        host = str(r["hostname"])
+        h = info.loc[host]
+        err = _value(h, "m_star_err_msun")
+        out[host] = OrbitSampler(r, float(h["m_star_msun"]),
+                                 err if np.isfinite(err) and err > 0 else 0.0)
+    return out
 
 
 def _spread(x: np.ndarray) -> float:

@@ -3,6 +3,9 @@
 For a companion whose host has a known stellar companion, the perturber is not drawn
 from the population prior but fixed by what is known about it:
 
+* **a Gaia DR3 NSS orbit** (:mod:`~vlms_bayes.feasibility.nss_orbits`): mass and
+  semi-major axis drawn per system from the orbit's own model (``samplers``: for an SB1
+  the mass function solved for M2 at an isotropic inclination and a drawn host mass);
 * **given** (a user table, :func:`vlms_bayes.data_io.companions.read_companions_csv`, or
   the wide-binary query :func:`vlms_bayes.data_io.companions.query_wide_binary_companions`):
   mass ~ N(m, σ_m) (from the host class's mass-ratio distribution when unknown) and
@@ -27,7 +30,7 @@ can host the companion at birth) that arrive, with a Clopper–Pearson interval.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -141,7 +144,10 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                     *, seed: int, n_systems: int = N_SYSTEMS,
                     backend: Literal["jax", "numba"] = "numba",
                     rv_pvalues: Mapping[str, float] | None = None,
-                    rv_detection_pval: float = 1e-3) -> pd.DataFrame:
+                    rv_detection_pval: float = 1e-3,
+                    samplers: Mapping[str, Callable[[np.random.Generator, int],
+                                                    tuple[np.ndarray, np.ndarray]]]
+                    | None = None) -> pd.DataFrame:
     """One row per companion of the sample: its host's known perturber and P(KL origin).
 
     Parameters
@@ -171,6 +177,12 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
         ``gaia_rv_note`` without a mass (none is inferred from it).
     rv_detection_pval : float
         Significance threshold of the p-value.
+    samplers : mapping of str to callable, optional
+        By host name, ``sampler(rng, n) -> (m_out_msun, a_out_au)`` drawing the perturber
+        of a Gaia DR3 NSS orbit from its own model
+        (:func:`~vlms_bayes.feasibility.nss_orbits.nss_samplers`); used where the host's
+        ``companions`` row is that orbit's (its ``source`` starts with "Gaia DR3 NSS"),
+        instead of normal draws around its summary.
 
     Returns
     -------
@@ -247,7 +259,16 @@ def perturber_table(sample: pd.DataFrame, multiplicity: pd.DataFrame | None,
                                                         **{k: float(v) for k, v in
                                                            vals.items()}))
         rng = np.random.default_rng(stream(seed, "probability", SUBKEY, key, 1))
-        if given is not None:
+        sampler = (samplers or {}).get(host)
+        if given is not None and sampler is not None \
+                and str(given.source).startswith("Gaia DR3 NSS"):
+            m2, a2 = sampler(rng, n_systems)
+            pert = {"m_out_msun": m2, "a_out_au": a2}
+            p16, p50, p84 = np.percentile(m2, [16, 50, 84])
+            row["perturber"] = (f"given: M2 and a drawn per system from the orbit (M2 median "
+                                f"{p50:.3g} Msun, 16-84% {p16:.3g}-{p84:.3g}; a median "
+                                f"{np.median(a2):.3g} AU) ({given.source})")
+        elif given is not None:
             mass_known = bool(np.isfinite(given.m_out_msun))
             pert = given_perturber_samples(given.m_out_msun if mass_known else 1.0,
                                            given.m_out_err_msun if mass_known else 0.0,

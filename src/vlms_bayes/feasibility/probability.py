@@ -324,6 +324,25 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
         ``lags`` (how the row's tidal lags were set).
     """
     rows = []
+    for name, v, cfg, lags, ref in sensitivity_configs(config, values):
+        r = kl_probability(cfg, table, seed=seed, n_systems=n_systems, backend=backend,
+                           initial_ae=initial_ae)
+        rows.append(sensitivity_row(name, v, r, lags=lags, reference=ref))
+    return pd.DataFrame(rows)
+
+
+def sensitivity_configs(config: FeasibilityConfig,
+                        values: dict[str, tuple[float, ...]] | None = None
+                        ) -> list[tuple[str, float, FeasibilityConfig, str, bool]]:
+    """The configurations of the sensitivity study, one parameter changed at a time.
+
+    Returns
+    -------
+    list of (name, value, config, lags, reference)
+        ``lags`` says how the row's tidal lags are set; ``reference`` marks the row of the
+        configuration's own value (and lag setting).
+    """
+    out = []
     ref = {"radius_rj": config.target.radius_rj, "q_prime_planet": config.q_prime_planet,
            "horizon_gyr": config.horizon_gyr}
     for name, vals in (values or SENSITIVITY).items():
@@ -337,11 +356,15 @@ def kl_sensitivity(config: FeasibilityConfig, table: Any, *, seed: int,
                 cfg = replace(config, **{name: float(v)})
             lags = ("prior" if cfg.lags == "prior" else
                     f"fixed: Q'p = {cfg.q_prime_planet:g}, Q'* = {cfg.q_prime_star:g}")
-            r = kl_probability(cfg, table, seed=seed, n_systems=n_systems, backend=backend,
-                               initial_ae=initial_ae)
-            rows.append({"parameter": name, "value": float(v), "p_kl": r.probability,
-                         "low": r.low, "high": r.high, "n_stable": r.counts["stable"],
-                         "n_arrive": r.counts["arrive"], "n_systems": n_systems,
-                         "reference": bool(np.isclose(v, ref[name]))
-                         and cfg.lags == config.lags, "lags": lags})
-    return pd.DataFrame(rows)
+            out.append((name, float(v), cfg, lags,
+                        bool(np.isclose(v, ref[name])) and cfg.lags == config.lags))
+    return out
+
+
+def sensitivity_row(name: str, value: float, result: OriginProbability, *, lags: str,
+                    reference: bool) -> dict[str, Any]:
+    """One row of the sensitivity table from a probability."""
+    return {"parameter": name, "value": value, "p_kl": result.probability,
+            "low": result.low, "high": result.high, "n_stable": result.counts["stable"],
+            "n_arrive": result.counts["arrive"], "n_systems": result.n_systems,
+            "reference": reference, "lags": lags}

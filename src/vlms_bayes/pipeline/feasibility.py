@@ -42,6 +42,7 @@ from vlms_bayes.feasibility.integrated import (
     MapIntegration,
     integrate_map,
     integrated_kl_probability,
+    integrated_kl_sensitivity,
 )
 from vlms_bayes.feasibility.montecarlo import (
     CRITERIA,
@@ -50,7 +51,7 @@ from vlms_bayes.feasibility.montecarlo import (
     Target,
     feasibility_map,
 )
-from vlms_bayes.feasibility.nss_orbits import merge_companions, nss_perturbers
+from vlms_bayes.feasibility.nss_orbits import merge_companions, nss_perturbers, nss_samplers
 from vlms_bayes.feasibility.perturbers import map_markers, perturber_lines
 from vlms_bayes.feasibility.secular_check import run_secular_check
 from vlms_bayes.feasibility.summary import origin_lines
@@ -188,6 +189,10 @@ class FeasibilityOptions:
         sample hosts' DR3 orbits as perturbers (:mod:`vlms_bayes.pipeline.gaia_perturbers`).
     gaia_rv_catalogue : str, optional
         Scored Gaia RV catalogue: the hosts' ``rv_pval`` in ``known_perturbers.csv``.
+    wide_binaries : bool
+        Look the sample's hosts up in the Gaia EDR3 wide-binary catalogue of El-Badry et al.
+        (2021) (VizieR, network): each found companion is its host's perturber unless
+        ``companions`` or an NSS orbit gives one.
     """
 
     grid: int = 100
@@ -201,6 +206,7 @@ class FeasibilityOptions:
     lags: str = "prior"
     gaia_nss: str | None = None
     gaia_rv_catalogue: str | None = None
+    wide_binaries: bool = False
 
 
 def reference_target(frame: pd.DataFrame) -> Target:
@@ -520,21 +526,27 @@ def run_feasibility(config: FeasibilityConfig, *, outdir_path: str | Path, seed:
     smp = sample if sample is not None else perturbers.target_sample(config.target,
                                                                      target_host)
     gaia_lines: list[str] = []
+    samplers = None
     if gaia_perturbers is not None:
         gaia_lines = list(gaia_perturbers.lines)
         if gaia_perturbers.orbits is not None:
+            hinfo = host_info(smp)
             nss_pert, nss_sol = nss_perturbers(
-                gaia_perturbers.orbits, host_info(smp),
+                gaia_perturbers.orbits, hinfo,
                 rng=np.random.default_rng(derived_seed(seed, "gaia_nss")))
+            samplers = nss_samplers(gaia_perturbers.orbits, hinfo, nss_sol)
             write_csv(out / "gaia_nss_orbits.csv", nss_sol)
             companions = merge_companions([companions, nss_pert])
             gaia_lines.insert(0, nss_line(nss_sol, nss_pert))
+        if gaia_perturbers.wide is not None:
+            # a user row or an NSS orbit (closer, with a mass) wins for a host
+            companions = merge_companions([companions, gaia_perturbers.wide])
     if sample is not None or companions is not None or gaia_perturbers is not None:
         known = perturbers.perturber_table(
             smp, host_multiplicity, companions, config, table, seed=seed,
             backend="jax" if res.backend == "jax" else "numba",
             rv_pvalues=None if gaia_perturbers is None else gaia_perturbers.rv_pvalues,
-            rv_detection_pval=DETECTION_PVAL)
+            rv_detection_pval=DETECTION_PVAL, samplers=samplers)
         write_csv(out / "known_perturbers.csv", known)
     markers = None
     if companions is not None:
@@ -640,7 +652,8 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
 
     With integration caps above 0, P(KL origin) uses the integrated verdicts of its octupole
     candidates (``kozai_lidov`` in ``origin_probability.json``; the analytic one is kept as
-    ``kozai_lidov_analytic``). The sensitivity study stays analytic (stated in its CSV).
+    ``kozai_lidov_analytic``). The sensitivity study is analytic unless
+    ``integration.sensitivity_*`` caps are set (its CSV's ``verdicts`` column says which).
     """
     be = "jax" if backend == "jax" else "numba"
     kl_int = None
@@ -656,10 +669,21 @@ def _add_probabilities(result: FeasibilityResult, config: FeasibilityConfig, tab
                                                  initial_ae=initial_ae)
     dk = probability.disk_probability(config, seed=seed, n_systems=n_systems,
                                       initial_ae=initial_ae)
-    sens = probability.kl_sensitivity(config, table, seed=seed,
-                                      n_systems=max(n_systems // 4, 1000), backend=be,
-                                      initial_ae=initial_ae)
-    sens["verdicts"] = "analytic (quadrupole e_max)"
+    n_sens = max(n_systems // 4, 1000)
+    sens_opts = integration.sensitivity
+    if sens_opts is None:
+        sens = probability.kl_sensitivity(config, table, seed=seed, n_systems=n_sens,
+                                          backend=be, initial_ae=initial_ae)
+        sens["verdicts"] = ("analytic (quadrupole e_max; --sensitivity-integrate F B "
+                            "integrates the octupole candidates of every row, but at caps "
+                            "that fit the 60 s budget the extrapolated boundary subsample "
+                            "dominates every row, see docs/feasibility.md)")
+    else:
+        sens = integrated_kl_sensitivity(config, table, seed=seed, n_systems=n_sens,
+                                         options=sens_opts, backend=be, initial_ae=initial_ae)
+        sens["verdicts"] = (f"integrated octupole candidates (caps {sens_opts.max_feasible} "
+                            f"feasible, {sens_opts.max_boundary} boundary per row; "
+                            "posterior median)")
     write_json(out / "origin_probability.json",
                {"kozai_lidov": kl.record(), "kozai_lidov_analytic": kl_ana.record(),
                 "kozai_lidov_verdicts": "analytic" if kl_int is None else "integrated",

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from vlms_bayes.data_io import gaia_nss
+from vlms_bayes.data_io.companions import EL_BADRY_2021_TABLE, query_wide_binary_companions
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.errors import DataUnavailableError, InputDataError
 
@@ -40,11 +41,15 @@ class GaiaPerturberOptions:
         Scored Gaia RV catalogue (``vlms-bayes gaia-rv score``) for the hosts' ``rv_pval``.
     radius_arcsec : float
         Match radius between a host's catalogue position and Gaia's.
+    wide_binaries : bool
+        Look the hosts up in the wide-binary catalogue of El-Badry et al. (2021) (VizieR,
+        network).
     """
 
     nss: str | None = None
     rv_catalogue: str | None = None
     radius_arcsec: float = gaia_nss.MATCH_RADIUS_ARCSEC
+    wide_binaries: bool = False
 
     def check(self) -> None:
         """Raise :class:`InputDataError` for a missing file or a bad radius."""
@@ -59,7 +64,7 @@ class GaiaPerturberOptions:
     @property
     def active(self) -> bool:
         """Whether any Gaia input is asked for."""
-        return self.nss is not None or self.rv_catalogue is not None
+        return self.nss is not None or self.rv_catalogue is not None or self.wide_binaries
 
 
 @dataclass
@@ -68,12 +73,14 @@ class GaiaPerturberInputs:
 
     orbits: pd.DataFrame | None = None
     rv_pvalues: dict[str, float] = field(default_factory=dict)
+    wide: pd.DataFrame | None = None
     lines: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
 
 
 def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None, *,
-                       gaia: Any | None = None) -> GaiaPerturberInputs:
+                       gaia: Any | None = None, vizier: Any | None = None
+                       ) -> GaiaPerturberInputs:
     """Read or query the Gaia inputs for the hosts.
 
     Parameters
@@ -85,6 +92,8 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
         a saved NSS table with a ``hostname`` column can be used).
     gaia : astroquery.gaia.Gaia-like, optional
         Stand-in for the archive (tests).
+    vizier : astroquery.vizier.Vizier-like, optional
+        Stand-in for VizieR (tests).
 
     Returns
     -------
@@ -115,6 +124,23 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
         res.record["nss"] = {"path": str(Path(options.nss).resolve()),
                              "sha256": sha256_of(options.nss), "rows": len(raw),
                              "matched": len(res.orbits)}
+    if options.wide_binaries:
+        res.record["wide_binaries"] = {"source": f"VizieR {EL_BADRY_2021_TABLE} (El-Badry, "
+                                                 "Rix & Heintz 2021)",
+                                       "radius_arcsec": options.radius_arcsec}
+        try:
+            res.wide = query_wide_binary_companions(pos, radius_arcsec=options.radius_arcsec,
+                                                    vizier=vizier)
+        except DataUnavailableError as exc:
+            log.warning("%s", exc)
+            res.lines.append(f"Gaia EDR3 wide binaries: {exc}")
+            res.record["wide_binaries"]["looked_up"] = False
+        else:
+            res.record["wide_binaries"].update(looked_up=True, companions=len(res.wide))
+            res.lines.append(
+                f"Gaia EDR3 wide binaries (El-Badry et al. 2021, {EL_BADRY_2021_TABLE}, R < "
+                f"0.1): {len(res.wide)} of {pos['hostname'].nunique()} hosts have a wide "
+                "companion (projected separation; mass from the q prior)")
     if options.rv_catalogue is not None:
         cat = gaia_nss.read_rv_pvalues(options.rv_catalogue)
         m = gaia_nss.match_positions(cat, pos, radius_arcsec=options.radius_arcsec)

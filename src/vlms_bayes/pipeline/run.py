@@ -284,7 +284,8 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
     ps_path = run.data.inputs.get("pscomppars", {}).get("path")
     comp = None if options.companions is None else read_companions_csv(options.companions)
     mult = None if ps_path is None else read_host_multiplicity(ps_path)
-    gopts = GaiaPerturberOptions(nss=options.gaia_nss, rv_catalogue=options.gaia_rv_catalogue)
+    gopts = GaiaPerturberOptions(nss=options.gaia_nss, rv_catalogue=options.gaia_rv_catalogue,
+                                 wide_binaries=options.wide_binaries)
     gin = None
     if gopts.active:
         gopts.check()

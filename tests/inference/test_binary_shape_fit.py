@@ -105,15 +105,6 @@ def test_ppc_sampler_draws_the_power_law():
         assert abs(x.mean() - mean) < 4 * sd / np.sqrt(n)
 
 
-def test_calibrate_refuses_the_power_law_with_a_clear_error(tmp_path):
-    from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command
-
-    with pytest.raises(InputDataError, match="calibrate does not support --binary-shape"):
-        calibrate_command(CalibrateConfig(), FitConfig(binary_shape="powerlaw"),
-                          outdir=tmp_path / "sbc")
-    assert not (tmp_path / "sbc").exists()
-
-
 def test_selection_report_density_uses_the_power_law(tmp_path):
     """The intrinsic density of the selection report: the binary-like column of a power-law
     fit integrates to its weight on the grid (the Gaussian formula would give NaN)."""

@@ -505,7 +505,7 @@ def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: 
             sin_i, sin_phi = np.sqrt(1.0 - rng.random(2) ** 2)
             p = _p_det_group(selection, terms, g, xq * one, xa * one, sin_i=sin_i * one,
                              sin_phi=sin_phi * one)[0]
-            if rng.random() * pb < p:
+            if rng.random() < p:  # exact: p ≤ 1 (p/p̄ could exceed 1 and be capped)
                 break
         else:
             raise SimulationError("The fine-grid sampler found no detecting orientation.")

@@ -1033,7 +1033,9 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--truth", type=Path, metavar="FILE",
                    help="TOML or JSON file of population parameters used by every replica "
                         "instead of prior draws (keys w, mu_logq, mu_loga, sigma_logq, "
-                        "sigma_loga, rho, e_alpha, e_beta; one value per component)")
+                        "sigma_loga, rho, e_alpha, e_beta; one value per component; with "
+                        "--binary-shape powerlaw mu_logq, sigma_logq and rho for the Gaussian "
+                        "components only, and gamma_q)")
     g.add_argument("--alpha", type=float, default=0.05,
                    help="level of the per-parameter uniformity tests (default: 0.05)")
     g.add_argument("--fitter", choices=("nuts", "prior"), default="nuts",

@@ -105,15 +105,6 @@ def test_ppc_sampler_draws_the_power_law():
         assert abs(x.mean() - mean) < 4 * sd / np.sqrt(n)
 
 
-def test_calibrate_refuses_the_power_law_with_a_clear_error(tmp_path):
-    from vlms_bayes.pipeline.calibrate import CalibrateConfig, calibrate_command
-
-    with pytest.raises(InputDataError, match="calibrate does not support --binary-shape"):
-        calibrate_command(CalibrateConfig(), FitConfig(binary_shape="powerlaw"),
-                          outdir=tmp_path / "sbc")
-    assert not (tmp_path / "sbc").exists()
-
-
 def test_selection_report_density_uses_the_power_law(tmp_path):
     """The intrinsic density of the selection report: the binary-like column of a power-law
     fit integrates to its weight on the grid (the Gaussian formula would give NaN)."""
@@ -164,3 +155,67 @@ def test_sampler_figures_label_each_variable_by_its_own_coordinate():
                       "gamma_q[binary_like]"]
     plt.close(fig)
     plt.close(plot_corner(dt, ("mu_logq", "gamma_q")))
+
+
+def test_ppc_does_not_draw_replicates_the_fit_predicts_cannot_be_detected():
+    """A power-law fit may put a method's detected fraction at 1e-12 (the likelihood is
+    conditional on the detections): such replicates are counted as undetected without
+    drawing 2^20 candidates each (hours through the imaging p_det), and a hard budget
+    bounds the candidates of a method in all."""
+    draws = _powerlaw_draws(2.0, -2.0, 0.2)          # everything at 0.01 AU: no imaging
+    draws["mu_loga"][0, 0] = -2.0
+    sel = SelectionModel()
+    n = 40
+    kw = dict(draws=draws, method="Imaging", host_msun=np.full(n, 0.1),
+              draw_index=np.zeros(n, np.int64),
+              selection=sel)
+    res = sample_detected_replicates(**kw, rng=np.random.default_rng(0),
+                                     log_accept=np.full(n, np.log(1e-12)))
+    assert res["n_skipped"] == n and np.isnan(res["logq"]).all()
+    assert (res["n_candidates"] == 2**20).all()
+    # the budget: each pair is stopped once n × batch would pass it
+    res = sample_detected_replicates(**kw, rng=np.random.default_rng(0), first_batch=16,
+                                     max_candidates=2000, max_mean_candidates=100)
+    assert res["n_stopped"] == n and (res["n_candidates"] <= 100).all()
+    # detectable pairs are untouched by either
+    draws_ok = _powerlaw_draws(2.0, 1.5, 0.2)
+    res = sample_detected_replicates(draws_ok, method="Imaging", host_msun=np.full(n, 0.1),
+                                     draw_index=np.zeros(n, np.int64), selection=sel,
+                                     rng=np.random.default_rng(0),
+                                     log_accept=np.full(n, np.log(0.05)))
+    assert res["n_skipped"] == res["n_stopped"] == 0 and np.isfinite(res["logq"]).all()
+    # pruning: one undetected object makes its draw useless to the check, so the draw's
+    # other objects are not drawn; the other draw is complete
+    two = {k: np.concatenate([v, v]) for k, v in draws_ok.items()}
+    acc = np.full(n, np.log(0.05))
+    acc[0] = np.log(1e-12)
+    res = sample_detected_replicates(two, method="Imaging", host_msun=np.full(n, 0.1),
+                                     draw_index=np.repeat([0, 1], n // 2), selection=sel,
+                                     rng=np.random.default_rng(0), log_accept=acc,
+                                     prune_draws=True)
+    assert np.isnan(res["logq"][: n // 2]).all() and np.isfinite(res["logq"][n // 2:]).all()
+
+
+@pytest.mark.usefixtures("jax_test_cache")
+def test_tiny_powerlaw_fit_writes_its_outputs(tmp_path):
+    """A selection-aware power-law fit of a small mixed-method sample, end to end (it
+    hung for > 20 min in its posterior predictive check before the fix above)."""
+    import json
+
+    from vlms_bayes.inference.fit import run_fit
+    from vlms_bayes.models.simulate import ObservationSettings, simulate_catalogue
+
+    frame = simulate_catalogue(30, random_seed=7, observe=ObservationSettings(
+        projected_methods=("Microlensing",)))
+    frame["discoverymethod"] = np.random.default_rng(7).choice(
+        ["Radial Velocity", "Transit", "Microlensing", "Imaging"], size=len(frame))
+    cfg = FitConfig(chains=1, draws=30, tune=30, loo_components=(), allow_bad_diagnostics=True,
+                    retry_target_accept=0.9, selection=SelectionModel(),
+                    binary_shape="powerlaw", max_tree_depth=4)
+    run_fit(frame, cfg, outdir_path=tmp_path, seed=11)
+    for f in ("posterior.nc", "fit_summary.json", "memberships.csv", "stacked_used.csv",
+              "fig_ppc.png"):
+        assert (tmp_path / f).is_file(), f
+    summary = json.loads((tmp_path / "fit_summary.json").read_text())
+    assert summary["config"]["binary_shape"] == "powerlaw"
+    assert set(summary["ppc"]["methods"]) == set(frame["discoverymethod"])

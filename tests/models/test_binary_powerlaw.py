@@ -347,13 +347,41 @@ def test_log_density_matches_an_independent_scipy_evaluation(data, planet_compon
         assert loo.sum() + wall == pytest.approx(want, abs=1e-7)
 
 
-def test_pymc_builder_refuses_the_power_law(data):
-    pytest.importorskip("pymc")
-    from vlms_bayes.errors import VlmsBayesError
-    from vlms_bayes.models.mixture import build_mixture_model
+def test_pymc_builder_has_the_jax_densitys_layout_and_pieces(data):
+    """The PyMC model with the power law: the JAX density's free variables in its order
+    and shapes, γ's prior and log1p transform against SciPy, and PyTensor's log Φ against
+    SciPy's over both tails (value and finite gradient). The full log density and gradient
+    are held to the JAX density's to 1e-10 in tests/models/test_logdensity.py (slow tier)."""
+    pm = pytest.importorskip("pymc")
+    import pytensor.tensor as pt
 
-    with pytest.raises(VlmsBayesError, match="binary_shape='powerlaw' needs backend 'jax'"):
-        build_mixture_model(data, n_components=2, binary_shape="powerlaw")
+    from vlms_bayes.errors import VlmsBayesError
+    from vlms_bayes.models.mixture import build_mixture_model, pt_log_ndtr
+
+    sel = SelectionModel()
+    model = build_mixture_model(data, n_components=2, selection=sel, binary_shape="powerlaw")
+    dens = mixture_density(data, n_components=2, selection=sel, binary_shape="powerlaw")
+    ip = model.initial_point()
+    assert [v.name for v in model.value_vars][-1] == "gamma_q_log1p__"
+    assert [v.name.split("_")[0] for v in model.value_vars] == [
+        v.name.split("_")[0] for v in dens.free]
+    assert [ip[v.name].size for v in model.value_vars] == [v.n_free for v in dens.free]
+    assert model.named_vars_to_dims["mu_logq"] == ("gaussian",)
+    assert model.named_vars_to_dims["mu_loga"] == ("population",)
+    assert model.coords["power_law"] == ("binary_like",)
+    pr = MixturePriors()
+    g = np.array([-0.5, 30.0])
+    got = [float(pm.logp(model["gamma_q"], np.array([x])).eval()[0]) for x in g]
+    np.testing.assert_allclose(got, stats.lognorm.logpdf(
+        g + 1.0, s=pr.gamma_q_log_sd, scale=1.0 + pr.gamma_q_median), rtol=1e-12)
+    np.testing.assert_allclose(ip["gamma_q_log1p__"], np.log1p(pr.gamma_q_median))
+    z = np.r_[-60.0, -38.5, -10.0, -1.5, -1.0, -0.3, 0.0, 2.0, 9.0, 40.0]
+    zt = pt.dvector("z")
+    val = pt_log_ndtr(zt)
+    grad = pt.grad(val.sum(), zt)
+    v, gr = (f.eval({zt: z}) for f in (val, grad))
+    np.testing.assert_allclose(v, special.log_ndtr(z), rtol=1e-13, atol=1e-300)
+    assert np.isfinite(gr).all()
     with pytest.raises(VlmsBayesError, match="binary_shape must be one of"):
         mixture_density(data, n_components=2, binary_shape="lognormal")
     # K = 1 has no binary-like population: the shape changes nothing

@@ -1,9 +1,10 @@
 """The hand-written JAX log density against the PyMC model it re-implements.
 
 For every variant of the model (K = 1, 2, 3; naive and selection-aware; a two-component
-planet-like population; minimum masses, projected separations, measured and censored
-eccentricities, a method without a selection function) the two must give the same log
-density and gradient at random points of the unconstrained space.
+planet-like population; a power-law binary-like population; minimum masses, projected
+separations, measured and censored eccentricities, a method without a selection function)
+the two must give the same log density and gradient at random points of the unconstrained
+space.
 
 PyMC's compiled log density carries a constant offset of ~1e-7 (its normal and log-normal
 normalising constants are rounded at the 1e-8 level per term; SciPy agrees with the JAX
@@ -39,6 +40,8 @@ def _pymc_logp_and_grad(model):
 
 
 SLOW = pytest.mark.slow  # the same code paths as the default cases, other K
+# (the power-law cases compile for ~50 s each: slow; the default tier checks the PyMC
+# builder's power-law layout and pieces in tests/models/test_binary_powerlaw.py)
 CASES = [
     pytest.param(dict(n_components=1, selection=None), id="K1-naive"),
     pytest.param(dict(n_components=2, selection=None), id="K2-naive", marks=SLOW),
@@ -47,6 +50,13 @@ CASES = [
     pytest.param(dict(n_components=3, selection=SelectionModel()), id="K3-sel", marks=SLOW),
     pytest.param(dict(n_components=2, selection=SelectionModel(), planet_components=2),
                  id="K2-sel-P2"),
+    # the power-law binary-like population (its own kernels, γ with a log1p transform)
+    pytest.param(dict(n_components=2, selection=SelectionModel(), binary_shape="powerlaw"),
+                 id="K2-sel-powerlaw", marks=SLOW),
+    pytest.param(dict(n_components=2, selection=None, binary_shape="powerlaw"),
+                 id="K2-naive-powerlaw", marks=SLOW),
+    pytest.param(dict(n_components=3, selection=SelectionModel(), planet_components=2,
+                      binary_shape="powerlaw"), id="K3-sel-P2-powerlaw", marks=SLOW),
 ]
 
 

@@ -209,3 +209,29 @@ def test_design_from_a_stacked_csv(tmp_path):
     assert res.numbers["summary"]["settings"]["n_objects"] == len(detected)
     with pytest.raises(InputDataError, match=r"Design file .*nope\.csv does not exist"):
         _run(tmp_path / "o2", config=replace(cfg, design_file=str(tmp_path / "nope.csv")))
+
+
+def test_powerlaw_calibration_ranks_gamma_and_the_gaussian_parameters(tmp_path):
+    """--binary-shape powerlaw: prior draws and replicas from the power-law model; γ is
+    ranked, the q parameters only for the Gaussian population; a truth file needs γ."""
+    fit = replace(TINY_FIT, binary_shape="powerlaw")
+    res = _run(tmp_path / "out", fit_config=fit)
+    s = res.numbers["summary"]
+    assert s["n_ok"] == 3, s["failed_replicas"]
+    names = list(s["parameters"])
+    assert "gamma_q[binary_like]" in names and "f_det[binary_like]" in names
+    assert "mu_logq[planet_like]" in names and "mu_logq[binary_like]" not in names
+    assert "mu_loga[binary_like]" in names and "rho[binary_like]" not in names
+    assert res.numbers["ranks"]["rank"].between(0, 19).all()
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"w": [0.5, 0.5], "mu_logq": [-3.0], "mu_loga": [-1.0, 0.5],
+                                 "sigma_logq": [0.5], "sigma_loga": [0.5, 0.4], "rho": [0.0],
+                                 "e_alpha": [1, 2], "e_beta": [3, 3]}))
+    with pytest.raises(InputDataError, match="missing key 'gamma_q'"):
+        _run(tmp_path / "t", fit_config=fit,
+             config=replace(TINY, truth_file=str(truth)))
+    truth.write_text(json.dumps({**json.loads(truth.read_text()), "gamma_q": 2.0}))
+    res = _run(tmp_path / "t2", fit_config=fit, config=replace(TINY, truth_file=str(truth)))
+    assert res.numbers["summary"]["n_ok"] == 3
+    assert (res.numbers["ranks"].query("parameter == 'gamma_q[binary_like]'")["truth"]
+            == 2.0).all()

@@ -143,9 +143,10 @@ class FitConfig:
             raise InputDataError(f"--binary-shape must be one of {', '.join(BINARY_SHAPES)}; "
                                  f"got {self.binary_shape!r}.")
         if self.binary_shape == "powerlaw" and self.backend != "jax":
-            raise InputDataError("--binary-shape powerlaw needs --backend jax (the power-law "
-                                 f"population exists only in the JAX density); got --backend "
-                                 f"{self.backend}.")
+            raise InputDataError("--binary-shape powerlaw needs --backend jax (the PyMC "
+                                 "model has the power law, tests/models/test_logdensity.py, "
+                                 "but the other backends' starting values do not yet); got "
+                                 f"--backend {self.backend}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for run.json."""

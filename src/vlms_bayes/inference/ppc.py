@@ -51,6 +51,14 @@ of its p-values falls below α / n_tests (Bonferroni over that method's tests, �
 default), else it passes.
 A method whose replicates the model does not detect within ``max_candidates`` candidates
 in more than 5% of the draws fails too (it predicts that the method finds nothing there).
+A replicate whose detected fraction the fit itself puts below 1/``max_candidates``
+(Σ_k w_k ξ_g,k of the object's normalisation group) is counted as undetected without
+drawing, and at most ``max_mean_candidates`` candidates per replicate on average are
+drawn per method (once one object of a draw is undetected, the draw's other objects of
+that method are not drawn further: the check discards that draw's replicates). A
+selection-aware fit may put a method's detected fraction at 10⁻¹² (it is conditional on
+the detections), and drawing 2²⁰ candidates through the imaging p_det (~10 µs each) for
+each of thousands of replicates took hours. Notes in the result say when either happened.
 Posterior predictive p-values are conservative (under the true model they concentrate
 toward 1/2 rather than being uniform), so the per-method false-alarm rate is at most α;
 across M methods at most M α. With draws at the truth (no posterior spread, the least
@@ -102,6 +110,10 @@ class Replicates:
         Candidates drawn until one was detected (its mean estimates 1/ξ).
     draw_index : numpy.ndarray of int
         Which of the given draws each row replicates, shape (S,).
+    unsampled : dict
+        Per method, (pairs skipped because the fit predicts a detected fraction below
+        1/max_candidates, pairs stopped by the total candidate budget); methods with
+        neither are absent.
     """
 
     logq: NDArray[np.float64]
@@ -112,6 +124,7 @@ class Replicates:
     population: NDArray[np.int64]
     n_candidates: NDArray[np.int64]
     draw_index: NDArray[np.int64]
+    unsampled: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _hosts(data: ModelData) -> NDArray[np.float64]:
@@ -154,6 +167,9 @@ def sample_detected_replicates(
     first_batch: int = 64,
     max_candidates: int = 2**20,
     max_chunk: int = 2**21,
+    log_accept: NDArray[np.float64] | None = None,
+    max_mean_candidates: int = 2**13,
+    prune_draws: bool = False,
 ) -> dict[str, NDArray[Any]]:
     """True values of detected companions, one per (draw, host) pair, by rejection.
 
@@ -175,13 +191,32 @@ def sample_detected_replicates(
     first_batch, max_candidates, max_chunk : int
         Candidates per pair in the first round (each later round draws 4× more), the
         most per pair before giving up, and the most drawn at once.
+    log_accept : numpy.ndarray, shape (P,), optional
+        Each pair's predicted detected fraction, log Σ_k w_k ξ_k (the fit's
+        normalisation, :func:`~vlms_bayes.models.selection_norm.object_selection_logterms`).
+        A pair below 1/``max_candidates`` is not sampled: it would need more candidates
+        than allowed on average (10⁶ candidates of a slow p_det take seconds per pair, and
+        a model that puts a method's detected fraction at 10⁻¹² would otherwise draw
+        ``max_candidates`` for every pair), so it counts as undetected at once.
+    max_mean_candidates : int
+        The most candidates drawn in all, per pair: max(``max_candidates``,
+        ``max_mean_candidates`` × P). The pairs still undetected when a round would pass
+        it stop there, undetected (``n_stopped``). Bounds the time of a call; the real
+        sample's fits need 3–820 candidates per detection on average (a round can
+        overshoot that by a few times).
+    prune_draws : bool
+        Stop drawing for every pair of a draw once one of its pairs is undetected
+        (skipped or out of candidates): a check that discards the draw's replicates
+        when any is missing (:func:`posterior_predictive_check`) needs no more of them.
 
     Returns
     -------
     dict
         ``logq, loga, sin_i, population`` (P,) of the first detected candidate of each
         pair, ``e_true`` (P,), and ``n_candidates`` (P,): candidates drawn up to and
-        including it (``max_candidates`` and NaN values where none was detected).
+        including it (``max_candidates`` and NaN values where none was detected, also for
+        a pair skipped by ``log_accept``); ``n_skipped`` and ``n_stopped`` (ints): pairs
+        skipped by ``log_accept`` and pairs stopped by ``max_mean_candidates``.
     """
     host = np.asarray(host_msun, float)
     didx = np.asarray(draw_index, np.int64)
@@ -194,8 +229,28 @@ def sample_detected_replicates(
            "sin_i": np.full(n_pairs, np.nan), "population": np.full(n_pairs, -1, np.int64),
            "n_candidates": np.zeros(n_pairs, np.int64)}
     pending = np.arange(n_pairs)
+    n_skipped = n_stopped = total = 0
+    if log_accept is not None:
+        hopeless = np.asarray(log_accept, float) < -np.log(max_candidates)
+        out["n_candidates"][hopeless] = max_candidates
+        pending = pending[~hopeless]
+        n_skipped = int(hopeless.sum())
+
+    def prune(pending: NDArray[np.int64]) -> NDArray[np.int64]:
+        if not prune_draws:
+            return pending
+        lost = np.ones(n_pairs, bool)
+        lost[pending] = False
+        lost &= out["population"] < 0          # neither detected nor still being drawn
+        return pending[~np.isin(didx[pending], np.unique(didx[lost]))]
+
+    pending = prune(pending)
     batch = int(first_batch)
     while pending.size:
+        if total + pending.size * batch > max(max_candidates, max_mean_candidates * n_pairs):
+            n_stopped = int(pending.size)
+            break
+        total += pending.size * batch
         step = max(1, max_chunk // batch)
         still: list[NDArray[np.int64]] = []
         for lo in range(0, pending.size, step):
@@ -229,7 +284,7 @@ def sample_detected_replicates(
             out["n_candidates"][pairs[~found]] += batch
             still.append(pairs[~found])
         pending = np.concatenate(still) if still else np.empty(0, np.int64)
-        pending = pending[out["n_candidates"][pending] < max_candidates]
+        pending = prune(pending[out["n_candidates"][pending] < max_candidates])
         batch = int(min(4 * batch, max(1, max_candidates - (out["n_candidates"][pending].min()
                                                                if pending.size else 0))))
     ok = out["population"] >= 0
@@ -240,6 +295,7 @@ def sample_detected_replicates(
         b = draws["e_beta"][didx[ok], k]
         e_true[ok] = rng.beta(a, b)
     out["e_true"] = e_true
+    out["n_skipped"], out["n_stopped"] = n_skipped, n_stopped
     return out
 
 
@@ -252,6 +308,7 @@ def replicate_observations(
     random_seed: int | np.random.Generator | None = None,
     rv_at_inclination: bool = True,
     max_candidates: int = 2**20,
+    max_mean_candidates: int = 2**13,
 ) -> Replicates:
     """One detected replicate of every object for each of ``n_draws`` posterior draws.
 
@@ -268,7 +325,15 @@ def replicate_observations(
     random_seed : int or numpy.random.Generator, optional
         Randomness.
     rv_at_inclination, max_candidates : bool, int
-        See :func:`sample_detected_replicates`.
+        See :func:`sample_detected_replicates`. With a selection model each (draw,
+        object) pair's predicted detected fraction is the fit's own,
+        Σ_k w_k ξ_g(i),k (:func:`~vlms_bayes.models.selection_norm.object_selection_logterms`),
+        and pairs below 1/``max_candidates`` are counted as undetected without drawing;
+        once one object of a draw is undetected, the draw's other objects of that method
+        are not drawn further (the check discards the draw's replicates of the method).
+    max_mean_candidates : int
+        The most candidates drawn per method, per replicate on average
+        (:func:`sample_detected_replicates`).
 
     Returns
     -------
@@ -288,13 +353,22 @@ def replicate_observations(
     e_true = np.full(shape, np.nan)
     pop = np.full(shape, -1, np.int64)
     ncand = np.zeros(shape, np.int64)
+    log_acc = None
+    if selection is not None:  # the fit's predicted detected fraction of each pair
+        log_acc = -object_selection_logterms(selection_terms(data, selection),
+                                             {k: v[pick] for k, v in draws.items()})
+    unsampled: dict[str, tuple[int, int]] = {}
     for meth in dict.fromkeys(methods.tolist()):
         cols = np.flatnonzero(methods == meth)
         ii, cc = np.meshgrid(np.arange(s), cols, indexing="ij")
         res = sample_detected_replicates(
             draws, method=str(meth), host_msun=hosts[cc.ravel()], draw_index=pick[ii.ravel()],
             selection=selection, rng=rng, rv_at_inclination=rv_at_inclination,
-            max_candidates=max_candidates)
+            max_candidates=max_candidates, max_mean_candidates=max_mean_candidates,
+            prune_draws=True,
+            log_accept=None if log_acc is None else log_acc[ii.ravel(), cc.ravel()])
+        if res["n_skipped"] or res["n_stopped"]:
+            unsampled[str(meth)] = (int(res["n_skipped"]), int(res["n_stopped"]))
         for arr, key in ((true_q, "logq"), (true_a, "loga"), (sin_i, "sin_i"),
                          (e_true, "e_true"), (pop, "population"), (ncand, "n_candidates")):
             arr[:, cols] = res[key].reshape(s, cols.size)
@@ -306,7 +380,7 @@ def replicate_observations(
     obs_a = true_a + np.where(proj, np.log10(sin_phi), 0.0) + data.s_loga[None, :] * noise[1]
     measured = (data.e_kind == E_MEASURED)[None, :]
     obs_e = np.where(measured, e_true + np.nan_to_num(data.s_e)[None, :] * noise[2], np.nan)
-    return Replicates(obs_q, obs_a, obs_e, true_q, true_a, pop, ncand, pick)
+    return Replicates(obs_q, obs_a, obs_e, true_q, true_a, pop, ncand, pick, unsampled)
 
 
 # ----------------------------------------------------------------------------------------
@@ -397,8 +471,11 @@ def loo_pit_values(y_obs: NDArray[np.float64], y_rep: NDArray[np.float64],
         warnings.simplefilter("always")
         try:
             pit = np.asarray(loo_pit(dt, var_names=["y"])["y"].values, float)
-        except ValueError as exc:  # PSIS needs draws whose likelihoods differ
-            return np.full(np.size(y_obs), np.nan), [f"LOO-PIT not computed: {exc}"]
+        except (ValueError, IndexError) as exc:
+            # PSIS needs draws whose likelihoods differ, and enough of them for a tail
+            # (arviz_stats raises IndexError when too few draws leave the tail empty)
+            return np.full(np.size(y_obs), np.nan), [
+                f"LOO-PIT not computed from {s} draws: {type(exc).__name__}: {exc}"]
     return pit, sorted({str(w.message).splitlines()[0] for w in caught})
 
 
@@ -450,6 +527,7 @@ def posterior_predictive_check(
     loo_pit: bool = True,
     loglik: NDArray[np.float64] | None = None,
     max_candidates: int = 2**20,
+    max_mean_candidates: int = 2**13,
 ) -> PPCResult:
     """Posterior predictive checks of (log q, log a, e) per discovery method.
 
@@ -477,7 +555,13 @@ def posterior_predictive_check(
         chains stacked in the order of ``draws``); computed when not given.
     max_candidates : int
         Candidates drawn per replicate before the model is taken to detect nothing there
-        (a method that detects nothing in > 5% of the draws fails).
+        (a method that detects nothing in > 5% of the draws fails); a replicate whose
+        predicted detected fraction (the fit's) is below 1/``max_candidates`` counts as
+        undetected without drawing.
+    max_mean_candidates : int
+        The most candidates drawn per method, per replicate on average (bounds the time
+        of the check); replicates left when it is reached count as undetected and a note
+        says so.
 
     Returns
     -------
@@ -487,9 +571,19 @@ def posterior_predictive_check(
         raise InputDataError(f"alpha must lie in (0, 1), got {alpha}.")
     rep = replicate_observations(draws, data, selection, n_draws=n_draws,
                                  random_seed=random_seed, rv_at_inclination=rv_at_inclination,
-                                 max_candidates=max_candidates)
+                                 max_candidates=max_candidates,
+                                 max_mean_candidates=max_mean_candidates)
     s = rep.draw_index.size
     notes: list[str] = []
+    for meth, (n_skip, n_stop) in rep.unsampled.items():
+        if n_skip:
+            notes.append(f"{meth}: {n_skip} replicate(s) not drawn: the fit predicts that "
+                         f"this method detects fewer than 1 in {max_candidates} companions "
+                         "there (counted as undetected)")
+        if n_stop:
+            notes.append(f"{meth}: {n_stop} replicate(s) still undetected when the "
+                         f"candidates allowed per method ({max_mean_candidates} per "
+                         "replicate on average) were drawn (counted as undetected)")
     if loo_pit and loglik is None:
         loglik = _pointwise_loglik(draws, data, selection, rep.draw_index)
     elif loo_pit:

@@ -6,9 +6,9 @@ space with their Jacobians, the same potentials — as one JAX function of the u
 parameters, built from the backend-neutral pieces of :mod:`vlms_bayes.models.likelihood`
 and :mod:`vlms_bayes.models.selection_norm`. ``tests/models/test_logdensity.py`` holds it
 to PyMC's compiled log density to 1e-10 at random points, for every model variant (K, P,
-naive and selection-aware, minimum masses, projected separations, limits). The
-power-law binary-like population (``binary_shape="powerlaw"``) exists only here; it is
-held to an independent SciPy evaluation instead (tests/models/test_binary_powerlaw.py).
+naive and selection-aware, minimum masses, projected separations, limits, the power-law
+binary-like population of ``binary_shape="powerlaw"``), which is also held to an
+independent SciPy evaluation (tests/models/test_binary_powerlaw.py).
 
 Why a second spelling of the model: sampling the real sample (122 objects,
 selection-aware K = 2, 4 × 1000) takes 2.4× less time this way (docs/bayes.md, Speed).

@@ -34,9 +34,13 @@ the forms measured for very-low-mass binaries: mass ratios dN/dq ∝ q^γ on (0,
 q = 1 for γ > 0, and an independent log-normal separation, log10 a ~ N(μ_a, σ_a²) with the
 Gaussian populations' priors on μ_a and σ_a; eccentricities Beta(α, β) as for the others.
 It has no correlation parameter, and the ordering of ``mu_logq`` then orders the
-Gaussian components only. The prior on γ is in :class:`MixturePriors`. It exists in the
-JAX log density (:mod:`vlms_bayes.models.logdensity`, the default sampler backend);
-the PyMC builder here raises for it.
+Gaussian components only. The prior on γ is in :class:`MixturePriors`. Both the JAX log
+density (:mod:`vlms_bayes.models.logdensity`, the default sampler backend) and the PyMC
+builder here have it, from the same kernels
+(:func:`vlms_bayes.models.likelihood.powerlaw_qa_logpdf`,
+:func:`vlms_bayes.models.selection_norm.log_xi_powerlaw`); ``tests/models/test_logdensity.py``
+holds the two to each other as for the other variants. Here γ is the free variable
+``gamma_q`` (γ + 1 log-normal, sampled as log(1 + γ)).
 
 Observation model (:mod:`vlms_bayes.models.data`): the Gaussian measurement errors of log
 q and log a are convolved analytically with the population normals; minimum masses are
@@ -90,14 +94,54 @@ from vlms_bayes.models.likelihood import (
     measured_e_logterm,
     msini_qa_logpdf,
     node_arrays,
+    powerlaw_lambda,
+    powerlaw_qa_logpdf,
     projected_qa_logpdf,
     qa_component_logpdf,
 )
 from vlms_bayes.models.selection import SelectionModel
 
-#: PyTensor backend of :func:`vlms_bayes.models.likelihood.msini_qa_logpdf`.
+
+def pt_log_ndtr(z: Any) -> Any:
+    """Log Φ(z) in PyTensor, accurate in both tails (as ``scipy.special.log_ndtr``).
+
+    Below z = −1 the scaled complementary error function (erfc(x) = erfcx(x) e^(−x²))
+    keeps the far left tail from underflowing; above, log1p of −erfc/2. Each branch gets
+    an argument clipped to its side, so the unused branch of the switch is finite and its
+    zero cotangent cannot make the gradient NaN.
+    """
+    lo = pt.minimum(z, -1.0)
+    hi = pt.maximum(z, -1.0)
+    r2 = float(np.sqrt(2.0))
+    return pt.switch(z < -1.0, pt.log(0.5 * pt.erfcx(-lo / r2)) - 0.5 * lo * lo,
+                     pt.log1p(-0.5 * pt.erfc(hi / r2)))
+
+
+#: PyTensor backend of :func:`vlms_bayes.models.likelihood.msini_qa_logpdf` and the
+#: power-law kernels.
 PT_OPS = {"log": pt.log, "sqrt": pt.sqrt, "expm1": pt.expm1, "maximum": pt.maximum,
-          "abs": pt.abs, "where": pt.switch, "logsumexp": pt.logsumexp}
+          "minimum": pt.minimum, "abs": pt.abs, "where": pt.switch, "logsumexp": pt.logsumexp,
+          "logaddexp": pt.logaddexp, "log_ndtr": pt_log_ndtr}
+
+
+class _Log1pTransform(pm.distributions.transforms.Transform):
+    """u = log(1 + x) for x > −1 (the power-law index γ; the JAX density's ``log1p``)."""
+
+    name = "log1p"
+
+    def forward(self, value: Any, *inputs: Any) -> Any:
+        return pt.log1p(value)
+
+    def backward(self, value: Any, *inputs: Any) -> Any:
+        return pt.expm1(value)
+
+    def log_jac_det(self, value: Any, *inputs: Any) -> Any:
+        return value
+
+
+def _shifted_lognormal(mu: Any, sigma: Any, size: Any) -> Any:
+    """γ = X − 1 with X ~ LogNormal(μ, σ): the prior of the power-law index."""
+    return pm.LogNormal.dist(mu, sigma, size=size) - 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,31 +231,51 @@ def ordered_initial_means(y_logq: np.ndarray, k: int) -> np.ndarray:
 
 def component_log_terms(data: ModelData, params: dict[str, Any], *,
                         n_nodes: int = N_INCL_NODES) -> Any:
-    """PyTensor (N, K) matrix of log w_k + log p_k(data_i), true values integrated out."""
+    """PyTensor (N, K) matrix of log w_k + log p_k(data_i), true values integrated out.
+
+    With ``gamma_q`` in ``params`` the last column is the power-law population's
+    (:func:`~vlms_bayes.models.likelihood.powerlaw_qa_logpdf`); ``mu_logq``,
+    ``sigma_logq`` and ``rho`` then belong to the other (Gaussian) columns.
+    """
     # true-mass objects need one node, minimum-mass objects the adaptive inclination
     # quadrature (nodes placed per object and population)
     parts, order = [], []
-    pop = (params["mu_logq"], params["mu_loga"], params["sigma_logq"], params["sigma_loga"],
-           params["rho"])
+    pl = "gamma_q" in params
+    gs = slice(None, -1) if pl else slice(None)
+    pop = (params["mu_logq"], params["mu_loga"][gs], params["sigma_logq"],
+           params["sigma_loga"][gs], params["rho"])
+    pl_pop = ((powerlaw_lambda(params["gamma_q"]), params["mu_loga"][-1:],
+               params["sigma_loga"][-1:]) if pl else ())
+
+    def with_powerlaw(gauss: Any, idx: np.ndarray, kind: str) -> Any:
+        if not pl:
+            return gauss
+        raw = (pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
+                                              data.s_loga))
+        return pt.concatenate([gauss, powerlaw_qa_logpdf(*raw, *pl_pop, kind=kind, ops=PT_OPS,
+                                                         n_nodes=n_nodes)], axis=1)
+
     idx = np.flatnonzero(data.plain)
     if len(idx):
         nodes, logw_nodes = node_arrays(data.y_logq[idx], data.msini[idx], 1)
-        parts.append(qa_component_logpdf(
+        parts.append(with_powerlaw(qa_component_logpdf(
             pt.as_tensor(nodes), pt.as_tensor(logw_nodes), pt.as_tensor(data.y_loga[idx]),
             pt.as_tensor(data.s_logq[idx]), pt.as_tensor(data.s_loga[idx]), *pop,
-            log=pt.log, logsumexp=pt.logsumexp))
+            log=pt.log, logsumexp=pt.logsumexp), idx, "plain"))
         order.append(idx)
     idx = np.flatnonzero(data.msini)
     if len(idx):
-        parts.append(msini_qa_logpdf(
+        parts.append(with_powerlaw(msini_qa_logpdf(
             *(pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
-                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes))
+                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes),
+            idx, "msini"))
         order.append(idx)
     idx = np.flatnonzero(data.is_projected)
     if len(idx):  # projected separations: the same kernel with log q and log a swapped
-        parts.append(projected_qa_logpdf(
+        parts.append(with_powerlaw(projected_qa_logpdf(
             *(pt.as_tensor(v[idx]) for v in (data.y_logq, data.y_loga, data.s_logq,
-                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes))
+                                             data.s_loga)), *pop, ops=PT_OPS, n_nodes=n_nodes),
+            idx, "projected"))
         order.append(idx)
     inverse = np.argsort(np.concatenate(order))
     terms = parts[0] if len(parts) == 1 else pt.concatenate(parts, axis=0)[inverse]
@@ -301,9 +365,11 @@ def build_mixture_model(
         ``e_beta_pop`` are the populations' free eccentricity parameters.
 
     binary_shape : {"gaussian", "powerlaw"}
-        Shape of the binary-like population (:func:`check_binary_shape`). The power law
-        exists only in the JAX density (:func:`vlms_bayes.models.logdensity.mixture_density`):
-        here it raises.
+        Shape of the binary-like population (:func:`check_binary_shape`). With the power
+        law (K ≥ 2) ``mu_logq``, ``sigma_logq``, ``rho_beta`` and ``rho`` belong to the
+        K − 1 Gaussian components (coordinate ``gaussian``), ``mu_loga``, ``sigma_loga``
+        and the rest to every population, and ``gamma_q`` (coordinate ``power_law``) is
+        the index γ: the layout of :func:`vlms_bayes.models.logdensity.mixture_density`.
 
     Returns
     -------
@@ -312,19 +378,19 @@ def build_mixture_model(
         ``log_w`` deterministics: an invisible population's weight can underflow ``w``),
         ``mu_logq``, ``mu_loga``, ``sigma_logq``,
         ``sigma_loga``, ``rho_beta``, ``e_mean``, ``e_conc``; deterministics ``rho``,
-        ``e_alpha``, ``e_beta``; potential ``mixture`` (the marginal likelihood).
+        ``e_alpha``, ``e_beta``; potential ``mixture`` (the marginal likelihood); with the
+        power law also ``gamma_q``.
 
     Raises
     ------
     VlmsBayesError
-        If ``n_components`` < 1, or for ``binary_shape="powerlaw"`` with K ≥ 2.
+        If ``n_components`` < 1 or the shape is unknown.
     """
     kp, npl = check_sizes(n_components, planet_components)
-    if check_binary_shape(binary_shape, kp):
-        raise VlmsBayesError("binary_shape='powerlaw' needs backend 'jax' (the power-law "
-                             "binary-like population is written only in the JAX log "
-                             "density); use --backend jax or --binary-shape gaussian.")
-    k = n_gaussians(kp, npl)  # Gaussian components; = K for one component per population
+    pl = check_binary_shape(binary_shape, kp)
+    k = n_gaussians(kp, npl)  # components: Gaussians, plus the power law when pl
+    kg = k - 1 if pl else k   # Gaussian components
+    gdim = "gaussian" if pl else "population"
     pr = priors or MixturePriors()
     idx_m, idx_l = data.idx_measured, data.idx_limit
     coords = {"population": population_names(kp, npl), "object": list(data.names),
@@ -332,21 +398,27 @@ def build_mixture_model(
               "e_limit": [data.names[i] for i in idx_l]}
     if npl > 1:
         coords["e_population"] = group_names(kp)
+    if pl:
+        coords["gaussian"] = coords["population"][:kg]
+        coords["power_law"] = coords["population"][kg:]
+    # the weights' prior: on the detected fractions when some method has a p_det
+    sel_terms = seln.selection_terms(data, selection) if selection is not None else None
+    selective = sel_terms is not None and bool(sel_terms.methods)
     with pm.Model(coords=coords) as model:
-        if k > 1:
-            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population",
+        if kg > 1:
+            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims=gdim,
                              transform=pm.distributions.transforms.ordered,
-                             initval=ordered_initial_means(data.y_logq, k))
+                             initval=ordered_initial_means(data.y_logq, kg))
         else:
-            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims="population")
+            mu_q = pm.Normal("mu_logq", pr.mu_logq_mean, pr.mu_logq_sd, dims=gdim)
         mu_a = pm.Normal("mu_loga", pr.mu_loga_mean, pr.mu_loga_sd, dims="population",
                          initval=np.full(k, float(np.median(data.y_loga))))
-        sd_q = pm.HalfNormal("sigma_logq", pr.scale_sd, dims="population",
-                             initval=np.full(k, 0.5))
+        sd_q = pm.HalfNormal("sigma_logq", pr.scale_sd, dims=gdim,
+                             initval=np.full(kg, 0.5))
         sd_a = pm.HalfNormal("sigma_loga", pr.scale_sd, dims="population",
                              initval=np.full(k, 0.5))
-        rho_b = pm.Beta("rho_beta", pr.lkj_eta, pr.lkj_eta, dims="population")
-        rho = pm.Deterministic("rho", 2.0 * rho_b - 1.0, dims="population")
+        rho_b = pm.Beta("rho_beta", pr.lkj_eta, pr.lkj_eta, dims=gdim)
+        rho = pm.Deterministic("rho", 2.0 * rho_b - 1.0, dims=gdim)
         if npl == 1:
             alpha = pm.LogNormal("e_alpha", np.log(pr.e_alpha_median), pr.e_alpha_log_sd,
                                  dims="population")
@@ -362,10 +434,22 @@ def build_mixture_model(
             beta = pm.Deterministic("e_beta", b_pop[comp_pop], dims="population")
         pm.Deterministic("e_mean", alpha / (alpha + beta), dims="population")
         pm.Deterministic("e_conc", alpha + beta, dims="population")
+        weights = None
+        if k > 1:  # free before γ, as in the JAX density's layout
+            weights = pm.Dirichlet("f_det" if selective else "w",
+                                   a=np.full(k, pr.weight_concentration), dims="population")
         params = {"mu_logq": mu_q, "mu_loga": mu_a, "sigma_logq": sd_q,
                   "sigma_loga": sd_a, "rho": rho, "e_alpha": alpha, "e_beta": beta}
-        sel_terms, lxi = (seln.selection_log_xi(data, selection, params)
-                          if selection is not None else (None, None))
+        if pl:  # γ + 1 ~ LogNormal, sampled as log(1 + γ)
+            params["gamma_q"] = pm.CustomDist(
+                "gamma_q", float(np.log1p(pr.gamma_q_median)), pr.gamma_q_log_sd,
+                dist=_shifted_lognormal, transform=_Log1pTransform(), dims="power_law",
+                initval=np.full(1, pr.gamma_q_median))
+        lxi = None
+        if selective:
+            assert sel_terms is not None and selection is not None
+            sel_terms, lxi = seln.selection_log_xi(data, selection, params,
+                                                   log_ndtr=pt_log_ndtr)
         if lxi is not None:  # keep every population where some method can see it
             log_xibar = seln.log_mean_xi(sel_terms, lxi)
             pm.Potential("visibility", seln.visibility_logp(log_xibar, pr.visibility_floor,
@@ -373,11 +457,9 @@ def build_mixture_model(
         if k == 1:
             params["log_w"] = pt.zeros(1)
         elif lxi is None:
-            w = pm.Dirichlet("w", a=np.full(k, pr.weight_concentration), dims="population")
-            params["log_w"] = pt.log(w)
+            params["log_w"] = pt.log(weights)
         else:  # the prior is on the detected fractions; w follows (see module docstring)
-            f = pm.Dirichlet("f_det", a=np.full(k, pr.weight_concentration),
-                             dims="population")
+            f = weights
             params["log_w"] = pm.Deterministic(
                 "log_w", seln.intrinsic_log_weights(pt.log(f), log_xibar), dims="population")
             pm.Deterministic("w", pt.exp(params["log_w"]), dims="population")

@@ -79,6 +79,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from vlms_bayes.errors import VlmsBayesError
 from vlms_bayes.models.data import ModelData
 from vlms_bayes.models.likelihood import (
     bvn_logpdf,
@@ -451,20 +452,34 @@ def selection_loglik(terms: SelectionTerms, log_w: Any, lxi: Any, *,
     return -(per_group * as_tensor(terms.counts)).sum(axis=-1)
 
 
-def selection_log_xi(data: ModelData, model: SelectionModel, params: dict[str, Any],
+def selection_log_xi(data: ModelData, model: SelectionModel, params: dict[str, Any], *,
+                     log_ndtr: Callable[[Any], Any] | None = None,
                      ) -> tuple[SelectionTerms, Any]:
     """The sample's :class:`SelectionTerms` and the PyTensor log ξ_g,k.
 
-    log ξ is None when no method of the sample has a selection function.
+    log ξ is None when no method of the sample has a selection function. With
+    ``gamma_q`` in ``params`` the last population is the power law
+    (:func:`log_xi_powerlaw`, which needs the backend's ``log_ndtr``) and ``mu_logq``,
+    ``sigma_logq``, ``rho`` are the other populations'.
     """
     import pytensor.tensor as pt  # heavy: PyTensor
 
     terms = selection_terms(data, model)
     if not terms.methods:
         return terms, None
-    return terms, log_xi(terms, params["mu_logq"], params["mu_loga"], params["sigma_logq"],
-                         params["sigma_loga"], params["rho"], log=pt.log,
-                         as_tensor=pt.as_tensor, exp=pt.exp)
+    pl = "gamma_q" in params
+    gs = slice(None, -1) if pl else slice(None)
+    lxi = log_xi(terms, params["mu_logq"], params["mu_loga"][gs], params["sigma_logq"],
+                 params["sigma_loga"][gs], params["rho"], log=pt.log,
+                 as_tensor=pt.as_tensor, exp=pt.exp)
+    if not pl:
+        return terms, lxi
+    if log_ndtr is None:
+        raise VlmsBayesError("selection_log_xi needs log_ndtr for a power-law population.")
+    lpl = log_xi_powerlaw(terms, powerlaw_lambda(params["gamma_q"]), params["mu_loga"][-1:],
+                          params["sigma_loga"][-1:], log=pt.log, log_ndtr=log_ndtr,
+                          as_tensor=pt.as_tensor, exp=pt.exp)
+    return terms, pt.concatenate([lxi, lpl], axis=-1)
 
 
 def log_mean_xi(terms: SelectionTerms, lxi: Any) -> Any:

@@ -29,6 +29,18 @@ user's stacked table) and draws, for that design:
    + σ_q ε, y_a = x_a [+ log sin φ for projected separations] + σ_a ε, measured
    eccentricities e + σ_e ε (not clipped), e ~ Beta(α_k, β_k).
 
+Power-law binary-like population (``binary_shape="powerlaw"``, K ≥ 2): the last
+population is dN/dq ∝ q^γ on q ≤ 1 with no lower cut, i.e. x = log10 q has the density
+λ e^(λx) on x ≤ 0 (λ = (γ + 1) ln 10) — the law the model's kernels integrate over
+(:func:`~vlms_bayes.models.likelihood.powerlaw_logq_logpdf`) — times an independent
+normal in log a. Its prior draw is γ + 1 ~ LogNormal (:class:`MixturePriors`), its true
+log q is ln U / λ (U uniform, the exact inverse CDF), and, as for the Gaussians, only
+the part inside the selection model's quadrature box can be detected (ξ is
+:func:`~vlms_bayes.models.selection_norm.log_xi_powerlaw`). The parameter set then holds
+``mu_logq``, ``sigma_logq`` and ``rho`` for the K − 1 Gaussian components only,
+``mu_loga``, ``sigma_loga`` and the rest for every population, and ``gamma_q`` (1,), as
+the fit's posterior does.
+
 Stated differences from the model: the likelihood takes p_det as constant over each
 object's measurement error (:mod:`vlms_bayes.models.selection_norm`), which the
 generator does not; eccentricity *upper limits* of the design are simulated as missing
@@ -45,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import special
+from scipy import special, stats
 
 from vlms_bayes.errors import InputDataError, VlmsBayesError
 from vlms_bayes.models.data import (
@@ -56,15 +68,26 @@ from vlms_bayes.models.data import (
     ModelData,
     model_data_from_stacked,
 )
-from vlms_bayes.models.likelihood import bvn_logpdf
+from vlms_bayes.models.likelihood import (
+    NUMPY_OPS,
+    bvn_logpdf,
+    powerlaw_lambda,
+    powerlaw_logq_logpdf,
+)
 from vlms_bayes.models.mixture import (
     MixturePriors,
+    check_binary_shape,
     component_populations,
     n_gaussians,
 )
 from vlms_bayes.models.scenarios import m_dwarf_like
 from vlms_bayes.models.selection import SelectionModel
-from vlms_bayes.models.selection_norm import SelectionTerms, log_xi, selection_terms
+from vlms_bayes.models.selection_norm import (
+    SelectionTerms,
+    log_xi,
+    log_xi_powerlaw,
+    selection_terms,
+)
 
 #: Parameters of a truth (one value per Gaussian component) and what they mean.
 TRUTH_KEYS: dict[str, str] = {
@@ -77,6 +100,13 @@ TRUTH_KEYS: dict[str, str] = {
     "e_alpha": "Beta alpha of the eccentricities (> 0)",
     "e_beta": "Beta beta of the eccentricities (> 0)",
 }
+
+
+#: The power-law index of a truth with ``binary_shape="powerlaw"`` (one value).
+POWERLAW_TRUTH_KEY: tuple[str, str] = (
+    "gamma_q", "index γ of the binary-like mass ratios, dN/dq ∝ q^γ on q ≤ 1 (> -1)")
+#: Parameters of the Gaussian components only (one value each with the power law).
+GAUSSIAN_ONLY: tuple[str, ...] = ("mu_logq", "sigma_logq", "rho")
 
 
 class SimulationError(VlmsBayesError):
@@ -96,9 +126,21 @@ def model_terms(design: ModelData, selection: SelectionModel | None) -> Selectio
 
 def log_xi_of(terms: SelectionTerms, params: Mapping[str, NDArray[np.float64]],
               ) -> NDArray[np.float64]:
-    """Log ξ_g,k (Gr, K) of one parameter set (NumPy, as the model computes it)."""
-    return np.asarray(log_xi(terms, *(np.asarray(params[k], float) for k in (
+    """Log ξ_g,k (Gr, K) of one parameter set (NumPy, as the model computes it).
+
+    With ``gamma_q`` in ``params`` the last column is the power-law population's
+    (:func:`~vlms_bayes.models.selection_norm.log_xi_powerlaw`).
+    """
+    kg = np.asarray(params["mu_logq"]).size
+    lxi = np.asarray(log_xi(terms, *(np.asarray(params[k], float)[:kg] for k in (
         "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho")), log=np.log))
+    if "gamma_q" not in params:
+        return lxi
+    lam = powerlaw_lambda(np.asarray(params["gamma_q"], float).reshape(1))
+    lpl = log_xi_powerlaw(terms, lam, np.asarray(params["mu_loga"], float)[-1:],
+                          np.asarray(params["sigma_loga"], float)[-1:], log=np.log,
+                          log_ndtr=special.log_ndtr)
+    return np.concatenate([lxi, np.asarray(lpl)], axis=-1)
 
 
 def log_mean_xi_np(terms: SelectionTerms, lxi: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -121,22 +163,27 @@ def visibility_logp_np(log_xibar: NDArray[np.float64], floor: float, scale: floa
 # ---------------------------------------------------------------------------------------
 def draw_base_prior(priors: MixturePriors, *, n_components: int, planet_components: int,
                     selection_aware: bool, rng: np.random.Generator,
+                    binary_shape: str = "gaussian",
                     ) -> dict[str, NDArray[np.float64]]:
     """One draw of the model's free parameters from their priors (no visibility wall).
 
     Returns the model's variable names: ``mu_logq`` (sorted), ``mu_loga``, ``sigma_logq``,
     ``sigma_loga``, ``rho``, ``e_alpha``, ``e_beta`` (per component; with P > 1 planet
     components also ``e_alpha_pop``, ``e_beta_pop`` per population) and ``f_det``
-    (selection-aware, K > 1) or ``w`` (naive, K > 1).
+    (selection-aware, K > 1) or ``w`` (naive, K > 1). With ``binary_shape="powerlaw"``
+    (K ≥ 2) ``mu_logq``, ``sigma_logq`` and ``rho`` are the Gaussian components' only and
+    ``gamma_q`` (1,) is drawn from γ + 1 ~ LogNormal(ln(1 + median), log sd).
     """
     pr = priors
     k = n_gaussians(n_components, planet_components)
+    pl = check_binary_shape(binary_shape, n_components)
+    kg = k - 1 if pl else k
     d: dict[str, NDArray[np.float64]] = {
-        "mu_logq": np.sort(rng.normal(pr.mu_logq_mean, pr.mu_logq_sd, k)),
+        "mu_logq": np.sort(rng.normal(pr.mu_logq_mean, pr.mu_logq_sd, kg)),
         "mu_loga": rng.normal(pr.mu_loga_mean, pr.mu_loga_sd, k),
-        "sigma_logq": np.abs(rng.normal(0.0, pr.scale_sd, k)),
+        "sigma_logq": np.abs(rng.normal(0.0, pr.scale_sd, kg)),
         "sigma_loga": np.abs(rng.normal(0.0, pr.scale_sd, k)),
-        "rho": 2.0 * rng.beta(pr.lkj_eta, pr.lkj_eta, k) - 1.0,
+        "rho": 2.0 * rng.beta(pr.lkj_eta, pr.lkj_eta, kg) - 1.0,
     }
     n_e = k if planet_components == 1 else n_components
     alpha = np.exp(rng.normal(np.log(pr.e_alpha_median), pr.e_alpha_log_sd, n_e))
@@ -150,6 +197,8 @@ def draw_base_prior(priors: MixturePriors, *, n_components: int, planet_componen
     if k > 1:
         d["f_det" if selection_aware else "w"] = rng.dirichlet(
             np.full(k, pr.weight_concentration))
+    if pl:
+        d["gamma_q"] = np.expm1(rng.normal(np.log1p(pr.gamma_q_median), pr.gamma_q_log_sd, 1))
     return d
 
 
@@ -161,7 +210,7 @@ def complete_parameters(params: dict[str, NDArray[np.float64]],
     ``w`` gains its ``f_det`` = w ξ̄ / Σ w ξ̄ instead.
     """
     out = dict(params)
-    k = np.asarray(out["mu_logq"]).size
+    k = np.asarray(out["mu_loga"]).size  # every population (mu_logq: the Gaussians')
     if terms is not None and k > 1:
         lxb = log_mean_xi_np(terms, log_xi_of(terms, out))
         if "f_det" in out:
@@ -186,11 +235,12 @@ def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
                selection: SelectionModel | None, n_components: int = 2,
                planet_components: int = 1, rng: np.random.Generator,
                max_tries: int = 100_000, terms: SelectionTerms | str | None = "design",
+               binary_shape: str = "gaussian",
                ) -> tuple[dict[str, NDArray[np.float64]], int]:
     """One draw of θ from the model's prior for this design, visibility wall included.
 
     ``terms``: the design's :func:`model_terms` when already computed (``"design"``:
-    compute them here).
+    compute them here). ``binary_shape``: as the fit's (:func:`draw_base_prior`).
 
     Returns
     -------
@@ -209,7 +259,8 @@ def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
         terms = model_terms(design, selection)
     for tries in range(1, max_tries + 1):
         d = draw_base_prior(pr, n_components=n_components, planet_components=planet_components,
-                            selection_aware=terms is not None, rng=rng)
+                            selection_aware=terms is not None, rng=rng,
+                            binary_shape=binary_shape)
         if terms is None:
             return complete_parameters(d, None), tries
         lxb = log_mean_xi_np(terms, log_xi_of(terms, d))
@@ -221,10 +272,13 @@ def draw_prior(design: ModelData, *, priors: MixturePriors | None = None,
 
 
 def truth_from_mapping(values: Mapping[str, Any], *, source: str, n_components: int,
-                       planet_components: int = 1) -> dict[str, NDArray[np.float64]]:
-    """Validate a user's truth (:data:`TRUTH_KEYS`, one value per Gaussian component).
+                       planet_components: int = 1, binary_shape: str = "gaussian",
+                       ) -> dict[str, NDArray[np.float64]]:
+    """Validate a user's truth (:data:`TRUTH_KEYS`, one value per component).
 
-    ``source`` names the file in error messages.
+    ``source`` names the file in error messages. With ``binary_shape="powerlaw"``
+    (K ≥ 2) ``mu_logq``, ``sigma_logq`` and ``rho`` have one value per Gaussian
+    component (all but the last) and ``gamma_q`` (:data:`POWERLAW_TRUTH_KEY`) is needed.
 
     Raises
     ------
@@ -232,35 +286,43 @@ def truth_from_mapping(values: Mapping[str, Any], *, source: str, n_components: 
         A missing, unknown or malformed key, named with the file.
     """
     k = n_gaussians(n_components, planet_components)
-    unknown = sorted(set(values) - set(TRUTH_KEYS))
+    pl = check_binary_shape(binary_shape, n_components)
+    keys = dict(TRUTH_KEYS)
+    if pl:
+        keys[POWERLAW_TRUTH_KEY[0]] = POWERLAW_TRUTH_KEY[1]
+    unknown = sorted(set(values) - set(keys))
     if unknown:
         raise InputDataError(f"{source}: unknown key(s) {unknown}; a truth has "
-                             f"{sorted(TRUTH_KEYS)}.")
+                             f"{sorted(keys)}.")
     out: dict[str, NDArray[np.float64]] = {}
-    for key, what in TRUTH_KEYS.items():
+    for key, what in keys.items():
+        size = 1 if key == "gamma_q" else (k - 1 if pl and key in GAUSSIAN_ONLY else k)
+        per = ("one value" if key == "gamma_q" else "one per Gaussian component"
+               if pl and key in GAUSSIAN_ONLY else "one per component")
         if key not in values:
             if key == "w" and k == 1:
                 continue
-            raise InputDataError(f"{source}: missing key {key!r} ({what}; a list of {k} "
-                                 f"number(s), one per component).")
+            raise InputDataError(f"{source}: missing key {key!r} ({what}; a list of {size} "
+                                 f"number(s), {per}).")
         raw = values[key]
         raw = [raw] if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
         try:
             arr = np.asarray(raw, dtype=float)
         except (TypeError, ValueError):
             arr = np.empty(0)
-        if arr.ndim != 1 or arr.size != k or not np.isfinite(arr).all():
-            raise InputDataError(f"{source}: key {key!r} must be a list of {k} finite "
-                                 f"number(s) ({what}), got {raw!r}.")
+        if arr.ndim != 1 or arr.size != size or not np.isfinite(arr).all():
+            raise InputDataError(f"{source}: key {key!r} must be a list of {size} finite "
+                                 f"number(s) ({what}; {per}), got {raw!r}.")
         out[key] = arr
     checks = {
+        "gamma_q": lambda v: (v > -1).all(),
         "w": lambda v: (v > 0).all(), "mu_logq": lambda v: (np.diff(v) > 0).all(),
         "sigma_logq": lambda v: (v > 0).all(), "sigma_loga": lambda v: (v > 0).all(),
         "rho": lambda v: (np.abs(v) < 1).all(), "e_alpha": lambda v: (v > 0).all(),
         "e_beta": lambda v: (v > 0).all()}
     for key, ok in checks.items():
         if key in out and not ok(out[key]):
-            raise InputDataError(f"{source}: key {key!r} must be {TRUTH_KEYS[key]}, got "
+            raise InputDataError(f"{source}: key {key!r} must be {keys[key]}, got "
                                  f"{out[key].tolist()}.")
     if planet_components > 1:
         comp = component_populations(n_components, planet_components)
@@ -276,14 +338,39 @@ def truth_from_mapping(values: Mapping[str, Any], *, source: str, n_components: 
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
+def population_columns(params: Mapping[str, NDArray[np.float64]],
+                       ) -> tuple[list[NDArray[np.float64]], float | None]:
+    """The five Gaussian parameters with one entry per component, and the power law's λ.
+
+    ``mu_logq, mu_loga, sigma_logq, sigma_loga, rho`` (a power-law population's q
+    parameters NaN) and λ (None: no power law).
+    """
+    k = np.asarray(params["mu_loga"]).size
+    cols = []
+    for key in ("mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"):
+        v = np.asarray(params[key], float)
+        cols.append(np.r_[v, np.full(k - v.size, np.nan)])
+    lam = (float(powerlaw_lambda(np.asarray(params["gamma_q"], float).reshape(-1)[0]))
+           if "gamma_q" in params else None)
+    return cols, lam
+
+
 def _draw_true_values(w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
                       n: int, rng: np.random.Generator,
                       ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     lab = rng.choice(w.size, size=n, p=w / w.sum())
-    mq, ma, sq, sa, rho = (np.asarray(params[k], float)[lab] for k in (
-        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"))
+    cols, lam = population_columns(params)
+    mq, ma, sq, sa, rho = (c[lab] for c in cols)
     z1, z2 = rng.standard_normal((2, n))
-    return lab, mq + sq * z1, ma + sa * (rho * z1 + np.sqrt(1.0 - rho ** 2) * z2)
+    with np.errstate(invalid="ignore"):  # NaN q parameters of the power law, replaced below
+        logq = mq + sq * z1
+        loga = ma + sa * (rho * z1 + np.sqrt(1.0 - rho ** 2) * z2)
+    if lam is not None:  # the power law: x = ln U / λ ≤ 0 (inverse CDF), log a normal
+        pl = lab == w.size - 1
+        u = rng.random(n)
+        logq = np.where(pl, np.log1p(-u) / lam, logq)
+        loga = np.where(pl, ma + sa * z2, loga)
+    return lab, logq, loga
 
 
 #: Below this acceptance a group's objects come from the fine-grid sampler instead.
@@ -341,17 +428,31 @@ def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: 
     :data:`FINE_STEP_DEX` grid, uniformly within the cell. Given x', the component has
     probability ∝ w_k N2(x'; μ_k, Σ_k + τ²), x is the Gaussian conditional of x given
     x' (conjugate), and (sin i, sin φ) are isotropic draws accepted with p_det at them
-    (their distribution given detection at x'). Exact up to the grid.
+    (their distribution given detection at x'). Exact up to the grid. A power-law
+    population (``gamma_q``) has the jittered density of
+    :func:`~vlms_bayes.models.likelihood.powerlaw_logq_logpdf` (s = τ) times its normal
+    in log a with τ² added, and its x given x' is a normal truncated at log q = 0 in log q
+    (the exponential tilts the jitter's normal by λτ²) and the conjugate normal in log a.
     """
     tau2 = terms.smooth_var
     (q_lo, q_hi), (a_lo, a_hi) = selection.logq_range, selection.loga_range
-    mq, ma, sq, sa, rho = (np.asarray(params[k], float) for k in (
-        "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho"))
-    vq, va, cqa = sq ** 2 + tau2, sa ** 2 + tau2, rho * sq * sa
+    (mq, ma, sq, sa, rho), lam = population_columns(params)
+    kg = w.size - 1 if lam is not None else w.size
+    mq, sq, rho = mq[:kg], sq[:kg], rho[:kg]
+    vq, va, cqa = sq ** 2 + tau2, sa ** 2 + tau2, rho * sq * sa[:kg]
+
+    def log_comp(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Log of each component's jittered density at x' (..., K), weights included."""
+        q, a = np.asarray(q, float)[..., None], np.asarray(a, float)[..., None]
+        lg = bvn_logpdf(q - mq, a - ma[:kg], vq, va[:kg], cqa, log=np.log)
+        if lam is not None:  # the power law convolved with N(0, τ²) in log q (exact)
+            lpl = (powerlaw_logq_logpdf(q, float(np.sqrt(tau2)), lam, ops=NUMPY_OPS)
+                   + stats.norm.logpdf(a, ma[-1], np.sqrt(va[-1])))
+            lg = np.concatenate([lg, lpl], axis=-1)
+        return lg + np.log(w)
 
     def log_g(q: NDArray[np.float64], a: NDArray[np.float64]) -> NDArray[np.float64]:
-        lg = bvn_logpdf(q[:, None] - mq, a[:, None] - ma, vq, va, cqa, log=np.log)
-        return special.logsumexp(lg + np.log(w), axis=1)
+        return special.logsumexp(log_comp(q, a), axis=-1)
 
     def cells(step: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         gq = np.arange(q_lo + step / 2, q_hi, step)
@@ -404,16 +505,25 @@ def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: 
             sin_i, sin_phi = np.sqrt(1.0 - rng.random(2) ** 2)
             p = _p_det_group(selection, terms, g, xq * one, xa * one, sin_i=sin_i * one,
                              sin_phi=sin_phi * one)[0]
-            if rng.random() * pb < p:
+            if rng.random() < p:  # exact: p ≤ 1 (p/p̄ could exceed 1 and be capped)
                 break
         else:
             raise SimulationError("The fine-grid sampler found no detecting orientation.")
-        lk = bvn_logpdf(xq - mq, xa - ma, vq, va, cqa, log=np.log) + np.log(w)
+        lk = log_comp(xq, xa)
         k = rng.choice(w.size, p=np.exp(lk - special.logsumexp(lk)))
-        cov = np.array([[sq[k] ** 2, cqa[k]], [cqa[k], sa[k] ** 2]])
-        gain = cov @ np.linalg.inv(cov + tau2 * np.eye(2))
-        mean = np.array([mq[k], ma[k]]) + gain @ (np.array([xq, xa]) - [mq[k], ma[k]])
-        x = rng.multivariate_normal(mean, cov - gain @ cov)
+        if k < kg:
+            cov = np.array([[sq[k] ** 2, cqa[k]], [cqa[k], sa[k] ** 2]])
+            gain = cov @ np.linalg.inv(cov + tau2 * np.eye(2))
+            mean = np.array([mq[k], ma[k]]) + gain @ (np.array([xq, xa]) - [mq[k], ma[k]])
+            x = rng.multivariate_normal(mean, cov - gain @ cov)
+        else:  # power law: x_q | x' ∝ e^(λx) N(x'; x, τ²) on x ≤ 0, a normal truncated
+            # at 0 with mean x' + λτ²; x_a | x' the normal conjugate
+            m_q = xq + lam * tau2
+            tq = stats.truncnorm.rvs(-np.inf, -m_q / np.sqrt(tau2), loc=m_q,
+                                     scale=np.sqrt(tau2), random_state=rng)
+            ga = sa[k] ** 2 / (sa[k] ** 2 + tau2)
+            ta = rng.normal(ma[k] + ga * (xa - ma[k]), np.sqrt(ga * tau2))
+            x = np.array([tq, ta])
         out[i] = (k, x[0], x[1], sin_i, sin_phi)
     return out
 
@@ -515,7 +625,7 @@ def simulate_replica(design: ModelData, params: Mapping[str, NDArray[np.float64]
                    e_obs=np.where(meas, true_e + np.where(meas, design.s_e, 0.0) * ee, np.nan),
                    s_e=np.where(meas, design.s_e, np.nan), e_limit=np.full(n, np.nan))
     truth = tv.assign(true_e=true_e, population=np.asarray(component_populations(
-        int(np.asarray(params["mu_logq"]).size) - planet_components + 1,
+        int(np.asarray(params["mu_loga"]).size) - planet_components + 1,
         planet_components))[lab])
     return data, truth
 

@@ -101,7 +101,9 @@ SBC_FIGURE = "fig_sbc.png"
 REPLICA_DIR = "replicas"
 #: The parameters whose ranks are tested (those the fit has; e_*_pop with P > 1).
 RANK_VARS = ("f_det", "w", "mu_logq", "mu_loga", "sigma_logq", "sigma_loga", "rho",
-             "e_alpha", "e_beta", "e_alpha_pop", "e_beta_pop")
+             "e_alpha", "e_beta", "e_alpha_pop", "e_beta_pop", "gamma_q")
+#: Variables of the Gaussian components only when the binary-like population is a power law.
+GAUSSIAN_ONLY = ("mu_logq", "sigma_logq", "rho")
 #: The data's total log-likelihood at each draw (a test quantity of θ and the data).
 LOGLIK = "loglik"
 
@@ -169,7 +171,8 @@ def fit_prior(data: ModelData, config: FitConfig, *, seed: int,
     terms = model_terms(data, config.selection)
     draws = [draw_prior(data, priors=config.priors, selection=config.selection,
                         n_components=config.n_components,
-                        planet_components=config.planet_components, rng=rng, terms=terms)[0]
+                        planet_components=config.planet_components, rng=rng, terms=terms,
+                        binary_shape=config.binary_shape)[0]
              for _ in range(config.chains * config.draws)]
     out = {v: np.stack([d[v] for d in draws]).reshape(config.chains, config.draws, -1)
            for v in RANK_VARS if v in draws[0]}
@@ -185,7 +188,7 @@ def total_loglik(data: ModelData, params: Mapping[str, NDArray[np.float64]],
     components, with each object's share of the selection normalisation). ``terms``:
     the data's :func:`~vlms_bayes.models.simulate_prior.model_terms` when already known.
     """
-    draws = {k: np.atleast_2d(np.asarray(v, float)) for k, v in params.items()}
+    draws = _as_draws(params)
     ll = pointwise_loglik(object_log_terms(data, draws)).sum(axis=-1)
     if isinstance(terms, str):
         terms = model_terms(data, config.selection)
@@ -195,10 +198,37 @@ def total_loglik(data: ModelData, params: Mapping[str, NDArray[np.float64]],
     return ll
 
 
+def _as_draws(params: Mapping[str, Any]) -> dict[str, NDArray[np.float64]]:
+    """Parameter sets as (S, K) arrays in the layout of ``draws_from_posterior``.
+
+    As :func:`~vlms_bayes.inference.membership.draws_from_posterior`: with the power law
+    (``gamma_q``) the Gaussian-only variables get a NaN last column and ``gamma_q`` is (S,).
+    """
+    draws = {k: np.atleast_2d(np.asarray(v, float)) for k, v in params.items()}
+    if "gamma_q" in draws:
+        draws["gamma_q"] = draws["gamma_q"].reshape(-1)
+        k = draws["mu_loga"].shape[-1]
+        for name in GAUSSIAN_ONLY:
+            v = draws[name]
+            if v.shape[-1] < k:
+                draws[name] = np.concatenate([v, np.full((v.shape[0], k - v.shape[-1]),
+                                                         np.nan)], axis=-1)
+    return draws
+
+
 def parameter_names(var: str, config: FitConfig) -> list[str]:
-    """Scalar names ``var[coordinate]`` of a ranked variable."""
+    """Scalar names ``var[coordinate]`` of a ranked variable.
+
+    With a power-law binary-like population the Gaussian-only variables name the Gaussian
+    components and ``gamma_q`` the binary-like population.
+    """
     coords = (group_names(config.n_components) if var.endswith("_pop")
               else population_names(config.n_components, config.planet_components))
+    if check_binary_shape(config.binary_shape, config.n_components):
+        if var == "gamma_q":
+            coords = coords[-1:]
+        elif var in GAUSSIAN_ONLY:
+            coords = coords[:-1]
     return [f"{var}[{c}]" for c in coords]
 
 
@@ -226,7 +256,7 @@ def run_replica(task: dict[str, Any]) -> dict[str, Any]:
             params, rec["prior_tries"] = draw_prior(
                 design, priors=cfg.priors, selection=cfg.selection,
                 n_components=cfg.n_components, planet_components=cfg.planet_components,
-                rng=r_prior, terms=terms)
+                rng=r_prior, terms=terms, binary_shape=cfg.binary_shape)
         else:
             params = complete_parameters(dict(task["truth"]), terms)
             rec["prior_tries"] = 0
@@ -251,7 +281,7 @@ def run_replica(task: dict[str, Any]) -> dict[str, Any]:
             continue
         if shared_e and var in ("e_alpha", "e_beta"):
             continue
-        if var in ("w", "f_det") and np.asarray(params["mu_logq"]).size == 1:
+        if var in ("w", "f_det") and np.asarray(params["mu_loga"]).size == 1:
             continue  # one component: its weight is 1 by construction
         arr = np.asarray(post[var], float)
         if var == LOGLIK:
@@ -413,12 +443,6 @@ def calibrate_command(
         Folder, report, and ``numbers["summary"]`` (the content of ``sbc.json``).
     """
     check_output_dir(outdir)
-    if check_binary_shape(fit_config.binary_shape, fit_config.n_components):
-        raise InputDataError(
-            "vlms-bayes calibrate does not support --binary-shape powerlaw yet: its prior "
-            "simulator (models.simulate_prior) draws Gaussian populations only, so the "
-            "replicas would not come from the fitted model. Calibrate with --binary-shape "
-            "gaussian.")
     fit_cfg = replace(fit_config, loo_components=())
     chains_draws = fit_cfg.chains * fit_cfg.draws
     if config.n_keep > chains_draws:
@@ -433,7 +457,8 @@ def calibrate_command(
             truth = truth_from_mapping(read_truth_file(config.truth_file),
                                        source=str(config.truth_file),
                                        n_components=fit_cfg.n_components,
-                                       planet_components=fit_cfg.planet_components)
+                                       planet_components=fit_cfg.planet_components,
+                                       binary_shape=fit_cfg.binary_shape)
     k = n_gaussians(fit_cfg.n_components, fit_cfg.planet_components)
     settings = {"calibrate": {**config.to_dict(), "n_replicas": None}, "seed": seed,
                 "fit": fit_cfg.to_dict(), "n_objects": design.n, "n_gaussians": k,

@@ -89,8 +89,11 @@ def plot_ppc(result: PPCResult, *, band: float = 0.9, n_grid: int = 200) -> Any:
                 ax.set_xlabel(_LABELS[dim])
             if j == 0:
                 ax.set_ylabel(f"{meth}\n({rec['verdict']})\nECDF")
-        if i == 0:
-            axes[0, 0].legend(fontsize=7, loc="lower right")
+    # the legend on the first panel that has replicates (a method the model does not
+    # detect in most draws has none, and an empty legend warns)
+    drawn = [ax for ax in axes.ravel() if ax.get_legend_handles_labels()[0]]
+    if drawn:
+        drawn[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"Posterior predictive checks of the detected objects per method "
                  f"({result.n_draws} draws; selection: {result.selection})", fontsize=10)
     return fig

@@ -292,3 +292,32 @@ def test_failure_reasons_read_the_statistics() -> None:
            "dimensions": {"loga": d}}
     assert failure_reasons(rec) == [failure_reason("loga", "mean", d)]
     assert failure_reasons({**rec, "verdict": "pass"}) == []
+
+
+def test_rv_replicates_use_the_host_magnitude() -> None:
+    """Around a faint host RV detects what its own (higher) threshold lets through.
+
+    The fit's normalisation scales the RV threshold with the host's V magnitude; the
+    replicates must too, or a faint-host RV sample is checked against a bright-host
+    prediction. Held to the grid integral with p_det at V = 17.
+    """
+    truth = RECOVERY_TRUTH
+    draws = truth_draws(truth, s=1, jitter=0.0)
+    host, vmag, n = 0.12, 17.0, 20000
+    q = np.linspace(-8.0, 1.0, 901)
+    a = np.linspace(-4.0, 4.0, 801)
+    qq, aa = np.meshgrid(q, a, indexing="ij")
+    dens = sum(w * np.exp(-0.5 * (((qq - mq) / sq) ** 2 + ((aa - ma) / sa) ** 2)) / (sq * sa)
+               for w, mq, ma, sq, sa in zip(truth.w, truth.mu_logq, truth.mu_loga,
+                                            truth.sigma_logq, truth.sigma_loga, strict=True))
+    wgt = dens * SEL.p_det("Radial Velocity", qq, aa, m_star_msun=host, host_mag=vmag)
+    wgt /= wgt.sum()
+    mean = float((wgt * qq).sum())
+    sd = float(np.sqrt((wgt * (qq - mean) ** 2).sum()))
+    kw = {"method": "Radial Velocity", "host_msun": np.full(n, host),
+          "draw_index": np.zeros(n, np.int64), "selection": SEL}
+    faint = sample_detected_replicates(draws, **kw, rng=np.random.default_rng(3),
+                                       host_mag=np.full(n, vmag))
+    bright = sample_detected_replicates(draws, **kw, rng=np.random.default_rng(3))
+    assert abs(faint["logq"].mean() - mean) < 4 * sd / np.sqrt(n)
+    assert faint["logq"].mean() > bright["logq"].mean() + 10 * sd / np.sqrt(n)

@@ -143,13 +143,19 @@ def _hosts(data: ModelData) -> NDArray[np.float64]:
 
 def _p_det(selection: SelectionModel | None, method: str, logq: NDArray[np.float64],
            loga: NDArray[np.float64], host: NDArray[np.float64], sin_i: NDArray[np.float64],
-           rv_at_inclination: bool) -> NDArray[np.float64]:
-    """p_det of candidates (P, B) of one method around hosts (P, 1); 0 outside the box."""
+           rv_at_inclination: bool, host_mag: NDArray[np.float64] | None = None,
+           ) -> NDArray[np.float64]:
+    """p_det of candidates (P, B) of one method around hosts (P, 1); 0 outside the box.
+
+    ``host_mag`` (P, 1): the hosts' magnitudes, for methods whose p_det uses one (radial
+    velocity's threshold; NaN or None: the reference magnitude), as the fit's
+    normalisation does.
+    """
     if selection is None or selection.kind(method) is None:
         return np.ones(logq.shape)
     use_i = rv_at_inclination and selection.kind(method) == "rv"
     p = selection.p_det(method, logq, loga, m_star_msun=host,
-                        sin_i=sin_i if use_i else None)
+                        sin_i=sin_i if use_i else None, host_mag=host_mag)
     (q0, q1), (a0, a1) = selection.logq_range, selection.loga_range
     inside = (logq >= q0) & (logq <= q1) & (loga >= a0) & (loga <= a1)
     return np.where(inside, p, 0.0)
@@ -170,6 +176,7 @@ def sample_detected_replicates(
     log_accept: NDArray[np.float64] | None = None,
     max_mean_candidates: int = 2**13,
     prune_draws: bool = False,
+    host_mag: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[Any]]:
     """True values of detected companions, one per (draw, host) pair, by rejection.
 
@@ -208,6 +215,11 @@ def sample_detected_replicates(
         Stop drawing for every pair of a draw once one of its pairs is undetected
         (skipped or out of candidates): a check that discards the draw's replicates
         when any is missing (:func:`posterior_predictive_check`) needs no more of them.
+    host_mag : numpy.ndarray, shape (P,), optional
+        Each pair's host magnitude (the band of
+        :data:`~vlms_bayes.models.selection.MAG_KINDS`: V for radial velocity, whose
+        threshold scales with it; NaN or None: the reference magnitude). Other methods
+        ignore it.
 
     Returns
     -------
@@ -219,6 +231,7 @@ def sample_detected_replicates(
         skipped by ``log_accept`` and pairs stopped by ``max_mean_candidates``.
     """
     host = np.asarray(host_msun, float)
+    mags = None if host_mag is None else np.broadcast_to(np.asarray(host_mag, float), host.shape)
     didx = np.asarray(draw_index, np.int64)
     n_pairs = host.size
     lw = log_weights(draws)[didx]
@@ -270,7 +283,7 @@ def sample_detected_replicates(
                 loga = np.where(pl, par["mu_loga"] + par["sigma_loga"] * z2, loga)
             sin_i = np.sqrt(1.0 - rng.random((pairs.size, batch)) ** 2)
             p = _p_det(selection, method, logq, loga, host[pairs][:, None], sin_i,
-                       rv_at_inclination)
+                       rv_at_inclination, None if mags is None else mags[pairs][:, None])
             hit = rng.random((pairs.size, batch)) < p
             found = hit.any(axis=1)
             first = np.argmax(hit, axis=1)
@@ -348,6 +361,8 @@ def replicate_observations(
     n = data.n
     methods = np.asarray(data.methods if data.methods else [""] * n, dtype=object)
     hosts = _hosts(data)
+    vmag = (np.asarray(data.host_vmag, float) if len(data.host_vmag) == n
+            else np.full(n, np.nan))  # the RV threshold's V (NaN: the reference magnitude)
     shape = (s, n)
     true_q, true_a, sin_i = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     e_true = np.full(shape, np.nan)
@@ -365,7 +380,7 @@ def replicate_observations(
             draws, method=str(meth), host_msun=hosts[cc.ravel()], draw_index=pick[ii.ravel()],
             selection=selection, rng=rng, rv_at_inclination=rv_at_inclination,
             max_candidates=max_candidates, max_mean_candidates=max_mean_candidates,
-            prune_draws=True,
+            prune_draws=True, host_mag=vmag[cc.ravel()],
             log_accept=None if log_acc is None else log_acc[ii.ravel(), cc.ravel()])
         if res["n_skipped"] or res["n_stopped"]:
             unsampled[str(meth)] = (int(res["n_skipped"]), int(res["n_stopped"]))

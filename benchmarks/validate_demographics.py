@@ -7,7 +7,10 @@ functions with method-specific errors and projected separations) and fits each w
 
 * ``former``: one Gaussian per population, projected separations taken as semi-major axes
   (the model before issue 15; the negative control), and
+* ``default``: the shipped default (one Gaussian per population, projections marginalised),
 * ``shapes``: the planet-like population of two Gaussians, projections marginalised,
+* ``shapes + binary power law``: as ``shapes`` with the binary-like population a power law
+  in q,
 
 printing per replica the mean P(binary-like) of planet-population objects per method, their
 spread, and whether the 90 % interval of the binary-like weight covers the truth (0.15).
@@ -32,6 +35,7 @@ from vlms_bayes.models.scenarios import M_DWARF_TRUTH, m_dwarf_like
 
 CONFIGS = {
     "former": FitConfig(planet_components=1, measurement=MeasurementConfig(projection=False)),
+    "default": FitConfig(),
     "shapes": FitConfig(planet_components=2),
     "shapes + binary power law": FitConfig(planet_components=2, binary_shape="powerlaw"),
 }

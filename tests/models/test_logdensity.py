@@ -60,7 +60,8 @@ def test_log_density_and_gradient_match_pymc(data, case):
         v.name.split("_")[0] for v in dens.free]
     ref = _pymc_logp_and_grad(model)
     with jax.enable_x64(True):
-        mine = jax.jit(jax.value_and_grad(dens.logp))
+        # the form the sampler runs: data (padded) an argument of the program
+        mine = jax.jit(jax.value_and_grad(dens.logp_with))
         rng = np.random.default_rng(7)
         ip = model.initial_point()
         vals, grads = [], []
@@ -69,7 +70,7 @@ def test_log_density_and_gradient_match_pymc(data, case):
                  for v in model.value_vars]
             u = {f.name: xi for f, xi in zip(dens.free, x, strict=True)}
             a, ga = ref(*x)
-            b, gb = mine(u)
+            b, gb = mine(u, dens.data)
             vals.append((float(a), float(b)))
             for f, g1 in zip(dens.free, ga, strict=True):
                 grads.append((np.asarray(g1), np.asarray(gb[f.name])))
@@ -154,22 +155,20 @@ def _random_points(dens, n, seed):
                                                                             marks=SLOW)
                                   for c in CASES])
 def test_padded_data_argument_density_equals_the_unpadded_one(data, case):
-    """Data as an argument, padded to buckets: the same log density and gradient."""
+    """Data as an argument, padded to buckets: the same log density as the unpadded
+    density with its data in the program (gradients: against PyMC, above)."""
     exact = mixture_density(data, pad=False, **case)
     padded = mixture_density(data, **case)
     masks = [padded.data["row_mask"], padded.data["e_limit"]["mask"]]
     assert all(m.size > m.sum() for m in masks)   # padded rows really are there
     assert exact.data["row_mask"].all()
     with jax.enable_x64(True):
-        ref = jax.jit(jax.value_and_grad(exact.logp))            # data in the program
-        mine = jax.jit(jax.value_and_grad(padded.logp_with))     # data an argument
+        ref = jax.jit(exact.logp)              # data in the program, exact shapes
+        mine = jax.jit(padded.logp_with)       # data an argument, padded
         for u in _random_points(exact, 4, 11):
-            a, ga = ref(u)
-            b, gb = mine(u, padded.data)
-            assert np.isfinite(float(a))
-            assert abs(float(b) - float(a)) <= 1e-10 * max(1.0, abs(float(a)))
-            for name in u:
-                np.testing.assert_allclose(gb[name], ga[name], rtol=1e-10, atol=1e-10)
+            a, b = float(ref(u)), float(mine(u, padded.data))
+            assert np.isfinite(a)
+            assert abs(b - a) <= 1e-10 * max(1.0, abs(a))
 
 
 def test_one_bucket_of_datasets_compiles_once(data):

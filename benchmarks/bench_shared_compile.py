@@ -87,6 +87,31 @@ def fit_one(data, *, share: bool, chains: int, draws: int, tune: int, seed: int)
             "divergences": int(dt["sample_stats"]["diverging"].sum())}
 
 
+def grad_ms(data) -> tuple[float, float]:
+    """Best-of-5 mean time (ms) of one log density + gradient: unpadded closure, padded
+    argument (what padding costs a single fit)."""
+    import jax
+
+    from vlms_bayes.models.logdensity import mixture_density
+    from vlms_bayes.models.selection import SelectionModel
+
+    out = []
+    with jax.enable_x64(True):
+        for pad in (False, True):
+            dens = mixture_density(data, n_components=2, selection=SelectionModel(), pad=pad)
+            u = dens.unconstrain({})
+            fn = jax.jit(jax.value_and_grad(dens.logp_with))
+            jax.block_until_ready(fn(u, dens.data))
+            best = float("inf")
+            for _ in range(5):
+                t0 = time.perf_counter()
+                for _ in range(30):
+                    jax.block_until_ready(fn(u, dens.data))
+                best = min(best, (time.perf_counter() - t0) / 30 * 1e3)
+            out.append(best)
+    return out[0], out[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicas", type=int, default=3)
@@ -95,6 +120,8 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=300)
     ap.add_argument("--tune", type=int, default=300)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--grad-only", action="store_true",
+                    help="only time one log density + gradient, unpadded and padded")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     request_jax_host_devices(args.chains)
@@ -109,6 +136,11 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     n = args.replicas
     reps = _replicas(args.n_objects, n + 1, args.seed)
+    if args.grad_only:
+        g_exact, g_pad = grad_ms(reps[0])
+        print(f"log density + gradient ({args.n_objects} objects): unpadded {g_exact:.3f} ms, "
+              f"padded {g_pad:.3f} ms (x{g_pad / g_exact:.2f}); load {os.getloadavg()[0]:.1f}")
+        return
     print(f"{n} replicas of {args.n_objects} objects (selection-aware K = 2, "
           f"{args.chains} x {args.draws} draws, {args.tune} tune); JAX cache "
           f"{os.environ['JAX_COMPILATION_CACHE_DIR']}; load {os.getloadavg()[0]:.1f}")

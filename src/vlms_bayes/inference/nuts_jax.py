@@ -8,6 +8,18 @@ NumPyro's NUTS through ``potential_fn`` and returns the same ArviZ ``DataTree`` 
 
 JAX runs in float64 inside a scoped ``jax.enable_x64(True)``. Chains run in parallel when
 JAX has at least ``chains`` host devices (the CLI requests them), else vectorised.
+
+The sampler is compiled once per model settings, sampler settings and data shapes, not
+once per dataset (:func:`chain_runner`): NumPyro's NUTS kernel runs through its
+functional interface with the density's data pytree and the target acceptance as
+arguments of the program, so calibration replicas, refits and the gate's retry at a
+higher target acceptance reuse it, in the same process and — through JAX's persistent
+compilation cache — in the next. (``numpyro.infer.MCMC`` with a ``potential_fn`` closes
+over the data, and its ``jit_model_args`` does not apply to parallel chains.) The draws
+are those ``MCMC`` gives for the same seed up to floating-point rounding: the kernel, key
+split and warm-up are the same, but XLA arranges arithmetic on arguments slightly
+differently from arithmetic on constants, so long chains of a multimodal posterior can
+drift apart after many steps (``share_compiled=False`` runs the former path).
 """
 
 from __future__ import annotations

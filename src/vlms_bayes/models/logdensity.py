@@ -23,6 +23,31 @@ out once in the order of their kernels.
 ``constrained(u)`` (every posterior variable the PyMC model reports, deterministics
 included), and ``unconstrain(values)`` for starting points. JAX itself is imported only
 when a density is built.
+
+One compilation per shape
+-------------------------
+The data are an *argument* of the density, not constants of its program:
+``logp_with(u, data)`` and ``constrained_with(u, data)`` take the pytree of
+:func:`density_data` (each kernel group's object arrays, the measured-e grids and their
+data-only factors, the censored-e nodes, the merged selection weight matrix with its
+grid, counts and the flat-method count), and they are the *same function objects* for
+every density of the same model settings (:class:`_Spec`, built once per process). A
+sampler compiled for one dataset therefore runs any other of the same pytree structure
+and array shapes, in the same process (JAX's in-memory cache) and in the next one (the
+persistent compilation cache; data compiled in as constants made every dataset a new
+program, 30–120 s of compilation on 2 cores). ``logp(u)`` and ``constrained(u)`` are the
+same functions with this density's data bound.
+
+The arrays are padded to :func:`bucket_size` rows (a multiple of 16 up to 256, then of
+1/16 of the next power of two) so that datasets of *similar* size share shapes too:
+robustness variants, refits on subsets, test fits. A calibration's replicas keep the
+design's objects, methods and hosts, so they share every shape even unpadded. A padded
+row repeats its group's first row, so every intermediate value stays finite, and it is
+weighed out exactly (a 0 mask on object and eccentricity rows, a −∞ log count and a 0
+count on selection groups, a 0 weight on grid nodes): the log density is the unpadded
+one up to the order of floating-point summation (≤ 1e-10 relative,
+``tests/models/test_logdensity.py``). ``mixture_density(..., pad=False)`` keeps the exact
+shapes.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ PS_SNAPSHOT = "pscomppars_2025-08-07.csv"
 
 os.environ["VLMS_BAYES_OFFLINE"] = "1"
 # One JAX compilation cache for the whole session, in-process and in every subprocess (CLI
-# runs, robustness workers, the tutorial's kernel): fits of the same data and settings in
-# different tests load the compiled sampler instead of recompiling it (~10 s each on 2
+# runs, robustness workers, the tutorial's kernel): fits of the same settings and data shapes
+# in different tests load the compiled sampler instead of recompiling it (~10 s each on 2
 # cores). JAX opens its cache once, at the first compilation, so this must be fixed before
 # any test compiles. A fresh directory per session, so that the suite's time is that of a
 # fresh machine; export JAX_COMPILATION_CACHE_DIR to keep one between sessions.

@@ -1152,9 +1152,11 @@ JAX_CACHE_SUBDIR = "jax-compilation"
 def request_jax_compilation_cache() -> None:
     """Point JAX's persistent compilation cache at the user cache folder.
 
-    A fit compiles NUTS with the sample's arrays in the program (~30 s on 2 cores, more
-    than the sampling of a small fit); the same data and settings — a rerun, the LOO
-    fits, the robustness suite's default row — then load the program instead. Set through
+    A fit compiles NUTS once per model settings and (padded) data shapes (~30 s on 2
+    cores, more than the sampling of a small fit; :mod:`vlms_bayes.inference.nuts_jax`);
+    a later process with the same settings and shapes — a rerun, the LOO fits, the
+    robustness suite's rows, calibration replicas on other workers — then loads the
+    program instead. Set through
     ``JAX_COMPILATION_CACHE_DIR`` before JAX starts; a value the user set is kept.
     """
     if "jax" in sys.modules or "JAX_COMPILATION_CACHE_DIR" in os.environ:

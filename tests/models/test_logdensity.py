@@ -14,6 +14,8 @@ between points — which is all that NUTS uses — and the offset is bounded sep
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -68,7 +70,8 @@ def test_log_density_and_gradient_match_pymc(data, case):
         v.name.split("_")[0] for v in dens.free]
     ref = _pymc_logp_and_grad(model)
     with jax.enable_x64(True):
-        mine = jax.jit(jax.value_and_grad(dens.logp))
+        # the form the sampler runs: data (padded) an argument of the program
+        mine = jax.jit(jax.value_and_grad(dens.logp_with))
         rng = np.random.default_rng(7)
         ip = model.initial_point()
         vals, grads = [], []
@@ -77,7 +80,7 @@ def test_log_density_and_gradient_match_pymc(data, case):
                  for v in model.value_vars]
             u = {f.name: xi for f, xi in zip(dens.free, x, strict=True)}
             a, ga = ref(*x)
-            b, gb = mine(u)
+            b, gb = mine(u, dens.data)
             vals.append((float(a), float(b)))
             for f, g1 in zip(dens.free, ga, strict=True):
                 grads.append((np.asarray(g1), np.asarray(gb[f.name])))
@@ -148,3 +151,67 @@ def test_forward_and_backward_transforms_invert():
     for k, v in x.items():
         if k != "simplex":
             np.testing.assert_allclose(forward_transform(v, k), u[k])
+
+
+def _random_points(dens, n, seed):
+    """``n`` unconstrained points around the density's starting values."""
+    rng = np.random.default_rng(seed)
+    u0 = dens.unconstrain({})
+    return [{k: v + 0.5 * rng.standard_normal(v.shape) for k, v in u0.items()}
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize("case", [c if c.id != "K2-sel" else pytest.param(*c.values, id=c.id,
+                                                                            marks=SLOW)
+                                  for c in CASES])
+def test_padded_data_argument_density_equals_the_unpadded_one(data, case):
+    """Data as an argument, padded to buckets: the same log density as the unpadded
+    density with its data in the program (gradients: against PyMC, above)."""
+    exact = mixture_density(data, pad=False, **case)
+    padded = mixture_density(data, **case)
+    masks = [padded.data["row_mask"], padded.data["e_limit"]["mask"]]
+    assert all(m.size > m.sum() for m in masks)   # padded rows really are there
+    assert exact.data["row_mask"].all()
+    with jax.enable_x64(True):
+        ref = jax.jit(exact.logp)              # data in the program, exact shapes
+        mine = jax.jit(padded.logp_with)       # data an argument, padded
+        for u in _random_points(exact, 4, 11):
+            a, b = float(ref(u)), float(mine(u, padded.data))
+            assert np.isfinite(a)
+            assert abs(b - a) <= 1e-10 * max(1.0, abs(a))
+
+
+def test_one_bucket_of_datasets_compiles_once(data):
+    """Two datasets with the same padded shapes (an SBC replica: the design's objects with
+    new values) run one compiled log density, and a fresh function of the same shapes — as
+    a new process would build — is served by the persistent compilation cache."""
+    from vlms_bayes.inference.nuts_jax import (
+        CACHE_HIT_EVENT,
+        COMPILE_EVENT,
+        compile_events,
+    )
+
+    rng = np.random.default_rng(1)
+    other = replace(data, y_logq=data.y_logq + 0.3 * rng.standard_normal(data.n),
+                    y_loga=data.y_loga - 0.2, e_obs=np.clip(data.e_obs + 0.05, 0.0, 0.95))
+    case = dict(n_components=1, selection=SelectionModel())
+    d1, d2 = mixture_density(data, **case), mixture_density(other, **case)
+    assert jax.tree.map(np.shape, d1.data) == jax.tree.map(np.shape, d2.data)
+    assert d1.logp_with is d2.logp_with
+    u = _random_points(d1, 1, 2)[0]
+    prev = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # cache every one
+    try:
+        with jax.enable_x64(True):
+            fn = jax.jit(jax.value_and_grad(d1.logp_with))
+            with compile_events() as seen:
+                v1, _ = fn(u, d1.data)
+                v2, _ = fn(u, d2.data)
+            assert seen[COMPILE_EVENT] == 1 and fn._cache_size() == 1
+            assert float(v1) != float(v2)   # the second dataset's values, not the first's
+            assert float(v2) == pytest.approx(float(d2.logp(u)), rel=1e-12)
+            with compile_events() as fresh:
+                jax.jit(jax.value_and_grad(d1.logp_with))(u, d2.data)
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", prev)
+    assert fresh[CACHE_HIT_EVENT] == 1

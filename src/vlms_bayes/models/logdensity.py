@@ -23,12 +23,38 @@ out once in the order of their kernels.
 ``constrained(u)`` (every posterior variable the PyMC model reports, deterministics
 included), and ``unconstrain(values)`` for starting points. JAX itself is imported only
 when a density is built.
+
+One compilation per shape
+-------------------------
+The data are an *argument* of the density, not constants of its program:
+``logp_with(u, data)`` and ``constrained_with(u, data)`` take the pytree of
+:func:`density_data` (each kernel group's object arrays, the measured-e grids and their
+data-only factors, the censored-e nodes, the merged selection weight matrix with its
+grid, counts and the flat-method count), and they are the *same function objects* for
+every density of the same model settings (:class:`_Spec`, built once per process). A
+sampler compiled for one dataset therefore runs any other of the same pytree structure
+and array shapes, in the same process (JAX's in-memory cache) and in the next one (the
+persistent compilation cache; data compiled in as constants made every dataset a new
+program, 30–120 s of compilation on 2 cores). ``logp(u)`` and ``constrained(u)`` are the
+same functions with this density's data bound.
+
+The arrays are padded to :func:`bucket_size` rows (a multiple of 16 up to 256, then of
+1/16 of the next power of two) so that datasets of *similar* size share shapes too:
+robustness variants, refits on subsets, test fits. A calibration's replicas keep the
+design's objects, methods and hosts, so they share every shape even unpadded. A padded
+row repeats its group's first row, so every intermediate value stays finite, and it is
+weighed out exactly (a 0 mask on object and eccentricity rows, a −∞ log count and a 0
+count on selection groups, a 0 weight on grid nodes): the log density is the unpadded
+one up to the order of floating-point summation (≤ 1e-10 relative,
+``tests/models/test_logdensity.py``). ``mixture_density(..., pad=False)`` keeps the exact
+shapes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -97,6 +123,12 @@ class MixtureDensity:
     coords: dict[str, list[str]]
     defaults: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The data pytree that ``logp`` and ``constrained`` are bound to (:func:`density_data`).
+    data: Any = None
+    #: ``logp(u)`` as a function of (u, data): one function object per model settings.
+    logp_with: Callable[[Mapping[str, Any], Any], Any] | None = None
+    #: ``constrained(u)`` as a function of (u, data).
+    constrained_with: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None
 
     def unconstrain(self, values: Mapping[str, Any]) -> dict[str, NDArray[np.float64]]:
         """Unconstrained point from constrained values of the free variables (NumPy).
@@ -163,54 +195,121 @@ def _simplex_backward(jnp: Any, lse: Callable[..., Any], u: Any) -> tuple[Any, A
     return log_x, np.log(n) + n * s - n * lse(expanded)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Objects regrouped by kernel, data-only arrays of every term (built once)."""
+def bucket_size(n: int) -> int:
+    """Padded length of an array of ``n`` rows (0 stays 0).
 
-    plain: tuple[NDArray[np.float64], ...] | None
-    msini: tuple[NDArray[np.float64], ...] | None
-    projected: tuple[NDArray[np.float64], ...] | None
-    plain_raw: tuple[NDArray[np.float64], ...] | None  # (y_logq, y_loga, s_logq, s_loga)
-    order: NDArray[np.int64]            # object index of each row of the stacked terms
-    e_measured: list[tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]]]
-    e_limit: tuple[NDArray[np.int64], dict[str, NDArray[np.float64]]] | None
+    A multiple of 16 up to 256 rows, above that a multiple of 1/16 of the next power of
+    two (at most 1/8 of padding there), so that datasets of similar size share one
+    compiled program (module docstring, "One compilation per shape").
+    """
+    n = int(n)
+    if n <= 0:
+        return 0
+    step = max(16, 1 << max((n - 1).bit_length() - 4, 0))
+    return -(-n // step) * step
 
 
-def _layout(data: ModelData) -> _Layout:
-    plain = msini = projected = plain_raw = None
-    order = []
-    idx = np.flatnonzero(data.plain)
-    if idx.size:
-        nodes, logw = node_arrays(data.y_logq[idx], data.msini[idx], 1)
-        plain = (nodes, logw, data.y_loga[idx], data.s_logq[idx], data.s_loga[idx])
-        plain_raw = tuple(np.asarray(v[idx], float) for v in (data.y_logq, data.y_loga,
-                                                              data.s_logq, data.s_loga))
-        order.append(idx)
-    for name, mask in (("msini", data.msini), ("projected", data.is_projected)):
-        idx = np.flatnonzero(mask)
-        if idx.size:
-            arrs = tuple(np.asarray(v[idx], float) for v in (data.y_logq, data.y_loga,
-                                                              data.s_logq, data.s_loga))
-            if name == "msini":
-                msini = arrs
-            else:
-                projected = arrs
-            order.append(idx)
-    order_arr = np.concatenate(order).astype(np.int64)
+def _pad_rows(a: Any, n: int) -> NDArray[Any]:
+    """``a`` with rows appended up to ``n`` rows, each a copy of row 0 (finite by design)."""
+    a = np.asarray(a)
+    if a.shape[0] == n:
+        return a
+    return np.concatenate([a, np.repeat(a[:1], n - a.shape[0], axis=0)], axis=0)
+
+
+def _mask(n_real: int, n: int) -> NDArray[np.float64]:
+    return np.r_[np.ones(n_real), np.zeros(n - n_real)]
+
+
+#: Measured-e constants with one row per object (padded); the others are per grid node.
+_E_ROW_KEYS = ("a_scaled", "a_max", "em_lo", "em_hi", "log_n0", "log_n1")
+
+
+def density_data(data: ModelData, *, selection: SelectionModel | None = None,
+                 pad: bool = True) -> tuple[dict[str, Any], seln.SelectionTerms | None]:
+    """The data of the JAX log density as a pytree of NumPy arrays (its argument).
+
+    Objects are regrouped by kernel (true masses, minimum masses, projected separations);
+    with ``pad`` each group, each measured-e grid group, the censored-e rows, the
+    selection groups and the selection grid nodes are padded to :func:`bucket_size` rows.
+    A padded row repeats the group's first row (so every value stays finite) and is
+    weighed out exactly: object rows by ``row_mask`` (0), e rows by their mask before they
+    are added to row 0, selection groups by a count of 0 (log count −∞), grid nodes by a
+    weight of 0. The pytree's structure (which groups exist, how many measured-e grids)
+    and its arrays' shapes are all that the compiled program depends on.
+
+    Returns
+    -------
+    data : dict
+        The pytree (see the module docstring).
+    terms : SelectionTerms or None
+        The selection terms it was built from (their notes go to the density).
+    """
+    size = bucket_size if pad else (lambda n: int(n))
+    out: dict[str, Any] = {"plain": None, "plain_raw": None, "msini": None, "projected": None}
     row_of = np.empty(data.n, np.int64)
-    row_of[order_arr] = np.arange(data.n)
+    masks = []
+    offset = 0
+    for name, mask in (("plain", data.plain), ("msini", data.msini),
+                       ("projected", data.is_projected)):
+        idx = np.flatnonzero(mask)
+        if not idx.size:
+            continue
+        n_pad = size(idx.size)
+        raw = tuple(_pad_rows(np.asarray(v[idx], float), n_pad)
+                    for v in (data.y_logq, data.y_loga, data.s_logq, data.s_loga))
+        if name == "plain":
+            nodes, logw = node_arrays(data.y_logq[idx], data.msini[idx], 1)
+            out["plain"] = (_pad_rows(nodes, n_pad), _pad_rows(logw, n_pad), *raw[1:])
+            out["plain_raw"] = raw
+        else:
+            out[name] = raw
+        row_of[idx] = offset + np.arange(idx.size)
+        masks.append(_mask(idx.size, n_pad))
+        offset += n_pad
+    out["row_mask"] = np.concatenate(masks)
     e_measured = []
     steps = grid_steps(data.s_e[data.idx_measured])
     for h in np.unique(steps):
         idx = data.idx_measured[steps == h]
+        n_pad = size(idx.size)
         c = measured_e_constants(data.e_obs[idx], data.s_e[idx], h=h)
         a_max = c["a"].max(axis=1)
         c["a_max"], c["a_scaled"] = a_max, np.exp(c["a"] - a_max[:, None])
-        e_measured.append((row_of[idx], c))
-    e_limit = None
+        del c["a"]  # only its scaled form enters (_measured_e_matmul)
+        c = {key: (_pad_rows(v, n_pad) if key in _E_ROW_KEYS else np.asarray(v, float))
+             for key, v in c.items()}
+        rows = np.r_[row_of[idx], np.zeros(n_pad - idx.size, np.int64)]
+        e_measured.append({"rows": rows, "mask": _mask(idx.size, n_pad), "c": c})
+    out["e_measured"] = tuple(e_measured)
+    out["e_limit"] = None
     if len(data.idx_limit):
-        e_limit = (row_of[data.idx_limit], limit_e_constants(data.e_limit[data.idx_limit]))
-    return _Layout(plain, msini, projected, plain_raw, order_arr, e_measured, e_limit)
+        idx = data.idx_limit
+        n_pad = size(idx.size)
+        c = {key: (np.asarray(v, float) if np.ndim(v) == 0 else _pad_rows(v, n_pad))
+             for key, v in limit_e_constants(data.e_limit[idx]).items()}
+        out["e_limit"] = {"rows": np.r_[row_of[idx], np.zeros(n_pad - idx.size, np.int64)],
+                          "mask": _mask(idx.size, n_pad), "c": c}
+    terms = seln.selection_terms(data, selection) if selection is not None else None
+    out["sel"] = None
+    if terms is not None and terms.methods:
+        grid_q, grid_a, w, counts = _compressed_selection(terms)
+        n_groups, n_nodes = w.shape
+        g_pad, k_pad = size(n_groups), size(n_nodes)
+        wt = np.zeros((k_pad, g_pad))
+        wt[:n_nodes, :n_groups] = w.T   # (nodes, groups): one vector-matrix product per k
+        log_counts = np.full(g_pad, -np.inf)
+        log_counts[:n_groups] = np.log(counts)
+        n_flat = int(np.sum(terms.object_group < 0))
+        out["sel"] = {
+            "grid_q": _pad_rows(grid_q, k_pad), "grid_a": _pad_rows(grid_a, k_pad),
+            "wt": wt, "counts": np.r_[counts, np.zeros(g_pad - n_groups)],
+            "log_counts": log_counts,
+            "log_n_flat": np.float64(np.log(n_flat)) if n_flat else None,
+            "log_n_total": np.float64(np.log(terms.counts.sum() + n_flat)),
+            "smooth_var": np.float64(terms.smooth_var),
+        }
+    return out, terms
 
 
 def _compressed_selection(terms: seln.SelectionTerms,
@@ -230,75 +329,75 @@ def _compressed_selection(terms: seln.SelectionTerms,
     return terms.grid_logq[cols], terms.grid_loga[cols], uniq, counts
 
 
-def mixture_density(
-    data: ModelData,
-    *,
-    n_components: int = 2,
-    priors: MixturePriors | None = None,
-    n_incl_nodes: int = N_INCL_NODES,
-    selection: SelectionModel | None = None,
-    planet_components: int = 1,
-    binary_shape: str = "gaussian",
-) -> MixtureDensity:
-    """Build the JAX log density of :func:`~vlms_bayes.models.mixture.build_mixture_model`.
+@dataclass(frozen=True)
+class _Spec:
+    """Everything the log density's program depends on besides its data pytree."""
 
-    Arguments as for ``build_mixture_model`` (same defaults, same model).
-    ``binary_shape="powerlaw"`` (K ≥ 2) makes the last population the power law in q with
-    a log-normal separation (:mod:`vlms_bayes.models.mixture`, "Shapes"), which only this
-    density has: ``mu_logq``, ``sigma_logq``, ``rho_beta`` and ``rho`` then belong to the
-    K_g = K − 1 Gaussian components (coordinate ``gaussian``), ``mu_loga`` and
-    ``sigma_loga`` to every population, and the free variable ``gamma_q`` (γ, transform
-    log(1 + γ), coordinate ``power_law``) is new.
+    kp: int
+    npl: int
+    pl: bool
+    selective: bool
+    priors: MixturePriors
+    n_incl_nodes: int
 
-    Returns
-    -------
-    MixtureDensity
-        ``logp(u)``: the log density (priors, Jacobians and potentials) at an unconstrained
-        point ``u`` (dict of the free variables' unconstrained vectors, see ``free``);
-        ``log_prior(u)``: its priors and Jacobians alone;
-        ``constrained(u)``: every variable of the PyMC model's posterior at ``u``.
-    """
-    import jax.numpy as jnp  # heavy: keeps --help fast
-    from jax.scipy.special import gammaln, log_ndtr, logsumexp  # heavy: jax
+    @property
+    def k(self) -> int:
+        """Components: Gaussians, plus the power law when ``pl``."""
+        return n_gaussians(self.kp, self.npl)
 
-    kp, npl = check_sizes(n_components, planet_components)
-    k = n_gaussians(kp, npl)  # components: Gaussians, plus the power law when pl
-    pl = check_binary_shape(binary_shape, kp)
-    kg = k - 1 if pl else k   # Gaussian components
-    pr = priors or MixturePriors()
-    lay = _layout(data)
-    sel_terms = seln.selection_terms(data, selection) if selection is not None else None
-    selective = sel_terms is not None and bool(sel_terms.methods)
-    if selective:
-        grid_q, grid_a, sel_w, sel_counts = _compressed_selection(sel_terms)
-        sel_wt = np.ascontiguousarray(sel_w.T)  # (nodes, groups): one vector-matrix product per k
-        n_flat = int(np.sum(sel_terms.object_group < 0))
-        log_n_total = float(np.log(sel_terms.counts.sum() + n_flat))
-        smooth_var = sel_terms.smooth_var
+    @property
+    def kg(self) -> int:
+        """Gaussian components."""
+        return self.k - 1 if self.pl else self.k
 
-    ops = {"log": jnp.log, "sqrt": jnp.sqrt, "expm1": jnp.expm1, "maximum": jnp.maximum,
-           "minimum": jnp.minimum, "abs": jnp.abs, "where": jnp.where,
-           "logsumexp": logsumexp, "logaddexp": jnp.logaddexp, "log_ndtr": log_ndtr}
-    e_ops = {"log": jnp.log, "gammaln": gammaln, "logsumexp": logsumexp}
 
-    gdim = "gaussian" if pl else "population"
+def _free_vars(spec: _Spec) -> tuple[FreeVar, ...]:
+    k, kg, kp = spec.k, spec.kg, spec.kp
+    gdim = "gaussian" if spec.pl else "population"
     free = [FreeVar("mu_logq", kg, "ordered" if kg > 1 else "none", gdim),
             FreeVar("mu_loga", k, "none", "population"),
             FreeVar("sigma_logq", kg, "log", gdim),
             FreeVar("sigma_loga", k, "log", "population"),
             FreeVar("rho_beta", kg, "logodds", gdim)]
-    if npl == 1:
+    if spec.npl == 1:
         free += [FreeVar("e_alpha", k, "log", "population"),
                  FreeVar("e_beta", k, "log", "population")]
     else:
         free += [FreeVar("e_alpha_pop", kp, "log", "e_population"),
                  FreeVar("e_beta_pop", kp, "log", "e_population")]
-    weight_name = None
     if k > 1:
-        weight_name = "f_det" if selective else "w"
-        free.append(FreeVar(weight_name, k, "simplex", "population"))
-    if pl:
+        free.append(FreeVar("f_det" if spec.selective else "w", k, "simplex", "population"))
+    if spec.pl:
         free.append(FreeVar("gamma_q", 1, "log1p", "power_law"))
+    return tuple(free)
+
+
+@dataclass(frozen=True)
+class _Program:
+    """The density's functions of (unconstrained point, data pytree)."""
+
+    logp: Callable[[Mapping[str, Any], Any], Any]
+    log_prior: Callable[[Mapping[str, Any]], Any]
+    constrained: Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+@lru_cache(maxsize=64)
+def _program(spec: _Spec) -> _Program:
+    """The density's functions for one :class:`_Spec`, built once per process.
+
+    Densities of the same spec share these very function objects, which is what lets a
+    sampler compiled for one dataset (:mod:`vlms_bayes.inference.nuts_jax`) run another.
+    """
+    import jax.numpy as jnp  # heavy: keeps --help fast
+    from jax.scipy.special import gammaln, log_ndtr, logsumexp  # heavy: jax
+
+    k, kg, kp, npl, pl, pr = spec.k, spec.kg, spec.kp, spec.npl, spec.pl, spec.priors
+    n_incl_nodes, selective = spec.n_incl_nodes, spec.selective
+    free = _free_vars(spec)
+    ops = {"log": jnp.log, "sqrt": jnp.sqrt, "expm1": jnp.expm1, "maximum": jnp.maximum,
+           "minimum": jnp.minimum, "abs": jnp.abs, "where": jnp.where,
+           "logsumexp": logsumexp, "logaddexp": jnp.logaddexp, "log_ndtr": log_ndtr}
+    e_ops = {"log": jnp.log, "gammaln": gammaln, "logsumexp": logsumexp}
     comp_pop = component_populations(kp, npl)
     log_2pi = float(np.log(2.0 * np.pi))
 
@@ -345,17 +444,18 @@ def mixture_density(
         vals["rho"] = 2.0 * rb - 1.0
         return vals, lp
 
-    def selection_parts(vals: dict[str, Any]) -> tuple[Any, Any, Any]:
+    def selection_parts(vals: dict[str, Any], s: dict[str, Any]) -> tuple[Any, Any, Any]:
         """Log ξ (groups × K), log ξ̄ (K) and the visibility wall."""
-        lxi = _log_xi(jnp, grid_q, grid_a, sel_wt, smooth_var, vals, kg)
+        lxi = _log_xi(jnp, s["grid_q"], s["grid_a"], s["wt"], s["smooth_var"], vals, kg)
         if pl:
             lxi = jnp.concatenate([lxi, _log_xi_powerlaw(
-                jnp, grid_q, grid_a, sel_wt, smooth_var, vals, ops)], axis=1)
-        # ξ̄ from the merged groups; flat-method objects count with ξ ≡ 1
-        rows = lxi + np.log(sel_counts)[:, None]
-        if n_flat:
-            rows = jnp.concatenate([rows, jnp.full((1, k), np.log(n_flat))], axis=0)
-        log_xibar = logsumexp(rows, axis=0) - log_n_total
+                jnp, s["grid_q"], s["grid_a"], s["wt"], s["smooth_var"], vals, ops)], axis=1)
+        # ξ̄ from the merged groups (padded ones: log count −∞); flat-method objects
+        # count with ξ ≡ 1
+        rows = lxi + s["log_counts"][:, None]
+        if s["log_n_flat"] is not None:
+            rows = jnp.concatenate([rows, jnp.broadcast_to(s["log_n_flat"], (1, k))], axis=0)
+        log_xibar = logsumexp(rows, axis=0) - s["log_n_total"]
         return lxi, log_xibar, seln.visibility_logp(log_xibar, pr.visibility_floor,
                                                     pr.visibility_scale, xp=jnp)
 
@@ -366,7 +466,7 @@ def mixture_density(
             return vals["log_w"]
         return seln.intrinsic_log_weights(vals["log_f_det"], log_xibar, logsumexp=logsumexp)
 
-    def object_terms(vals: dict[str, Any], log_w: Any) -> Any:
+    def object_terms(vals: dict[str, Any], log_w: Any, d: dict[str, Any]) -> Any:
         pop = (vals["mu_logq"], vals["mu_loga"][:kg], vals["sigma_logq"],
                vals["sigma_loga"][:kg], vals["rho"])
         if pl:
@@ -380,43 +480,46 @@ def mixture_density(
                 *raw, *pl_pop, kind=kind, ops=ops, n_nodes=n_incl_nodes)], axis=1)
 
         parts = []
-        if lay.plain is not None:
-            nodes, logw, ya, sq, sa = lay.plain
+        if d["plain"] is not None:
+            nodes, logw, ya, sq, sa = d["plain"]
             parts.append(with_powerlaw(qa_component_logpdf(
                 nodes, logw, ya, sq, sa, *pop, log=jnp.log, logsumexp=logsumexp),
-                lay.plain_raw, "plain"))
-        if lay.msini is not None:
-            parts.append(with_powerlaw(msini_qa_logpdf(*lay.msini, *pop, ops=ops,
+                d["plain_raw"], "plain"))
+        if d["msini"] is not None:
+            parts.append(with_powerlaw(msini_qa_logpdf(*d["msini"], *pop, ops=ops,
                                                        n_nodes=n_incl_nodes),
-                                       lay.msini, "msini"))
-        if lay.projected is not None:
-            parts.append(with_powerlaw(projected_qa_logpdf(*lay.projected, *pop, ops=ops,
+                                       d["msini"], "msini"))
+        if d["projected"] is not None:
+            parts.append(with_powerlaw(projected_qa_logpdf(*d["projected"], *pop, ops=ops,
                                                            n_nodes=n_incl_nodes),
-                                       lay.projected, "projected"))
+                                       d["projected"], "projected"))
         terms = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
         terms = terms + log_w[None, :]
         alpha, beta = vals["e_alpha"], vals["e_beta"]
-        for rows, c in lay.e_measured:
-            terms = terms.at[rows].add(_measured_e_matmul(jnp, c, alpha, beta, e_ops))
-        if lay.e_limit is not None:
-            rows, c = lay.e_limit
-            terms = terms.at[rows].add(limit_e_logterm(c, alpha, beta, **e_ops))
+        # padded e rows are multiplied by 0 and added to row 0: exactly nothing
+        for grp in d["e_measured"]:
+            terms = terms.at[grp["rows"]].add(
+                _measured_e_matmul(jnp, grp["c"], alpha, beta, e_ops) * grp["mask"][:, None])
+        if d["e_limit"] is not None:
+            grp = d["e_limit"]
+            terms = terms.at[grp["rows"]].add(
+                limit_e_logterm(grp["c"], alpha, beta, **e_ops) * grp["mask"][:, None])
         return terms
 
-    def logp(u: Mapping[str, Any]) -> Any:
+    def logp(u: Mapping[str, Any], d: dict[str, Any]) -> Any:
         vals, lp = params_of(u)
         log_xibar = lxi = None
         if selective:
-            lxi, log_xibar, wall = selection_parts(vals)
+            lxi, log_xibar, wall = selection_parts(vals, d["sel"])
             lp = lp + wall
         log_w = weights_of(vals, log_xibar)
-        lp = lp + jnp.sum(logsumexp(object_terms(vals, log_w), axis=1))
+        lp = lp + jnp.sum(logsumexp(object_terms(vals, log_w, d), axis=1) * d["row_mask"])
         if selective:
             per_group = logsumexp(log_w[None, :] + lxi, axis=-1)
-            lp = lp - jnp.sum(per_group * sel_counts)
+            lp = lp - jnp.sum(per_group * d["sel"]["counts"])
         return lp
 
-    def constrained(u: Mapping[str, Any]) -> dict[str, Any]:
+    def constrained(u: Mapping[str, Any], d: dict[str, Any]) -> dict[str, Any]:
         vals, _ = params_of(u)
         out = {v.name: vals[v.name] for v in free}
         out["rho"] = vals["rho"]
@@ -425,16 +528,65 @@ def mixture_density(
         out["e_mean"] = vals["e_alpha"] / (vals["e_alpha"] + vals["e_beta"])
         out["e_conc"] = vals["e_alpha"] + vals["e_beta"]
         if selective and k > 1:
-            _, log_xibar, _ = selection_parts(vals)
+            _, log_xibar, _ = selection_parts(vals, d["sel"])
             out["log_w"] = weights_of(vals, log_xibar)
             out["w"] = jnp.exp(out["log_w"])
         return out
 
+    def log_prior(u: Mapping[str, Any]) -> Any:
+        return params_of(u)[1]
+
+    return _Program(logp, log_prior, constrained)
+
+
+def mixture_density(
+    data: ModelData,
+    *,
+    n_components: int = 2,
+    priors: MixturePriors | None = None,
+    n_incl_nodes: int = N_INCL_NODES,
+    selection: SelectionModel | None = None,
+    planet_components: int = 1,
+    binary_shape: str = "gaussian",
+    pad: bool = True,
+) -> MixtureDensity:
+    """Build the JAX log density of :func:`~vlms_bayes.models.mixture.build_mixture_model`.
+
+    Arguments as for ``build_mixture_model`` (same defaults, same model).
+    ``binary_shape="powerlaw"`` (K ≥ 2) makes the last population the power law in q with
+    a log-normal separation (:mod:`vlms_bayes.models.mixture`, "Shapes"), which only this
+    density has: ``mu_logq``, ``sigma_logq``, ``rho_beta`` and ``rho`` then belong to the
+    K_g = K − 1 Gaussian components (coordinate ``gaussian``), ``mu_loga`` and
+    ``sigma_loga`` to every population, and the free variable ``gamma_q`` (γ, transform
+    log(1 + γ), coordinate ``power_law``) is new. ``pad``: pad the data arrays to
+    :func:`bucket_size` rows (:func:`density_data`; the density is the same), so that
+    datasets of similar size share one compiled sampler; False keeps their exact shapes.
+
+    Returns
+    -------
+    MixtureDensity
+        ``logp(u)``: the log density (priors, Jacobians and potentials) at an unconstrained
+        point ``u`` (dict of the free variables' unconstrained vectors, see ``free``);
+        ``log_prior(u)``: its priors and Jacobians alone;
+        ``constrained(u)``: every variable of the PyMC model's posterior at ``u``;
+        ``logp_with(u, data)`` and ``constrained_with(u, data)``: the same with the data
+        pytree (``data``) as an argument, shared by every density of the same settings.
+    """
+    kp, npl = check_sizes(n_components, planet_components)
+    pl = check_binary_shape(binary_shape, kp)
+    pr = priors or MixturePriors()
+    arrays, sel_terms = density_data(data, selection=selection, pad=pad)
+    spec = _Spec(kp=kp, npl=npl, pl=pl, selective=arrays["sel"] is not None, priors=pr,
+                 n_incl_nodes=int(n_incl_nodes))
+    prog = _program(spec)
+    free = _free_vars(spec)
+    k, kg = spec.k, spec.kg
+    gdim = "gaussian" if pl else "population"
     dims = {v.name: (v.dim,) for v in free}
     dims["rho"] = (gdim,)
     for name in ("e_mean", "e_conc", "e_alpha", "e_beta"):
         dims[name] = ("population",)
-    if selective and k > 1:
+    if spec.selective and k > 1:
         dims["log_w"] = dims["w"] = ("population",)
     defaults = {"mu_logq": ordered_initial_means(data.y_logq, kg),
                 "mu_loga": np.full(k, float(np.median(data.y_loga))),
@@ -455,12 +607,18 @@ def mixture_density(
         coords["gaussian"] = coords["population"][:kg]
         coords["power_law"] = coords["population"][kg:]
 
-    def log_prior(u: Mapping[str, Any]) -> Any:
-        return params_of(u)[1]
-
-    return MixtureDensity(tuple(free), logp, log_prior, constrained, dims, coords,
+    return MixtureDensity(free, partial(_bound, prog.logp, arrays), prog.log_prior,
+                          partial(_bound, prog.constrained, arrays), dims, coords,
                           defaults=defaults,
-                          notes=list(sel_terms.notes) if sel_terms is not None else [])
+                          notes=list(sel_terms.notes) if sel_terms is not None else [],
+                          data=arrays, logp_with=prog.logp,
+                          constrained_with=prog.constrained)
+
+
+def _bound(fn: Callable[[Mapping[str, Any], Any], Any], data: Any,
+           u: Mapping[str, Any]) -> Any:
+    """``fn(u, data)``: a density function with its data bound (the closure form)."""
+    return fn(u, data)
 
 
 def _measured_e_matmul(jnp: Any, c: dict[str, Any], alpha: Any, beta: Any,
@@ -491,8 +649,8 @@ def _measured_e_matmul(jnp: Any, c: dict[str, Any], alpha: Any, beta: Any,
                               axis=-1)
 
 
-def _log_xi(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
-            weights_t: NDArray[np.float64], smooth_var: float, vals: dict[str, Any],
+def _log_xi(jnp: Any, grid_q: Any, grid_a: Any,
+            weights_t: Any, smooth_var: Any, vals: dict[str, Any],
             kg: int) -> Any:
     """Log ξ_g,k (groups × K_g) of the first ``kg`` (Gaussian) components.
 
@@ -511,12 +669,12 @@ def _log_xi(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
     return top + jnp.log(summed + seln.TINY)
 
 
-def _log_xi_powerlaw(jnp: Any, grid_q: NDArray[np.float64], grid_a: NDArray[np.float64],
-                     weights_t: NDArray[np.float64], smooth_var: float, vals: dict[str, Any],
+def _log_xi_powerlaw(jnp: Any, grid_q: Any, grid_a: Any,
+                     weights_t: Any, smooth_var: Any, vals: dict[str, Any],
                      ops: dict[str, Callable[..., Any]]) -> Any:
     """Log ξ_g (groups × 1) of the power-law population (as ``log_xi_powerlaw``)."""
     lam = powerlaw_lambda(vals["gamma_q"])
-    lq = powerlaw_logq_logpdf(grid_q, float(np.sqrt(smooth_var)), lam, ops=ops)
+    lq = powerlaw_logq_logpdf(grid_q, jnp.sqrt(smooth_var), lam, ops=ops)
     va = vals["sigma_loga"][-1] ** 2 + smooth_var
     da = grid_a - vals["mu_loga"][-1]
     lp = lq - 0.5 * jnp.log(2.0 * np.pi * va) - 0.5 * da * da / va          # (G,)

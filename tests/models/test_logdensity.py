@@ -70,7 +70,7 @@ def test_log_density_and_gradient_match_pymc(data, case):
         v.name.split("_")[0] for v in dens.free]
     ref = _pymc_logp_and_grad(model)
     with jax.enable_x64(True):
-        # the form the sampler runs: data (padded) an argument of the program
+        # the form the sampler runs: the data an argument of the program
         mine = jax.jit(jax.value_and_grad(dens.logp_with))
         rng = np.random.default_rng(7)
         ip = model.initial_point()
@@ -168,7 +168,7 @@ def test_padded_data_argument_density_equals_the_unpadded_one(data, case):
     """Data as an argument, padded to buckets: the same log density as the unpadded
     density with its data in the program (gradients: against PyMC, above)."""
     exact = mixture_density(data, pad=False, **case)
-    padded = mixture_density(data, **case)
+    padded = mixture_density(data, pad=True, **case)
     masks = [padded.data["row_mask"], padded.data["e_limit"]["mask"]]
     assert all(m.size > m.sum() for m in masks)   # padded rows really are there
     assert exact.data["row_mask"].all()

@@ -38,16 +38,16 @@ persistent compilation cache; data compiled in as constants made every dataset a
 program, 30–120 s of compilation on 2 cores). ``logp(u)`` and ``constrained(u)`` are the
 same functions with this density's data bound.
 
-The arrays are padded to :func:`bucket_size` rows (a multiple of 16 up to 256, then of
-1/16 of the next power of two) so that datasets of *similar* size share shapes too:
-robustness variants, refits on subsets, test fits. A calibration's replicas keep the
-design's objects, methods and hosts, so they share every shape even unpadded. A padded
+With ``mixture_density(..., pad=True)`` the arrays are padded to :func:`bucket_size`
+rows (a multiple of 16 up to 256, then of 1/16 of the next power of two) so that datasets
+of *similar* size share shapes too (robustness variants, refits on subsets). It is off by
+default: it costs ~15 % per gradient, and a calibration's replicas keep the design's
+objects, methods and hosts, so they share every shape unpadded. A padded
 row repeats its group's first row, so every intermediate value stays finite, and it is
 weighed out exactly (a 0 mask on object and eccentricity rows, a −∞ log count and a 0
 count on selection groups, a 0 weight on grid nodes): the log density is the unpadded
 one up to the order of floating-point summation (≤ 1e-10 relative,
-``tests/models/test_logdensity.py``). ``mixture_density(..., pad=False)`` keeps the exact
-shapes.
+``tests/models/test_logdensity.py``).
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ _E_ROW_KEYS = ("a_scaled", "a_max", "em_lo", "em_hi", "log_n0", "log_n1")
 
 
 def density_data(data: ModelData, *, selection: SelectionModel | None = None,
-                 pad: bool = True) -> tuple[dict[str, Any], seln.SelectionTerms | None]:
+                 pad: bool = False) -> tuple[dict[str, Any], seln.SelectionTerms | None]:
     """The data of the JAX log density as a pytree of NumPy arrays (its argument).
 
     Objects are regrouped by kernel (true masses, minimum masses, projected separations);
@@ -548,7 +548,7 @@ def mixture_density(
     selection: SelectionModel | None = None,
     planet_components: int = 1,
     binary_shape: str = "gaussian",
-    pad: bool = True,
+    pad: bool = False,
 ) -> MixtureDensity:
     """Build the JAX log density of :func:`~vlms_bayes.models.mixture.build_mixture_model`.
 
@@ -560,7 +560,9 @@ def mixture_density(
     ``sigma_loga`` to every population, and the free variable ``gamma_q`` (γ, transform
     log(1 + γ), coordinate ``power_law``) is new. ``pad``: pad the data arrays to
     :func:`bucket_size` rows (:func:`density_data`; the density is the same), so that
-    datasets of similar size share one compiled sampler; False keeps their exact shapes.
+    datasets of similar size share one compiled sampler. Off by default: padding costs
+    ~15 % per gradient (docs/bayes.md, Speed), and the datasets that repeat in practice —
+    SBC replicas of one design, the gate's retry — already have equal shapes.
 
     Returns
     -------

@@ -378,6 +378,7 @@ def test_default_row_equals_a_direct_fit(suite_out, frame, ps_snapshot, shared_d
         assert got[key] == pytest.approx(value, rel=1e-8, abs=1e-12), key
 
 
+@pytest.mark.slow  # ~15-40 s; the shared Dask path's worker independence is in test_calibrate
 def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path):
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.pipeline import BaselineConfig

@@ -56,6 +56,7 @@ from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.comparison import loo_compare
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
+from vlms_bayes.inference.exchangeable import exchangeable_density, is_exchangeable
 from vlms_bayes.inference.initvals import (
     best_start,
     powerlaw_initial_values,
@@ -121,6 +122,11 @@ class FitConfig:
     target_accept: float = 0.9
     retry_target_accept: float = 0.98
     max_tree_depth: int = 10
+    #: Backend "jax": sample the exchangeable twin of the ordered model and sort each draw
+    #: by mean log q (the same posterior; a chain can pass between the halves the
+    #: ordering cuts a ridge into; inference.exchangeable). Where the model is not
+    #: exchangeable (planet_components > 1, power law) the ordered model is sampled.
+    sample_unordered: bool = True
     allow_bad_diagnostics: bool = False
     loo_components: tuple[int, ...] = ()
     include_reference: bool = False
@@ -159,6 +165,7 @@ class FitConfig:
             "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
             "retry_target_accept": self.retry_target_accept,
             "max_tree_depth": self.max_tree_depth,
+            "sample_unordered": self.sample_unordered,
             "allow_bad_diagnostics": self.allow_bad_diagnostics,
             "loo_components": list(self.loo_components),
             "include_reference": self.include_reference,
@@ -208,13 +215,18 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
         log.info("start: components assigned as candidate %d (log posterior after a short "
                  "ascent %.2f, the observed order's %.2f)", choice.index,
                  choice.logp_optimised[choice.index], choice.logp_optimised[0])
+    unordered = (config.backend == "jax" and config.sample_unordered
+                 and is_exchangeable(density))
     if choice.competing:
-        log.warning("the posterior has %d other mode(s) within 3 nats of the start's, with "
-                    "the populations' parameters assigned differently; one chain does not "
-                    "move between them (docs/bayes.md, Simulation-based calibration)",
-                    len(choice.competing))
+        (log.info if unordered else log.warning)(
+            "the posterior has %d other mode(s) within 3 nats of the start's, with the "
+            "populations' parameters assigned differently; %s (docs/bayes.md, "
+            "Simulation-based calibration)", len(choice.competing),
+            "the chains sample the model's exchangeable twin and can move between them"
+            if unordered else "a chain of the ordered model does not move between them")
     if config.backend == "jax":
-        draw = partial(sample_density, density)
+        draw = partial(sample_density,
+                       exchangeable_density(density) if unordered else density)
     else:
         model = build_mixture_model(data, **kwargs)
         if weight is not None and weight not in model.named_vars:  # the other weight name

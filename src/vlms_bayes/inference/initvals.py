@@ -8,10 +8,12 @@ catches but cannot repair.
 
 The order of the *observed* mean log q need not be the intrinsic one: selection can
 detect mostly the high-q tail of a broad population, so the observed cluster with the
-lower mean log q may belong to the population with the higher intrinsic mean. Sorting the
-mixture's components by observed log q then starts the chain in a lower local mode of the
-posterior (measured on a simulation-based calibration replica: 45 nats below the mode the
-truth lies in; docs/bayes.md, "Simulation-based calibration"). :func:`start_candidates`
+lower mean log q may belong to the population with the higher intrinsic mean, and two
+clusters of the observed sample can have almost the same mean log q, so that 0.03 dex
+decides which one starts as binary-like. Sorting the mixture's components by observed
+log q then can start the chain in a lower local mode of the posterior (measured on a
+simulation-based calibration replica: 45 nats below the mode the truth lies in;
+docs/bayes.md, "Simulation-based calibration"). :func:`start_candidates`
 therefore offers the mixture's components under every assignment to the ordered
 populations (the log q means stay sorted), and :func:`best_start` keeps the one whose
 short ascent of the log posterior ends highest.

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import optimize
 
 from vlms_bayes.models.data import ModelData
 
@@ -204,7 +205,6 @@ def best_start(density: Any, candidates: Sequence[dict[str, Any]], *, max_iter: 
         return dict(candidates[0]), StartChoice(0, (np.nan,), (np.nan,), ())
     import jax  # heavy: keeps --help fast
     import jax.numpy as jnp  # heavy: jax
-    from scipy import optimize  # heavy: scipy.optimize
 
     names = [v.name for v in density.free]
     sizes = [v.n_free for v in density.free]

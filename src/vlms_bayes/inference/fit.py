@@ -56,7 +56,12 @@ from vlms_bayes.errors import GateRejectedError, InputDataError
 from vlms_bayes.inference.classify import MODEL_TAG, classify_data
 from vlms_bayes.inference.comparison import loo_compare
 from vlms_bayes.inference.diagnostics import Diagnostics, GateConfig, sample_with_gate
-from vlms_bayes.inference.initvals import initial_values, powerlaw_initial_values
+from vlms_bayes.inference.exchangeable import exchangeable_density, is_exchangeable
+from vlms_bayes.inference.initvals import (
+    best_start,
+    powerlaw_initial_values,
+    start_candidates,
+)
 from vlms_bayes.inference.membership import (
     Membership,
     draws_from_posterior,
@@ -117,6 +122,11 @@ class FitConfig:
     target_accept: float = 0.9
     retry_target_accept: float = 0.98
     max_tree_depth: int = 10
+    #: Backend "jax": sample the exchangeable twin of the ordered model and sort each draw
+    #: by mean log q (the same posterior; a chain can pass between the halves the
+    #: ordering cuts a ridge into; inference.exchangeable). Where the model is not
+    #: exchangeable (planet_components > 1, power law) the ordered model is sampled.
+    sample_unordered: bool = True
     allow_bad_diagnostics: bool = False
     loo_components: tuple[int, ...] = ()
     include_reference: bool = False
@@ -156,6 +166,7 @@ class FitConfig:
             "draws": self.draws, "tune": self.tune, "target_accept": self.target_accept,
             "retry_target_accept": self.retry_target_accept,
             "max_tree_depth": self.max_tree_depth,
+            "sample_unordered": self.sample_unordered,
             "allow_bad_diagnostics": self.allow_bad_diagnostics,
             "loo_components": list(self.loo_components),
             "include_reference": self.include_reference,
@@ -192,16 +203,36 @@ def fit_posterior(data: ModelData, config: FitConfig, *, n_components: int, seed
     n_gauss = n_gaussians(n_components, config.planet_components)
     kwargs = dict(n_components=n_components, priors=config.priors, selection=config.selection,
                   planet_components=config.planet_components, binary_shape=config.binary_shape)
-    if config.backend == "jax":  # the model written in JAX (models.logdensity)
-        density = mixture_density(data, **kwargs)
-        weight = next((v.name for v in density.free if v.transform == "simplex"), None)
-        init = initial_values(data, n_gauss, random_seed=seed, weight_name=weight)
-        if check_binary_shape(config.binary_shape, n_components):
-            init = powerlaw_initial_values(init)
-        draw = partial(sample_density, density)
+    # the start: the observed-(log q, log a) Gaussian mixture under the assignment of its
+    # components to the ordered populations whose short ascent of the log posterior ends
+    # highest (selection can flip the observed order of mean log q; inference.initvals)
+    density = mixture_density(data, **kwargs)  # the model written in JAX (models.logdensity)
+    weight = next((v.name for v in density.free if v.transform == "simplex"), None)
+    candidates = start_candidates(data, n_gauss, random_seed=seed, weight_name=weight)
+    if check_binary_shape(config.binary_shape, n_components):
+        candidates = [powerlaw_initial_values(c) for c in candidates]
+    init, choice = best_start(density, candidates)
+    if choice.index:
+        log.info("start: components assigned as candidate %d (log posterior after a short "
+                 "ascent %.2f, the observed order's %.2f)", choice.index,
+                 choice.logp_optimised[choice.index], choice.logp_optimised[0])
+    unordered = (config.backend == "jax" and config.sample_unordered
+                 and is_exchangeable(density))
+    if choice.competing:
+        (log.info if unordered else log.warning)(
+            "the posterior has %d other mode(s) within 3 nats of the start's, with the "
+            "populations' parameters assigned differently; %s (docs/bayes.md, "
+            "Simulation-based calibration)", len(choice.competing),
+            "the chains sample the model's exchangeable twin and can move between them"
+            if unordered else "a chain of the ordered model does not move between them")
+    if config.backend == "jax":
+        draw = partial(sample_density,
+                       exchangeable_density(density) if unordered else density)
     else:
         model = build_mixture_model(data, **kwargs)
-        init = initial_values(data, n_gauss, random_seed=seed, model=model)
+        if weight is not None and weight not in model.named_vars:  # the other weight name
+            other = "w" if weight == "f_det" else "f_det"
+            init = {(other if k == weight else k): v for k, v in init.items()}
         draw = partial(sample, model, backend=config.backend)
     tried: list[Any] = []
 

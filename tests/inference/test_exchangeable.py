@@ -68,3 +68,23 @@ def test_only_exchangeable_variants_qualify(data):
     assert not is_exchangeable(mixture_density(data, n_components=2, binary_shape="powerlaw"))
     with pytest.raises(ValueError, match="per-population"):
         exchangeable_density(mixture_density(data, n_components=2, planet_components=2))
+
+
+def test_twin_takes_the_data_as_an_argument_and_shares_its_program(data):
+    """The twin keeps the data-argument form (one compiled sampler for every dataset of a
+    design): ``logp_with(u, data)`` is ``logp(u)``, and twins of two datasets with the
+    same settings are the same function objects."""
+    from dataclasses import replace
+
+    other = replace(data, y_logq=data.y_logq + 0.2)
+    case = dict(n_components=2, selection=SelectionModel())
+    t1, t2 = (exchangeable_density(mixture_density(d, **case)) for d in (data, other))
+    assert t1.logp_with is not None and t1.logp_with is t2.logp_with
+    assert t1.constrained_with is t2.constrained_with
+    rng = np.random.default_rng(3)
+    u = {v.name: rng.normal(0.0, 0.3, v.n_free) for v in t1.free}
+    with jax.enable_x64(True):
+        for t in (t1, t2):
+            assert float(t.logp_with(u, t.data)) == pytest.approx(float(t.logp(u)), rel=1e-12)
+        c1, c2 = t1.constrained_with(u, t1.data), t1.constrained(u)
+        np.testing.assert_allclose(np.asarray(c1["mu_logq"]), np.asarray(c2["mu_logq"]))

@@ -23,6 +23,8 @@ sorted draws, so everything downstream reads the model's variables unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from vlms_bayes.models.logdensity import FreeVar, MixtureDensity
@@ -71,40 +73,71 @@ def exchangeable_density(density: MixtureDensity) -> MixtureDensity:
         raise ValueError("exchangeable_density needs an ordered mixture whose free variables "
                          "are all per-population vectors (planet_components = 1, Gaussian "
                          "populations).")
-    import jax.numpy as jnp  # heavy: keeps --help fast
-
     free = tuple(FreeVar(v.name, v.size, "none", v.dim) if v.name == "mu_logq" else v
                  for v in density.free)
-
-    def ordered_point(u: Any) -> tuple[dict[str, Any], Any]:
-        """The ordered density's unconstrained point of the sorted u, and log increments."""
-        mu = u["mu_logq"]
-        perm = jnp.argsort(mu)
-        srt = mu[perm]
-        log_inc = jnp.log(jnp.diff(srt))
-        out = {}
-        for v in density.free:
-            x = u[v.name]
-            if v.name == "mu_logq":
-                out[v.name] = jnp.concatenate([srt[:1], log_inc])
-            elif v.transform == "simplex":  # centred log-ratios: permute the full vector
-                full = jnp.concatenate([x, -jnp.sum(x, keepdims=True)])
-                out[v.name] = full[perm][:-1]
-            else:
-                out[v.name] = x[perm]
-        return out, log_inc
+    ordered = tuple(density.free)
 
     def logp(u: Any) -> Any:
-        uo, log_inc = ordered_point(u)
-        return density.logp(uo) - jnp.sum(log_inc)
+        uo, log_inc = _ordered_point(ordered, u)
+        return density.logp(uo) - _sum(log_inc)
 
     def log_prior(u: Any) -> Any:
-        uo, log_inc = ordered_point(u)
-        return density.log_prior(uo) - jnp.sum(log_inc)
+        uo, log_inc = _ordered_point(ordered, u)
+        return density.log_prior(uo) - _sum(log_inc)
 
     def constrained(u: Any) -> dict[str, Any]:
-        return density.constrained(ordered_point(u)[0])
+        return density.constrained(_ordered_point(ordered, u)[0])
 
+    logp_with = constrained_with = None
+    if density.logp_with is not None and density.constrained_with is not None:
+        # one function object per model settings, as the density's own: the compiled
+        # sampler (inference.nuts_jax.chain_runner, cached on it) serves every dataset
+        logp_with, constrained_with = _with_data(density.logp_with,
+                                                 density.constrained_with, ordered)
     return MixtureDensity(free, logp, log_prior, constrained, dict(density.dims),
                           dict(density.coords), defaults=dict(density.defaults),
-                          notes=list(density.notes))
+                          notes=list(density.notes), data=density.data,
+                          logp_with=logp_with, constrained_with=constrained_with)
+
+
+def _sum(x: Any) -> Any:
+    import jax.numpy as jnp  # heavy: keeps --help fast
+
+    return jnp.sum(x)
+
+
+def _ordered_point(ordered: tuple[FreeVar, ...], u: Any) -> tuple[dict[str, Any], Any]:
+    """The ordered density's unconstrained point of the sorted ``u``, and log increments."""
+    import jax.numpy as jnp  # heavy: keeps --help fast
+
+    mu = u["mu_logq"]
+    perm = jnp.argsort(mu)
+    srt = mu[perm]
+    log_inc = jnp.log(jnp.diff(srt))
+    out = {}
+    for v in ordered:
+        x = u[v.name]
+        if v.name == "mu_logq":
+            out[v.name] = jnp.concatenate([srt[:1], log_inc])
+        elif v.transform == "simplex":  # centred log-ratios: permute the full vector
+            full = jnp.concatenate([x, -jnp.sum(x, keepdims=True)])
+            out[v.name] = full[perm][:-1]
+        else:
+            out[v.name] = x[perm]
+    return out, log_inc
+
+
+@lru_cache(maxsize=32)
+def _with_data(logp_with: Callable[[Any, Any], Any],
+               constrained_with: Callable[[Any, Any], Any], ordered: tuple[FreeVar, ...],
+               ) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """The exchangeable (u, data) functions of an ordered density's, one pair per model."""
+
+    def logp(u: Any, data: Any) -> Any:
+        uo, log_inc = _ordered_point(ordered, u)
+        return logp_with(uo, data) - _sum(log_inc)
+
+    def constrained(u: Any, data: Any) -> dict[str, Any]:
+        return constrained_with(_ordered_point(ordered, u)[0], data)
+
+    return logp, constrained

@@ -135,17 +135,23 @@ def test_negative_control_naive_model_on_selected_data(sim: ModelData) -> None:
     assert res.to_dict()["selection"] == "none"
 
 
-def test_sampler_matches_quadrature() -> None:
-    """Moments of the detected true (log q, log a) for one host against a grid integral."""
-    truth = RECOVERY_TRUTH
-    draws = truth_draws(truth, s=1, jitter=0.0)
-    host = 0.12
+def _truth_on_grid(truth):
+    """The intrinsic mixture density of ``truth`` (unnormalised) on a fine (log q, log a) grid."""
     q = np.linspace(-8.0, 1.0, 901)
     a = np.linspace(-4.0, 4.0, 801)
     qq, aa = np.meshgrid(q, a, indexing="ij")
     dens = sum(w * np.exp(-0.5 * (((qq - mq) / sq) ** 2 + ((aa - ma) / sa) ** 2)) / (sq * sa)
                for w, mq, ma, sq, sa in zip(truth.w, truth.mu_logq, truth.mu_loga,
                                             truth.sigma_logq, truth.sigma_loga, strict=True))
+    return qq, aa, dens
+
+
+def test_sampler_matches_quadrature() -> None:
+    """Moments of the detected true (log q, log a) for one host against a grid integral."""
+    truth = RECOVERY_TRUTH
+    draws = truth_draws(truth, s=1, jitter=0.0)
+    host = 0.12
+    qq, aa, dens = _truth_on_grid(truth)
     rng = np.random.default_rng(7)
     n = 20000
     for method in ("Radial Velocity", "Transit", "Microlensing", "Imaging"):
@@ -304,12 +310,7 @@ def test_rv_replicates_use_the_host_magnitude() -> None:
     truth = RECOVERY_TRUTH
     draws = truth_draws(truth, s=1, jitter=0.0)
     host, vmag, n = 0.12, 17.0, 20000
-    q = np.linspace(-8.0, 1.0, 901)
-    a = np.linspace(-4.0, 4.0, 801)
-    qq, aa = np.meshgrid(q, a, indexing="ij")
-    dens = sum(w * np.exp(-0.5 * (((qq - mq) / sq) ** 2 + ((aa - ma) / sa) ** 2)) / (sq * sa)
-               for w, mq, ma, sq, sa in zip(truth.w, truth.mu_logq, truth.mu_loga,
-                                            truth.sigma_logq, truth.sigma_loga, strict=True))
+    qq, aa, dens = _truth_on_grid(truth)
     wgt = dens * SEL.p_det("Radial Velocity", qq, aa, m_star_msun=host, host_mag=vmag)
     wgt /= wgt.sum()
     mean = float((wgt * qq).sum())

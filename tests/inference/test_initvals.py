@@ -69,8 +69,11 @@ def test_candidates_permute_everything_but_the_sorted_log_q_means():
 def test_selection_aware_start_leaves_the_lower_mode_of_the_observed_order():
     """A broad planet-like population seen mostly through its high-q tail and a narrow
     binary-like one: the mixture of the observed sample, components in observed log q
-    order, starts the ascent in a mode 4 nats below the one of the assignment that
-    matches the truth (log a means in the truth's order); the chosen start is that one."""
+    order, starts the ascent in a mode 7.6 nats below the one of the assignment that
+    matches the truth (log a means in the truth's order); the chosen start is that one.
+    (The replica's seed was re-picked after the generator's orientation rule changed: of
+    seeds 0–13 at this truth, 2 and 4 have the observed order reversed, 9 cannot be
+    simulated, the others start in the truth's order.)"""
     cfg = FitConfig()
     design = design_from_scenario(60, seed=42, measurement=cfg.measurement,
                                   selection=cfg.selection)
@@ -80,7 +83,7 @@ def test_selection_aware_start_leaves_the_lower_mode_of_the_observed_order():
         sigma_loga=[0.74, 0.05], rho=[-0.18, -0.44], f_det=[0.68, 0.32], e_alpha=[1.0, 1.0],
         e_beta=[3.0, 3.0]).items()}, terms)
     data, _ = simulate_replica(design, truth, selection=cfg.selection,
-                               rng=np.random.default_rng(3), terms=terms)
+                               rng=np.random.default_rng(2), terms=terms)
     density = mixture_density(data, n_components=2, priors=cfg.priors, selection=cfg.selection)
     cands = start_candidates(data, 2, random_seed=0, weight_name="f_det")
     old = initial_values(data, 2, random_seed=0, weight_name="f_det")

@@ -256,3 +256,27 @@ def test_fine_grid_orientation_is_drawn_given_detection(design):
     grid = sp._detected_on_fine_grid(SEL, terms, g, 4000, w, t, np.random.default_rng(6),
                                      10**8)
     assert stats.ks_2samp(rej[:, 3], grid[:, 3]).pvalue > 1e-3
+
+
+def test_rare_orientation_is_the_same_rejection_in_batches(design):
+    """A point seen from a few orientations only (RV far below its threshold unless edge-on):
+    the batched fallback keeps isotropic orientations with their p_det, as the scalar loop
+    does — its sin i matches p_det(sin i) × isotropic by quadrature — and a point seen from
+    none is a clear error, not an endless loop."""
+    terms = sp.model_terms(design, SEL)
+    g = int(np.flatnonzero(np.asarray(terms.methods)[terms.group_method]
+                           == "Radial Velocity")[0])
+    xq, xa = -4.6, -1.0
+    mu = (np.arange(20000) + 0.5) / 20000             # cos i, isotropic (midpoints)
+    sin_i = np.sqrt(1.0 - mu**2)
+    one = np.ones_like(mu)
+    p = sp._p_det_group(SEL, terms, g, xq * one, xa * one, sin_i=sin_i, sin_phi=one)
+    assert 0 < p.mean() < 0.2                        # seen from few orientations
+    expect = float((p * sin_i).sum() / p.sum())
+    rng = np.random.default_rng(2)
+    got = np.array([sp._rare_orientation(SEL, terms, g, xq, xa, rng, 2**20, batch=256)[0]
+                    for _ in range(1500)])
+    sd = float(np.sqrt((p * (sin_i - expect) ** 2).sum() / p.sum()))
+    assert abs(got.mean() - expect) < 4 * sd / np.sqrt(got.size)
+    with pytest.raises(sp.SimulationError, match="no detecting orientation"):
+        sp._rare_orientation(SEL, terms, g, -9.0, -1.0, rng, 2**12, batch=256)

@@ -417,6 +417,28 @@ def _detected_by_rejection(selection: SelectionModel, terms: SelectionTerms, g: 
     return np.concatenate(got)[:n]
 
 
+def _rare_orientation(selection: SelectionModel, terms: SelectionTerms, g: int, xq: float,
+                      xa: float, rng: np.random.Generator, max_proposals: int,
+                      batch: int = 2**14) -> tuple[float, float]:
+    """(sin i, sin φ) given detection at one (log q, log a), for points seen at few angles.
+
+    The same rejection as the scalar loop of :func:`_detected_on_fine_grid` — isotropic
+    orientations, each kept with its p_det — drawn ``batch`` at a time; the first kept one
+    is returned, so the draw is exact. Gives up after ``max_proposals`` orientations.
+    """
+    for _ in range(max(1, max_proposals // batch)):
+        sin_i, sin_phi = np.sqrt(1.0 - rng.random((2, batch)) ** 2)
+        p = _p_det_group(selection, terms, g, np.full(batch, xq), np.full(batch, xa),
+                         sin_i=sin_i, sin_phi=sin_phi)
+        hit = np.flatnonzero(rng.random(batch) < p)
+        if hit.size:
+            return float(sin_i[hit[0]]), float(sin_phi[hit[0]])
+    raise SimulationError(
+        f"The fine-grid sampler found no detecting orientation at log q = {xq:.2f}, "
+        f"log a = {xa:.2f} in {max_proposals} isotropic draws; the populations put "
+        "detections where almost no orientation is seen.")
+
+
 def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,
                            w: NDArray[np.float64], params: Mapping[str, NDArray[np.float64]],
                            rng: np.random.Generator, max_proposals: int,
@@ -507,8 +529,8 @@ def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: 
                              sin_phi=sin_phi * one)[0]
             if rng.random() < p:  # exact: p ≤ 1 (p/p̄ could exceed 1 and be capped)
                 break
-        else:
-            raise SimulationError("The fine-grid sampler found no detecting orientation.")
+        else:  # a point seen from few orientations: the same trials, in vectorised batches
+            sin_i, sin_phi = _rare_orientation(selection, terms, g, xq, xa, rng, max_proposals)
         lk = log_comp(xq, xa)
         k = rng.choice(w.size, p=np.exp(lk - special.logsumexp(lk)))
         if k < kg:

@@ -347,6 +347,7 @@ def _mean_scores(frame, model, truth, names=("mu_logq", "mu_loga"), h=1e-5):
     return out
 
 
+@pytest.mark.slow  # 150 000 simulated companions, ~30 s: a statistical check
 def test_conditional_on_host_likelihood_is_unbiased():
     from vlms_bayes.models.simulate import PopulationTruth
     from vlms_bayes.models.simulate_selection import simulate_detected

@@ -33,3 +33,20 @@ def _mixed_method_data(n: int, seed: int = 5) -> ModelData:
 def mixed_method_data() -> Callable[..., ModelData]:
     """Builder of :func:`_mixed_method_data` samples (``n`` objects, ``seed``)."""
     return _mixed_method_data
+
+
+def _log_abs_jacobian(fn: Callable[[np.ndarray], np.ndarray], u: np.ndarray, n_out: int,
+                      h: float = 1e-6) -> float:
+    """log |det d x[:n_out] / d u| by central differences (independent of the code)."""
+    jac = np.empty((n_out, u.size))
+    for j in range(u.size):
+        e = np.zeros(u.size)
+        e[j] = h
+        jac[:, j] = (fn(u + e)[:n_out] - fn(u - e)[:n_out]) / (2 * h)
+    return float(np.linalg.slogdet(jac)[1])
+
+
+@pytest.fixture(scope="session")
+def log_abs_jacobian() -> Callable[..., float]:
+    """:func:`_log_abs_jacobian`: a transform's numerical log-Jacobian."""
+    return _log_abs_jacobian

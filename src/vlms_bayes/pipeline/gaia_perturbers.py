@@ -11,6 +11,7 @@ instead of stopping the run; a bad file is an error.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,16 +105,11 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
     if options.nss == QUERY:
         res.record["nss"] = {"source": f"Gaia archive, {gaia_nss.NSS_TABLE}",
                              "radius_arcsec": options.radius_arcsec}
-        try:
-            raw = gaia_nss.query_nss_orbits(pos, radius_arcsec=options.radius_arcsec,
-                                            gaia=gaia)
-        except DataUnavailableError as exc:
-            log.warning("%s", exc)
-            res.lines.append(f"Gaia DR3 NSS orbits: {exc}")
-            res.record["nss"]["looked_up"] = False
-        else:
+        raw = _looked_up(res, "nss", "Gaia DR3 NSS orbits", lambda: gaia_nss.query_nss_orbits(
+            pos, radius_arcsec=options.radius_arcsec, gaia=gaia))
+        if raw is not None:
             res.orbits = raw
-            res.record["nss"].update(looked_up=True, rows=len(raw))
+            res.record["nss"]["rows"] = len(raw)
     elif options.nss is not None:
         raw = gaia_nss.read_nss_file(options.nss)
         if "hostname" not in raw.columns and hosts is None:
@@ -128,15 +124,12 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
         res.record["wide_binaries"] = {"source": f"VizieR {EL_BADRY_2021_TABLE} (El-Badry, "
                                                  "Rix & Heintz 2021)",
                                        "radius_arcsec": options.radius_arcsec}
-        try:
-            res.wide = query_wide_binary_companions(pos, radius_arcsec=options.radius_arcsec,
-                                                    vizier=vizier)
-        except DataUnavailableError as exc:
-            log.warning("%s", exc)
-            res.lines.append(f"Gaia EDR3 wide binaries: {exc}")
-            res.record["wide_binaries"]["looked_up"] = False
-        else:
-            res.record["wide_binaries"].update(looked_up=True, companions=len(res.wide))
+        wide = _looked_up(res, "wide_binaries", "Gaia EDR3 wide binaries",
+                          lambda: query_wide_binary_companions(
+                              pos, radius_arcsec=options.radius_arcsec, vizier=vizier))
+        if wide is not None:
+            res.wide = wide
+            res.record["wide_binaries"]["companions"] = len(wide)
             res.lines.append(
                 f"Gaia EDR3 wide binaries (El-Badry et al. 2021, {EL_BADRY_2021_TABLE}, R < "
                 f"0.1): {len(res.wide)} of {pos['hostname'].nunique()} hosts have a wide "
@@ -174,3 +167,20 @@ def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> p
     names = set(sample.loc[keep, "hostname"].astype(str))
     pos = multiplicity[multiplicity["hostname"].astype(str).isin(names)]
     return pos[["hostname", "ra", "dec"]].drop_duplicates("hostname").reset_index(drop=True)
+
+
+def _looked_up(res: GaiaPerturberInputs, key: str, label: str,
+               query: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    """Run an online lookup; when the service is unavailable, note it and return None.
+
+    ``res.record[key]["looked_up"]`` says which happened; the note goes to ``res.lines``.
+    """
+    try:
+        out = query()
+    except DataUnavailableError as exc:
+        log.warning("%s", exc)
+        res.lines.append(f"{label}: {exc}")
+        res.record[key]["looked_up"] = False
+        return None
+    res.record[key]["looked_up"] = True
+    return out

@@ -92,3 +92,22 @@ def test_selection_aware_start_leaves_the_lower_mode_of_the_observed_order():
     assert choice.index == 1
     assert choice.logp_optimised[1] > choice.logp_optimised[0] + 3.0
     assert start["mu_loga"][0] > start["mu_loga"][1]         # as the truth's
+
+
+def test_a_second_dataset_of_the_same_shapes_reuses_the_compiled_ascent():
+    """best_start compiles its log density + gradient once per model settings and shapes,
+    as the sampler does: an SBC replica's start costs no compilation."""
+    from dataclasses import replace
+
+    from vlms_bayes.inference.nuts_jax import COMPILE_EVENT, compile_events
+
+    data, _ = model_data_from_stacked(simulate_catalogue(30, random_seed=2))
+    other = replace(data, y_logq=data.y_logq + 0.2)
+    runs = []
+    for d in (data, other):
+        density = mixture_density(d, n_components=2)
+        cands = start_candidates(d, 2, random_seed=0, weight_name="w")
+        with compile_events() as seen:
+            best_start(density, cands, max_iter=20)
+        runs.append(seen[COMPILE_EVENT])
+    assert runs[0] >= 1 and runs[1] == 0, runs

@@ -25,8 +25,9 @@ import itertools
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -215,7 +216,13 @@ def best_start(density: Any, candidates: Sequence[dict[str, Any]], *, max_iter: 
 
     starts, ends, points = [], [], []
     with jax.enable_x64(True):
-        neg = jax.jit(jax.value_and_grad(lambda x: -density.logp(unflat(x))))
+        if density.logp_with is not None:  # compiled once per model and data shapes
+            with_data = _neg_logp_and_grad(density.logp_with, tuple(names), tuple(sizes))
+
+            def neg(x: Any) -> Any:
+                return with_data(x, density.data)
+        else:
+            neg = jax.jit(jax.value_and_grad(lambda x: -density.logp(unflat(x))))
 
         def fun(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             v, g = neg(jnp.asarray(x))
@@ -245,6 +252,25 @@ def best_start(density: Any, candidates: Sequence[dict[str, Any]], *, max_iter: 
         if j != best and ends[j] >= ends[best] - 3.0 - MODE_TOLERANCE
         and np.max(np.abs(points[j] - points[best])) > 0.1)
     return dict(candidates[best]), StartChoice(best, tuple(starts), tuple(ends), competing)
+
+
+@lru_cache(maxsize=32)
+def _neg_logp_and_grad(logp_with: Callable[[Any, Any], Any], names: tuple[str, ...],
+                       sizes: tuple[int, ...]) -> Callable[[Any, Any], Any]:
+    """−log density and its gradient at a flat point, the data an argument.
+
+    Jitted once per model settings, as the sampler is: a new dataset of the same shapes
+    (an SBC replica) reuses the compiled function.
+    """
+    import jax  # heavy: keeps --help fast
+    import jax.numpy as jnp  # heavy: jax
+
+    cuts = np.cumsum(sizes)[:-1]
+
+    def neg(x: Any, data: Any) -> Any:
+        return -logp_with(dict(zip(names, jnp.split(x, cuts), strict=True)), data)
+
+    return jax.jit(jax.value_and_grad(neg))
 
 
 def powerlaw_initial_values(init: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,6 @@ def sample_density(
     initvals: Mapping[str, Any] | None = None,
     max_tree_depth: int = 10,
     dense_mass: bool = False,
-    progressbar: bool = False,
     share_compiled: bool = True,
 ) -> Any:
     """Sample a JAX mixture density with NumPyro's NUTS.
@@ -72,9 +71,6 @@ def sample_density(
         Largest NUTS tree depth.
     dense_mass : bool
         Adapt a dense mass matrix instead of a diagonal one.
-    progressbar : bool
-        Ignored (kept for the PyMC backends' signature): the chains run as one compiled
-        program, without a progress bar.
     share_compiled : bool
         Run the sampler compiled once per model settings and data shapes, with the data
         as its argument (module docstring); False compiles a program with this density's

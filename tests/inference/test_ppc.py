@@ -294,6 +294,12 @@ def test_failure_reasons_read_the_statistics() -> None:
     assert "too high for them" in failure_reason("e", "loo_pit", low)
     centre = {**d, "loo_pit_values": [0.45, 0.5, 0.55, 0.4, 0.6, 0.5]}
     assert "too broad" in failure_reason("e", "loo_pit", centre)
+    # a spread below the assumed measurement errors is put on the errors
+    assert "scatter less than the measurement errors" in failure_reason(
+        "loga", "sd", {**d, "err_rms": 0.3})
+    assert "measurement errors" not in failure_reason("loga", "sd", {**d, "err_rms": 0.05})
+    assert "measurement errors" not in failure_reason(
+        "loga", "sd", {**d, "obs_sd": 0.9, "err_rms": 1.0})
     rec = {"verdict": "fail", "threshold": 0.01, "failed_tests": ["loga mean (p = 0)"],
            "dimensions": {"loga": d}}
     assert failure_reasons(rec) == [failure_reason("loga", "mean", d)]
@@ -322,3 +328,22 @@ def test_rv_replicates_use_the_host_magnitude() -> None:
     bright = sample_detected_replicates(draws, **kw, rng=np.random.default_rng(3))
     assert abs(faint["logq"].mean() - mean) < 4 * sd / np.sqrt(n)
     assert faint["logq"].mean() > bright["logq"].mean() + 10 * sd / np.sqrt(n)
+
+
+def test_errors_wider_than_the_data_fail_and_are_named(sim: ModelData) -> None:
+    """Negative control of the measurement model: the same catalogue with its e errors
+    stated 8x too wide (as an error floor above the real errors does) fails the e spread
+    test wherever e is judged, and the reason names the errors; with the stated errors it
+    passes (test_passes_at_the_truth)."""
+    wide = replace(sim, s_e=np.asarray(sim.s_e, float) * 8.0)
+    res = posterior_predictive_check(truth_draws(RECOVERY_TRUTH, s=200), wide, SEL,
+                                     n_draws=200, random_seed=0, loo_pit=False)
+    judged_e = {m: r for m, r in judged(res).items()
+                if r["dimensions"].get("e", {}).get("status") == "judged"}
+    assert judged_e
+    for m, r in judged_e.items():
+        d = r["dimensions"]["e"]
+        assert d["err_rms"] > d["obs_sd"]
+        assert d["sd"] < r["threshold"], (m, d)
+        assert any("scatter less than the measurement errors" in t
+                   for t in failure_reasons(r)), m

@@ -132,6 +132,21 @@ def test_summary_leads_with_headlines_that_match_the_files(full_run, ps_snapshot
         assert m1 == pytest.approx(z["m_out_msun"][mi.max()], rel=5e-3)
         assert a0 == pytest.approx(z["a_out_au"][ai.min()], rel=5e-3)
         assert a1 == pytest.approx(z["a_out_au"][ai.max()], rel=5e-3)
+    # 4. the reference's membership, each method's mean membership and their range, and
+    # the posterior predictive verdict in words
+    fit = json.loads((full_run / "fit_summary.json").read_text())
+    (p_ref,) = _grab(r"4\. Memberships: TOI-6894 b P\(binary-like\) = ([\d.e+-]+)", head)
+    assert p_ref == pytest.approx(fit["reference"][0]["P_binary_like"], rel=5e-3)
+    g = pd.read_csv(full_run / "memberships.csv").groupby("discoverymethod")["P_binary_like"]
+    means, sizes = g.mean(), g.size()
+    for m, v in means.items():
+        assert f"{m} {v:.2f} (n={sizes[m]})" in head
+    (split,) = _grab(r"method split \(range over methods with >= 3 objects\) ([\d.]+)", head)
+    big = means[sizes >= 3]
+    assert split == pytest.approx(big.max() - big.min(), abs=6e-3)
+    failing = [m for m, r in fit["ppc"]["methods"].items() if r["verdict"] == "fail"]
+    (check,) = [ln for ln in head.splitlines() if ln.startswith("   Model check: ")]
+    assert ("FAIL" in check) == bool(failing) and all(m in check for m in failing)
     # data sources with dates and hashes
     assert sha256_of(ps_snapshot) in text and "date 2025-08-07" in text
     assert "BAYESIAN MIXTURE" in text and "MIGRATION FEASIBILITY" in text

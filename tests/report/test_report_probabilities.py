@@ -77,4 +77,6 @@ def test_headline_keeps_three_figures_of_a_small_feasible_fraction():
           "p_kl": 2.8e-5, "p_kl_ci95": [2e-5, 6e-4], "p_disk": 0.59,
           "p_disk_ci95": [0.58, 0.6]}
     lines = headline_lines({"feasibility": fe})
-    assert "mean feasible fraction of perturber space = 0.000123;" in lines[-1]
+    (grid,) = [ln for ln in lines if ln.startswith("   Perturber-grid map: ")]
+    assert "mean feasible fraction of perturber space = 0.000123;" in grid
+    assert lines[-1] == "4. Memberships: no Bayesian fit in this run."

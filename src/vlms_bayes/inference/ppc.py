@@ -614,6 +614,9 @@ def posterior_predictive_check(
     observed = {"logq": data.y_logq, "loga": data.y_loga,
                 "e": np.where(data.e_kind == E_MEASURED, data.e_obs, np.nan)}
     replic = {"logq": rep.logq, "loga": rep.loga, "e": rep.e}
+    # the measurement errors the fit assumes (floors included): a spread the data do not
+    # reach may be the errors', not the populations' (ppc_report.failure_reason)
+    errors = {"logq": data.s_logq, "loga": data.s_loga, "e": data.s_e}
     out: dict[str, dict[str, Any]] = {}
     for meth in dict.fromkeys(methods.tolist()):
         cols = np.flatnonzero(methods == meth)
@@ -635,6 +638,9 @@ def posterior_predictive_check(
                 rec["dimensions"][dim] = {"n": int(yo.size), "status": "not replicated"}
                 continue
             dres: dict[str, Any] = {"n": int(yo.size), **discrepancy_pvalues(yo, yr[good])}
+            err = np.asarray(errors[dim], float)[cols][keep]
+            if np.isfinite(err).all():
+                dres["err_rms"] = float(np.sqrt(np.mean(err ** 2)))
             if loglik is not None and good.sum() >= 2:
                 ll = loglik[:, cols][:, keep][good]
                 pit, warn = loo_pit_values(yo, yr[good], ll)

@@ -70,9 +70,15 @@ def failure_reason(dim: str, stat: str, d: dict[str, Any]) -> str:
                 f"{r:.2f} the model predicts for this method's detections")
     if stat == "sd" and "obs_sd" in d:
         o, r = d["obs_sd"], d["rep_sd"]
-        return (f"{lab}: observed spread (sd) {o:.2f} against {r:.2f} predicted, so the "
+        text = (f"{lab}: observed spread (sd) {o:.2f} against {r:.2f} predicted, so the "
                 f"model's detections are {'more spread out' if r > o else 'more concentrated'}"
                 " than the data")
+        err = d.get("err_rms")
+        if err is not None and o < r and o < err:
+            text += (f"; the data scatter less than the measurement errors the fit assumes "
+                     f"(rms {err:.2g}, floors included), so those errors (or their floor) "
+                     "are too wide for these objects, whatever the populations")
+        return text
     if stat == "ks" and "obs_ks" in d:
         return (f"{lab}: the distribution's shape differs (KS distance {d['obs_ks']:.2f} to "
                 f"the predictive; {d['rep_ks']:.2f} is typical of the model's own replicates)")
@@ -134,7 +140,8 @@ def ppc_verdict_text(ppc: dict[str, Any], *, model: str = "The fitted population
         parts.append(f"{model} FAIL their posterior predictive check for {', '.join(fail)} "
                      f"({what}): the model does not reproduce what "
                      f"{'this method detects' if len(fail) == 1 else 'these methods detect'}, "
-                     "so its populations do not describe those objects. Chiefly: "
+                     "so its populations (or the measurement errors it assumes) do not "
+                     "describe those objects. Chiefly: "
                      + "; ".join(f"{m}, {(failure_reasons(meth[m]) or ['–'])[0]}"
                                  for m in fail) + ".")
     if ok:

@@ -9,6 +9,11 @@
    KS test of the q split (``ks_test_e.txt``).
 3. **Feasibility**: the feasible fraction of perturber space for the reference object and
    where it lies (``feasibility_map.npz``).
+4. **Memberships and the model's fit**: the reference object's P(binary-like) with its
+   90% interval, the mean P(binary-like) of each discovery method and their range (the
+   method split: an origin, not a survey, should not depend on how an object was found),
+   and the posterior predictive checks per method in words, failures first
+   (``fit_summary.json``, ``memberships.csv``).
 
 :func:`headline_numbers` reads only files, so it works on any output folder of
 ``vlms-bayes run`` (and the robustness suite reuses it on its refits). A part whose files
@@ -25,8 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.inference.ppc_report import ppc_verdict_text
 from vlms_bayes.report.comparison import _ks_numbers
 from vlms_bayes.report.format import fmt_prob
+from vlms_bayes.report.selection import MIN_PER_METHOD, method_split, per_method_memberships
 
 #: Cells whose feasible fraction reaches this share of draws count as "feasible" when
 #: stating where the feasible region lies (as in the feasibility report).
@@ -141,6 +148,42 @@ def feasibility_region(run_dir: str | Path) -> dict[str, Any] | None:
     return out
 
 
+def memberships_and_checks(run_dir: str | Path) -> dict[str, Any] | None:
+    """Headline 4: the reference object's membership, the method split and the PPC verdict.
+
+    ``per_method``: mean P(binary-like) and count per discovery method; ``method_split``:
+    the range of those means over methods with at least
+    :data:`~vlms_bayes.report.selection.MIN_PER_METHOD` objects (NaN with fewer than two
+    such methods); ``ppc_failing``: the methods whose posterior predictive check fails and
+    ``ppc_text`` the verdict in words with the chief reason of each failure.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "fit_summary.json"
+    if not path.is_file():
+        return None
+    fit = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"reference": None, "per_method": {}, "method_split": None,
+                           "ppc_failing": None, "ppc_text": None}
+    ref = fit.get("reference") or []
+    if ref:
+        r = ref[0]
+        out["reference"] = {"name": r.get("name"), "P_binary_like": _num(r.get("P_binary_like")),
+                            "lo90": _num(r.get("P_binary_like_lo90")),
+                            "hi90": _num(r.get("P_binary_like_hi90"))}
+    members_path = run_dir / "memberships.csv"
+    if members_path.is_file():
+        pm = per_method_memberships(pd.read_csv(members_path))
+        out["per_method"] = {str(r["discoverymethod"]): {"n": int(r["n"]),
+                                                        "mean_P": float(r["mean_P"])}
+                             for _, r in pm.iterrows()}
+        out["method_split"] = _num(method_split(pm))
+    if fit.get("ppc"):
+        out["ppc_failing"] = [m for m, r in fit["ppc"]["methods"].items()
+                              if r.get("verdict") == "fail"]
+        out["ppc_text"] = ppc_verdict_text(fit["ppc"])
+    return out
+
+
 def headline_numbers(run_dir: str | Path) -> dict[str, Any]:
     """The three headline numbers of a run, from its files.
 
@@ -152,12 +195,13 @@ def headline_numbers(run_dir: str | Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``model_choice``, ``eccentricity`` and ``feasibility`` (each None when the files
-        it needs are not there; see the module docstring).
+        ``model_choice``, ``eccentricity``, ``feasibility`` and ``memberships`` (each None
+        when the files it needs are not there; see the module docstring).
     """
     return {"model_choice": model_choice(run_dir),
             "eccentricity": eccentricity_difference(run_dir),
-            "feasibility": feasibility_region(run_dir)}
+            "feasibility": feasibility_region(run_dir),
+            "memberships": memberships_and_checks(run_dir)}
 
 
 def _f(x: Any, fmt: str) -> str:
@@ -229,4 +273,27 @@ def headline_lines(h: dict[str, Any]) -> list[str]:
         mean = np.format_float_positional(fe["mean_feasible_fraction"], precision=3,
                                           unique=False, fractional=False, trim="-")
         lines[-1] += f"mean feasible fraction of perturber space = {mean}; {where}; {best}"
+    lines += membership_lines(h.get("memberships"))
+    return lines
+
+
+def membership_lines(mb: dict[str, Any] | None) -> list[str]:
+    """Headline 4 as text: the reference's membership, the method split, the PPC verdict."""
+    if mb is None:
+        return ["4. Memberships: no Bayesian fit in this run."]
+    ref = mb.get("reference")
+    first = "4. Memberships: "
+    if ref and ref.get("P_binary_like") is not None:
+        first += (f"{ref['name']} P(binary-like) = {ref['P_binary_like']:.3g} (90% interval "
+                  f"{_f(ref.get('lo90'), '.3g')} to {_f(ref.get('hi90'), '.3g')}); ")
+    per = mb.get("per_method") or {}
+    if per:
+        first += "mean P(binary-like) by discovery method: " + ", ".join(
+            f"{m} {v['mean_P']:.2f} (n={v['n']})" for m, v in per.items())
+        split = mb.get("method_split")
+        first += (f"; method split (range over methods with >= {MIN_PER_METHOD} objects) "
+                  f"{_f(split, '.2f')}")
+    lines = [first.rstrip("; ")]
+    if mb.get("ppc_text"):
+        lines.append(f"   Model check: {mb['ppc_text']}")
     return lines

@@ -19,6 +19,8 @@ from vlms_bayes.data_io.quarles import table_file_name
 from vlms_bayes.inference.ppc_report import ppc_verdict_text
 from vlms_bayes.report.elements import RunFolder, csv_table, esc, figure, notice, table
 from vlms_bayes.report.format import fmt, fmt_prob
+from vlms_bayes.report.headlines import memberships_and_checks
+from vlms_bayes.report.selection import MIN_PER_METHOD
 from vlms_bayes.report.summary import gmm_lines
 
 _NO_FIT = ("No Bayesian fit in this folder: run <code>vlms-bayes run</code> with the fit "
@@ -151,11 +153,37 @@ def feasibility_text(run: RunFolder) -> str:
     return txt
 
 
+def membership_text(run: RunFolder) -> str:
+    """The reference object's P(binary-like), the per-method means and the method split."""
+    if run.json("fit_summary.json") is None:
+        return "No Bayesian fit in this run."
+    if run.has("memberships.csv"):
+        run.csv("memberships.csv")  # shown: the numbers below are read from it
+    mb = memberships_and_checks(run.path) or {}
+    parts = []
+    ref = mb.get("reference")
+    if ref and ref.get("P_binary_like") is not None:
+        parts.append(f"<b>{esc(ref['name'])}</b>: P(binary-like) = "
+                     f"<b>{fmt(ref['P_binary_like'])}</b> (90% interval {fmt(ref.get('lo90'))}"
+                     f" to {fmt(ref.get('hi90'))}).")
+    per = mb.get("per_method") or {}
+    if per:
+        parts.append("Mean P(binary-like) by discovery method: " + ", ".join(
+            f"{esc(m)} {fmt(v['mean_P'], 2)} (n = {v['n']})" for m, v in per.items())
+            + f"; their range (the method split, methods with ≥ {MIN_PER_METHOD} objects) is "
+            f"<b>{fmt(mb.get('method_split'), 2)}</b>. An origin does not depend on how a "
+            "companion was found, so a large split means the second population also tracks "
+            "what each survey can detect (docs/bayes.md, Ablation).")
+    return " ".join(parts) or "The fit names no reference object."
+
+
 def headlines(run: RunFolder) -> str:
     """The three headline numbers of the study, and a warning if the sampler failed its gate."""
     items = [("Which population model do the data prefer?", model_choice_text(run)),
              ("Do the populations' eccentricity distributions differ?", eccentricity_text(run)),
-             ("Could an outer perturber have brought the companion in?", feasibility_text(run))]
+             ("Could an outer perturber have brought the companion in?", feasibility_text(run)),
+             ("Which population is the reference object in, and does membership depend on "
+              "the survey?", membership_text(run))]
     out = ['<section class="headlines"><h2 id="headlines">Headline numbers</h2><ol>']
     out += [f"<li><b>{esc(q)}</b><br>{a}</li>" for q, a in items]
     out.append("</ol></section>")

@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from scipy import special
 
 from vlms_bayes.errors import InputDataError

@@ -346,7 +346,8 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     ratio = jnp.where(P["stype_mode"] == 0.0, quarles,
                       jnp.maximum(holman_wiegert_stype(mu, e_out), 0.0))
     return {"t_kl_yr": t_kl, "eps_oct": eps_oct, "eps_gr": eps_gr, "eps_tide": eps_tide,
-            "eps_rot": eps_rot, "spin0_per_yr": spin0, "e_max": e_max, "one_minus_e_max": ome, "r_p_au": r_p, "a_f_au": a_f,
+            "eps_rot": eps_rot, "spin0_per_yr": spin0, "e_max": e_max, "one_minus_e_max": ome,
+            "r_p_au": r_p, "a_f_au": a_f,
             "t_tide_yr": t_tide, "stable_triple": stable_triple,
             "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out, "r1_au": r1, "r0_au": r0,
             "r_dis_au": P["r_dis_au"] * (r1 / P["r1_au"])}

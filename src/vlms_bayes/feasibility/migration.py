@@ -235,7 +235,7 @@ RATE_FLOOR = 1e-30
 @register_jitable
 def _inv_rate(den: Array) -> Array:
     """1 / max(den, :data:`RATE_FLOOR`), written as arithmetic (NumPy, JAX and numba)."""
-    return 1.0 / (den + (RATE_FLOOR - den) * (den < RATE_FLOOR))
+    return 1.0 / (den * (den >= RATE_FLOOR) + RATE_FLOOR * (den < RATE_FLOOR))
 
 
 @register_jitable

@@ -308,19 +308,20 @@ class HostSpinPrior:
     yr, median period in d, σ of ln P), from published rotation periods:
 
     * **8 Myr** (Upper Sco, K2; Rebull et al. 2018, AJ 155, 196): periods of the members
-      span ≈ 0.2–30 d with a peak near 2 d, M stars faster than GK stars. Median 2 d, and
-      the quoted span taken as ±2σ: σ = ln(30/0.2)/4 = 1.25 (the log-normal shape is an
-      assumption). Held at younger ages (disk locking keeps the period while the disk
-      lasts; Rebull et al. 2018 show disk-locked M stars in Upper Sco).
+      span ≈ 0.2–30 d with a peak near 2 d, M stars faster than GK stars. The quoted span
+      is taken as ±2σ: median √(0.2·30) = 2.45 d (near the quoted peak) and
+      σ = ln(30/0.2)/4 = 1.25 (the log-normal shape is an assumption). Held at younger ages
+      (disk locking keeps the period while the disk lasts; Rebull et al. 2018 show
+      disk-locked M stars in Upper Sco).
     * **125 Myr** (Pleiades): a nearly mass-independent spin-up by a factor ≈ 3.5 between
-      Upper Sco and the Pleiades (Rebull et al. 2018): median 2/3.5 = 0.571 d, same σ.
+      Upper Sco and the Pleiades (Rebull et al. 2018): median 2.45/3.5 = 0.700 d, same σ.
       (Angular momentum conserved through the BHAC15 contraction of a 0.2 Msun star would
       give ≈ 6.5; the difference is the 25–40 % of angular momentum M stars lose between
       10 and 125 Myr, Somers et al. 2017, ApJ 850, 134.)
     * **600 Myr**: fully convective M dwarfs of 0.2–0.3 Msun still rotate in P < 2 d
       (Pass et al. 2024, "Constraints on the spindown of fully-convective M dwarfs using
       wide field binaries", preprint: they "initially spin down slowly"): the Pleiades
-      median is kept and σ narrowed so that +2σ is 2 d, σ = ln(2/0.571)/2 = 0.627 (an
+      median is kept and σ narrowed so that +2σ is 2 d, σ = ln(2/0.700)/2 = 0.525 (an
       assumption within the published bound).
     * **1.7 Gyr** (the middle, in log age, of 1–3 Gyr): 2 < P < 10 d for 0.2–0.3 Msun
       (Pass et al. 2024): median √(2·10) = 4.47 d, ±2σ the span, σ = ln 5 / 4 = 0.402.
@@ -335,14 +336,15 @@ class HostSpinPrior:
     """
 
     anchors: tuple[tuple[float, float, float], ...] = (
-        (8e6, 2.0, float(np.log(30.0 / 0.2) / 4.0)),
-        (1.25e8, 2.0 / 3.5, float(np.log(30.0 / 0.2) / 4.0)),
-        (6e8, 2.0 / 3.5, float(np.log(2.0 / (2.0 / 3.5)) / 2.0)),
+        (8e6, float(np.sqrt(0.2 * 30.0)), float(np.log(30.0 / 0.2) / 4.0)),
+        (1.25e8, float(np.sqrt(0.2 * 30.0)) / 3.5, float(np.log(30.0 / 0.2) / 4.0)),
+        (6e8, float(np.sqrt(0.2 * 30.0)) / 3.5,
+         float(np.log(2.0 / (np.sqrt(0.2 * 30.0) / 3.5)) / 2.0)),
         (float(np.sqrt(1e9 * 3e9)), float(np.sqrt(2.0 * 10.0)), float(np.log(5.0) / 4.0)),
     )
     mass_range_msun: tuple[float, float] = (0.06, 0.3)
-    source: str = ("host rotation period log-normal at 8 Myr (median 2 d, 0.2-30 d as +-2 "
-                   "sigma; Upper Sco, Rebull et al. 2018), 125 Myr (x 1/3.5 spin-up to the "
+    source: str = ("host rotation period log-normal at 8 Myr (0.2-30 d as +-2 sigma, median "
+                   "2.45 d; Upper Sco, Rebull et al. 2018), 125 Myr (x 1/3.5 spin-up to the "
                    "Pleiades, Rebull et al. 2018), 600 Myr (P < 2 d) and 1-3 Gyr (2-10 d; "
                    "Pass et al. 2024), interpolated in log age, one quantile per draw; "
                    "capped at break-up")

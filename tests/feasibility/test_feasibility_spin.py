@@ -165,13 +165,22 @@ def test_tide_nodes_are_hut_with_the_host_spinning(a, h, om):
     pseudo-synchronous companion plus that of the host at Ω⋆/n."""
     r1, r0, lag1, lag0 = 7e-4, 3e-3, 1e-8, 3e-9
     x_lo = a - h
-    g, c_a, c_b, c_s = mg._node(x_lo, 1.0, 0.0, h, False, M1, M0, lag1, lag0)
+    g, c_a, c_b, c_s, c_h, c_u = mg._node(x_lo, 1.0, 0.0, h, False, M1, M0, lag1, lag0)
     e = math.sqrt(1 - h / a)
     n = math.sqrt(G_AU3_MSUN_YR2 * (M0 + M1) / a**3)
-    hut = tides.dadt_ctl_per_yr(a, e, M1, M0, r1, lag1, tides.pseudo_synchronous_ratio(e)) \
+    ps = tides.pseudo_synchronous_ratio(e)
+    hut = tides.dadt_ctl_per_yr(a, e, M1, M0, r1, lag1, ps) \
         + tides.dadt_ctl_per_yr(a, e, M0, M1, r0, lag0, om / n)
     assert c_a * r1**5 + (c_b - c_s * om) * r0**5 == pytest.approx(-hut, rel=1e-10)
     assert g == pytest.approx((a - h) / a, rel=1e-14)
+    # h = a(1 - e^2): the host's tide changes it, the pseudo-synchronous companion's not
+    def hdot_over_h(r, lag, m_b, m_o, spin_ratio):
+        return tides.dadt_ctl_per_yr(a, e, m_b, m_o, r, lag, spin_ratio) - 2 * e * e / (
+            1 - e * e) * tides.dedt_over_e_ctl_per_yr(a, e, m_b, m_o, r, lag, spin_ratio)
+
+    assert abs(hdot_over_h(r1, lag1, M1, M0, ps)) < 1e-9 * abs(hut)
+    assert (c_h - c_u * om) * r0**5 == pytest.approx(hdot_over_h(r0, lag0, M0, M1, om / n),
+                                                     rel=1e-9)
 
 
 def test_a_host_tide_pushing_outwards_stalls_the_migration():

@@ -175,13 +175,16 @@ def floor_index(x: Array) -> Array:
 
 @register_jitable
 def _node(x_lo: Array, ratio: Array, e: float, h: Array, kl: bool, m1: Array, m0: Array,
-          lag1: Array, lag0: Array) -> tuple[Array, Array, Array, Array]:
-    """One node x = x_lo ratio^e: (g, A, B, S) with f = g / (A R_p⁵ + (B − S Ω⋆) R⋆⁵).
+          lag1: Array, lag0: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """One node x = x_lo ratio^e: (g, A, B, S, H, U), the integrand g / (A R_p⁵ + (B − S Ω⋆) R⋆⁵).
 
     |ȧ|/a = A R_p⁵ + (B − S Ω⋆) R⋆⁵: the pseudo-synchronous companion (the factors of
     :func:`decay_rate_fixed_h` without the radii) and the host spinning at Ω⋆, whose
     Hut (1981) factor is f1 − (1 − e²)^(3/2) f2 Ω⋆/n (S = B (1 − e²)^(3/2) f2 / (f1 n));
-    g = x/a, times 1/j while KL cycles go on.
+    g = x/a, times 1/j while KL cycles go on. The host's tide also changes
+    h = a (1 − e²) (the companion's pseudo-synchronous one does not):
+    ḣ/h = ȧ/a − 2e²/(1 − e²) ė/e = (H − U Ω⋆) R⋆⁵ from Hut's ȧ and ė, with
+    H = −B (f1 − 9e² f3)/f1 and U = −S (f2 − (11/2) e² f4)/f2.
     """
     x = x_lo * ratio**e
     a = h + x
@@ -190,6 +193,8 @@ def _node(x_lo: Array, ratio: Array, e: float, h: Array, kl: bool, m1: Array, m0
     f1 = 1.0 + e2 * (15.5 + e2 * (31.875 + e2 * (11.5625 + e2 * 0.390625)))
     f5 = 1.0 + e2 * (3.0 + e2 * 0.375)
     f2 = 1.0 + e2 * (7.5 + e2 * (5.625 + e2 * 0.3125))
+    f3 = 1.0 + e2 * (3.75 + e2 * (1.875 + e2 * 0.078125))
+    f4 = 1.0 + e2 * (1.5 + e2 * 0.125)
     pp = 3.5 + e2 * (11.25 + e2 * (28.0 + e2 * (10.703125 + e2 * (1.9921875
                                                                  + e2 * 0.048828125))))
     a2 = a * a
@@ -199,8 +204,10 @@ def _node(x_lo: Array, ratio: Array, e: float, h: Array, kl: bool, m1: Array, m0
     if kl:
         g = g * (a / h) ** 0.5
     n_inv = (a * a2 / (G_AU3_MSUN_YR2 * (m0 + m1))) ** 0.5
-    return g, c * lag1 * (m0 / m1) * e2 * pp / f5, c * lag0 * (m1 / m0) * f1, \
-        c * lag0 * (m1 / m0) * j2 * j2**0.5 * f2 * n_inv
+    ch = c * lag0 * (m1 / m0)
+    cs = ch * j2 * j2**0.5 * n_inv
+    return g, c * lag1 * (m0 / m1) * e2 * pp / f5, ch * f1, cs * f2, \
+        -ch * (f1 - 9.0 * e2 * f3), -cs * (f2 - 5.5 * e2 * f4)
 
 
 @register_jitable
@@ -239,17 +246,26 @@ def _inv_rate(den: Array) -> Array:
 
 
 @register_jitable
-def _sub_step(i: Any, dur: Array, x_lo: Array, ratio: Array, width: Array, h: Array,
+def _sub_step(i: Any, carry: tuple[Array, Array], x_lo: Array, ratio: Array, width: Array,
+              h: Array,
               kl: bool, t0: Array, ln: Any, idx: Any, p: Array, r0_off: int, r1_off: int,
               m1: Array, m0: Array, lag1: Array, lag0: Array, r1_obs: Array,
-              s1: Array, s_off: int, z0: Array, on0: Array, ex: Any) -> Array:
-    """``dur`` plus the duration of sub-panel ``i`` (from the top) of :func:`march`."""
+              s1: Array, s_off: int, z0: Array, on0: Array, ex: Any) -> tuple[Array, Array]:
+    """``carry`` = (duration, Δ ln h) plus those of sub-panel ``i`` (from the top) of :func:`march`.
+
+    Δ ln h sums ḣ/h (the host's tide, :func:`_node`) times each node's share of the time.
+    """
+    dur, dlnh = carry
     e_lo = (N_SUB - 1 - i) / N_SUB
     w0, w1, w2, w3 = SUB_W
-    g0, p0, q0, u0 = _node(x_lo, ratio, e_lo + SUB_T[0] / N_SUB, h, kl, m1, m0, lag1, lag0)
-    g1, p1, q1, u1 = _node(x_lo, ratio, e_lo + SUB_T[1] / N_SUB, h, kl, m1, m0, lag1, lag0)
-    g2, p2, q2, u2 = _node(x_lo, ratio, e_lo + SUB_T[2] / N_SUB, h, kl, m1, m0, lag1, lag0)
-    g3, p3, q3, u3 = _node(x_lo, ratio, e_lo + SUB_T[3] / N_SUB, h, kl, m1, m0, lag1, lag0)
+    g0, p0, q0, u0, h0, v0 = _node(x_lo, ratio, e_lo + SUB_T[0] / N_SUB, h, kl, m1, m0, lag1,
+                                   lag0)
+    g1, p1, q1, u1, h1, v1 = _node(x_lo, ratio, e_lo + SUB_T[1] / N_SUB, h, kl, m1, m0, lag1,
+                                   lag0)
+    g2, p2, q2, u2, h2, v2 = _node(x_lo, ratio, e_lo + SUB_T[2] / N_SUB, h, kl, m1, m0, lag1,
+                                   lag0)
+    g3, p3, q3, u3, h3, v3 = _node(x_lo, ratio, e_lo + SUB_T[3] / N_SUB, h, kl, m1, m0, lag1,
+                                   lag0)
     t = t0 + dur
     r15, r05, w05 = _radii_at(t, p, r0_off, r1_off, r1_obs, s1, ln, idx, s_off, z0, on0, m0,
                               ex)
@@ -259,17 +275,20 @@ def _sub_step(i: Any, dur: Array, x_lo: Array, ratio: Array, width: Array, h: Ar
                   + w3 * g3 * _inv_rate(p3 * r15 + q3 * r05 - u3 * w05))
     r15, r05, w05 = _radii_at(t + 0.5 * d0, p, r0_off, r1_off, r1_obs, s1, ln, idx, s_off,
                               z0, on0, m0, ex)
-    return dur + width * (w0 * g0 * _inv_rate(p0 * r15 + q0 * r05 - u0 * w05)
-                          + w1 * g1 * _inv_rate(p1 * r15 + q1 * r05 - u1 * w05)
-                          + w2 * g2 * _inv_rate(p2 * r15 + q2 * r05 - u2 * w05)
-                          + w3 * g3 * _inv_rate(p3 * r15 + q3 * r05 - u3 * w05))
+    k0 = w0 * g0 * _inv_rate(p0 * r15 + q0 * r05 - u0 * w05)
+    k1 = w1 * g1 * _inv_rate(p1 * r15 + q1 * r05 - u1 * w05)
+    k2 = w2 * g2 * _inv_rate(p2 * r15 + q2 * r05 - u2 * w05)
+    k3 = w3 * g3 * _inv_rate(p3 * r15 + q3 * r05 - u3 * w05)
+    return dur + width * (k0 + k1 + k2 + k3), \
+        dlnh + width * (k0 * (h0 * r05 - v0 * w05) + k1 * (h1 * r05 - v1 * w05)
+                        + k2 * (h2 * r05 - v2 * w05) + k3 * (h3 * r05 - v3 * w05))
 
 
 @register_jitable
 def march(a_lo: Array, a_hi: Array, h: Array, kl: bool, t0: Array, ln: Any, idx: Any,
           p: Array, r0_off: int, r1_off: int, m1: Array, m0: Array, lag1: Array,
           lag0: Array, r1_obs: Array, s1: Array, s_off: int, z0: Array, on0: Array,
-          ex: Any) -> Array:
+          ex: Any) -> tuple[Array, Array]:
     """Duration of the decay from a_hi down to a_lo starting at age t0, radii evolving.
 
     :data:`N_SUB` sub-panels in u = ln(a − h), from the top (:func:`_sub_step`); on each,
@@ -281,11 +300,11 @@ def march(a_lo: Array, a_hi: Array, h: Array, kl: bool, t0: Array, ln: Any, idx:
     x_lo = a_lo - h
     ratio = (a_hi - h) / x_lo
     width = ln(ratio) / N_SUB
-    dur = 0.0 * width
+    carry = (0.0 * width, 0.0 * width)
     for i in range(N_SUB):
-        dur = _sub_step(i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off,
-                        m1, m0, lag1, lag0, r1_obs, s1, s_off, z0, on0, ex)
-    return dur
+        carry = _sub_step(i, carry, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off,
+                          r1_off, m1, m0, lag1, lag0, r1_obs, s1, s_off, z0, on0, ex)
+    return carry
 
 
 def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array,
@@ -341,9 +360,15 @@ def migration_time_evolving_yr(a0: Array, h: Array, a_end: Array, eps_gr0: Array
         + a_hi * (a_dec >= a_hi)
     lo_mid = a_mid * (a_mid > a_lo) + (a_lo * 1.0000001) * (a_mid <= a_lo)
     mid_hi = a_mid * (a_mid < a_hi) + (a_hi / 1.0000001) * (a_mid >= a_hi)
-    t_kl = march_fn(mid_hi, a_hi, hh, True, t_start, ln, idx, p, r0_off, r1_off, m1, m0,
-                    lag1, lag0, r1_obs, s1, s_off, z0, on0, ex) * (a_mid < a_hi)
-    t_dec = march_fn(a_lo, lo_mid, hh, False, t_start + t_kl, ln, idx, p, r0_off, r1_off,
-                     m1, m0, lag1, lag0, r1_obs, s1, s_off, z0, on0, ex) * (a_mid > a_lo)
+    t_kl, dl_kl = march_fn(mid_hi, a_hi, hh, True, t_start, ln, idx, p, r0_off, r1_off, m1,
+                           m0, lag1, lag0, r1_obs, s1, s_off, z0, on0, ex)
+    t_kl = t_kl * (a_mid < a_hi)
+    t_dec, dl_dec = march_fn(a_lo, lo_mid, hh, False, t_start + t_kl, ln, idx, p, r0_off,
+                             r1_off, m1, m0, lag1, lag0, r1_obs, s1, s_off, z0, on0, ex)
+    t_dec = t_dec * (a_mid > a_lo)
     never = (h >= a_end) & (a0 > a_end)
-    return (t_kl + t_dec) * ok + big * never
+    # the host's tide raised h = a(1 - e^2) to the window's top on the way: the orbit stalls
+    # above it (first order in the drift; a spinning host's tide pushes h out)
+    dlnh = dl_kl * (a_mid < a_hi) + dl_dec * (a_mid > a_lo)
+    stall = ok & (hh * (1.0 + dlnh) >= a_end)
+    return (t_kl + t_dec) * ok * (1.0 - stall) + big * never + big * stall

@@ -105,9 +105,9 @@ def _march_jax(a_lo: Any, a_hi: Any, h: Any, kl: bool, t0: Any, ln: Any, idx: An
     x_lo = a_lo - h
     ratio = (a_hi - h) / x_lo
     width = ln(ratio) / migration.N_SUB
-    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, dur: migration._sub_step(
-        i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
-        lag0, r1_obs, s1, s_off, z0, on0, ex), 0.0 * width)
+    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, carry: migration._sub_step(
+        i, carry, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
+        lag0, r1_obs, s1, s_off, z0, on0, ex), (0.0 * width, 0.0 * width))
 
 
 @dataclass(frozen=True)

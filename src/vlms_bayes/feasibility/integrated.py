@@ -1,11 +1,12 @@
 """Integrated verdicts for the octupole candidates of the map and of P(Kozai–Lidov origin).
 
 The analytic cascade (:mod:`~vlms_bayes.feasibility.montecarlo`) uses the quadrupole
-e_max (with GR and tidal bulges). Where the octupole is strong the long-term e_max can be
-higher (flips, extreme eccentricities), so the analytic verdict is not conservative there.
+e_max (with GR, tidal and rotational bulges). Where the octupole is strong the long-term
+e_max can be higher (flips, extreme eccentricities), so the analytic verdict is not
+conservative there.
 This module integrates the candidates with the secular equations
-(:mod:`~vlms_bayes.feasibility.secular`: quadrupole + octupole + GR + tidal bulges +
-dissipative tides) for
+(:mod:`~vlms_bayes.feasibility.secular`: quadrupole + octupole + GR + tidal and rotational
+bulges + dissipative tides) for
 
     t_end = min(max(n_kl t_KL, n_oct t_oct), horizon),   t_oct = t_KL / sqrt(ε_oct),
 

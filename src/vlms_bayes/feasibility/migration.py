@@ -7,9 +7,11 @@ spends only part of each cycle near e_max.
 Model (orbit-averaged equilibrium tides, Hut 1981 constant time lag, the formulas of
 :mod:`vlms_bayes.feasibility.tides`): the companion spins pseudo-synchronously (no net
 torque on its spin), so the orbital angular momentum is conserved and the decay follows
-a (1 − e²) = h = a_F, the end point a0 (1 − e_max²); the host's (non-rotating) tide adds its
-term. At fixed h the coupled (a, e) equations reduce to one equation for a, and the time to
-reach a_end (the upper edge of the observed-orbit window, (1 + tol) a_obs) is the integral
+a (1 − e²) = h = a_F, the end point a0 (1 − e_max²); the host's tide adds its term
+(non-rotating in :func:`migration_time_yr`; spinning as its prior says in
+:func:`migration_time_evolving_yr`, see below). At fixed h the coupled (a, e) equations
+reduce to one equation for a, and the time to reach a_end (the upper edge of the
+observed-orbit window, (1 + tol) a_obs) is the integral
 
     T = ∫_{a_end}^{a0} w(a) da / |ȧ(a, e(a))|,   e² = 1 − h/a,
 
@@ -34,6 +36,17 @@ the predicted mid-age (a predictor–corrector in time). Tests hold it to ``solv
 Hut's equations with the same radius tracks to 1 % once the host is on the main sequence;
 while the host is still pre-main-sequence (a few Myr, R⋆ ≳ 3 R⋆,today) its non-rotating
 tide changes a (1 − e²) by ~1–2 % over the decay, which the fixed-h reduction neglects.
+
+The host's spin (:mod:`vlms_bayes.feasibility.spin`) enters its tide through Hut's factor
+f1 − (1 − e²)^(3/2) f2 Ω⋆/n, Ω⋆ following the prior along the march. A host spinning
+faster than the orbit also raises h: the march sums the first-order drift Δ ln h of the
+host's tide (Hut's ȧ and ė; the pseudo-synchronous companion's tide leaves h unchanged)
+and an orbit whose h(1 + Δ ln h) reaches a_end stalls (no arrival, like h ≥ a_end), which
+reproduces ``solve_ivp``'s arrive/never verdicts; the time itself keeps h fixed (within 1 %
+of ``solve_ivp`` on the main sequence; 5–25 % short for a fast-rotating pre-main-sequence
+host when h ends within ~3 % of a_end). Where the host's tide pushes the orbit out faster
+than the companion's pulls it in the rate is floored (:data:`RATE_FLOOR`): the time is
+then astronomically long and finite.
 
 Pure arithmetic: the same function runs in NumPy, JAX (``ln=jnp.log``) and numba (an
 ``njit`` logarithm passed in; the helpers are ``register_jitable``); units AU, Msun, yr.

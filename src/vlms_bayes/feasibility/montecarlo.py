@@ -8,7 +8,8 @@ evaluates seven criteria, in the order of the physical cascade:
 1. ``stable_stype``   the companion's orbit inside the host–perturber binary is stable
    (Quarles et al. 2020 tables, or Holman & Wiegert 1999);
 2. ``kl_time``        t_KL <= horizon;
-3. ``reach``          e_max (with GR, tidal and rotational bulges) is high enough that the
+3. ``reach``          e_max (with GR, tidal bulges, the host's rotational bulge and, as an
+   option, the companion's) is high enough that the
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
 4. ``survive``        periastron at e_max outside the disruption distance f r_t, with the
    companion's radius at its first high-eccentricity phase;
@@ -22,9 +23,13 @@ their tracks with age (:mod:`~vlms_bayes.feasibility.radii`): the KL cycles star
 drawn disk lifetime and the first high-eccentricity phase comes t_KL later, at t₁; the radii
 at t₁ set the tidal bulges of e_max and the disruption distance, and the migration starts
 at t₁ with the radii evolving along the way. Both bodies' lags are drawn per draw from
-their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). ``radii="frozen"``
-and ``lags="fixed"`` restore today's radii and the fixed Q' values for comparison;
-:func:`physics_assumptions` states the choice.
+their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). The host spins as its
+age-dependent prior says (:class:`~vlms_bayes.feasibility.priors.HostSpinPrior`, one quantile
+per draw): at t₁ its rotational bulge quenches e_max like GR
+(:func:`~vlms_bayes.feasibility.kozai.epsilon_rot_host`) and along the migration its spin
+enters its tide (:mod:`~vlms_bayes.feasibility.spin`). ``radii="frozen"``, ``lags="fixed"``
+and ``host_spin="none"`` restore today's radii, the fixed Q' values and a non-rotating host
+for comparison; :func:`physics_assumptions` states the choice.
 
 A draw is feasible when it passes all seven. Random numbers: every cell has its own,
 independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,

@@ -40,6 +40,13 @@ Tides and radii (the Kozai–Lidov route)
   (Pfalzner & Dincer 2024 Weibull) and s uniform in 0.5–1.5 (an assumption) scaling the
   COND03 inflation of the companion (:mod:`vlms_bayes.feasibility.radii`).
 
+The host's spin (the Kozai–Lidov route)
+---------------------------------------
+* :class:`HostSpinPrior`: rotation periods of fully convective M dwarfs against age,
+  log-normal at 8 Myr (Upper Sco, Rebull et al. 2018, AJ 155, 196), 125 Myr (their 3.5×
+  spin-up to the Pleiades), 600 Myr and 1–3 Gyr (Pass et al. 2024), interpolated in log
+  age, one quantile per draw.
+
 Birth orbit of the companion (both routes): a0 log-uniform in the map's ``a0_range_au``
 (default 0.1–5 AU, beyond the observed orbit, where giant planets are thought to form),
 e0 uniform in [0, ``e0_max``]. This is an assumption, stated with the result.

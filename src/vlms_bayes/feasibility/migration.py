@@ -189,7 +189,7 @@ def floor_index(x: Array) -> Array:
 @register_jitable
 def _node(x_lo: Array, ratio: Array, e: float, h: Array, kl: bool, m1: Array, m0: Array,
           lag1: Array, lag0: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
-    """One node x = x_lo ratio^e: (g, A, B, S, H, U), the integrand g / (A R_p⁵ + (B − S Ω⋆) R⋆⁵).
+    """One node x = x_lo ratio^e: (g, A, B, S, H, U); g / (A R_p⁵ + (B − S Ω⋆) R⋆⁵) integrand.
 
     |ȧ|/a = A R_p⁵ + (B − S Ω⋆) R⋆⁵: the pseudo-synchronous companion (the factors of
     :func:`decay_rate_fixed_h` without the radii) and the host spinning at Ω⋆, whose
@@ -260,9 +260,8 @@ def _inv_rate(den: Array) -> Array:
 
 @register_jitable
 def _sub_step(i: Any, carry: tuple[Array, Array], x_lo: Array, ratio: Array, width: Array,
-              h: Array,
-              kl: bool, t0: Array, ln: Any, idx: Any, p: Array, r0_off: int, r1_off: int,
-              m1: Array, m0: Array, lag1: Array, lag0: Array, r1_obs: Array,
+              h: Array, kl: bool, t0: Array, ln: Any, idx: Any, p: Array, r0_off: int,
+              r1_off: int, m1: Array, m0: Array, lag1: Array, lag0: Array, r1_obs: Array,
               s1: Array, s_off: int, z0: Array, on0: Array, ex: Any) -> tuple[Array, Array]:
     """``carry`` = (duration, Δ ln h) plus those of sub-panel ``i`` (from the top) of :func:`march`.
 

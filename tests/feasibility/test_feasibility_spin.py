@@ -251,5 +251,9 @@ def test_assumptions_state_the_host_spin():
     on = mc.physics_assumptions(mc.FeasibilityConfig())
     assert "host spin from its prior" in on and "Rebull et al. 2018" in on
     assert "Pass et al. 2024" in on and "break-up" in on
+    assert "extrapolated" not in on.split("host spin")[1]
     off = mc.physics_assumptions(mc.FeasibilityConfig(host_spin="none"))
     assert "host not rotating" in off
+    heavy = mc.FeasibilityConfig(target=dataclasses.replace(mc.Target(), m_star_msun=0.45))
+    assert "0.45 Msun is outside the prior's fully convective 0.06-0.3" in \
+        mc.physics_assumptions(heavy)

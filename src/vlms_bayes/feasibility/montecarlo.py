@@ -285,9 +285,14 @@ def physics_assumptions(config: FeasibilityConfig) -> str:
     else:
         sp = HostSpinPrior()
         med = ", ".join(f"{p_d:.2g} d at {age / 1e6:.4g} Myr" for age, p_d, _ in sp.anchors)
+        lo, hi = sp.mass_range_msun
+        m = config.target.m_star_msun
+        out = "" if lo <= m <= hi else (
+            f"; the host's {m:g} Msun is outside the prior's fully convective {lo:g}-{hi:g} "
+            "Msun: extrapolated")
         rot = (f"host spin from its prior, one quantile per draw, at the age of the first "
                f"high-e phase (log-normal with medians {med}: Upper Sco and Pleiades, "
-               f"Rebull et al. 2018; 0.6-3 Gyr, Pass et al. 2024; capped at break-up): its "
+               f"Rebull et al. 2018; 0.6-3 Gyr, Pass et al. 2024; capped at break-up{out}): its "
                f"rotational bulge (k2* = {config.k2_star:g}, spin along the orbit normal) "
                f"precesses the orbit and its spin enters the host's tide")
     return f"{rad}; {lag}; {rot}; tides {config.tide_model}"

@@ -337,6 +337,8 @@ class HostSpinPrior:
       0.1–140 d), for which we have no age-resolved distribution to use: the prior
       overestimates the spin of older hosts, so the host bulge is then an upper bound.
 
+    The anchors are for fully convective M dwarfs (``mass_range_msun``); a host outside
+    that range gets the same prior, and the stated assumptions say it is extrapolated.
     The kernels evaluate the prior at the age of the first high-eccentricity phase (and
     along the migration) and cap the angular velocity at break-up, √(G M⋆ / R⋆³) with the
     radius at that age (:mod:`vlms_bayes.feasibility.spin`).

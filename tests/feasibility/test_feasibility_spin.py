@@ -235,12 +235,13 @@ def test_host_spin_in_both_backends_and_off_switch(table):
         mc.FeasibilityConfig(host_spin="fast").check()
 
 
-def test_host_spin_changes_the_map_and_both_backends_count_the_same(table):
+def test_host_spin_changes_the_map(table):
+    """The spin is on by default, so test_feasibility_montecarlo's JAX = numba map counts
+    hold with it; here it must change the map (fewer draws reach the orbit)."""
+    assert mc.FeasibilityConfig().host_spin == "prior"
     small = mc.FeasibilityConfig(n_m_out=3, n_a_out=4, n_draws=200, a_out_range_au=(8.0, 200.0),
                                  chunk_cells=4)
-    jx = mc.feasibility_map(small, seed=3, table=table, backend="jax")
     nb = mc.feasibility_map(small, seed=3, table=table, backend="numba")
-    np.testing.assert_array_equal(jx.counts, nb.counts)
     off = mc.feasibility_map(dataclasses.replace(small, host_spin="none"), seed=3, table=table,
                              backend="numba")
     reach = mc.CRITERIA.index("reach")

@@ -13,7 +13,12 @@ radii) and a draw's standard-normal quantile z, so that
 
     Ω⋆(t) = min(2π / P(t), √(G M⋆ / R⋆(t)³)),   ln P(t) = μ(t) + σ(t) z,
 
-capped at break-up with the host's radius at that age. ``host_spin="none"`` (a
+capped at break-up with the host's radius at that age. The spin follows the prior alone
+(the empirical distributions include magnetic braking); the spin-up of the host by the
+companion's migration is neglected. For TOI-6894 the host's spin angular momentum
+(k² M⋆ R⋆² Ω⋆, n = 1.5 polytrope k² = 0.205) at the prior's medians is ≈ 5× the final
+orbit's at 8 Myr, ≈ 3× at 125 Myr and ≈ 0.3× at 1.7 Gyr, so the neglect matters most for
+late migrations. ``host_spin="none"`` (a
 non-rotating host, the behaviour before the spin entered) multiplies Ω⋆ by 0. The spin is
 taken along the companion's orbit normal (as the companion's own rotational bulge in
 :func:`~vlms_bayes.feasibility.kozai.epsilon_rot`), the usual approximation of the

@@ -41,7 +41,13 @@ def main() -> None:
     from vlms_bayes.data_io.quarles import load_stability_table
     from vlms_bayes.feasibility import kozai, migration, radii, triple_stability
     from vlms_bayes.feasibility import montecarlo as mc
-    from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, R0_TRACK, R1_INFL
+    from vlms_bayes.feasibility.draws import (
+        DRAW_FIELDS,
+        PARAM_FIELDS,
+        R0_TRACK,
+        R1_INFL,
+        S0_TRACK,
+    )
     from vlms_bayes.feasibility.stability import ac_ratio_jax
 
     cfg = mc.FeasibilityConfig()
@@ -95,8 +101,9 @@ def main() -> None:
         def part_migration(a_f, eg, tt1, dd):
             return migration.migration_time_evolving_yr(
                 dd["a0_au"], a_f, P["a_hi_au"], eg, m1, m0, dd["lag1_yr"], dd["lag0_yr"],
-                tt1, P["r1_au"], dd["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log,
-                idx=mc._jax_index, march_fn=mc._march_jax)
+                tt1, P["r1_au"], dd["rp_scale"], p, R0_TRACK, R1_INFL, S0_TRACK,
+                dd["spin0_z"], P["spin0_on"], ln=jnp.log, idx=mc._jax_index, ex=jnp.exp,
+                march_fn=mc._march_jax)
 
         def part_stability(m, a, dd):
             e_out = dd["e_out"]

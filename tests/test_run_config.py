@@ -118,7 +118,8 @@ def test_feasibility_perturber_and_integration_keys_reach_the_step(tmp_path, mon
     cfg.write_text("[fit]\nenabled = false\n[feasibility]\n"
                    "integrate_candidates = [1, 2, 3]\nsensitivity_integrate = [4, 5]\n"
                    "companions = 'comp.csv'\ngaia_nss_file = 'nss.csv'\n"
-                   "gaia_rv_catalogue = 'cat.parquet'\nwide_binaries = true\n")
+                   "gaia_rv_catalogue = 'cat.parquet'\nwide_binaries = true\n"
+                   "host_spin = 'none'\n")
     (tmp_path / "cat.parquet").write_text("")  # only its existence is checked here
     assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o")]) == 0
     f = seen["feasibility"]
@@ -128,6 +129,7 @@ def test_feasibility_perturber_and_integration_keys_reach_the_step(tmp_path, mon
     assert f.companions == str(tmp_path / "comp.csv")
     assert f.gaia_nss == str(tmp_path / "nss.csv")
     assert f.gaia_rv_catalogue == str(tmp_path / "cat.parquet") and f.wide_binaries
+    assert f.host_spin == "none"
     # the command line still overrides the file
     assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o"),
                  "--integrate-candidates", "0", "0", "0"]) == 0

@@ -313,6 +313,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="radii evolving with age, or today's (as 'feasibility --radii')")
     g.add_argument("--feasibility-lags", choices=("prior", "fixed"), default="prior",
                    help="tidal lags from their priors, or fixed (as 'feasibility --lags')")
+    g.add_argument("--feasibility-host-spin", choices=("prior", "none"), default="prior",
+                   help="the host's spin from its age-dependent prior, or a non-rotating "
+                        "host (as 'feasibility --host-spin')")
     r = p.add_argument_group("robustness suite (see 'vlms-bayes robustness')")
     r.add_argument("--robustness", action="store_true",
                    help="also refit under each analysis choice into OUTDIR/robustness/")
@@ -355,7 +358,7 @@ def _run_run(args: argparse.Namespace) -> int:
         integration=_integration_options(args),
         companions=None if args.companions is None else str(args.companions),
         radii=args.feasibility_radii, lags=args.feasibility_lags,
-        **_gaia_perturber_fields(args))
+        host_spin=args.feasibility_host_spin, **_gaia_perturber_fields(args))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),
@@ -492,6 +495,10 @@ def _add_feasibility(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--lags", choices=("prior", "fixed"), default="prior",
                    help="tidal lags of both bodies drawn per draw from their priors, or "
                         "fixed by --qprime-planet/--qprime-star (default prior)")
+    g.add_argument("--host-spin", choices=("prior", "none"), default="prior",
+                   help="the host's spin drawn per draw from its age-dependent prior "
+                        "(young clusters to 3 Gyr; rotational bulge in e_max, spin in the "
+                        "host's tide), or a non-rotating host (default prior)")
     g.add_argument("--stability", choices=("quarles", "holman_wiegert"), default="quarles")
     g.add_argument("--backend", choices=("jax", "numba", "auto"), default="auto")
     g.add_argument("--secular-check", type=int, default=1000, metavar="N",
@@ -627,7 +634,7 @@ def _run_feasibility(args: argparse.Namespace) -> int:
         tide_model=args.tide_model, q_prime_planet=args.qprime_planet,
         q_prime_star=args.qprime_star, include_tides=not args.no_tidal_precession,
         include_rotation=args.rotation, stability=args.stability, radii=args.radii,
-        lags=args.lags)
+        lags=args.lags, host_spin=args.host_spin)
     config.check()
     result = feasibility_command(config, outdir=args.outdir, seed=args.seed,
                                  backend=args.backend, data_dir=args.data_dir,

@@ -57,6 +57,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "backend": ("feasibility_backend", "str"),
         "secular_triples": ("secular_check", "int"),
         "radii": ("feasibility_radii", "str"), "lags": ("feasibility_lags", "str"),
+        "host_spin": ("feasibility_host_spin", "str"),
         "integrate_candidates": ("integrate_candidates", "int_list:3"),
         "sensitivity_integrate": ("sensitivity_integrate", "int_list:2"),
         "companions": ("companions", "path"), "gaia_nss": ("gaia_nss", "bool"),

@@ -73,6 +73,11 @@ def test_summary_leads_with_both_probabilities(cli_run):
     assert "BHAC15" in text
     config = json.loads((cli_run / "run.json").read_text())["config"]
     assert (config["radii"], config["lags"]) == ("evolving", "prior")
+    # the host's spin (issue 16): on by default, stated with its sources
+    assert config["host_spin"] == "prior"
+    assert "host spin from its prior" in kl["assumptions"]
+    assert "Rebull et al. 2018" in kl["assumptions"]
+    assert "host spin from its prior" in " ".join(text.split())  # SUMMARY wraps its lines
     sens = pd.read_csv(cli_run / "origin_sensitivity.csv")
     assert set(sens["parameter"]) == {"radius_rj", "q_prime_planet", "horizon_gyr"}
     assert (cli_run / "fig_origin_sensitivity.png").is_file()
@@ -158,14 +163,16 @@ def test_limiting_criterion_picks_largest_loss():
 
 def test_frozen_radii_and_fixed_lags_for_comparison(tmp_path, shared_data_dir):
     out = tmp_path / "f"
-    assert main(["feasibility", "--radii", "frozen", "--lags", "fixed", "--grid", "3",
+    assert main(["feasibility", "--radii", "frozen", "--lags", "fixed", "--host-spin", "none",
+                 "--grid", "3",
                  "--draws", "5", "--secular-check", "0", "--backend", "numba",
                  "--probability-systems", "300", "--data-dir", str(shared_data_dir),
                  "--outdir", str(out)]) == 0
     config = json.loads((out / "run.json").read_text())["config"]
-    assert (config["radii"], config["lags"]) == ("frozen", "fixed")
+    assert (config["radii"], config["lags"], config["host_spin"]) == ("frozen", "fixed", "none")
     kl = json.loads((out / "origin_probability.json").read_text())["kozai_lidov"]
     assert "radii frozen at today's" in kl["assumptions"]
+    assert "host not rotating" in kl["assumptions"]
     assert "tidal lags fixed: Q'p = 100000" in kl["assumptions"]
 
 
@@ -212,3 +219,20 @@ def test_initial_ae_from_file(tmp_path):
     pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / "bad.csv")
     with pytest.raises(report.InputDataError, match="a_au"):
         report.read_initial_ae(tmp_path / "bad.csv")
+
+
+def test_run_records_the_host_spin_setting(tmp_path, shared_data_dir, ps_snapshot):
+    """`run`'s [feasibility] host_spin reaches the map's config and run.json records it."""
+    from vlms_bayes.pipeline.baseline import BaselineConfig
+    from vlms_bayes.pipeline.data import DataConfig
+    from vlms_bayes.pipeline.feasibility import FeasibilityOptions
+    from vlms_bayes.pipeline.run import _start
+
+    data = DataConfig(ps=ps_snapshot, data_dir=shared_data_dir)
+    run = _start(data, BaselineConfig(), outdir=tmp_path / "o",
+                 seed=1, fit_config=None, feasibility=FeasibilityOptions(
+                     grid=3, draws=2, host_spin="none"), force=False, robustness=None)
+    assert run.fcfg.host_spin == "none"
+    run.runner.write_run_json()
+    rec = json.loads((tmp_path / "o" / "run.json").read_text())["config"]["feasibility"]
+    assert rec["host_spin"] == "none"

@@ -15,8 +15,9 @@ not on the chunking or the backend.
 
 Each draw takes :data:`N_UNIFORMS` uniforms for its orbits, then :data:`N_PHYSICS` for its
 tidal physics (the lags of both bodies, the companion's contraction amplitude and the age
-at which the KL cycles start, :func:`physics_from_uniforms`), so that the orbits of a seed
-are the same whatever the radius and lag settings.
+at which the KL cycles start, :func:`physics_from_uniforms`), then one for the host's spin
+quantile (:func:`spin_from_uniforms`), so that the orbits of a seed are the same whatever
+the radius, lag and spin settings, and the lags whatever the spin setting.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility import tides
@@ -34,18 +36,23 @@ from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN
 CRITERIA: tuple[str, ...] = ("stable_triple", "stable_stype", "kl_time", "reach", "survive",
                              "land", "circularise")
 DRAW_FIELDS: tuple[str, ...] = ("e_out", "cos_i", "incl_rad", "sin2_omega", "a0_au", "e0",
-                                "lag1_yr", "lag0_yr", "rp_scale", "t_start_yr")
+                                "lag1_yr", "lag0_yr", "rp_scale", "t_start_yr", "spin0_z")
 #: Index of each kernel parameter in the parameter vector shared by both backends.
 PARAM_FIELDS: tuple[str, ...] = (
     "m0", "m1", "r0_au", "r1_au", "a_obs_au", "k2_1", "k2_0", "tide_on", "rot_on",
     "spin1_per_yr", "lag1_yr", "lag0_yr", "tide_model", "q_prime_1", "horizon_yr",
     "r_dis_au", "a_lo_au", "a_hi_au", "stype_mode", "eps_oct_flag", "n_obs_per_yr",
+    "spin0_on",
     *(f"r0_track_{k}" for k in range(N_TRACK)), *(f"r1_infl_{k}" for k in range(N_TRACK)),
+    *(f"spin0_mu_{k}" for k in range(N_TRACK)), *(f"spin0_sig_{k}" for k in range(N_TRACK)),
 )
 #: Index in the parameter vector of the host's radius track (AU) and of the companion's
 #: inflation track (ρ − 1), :data:`~vlms_bayes.feasibility.radii.N_TRACK` nodes each.
 R0_TRACK = PARAM_FIELDS.index("r0_track_0")
 R1_INFL = PARAM_FIELDS.index("r1_infl_0")
+#: Index of the host spin tracks: mean, then standard deviation, of ln(P/d)
+#: (:func:`vlms_bayes.feasibility.spin.spin_tracks`).
+S0_TRACK = PARAM_FIELDS.index("spin0_mu_0")
 #: Spawn key (first element) of each independent random stream of a feasibility run.
 STREAMS: dict[str, int] = {"map": 0, "gaia": 1, "secular": 2, "probability": 3,
                            "disk": 4, "gaia_nss": 5}
@@ -54,6 +61,10 @@ N_UNIFORMS = 5
 #: Further uniform variates per draw, drawn after those (so the orbits above do not change
 #: with them): companion lag, host Q', contraction amplitude, KL start age.
 N_PHYSICS = 4
+#: Uniform variates per draw after those: the host's spin quantile.
+N_SPIN = 1
+#: Bound on the spin quantile |z| (keeps exp(σ z) finite for a uniform of exactly 0).
+Z_MAX = 8.0
 LAG_MODES = ("prior", "fixed")
 
 
@@ -172,6 +183,15 @@ def physics_from_uniforms(v: np.ndarray, config: Any) -> dict[str, np.ndarray]:
     return out
 
 
+def spin_from_uniforms(w: np.ndarray) -> dict[str, np.ndarray]:
+    """The host's spin quantile z (standard normal, |z| <= :data:`Z_MAX`) from uniforms.
+
+    One z per draw, kept at every age (:class:`~vlms_bayes.feasibility.priors.HostSpinPrior`).
+    """
+    z = special.ndtri(np.asarray(w, float))
+    return {"spin0_z": np.clip(z, -Z_MAX, Z_MAX)}
+
+
 def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequence,
                initial_ae: tuple[np.ndarray, np.ndarray] | None = None, *,
                n: int | None = None) -> dict[str, np.ndarray]:
@@ -192,7 +212,8 @@ def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequ
     -------
     dict of numpy.ndarray
         Arrays of length ``n`` named as :data:`DRAW_FIELDS` (the orbit from the first
-        :data:`N_UNIFORMS` variates of each draw, then :func:`physics_from_uniforms`).
+        :data:`N_UNIFORMS` variates of each draw, then :func:`physics_from_uniforms`, then
+        :func:`spin_from_uniforms`).
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if initial_ae is not None:
@@ -200,7 +221,9 @@ def make_draws(config: Any, seed: int | np.random.Generator | np.random.SeedSequ
     n = config.n_draws if n is None else n
     u = rng.random((n, N_UNIFORMS))
     v = rng.random((n, N_PHYSICS))
-    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config)
+    w = rng.random(n)
+    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config) \
+        | spin_from_uniforms(w)
 
 
 def cell_draws(config: Any, seed: int, cells: np.ndarray,
@@ -231,8 +254,11 @@ def cell_draws(config: Any, seed: int, cells: np.ndarray,
     cells = np.asarray(cells, np.int64).ravel()
     u = np.empty((cells.size, config.n_draws, N_UNIFORMS))
     v = np.empty((cells.size, config.n_draws, N_PHYSICS))
+    w = np.empty((cells.size, config.n_draws))
     for i, c in enumerate(cells):
         gen = np.random.Generator(np.random.PCG64(stream(seed, "map", int(c))))
         gen.random(out=u[i])
         gen.random(out=v[i])
-    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config)
+        gen.random(out=w[i])
+    return draws_from_uniforms(u, config, initial_ae) | physics_from_uniforms(v, config) \
+        | spin_from_uniforms(w)

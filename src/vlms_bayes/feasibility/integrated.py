@@ -1,11 +1,12 @@
 """Integrated verdicts for the octupole candidates of the map and of P(Kozai–Lidov origin).
 
 The analytic cascade (:mod:`~vlms_bayes.feasibility.montecarlo`) uses the quadrupole
-e_max (with GR and tidal bulges). Where the octupole is strong the long-term e_max can be
-higher (flips, extreme eccentricities), so the analytic verdict is not conservative there.
+e_max (with GR, tidal and rotational bulges). Where the octupole is strong the long-term
+e_max can be higher (flips, extreme eccentricities), so the analytic verdict is not
+conservative there.
 This module integrates the candidates with the secular equations
-(:mod:`~vlms_bayes.feasibility.secular`: quadrupole + octupole + GR + tidal bulges +
-dissipative tides) for
+(:mod:`~vlms_bayes.feasibility.secular`: quadrupole + octupole + GR + tidal and rotational
+bulges + dissipative tides) for
 
     t_end = min(max(n_kl t_KL, n_oct t_oct), horizon),   t_oct = t_KL / sqrt(ε_oct),
 
@@ -237,9 +238,11 @@ def triple_params(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.nda
     Both radii are those of the draw at its first high-eccentricity phase (``outcomes``'
     ``r0_au`` and ``r1_au``: evolving or frozen per ``config.radii``) and the companion's
     tidal lag is the draw's (``draws["lag1_yr"]``: its prior or the fixed Q'), so the
-    integrated verdict judges the same system as the analytic one. The integrator's
-    dissipation is the companion's only (the host's lag enters the migration time,
-    :func:`draw_migration_time_yr`).
+    integrated verdict judges the same system as the analytic one; so do the rotational
+    bulges: the host's spin at that phase (``outcomes``' ``spin0_per_yr``, 0 with
+    ``host_spin="none"``) and the companion's when ``include_rotation`` is on. The
+    integrator's dissipation is the companion's only (the host's lag and spin enter the
+    migration time, :func:`draw_migration_time_yr`).
 
     Parameters
     ----------
@@ -262,7 +265,8 @@ def triple_params(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.nda
         p["m0"] * one, p["m1"] * one, np.asarray(m_out, float), np.asarray(a_out, float),
         np.asarray(draws["e_out"], float), np.asarray(outcomes["r0_au"], float),
         np.asarray(outcomes["r1_au"], float), p["k2_0"] * one, p["k2_1"] * one,
-        np.asarray(draws["lag1_yr"], float), one, one, p["tide_on"] * one)
+        np.asarray(draws["lag1_yr"], float), one, one, p["tide_on"] * one,
+        np.asarray(outcomes["spin0_per_yr"], float), p["rot_on"] * p["spin1_per_yr"] * one)
 
 
 def draw_migration_time_yr(config: mc.FeasibilityConfig, a0: np.ndarray, a_f: np.ndarray,
@@ -306,7 +310,7 @@ def draw_migration_time_yr(config: mc.FeasibilityConfig, a0: np.ndarray, a_f: np
         np.asarray(draws["lag1_yr"], float), np.asarray(draws["lag0_yr"], float),
         np.asarray(draws["t_start_yr"], float) + np.asarray(outcomes["t_kl_yr"], float),
         p["r1_au"], np.asarray(draws["rp_scale"], float), params, mc.R0_TRACK,
-        mc.R1_INFL), float)
+        mc.R1_INFL, mc.S0_TRACK, np.asarray(draws["spin0_z"], float), p["spin0_on"]), float)
 
 
 def integrate_draws(config: mc.FeasibilityConfig, m_out: np.ndarray, a_out: np.ndarray,

@@ -12,7 +12,8 @@ Formulas (see ``docs/feasibility.md`` and the dynamics spec, §3a–3b):
 * octupole strength ε_oct = ((m0 - m1) / m01) (a / a_out) e_out / (1 - e_out²);
 * short-range forces as dimensionless strengths ε = ω̇(e = 0) · t_LK with
   t_LK = (m01 / m_out) (a_out sqrt(1 - e_out²) / a)³ / n (Liu, Muñoz & Lai 2015):
-  general relativity ε_GR, equilibrium tidal bulges ε_tide, rotational bulge ε_rot;
+  general relativity ε_GR, equilibrium tidal bulges ε_tide, rotational bulges ε_rot (the
+  companion's and the host's, :func:`epsilon_rot` + :func:`epsilon_rot_host`);
 * the test-particle quadrupole energy with those forces (per Φ0 = L / t_LK)
   Φ = (1/8)[1 - 6e² - 3 (j cos i)² + 15 e² sin²i sin²ω] - ε_GR / j
       - (ε_tide / 15)(1 + 3e² + 3e⁴/8) / j⁹ - (ε_rot / 3) / j³,
@@ -118,6 +119,22 @@ def epsilon_rot(m0_msun: Array, m1_msun: Array, m_out_msun: Array, a_au: Array,
     m01 = m0_msun + m1_msun
     n = (G_AU3_MSUN_YR2 * m01 / a_au**3) ** 0.5
     rate = 0.5 * k2_1 * (spin1_per_yr / n) ** 2 * (m01 / m1_msun) * (r1_au / a_au) ** 5 * n
+    t_lk = (m01 / m_out_msun) * (a_out_au / a_au) ** 3 * (1.0 - e_out * e_out) ** 1.5 / n
+    return rate * t_lk
+
+
+def epsilon_rot_host(m0_msun: Array, m1_msun: Array, m_out_msun: Array, a_au: Array,
+                     a_out_au: Array, e_out: Array, r0_au: Array, k2_0: Array,
+                     spin0_per_yr: Array) -> Array:
+    """Strength of the host's rotational-bulge precession, ε_rot,⋆ = ω̇_rot,⋆(e=0) · t_LK.
+
+    :func:`epsilon_rot` with the roles swapped: ω̇ = (k2,⋆/2)(Ω⋆/n)² (m01/m0)(R⋆/a)⁵ n / j⁴
+    for a host spin Ω⋆ (rad/yr) along the orbit normal, J2,⋆ = k2,⋆ Ω⋆² R⋆³ / (3 G m0).
+    It enters the energy as the companion's term does (the two add: -(ε_rot/3)/j³).
+    """
+    m01 = m0_msun + m1_msun
+    n = (G_AU3_MSUN_YR2 * m01 / a_au**3) ** 0.5
+    rate = 0.5 * k2_0 * (spin0_per_yr / n) ** 2 * (m01 / m0_msun) * (r0_au / a_au) ** 5 * n
     t_lk = (m01 / m_out_msun) * (a_out_au / a_au) ** 3 * (1.0 - e_out * e_out) ** 1.5 / n
     return rate * t_lk
 

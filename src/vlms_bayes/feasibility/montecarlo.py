@@ -8,7 +8,8 @@ evaluates seven criteria, in the order of the physical cascade:
 1. ``stable_stype``   the companion's orbit inside the host–perturber binary is stable
    (Quarles et al. 2020 tables, or Holman & Wiegert 1999);
 2. ``kl_time``        t_KL <= horizon;
-3. ``reach``          e_max (with GR, tidal and rotational bulges) is high enough that the
+3. ``reach``          e_max (with GR, tidal bulges, the host's rotational bulge and, as an
+   option, the companion's) is high enough that the
    angular-momentum-conserving end point a_F = a0 (1 - e_max²) <= a_obs (1 + tol);
 4. ``survive``        periastron at e_max outside the disruption distance f r_t, with the
    companion's radius at its first high-eccentricity phase;
@@ -22,9 +23,13 @@ their tracks with age (:mod:`~vlms_bayes.feasibility.radii`): the KL cycles star
 drawn disk lifetime and the first high-eccentricity phase comes t_KL later, at t₁; the radii
 at t₁ set the tidal bulges of e_max and the disruption distance, and the migration starts
 at t₁ with the radii evolving along the way. Both bodies' lags are drawn per draw from
-their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). ``radii="frozen"``
-and ``lags="fixed"`` restore today's radii and the fixed Q' values for comparison;
-:func:`physics_assumptions` states the choice.
+their priors (:class:`~vlms_bayes.feasibility.priors.TidalLagPrior`). The host spins as its
+age-dependent prior says (:class:`~vlms_bayes.feasibility.priors.HostSpinPrior`, one quantile
+per draw): at t₁ its rotational bulge quenches e_max like GR
+(:func:`~vlms_bayes.feasibility.kozai.epsilon_rot_host`) and along the migration its spin
+enters its tide (:mod:`~vlms_bayes.feasibility.spin`). ``radii="frozen"``, ``lags="fixed"``
+and ``host_spin="none"`` restore today's radii, the fixed Q' values and a non-rotating host
+for comparison; :func:`physics_assumptions` states the choice.
 
 A draw is feasible when it passes all seven. Random numbers: every cell has its own,
 independent draws from its own stream of the seed (:func:`~vlms_bayes.feasibility.draws.cell_draws`,
@@ -57,6 +62,7 @@ from vlms_bayes.feasibility import (
     migration,
     montecarlo_numba,
     radii,
+    spin,
     tides,
     triple_stability,
 )
@@ -67,11 +73,12 @@ from vlms_bayes.feasibility.draws import (  # noqa: F401  (re-exported API)
     PARAM_FIELDS,
     R0_TRACK,
     R1_INFL,
+    S0_TRACK,
     cell_draws,
     make_draws,
     n_outputs,
 )
-from vlms_bayes.feasibility.priors import ContractionPrior, TidalLagPrior
+from vlms_bayes.feasibility.priors import ContractionPrior, HostSpinPrior, TidalLagPrior
 from vlms_bayes.feasibility.stability import ac_ratio_jax, holman_wiegert_stype
 from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2, MJUP_MSUN, RJUP_AU, RSUN_AU
 
@@ -96,16 +103,16 @@ def _jax_index(x: Any) -> Any:
 
 def _march_jax(a_lo: Any, a_hi: Any, h: Any, kl: bool, t0: Any, ln: Any, idx: Any, p: Any,
                r0_off: int, r1_off: int, m1: Any, m0: Any, lag1: Any, lag0: Any, r1_obs: Any,
-               s1: Any) -> Any:
+               s1: Any, s_off: int, z0: Any, on0: Any, ex: Any) -> Any:
     """:func:`migration.march` with ``jax.lax.fori_loop`` over the same sub-panel steps."""
     import jax  # heavy: jax
 
     x_lo = a_lo - h
     ratio = (a_hi - h) / x_lo
     width = ln(ratio) / migration.N_SUB
-    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, dur: migration._sub_step(
-        i, dur, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
-        lag0, r1_obs, s1), 0.0 * width)
+    return jax.lax.fori_loop(0, migration.N_SUB, lambda i, carry: migration._sub_step(
+        i, carry, x_lo, ratio, width, h, kl, t0, ln, idx, p, r0_off, r1_off, m1, m0, lag1,
+        lag0, r1_obs, s1, s_off, z0, on0, ex), (0.0 * width, 0.0 * width))
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class FeasibilityConfig:
     planet_spin_period_hr: float = 10.0
     radii: Literal["evolving", "frozen"] = "evolving"
     lags: Literal["prior", "fixed"] = "prior"
+    host_spin: Literal["prior", "none"] = "prior"
     stability: Literal["quarles", "holman_wiegert"] = "quarles"
     quarles_incl_deg: float = 0.0
     sens_horizons_gyr: tuple[float, ...] = (1.0, 3.0, 5.0)
@@ -185,6 +193,9 @@ class FeasibilityConfig:
         if self.lags not in LAG_MODES:
             raise InputDataError(f"lags must be one of {', '.join(LAG_MODES)}, not "
                                  f"{self.lags!r}.")
+        if self.host_spin not in spin.HOST_SPIN_MODES:
+            raise InputDataError(f"host_spin must be one of {', '.join(spin.HOST_SPIN_MODES)}"
+                                 f", not {self.host_spin!r}.")
         if self.radii == "evolving":
             lo, hi = radii.HOST_MASS_RANGE
             if not lo <= self.target.m_star_msun <= hi:
@@ -238,10 +249,11 @@ def kernel_params(config: FeasibilityConfig) -> np.ndarray:
         "a_lo_au": t.a_au * (1 - config.a_tol), "a_hi_au": t.a_au * (1 + config.a_tol),
         "stype_mode": 0.0 if config.stability == "quarles" else 1.0,
         "eps_oct_flag": kozai.EPS_OCT_FLAG, "n_obs_per_yr": n_obs,
+        "spin0_on": float(config.host_spin == "prior"),
     }
     r0_track, r1_infl = radii.radius_tracks(config.radii, m0, vals["r0_au"], m1)
     return np.concatenate([np.array([vals[k] for k in _SCALAR_PARAMS], float), r0_track,
-                           r1_infl])
+                           r1_infl, spin.spin_tracks(config.host_spin)])
 
 
 def physics_assumptions(config: FeasibilityConfig) -> str:
@@ -268,7 +280,22 @@ def physics_assumptions(config: FeasibilityConfig) -> str:
                f"{lp.planet_k2_lag_s[0]:.3g}-{lp.planet_k2_lag_s[1]:.3g} s (Jupiter, Lainey "
                f"et al. 2009 - Saturn, Lainey et al. 2017), host Q'* log-uniform "
                f"{lp.star_q_prime[0]:.0e}-{lp.star_q_prime[1]:.0e} (Penev et al. 2018)")
-    return f"{rad}; {lag}; tides {config.tide_model}"
+    if config.host_spin == "none":
+        rot = "host not rotating (no stellar rotational bulge; non-rotating host tide)"
+    else:
+        sp = HostSpinPrior()
+        med = ", ".join(f"{p_d:.2g} d at {age / 1e6:.4g} Myr" for age, p_d, _ in sp.anchors)
+        lo, hi = sp.mass_range_msun
+        m = config.target.m_star_msun
+        out = "" if lo <= m <= hi else (
+            f"; the host's {m:g} Msun is outside the prior's fully convective {lo:g}-{hi:g} "
+            "Msun: extrapolated")
+        rot = (f"host spin from its prior, one quantile per draw, at the age of the first "
+               f"high-e phase (log-normal with medians {med}: Upper Sco and Pleiades, "
+               f"Rebull et al. 2018; 0.6-3 Gyr, Pass et al. 2024; capped at break-up{out}): its "
+               f"rotational bulge (k2* = {config.k2_star:g}, spin along the orbit normal) "
+               f"precesses the orbit and its spin enters the host's tide")
+    return f"{rad}; {lag}; {rot}; tides {config.tide_model}"
 
 
 def sensitivity_settings(config: FeasibilityConfig) -> tuple[np.ndarray, ...]:
@@ -301,8 +328,12 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     eps_gr = kozai.epsilon_gr(m0, m1, m_out, a0, a_out, e_out)
     eps_tide = P["tide_on"] * kozai.epsilon_tide(m0, m1, m_out, a0, a_out, e_out, r1,
                                                  P["k2_1"], r0, P["k2_0"])
+    # the host's spin at t1 (its prior, this draw's quantile, capped at break-up)
+    spin0 = spin.host_spin_per_yr(t1, p, S0_TRACK, d["spin0_z"], P["spin0_on"], r0, m0,
+                                  jnp.log, _jax_index, jnp.exp)
     eps_rot = P["rot_on"] * kozai.epsilon_rot(m0, m1, m_out, a0, a_out, e_out, r1,
-                                              P["k2_1"], P["spin1_per_yr"])
+                                              P["k2_1"], P["spin1_per_yr"]) \
+        + kozai.epsilon_rot_host(m0, m1, m_out, a0, a_out, e_out, r0, P["k2_0"], spin0)
     e_max, ome = kozai.kl_emax(e0, d["cos_i"], d["sin2_omega"], eps_gr, eps_tide, eps_rot,
                                xp=jnp, fori_loop=jax.lax.fori_loop)
     r_p = a0 * ome
@@ -312,7 +343,8 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     # radii following their tracks from t1 on
     t_ctl = migration.migration_time_evolving_yr(
         a0, a_f, P["a_hi_au"], eps_gr, m1, m0, d["lag1_yr"], d["lag0_yr"], t1, P["r1_au"],
-        d["rp_scale"], p, R0_TRACK, R1_INFL, ln=jnp.log, idx=_jax_index, march_fn=_march_jax)
+        d["rp_scale"], p, R0_TRACK, R1_INFL, S0_TRACK, d["spin0_z"], P["spin0_on"],
+        ln=jnp.log, idx=_jax_index, ex=jnp.exp, march_fn=_march_jax)
     t_cq = tides.circularisation_time_constant_q_yr(
         a_f, m1, m0, r1, 1.5 / (d["lag1_yr"] * P["n_obs_per_yr"]))
     t_tide = jnp.where(P["tide_model"] == 0.0, t_ctl, t_cq)
@@ -324,7 +356,8 @@ def _draw_outcome(p: Any, table: Any, m_out: Any, a_out: Any, d: Any) -> dict[st
     ratio = jnp.where(P["stype_mode"] == 0.0, quarles,
                       jnp.maximum(holman_wiegert_stype(mu, e_out), 0.0))
     return {"t_kl_yr": t_kl, "eps_oct": eps_oct, "eps_gr": eps_gr, "eps_tide": eps_tide,
-            "e_max": e_max, "one_minus_e_max": ome, "r_p_au": r_p, "a_f_au": a_f,
+            "eps_rot": eps_rot, "spin0_per_yr": spin0, "e_max": e_max, "one_minus_e_max": ome,
+            "r_p_au": r_p, "a_f_au": a_f,
             "t_tide_yr": t_tide, "stable_triple": stable_triple,
             "ac_ratio": ratio, "stable_stype": a0 < ratio * a_out, "r1_au": r1, "r0_au": r0,
             "r_dis_au": P["r_dis_au"] * (r1 / P["r1_au"])}

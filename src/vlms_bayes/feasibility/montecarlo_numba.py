@@ -16,8 +16,15 @@ from typing import Any
 import numba
 import numpy as np
 
-from vlms_bayes.feasibility import kozai, migration, radii, tides, triple_stability
-from vlms_bayes.feasibility.draws import DRAW_FIELDS, PARAM_FIELDS, R0_TRACK, R1_INFL, n_outputs
+from vlms_bayes.feasibility import kozai, migration, radii, spin, tides, triple_stability
+from vlms_bayes.feasibility.draws import (
+    DRAW_FIELDS,
+    PARAM_FIELDS,
+    R0_TRACK,
+    R1_INFL,
+    S0_TRACK,
+    n_outputs,
+)
 
 # error_model="numpy": float division by zero gives inf/nan as in NumPy and JAX instead of
 # a Python exception, which leaves the draw loops free of branches so LLVM vectorises them.
@@ -31,6 +38,8 @@ _eps_oct = _nj(kozai.epsilon_oct)
 _eps_gr = _nj(kozai.epsilon_gr)
 _eps_tide = _nj(kozai.epsilon_tide)
 _eps_rot = _nj(kozai.epsilon_rot)
+_eps_rot0 = _nj(kozai.epsilon_rot_host)
+_spin0 = _nj(spin.host_spin_per_yr)
 _gap_terms = _nj(kozai.kl_gap_terms)
 _gap = _nj(kozai.kl_gap_from_terms)
 _migrate = _nj(migration.migration_time_evolving_yr)
@@ -50,10 +59,15 @@ def _idx(x: float) -> int:
     return math.floor(x)
 
 
+@_nj
+def _exp(x: float) -> float:
+    return math.exp(x)
+
+
 #: Rows of the per-draw outcome matrix (as the keys of the JAX ``draw_outcomes``).
 _OUT_KEYS = ("t_kl_yr", "eps_oct", "eps_gr", "eps_tide", "e_max", "one_minus_e_max",
              "r_p_au", "a_f_au", "t_tide_yr", "stable_triple", "ac_ratio", "stable_stype",
-             "r1_au", "r0_au", "r_dis_au")
+             "r1_au", "r0_au", "r_dis_au", "eps_rot", "spin0_per_yr")
 _N_OUT = len(_OUT_KEYS)
 _N_SCAN = 32
 _N_BISECT = 50
@@ -66,6 +80,7 @@ _I = (_P["m0"], _P["m1"], _P["r0_au"], _P["r1_au"], _P["k2_1"], _P["k2_0"], _P["
 _T, _RD, _ALO, _AHI, _OCT = (_P["horizon_yr"], _P["r_dis_au"], _P["a_lo_au"], _P["a_hi_au"],
                              _P["eps_oct_flag"])
 _NOBS = _P["n_obs_per_yr"]
+_SPIN0_ON = _P["spin0_on"]
 #: Rows of the draw matrix: the draws (DRAW_FIELDS), then the draw-only constants of the
 #: e_max search (:func:`vlms_bayes.feasibility.kozai.kl_emax_grid`), the bisection factors
 #: exp(step / 2^(m+1)) and the scan grid.
@@ -75,6 +90,7 @@ _EOUT, _INCL, _S2W, _A0 = _D["e_out"], _D["incl_rad"], _D["sin2_omega"], _D["a0_
 _E0, _COSI = _D["e0"], _D["cos_i"]
 _LAG1D, _LAG0D, _SCALE, _TSTART = (_D["lag1_yr"], _D["lag0_yr"], _D["rp_scale"],
                                    _D["t_start_yr"])
+_Z0 = _D["spin0_z"]
 _J20, _E20, _KK, _X0, _XEND, _STEP = range(_NDR, _NDR + 6)
 _Q = _NDR + 6
 _XG = _Q + _N_BISECT
@@ -196,7 +212,11 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         eg[k] = _eps_gr(m0, m1, m_out, a0, a_out, e_out)
         et[k] = p[_TIDE] * _eps_tide(m0, m1, m_out, a0, a_out, e_out, r1, p[_K21], r0,
                                      p[_K20])
-        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, r1, p[_K21], p[_SPIN])
+        # the host's spin at t1 (as the JAX kernel)
+        spin0 = _spin0(t1, p, S0_TRACK, dr[_Z0, k], p[_SPIN0_ON], r0, m0, _ln, _idx, _exp)
+        er[k] = p[_ROT] * _eps_rot(m0, m1, m_out, a0, a_out, e_out, r1, p[_K21], p[_SPIN]) \
+            + _eps_rot0(m0, m1, m_out, a0, a_out, e_out, r0, p[_K20], spin0)
+        out[15, k], out[16, k] = er[k], spin0
     e_max = np.empty(n)
     ome = np.empty(n)
     _emax_batch(dr, eg, et, er, e_max, ome)
@@ -208,7 +228,8 @@ def _cell_outcomes(p: np.ndarray, mu_nodes: np.ndarray, e_nodes: np.ndarray, z: 
         if p[_TMODEL] == 0.0:
             t_tide = _migrate(a0, a_f, p[_AHI], eg[k], m1, m0, lag1, dr[_LAG0D, k],
                               dr[_TSTART, k] + out[0, k], p[_R1], dr[_SCALE, k], p, R0_TRACK,
-                              R1_INFL, _ln, _idx, _march)
+                              R1_INFL, S0_TRACK, dr[_Z0, k], p[_SPIN0_ON], _ln, _idx, _exp,
+                              _march)
         else:
             t_tide = _tcirc_q(a_f, m1, m0, out[12, k], 1.5 / (lag1 * p[_NOBS]))
         mu = m_out / (m0 + m_out)

@@ -40,6 +40,13 @@ Tides and radii (the Kozai–Lidov route)
   (Pfalzner & Dincer 2024 Weibull) and s uniform in 0.5–1.5 (an assumption) scaling the
   COND03 inflation of the companion (:mod:`vlms_bayes.feasibility.radii`).
 
+The host's spin (the Kozai–Lidov route)
+---------------------------------------
+* :class:`HostSpinPrior`: rotation periods of fully convective M dwarfs against age,
+  log-normal at 8 Myr (Upper Sco, Rebull et al. 2018, AJ 155, 196), 125 Myr (their 3.5×
+  spin-up to the Pleiades), 600 Myr and 1–3 Gyr (Pass et al. 2024), interpolated in log
+  age, one quantile per draw.
+
 Birth orbit of the companion (both routes): a0 log-uniform in the map's ``a0_range_au``
 (default 0.1–5 AU, beyond the observed orbit, where giant planets are thought to form),
 e0 uniform in [0, ``e0_max``]. This is an assumption, stated with the result.
@@ -292,3 +299,83 @@ def sample_tidal_physics(lags: TidalLagPrior, contraction: ContractionPrior,
     k, lam = contraction.lifetime_weibull
     return {"lag1_yr": lag1, "lag0_yr": lag0, "rp_scale": a_lo + (a_hi - a_lo) * u[..., 2],
             "t_start_yr": lam * (-np.log1p(-u[..., 3])) ** (1.0 / k)}
+
+
+# ----------------------------------------------------------------------------------------
+# The host's spin as a function of age (issue 16: the rotational bulge of a young M dwarf)
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HostSpinPrior:
+    """Rotation period of a fully convective M-dwarf host (0.06–0.3 Msun) against age.
+
+    At each anchor age the period is log-normal, ln P ~ N(ln P_med, σ²); between anchors
+    ln P_med and σ are linear in log age, and they are held outside the anchors. A draw is
+    one standard-normal quantile z kept for life (a star stays at its rank in the
+    distribution as it ages), so P(t) = P_med(t) exp(σ(t) z). Anchors (``anchors``: age in
+    yr, median period in d, σ of ln P), from published rotation periods:
+
+    * **8 Myr** (Upper Sco, K2; Rebull et al. 2018, AJ 155, 196): periods of the members
+      span ≈ 0.2–30 d with a peak near 2 d, M stars faster than GK stars. The quoted span
+      is taken as ±2σ: median √(0.2·30) = 2.45 d (near the quoted peak) and
+      σ = ln(30/0.2)/4 = 1.25 (the log-normal shape is an assumption). Held at younger ages
+      (disk locking keeps the period while the disk lasts; Rebull et al. 2018 show
+      disk-locked M stars in Upper Sco).
+    * **125 Myr** (Pleiades): a nearly mass-independent spin-up by a factor ≈ 3.5 between
+      Upper Sco and the Pleiades (Rebull et al. 2018): median 2.45/3.5 = 0.700 d, same σ.
+      (Angular momentum conserved through the BHAC15 contraction of a 0.2 Msun star would
+      give ≈ 6.5; the difference is the 25–40 % of angular momentum M stars lose between
+      10 and 125 Myr, Somers et al. 2017, ApJ 850, 134.)
+    * **600 Myr**: fully convective M dwarfs of 0.2–0.3 Msun still rotate in P < 2 d
+      (Pass et al. 2024, "Constraints on the spindown of fully-convective M dwarfs using
+      wide field binaries", preprint: they "initially spin down slowly"): the Pleiades
+      median is kept and σ narrowed so that +2σ is 2 d, σ = ln(2/0.700)/2 = 0.525 (an
+      assumption within the published bound).
+    * **1.7 Gyr** (the middle, in log age, of 1–3 Gyr): 2 < P < 10 d for 0.2–0.3 Msun
+      (Pass et al. 2024): median √(2·10) = 4.47 d, ±2σ the span, σ = ln 5 / 4 = 0.402.
+      Held at older ages. Past ~3 Gyr these stars spin down quickly to long periods
+      (Pass et al. 2024; Newton et al. 2016, ApJ 821, 93, find field periods of
+      0.1–140 d), for which we have no age-resolved distribution to use: the prior
+      overestimates the spin of older hosts, so the host bulge is then an upper bound.
+
+    The anchors are for fully convective M dwarfs (``mass_range_msun``); a host outside
+    that range gets the same prior, and the stated assumptions say it is extrapolated.
+    The kernels evaluate the prior at the age of the first high-eccentricity phase (and
+    along the migration) and cap the angular velocity at break-up, √(G M⋆ / R⋆³) with the
+    radius at that age (:mod:`vlms_bayes.feasibility.spin`).
+    """
+
+    anchors: tuple[tuple[float, float, float], ...] = (
+        (8e6, float(np.sqrt(0.2 * 30.0)), float(np.log(30.0 / 0.2) / 4.0)),
+        (1.25e8, float(np.sqrt(0.2 * 30.0)) / 3.5, float(np.log(30.0 / 0.2) / 4.0)),
+        (6e8, float(np.sqrt(0.2 * 30.0)) / 3.5,
+         float(np.log(2.0 / (np.sqrt(0.2 * 30.0) / 3.5)) / 2.0)),
+        (float(np.sqrt(1e9 * 3e9)), float(np.sqrt(2.0 * 10.0)), float(np.log(5.0) / 4.0)),
+    )
+    mass_range_msun: tuple[float, float] = (0.06, 0.3)
+    source: str = ("host rotation period log-normal at 8 Myr (0.2-30 d as +-2 sigma, median "
+                   "2.45 d; Upper Sco, Rebull et al. 2018), 125 Myr (x 1/3.5 spin-up to the "
+                   "Pleiades, Rebull et al. 2018), 600 Myr (P < 2 d) and 1-3 Gyr (2-10 d; "
+                   "Pass et al. 2024), interpolated in log age, one quantile per draw; "
+                   "capped at break-up")
+
+    def record(self) -> dict[str, object]:
+        """The prior as a plain dict (``run.json``)."""
+        return asdict(self)
+
+    def ln_period_moments(self, age_yr: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of ln(P / d) at ``age_yr`` (linear in log10 age)."""
+        a = np.asarray(self.anchors, float)
+        x = np.log10(np.asarray(age_yr, float))
+        lx = np.log10(a[:, 0])
+        return np.interp(x, lx, np.log(a[:, 1])), np.interp(x, lx, a[:, 2])
+
+
+def sample_host_spin_period_d(prior: HostSpinPrior, age_yr: ArrayLike,
+                              z: ArrayLike) -> np.ndarray:
+    """Rotation periods (d) at ``age_yr`` of hosts with standard-normal quantiles ``z``.
+
+    Without the break-up cap (which needs the host's radius;
+    :func:`vlms_bayes.feasibility.spin.host_spin_per_yr` applies it in the kernels).
+    """
+    mu, sig = prior.ln_period_moments(age_yr)
+    return np.exp(mu + sig * np.asarray(z, float))

@@ -15,7 +15,9 @@ times larger on the pre-main sequence, and a young giant planet is inflated.
   (lighter companions take the 0.52 M_J track: an extrapolation), anchored to the measured
   radius: R_p(t) = R_p,obs · [1 + s (ρ(t) − 1)], s a per-draw amplitude
   (:class:`vlms_bayes.feasibility.priors.ContractionPrior`) for the model's uncertainty.
-  The host's spin is not used by the tide model (its tide is taken non-rotating).
+  The host's spin follows its own age-dependent prior
+  (:class:`vlms_bayes.feasibility.priors.HostSpinPrior`, :mod:`vlms_bayes.feasibility.spin`),
+  read on the same age grid.
 
 The kernels see both as values on a fixed grid in ln t (:data:`N_TRACK` nodes from
 10^6 to 10^10.5 yr, held constant outside) and interpolate linearly

@@ -13,8 +13,9 @@ the gradients taken by ``jax.grad``. φ holds
 * the quadrupole (1/8)[1 - 6e² - 3 (j·n̂)² + 15 (e·n̂)²];
 * the test-particle octupole of Katz, Dong & Malhotra (2011) (as in the ``kozai``
   package), -ε_oct (75/64)[(e·û)(1/5 - 8/5 e² + 7 (e·n̂)² - (j·n̂)²) - 2 (e·n̂)(j·û)(j·n̂)];
-* 1PN GR -ε_GR/|j| and the tidal bulges -(ε_tide/15)(1 + 3e² + 3e⁴/8)/|j|⁹ (as in
-  :mod:`kozai`).
+* 1PN GR -ε_GR/|j|, the tidal bulges -(ε_tide/15)(1 + 3e² + 3e⁴/8)/|j|⁹ and the
+  rotational bulges of the host and the companion -(ε_rot/3)/|j|³, spins along the
+  inner orbit's normal (as in :mod:`kozai`).
 
 Dissipation: the companion's equilibrium tide (Hut 1981, constant time lag) with the
 companion spinning pseudo-synchronously, so that ė/e follows Hut's formula and the orbital
@@ -63,6 +64,8 @@ class TripleParams(NamedTuple):
     oct_on: Array
     gr_on: Array
     tide_on: Array
+    spin0_per_yr: Array = 0.0  # the host's spin Ω⋆ (rad/yr; 0: non-rotating)
+    spin1_per_yr: Array = 0.0  # the companion's spin (rad/yr; 0: no rotational bulge)
 
 
 def initial_state(e0: Array, incl_rad: Array, omega_rad: Array, node_rad: Array,
@@ -80,7 +83,7 @@ def initial_state(e0: Array, incl_rad: Array, omega_rad: Array, node_rad: Array,
     return np.concatenate([jv, ev, np.log(a0)[..., None]], -1)
 
 
-def _strengths(p: TripleParams, a: Array) -> tuple[Array, Array, Array, Array]:
+def _strengths(p: TripleParams, a: Array) -> tuple[Array, Array, Array, Array, Array]:
     t_lk = kozai.lk_time_unit_yr(p.m0_msun, p.m1_msun, p.m_out_msun, a, p.a_out_au, p.e_out)
     eps_oct = p.oct_on * kozai.epsilon_oct(p.m0_msun, p.m1_msun, a, p.a_out_au, p.e_out)
     eps_gr = p.gr_on * kozai.epsilon_gr(p.m0_msun, p.m1_msun, p.m_out_msun, a, p.a_out_au,
@@ -88,10 +91,15 @@ def _strengths(p: TripleParams, a: Array) -> tuple[Array, Array, Array, Array]:
     eps_tide = p.tide_on * kozai.epsilon_tide(p.m0_msun, p.m1_msun, p.m_out_msun, a,
                                               p.a_out_au, p.e_out, p.r1_au, p.k2_1, p.r0_au,
                                               p.k2_0)
-    return t_lk, eps_oct, eps_gr, eps_tide
+    eps_rot = kozai.epsilon_rot_host(p.m0_msun, p.m1_msun, p.m_out_msun, a, p.a_out_au,
+                                     p.e_out, p.r0_au, p.k2_0, p.spin0_per_yr) \
+        + kozai.epsilon_rot(p.m0_msun, p.m1_msun, p.m_out_msun, a, p.a_out_au, p.e_out,
+                            p.r1_au, p.k2_1, p.spin1_per_yr)
+    return t_lk, eps_oct, eps_gr, eps_tide, eps_rot
 
 
-def energy(jv: Array, ev: Array, eps_oct: Array, eps_gr: Array, eps_tide: Array) -> Array:
+def energy(jv: Array, ev: Array, eps_oct: Array, eps_gr: Array, eps_tide: Array,
+           eps_rot: Array = 0.0) -> Array:
     """Dimensionless secular energy φ = Φ/Φ0 (conserved without dissipation)."""
     import jax.numpy as jnp  # heavy: JAX
 
@@ -101,7 +109,8 @@ def energy(jv: Array, ev: Array, eps_oct: Array, eps_gr: Array, eps_tide: Array)
     quad = 0.125 * (1.0 - 6.0 * e2 - 3.0 * jz * jz + 15.0 * ez * ez)
     octu = -eps_oct * 75.0 / 64.0 * (ex * (0.2 - 1.6 * e2 + 7.0 * ez * ez - jz * jz)
                                      - 2.0 * ez * jx * jz)
-    srf = -eps_gr / jmag - eps_tide / 15.0 * (1.0 + 3.0 * e2 + 0.375 * e2 * e2) / jmag**9
+    srf = -eps_gr / jmag - eps_tide / 15.0 * (1.0 + 3.0 * e2 + 0.375 * e2 * e2) / jmag**9 \
+        - eps_rot / 3.0 / jmag**3
     return quad + octu + srf
 
 
@@ -112,8 +121,8 @@ def rhs(y: Array, p: TripleParams) -> Array:
 
     jv, ev, lna = y[:3], y[3:6], y[6]
     a = jnp.exp(lna)
-    t_lk, eps_oct, eps_gr, eps_tide = _strengths(p, a)
-    gj, ge = jax.grad(energy, argnums=(0, 1))(jv, ev, eps_oct, eps_gr, eps_tide)
+    t_lk, eps_oct, eps_gr, eps_tide, eps_rot = _strengths(p, a)
+    gj, ge = jax.grad(energy, argnums=(0, 1))(jv, ev, eps_oct, eps_gr, eps_tide, eps_rot)
     djdt = -(jnp.cross(jv, gj) + jnp.cross(ev, ge)) / t_lk
     dedt = -(jnp.cross(jv, ge) + jnp.cross(ev, gj)) / t_lk
     e2 = jnp.dot(ev, ev)
@@ -205,8 +214,8 @@ def integrate(y0: Array, p: TripleParams, t_end_yr: Array, r_dis_au: Array, *,
     t, y, _, emax, dis, n = jax.lax.while_loop(cond, body, s0)
 
     def en(yy: Array) -> Array:
-        _, eo, eg, et = _strengths(p, jnp.exp(yy[6]))
-        return energy(yy[:3], yy[3:6], eo, eg, et)
+        _, eo, eg, et, er = _strengths(p, jnp.exp(yy[6]))
+        return energy(yy[:3], yy[3:6], eo, eg, et, er)
 
     return SecularOutcome(t, y, emax, dis, n, en(y0), en(y))
 
@@ -232,7 +241,9 @@ def integrate_batch(y0: np.ndarray, params: TripleParams, t_end_yr: np.ndarray,
             _BATCH_CACHE[key] = jax.jit(jax.vmap(
                 lambda y, p, t, r: integrate(y, p, t, r, **kwargs)))
         f = _BATCH_CACHE[key]
-        args = (jnp.asarray(y0), TripleParams(*(jnp.asarray(x, float) for x in params)),
+        n = np.shape(y0)[0]  # scalar fields (e.g. the default spins) broadcast to the batch
+        args = (jnp.asarray(y0), TripleParams(*(jnp.broadcast_to(jnp.asarray(x, float), (n,))
+                                                for x in params)),
                 jnp.asarray(t_end_yr, float), jnp.asarray(r_dis_au, float))
         if device is not None:
             args = jax.device_put(args, device)

@@ -184,6 +184,9 @@ class FeasibilityOptions:
         Radii evolving with age, or today's (:mod:`vlms_bayes.feasibility.radii`).
     lags : {"prior", "fixed"}
         Tidal lags drawn from their priors, or the fixed Q' values.
+    host_spin : {"prior", "none"}
+        The host's spin from its age-dependent prior, or a non-rotating host
+        (:mod:`vlms_bayes.feasibility.spin`).
     gaia_nss : str, optional
         ``"query"`` (Gaia archive) or a saved ``gaiadr3.nss_two_body_orbit`` table: the
         sample hosts' DR3 orbits as perturbers (:mod:`vlms_bayes.pipeline.gaia_perturbers`).
@@ -204,6 +207,7 @@ class FeasibilityOptions:
     companions: str | None = None
     radii: str = "evolving"
     lags: str = "prior"
+    host_spin: str = "prior"
     gaia_nss: str | None = None
     gaia_rv_catalogue: str | None = None
     wide_binaries: bool = False

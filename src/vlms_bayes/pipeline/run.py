@@ -148,7 +148,8 @@ def _start(data_config: DataConfig, config: BaselineConfig, *, outdir: str | os.
         fcfg = FeasibilityConfig(target=reference_target(data.frame),
                                  n_m_out=feasibility.grid, n_a_out=feasibility.grid,
                                  n_draws=feasibility.draws, horizon_gyr=feasibility.horizon_gyr,
-                                 radii=feasibility.radii, lags=feasibility.lags)
+                                 radii=feasibility.radii, lags=feasibility.lags,
+                                 host_spin=feasibility.host_spin)
         fcfg.check()
         config_record["feasibility"] = {**dataclasses.asdict(fcfg),
                                         **dataclasses.asdict(feasibility)}

@@ -128,6 +128,8 @@ def feasibility_text(run: RunFolder) -> str:
                  "frozen": "today's radii at every age"}.get(settings.get("radii"), ""),
                 {"prior": "tidal lags drawn from their priors",
                  "fixed": "fixed tidal Q'"}.get(settings.get("lags"), ""),
+                {"prior": "the host's spin from its age-dependent prior",
+                 "none": "a non-rotating host"}.get(settings.get("host_spin"), ""),
                 {"integrated": "the octupole candidates integrated",
                  "analytic": "quadrupole (analytic) verdicts"}.get(
                      prob.get("kozai_lidov_verdicts"), "")]

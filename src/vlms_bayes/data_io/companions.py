@@ -31,7 +31,7 @@ SEP_KINDS: tuple[str, ...] = ("projected", "true")
 
 
 def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Per planet of a PSCompPars CSV: host, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``.
+    """Per planet of a PSCompPars CSV: host, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``, G.
 
     Parameters
     ----------
@@ -42,7 +42,8 @@ def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``pl_name``, ``hostname``, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``,
-        ``sy_dist`` (NaN where the file lacks the column).
+        ``sy_dist``, ``sy_gaiamag`` (the host's Gaia G, which checks the match to Gaia
+        sources) (NaN where the file lacks the column).
 
     Raises
     ------
@@ -56,7 +57,7 @@ def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
     require_columns(frame, ("pl_name", "hostname"), what=f"The PSCompPars file {path}",
                     fix="A PSCompPars CSV with the archive's column names is needed.")
     out = frame[["pl_name", "hostname"]].astype(str).copy()
-    for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist"):
+    for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist", "sy_gaiamag"):
         out[c] = pd.to_numeric(frame[c], errors="coerce") if c in frame.columns else np.nan
     return out
 

@@ -152,3 +152,11 @@ def test_bad_settings_are_refused():
                               epochs=(2016.0, 2000.0))
     with pytest.raises(InputDataError, match="G tolerance"):
         gm.match_gaia_sources(pd.DataFrame([true]), pd.DataFrame([host]), g_tolerance_mag=0)
+
+
+def test_the_gaia_rv_query_and_catalogue_carry_the_proper_motion():
+    from vlms_bayes.data_io.gaia import PASSTHROUGH_COLUMNS, build_adql_query
+
+    select = build_adql_query().split("FROM")[0]
+    assert "pmra" in select and "pmdec" in select and "phot_g_mean_mag" in select
+    assert {"pmra", "pmdec"} <= set(PASSTHROUGH_COLUMNS)  # kept in the scored catalogue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,6 +123,63 @@ def test_gather_finds_wide_binary_companions(monkeypatch):
     off = gp.gather_gaia_inputs(opts, hosts)
     assert off.wide is None and "Wide binaries not looked up (offline)" in off.lines[0]
     assert off.record["wide_binaries"]["looked_up"] is False
+
+
+class _ConeVizier:
+    """VizieR stand-in that honours the cone radius and the box constraints, over a
+    hand-built reply with the catalogue's VizieR names (not a recording)."""
+
+    def __init__(self, table):
+        self.table, self.radii = table, []
+
+    def query_region(self, coords, radius, catalog):
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+
+        self.radii.append(radius.to_value("arcsec"))
+        t = self.table
+        d = coords.separation(SkyCoord(t["RAdeg"] * u.deg, t["DEdeg"] * u.deg)).arcsec
+        return [t[d <= radius.to_value("arcsec")]]
+
+    def query_constraints(self, catalog, **constraints):
+        t, keep = self.table, np.ones(len(self.table), bool)
+        for col, rng in constraints.items():
+            lo, hi = map(float, rng.split(".."))
+            keep &= (np.asarray(t[col]) >= lo) & (np.asarray(t[col]) <= hi)
+        return [t[keep]]
+
+
+def test_wide_binaries_follow_the_hosts_proper_motion_and_check_g():
+    from astropy.table import Table
+
+    # host W given at J2000 (30, 10), moving 2 arcsec/yr north (G = 12.5): its Gaia source
+    # 11 is 32 arcsec north at J2016, with a companion 12 (1500 AU). A faint background
+    # star 21 (G = 19.9) lies 1.5 arcsec from W's J2000 position, in a pair of its own with
+    # a closer separation (50 AU): a position-only match at J2016 would find only that one
+    cos = np.cos(np.radians(10.0))
+    table = Table({
+        "Source1": [11, 21], "Source2": [12, 22],
+        "RAdeg": [30.0, 30.0 + 1.5 / 3600 / cos], "DEdeg": [10.0 + 32 / 3600, 10.0],
+        "RA2deg": [30.0 + 20 / 3600 / cos, 30.0 + 5 / 3600 / cos],
+        "DE2deg": [10.0 + 32 / 3600, 10.0],
+        "pmRA1": [0.0, 1.0], "pmDE1": [2000.0, -2.0], "pmRA2": [0.0, 1.0],
+        "pmDE2": [2000.0, -2.0], "Gmag1": [12.52, 19.9], "Gmag2": [15.0, 20.3],
+        "Plx1": [60.0, 0.5], "Plx2": [60.0, 0.5], "sepAU": [1500.0, 50.0], "R": [0.001, 0.01]})
+    hosts = pd.DataFrame({"hostname": ["W"], "ra": [30.0], "dec": [10.0], "sy_gaiamag": [12.5]})
+    viz = _ConeVizier(table)
+    res = gp.gather_gaia_inputs(gp.GaiaPerturberOptions(wide_binaries=True), hosts,
+                                vizier=viz)
+    assert viz.radii == [179.0]  # the cone is widened for proper motion
+    assert list(res.wide["sep_au"]) == [1500.0]
+    m = res.record["wide_binaries"]["matches"][0]
+    assert m["source_id"] == "11" and m["epoch"] == pytest.approx(2000.0, abs=0.1)
+    assert m["n_candidates"] == 2 and m["n_g_consistent"] == 1 and m["note"] == ""
+    # the background star alone: within 1.5 arcsec, but its G says it is not the host
+    alone = gp.gather_gaia_inputs(gp.GaiaPerturberOptions(wide_binaries=True), hosts,
+                                  vizier=_ConeVizier(table[1:]))
+    assert alone.wide.empty
+    assert any(line.startswith("Gaia EDR3 wide-binary match, W: 1 Gaia source(s)") and
+               "not matched" in line for line in alone.lines)
 
 
 def test_run_passes_the_gaia_options_to_the_feasibility_step(tmp_path, monkeypatch):

@@ -27,7 +27,10 @@ from typing import Any
 import pandas as pd
 
 from vlms_bayes.data_io import gaia_match, gaia_nss
-from vlms_bayes.data_io.companions import EL_BADRY_2021_TABLE, query_wide_binary_companions
+from vlms_bayes.data_io.companions import (
+    EL_BADRY_2021_TABLE,
+    query_wide_binary_companions_with_report,
+)
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.errors import DataUnavailableError, InputDataError
 
@@ -141,17 +144,21 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
     if options.wide_binaries:
         res.record["wide_binaries"] = {"source": f"VizieR {EL_BADRY_2021_TABLE} (El-Badry, "
                                                  "Rix & Heintz 2021)",
-                                       "radius_arcsec": options.radius_arcsec}
-        wide = _looked_up(res, "wide_binaries", "Gaia EDR3 wide binaries",
-                          lambda: query_wide_binary_companions(
-                              pos, radius_arcsec=options.radius_arcsec, vizier=vizier))
-        if wide is not None:
+                                       "cone_radius_arcsec": gaia_match.search_radius_arcsec(
+                                           options.radius_arcsec), **match}
+        found = _looked_up(res, "wide_binaries", "Gaia EDR3 wide binaries",
+                           lambda: query_wide_binary_companions_with_report(
+                               pos, radius_arcsec=options.radius_arcsec, vizier=vizier))
+        if found is not None:
+            wide, report = found
             res.wide = wide
             res.record["wide_binaries"]["companions"] = len(wide)
+            res.record["wide_binaries"]["matches"] = gaia_match.match_record(report)
             res.lines.append(
                 f"Gaia EDR3 wide binaries (El-Badry et al. 2021, {EL_BADRY_2021_TABLE}, R < "
                 f"0.1): {len(res.wide)} of {pos['hostname'].nunique()} hosts have a wide "
                 "companion (projected separation; mass from the q prior)")
+            res.lines.extend(gaia_match.match_lines(report, "Gaia EDR3 wide-binary match"))
     if options.rv_catalogue is not None:
         cat = gaia_nss.read_rv_pvalues(options.rv_catalogue)
         m, report = gaia_nss.match_positions_with_report(
@@ -207,8 +214,8 @@ def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> p
     return pos[cols].drop_duplicates("hostname").reset_index(drop=True)
 
 
-def _looked_up(res: GaiaPerturberInputs, key: str, label: str,
-               query: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+def _looked_up[T](res: GaiaPerturberInputs, key: str, label: str,
+                  query: Callable[[], T]) -> T | None:
     """Run an online lookup; when the service is unavailable, note it and return None.
 
     ``res.record[key]["looked_up"]`` says which happened; the note goes to ``res.lines``.

@@ -10,7 +10,8 @@
   ``sep_kind`` is ``projected`` or ``true``; an empty mass means unknown), e.g. from a
   paper or from :func:`query_wide_binary_companions`.
 * :func:`query_wide_binary_companions` finds wide companions in the Gaia EDR3 catalogue of
-  El-Badry, Rix & Heintz (2021) through astroquery (network).
+  El-Badry, Rix & Heintz (2021) through astroquery (network), the host's own component
+  found along its proper motion and by its G (:mod:`vlms_bayes.data_io.gaia_match`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io import gaia_match
 from vlms_bayes.data_io.files import offline
 from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import DataUnavailableError, InputDataError
@@ -31,7 +33,7 @@ SEP_KINDS: tuple[str, ...] = ("projected", "true")
 
 
 def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Per planet of a PSCompPars CSV: host, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``.
+    """Per planet of a PSCompPars CSV: host, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``, G.
 
     Parameters
     ----------
@@ -42,7 +44,8 @@ def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``pl_name``, ``hostname``, ``sy_snum``, ``pl_radj``, ``ra``, ``dec``,
-        ``sy_dist`` (NaN where the file lacks the column).
+        ``sy_dist``, ``sy_gaiamag`` (the host's Gaia G, which checks the match to Gaia
+        sources) (NaN where the file lacks the column).
 
     Raises
     ------
@@ -56,7 +59,7 @@ def read_host_multiplicity(path: str | os.PathLike[str]) -> pd.DataFrame:
     require_columns(frame, ("pl_name", "hostname"), what=f"The PSCompPars file {path}",
                     fix="A PSCompPars CSV with the archive's column names is needed.")
     out = frame[["pl_name", "hostname"]].astype(str).copy()
-    for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist"):
+    for c in ("sy_snum", "pl_radj", "ra", "dec", "sy_dist", "sy_gaiamag"):
         out[c] = pd.to_numeric(frame[c], errors="coerce") if c in frame.columns else np.nan
     return out
 
@@ -127,6 +130,22 @@ _WB_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Columns used when the reply has them, for the match of the host to a component (the
+#: same ReadMe: ``Source1``/``Source2`` the Gaia EDR3 source_id, ``pmRA1``/``pmDE1`` and
+#: ``pmRA2``/``pmDE2`` the proper motions, ``Gmag1``/``Gmag2`` the G magnitudes,
+#: ``Plx1``/``Plx2`` the parallaxes; the Zenodo release's ``source_id1``, ``pmra1``,
+#: ``pmdec1``, ``phot_g_mean_mag1``, ``parallax1``, ...). Without them a component is
+#: compared at its J2016.0 position only, and the report says so.
+_WB_OPTIONAL: dict[str, tuple[str, ...]] = {
+    **{f"{name}{k}": tuple(f"{o}{k}" for o in options) for k in (1, 2)
+       for name, options in (("pmra", ("pmra",)), ("pmdec", ("pmde", "pmdec")),
+                             ("phot_g_mean_mag", ("gmag", "photgmeanmag")),
+                             ("parallax", ("plx", "parallax")))},
+}
+_WB_IDS: dict[str, tuple[str, ...]] = {"source_id1": ("source1", "sourceid1"),
+                                       "source_id2": ("source2", "sourceid2")}
+
+
 def _wb_frame(table: object) -> pd.DataFrame:
     frame = table.to_pandas() if hasattr(table, "to_pandas") else pd.DataFrame(table)
     canon = {str(c).lower().replace("_", ""): str(c) for c in frame.columns}
@@ -139,7 +158,29 @@ def _wb_frame(table: object) -> pd.DataFrame:
                 f"(accepted: {', '.join(options)}; got {', '.join(map(str, frame.columns))}); "
                 "the catalogue's layout changed: describe the companion with --companions.")
         cols[name] = pd.to_numeric(frame[hit], errors="coerce")
-    return pd.DataFrame(cols)
+    for name, options in _WB_OPTIONAL.items():
+        hit = next((canon[o] for o in options if o in canon), None)
+        cols[name] = (pd.to_numeric(frame[hit], errors="coerce") if hit is not None
+                      else pd.Series(np.nan, index=frame.index))
+    out = pd.DataFrame(cols)
+    for k, (name, options) in enumerate(_WB_IDS.items(), start=1):
+        hit = next((canon[o] for o in options if o in canon), None)
+        # a 19-digit source_id stays a string (a float would round it); without one the
+        # J2016.0 position names the component (the same star in two pairs has the same)
+        out[name] = (frame[hit].astype(str).to_numpy() if hit is not None else
+                     [f"{r:.9f}{d:+.9f}" for r, d in zip(out[f"ra{k}"], out[f"dec{k}"],
+                                                         strict=True)])
+    return out
+
+
+def _wb_components(wb: pd.DataFrame) -> pd.DataFrame:
+    """The pairs' components as Gaia sources (one row per distinct source)."""
+    parts = [pd.DataFrame({"source_id": wb[f"source_id{k}"], "ra": wb[f"ra{k}"],
+                           "dec": wb[f"dec{k}"], "pmra": wb[f"pmra{k}"],
+                           "pmdec": wb[f"pmdec{k}"],
+                           "phot_g_mean_mag": wb[f"phot_g_mean_mag{k}"],
+                           "parallax": wb[f"parallax{k}"]}) for k in (1, 2)]
+    return pd.concat(parts, ignore_index=True).drop_duplicates("source_id")
 
 
 def wide_binary_constraints(ra_deg: float, dec_deg: float, radius_arcsec: float
@@ -159,26 +200,42 @@ def wide_binary_constraints(ra_deg: float, dec_deg: float, radius_arcsec: float
 def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 3.0,
                                  max_chance_align: float = 0.1,
                                  vizier: object | None = None) -> pd.DataFrame:
+    """The companions of :func:`query_wide_binary_companions_with_report` (same arguments)."""
+    return query_wide_binary_companions_with_report(
+        hosts, radius_arcsec=radius_arcsec, max_chance_align=max_chance_align,
+        vizier=vizier)[0]
+
+
+def query_wide_binary_companions_with_report(
+        hosts: pd.DataFrame, *, radius_arcsec: float = 3.0, max_chance_align: float = 0.1,
+        vizier: object | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Wide stellar companions of the hosts in El-Badry et al. (2021) (needs the network).
 
-    For each host (``hostname``, ``ra``, ``dec`` in degrees, e.g. from
-    :func:`read_host_multiplicity`), the pairs with a component within ``radius_arcsec``
-    of the host are fetched from VizieR (astroquery): a cone search, which matches the
-    first component, and a query on the second component's position
-    (:func:`wide_binary_constraints`). The other component is the companion, kept when
-    the catalogue's chance-alignment measure R is below ``max_chance_align`` (the
-    authors' recommended cut is 0.1); the closest such companion (smallest projected
-    separation) is the perturber. The catalogue gives no masses, so ``m_out_msun`` is
-    left empty (NaN): :func:`vlms_bayes.feasibility.perturbers.perturber_table` then draws
-    it from the host class's mass-ratio distribution. The catalogue's positions are at
-    epoch 2016.0: a host position at another epoch must be within ``radius_arcsec`` of it.
+    For each host (``hostname``, ``ra``, ``dec`` in degrees and ``sy_gaiamag``, e.g. from
+    :func:`read_host_multiplicity`), the pairs with a component near the host are fetched
+    from VizieR (astroquery): a cone search, which matches the first component, and a
+    query on the second component's position (:func:`wide_binary_constraints`), both
+    widened for proper motion (:func:`~vlms_bayes.data_io.gaia_match.search_radius_arcsec`,
+    179 arcsec for a 3 arcsec radius: the catalogue's positions are at epoch 2016.0, the
+    host's may be J2000.0). The host's own component is then found as the Gaia source
+    whose proper-motion track passes within ``radius_arcsec`` of the host's position and
+    whose G agrees with ``sy_gaiamag``
+    (:func:`~vlms_bayes.data_io.gaia_match.match_gaia_sources`; the catalogue's
+    ``pmRA``/``pmDE``/``Gmag`` of each component). The other component of its pairs is the
+    companion, kept when the catalogue's chance-alignment measure R is below
+    ``max_chance_align`` (the authors' recommended cut is 0.1); the closest such companion
+    (smallest projected separation) is the perturber. The catalogue gives no masses, so
+    ``m_out_msun`` is left empty (NaN):
+    :func:`vlms_bayes.feasibility.perturbers.perturber_table` then draws it from the host
+    class's mass-ratio distribution.
 
     Parameters
     ----------
     hosts : pandas.DataFrame
-        Columns ``hostname``, ``ra``, ``dec`` (one row per host; duplicates ignored).
+        Columns ``hostname``, ``ra``, ``dec`` (one row per host; duplicates ignored), and
+        ``sy_gaiamag`` for the G check.
     radius_arcsec : float
-        Match radius around the host's position.
+        Match radius around the host's position (along each component's track).
     max_chance_align : float
         Largest accepted R (``R_chance_align``).
     vizier : astroquery.vizier.Vizier-like, optional
@@ -188,9 +245,12 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
 
     Returns
     -------
-    pandas.DataFrame
+    companions : pandas.DataFrame
         Columns of :data:`COMPANION_COLUMNS` (projected separations), one row per host
         with a companion.
+    report : pandas.DataFrame
+        Per host with a pair in its cone, the match of the host to a component
+        (:data:`~vlms_bayes.data_io.gaia_match.REPORT_COLUMNS`).
 
     Raises
     ------
@@ -209,17 +269,21 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
         from astroquery.vizier import Vizier  # heavy: astroquery
 
         vizier = Vizier(columns=["**"], row_limit=-1)
-    rows = []
-    for h in hosts.drop_duplicates("hostname").itertuples():
+    require_columns(hosts, ("hostname", "ra", "dec"), what="The host positions",
+                    fix="Give the hosts' hostname, ra and dec (deg), and sy_gaiamag.")
+    cone = gaia_match.search_radius_arcsec(radius_arcsec)
+    rows, reports = [], []
+    h_all = hosts.drop_duplicates("hostname").reset_index(drop=True)
+    for i, h in enumerate(h_all.itertuples()):
         if not (np.isfinite(h.ra) and np.isfinite(h.dec)):
             continue
         here = SkyCoord(h.ra * u.deg, h.dec * u.deg)
         try:
             reply = list(vizier.query_region(  # type: ignore[attr-defined]
-                here, radius=radius_arcsec * u.arcsec, catalog=EL_BADRY_2021_TABLE) or [])
+                here, radius=cone * u.arcsec, catalog=EL_BADRY_2021_TABLE) or [])
             reply += list(vizier.query_constraints(  # type: ignore[attr-defined]
                 catalog=EL_BADRY_2021_TABLE,
-                **wide_binary_constraints(float(h.ra), float(h.dec), radius_arcsec)) or [])
+                **wide_binary_constraints(float(h.ra), float(h.dec), cone)) or [])
         except (OSError, ConnectionError) as exc:
             raise DataUnavailableError(
                 f"The VizieR query of {EL_BADRY_2021} around {h.hostname} failed ({exc}); "
@@ -228,14 +292,15 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
         if not reply:
             continue
         wb = pd.concat([_wb_frame(t) for t in reply], ignore_index=True)
-        wb = wb[wb["r_chance_align"] < max_chance_align]
-        if wb.empty:
+        report = gaia_match.match_gaia_sources(
+            _wb_components(wb), h_all.iloc[[i]], radius_arcsec=radius_arcsec,
+            what=f"The wide-binary reply from VizieR {EL_BADRY_2021}")
+        reports.append(report)
+        sid = report.loc[0, "source_id"]
+        if sid is None:
             continue
-        d1 = here.separation(SkyCoord(wb["ra1"].to_numpy() * u.deg,
-                                      wb["dec1"].to_numpy() * u.deg)).arcsec
-        d2 = here.separation(SkyCoord(wb["ra2"].to_numpy() * u.deg,
-                                      wb["dec2"].to_numpy() * u.deg)).arcsec
-        wb = wb[np.minimum(d1, d2) <= radius_arcsec]
+        wb = wb[((wb["source_id1"] == sid) | (wb["source_id2"] == sid))
+                & (wb["r_chance_align"] < max_chance_align)]
         if wb.empty:
             continue
         best = wb.loc[wb["sep_au"].idxmin()]
@@ -244,4 +309,6 @@ def query_wide_binary_companions(hosts: pd.DataFrame, *, radius_arcsec: float = 
                      "sep_kind": "projected",
                      "source": f"El-Badry et al. 2021 (Gaia EDR3 wide binaries), "
                                f"R_chance_align = {float(best['r_chance_align']):.2g}"})
-    return pd.DataFrame(rows, columns=list(COMPANION_COLUMNS))
+    report = (pd.concat(reports, ignore_index=True) if reports
+              else pd.DataFrame(columns=list(gaia_match.REPORT_COLUMNS)))
+    return pd.DataFrame(rows, columns=list(COMPANION_COLUMNS)), report

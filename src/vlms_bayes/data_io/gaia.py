@@ -32,9 +32,12 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 #: Needed for semi-amplitude inference only.
 BASELINE_COLUMN = "rv_time_duration"
-#: Carried through to the output catalogue when present.
+#: Carried through to the output catalogue when present (``pmra``, ``pmdec`` let the
+#: sample's hosts be matched to it along their proper motion:
+#: :mod:`vlms_bayes.data_io.gaia_match`).
 PASSTHROUGH_COLUMNS: tuple[str, ...] = (
-    "ra", "dec", "parallax", "parallax_over_error", "rv_renormalised_gof", "rv_chisq_pvalue",
+    "ra", "dec", "pmra", "pmdec", "parallax", "parallax_over_error", "rv_renormalised_gof",
+    "rv_chisq_pvalue",
     "rv_amplitude_robust", "rv_method_used", "rv_visibility_periods_used",
     "rv_template_teff", "rv_template_logg", "rv_template_fe_h",
 )

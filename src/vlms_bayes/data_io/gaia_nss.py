@@ -7,11 +7,15 @@ the same names are listed in Holl et al. 2023, A&A 674, A10, table 1, and by the
 mirror, https://gaia.aip.de/metadata/gaiadr3/nss_two_body_orbit/). The ones read here:
 
 * ``source_id``, ``nss_solution_type`` (``Orbital``, ``AstroSpectroSB1``, ``SB1``, ``SB1C``,
-  ``SB2``, ``SB2C``, ``EclipsingBinary``, ...), ``ra``, ``dec`` (deg, epoch J2016.0),
-  ``parallax`` (mas);
+  ``SB2``, ``SB2C``, ``EclipsingBinary``, ...), ``parallax`` (mas);
 * ``period`` (d), ``eccentricity``, ``a_thiele_innes``, ``b_thiele_innes``,
   ``f_thiele_innes``, ``g_thiele_innes`` (mas), ``semi_amplitude_primary`` and
   ``semi_amplitude_secondary`` (km/s), each with its ``_error``.
+
+The query joins ``gaiadr3.gaia_source`` on ``source_id`` for the source's ``ra``, ``dec``
+(deg, epoch J2016.0), ``pmra``, ``pmdec`` (mas/yr) and ``phot_g_mean_mag``, which every
+solution type has there (:data:`GAIA_SOURCE_COLUMNS`): the match to the hosts follows each
+source's proper motion and checks its G (:mod:`vlms_bayes.data_io.gaia_match`).
 
 The table has no mass-function column: :mod:`vlms_bayes.feasibility.nss_orbits` computes it.
 A source may have several solutions (the data model warns about it); all are kept.
@@ -21,7 +25,10 @@ query (pure), :func:`query_nss_orbits` sends it through ``astroquery.gaia`` (net
 ``$VLMS_BAYES_OFFLINE`` it raises :class:`~vlms_bayes.errors.DataUnavailableError` saying it
 was not looked up), and :func:`read_nss_file` / :func:`match_nss_to_hosts` parse a reply or
 a saved table (CSV, ECSV, VOTable or FITS, e.g. downloaded from the archive) and attach each
-solution to the host within ``radius_arcsec``.
+solution to the host whose Gaia source it is (:func:`~vlms_bayes.data_io.gaia_match.\
+match_gaia_sources`: the source's proper-motion track passes within ``radius_arcsec`` of the
+host's catalogue position at some epoch in J2000.0-J2016.0, and its G agrees with the host's
+``sy_gaiamag``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vlms_bayes.data_io import gaia_match
 from vlms_bayes.data_io.files import offline
 from vlms_bayes.data_io.schema import require_columns
 from vlms_bayes.errors import DataUnavailableError, InputDataError
@@ -46,24 +54,35 @@ NSS_DATA_MODEL_URL = ("https://gea.esac.esa.int/archive/documentation/GDR3/Gaia_
 _WITH_ERRORS = ("parallax", "period", "eccentricity", "a_thiele_innes", "b_thiele_innes",
                 "f_thiele_innes", "g_thiele_innes", "semi_amplitude_primary",
                 "semi_amplitude_secondary")
-#: Columns requested from the archive (data-model names).
+#: Columns requested from the NSS table (data-model names).
 NSS_COLUMNS: tuple[str, ...] = (
-    "source_id", "nss_solution_type", "ra", "dec",
+    "source_id", "nss_solution_type",
     *[c for name in _WITH_ERRORS for c in (name, f"{name}_error")])
+#: Columns requested from ``gaiadr3.gaia_source`` for the match (J2016.0 position, proper
+#: motion, G; Gaia DR3 data model, section 20.1.1).
+GAIA_SOURCE_COLUMNS: tuple[str, ...] = ("ra", "dec", "pmra", "pmdec", "phot_g_mean_mag")
+GAIA_SOURCE_TABLE = "gaiadr3.gaia_source"
 #: Columns a saved table must have (the others may be missing or empty).
 NSS_REQUIRED: tuple[str, ...] = ("source_id", "nss_solution_type", "period")
-#: Default match radius between a host's catalogue position and the NSS position.
-MATCH_RADIUS_ARCSEC = 3.0
+#: Default match radius between a host's catalogue position and a source's track.
+MATCH_RADIUS_ARCSEC = gaia_match.MATCH_RADIUS_ARCSEC
+_NUMERIC = tuple(c for c in (*NSS_COLUMNS, *GAIA_SOURCE_COLUMNS)
+                 if c not in ("source_id", "nss_solution_type"))
 
 
 def nss_cone_adql(ra_deg: float, dec_deg: float, radius_arcsec: float) -> str:
-    """ADQL selecting :data:`NSS_COLUMNS` of the NSS solutions within a cone (pure)."""
+    """ADQL for the NSS solutions of the sources within a cone (pure).
+
+    Selects :data:`NSS_COLUMNS` from the NSS table and :data:`GAIA_SOURCE_COLUMNS` from
+    ``gaiadr3.gaia_source`` (joined on ``source_id``); the cone is on the J2016.0 position.
+    """
     if not (np.isfinite(ra_deg) and np.isfinite(dec_deg) and radius_arcsec > 0):
         raise InputDataError(f"A cone needs a finite position and a positive radius (got "
                              f"ra={ra_deg}, dec={dec_deg}, radius={radius_arcsec} arcsec).")
-    return (f"SELECT {', '.join(NSS_COLUMNS)} FROM {NSS_TABLE} WHERE 1 = CONTAINS("
-            f"POINT('ICRS', ra, dec), CIRCLE('ICRS', {ra_deg:.8f}, {dec_deg:.8f}, "
-            f"{radius_arcsec / 3600.0:.8f}))")
+    cols = [f"nss.{c}" for c in NSS_COLUMNS] + [f"gs.{c}" for c in GAIA_SOURCE_COLUMNS]
+    return (f"SELECT {', '.join(cols)} FROM {NSS_TABLE} AS nss JOIN {GAIA_SOURCE_TABLE} AS gs "
+            f"ON gs.source_id = nss.source_id WHERE 1 = CONTAINS(POINT('ICRS', gs.ra, gs.dec), "
+            f"CIRCLE('ICRS', {ra_deg:.8f}, {dec_deg:.8f}, {radius_arcsec / 3600.0:.8f}))")
 
 
 def _to_frame(table: Any) -> pd.DataFrame:
@@ -77,14 +96,20 @@ def _to_frame(table: Any) -> pd.DataFrame:
 
 def query_nss_orbits(hosts: pd.DataFrame, *, radius_arcsec: float = MATCH_RADIUS_ARCSEC,
                      gaia: Any | None = None) -> pd.DataFrame:
-    """NSS solutions around each host from the Gaia archive (network).
+    """NSS solutions of the sources around each host from the Gaia archive (network).
+
+    The cone around each host's catalogue position is widened for proper motion
+    (:func:`~vlms_bayes.data_io.gaia_match.search_radius_arcsec`: ``radius_arcsec`` plus
+    11 arcsec/yr, Barnard's star's proper motion rounded up, over the 16 years between
+    J2000.0 and J2016.0, i.e. 179 arcsec by default); :func:`match_nss_to_hosts` then keeps
+    the sources that are the hosts.
 
     Parameters
     ----------
     hosts : pandas.DataFrame
         ``hostname``, ``ra``, ``dec`` (deg); hosts without a position are skipped.
     radius_arcsec : float
-        Cone radius.
+        Match radius (the cone is wider, see above).
     gaia : astroquery.gaia.Gaia-like, optional
         Object with ``launch_job(adql)`` returning a job with ``get_results()``; default
         ``astroquery.gaia.Gaia`` (tests pass a recorded reply).
@@ -92,7 +117,8 @@ def query_nss_orbits(hosts: pd.DataFrame, *, radius_arcsec: float = MATCH_RADIUS
     Returns
     -------
     pandas.DataFrame
-        The reply's columns plus ``hostname``.
+        The replies' rows (a solution found in several cones once), with no ``hostname``:
+        pass them to :func:`match_nss_to_hosts`.
 
     Raises
     ------
@@ -109,12 +135,15 @@ def query_nss_orbits(hosts: pd.DataFrame, *, radius_arcsec: float = MATCH_RADIUS
         from astroquery.gaia import Gaia  # heavy: astroquery
 
         gaia = Gaia
+    require_columns(hosts, ("hostname", "ra", "dec"), what="The host positions",
+                    fix="Give the hosts' hostname, ra and dec (deg).")
+    cone = gaia_match.search_radius_arcsec(radius_arcsec)
     frames = []
     for h in hosts.drop_duplicates("hostname").itertuples():
         if not (np.isfinite(h.ra) and np.isfinite(h.dec)):
             continue
         try:
-            job = gaia.launch_job(nss_cone_adql(float(h.ra), float(h.dec), radius_arcsec))
+            job = gaia.launch_job(nss_cone_adql(float(h.ra), float(h.dec), cone))
             reply = job.get_results()
         except (OSError, ConnectionError) as exc:
             raise DataUnavailableError(
@@ -122,22 +151,24 @@ def query_nss_orbits(hosts: pd.DataFrame, *, radius_arcsec: float = MATCH_RADIUS
                 "pass a saved table with --gaia-nss-file or retry later.") from exc
         frame = _to_frame(reply)
         if len(frame):
-            frame["hostname"] = str(h.hostname)
             frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=[*NSS_COLUMNS, "hostname"])
+        return pd.DataFrame(columns=[*NSS_COLUMNS, *GAIA_SOURCE_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
-    require_columns(out, NSS_REQUIRED, what=f"The Gaia archive's {NSS_TABLE} reply",
+    require_columns(out, (*NSS_REQUIRED, *GAIA_SOURCE_COLUMNS),
+                    what=f"The Gaia archive's {NSS_TABLE} reply",
                     fix=f"The table's layout changed (see {NSS_DATA_MODEL_URL}); save the "
                         "rows with the data-model names and pass --gaia-nss-file.")
-    return out
+    return out.drop_duplicates(ignore_index=True)
 
 
 def read_nss_file(path: str | os.PathLike[str]) -> pd.DataFrame:
     """A saved extract of ``gaiadr3.nss_two_body_orbit`` (CSV, ECSV, VOTable or FITS).
 
     Column names are the data model's (case-insensitive); an optional ``hostname`` column
-    attaches rows to hosts directly, else :func:`match_nss_to_hosts` matches ``ra``/``dec``.
+    attaches rows to hosts directly, else :func:`match_nss_to_hosts` matches ``ra``/``dec``
+    (J2016.0), following ``pmra``/``pmdec`` and checking ``phot_g_mean_mag`` where the file
+    has them (the ``gaiadr3.gaia_source`` columns of the same source).
 
     Raises
     ------
@@ -164,7 +195,7 @@ def read_nss_file(path: str | os.PathLike[str]) -> pd.DataFrame:
                              "to the sample's hosts.")
     frame["nss_solution_type"] = frame["nss_solution_type"].astype(str).str.strip()
     for c in frame.columns:
-        if c in NSS_COLUMNS and c not in ("source_id", "nss_solution_type"):
+        if c in _NUMERIC:
             num = pd.to_numeric(frame[c], errors="coerce")
             bad = num.isna() & frame[c].notna() & (frame[c].astype(str).str.strip() != "")
             if bad.any():
@@ -175,26 +206,52 @@ def read_nss_file(path: str | os.PathLike[str]) -> pd.DataFrame:
     return frame
 
 
-def match_nss_to_hosts(nss: pd.DataFrame, hosts: pd.DataFrame, *,
-                       radius_arcsec: float = MATCH_RADIUS_ARCSEC) -> pd.DataFrame:
-    """Attach each NSS solution to the host within ``radius_arcsec`` (or its ``hostname``).
+def match_nss_with_report(nss: pd.DataFrame, hosts: pd.DataFrame, *,
+                          radius_arcsec: float = MATCH_RADIUS_ARCSEC,
+                          epochs: tuple[float, float] = gaia_match.CATALOGUE_EPOCHS,
+                          g_tolerance_mag: float = gaia_match.G_TOLERANCE_MAG
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach each NSS solution to its host, by ``hostname`` or as the host's Gaia source.
+
+    Rows with a ``hostname`` are attached to that host. The others are matched with
+    :func:`~vlms_bayes.data_io.gaia_match.match_gaia_sources`: the host's Gaia source is the
+    one whose proper-motion track (``pmra``, ``pmdec``) passes within ``radius_arcsec`` of
+    the host's catalogue position at some epoch in ``epochs`` and whose G
+    (``phot_g_mean_mag``) agrees with the host's ``sy_gaiamag``; all NSS solutions of that
+    source are attached.
 
     Parameters
     ----------
     nss : pandas.DataFrame
         Solutions (:func:`read_nss_file` or :func:`query_nss_orbits`).
     hosts : pandas.DataFrame
-        ``hostname``, ``ra``, ``dec`` (deg).
+        ``hostname``, ``ra``, ``dec`` (deg) and, for the G check, ``sy_gaiamag``.
     radius_arcsec : float
-        Match radius (the NSS positions are at J2016.0; catalogue positions of nearby
-        M dwarfs with large proper motions may differ by more: give ``hostname`` then).
+        Match radius around the track.
+    epochs : tuple of float
+        Earliest and latest epoch of the hosts' positions (Julian years).
+    g_tolerance_mag : float
+        Largest |ΔG| between the source and the host.
 
     Returns
     -------
-    pandas.DataFrame
-        The matched rows with ``hostname`` (rows of other hosts dropped): rows with a
-        ``hostname`` first, then the rows matched by position.
+    rows : pandas.DataFrame
+        The matched rows with ``hostname`` (rows of other sources dropped): rows with a
+        ``hostname`` first, then the rows matched by position, which also carry
+        ``match_sep_arcsec``, ``match_epoch``, ``match_delta_g_mag`` and ``match_note``.
+    report : pandas.DataFrame
+        The per-host report of the positional match
+        (:data:`~vlms_bayes.data_io.gaia_match.REPORT_COLUMNS`; empty when every row has a
+        ``hostname``).
+
+    Raises
+    ------
+    InputDataError
+        If ``hosts`` lacks ``hostname`` (or ``ra``/``dec`` where rows need a position match).
     """
+    require_columns(hosts, ("hostname",), what="The host positions",
+                    fix="Give the hosts' hostname, ra and dec (deg), and sy_gaiamag.")
+    empty_report = pd.DataFrame(columns=list(gaia_match.REPORT_COLUMNS))
     names = set(hosts["hostname"].astype(str))
     named = pd.Series(False, index=nss.index)
     if "hostname" in nss.columns:
@@ -205,55 +262,74 @@ def match_nss_to_hosts(nss: pd.DataFrame, hosts: pd.DataFrame, *,
     by_name = by_name[by_name["hostname"].isin(names)]
     rest = nss[~named]
     if rest.empty or not {"ra", "dec"} <= set(nss.columns):
-        return by_name.reset_index(drop=True)
-    import astropy.units as u  # heavy: astropy
-    from astropy.coordinates import SkyCoord  # heavy: astropy
+        return by_name.reset_index(drop=True), empty_report
+    report = gaia_match.match_gaia_sources(
+        rest.drop(columns="hostname", errors="ignore"), hosts, radius_arcsec=radius_arcsec,
+        epochs=epochs, g_tolerance_mag=g_tolerance_mag, what=f"The Gaia {NSS_TABLE} rows")
+    out = _attach(rest.drop(columns="hostname", errors="ignore"), report)
+    return pd.concat([by_name, out], ignore_index=True), report
 
-    h = hosts.drop_duplicates("hostname")
-    h = h[np.isfinite(h["ra"].astype(float)) & np.isfinite(h["dec"].astype(float))]
-    ok = np.isfinite(rest["ra"].astype(float)) & np.isfinite(rest["dec"].astype(float))
-    if h.empty or not ok.any():
-        return by_name.reset_index(drop=True)
-    sol = rest[ok].reset_index(drop=True)
-    c_sol = SkyCoord(sol["ra"].to_numpy(float) * u.deg, sol["dec"].to_numpy(float) * u.deg)
-    c_host = SkyCoord(h["ra"].to_numpy(float) * u.deg, h["dec"].to_numpy(float) * u.deg)
-    idx, d2d, _ = c_sol.match_to_catalog_sky(c_host)
-    keep = d2d.arcsec <= radius_arcsec
-    out = sol[keep].copy()
-    out["hostname"] = h["hostname"].astype(str).to_numpy()[idx[keep]]
-    return pd.concat([by_name, out], ignore_index=True)
+
+def match_nss_to_hosts(nss: pd.DataFrame, hosts: pd.DataFrame, *,
+                       radius_arcsec: float = MATCH_RADIUS_ARCSEC,
+                       epochs: tuple[float, float] = gaia_match.CATALOGUE_EPOCHS,
+                       g_tolerance_mag: float = gaia_match.G_TOLERANCE_MAG) -> pd.DataFrame:
+    """The rows of :func:`match_nss_with_report` (the same arguments), without the report."""
+    return match_nss_with_report(nss, hosts, radius_arcsec=radius_arcsec, epochs=epochs,
+                                 g_tolerance_mag=g_tolerance_mag)[0]
+
+
+def _attach(catalogue: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue rows of each host's matched source, with ``hostname`` and the match."""
+    taken = report[report["source_id"].notna()]
+    match = pd.DataFrame({
+        "hostname": taken["hostname"].astype(str).to_numpy(),
+        "_sid": taken["source_id"].astype(str).to_numpy(),
+        "match_sep_arcsec": taken["sep_arcsec"].to_numpy(float),
+        "match_epoch": taken["epoch"].to_numpy(float),
+        "match_delta_g_mag": taken["delta_g_mag"].to_numpy(float),
+        "match_note": taken["note"].astype(str).to_numpy()})
+    cat = catalogue.assign(_sid=catalogue["source_id"].astype(str))
+    out = cat.merge(match, on="_sid", how="inner").drop(columns="_sid")
+    return out.reset_index(drop=True)
+
+
+def match_positions_with_report(catalogue: pd.DataFrame, hosts: pd.DataFrame, *,
+                                radius_arcsec: float = MATCH_RADIUS_ARCSEC,
+                                epochs: tuple[float, float] = gaia_match.CATALOGUE_EPOCHS,
+                                g_tolerance_mag: float = gaia_match.G_TOLERANCE_MAG
+                                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each host's Gaia source in a catalogue, one row per matched host, and the report.
+
+    For a scored Gaia RV catalogue (``source_id``, ``ra``, ``dec``, ``rv_pval``, and
+    ``pmra``, ``pmdec``, ``phot_g_mean_mag`` where it has them): the match of
+    :func:`~vlms_bayes.data_io.gaia_match.match_gaia_sources` (proper-motion track, then
+    G), ``hostname`` and the ``match_*`` columns added (see :func:`match_nss_with_report`).
+    """
+    report = gaia_match.match_gaia_sources(
+        catalogue, hosts, radius_arcsec=radius_arcsec, epochs=epochs,
+        g_tolerance_mag=g_tolerance_mag, what="The scored Gaia RV catalogue")
+    out = _attach(catalogue.drop_duplicates("source_id"), report)
+    return out, report
 
 
 def match_positions(catalogue: pd.DataFrame, hosts: pd.DataFrame, *,
                     radius_arcsec: float = MATCH_RADIUS_ARCSEC) -> pd.DataFrame:
-    """Each host's nearest catalogue row within ``radius_arcsec`` (``hostname`` added).
-
-    For a scored Gaia RV catalogue (``ra``, ``dec``, ``rv_pval``...): one row per matched host.
-    """
-    import astropy.units as u  # heavy: astropy
-    from astropy.coordinates import SkyCoord  # heavy: astropy
-
-    h = hosts.drop_duplicates("hostname")
-    h = h[np.isfinite(h["ra"].astype(float)) & np.isfinite(h["dec"].astype(float))]
-    cat = catalogue[np.isfinite(catalogue["ra"].astype(float))
-                    & np.isfinite(catalogue["dec"].astype(float))].reset_index(drop=True)
-    if h.empty or cat.empty:
-        return cat.iloc[:0].assign(hostname=pd.Series(dtype=str))
-    c_host = SkyCoord(h["ra"].to_numpy(float) * u.deg, h["dec"].to_numpy(float) * u.deg)
-    c_cat = SkyCoord(cat["ra"].to_numpy(float) * u.deg, cat["dec"].to_numpy(float) * u.deg)
-    idx, d2d, _ = c_host.match_to_catalog_sky(c_cat)
-    keep = d2d.arcsec <= radius_arcsec
-    out = cat.iloc[idx[keep]].copy()
-    out["hostname"] = h["hostname"].astype(str).to_numpy()[keep]
-    return out.reset_index(drop=True)
+    """The rows of :func:`match_positions_with_report`, without the report."""
+    return match_positions_with_report(catalogue, hosts, radius_arcsec=radius_arcsec)[0]
 
 
 #: Columns read from a scored Gaia RV catalogue (``vlms-bayes gaia-rv score``).
 RV_PVALUE_COLUMNS: tuple[str, ...] = ("source_id", "ra", "dec", "rv_pval")
+#: Columns also read when the catalogue has them, for the match to the hosts.
+RV_MATCH_COLUMNS: tuple[str, ...] = ("pmra", "pmdec", "phot_g_mean_mag", "parallax")
 
 
 def read_rv_pvalues(path: str | os.PathLike[str]) -> pd.DataFrame:
     """``source_id``, ``ra``, ``dec``, ``rv_pval`` of a scored Gaia RV catalogue.
+
+    Also ``pmra``, ``pmdec``, ``phot_g_mean_mag`` and ``parallax`` where it has them (the
+    match to the hosts follows the proper motion and checks G with them).
 
     Parameters
     ----------
@@ -277,7 +353,10 @@ def read_rv_pvalues(path: str | os.PathLike[str]) -> pd.DataFrame:
     require_columns(frame, RV_PVALUE_COLUMNS, what=f"The scored Gaia RV catalogue {p}",
                     fix="Give the catalogue written by 'vlms-bayes gaia-rv score' "
                         "(gaia_rv_catalogue.csv or gaia_rv_catalogue.parquet).")
-    out = frame[list(RV_PVALUE_COLUMNS)].copy()
-    for c in ("ra", "dec", "rv_pval"):
+    out = frame[[*RV_PVALUE_COLUMNS, *[c for c in RV_MATCH_COLUMNS if c in frame.columns]]
+                ].copy()
+    for c in ("ra", "dec", "rv_pval", *RV_MATCH_COLUMNS):
+        if c not in out.columns:
+            continue
         out[c] = pd.to_numeric(out[c], errors="coerce")
     return out

@@ -730,7 +730,7 @@ def _target_gaia_inputs(target: Target, options: GaiaPerturberOptions,
         log.warning("%s is not in PSCompPars: its position is unknown, so only a saved NSS "
                     "table with a hostname column can be used", host)
         return None, gather_gaia_inputs(options, None)
-    return mult, gather_gaia_inputs(options, mult[["hostname", "ra", "dec"]])
+    return mult, gather_gaia_inputs(options, mult[["hostname", "ra", "dec", "sy_gaiamag"]])
 
 
 def command_target(data_config: DataConfig, *, target: str | None = None,

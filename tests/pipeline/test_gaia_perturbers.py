@@ -25,6 +25,26 @@ def test_sample_host_positions_keeps_the_window_and_the_reference():
     assert list(pos["sy_gaiamag"]) == [12.0, 9.0]
 
 
+def test_microlensing_lenses_are_not_matched_to_gaia(tmp_path):
+    """A host known only as a microlensing lens is flagged and left out of the Gaia match
+    (the nearest Gaia source would be the lensed star or a neighbour), with a line."""
+    sample = pd.DataFrame({"hostname": ["L", "M", "M"], "in_window": [True, True, True],
+                           "discoverymethod": ["Microlensing", "Microlensing", "Transit"]})
+    mult = pd.DataFrame({"pl_name": ["L b", "M b", "M c"], "hostname": ["L", "M", "M"],
+                         "ra": [270.0, 10.0, 10.0], "dec": [-29.0, 0.0, 0.0],
+                         "sy_gaiamag": [np.nan, 12.0, 12.0]})
+    pos = gp.sample_host_positions(sample, mult)
+    assert dict(zip(pos["hostname"], pos["lens"], strict=True)) == {"L": True, "M": False}
+    # a Gaia RV catalogue with a source exactly at the lens's position
+    rv = tmp_path / "cat.csv"
+    rv.write_text("source_id,ra,dec,rv_pval,phot_g_mean_mag\n7,270.0,-29.0,0.001,16.0\n"
+                  "8,10.0,0.0,0.4,12.0\n")
+    res = gp.gather_gaia_inputs(gp.GaiaPerturberOptions(rv_catalogue=str(rv)), pos)
+    assert set(res.rv_pvalues) == {"M"}
+    assert res.record["left_out_lenses"] == ["L"]
+    assert any("microlensing lenses" in ln for ln in res.lines)
+
+
 def test_gather_reads_a_saved_table_and_the_rv_pvalues(tmp_path, monkeypatch):
     nss = tmp_path / "nss.csv"
     # one solution 1 arcsec from host A, one far from everything; host B (2 arcsec/yr) is

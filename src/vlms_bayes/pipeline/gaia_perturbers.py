@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 QUERY = "query"
 #: Columns of the hosts' positions passed to the match (``sy_gaiamag`` for its G check).
 HOST_POSITION_COLUMNS: tuple[str, ...] = ("hostname", "ra", "dec", "sy_gaiamag")
+#: Discovery method whose hosts (lenses) are not looked up in Gaia.
+MICROLENSING = "Microlensing"
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,16 @@ def gather_gaia_inputs(options: GaiaPerturberOptions, hosts: pd.DataFrame | None
     res = GaiaPerturberInputs()
     pos = (hosts if hosts is not None
            else pd.DataFrame(columns=["hostname", "ra", "dec", "sy_gaiamag"]))
+    if "lens" in pos.columns:
+        lenses = pos.loc[pos["lens"].astype(bool), "hostname"].astype(str).tolist()
+        pos = pos.loc[~pos["lens"].astype(bool)].drop(columns="lens")
+        if lenses and options.active:
+            res.record["left_out_lenses"] = lenses
+            res.lines.append(
+                f"Gaia lookups leave out {len(lenses)} host(s) known only as microlensing "
+                "lenses: a lens 1-8 kpc away is rarely a resolved Gaia source, so the Gaia "
+                "source nearest its position is usually the lensed source star or a "
+                "neighbour in a crowded bulge field, not the host")
     match = {"radius_arcsec": options.radius_arcsec,
              "epochs": list(gaia_match.CATALOGUE_EPOCHS),
              "g_tolerance_mag": gaia_match.G_TOLERANCE_MAG}
@@ -194,7 +206,9 @@ def _match_nss(res: GaiaPerturberInputs, raw: pd.DataFrame, pos: pd.DataFrame,
 def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> pd.DataFrame:
     """``hostname``, ``ra``, ``dec``, ``sy_gaiamag`` of the sample's kept hosts.
 
-    The hosts are those of the rows the perturber table keeps.
+    The hosts are those of the rows the perturber table keeps. With the sample's
+    ``discoverymethod``, a column ``lens`` marks the hosts all of whose kept companions
+    were found by microlensing (:func:`gather_gaia_inputs` does not match them to Gaia).
 
     Parameters
     ----------
@@ -211,7 +225,13 @@ def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> p
     names = set(sample.loc[keep, "hostname"].astype(str))
     pos = multiplicity[multiplicity["hostname"].astype(str).isin(names)]
     cols = [c for c in HOST_POSITION_COLUMNS if c in pos.columns]
-    return pos[cols].drop_duplicates("hostname").reset_index(drop=True)
+    out = pos[cols].drop_duplicates("hostname").reset_index(drop=True)
+    if "discoverymethod" in sample.columns:  # hosts known only as microlensing lenses
+        kept = sample.loc[keep]
+        lens = kept.groupby(kept["hostname"].astype(str))["discoverymethod"].agg(
+            lambda m: bool((m.astype(str) == MICROLENSING).all()))
+        out["lens"] = out["hostname"].astype(str).map(lens).fillna(False).astype(bool)
+    return out
 
 
 def _looked_up[T](res: GaiaPerturberInputs, key: str, label: str,

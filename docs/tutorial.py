@@ -57,7 +57,7 @@ SEED = 42                    # every random step below takes this seed
 OUT = Path("tutorial_output")
 
 if QUICK:  # meaningless numbers, for the test suite
-    FIT = dict(chains=2, draws=30, tune=30, allow_bad_diagnostics=True,
+    FIT = dict(chains=2, draws=40, tune=40, allow_bad_diagnostics=True,
                target_accept=0.9, retry_target_accept=0.9)  # no automatic retry
     BASELINES = dict(n_boot=50, gmm_n_init=2)
     FEAS = dict(grid=3, draws=20, secular_triples=0)

@@ -207,7 +207,7 @@ def test_readme_snapshot_counts_match_the_data(workspace, monkeypatch):
     for earlier in BLOCKS[:data_block.index + 1]:
         if earlier.index not in workspace.done and not earlier.slow:
             workspace.run_block(earlier, monkeypatch)
-    st = pd.read_csv(workspace.root / "results" / "vlms_companions_stacked.csv")
+    st = pd.read_csv(workspace.root / "results_data" / "vlms_companions_stacked.csv")
     w = st[st.in_window]
     ps = w[w.source == "PSCompPars"]
     meth = ps.discoverymethod.str.lower().value_counts()

@@ -4,6 +4,10 @@
 its rendering for readers. The notebook is executed in quick mode
 (``VLMS_TUTORIAL_QUICK=1``: 2 short chains, a 3 × 3 feasibility grid) by a Jupyter kernel
 running this interpreter and this package, in a temporary folder, with no network.
+Quick mode's fits (2 chains x 40 draws after 40 warm-up steps) have the sampler sizes of
+the README's shrunk ``run`` and of ``tests/report/test_report_html.py``'s ``fit_run`` on
+the same data, so the kernel loads their compiled samplers from the session's JAX cache
+(draws and warm-up steps are constants of the compiled program).
 """
 
 from __future__ import annotations

@@ -258,3 +258,37 @@ def test_bilinear_bounded_by_cell_corners(tables):
                         t.ratio[i + 1, j + 1]])
     got = ac_ratio(t, mu, e)
     assert np.all(got >= corners.min(0) - 1e-15) and np.all(got <= corners.max(0) + 1e-15)
+
+
+def test_a_table_is_built_once_per_content_wherever_it_is(quarles_dir, tmp_path, monkeypatch):
+    """The same published file at another path (the cache, the unpacked embedded snapshot)
+    reuses the table built from the first; a file with other content is built anew."""
+    import shutil
+
+    from vlms_bayes.data_io import quarles
+
+    built: list[int] = []
+    real = quarles.build_stability_table
+
+    def counting(raw, incl_deg):
+        built.append(incl_deg)
+        return real(raw, incl_deg)
+
+    monkeypatch.setattr(quarles, "build_stability_table", counting)
+    monkeypatch.setattr(quarles, "_TABLES_BY_CONTENT", {})
+    name = table_file_name(0)
+    for copy in ("a", "b"):
+        (tmp_path / copy / name).parent.mkdir(parents=True)
+        shutil.copy(quarles_dir / name, tmp_path / copy / name)
+    a = load_stability_table(0, data_dir=tmp_path / "a")
+    b = load_stability_table(0, data_dir=tmp_path / "b")
+    assert built == [0] and b is a
+    np.testing.assert_array_equal(a.ratio, build_stability_table(read_quarles_table(
+        quarles_dir / name), 0).ratio)
+    # other content (one a_crit value changed), read directly: a table of its own
+    raw = read_quarles_table(quarles_dir / name)
+    raw[0, 2] *= 0.5
+    other = tmp_path / "other.txt"
+    np.savetxt(other, raw, delimiter=",", header="mu, e_bin, a_crit/a_bin")
+    changed = quarles._table_from_file(str(other), other.stat().st_mtime_ns, 0)
+    assert built == [0, 0] and not np.array_equal(changed.ratio, a.ratio)

@@ -23,8 +23,12 @@ from vlms_bayes.pipeline.robustness import variants as rv
 REPO = Path(__file__).resolve().parents[2]
 # tiny sampler: the gate's verdict is not the point here (allow bad diagnostics), nor is its
 # retry (a retry target acceptance equal to the first attempt's, 0.9, skips it; sampling at
-# 0.98 instead would double each refit's CPU time with its small steps and deep trees)
-TINY = ["--chains", "2", "--draws", "60", "--tune", "60", "--retry-target-accept", "0.9",
+# 0.98 instead would double each refit's CPU time with its small steps and deep trees);
+# 2 x 40 draws after 40 warm-up steps, the size of the other tiny fits of the real sample
+# (tests/report/test_report_html.py, the README's shrunk `run`, the tutorial's quick mode):
+# draws and warm-up steps are constants of the compiled sampler, so the fits of the same
+# model and data share one compilation through the session's JAX cache
+TINY = ["--chains", "2", "--draws", "40", "--tune", "40", "--retry-target-accept", "0.9",
         "--allow-bad-diagnostics"]
 # the suite's machinery does not depend on the model, so most tests refit the cheaper naive
 # one; test_run_with_robustness_step runs the default (selection-aware) model through it
@@ -50,7 +54,7 @@ def configs():
     from vlms_bayes.inference.fit import FitConfig
     from vlms_bayes.pipeline import BaselineConfig
 
-    return BaselineConfig(n_boot=20), FitConfig(chains=2, draws=60, tune=60)
+    return BaselineConfig(n_boot=20), FitConfig(chains=2, draws=40, tune=40)
 
 
 def _non_ref(f: pd.DataFrame) -> pd.DataFrame:
@@ -384,7 +388,7 @@ def test_jobs_one_and_two_give_identical_tables(suite_out, data_config, tmp_path
     from vlms_bayes.pipeline import BaselineConfig
     from vlms_bayes.pipeline.robustness import run_robustness
 
-    fit = FitConfig(chains=2, draws=60, tune=60, retry_target_accept=0.9,  # as TINY
+    fit = FitConfig(chains=2, draws=40, tune=40, retry_target_accept=0.9,  # as TINY
                     allow_bad_diagnostics=True, selection=None)
     run_robustness(data_config, BaselineConfig(n_boot=20), fit, outdir=tmp_path / "j1",
                    seed=42, variants=["true_mass"], n_jobs=1)
@@ -457,7 +461,7 @@ def test_run_with_robustness_step(ps_snapshot, shared_data_dir, tmp_path, jax_ca
               "robustness/variants/default/fit_summary.json", "SUMMARY.txt", "report.html"):
         assert (out / f).is_file(), f
     fit = json.loads((out / "robustness/variants/default/fit_summary.json").read_text())
-    assert fit["config"]["draws"] == 60 and fit["config"]["chains"] == 2
+    assert fit["config"]["draws"] == 40 and fit["config"]["chains"] == 2
     assert fit["config"]["selection"] == "methods"  # the default model
     assert fit["selection"]["mode"] == "methods"
     assert "ROBUSTNESS" in (out / "SUMMARY.txt").read_text()

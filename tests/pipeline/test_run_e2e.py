@@ -16,7 +16,11 @@ from vlms_bayes.cli import main
 from vlms_bayes.data_io.files import sha256_of
 from vlms_bayes.report.format import fmt_prob
 
-SMALL_FIT = ["--chains", "2", "--draws", "100", "--tune", "100", "--loo-components", "1", "2",
+# 2 x 40 draws after 40 warm-up steps: the size of the other tiny fits of the real sample
+# (tests/report/test_report_html.py, tests/pipeline/test_robustness.py, the README's shrunk
+# `run`, the tutorial's quick mode); draws and warm-up steps are constants of the compiled
+# sampler, so fits of the same model and data share one compilation (session JAX cache)
+SMALL_FIT = ["--chains", "2", "--draws", "40", "--tune", "40", "--loo-components", "1", "2",
              "--target-accept", "0.9", "--retry-target-accept", "0.9",
              "--allow-bad-diagnostics"]
 SMALL_MAP = ["--grid", "8", "--mc-draws", "20", "--secular-check", "5",
@@ -297,7 +301,7 @@ def test_html_report_step_writes_report_html(quick_run, monkeypatch):
 
 def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, shared_data_dir,
                                                                 tmp_path, capsys):
-    """2 chains x 100 draws on the real data fail the gate (R-hat): the run stops at the
+    """2 chains x 40 draws on the real data fail the gate (ESS < 400): the run stops at the
     fit with a message saying what to do and where the draws are (OUTDIR/rejected/),
     keeping the steps before it for the next run; nothing downstream sees the fit."""
     out = tmp_path / "results"
@@ -308,7 +312,7 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
     assert rc == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "diagnostics failed the gate" in err and "--allow-bad-diagnostics" in err
-    assert f"{out.resolve() / 'rejected'}" in err and "--draws 200 --tune 200" in err
+    assert f"{out.resolve() / 'rejected'}" in err and "--draws 80 --tune 80" in err
     rec = _record(out)
     assert not rec["complete"] and list(rec["steps"]) == ["data", "baselines", "figures"]
     assert rec["stopped_at"]["step"] == "fit"

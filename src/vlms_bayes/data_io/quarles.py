@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.interpolate import griddata
 
-from vlms_bayes.data_io.files import fetch_data_file, resolve_data_file
+from vlms_bayes.data_io.files import fetch_data_file, resolve_data_file, sha256_of
 from vlms_bayes.errors import InputDataError
 
 PathLike = str | os.PathLike[str]
@@ -205,12 +205,22 @@ def read_quarles_table(path: PathLike) -> NDArray[np.float64]:
     return data
 
 
+#: Built tables by (sha256 of the file, inclination): the same published table found at
+#: another path (the data folder, the cache, the unpacked embedded snapshot) is built once
+#: per process (the 45 deg table's griddata alone takes tens of seconds).
+_TABLES_BY_CONTENT: dict[tuple[str, int], StabilityTable] = {}
+
+
 @functools.lru_cache(maxsize=16)
 def _table_from_file(path: str, mtime_ns: int, incl_deg: int) -> StabilityTable:
     del mtime_ns  # part of the cache key only
-    table = build_stability_table(read_quarles_table(path), incl_deg)
-    for arr in table[:3]:
-        arr.setflags(write=False)
+    key = (sha256_of(path), int(incl_deg))
+    table = _TABLES_BY_CONTENT.get(key)
+    if table is None:
+        table = build_stability_table(read_quarles_table(path), incl_deg)
+        for arr in table[:3]:
+            arr.setflags(write=False)
+        _TABLES_BY_CONTENT[key] = table
     return table
 
 
@@ -244,7 +254,8 @@ def load_stability_table(
     Returns
     -------
     StabilityTable
-        a_c / a_bin on the published grid (read-only NumPy arrays; cached per file).
+        a_c / a_bin on the published grid (read-only NumPy arrays; cached per file
+        content).
 
     Raises
     ------

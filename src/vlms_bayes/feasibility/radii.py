@@ -65,6 +65,21 @@ def track_ages_yr() -> np.ndarray:
 
 
 @register_jitable
+def track_position(t_yr: Array, ln: Any, idx: Any) -> tuple[Any, Array]:
+    """Node index ``i`` and fraction ``f`` of age ``t_yr`` on the track grid (linear in ln t).
+
+    Ages outside the grid are held at its end nodes. ``ln``: natural logarithm and ``idx``:
+    floor to an integer index, of the array library.
+    """
+    x = (ln(t_yr) - LN_T0) * INV_DLN
+    x = x * (x > 0.0)
+    top = N_TRACK - 1.000000001
+    x = x - (x - top) * (x > top)
+    i = idx(x)
+    return i, x - i
+
+
+@register_jitable
 def track_at(t_yr: Array, p: Array, off: int, ln: Any, idx: Any) -> Array:
     """Value of the track stored at ``p[off:off + N_TRACK]`` at age ``t_yr`` (linear in ln t).
 
@@ -81,12 +96,7 @@ def track_at(t_yr: Array, p: Array, off: int, ln: Any, idx: Any) -> Array:
     idx : callable
         Floor to an integer index of the array library.
     """
-    x = (ln(t_yr) - LN_T0) * INV_DLN
-    x = x * (x > 0.0)
-    top = N_TRACK - 1.000000001
-    x = x - (x - top) * (x > top)
-    i = idx(x)
-    f = x - i
+    i, f = track_position(t_yr, ln, idx)
     return p[off + i] * (1.0 - f) + p[off + i + 1] * f
 
 

@@ -37,7 +37,7 @@ from numba.extending import register_jitable
 
 from vlms_bayes.errors import InputDataError
 from vlms_bayes.feasibility.priors import HostSpinPrior
-from vlms_bayes.feasibility.radii import INV_DLN, LN_T0, N_TRACK, track_ages_yr
+from vlms_bayes.feasibility.radii import N_TRACK, track_ages_yr, track_position
 from vlms_bayes.feasibility.units import G_AU3_MSUN_YR2
 
 Array = Any
@@ -91,12 +91,7 @@ def host_spin_per_yr(t_yr: Array, p: Array, s_off: int, z0: Array, on0: Array, r
     ln, idx, ex : callable
         Logarithm, floor-to-index and exponential of the array library.
     """
-    x = (ln(t_yr) - LN_T0) * INV_DLN
-    x = x * (x > 0.0)
-    top = N_TRACK - 1.000000001
-    x = x - (x - top) * (x > top)
-    i = idx(x)
-    f = x - i
+    i, f = track_position(t_yr, ln, idx)
     return on0 * spin_from_nodes(p, s_off, i, f, z0, r0_au, m0_msun, ex)
 
 

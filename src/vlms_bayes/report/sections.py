@@ -157,11 +157,10 @@ def feasibility_text(run: RunFolder) -> str:
 
 def membership_text(run: RunFolder) -> str:
     """The reference object's P(binary-like), the per-method means and the method split."""
-    if run.json("fit_summary.json") is None:
+    mb = memberships_and_checks(run.path)  # reads fit_summary.json and memberships.csv
+    if mb is None:
         return "No Bayesian fit in this run."
-    if run.has("memberships.csv"):
-        run.csv("memberships.csv")  # shown: the numbers below are read from it
-    mb = memberships_and_checks(run.path) or {}
+    run.shown.update(n for n in ("fit_summary.json", "memberships.csv") if run.has(n))
     parts = []
     ref = mb.get("reference")
     if ref and ref.get("P_binary_like") is not None:

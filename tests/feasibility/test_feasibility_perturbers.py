@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -297,3 +299,34 @@ def test_feasibility_command_offline_nss_query_is_a_note(tmp_path, shared_data_d
     assert main(_feasibility_args(shared_data_dir, tmp_path / "g", "--gaia-nss",
                                   "--gaia-nss-file", "x.csv")) != 0
     assert not (tmp_path / "g").exists()
+
+
+def test_feasibility_command_does_not_look_a_microlensing_lens_up_in_gaia(tmp_path,
+                                                                         shared_data_dir):
+    """A user-named microlensing target: its lens is not matched to a Gaia source.
+
+    The RV catalogue row sits exactly on the archive position of the lens (KMT-2016-BLG-1107L,
+    a bulge lens with no Gaia G): matched by position it would give the lens the p-value
+    of whatever source lies there (the lensed source star or a bulge neighbour), as the
+    ``run`` command already avoids. (A transit host's row on its position is matched:
+    ``test_feasibility_command_takes_the_perturber_from_a_gaia_nss_table``.)
+    """
+    from vlms_bayes.cli import main
+
+    ps = pd.read_csv(shared_data_dir / "pscomppars_2025-08-07.csv", comment="#",
+                     low_memory=False)
+    lens = ps.loc[ps["hostname"] == "KMT-2016-BLG-1107L"].iloc[0]
+    assert lens["discoverymethod"] == "Microlensing"
+    rv = tmp_path / "gaia_rv_catalogue.csv"
+    rv.write_text(f"source_id,ra,dec,rv_pval\n7,{lens['ra']},{lens['dec']},1e-6\n")
+    out = tmp_path / "f"
+    assert main(_feasibility_args(shared_data_dir, out, "--target", "KMT-2016-BLG-1107L b",
+                                  "--rp-rj", "1.0", "--rstar-rsun", "0.11",
+                                  "--a0-range", "0.5", "5",
+                                  "--gaia-rv-catalogue", str(rv))) == 0
+    text = (out / "SUMMARY.txt").read_text()
+    assert "leave out 1 host(s) known only as microlensing lenses" in text
+    assert "0 of 0 hosts matched" in text
+    record = json.loads((out / "run.json").read_text())["inputs"]["gaia_perturbers"]
+    assert record["left_out_lenses"] == ["KMT-2016-BLG-1107L"]
+    assert record["rv_catalogue"]["matched_hosts"] == 0

@@ -63,6 +63,7 @@ from vlms_bayes.pipeline.gaia_perturbers import (
     GaiaPerturberInputs,
     GaiaPerturberOptions,
     gather_gaia_inputs,
+    mark_lenses,
 )
 from vlms_bayes.pipeline.result import CommandResult
 from vlms_bayes.plots import feasibility as plots
@@ -730,7 +731,10 @@ def _target_gaia_inputs(target: Target, options: GaiaPerturberOptions,
         log.warning("%s is not in PSCompPars: its position is unknown, so only a saved NSS "
                     "table with a hostname column can be used", host)
         return None, gather_gaia_inputs(options, None)
-    return mult, gather_gaia_inputs(options, mult[["hostname", "ra", "dec", "sy_gaiamag"]])
+    hosts = mult[["hostname", "ra", "dec", "sy_gaiamag"]].copy()
+    # a host known only as a microlensing lens is not looked up in Gaia (as in ``run``)
+    hosts["lens"] = mark_lenses(hosts["hostname"], ps.frame)
+    return mult, gather_gaia_inputs(options, hosts)
 
 
 def command_target(data_config: DataConfig, *, target: str | None = None,

@@ -227,11 +227,34 @@ def sample_host_positions(sample: pd.DataFrame, multiplicity: pd.DataFrame) -> p
     cols = [c for c in HOST_POSITION_COLUMNS if c in pos.columns]
     out = pos[cols].drop_duplicates("hostname").reset_index(drop=True)
     if "discoverymethod" in sample.columns:  # hosts known only as microlensing lenses
-        kept = sample.loc[keep]
-        lens = kept.groupby(kept["hostname"].astype(str))["discoverymethod"].agg(
-            lambda m: bool((m.astype(str) == MICROLENSING).all()))
-        out["lens"] = out["hostname"].astype(str).map(lens).fillna(False).astype(bool)
+        out["lens"] = mark_lenses(out["hostname"], sample.loc[keep])
     return out
+
+
+def mark_lenses(hostnames: pd.Series, rows: pd.DataFrame) -> pd.Series:
+    """Whether each host is known only as a microlensing lens.
+
+    A host is a lens when every one of its companions in ``rows`` was found by
+    microlensing (``discoverymethod``); hosts without rows, or rows without the column,
+    are not.
+
+    Parameters
+    ----------
+    hostnames : pandas.Series
+        The hosts to mark.
+    rows : pandas.DataFrame
+        Companions with ``hostname`` and, where known, ``discoverymethod``.
+
+    Returns
+    -------
+    pandas.Series
+        Booleans on the index of ``hostnames``.
+    """
+    if "discoverymethod" not in rows.columns or rows.empty:
+        return pd.Series(False, index=hostnames.index)
+    lens = rows.groupby(rows["hostname"].astype(str))["discoverymethod"].agg(
+        lambda m: bool((m.astype(str) == MICROLENSING).all()))
+    return hostnames.astype(str).map(lens).fillna(False).astype(bool)
 
 
 def _looked_up[T](res: GaiaPerturberInputs, key: str, label: str,

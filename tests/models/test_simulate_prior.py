@@ -280,3 +280,40 @@ def test_rare_orientation_is_the_same_rejection_in_batches(design):
     assert abs(got.mean() - expect) < 4 * sd / np.sqrt(got.size)
     with pytest.raises(sp.SimulationError, match="no detecting orientation"):
         sp._rare_orientation(SEL, terms, g, -9.0, -1.0, rng, 2**12, batch=256)
+
+
+@pytest.mark.parametrize(("method", "xq", "xa"), [("Radial Velocity", -4.6, -1.0),
+                                                  ("Imaging", -1.0, 1.2)])
+def test_orientation_grid_draws_the_conditional_orientation(design, method, xq, xa):
+    """When rejection gives up (a point seen from almost no orientation), the orientation
+    comes from a grid in cos i and cos φ: its draws have the mean that quadrature of
+    p_det × isotropic gives — sin i for RV, sin φ (the projection) for imaging."""
+    terms = sp.model_terms(design, SEL)
+    g = int(np.flatnonzero(np.asarray(terms.methods)[terms.group_method] == method)[0])
+    mu = (np.arange(200000) + 0.5) / 200000          # cos, isotropic (midpoints)
+    s = np.sqrt(1.0 - mu**2)
+    one = np.ones_like(mu)
+    col = 0 if method == "Radial Velocity" else 1
+    orient = {"sin_i": s, "sin_phi": one} if col == 0 else {"sin_i": one, "sin_phi": s}
+    p = sp._p_det_group(SEL, terms, g, xq * one, xa * one, **orient)
+    assert 0 < p.mean() < 0.9                        # orientation matters here
+    expect = float((p * s).sum() / p.sum())
+    sd = float(np.sqrt((p * (s - expect) ** 2).sum() / p.sum()))
+    rng = np.random.default_rng(4)
+    got = sp._orientation_on_grid(SEL, terms, g, xq, xa, rng, size=4000)[:, col]
+    assert abs(got.mean() - expect) < 4 * sd / np.sqrt(got.size)
+
+
+def test_imaging_detection_far_inside_the_inner_working_angle_is_simulated(design):
+    """A detection the selection function allows only through its soft edge (p̄ ~ 1e-10,
+    an imaged companion at 0.02 AU): no isotropic orientation of 2^14 is kept, and the
+    grid still gives one (calibration replicas 27, 29, 33, 43 of the 2026-12-05 SBC failed
+    here), favouring the widest projections."""
+    terms = sp.model_terms(design, SEL)
+    g = int(np.flatnonzero(np.asarray(terms.methods)[terms.group_method] == "Imaging")[0])
+    pbar = float(sp._p_det_group(SEL, terms, g, np.array([-1.1]), np.array([-1.8]))[0])
+    assert 0 < pbar < 1e-7
+    rng = np.random.default_rng(1)
+    draws = np.array([sp._rare_orientation(SEL, terms, g, -1.1, -1.8, rng, 2**14,
+                                           batch=2**14)[1] for _ in range(50)])
+    assert np.median(draws) > 0.9                     # sin φ near 1: widest separations

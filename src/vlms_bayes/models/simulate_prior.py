@@ -50,6 +50,7 @@ limit to be independent of e, and then some true e would exceed it).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -88,6 +89,8 @@ from vlms_bayes.models.selection_norm import (
     log_xi_powerlaw,
     selection_terms,
 )
+
+log = logging.getLogger(__name__)
 
 #: Parameters of a truth (one value per Gaussian component) and what they mean.
 TRUTH_KEYS: dict[str, str] = {
@@ -424,7 +427,10 @@ def _rare_orientation(selection: SelectionModel, terms: SelectionTerms, g: int, 
 
     The same rejection as the scalar loop of :func:`_detected_on_fine_grid` — isotropic
     orientations, each kept with its p_det — drawn ``batch`` at a time; the first kept one
-    is returned, so the draw is exact. Gives up after ``max_proposals`` orientations.
+    is returned, so the draw is exact. After ``max_proposals`` orientations without a
+    detection (a point seen from a sliver of orientations: p̄_det ≲ 1/max_proposals) the
+    draw comes from :func:`_orientation_on_grid` instead, exact up to its grid; a point
+    seen from no orientation on that grid is an error.
     """
     for _ in range(max(1, max_proposals // batch)):
         sin_i, sin_phi = np.sqrt(1.0 - rng.random((2, batch)) ** 2)
@@ -433,10 +439,56 @@ def _rare_orientation(selection: SelectionModel, terms: SelectionTerms, g: int, 
         hit = np.flatnonzero(rng.random(batch) < p)
         if hit.size:
             return float(sin_i[hit[0]]), float(sin_phi[hit[0]])
-    raise SimulationError(
-        f"The fine-grid sampler found no detecting orientation at log q = {xq:.2f}, "
-        f"log a = {xa:.2f} in {max_proposals} isotropic draws; the populations put "
-        "detections where almost no orientation is seen.")
+    out = _orientation_on_grid(selection, terms, g, xq, xa, rng)
+    if out is None:
+        raise SimulationError(
+            f"The fine-grid sampler found no detecting orientation at log q = {xq:.2f}, "
+            f"log a = {xa:.2f} in {max_proposals} isotropic draws nor on the orientation "
+            "grid; the populations put detections where no orientation is seen.")
+    log.info("%s detection at log q = %.2f, log a = %.2f: no isotropic orientation of %d "
+             "was kept, so its orientation was drawn on the orientation grid",
+             terms.methods[terms.group_method[g]], xq, xa, max_proposals)
+    return float(out[0, 0]), float(out[0, 1])
+
+
+#: Cell edges in μ = cos i (and cos φ) of :func:`_orientation_on_grid`: geometric toward
+#: both ends (slivers of orientations near edge-on or face-on), down to 1e-14.
+_MU_EDGES: NDArray[np.float64] = np.unique(np.r_[
+    0.0, np.geomspace(1e-14, 0.5, 250), 1.0 - np.geomspace(1e-14, 0.5, 250), 1.0])
+
+
+def _orientation_on_grid(selection: SelectionModel, terms: SelectionTerms, g: int,
+                         xq: float, xa: float, rng: np.random.Generator, size: int = 1,
+                         ) -> NDArray[np.float64] | None:
+    """(sin i, sin φ) given detection at (log q, log a), from a grid of orientations.
+
+    Isotropic orientations have μ_i = cos i and μ_φ = cos φ uniform on [0, 1]. Given
+    detection their density is ∝ p_det(sin i, sin φ): a cell of the product grid of
+    :data:`_MU_EDGES` is drawn with probability ∝ its area × p_det at its centre, and μ
+    uniformly within it — exact up to the grid, as the fine-grid sampler of x' is. The
+    edges are geometric toward μ = 0 and 1, so orientations within ~1e-14 in μ of
+    edge-on or face-on are resolved.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``size`` rows of (sin i, sin φ); None when p_det is 0 on every cell.
+    """
+    lo, hi = _MU_EDGES[:-1], _MU_EDGES[1:]
+    mid, width = 0.5 * (lo + hi), hi - lo
+    mi, mp = (v.ravel() for v in np.meshgrid(mid, mid, indexing="ij"))
+    area = np.outer(width, width).ravel()
+    one = np.ones(mi.size)
+    p = _p_det_group(selection, terms, g, xq * one, xa * one, sin_i=np.sqrt(1.0 - mi ** 2),
+                     sin_phi=np.sqrt(1.0 - mp ** 2)) * area
+    total = p.sum()
+    if not total > 0:
+        return None
+    c = np.minimum(np.searchsorted(np.cumsum(p) / total, rng.random(size)), p.size - 1)
+    ci, cp = np.divmod(c, mid.size)
+    mu_i = lo[ci] + width[ci] * rng.random(size)
+    mu_p = lo[cp] + width[cp] * rng.random(size)
+    return np.c_[np.sqrt(1.0 - mu_i ** 2), np.sqrt(1.0 - mu_p ** 2)]
 
 
 def _detected_on_fine_grid(selection: SelectionModel, terms: SelectionTerms, g: int, n: int,

@@ -303,6 +303,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                         "and on the map's feasible draws (random subsamples above the caps; "
                         "default 200 400 200, ~50 ms each; 0 0 0 keeps the analytic verdicts)")
     _add_sensitivity_integrate(g)
+    g.add_argument("--probability-systems", type=int, default=200_000, metavar="N",
+                   help="systems drawn for P(KL origin) and P(disk) (default 200000; 0 "
+                        "leaves the probabilities out; as 'feasibility "
+                        "--probability-systems')")
     g.add_argument("--companions", type=Path, metavar="CSV",
                    help="known stellar perturbers of the sample's hosts (columns hostname, "
                         "m_out_msun, m_out_err_msun, sep_au, sep_err_au, sep_kind = "
@@ -352,13 +356,18 @@ def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
 def _run_run(args: argparse.Namespace) -> int:
     from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
 
+    if args.probability_systems < 0:  # before any fit runs
+        raise InputDataError(f"--probability-systems {args.probability_systems} must be >= 0 "
+                             "(0 leaves P(KL origin) and P(disk) out).")
+
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
         backend=args.feasibility_backend, secular_triples=args.secular_check,
         integration=_integration_options(args),
         companions=None if args.companions is None else str(args.companions),
         radii=args.feasibility_radii, lags=args.feasibility_lags,
-        host_spin=args.feasibility_host_spin, **_gaia_perturber_fields(args))
+        host_spin=args.feasibility_host_spin,
+        probability_systems=args.probability_systems, **_gaia_perturber_fields(args))
     fit_cfg = fit_config_from_args(args)
     result = pipeline.run_all(
         pipeline.DataConfig.from_args(args), pipeline.BaselineConfig.from_args(args),

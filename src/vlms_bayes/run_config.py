@@ -58,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "secular_triples": ("secular_check", "int"),
         "radii": ("feasibility_radii", "str"), "lags": ("feasibility_lags", "str"),
         "host_spin": ("feasibility_host_spin", "str"),
+        "probability_systems": ("probability_systems", "int"),
         "integrate_candidates": ("integrate_candidates", "int_list:3"),
         "sensitivity_integrate": ("sensitivity_integrate", "int_list:2"),
         "companions": ("companions", "path"), "gaia_nss": ("gaia_nss", "bool"),

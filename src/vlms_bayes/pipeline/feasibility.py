@@ -188,6 +188,9 @@ class FeasibilityOptions:
     host_spin : {"prior", "none"}
         The host's spin from its age-dependent prior, or a non-rotating host
         (:mod:`vlms_bayes.feasibility.spin`).
+    probability_systems : int
+        Systems drawn for P(KL origin) and P(disk) (their sensitivity study draws a
+        quarter as many per row; 0 leaves the probabilities out).
     gaia_nss : str, optional
         ``"query"`` (Gaia archive) or a saved ``gaiadr3.nss_two_body_orbit`` table: the
         sample hosts' DR3 orbits as perturbers (:mod:`vlms_bayes.pipeline.gaia_perturbers`).
@@ -209,6 +212,7 @@ class FeasibilityOptions:
     radii: str = "evolving"
     lags: str = "prior"
     host_spin: str = "prior"
+    probability_systems: int = 200_000
     gaia_nss: str | None = None
     gaia_rv_catalogue: str | None = None
     wide_binaries: bool = False

@@ -296,6 +296,7 @@ def _write_feasibility(run: _Run, fcfg: FeasibilityConfig, options: FeasibilityO
                                  backend=options.backend,
                                  data_dir=run.data_config.data_dir,
                                  secular_triples=options.secular_triples,
+                                 probability_systems=options.probability_systems,
                                  integration=options.integration, sample=run.data.frame,
                                  host_multiplicity=mult, companions=comp,
                                  gaia_perturbers=gin)

@@ -38,14 +38,14 @@
 # %% [markdown]
 # ## 0. Settings
 #
-# `QUICK` selects tiny settings (2 short chains, a 3 × 3 feasibility grid) that run in
-# about a minute; the test suite sets `VLMS_TUTORIAL_QUICK=1`. **Quick mode only shows that
-# the code runs: its chains are far too short to converge, the diagnostics gate is switched
-# off, and every number it prints is meaningless.** With `QUICK = False` (the default
-# when you open the notebook) the fit uses the package's default sampler settings
-# (4 chains × 1000 draws after 1000 warm-up steps) with the diagnostics gate on; the
-# K = 2 and K = 1 fits then take a few minutes (docs/selection.md quotes 137 s for both
-# on an otherwise idle 2-core machine).
+# `QUICK` selects tiny settings (2 short chains, a 3 × 3 feasibility grid, no secular
+# integrations) that run in about a minute; the test suite sets `VLMS_TUTORIAL_QUICK=1`.
+# **Quick mode only shows that the code runs: its chains are far too short to converge,
+# the diagnostics gate is switched off, and every number it prints is meaningless.**
+# With `QUICK = False` (the default when you open the notebook) the fit uses the
+# package's default sampler settings (4 chains × 1000 draws after 1000 warm-up steps)
+# with the diagnostics gate on; the K = 2 and K = 1 fits then take a few minutes
+# (docs/selection.md quotes 137 s for both on an otherwise idle 2-core machine).
 
 # %%
 # %matplotlib inline
@@ -60,12 +60,14 @@ if QUICK:  # meaningless numbers, for the test suite
     FIT = dict(chains=2, draws=40, tune=40, allow_bad_diagnostics=True,
                target_accept=0.9, retry_target_accept=0.9)  # no automatic retry
     BASELINES = dict(n_boot=50, gmm_n_init=2)
-    FEAS = dict(grid=3, draws=20, secular_triples=0)
+    FEAS = dict(grid=3, draws=20, secular_triples=0, probability_systems=2000,
+                integrate_candidates=(0, 0, 0))  # analytic verdicts only
     SCAN_POINTS = 4
 else:      # the package's defaults
     FIT = dict(chains=4, draws=1000, tune=1000)
     BASELINES = dict(n_boot=500, gmm_n_init=10)
-    FEAS = dict(grid=30, draws=200, secular_triples=200)
+    FEAS = dict(grid=30, draws=200, secular_triples=200, probability_systems=200_000,
+                integrate_candidates=(200, 400, 200))
     SCAN_POINTS = 25
 print(f"quick mode: {QUICK}; outputs in {OUT.resolve()}")
 
@@ -391,21 +393,31 @@ disagree[["name", "discoverymethod", "q", "pl_orbsmax", "P_binary_like",
 # each cell. `run_feasibility` is the Python side of `vlms-bayes feasibility`; it writes
 # into a staged folder that is published only when everything succeeded. (Every cell
 # shares the same draws, so neighbouring cells are correlated: diagonal stripes in a
-# coarse map come from that, not from physics.)
+# coarse map come from that, not from physics.) Beside the map it computes P(Kozai–Lidov
+# origin) and P(disk migration) from `probability_systems` systems drawn over published
+# priors (the first lines of the summary), with the octupole candidates integrated with
+# the secular equations (`IntegrationOptions`, the command's `--integrate-candidates`;
+# quick mode keeps the analytic verdicts).
 
 # %%
 from IPython.display import Image
 
 from vlms_bayes.data_io.outputs import StagedOutputDir
+from vlms_bayes.feasibility.integrated import IntegrationOptions
 from vlms_bayes.feasibility.montecarlo import FeasibilityConfig
 from vlms_bayes.pipeline.feasibility import run_feasibility
 
 target = pipeline.reference_target(frame)   # TOI-6894 b from the catalogue row
 feas_config = FeasibilityConfig(target=target, n_m_out=FEAS["grid"], n_a_out=FEAS["grid"],
                                 n_draws=FEAS["draws"])
+n_feasible, n_boundary, n_map = FEAS["integrate_candidates"]
+integration = IntegrationOptions(max_feasible=n_feasible, max_boundary=n_boundary,
+                                 max_map=n_map)
 with StagedOutputDir(OUT / "feasibility") as stage:
     feas, feas_map = run_feasibility(feas_config, outdir_path=stage, seed=SEED,
-                                     secular_triples=FEAS["secular_triples"])
+                                     secular_triples=FEAS["secular_triples"],
+                                     probability_systems=FEAS["probability_systems"],
+                                     integration=integration)
 print("\n".join(feas.summary_lines()))
 Image(filename=str(OUT / "feasibility" / "fig3_feasibility.png"))
 

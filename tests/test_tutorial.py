@@ -2,7 +2,8 @@
 
 ``docs/tutorial.py`` (jupytext percent format) is the source; ``docs/tutorial.ipynb`` is
 its rendering for readers. The notebook is executed in quick mode
-(``VLMS_TUTORIAL_QUICK=1``: 2 short chains, a 3 × 3 feasibility grid) by a Jupyter kernel
+(``VLMS_TUTORIAL_QUICK=1``: 2 short chains, a 3 × 3 feasibility grid, P(KL origin) from
+2000 systems without the secular integrations, which nothing here reads) by a Jupyter kernel
 running this interpreter and this package, in a temporary folder, with no network.
 Quick mode's fits (2 chains x 40 draws after 40 warm-up steps) have the sampler sizes of
 the README's shrunk ``run`` and of ``tests/report/test_report_html.py``'s ``fit_run`` on

@@ -173,6 +173,36 @@ def test_headline_numbers_reads_the_files(full_run):
         "best_cell_fraction"] <= 1
 
 
+def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(full_run):
+    """The default run is selection-aware (`run --selection methods`, which
+    tests/inference/test_selection_fit.py::test_cli_selection_option holds equal to the
+    default): the naive fit of the same rows in naive_fit/, compared per method in
+    comparison.json, SUMMARY.txt and the figure. (Its unchanged second run, the naive fit
+    included, is test_second_run_skips_every_step.)"""
+    out = full_run
+    rec = _record(out)
+    assert rec["config"]["fit"]["selection"] == "methods"
+    assert rec["steps"]["comparison"]["upstream"]["fit_naive"] == \
+        rec["steps"]["fit_naive"]["key"]
+    fit = json.loads((out / "fit_summary.json").read_text())
+    naive = json.loads((out / "naive_fit" / "fit_summary.json").read_text())
+    assert fit["selection"]["mode"] == "methods" and naive["selection"] == {"mode": "none"}
+    assert naive["n_objects"] == fit["n_objects"]
+    assert sha256_of(out / "naive_fit" / "posterior.nc") == \
+        rec["steps"]["fit_naive"]["outputs"]["naive_fit/posterior.nc"]
+    sel = json.loads((out / "comparison.json").read_text())["selection"]
+    assert {r["name"] for r in sel["reference"]} == {"TOI-6894 b"}
+    per = pd.DataFrame(sel["per_method"])
+    members = pd.read_csv(out / "naive_fit" / "memberships.csv")
+    naive_mean = members.groupby("discoverymethod")["P_binary_like"].mean()
+    np.testing.assert_allclose(per.set_index("discoverymethod")["mean_P_naive"],
+                               naive_mean.loc[per["discoverymethod"]], rtol=1e-12)
+    summary = (out / "SUMMARY.txt").read_text()
+    assert "SELECTION: NAIVE vs SELECTION-AWARE FIT" in summary
+    assert f"naive {sel['method_split_naive']:.3g}, selection-aware" in summary
+    assert (out / "fig_selection_methods.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_second_run_skips_every_step(full_run, ps_snapshot, shared_data_dir, capsys):
     before = _hashes(full_run)
     argv = _args(ps_snapshot, shared_data_dir, full_run, *SMALL_FIT, *SMALL_MAP)
@@ -328,48 +358,6 @@ def test_failed_diagnostics_gate_stops_after_the_finished_steps(ps_snapshot, sha
     assert {"posterior.nc", "diagnostics.csv", "VERDICT.txt", "run.json"} <= {
         p.name for p in rej.iterdir()}
     assert json.loads((rej / "run.json").read_text())["step"] == "fit"
-
-
-def test_selection_aware_run_adds_the_naive_fit_and_says_what_was_selection(
-        ps_snapshot, shared_data_dir, tmp_path):
-    """`run --selection methods`: the naive fit of the same rows in naive_fit/, compared
-    per method in comparison.json, SUMMARY.txt and the figure.
-
-    The sampler settings and seed are ``full_run``'s (without its LOO fits), so both fits
-    load the samplers compiled for it from the session's JAX cache instead of compiling
-    their own."""
-    out = tmp_path / "results"
-    i = SMALL_FIT.index("--loo-components")
-    fit_args = [*SMALL_FIT[:i + 1], *SMALL_FIT[i + 3:]]  # no LOO fits
-    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
-                              *fit_args, "--skip-feasibility")]) == 0
-    rec = _record(out)
-    assert list(rec["steps"]) == ["data", "baselines", "figures", "fit", "fit_naive",
-                                  "comparison", "summary"]
-    assert rec["config"]["fit"]["selection"] == "methods"
-    assert rec["steps"]["comparison"]["upstream"]["fit_naive"] == \
-        rec["steps"]["fit_naive"]["key"]
-    fit = json.loads((out / "fit_summary.json").read_text())
-    naive = json.loads((out / "naive_fit" / "fit_summary.json").read_text())
-    assert fit["selection"]["mode"] == "methods" and naive["selection"] == {"mode": "none"}
-    assert naive["n_objects"] == fit["n_objects"]
-    assert sha256_of(out / "naive_fit" / "posterior.nc") == \
-        rec["steps"]["fit_naive"]["outputs"]["naive_fit/posterior.nc"]
-    sel = json.loads((out / "comparison.json").read_text())["selection"]
-    assert {r["name"] for r in sel["reference"]} == {"TOI-6894 b"}
-    per = pd.DataFrame(sel["per_method"])
-    members = pd.read_csv(out / "naive_fit" / "memberships.csv")
-    naive_mean = members.groupby("discoverymethod")["P_binary_like"].mean()
-    np.testing.assert_allclose(per.set_index("discoverymethod")["mean_P_naive"],
-                               naive_mean.loc[per["discoverymethod"]], rtol=1e-12)
-    summary = (out / "SUMMARY.txt").read_text()
-    assert "SELECTION: NAIVE vs SELECTION-AWARE FIT" in summary
-    assert f"naive {sel['method_split_naive']:.3g}, selection-aware" in summary
-    assert (out / "fig_selection_methods.png").read_bytes()[:4] == b"\x89PNG"
-    # unchanged settings: nothing reruns, the naive fit included
-    assert main(["-q", *_args(ps_snapshot, shared_data_dir, out, "--selection", "methods",
-                              *fit_args, "--skip-feasibility")]) == 0
-    assert _record(out)["steps_ran"] == []
 
 
 @pytest.mark.slow  # ~25 s of sampling; the main fit's gate path stays in the default run

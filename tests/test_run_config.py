@@ -119,7 +119,7 @@ def test_feasibility_perturber_and_integration_keys_reach_the_step(tmp_path, mon
                    "integrate_candidates = [1, 2, 3]\nsensitivity_integrate = [4, 5]\n"
                    "companions = 'comp.csv'\ngaia_nss_file = 'nss.csv'\n"
                    "gaia_rv_catalogue = 'cat.parquet'\nwide_binaries = true\n"
-                   "host_spin = 'none'\n")
+                   "host_spin = 'none'\nprobability_systems = 1234\n")
     (tmp_path / "cat.parquet").write_text("")  # only its existence is checked here
     assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o")]) == 0
     f = seen["feasibility"]
@@ -129,8 +129,13 @@ def test_feasibility_perturber_and_integration_keys_reach_the_step(tmp_path, mon
     assert f.companions == str(tmp_path / "comp.csv")
     assert f.gaia_nss == str(tmp_path / "nss.csv")
     assert f.gaia_rv_catalogue == str(tmp_path / "cat.parquet") and f.wide_binaries
-    assert f.host_spin == "none"
+    assert f.host_spin == "none" and f.probability_systems == 1234
     # the command line still overrides the file
     assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "o"),
                  "--integrate-candidates", "0", "0", "0"]) == 0
     assert seen["feasibility"].integration.max_boundary == 0
+    # a negative number of systems stops before any step
+    seen.clear()
+    assert main(["run", "--config", str(cfg), "--outdir", str(tmp_path / "n"),
+                 "--probability-systems", "-1"]) == 2
+    assert not seen and not (tmp_path / "n").exists()

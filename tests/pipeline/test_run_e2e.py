@@ -24,7 +24,7 @@ SMALL_FIT = ["--chains", "2", "--draws", "40", "--tune", "40", "--loo-components
              "--target-accept", "0.9", "--retry-target-accept", "0.9",
              "--allow-bad-diagnostics"]
 SMALL_MAP = ["--grid", "8", "--mc-draws", "20", "--secular-check", "5",
-             "--integrate-candidates", "0", "0", "0",
+             "--integrate-candidates", "0", "0", "0", "--probability-systems", "2000",
              "--feasibility-backend", "numba"]
 # the default fit is selection-aware, so the run adds the naive fit beside it
 ALL_STEPS = ["data", "baselines", "figures", "fit", "fit_naive", "comparison", "feasibility",

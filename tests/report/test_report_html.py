@@ -52,7 +52,8 @@ def _run(out: Path, ps: Path, data: Path, *extra: str) -> Path:
     rc = main(["-q", "run", "--ps", str(ps), "--data-dir", str(data), "--outdir", str(out),
                "--seed", "5", "--n-boot", "20", "--grid", "4", "--mc-draws", "8",
                "--secular-check", "0", "--feasibility-backend", "numba",
-               "--integrate-candidates", "0", "0", "0", *extra])
+               "--integrate-candidates", "0", "0", "0", "--probability-systems", "2000",
+               *extra])
     assert rc == 0
     return out
 

@@ -1,19 +1,30 @@
-"""Grid sums of the JAX log density with hand-written reverse-mode gradients.
+"""Quadratures of the JAX log density with hand-written reverse-mode gradients.
 
-The selection normalisation needs, for every population k and host group j,
+Three sums over many nodes dominate the cost of the mixture's log density and gradient
+(:mod:`vlms_bayes.models.logdensity`): the selection normalisation's grid sum
 
-    log ξ_jk = log Σ_g W_gj N2((q_g, a_g) | μ_k, Σ_k + τ² I),
+    log ξ_jk = log Σ_g W_gj N2((q_g, a_g) | μ_k, Σ_k + τ² I)
 
-a sum over a few thousand grid nodes g (:func:`vlms_bayes.models.selection_norm.log_xi`).
-Differentiated by JAX, the Gaussian's five parameters each get their own chain of
-elementwise products over the (K × G) grid in the backward pass, and XLA's CPU backend
-runs them as two dozen separate loops over the grid plus as many reductions: on the real
-sample (G = 5 375 nodes, 68 groups) two thirds of the compiled log density's work
-(docs/bayes.md, Speed). :func:`gauss_grid_logsum` computes the same value with the same
-operations and writes its gradient by hand: with r_kg = ∂L/∂ log N2 at node g (one
-product of the cotangent with the weight matrix, times the node's scaled density), the
-gradient of the bivariate normal's log density is a quadratic in the residuals, so every
-parameter's gradient follows from six moments Σ_g r_kg (1, dq, da, dq², dq·da, da²).
+over a few thousand grid nodes g and every host group j
+(:func:`vlms_bayes.models.selection_norm.log_xi`), the 32-node inclination and
+projection integrals of every m sin i and projected-separation object and population
+(:func:`vlms_bayes.models.likelihood.inclination_gauss_logint`), and the measured-e grid
+sum over a few hundred logit-e nodes (:func:`vlms_bayes.models.likelihood.
+measured_e_logterm`). Differentiated by JAX, each parameter gets its own chain of
+elementwise products over the nodes in the backward pass, which XLA's CPU backend runs
+as dozens of separate loops and reductions: on the real sample (5 375 selection nodes,
+68 groups) autodiff's backward pass of log ξ alone was two thirds of the compiled log
+density's work (docs/bayes.md, Speed).
+
+Each function here computes the same value with the same operations (up to the order of
+floating-point rounding) and its exact gradient by hand (``jax.custom_vjp``): for log ξ,
+with r_kg = ∂L/∂ log N2 at node g (the cotangent's product with the transposed weight
+matrix, times the node's scaled density), the gradient of the bivariate normal's log
+density is a quadratic in the residuals, so every parameter's gradient follows from six
+moments Σ_g r_kg (1, dq, da, dq², dq·da, da²); for the node sums, from the nodes'
+softmax weights in the forward pass. ``tests/models/test_grid_sums.py`` holds values and
+gradients to JAX's autodiff of the plain expressions, ``tests/models/
+test_logdensity.py`` the whole density to PyMC's.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def grad_times_ms(model_or_density, *, backend: str) -> dict[str, tuple[float, f
         if backend.startswith("jax"):
             u = model_or_density.unconstrain({})
             out = {"const": _best_ms(jax.jit(jax.value_and_grad(model_or_density.logp)), u)}
-            data = model_or_density.data
+            data = jax.device_put(model_or_density.data)  # once, as the sampler passes it
             out["arg"] = _best_ms(jax.jit(jax.value_and_grad(model_or_density.logp_with)),
                                   u, data)
             n = 200

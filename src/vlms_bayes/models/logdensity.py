@@ -31,8 +31,9 @@ One compilation per shape
 The data are an *argument* of the density, not constants of its program:
 ``logp_with(u, data)`` and ``constrained_with(u, data)`` take the pytree of
 :func:`density_data` (each kernel group's object arrays, the measured-e grids and their
-data-only factors, the censored-e nodes, the merged selection weight matrix with its
-grid, counts and the flat-method count), and they are the *same function objects* for
+data-only factors, the censored-e nodes, the merged selection weight matrix and its
+transpose with its grid, counts and the flat-method count), and they are the *same
+function objects* for
 every density of the same model settings (:class:`_Spec`, built once per process). A
 sampler compiled for one dataset therefore runs any other of the same pytree structure
 and array shapes, in the same process (JAX's in-memory cache) and in the next one (the

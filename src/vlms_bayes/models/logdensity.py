@@ -33,13 +33,12 @@ The data are an *argument* of the density, not constants of its program:
 :func:`density_data` (each kernel group's object arrays, the measured-e grids and their
 data-only factors, the censored-e nodes, the merged selection weight matrix and its
 transpose with its grid, counts and the flat-method count), and they are the *same
-function objects* for
-every density of the same model settings (:class:`_Spec`, built once per process). A
-sampler compiled for one dataset therefore runs any other of the same pytree structure
-and array shapes, in the same process (JAX's in-memory cache) and in the next one (the
-persistent compilation cache; data compiled in as constants made every dataset a new
-program, 30–120 s of compilation on 2 cores). ``logp(u)`` and ``constrained(u)`` are the
-same functions with this density's data bound.
+function objects* for every density of the same model settings (:class:`_Spec`, built
+once per process). A sampler compiled for one dataset therefore runs any other of the
+same pytree structure and array shapes, in the same process (JAX's in-memory cache) and
+in the next one (the persistent compilation cache; data compiled in as constants made
+every dataset a new program, 30–120 s of compilation on 2 cores). ``logp(u)`` and
+``constrained(u)`` are the same functions with this density's data bound.
 
 With ``mixture_density(..., pad=True)`` the arrays are padded to :func:`bucket_size`
 rows (a multiple of 16 up to 256, then of 1/16 of the next power of two) so that datasets

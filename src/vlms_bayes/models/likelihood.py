@@ -104,6 +104,9 @@ def msini_qa_logpdf(
     ops : dict
         Backend functions ``log, logsumexp, sqrt, expm1, maximum, abs, where``
         (:data:`NUMPY_OPS`, or PyTensor's); ``logsumexp(x, axis=-2)`` (over the nodes).
+        Optionally ``incl_node_logsum(n_nodes)``, returning the node sum of
+        :func:`inclination_gauss_logint` as a function of the panel ends (JAX's
+        :func:`~vlms_bayes.models.grid_sums.incl_node_logsum`).
     n_nodes : int
         Gauss–Legendre nodes.
     half_width : float
@@ -130,7 +133,9 @@ def inclination_gauss_logint(u0: Any, s2: Any, *, ops: dict[str, Callable],
 
     The adaptive quadrature of the module docstring. ``u0`` and ``s2`` have a singleton
     axis −2 (the node axis); the result has it removed. Also the 1-D projection kernel of
-    a Gaussian in log a (:func:`powerlaw_projected_logpdf`).
+    a Gaussian in log a (:func:`powerlaw_projected_logpdf`). With
+    ``ops["incl_node_logsum"]`` the sum over the nodes is that function's (the same
+    quadrature; see :func:`msini_qa_logpdf`).
     """
     log, sqrt, where = ops["log"], ops["sqrt"], ops["where"]
     s = sqrt(s2)
@@ -142,6 +147,8 @@ def inclination_gauss_logint(u0: Any, s2: Any, *, ops: dict[str, Callable],
     # above: us + Hs; below zero: the root of R² + 2R|us| = (Hs)², stably
     hi = where(us >= 0.0, us + hs, hs * hs / (ops["abs"](us) + sqrt(us * us + hs * hs)))
     a, b = sqrt(lo), sqrt(hi)
+    if "incl_node_logsum" in ops:  # a backend's own node sum (JAX: a hand-written gradient)
+        return ops["incl_node_logsum"](n_nodes)(a, b, u0, s2)
     x, wgl = np.polynomial.legendre.leggauss(n_nodes)
     x, lwgl = x[:, None], np.log(wgl)[:, None]  # node axis −2
     w = a + (b - a) * (0.5 * (x + 1.0))

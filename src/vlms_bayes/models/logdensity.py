@@ -11,13 +11,15 @@ binary-like population of ``binary_shape="powerlaw"``), which is also held to an
 independent SciPy evaluation (tests/models/test_binary_powerlaw.py).
 
 Why a second spelling of the model: sampling the real sample (122 objects,
-selection-aware K = 2, 4 × 1000) takes 2.4× less time this way (docs/bayes.md, Speed).
-The selection normalisation's grid sum is one vector–matrix product per population (XLA's
-CPU matrix–matrix product with K = 2 columns was twice as slow) over a compressed weight
-matrix — groups with identical p_det rows merged, their counts added, and grid nodes no
-group weighs dropped, which changes nothing in the sum; the measured-e grid sum is a
-matrix product with a data-only factor (:func:`_measured_e_matmul`); the objects are laid
-out once in the order of their kernels.
+selection-aware K = 2, 4 × 1000) takes 2.4× less time this way than PyMC's graph
+(docs/bayes.md, Speed). The selection normalisation's grid sum runs over a compressed
+weight matrix — groups with identical p_det rows merged, their counts added, and grid
+nodes no group weighs dropped, which changes nothing in the sum; the measured-e grid sum
+is a matrix product with a data-only factor; the objects are laid out once in the order
+of their kernels. The three quadratures that dominate the gradient — the selection grid
+sum, the inclination and projection node sums, the measured-e grid sum — have
+hand-written reverse-mode gradients (:mod:`vlms_bayes.models.grid_sums`): JAX's own
+backward pass revisited every grid node once per parameter in separate loops.
 
 :class:`MixtureDensity` carries the unconstrained layout (``free``), ``logp(u)`` and
 ``constrained(u)`` (every posterior variable the PyMC model reports, deterministics
@@ -29,14 +31,14 @@ One compilation per shape
 The data are an *argument* of the density, not constants of its program:
 ``logp_with(u, data)`` and ``constrained_with(u, data)`` take the pytree of
 :func:`density_data` (each kernel group's object arrays, the measured-e grids and their
-data-only factors, the censored-e nodes, the merged selection weight matrix with its
-grid, counts and the flat-method count), and they are the *same function objects* for
-every density of the same model settings (:class:`_Spec`, built once per process). A
-sampler compiled for one dataset therefore runs any other of the same pytree structure
-and array shapes, in the same process (JAX's in-memory cache) and in the next one (the
-persistent compilation cache; data compiled in as constants made every dataset a new
-program, 30–120 s of compilation on 2 cores). ``logp(u)`` and ``constrained(u)`` are the
-same functions with this density's data bound.
+data-only factors, the censored-e nodes, the merged selection weight matrix and its
+transpose with its grid, counts and the flat-method count), and they are the *same
+function objects* for every density of the same model settings (:class:`_Spec`, built
+once per process). A sampler compiled for one dataset therefore runs any other of the
+same pytree structure and array shapes, in the same process (JAX's in-memory cache) and
+in the next one (the persistent compilation cache; data compiled in as constants made
+every dataset a new program, 30–120 s of compilation on 2 cores). ``logp(u)`` and
+``constrained(u)`` are the same functions with this density's data bound.
 
 With ``mixture_density(..., pad=True)`` the arrays are padded to :func:`bucket_size`
 rows (a multiple of 16 up to 256, then of 1/16 of the next power of two) so that datasets
@@ -63,9 +65,9 @@ from numpy.typing import NDArray
 from vlms_bayes.errors import VlmsBayesError
 from vlms_bayes.models import selection_norm as seln
 from vlms_bayes.models.data import ModelData
+from vlms_bayes.models.grid_sums import beta_grid_logsum, gauss_grid_logsum, incl_node_logsum
 from vlms_bayes.models.likelihood import (
     N_INCL_NODES,
-    bvn_logpdf,
     grid_steps,
     limit_e_constants,
     limit_e_logterm,
@@ -297,13 +299,14 @@ def density_data(data: ModelData, *, selection: SelectionModel | None = None,
         n_groups, n_nodes = w.shape
         g_pad, k_pad = size(n_groups), size(n_nodes)
         wt = np.zeros((k_pad, g_pad))
-        wt[:n_nodes, :n_groups] = w.T   # (nodes, groups): one vector-matrix product per k
+        wt[:n_nodes, :n_groups] = w.T   # (nodes, groups), and transposed for the gradient
         log_counts = np.full(g_pad, -np.inf)
         log_counts[:n_groups] = np.log(counts)
         n_flat = int(np.sum(terms.object_group < 0))
         out["sel"] = {
             "grid_q": _pad_rows(grid_q, k_pad), "grid_a": _pad_rows(grid_a, k_pad),
-            "wt": wt, "counts": np.r_[counts, np.zeros(g_pad - n_groups)],
+            "wt": wt, "wt_t": np.ascontiguousarray(wt.T),
+            "counts": np.r_[counts, np.zeros(g_pad - n_groups)],
             "log_counts": log_counts,
             "log_n_flat": np.float64(np.log(n_flat)) if n_flat else None,
             "log_n_total": np.float64(np.log(terms.counts.sum() + n_flat)),
@@ -396,7 +399,8 @@ def _program(spec: _Spec) -> _Program:
     free = _free_vars(spec)
     ops = {"log": jnp.log, "sqrt": jnp.sqrt, "expm1": jnp.expm1, "maximum": jnp.maximum,
            "minimum": jnp.minimum, "abs": jnp.abs, "where": jnp.where,
-           "logsumexp": logsumexp, "logaddexp": jnp.logaddexp, "log_ndtr": log_ndtr}
+           "logsumexp": logsumexp, "logaddexp": jnp.logaddexp, "log_ndtr": log_ndtr,
+           "incl_node_logsum": incl_node_logsum}
     e_ops = {"log": jnp.log, "gammaln": gammaln, "logsumexp": logsumexp}
     comp_pop = component_populations(kp, npl)
     log_2pi = float(np.log(2.0 * np.pi))
@@ -446,7 +450,7 @@ def _program(spec: _Spec) -> _Program:
 
     def selection_parts(vals: dict[str, Any], s: dict[str, Any]) -> tuple[Any, Any, Any]:
         """Log ξ (groups × K), log ξ̄ (K) and the visibility wall."""
-        lxi = _log_xi(jnp, s["grid_q"], s["grid_a"], s["wt"], s["smooth_var"], vals, kg)
+        lxi = _log_xi(s, vals, kg)
         if pl:
             lxi = jnp.concatenate([lxi, _log_xi_powerlaw(
                 jnp, s["grid_q"], s["grid_a"], s["wt"], s["smooth_var"], vals, ops)], axis=1)
@@ -499,7 +503,7 @@ def _program(spec: _Spec) -> _Program:
         # padded e rows are multiplied by 0 and added to row 0: exactly nothing
         for grp in d["e_measured"]:
             terms = terms.at[grp["rows"]].add(
-                _measured_e_matmul(jnp, grp["c"], alpha, beta, e_ops) * grp["mask"][:, None])
+                beta_grid_logsum()(alpha, beta, grp["c"]) * grp["mask"][:, None])
         if d["e_limit"] is not None:
             grp = d["e_limit"]
             terms = terms.at[grp["rows"]].add(
@@ -623,52 +627,19 @@ def _bound(fn: Callable[[Mapping[str, Any], Any], Any], data: Any,
     return fn(u, data)
 
 
-def _measured_e_matmul(jnp: Any, c: dict[str, Any], alpha: Any, beta: Any,
-                       e_ops: dict[str, Callable[..., Any]]) -> Any:
-    """Measured-e terms with the grid sum as a matrix product.
-
-    The same value as :func:`~vlms_bayes.models.likelihood.measured_e_logterm`.
-    The body log Σ_g exp(a_ig + b_kg) factors into max_g a_ig + max_g b_kg + log of
-    (exp(a − max a) @ exp(b − max b)ᵀ): the measurement factor exp(a − max a) is data only
-    (computed once), so a step costs K × G exponentials and an (M × G)·(G × K) product
-    instead of M × K × G exponentials. exp(a − max a) ≥ e^(−1/(2 s_e²)) cannot underflow
-    for the grid's s_e ≥ 0.04; the product can only underflow (its log is then held at
-    −690 below the maxima) for a population concentrated where every measurement of the
-    group is excluded at > 30 σ. The tails and end corrections are the original's.
-    """
-    log, gammaln = e_ops["log"], e_ops["gammaln"]
-    lb = gammaln(alpha) + gammaln(beta) - gammaln(alpha + beta)
-    b = ((alpha[:, None] - 1.0) * c["log_e"][None, :]
-         + (beta[:, None] - 1.0) * c["log1m_e"][None, :] - lb[:, None])        # (K, G)
-    b_max = jnp.max(b, axis=1)  # any shift is exact; its gradient paths cancel
-    prod = jnp.asarray(c["a_scaled"]) @ jnp.exp(b - b_max[:, None]).T           # (M, K)
-    body = c["a_max"][:, None] + b_max[None, :] + log(jnp.maximum(prod, 1e-300))
-    tail_lo = c["log_n0"][:, None] + alpha * c["log_e_lo"] - log(alpha) - lb
-    tail_hi = c["log_n1"][:, None] + beta * c["log1m_e_hi"] - log(beta) - lb
-    em_lo = c["em_lo"][:, None] + log(alpha) + b[None, :, 0]
-    em_hi = c["em_hi"][:, None] + log(beta) + b[None, :, -1]
-    return e_ops["logsumexp"](jnp.stack([body, tail_lo, tail_hi, em_lo, em_hi], axis=-1),
-                              axis=-1)
-
-
-def _log_xi(jnp: Any, grid_q: Any, grid_a: Any,
-            weights_t: Any, smooth_var: Any, vals: dict[str, Any],
-            kg: int) -> Any:
+def _log_xi(s: dict[str, Any], vals: dict[str, Any], kg: int) -> Any:
     """Log ξ_g,k (groups × K_g) of the first ``kg`` (Gaussian) components.
 
-    As :func:`~vlms_bayes.models.selection_norm.log_xi`. The grid sum is one vector–matrix
-    product per population (XLA's CPU matrix–matrix product with K = 2 columns was twice
-    as slow as two such products).
+    As :func:`~vlms_bayes.models.selection_norm.log_xi`, through
+    :func:`~vlms_bayes.models.grid_sums.gauss_grid_logsum` (the same sum, with a
+    hand-written gradient: autodiff's backward pass over the grid was two thirds of the
+    log density's cost).
     """
     mu_q, mu_a, sd_q, sd_a, rho = (vals[n][:kg] for n in ("mu_logq", "mu_loga", "sigma_logq",
                                                           "sigma_loga", "rho"))
-    lp = bvn_logpdf(grid_q[:, None] - mu_q, grid_a[:, None] - mu_a,
-                         sd_q ** 2 + smooth_var, sd_a ** 2 + smooth_var, rho * sd_q * sd_a,
-                         log=jnp.log)                                        # (G, K)
-    top = jnp.max(lp, axis=0)
-    scaled = jnp.exp(lp - top)
-    summed = jnp.stack([scaled[:, j] @ weights_t for j in range(scaled.shape[1])], axis=1)
-    return top + jnp.log(summed + seln.TINY)
+    var = s["smooth_var"]
+    return gauss_grid_logsum()(mu_q, mu_a, sd_q ** 2 + var, sd_a ** 2 + var, rho * sd_q * sd_a,
+                               s["grid_q"], s["grid_a"], s["wt"], s["wt_t"])
 
 
 def _log_xi_powerlaw(jnp: Any, grid_q: Any, grid_a: Any,

@@ -77,7 +77,9 @@ def main() -> None:
             return dict(zip(names, jax.numpy.split(x, cuts), strict=True))
 
         neg = jax.jit(jax.value_and_grad(lambda x, d=dens, u=unflat: -d.logp(u(x))))
-        hess = jax.jit(jax.hessian(lambda x, d=dens, u=unflat: -d.logp(u(x))))
+        # reverse over reverse: the density's hand-written gradients (models/grid_sums.py)
+        # have no forward mode, so jax.hessian (forward over reverse) does not apply
+        hess = jax.jit(jax.jacrev(jax.grad(lambda x, d=dens, u=unflat: -d.logp(u(x)))))
         con = jax.jit(lambda x, d=dens, u=unflat: d.constrained(u(x)))
 
         def fun(x, neg=neg):

@@ -354,11 +354,10 @@ def _integration_options(args: argparse.Namespace) -> IntegrationOptions:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
-
-    if args.probability_systems < 0:  # before any fit runs
+    if args.probability_systems < 0:  # before any fit runs, and before the heavy imports
         raise InputDataError(f"--probability-systems {args.probability_systems} must be >= 0 "
                              "(0 leaves P(KL origin) and P(disk) out).")
+    from vlms_bayes import pipeline  # heavy: JAX, PyMC, numba, matplotlib
 
     feas = None if args.skip_feasibility else pipeline.FeasibilityOptions(
         grid=args.grid, draws=args.mc_draws, horizon_gyr=args.horizon_gyr,
